@@ -1,0 +1,289 @@
+//! Elementwise ops of two tensors with NumPy broadcasting, comparisons, and `where`.
+
+use super::kernels;
+use super::Op;
+use crate::dtype::{DType, Float};
+use crate::layout::{broadcast_shapes, Layout};
+use crate::storage::{take_buffer, Storage, StorageElem};
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+/// If `l` reads a contiguous block of `k` elements repeated over its leading dims (stride 0),
+/// returns (offset, k). A contiguous layout is the case k = numel.
+fn repeat_period(l: &Layout) -> Option<(usize, usize)> {
+    let shape = l.shape();
+    let strides = l.strides();
+    let mut k = 1;
+    let mut i = shape.len();
+    // contiguous suffix
+    while i > 0 {
+        let d = shape[i - 1];
+        if d != 1 && strides[i - 1] != k {
+            break;
+        }
+        k *= d;
+        i -= 1;
+    }
+    // the rest must be broadcast (stride 0) or size 1
+    for j in 0..i {
+        if shape[j] != 1 && strides[j] != 0 {
+            return None;
+        }
+    }
+    Some((l.offset(), k))
+}
+
+/// Elements of a (possibly broadcast) layout, gathered in row-major order.
+fn gather<T: Copy + Default + StorageElem>(s: &[T], l: &Layout) -> Vec<T> {
+    let mut v = take_buffer::<T>(l.numel());
+    let mut i = 0;
+    l.for_each_offset(|o| {
+        v[i] = s[o];
+        i += 1;
+    });
+    v
+}
+
+/// `f(a, b)` elementwise over the broadcast shape, for element type `T` into `U`.
+pub(crate) fn zip_broadcast<T, U, F>(a: &Tensor, b: &Tensor, shape: &[usize], f: F) -> Result<Vec<U>>
+where
+    T: StorageElem,
+    U: StorageElem,
+    F: Fn(T, T) -> U + Sync + Copy,
+{
+    let la = a.layout().broadcast_to("broadcast", shape)?;
+    let lb = b.layout().broadcast_to("broadcast", shape)?;
+    let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
+    let n: usize = shape.iter().product();
+    let mut out = take_buffer::<U>(n);
+    if n == 0 {
+        return Ok(out);
+    }
+    match (repeat_period(&la), repeat_period(&lb)) {
+        (Some((oa, ka)), Some((ob, kb))) if ka == n && kb == n => {
+            kernels::zip(&sa[oa..oa + n], &sb[ob..ob + n], &mut out, f);
+        }
+        (Some((oa, ka)), Some((ob, kb))) if ka == n => {
+            kernels::zip_repeat_rhs(&sa[oa..oa + n], &sb[ob..ob + kb], &mut out, f);
+        }
+        (Some((oa, ka)), Some((ob, kb))) if kb == n => {
+            kernels::zip_repeat_rhs(&sb[ob..ob + n], &sa[oa..oa + ka], &mut out, move |y, x| f(x, y));
+        }
+        _ => {
+            let ga = gather(sa, &la);
+            let gb = gather(sb, &lb);
+            kernels::zip(&ga, &gb, &mut out, f);
+        }
+    }
+    Ok(out)
+}
+
+macro_rules! binary_ops {
+    ($($(#[$m:meta])* $fn:ident, $name:literal, $op:expr, |$x:ident, $y:ident| $body:expr;)*) => {
+        impl Tensor {
+            $(
+                $(#[$m])*
+                ///
+                /// Broadcasts like NumPy. Fails when the shapes cannot be broadcast or the
+                /// dtypes differ (the message names both shapes).
+                pub fn $fn(&self, rhs: &Tensor) -> Result<Tensor> {
+                    fn f<T: Float>($x: T, $y: T) -> T { $body }
+                    self.binary_float($name, $op, rhs, f::<f32>, f::<f64>)
+                }
+            )*
+        }
+    };
+}
+
+binary_ops! {
+    /// `a + b`
+    add, "add", Op::Add, |x, y| x + y;
+    /// `a - b`
+    sub, "sub", Op::Sub, |x, y| x - y;
+    /// `a * b`
+    mul, "mul", Op::Mul, |x, y| x * y;
+    /// `a / b`
+    div, "div", Op::Div, |x, y| x / y;
+    /// The larger of each pair (NaN propagates).
+    maximum, "maximum", Op::Maximum, |x, y| x.max_(y);
+    /// The smaller of each pair (NaN propagates).
+    minimum, "minimum", Op::Minimum, |x, y| x.min_(y);
+    /// `a ^ b` elementwise.
+    pow, "pow", Op::Pow, |x, y| x.powf(y);
+}
+
+impl Tensor {
+    fn binary_float(
+        &self,
+        name: &'static str,
+        op: Op,
+        rhs: &Tensor,
+        f32f: fn(f32, f32) -> f32,
+        f64f: fn(f64, f64) -> f64,
+    ) -> Result<Tensor> {
+        self.check_same_dtype(name, rhs)?;
+        let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
+        let s = match self.dtype() {
+            DType::F32 => Storage::F32(zip_broadcast(self, rhs, &shape, f32f)?),
+            DType::F64 => Storage::F64(zip_broadcast(self, rhs, &shape, f64f)?),
+            DType::I64 => return Err(Error::dtype(name, "needs float tensors, got i64")),
+        };
+        Ok(Tensor::from_op(s, &shape, op, &[self, rhs]))
+    }
+
+    fn compare(&self, name: &'static str, rhs: &Tensor, pred: fn(f64, f64) -> bool) -> Result<Tensor> {
+        self.check_same_dtype(name, rhs)?;
+        let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
+        fn go<T: StorageElem>(a: &Tensor, b: &Tensor, shape: &[usize], pred: fn(f64, f64) -> bool) -> Result<Storage> {
+            let v = zip_broadcast::<T, T, _>(a, b, shape, move |x, y| {
+                if pred(x.to_f64(), y.to_f64()) {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            })?;
+            Ok(T::into_storage(v))
+        }
+        let s = match self.dtype() {
+            DType::F32 => go::<f32>(self, rhs, &shape, pred)?,
+            DType::F64 => go::<f64>(self, rhs, &shape, pred)?,
+            DType::I64 => go::<i64>(self, rhs, &shape, pred)?,
+        };
+        Ok(Tensor::from_storage(s, &shape))
+    }
+
+    fn compare_scalar(&self, name: &'static str, s: f64, pred: fn(f64, f64) -> bool) -> Result<Tensor> {
+        let rhs = Tensor::full(s, &[], self.dtype());
+        self.compare(name, &rhs, pred)
+    }
+}
+
+macro_rules! compare_ops {
+    ($($fn:ident, $sfn:ident, $name:literal, $pred:expr;)*) => {
+        impl Tensor {
+            $(
+                /// Elementwise comparison giving a mask of 1s and 0s in the same dtype
+                /// (broadcasting; not differentiable).
+                pub fn $fn(&self, rhs: &Tensor) -> Result<Tensor> {
+                    self.compare($name, rhs, $pred)
+                }
+                /// Comparison with a scalar, giving a mask of 1s and 0s in the same dtype.
+                pub fn $sfn(&self, s: f64) -> Result<Tensor> {
+                    self.compare_scalar($name, s, $pred)
+                }
+            )*
+        }
+    };
+}
+
+compare_ops! {
+    eq, eq_scalar, "eq", |a, b| a == b;
+    ne, ne_scalar, "ne", |a, b| a != b;
+    lt, lt_scalar, "lt", |a, b| a < b;
+    le, le_scalar, "le", |a, b| a <= b;
+    gt, gt_scalar, "gt", |a, b| a > b;
+    ge, ge_scalar, "ge", |a, b| a >= b;
+}
+
+impl Tensor {
+    /// `mask ? a : b` elementwise, broadcasting all three (`mask` is nonzero for true and may
+    /// have any dtype). Differentiable in `a` and `b`.
+    pub fn where_cond(mask: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        a.check_same_dtype("where", b)?;
+        let shape = broadcast_shapes("where", a.shape(), b.shape())?;
+        let shape = broadcast_shapes("where", mask.shape(), &shape)?;
+        let m: Vec<bool> = {
+            let lm = mask.layout().broadcast_to("where", &shape)?;
+            let mut v = Vec::with_capacity(lm.numel());
+            let mut push = |x: f64| v.push(x != 0.0);
+            match mask.dtype() {
+                DType::F32 => {
+                    let s = mask.typed_storage::<f32>();
+                    lm.for_each_offset(|o| push(s[o] as f64));
+                }
+                DType::F64 => {
+                    let s = mask.typed_storage::<f64>();
+                    lm.for_each_offset(|o| push(s[o]));
+                }
+                DType::I64 => {
+                    let s = mask.typed_storage::<i64>();
+                    lm.for_each_offset(|o| push(s[o] as f64));
+                }
+            }
+            v
+        };
+        fn go<T: StorageElem>(m: &[bool], a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Storage> {
+            let ga = a.broadcast_to(shape)?.data::<T>()?.into_owned();
+            let bb = b.broadcast_to(shape)?;
+            let gb = bb.data::<T>()?;
+            let mut out = ga;
+            for ((o, &mm), &y) in out.iter_mut().zip(m).zip(gb.iter()) {
+                if !mm {
+                    *o = y;
+                }
+            }
+            Ok(T::into_storage(out))
+        }
+        let s = match a.dtype() {
+            DType::F32 => go::<f32>(&m, a, b, &shape)?,
+            DType::F64 => go::<f64>(&m, a, b, &shape)?,
+            DType::I64 => go::<i64>(&m, a, b, &shape)?,
+        };
+        Ok(Tensor::from_op(s, &shape, Op::Where, &[mask, a, b]))
+    }
+}
+
+impl std::ops::Add for &Tensor {
+    type Output = Result<Tensor>;
+    fn add(self, rhs: &Tensor) -> Result<Tensor> {
+        Tensor::add(self, rhs)
+    }
+}
+impl std::ops::Sub for &Tensor {
+    type Output = Result<Tensor>;
+    fn sub(self, rhs: &Tensor) -> Result<Tensor> {
+        Tensor::sub(self, rhs)
+    }
+}
+impl std::ops::Mul for &Tensor {
+    type Output = Result<Tensor>;
+    fn mul(self, rhs: &Tensor) -> Result<Tensor> {
+        Tensor::mul(self, rhs)
+    }
+}
+impl std::ops::Div for &Tensor {
+    type Output = Result<Tensor>;
+    fn div(self, rhs: &Tensor) -> Result<Tensor> {
+        Tensor::div(self, rhs)
+    }
+}
+impl std::ops::Neg for &Tensor {
+    type Output = Result<Tensor>;
+    fn neg(self) -> Result<Tensor> {
+        Tensor::neg(self)
+    }
+}
+impl std::ops::Add<f64> for &Tensor {
+    type Output = Result<Tensor>;
+    fn add(self, rhs: f64) -> Result<Tensor> {
+        self.add_scalar(rhs)
+    }
+}
+impl std::ops::Sub<f64> for &Tensor {
+    type Output = Result<Tensor>;
+    fn sub(self, rhs: f64) -> Result<Tensor> {
+        self.sub_scalar(rhs)
+    }
+}
+impl std::ops::Mul<f64> for &Tensor {
+    type Output = Result<Tensor>;
+    fn mul(self, rhs: f64) -> Result<Tensor> {
+        self.mul_scalar(rhs)
+    }
+}
+impl std::ops::Div<f64> for &Tensor {
+    type Output = Result<Tensor>;
+    fn div(self, rhs: f64) -> Result<Tensor> {
+        self.div_scalar(rhs)
+    }
+}

@@ -1,0 +1,166 @@
+//! Slice kernels: loops the compiler vectorizes, compiled for AVX-512 and AVX2 and chosen at
+//! run time (so a portable build runs the wide code), and split across rayon's threads above a
+//! size threshold. Chunk boundaries never depend on the thread count, so results are bitwise
+//! identical for any number of threads.
+
+use crate::dtype::Float;
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+/// Elements below which a kernel stays on the calling thread.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
+/// Elements per parallel task and per reduction partial.
+pub(crate) const CHUNK: usize = 1 << 13;
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn map_seq<T: Copy, U: Copy, F: Fn(T) -> U>(src: &[T], dst: &mut [U], f: &F) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = f(s);
+    }
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn zip_seq<T: Copy, U: Copy, F: Fn(T, T) -> U>(a: &[T], b: &[T], dst: &mut [U], f: &F) {
+    for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+        *d = f(x, y);
+    }
+}
+
+/// `dst[i] = f(src[i])`.
+pub(crate) fn map<T, U, F>(src: &[T], dst: &mut [U], f: F)
+where
+    T: Copy + Send + Sync,
+    U: Copy + Send + Sync,
+    F: Fn(T) -> U + Sync,
+{
+    if src.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+        dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| map_seq(s, d, &f));
+    } else {
+        map_seq(src, dst, &f);
+    }
+}
+
+/// `dst[i] = f(a[i], b[i])`.
+pub(crate) fn zip<T, U, F>(a: &[T], b: &[T], dst: &mut [U], f: F)
+where
+    T: Copy + Send + Sync,
+    U: Copy + Send + Sync,
+    F: Fn(T, T) -> U + Sync,
+{
+    if a.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+        dst.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(d, (x, y))| zip_seq(x, y, d, &f));
+    } else {
+        zip_seq(a, b, dst, &f);
+    }
+}
+
+/// `dst[i] = f(a[i], b[i % b.len()])`: the right operand repeats (a broadcast suffix).
+pub(crate) fn zip_repeat_rhs<T, U, F>(a: &[T], b: &[T], dst: &mut [U], f: F)
+where
+    T: Copy + Send + Sync,
+    U: Copy + Send + Sync,
+    F: Fn(T, T) -> U + Sync,
+{
+    let k = b.len();
+    if k == 0 {
+        return;
+    }
+    if k == 1 {
+        let y = b[0];
+        return map(a, dst, |x| f(x, y));
+    }
+    let rows = (CHUNK / k).max(1) * k;
+    let go = |(d, x): (&mut [U], &[T])| {
+        for (dd, xx) in d.chunks_mut(k).zip(x.chunks(k)) {
+            zip_seq(xx, b, dd, &f);
+        }
+    };
+    if a.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+        dst.par_chunks_mut(rows).zip(a.par_chunks(rows)).for_each(go);
+    } else {
+        dst.chunks_mut(rows).zip(a.chunks(rows)).for_each(go);
+    }
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn sum_seq<T: Float>(x: &[T]) -> T {
+    // 16 independent accumulators in a fixed order: vectorizes, and is deterministic.
+    let mut acc = [T::ZERO; 16];
+    let mut it = x.chunks_exact(16);
+    for c in &mut it {
+        for i in 0..16 {
+            acc[i] += c[i];
+        }
+    }
+    let mut s = T::ZERO;
+    for r in it.remainder() {
+        s += *r;
+    }
+    let mut t = T::ZERO;
+    for a in acc {
+        t += a;
+    }
+    t + s
+}
+
+/// Sum of a slice: fixed-size chunks combined in index order, so any thread count gives the
+/// same bits.
+pub(crate) fn sum<T: Float>(x: &[T]) -> T {
+    if x.len() <= CHUNK {
+        return sum_seq(x);
+    }
+    let partials: Vec<T> = if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+        x.par_chunks(CHUNK).map(sum_seq).collect()
+    } else {
+        x.chunks(CHUNK).map(sum_seq).collect()
+    };
+    let mut s = T::ZERO;
+    for p in partials {
+        s += p;
+    }
+    s
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn add_into<T: Float>(acc: &mut [T], x: &[T]) {
+    for (a, &b) in acc.iter_mut().zip(x) {
+        *a += b;
+    }
+}
+
+/// Column sums of a row-major `[rows, cols]` block: `out[j] = sum_i x[i, j]` (rows in order).
+pub(crate) fn sum_rows_into<T: Float>(x: &[T], cols: usize, out: &mut [T]) {
+    out.fill(T::ZERO);
+    if cols == 0 {
+        return;
+    }
+    if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 && cols >= 64 {
+        // split the columns: each thread sums all rows of its own column block, rows in order
+        let block = 64;
+        let rows = x.len() / cols;
+        out.par_chunks_mut(block).enumerate().for_each(|(bi, o)| {
+            let c0 = bi * block;
+            for r in 0..rows {
+                add_into(o, &x[r * cols + c0..r * cols + c0 + o.len()]);
+            }
+        });
+    } else {
+        for row in x.chunks(cols) {
+            add_into(out, row);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Matrix products with `torch.matmul` semantics, computed by the `gemm` crate (runtime SIMD
+//! dispatch, strided operands: transposed views are multiplied without a copy).
+
+use super::Op;
+use crate::dtype::DType;
+use crate::layout::{broadcast_shapes, fmt_shape, Layout};
+use crate::storage::{take_buffer, Storage, StorageElem};
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+/// Products of at least this many multiply-adds use all of rayon's threads.
+const PAR_FLOPS: usize = 1 << 17;
+
+fn gemm_batches<T: StorageElem + 'static>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Vec<T> {
+    let nb: usize = batch.iter().product();
+    let mut out = take_buffer::<T>(nb * m * n);
+    if m == 0 || n == 0 || nb == 0 {
+        return out;
+    }
+    if k == 0 {
+        out.fill(T::ZERO);
+        return out;
+    }
+    let (la, lb) = (a.layout(), b.layout());
+    let r = la.shape().len();
+    let offsets = |l: &Layout| {
+        let bl = Layout::new(batch.to_vec(), l.strides()[..r - 2].to_vec(), l.offset());
+        let mut v = Vec::with_capacity(nb);
+        bl.for_each_offset(|o| v.push(o));
+        v
+    };
+    let (oa, ob) = (offsets(la), offsets(lb));
+    let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
+    let (a_rs, a_cs) = (la.strides()[r - 2] as isize, la.strides()[r - 1] as isize);
+    let (b_rs, b_cs) = (lb.strides()[r - 2] as isize, lb.strides()[r - 1] as isize);
+    let par = if m * n * k >= PAR_FLOPS && rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    for bi in 0..nb {
+        let dst = &mut out[bi * m * n..(bi + 1) * m * n];
+        // SAFETY: the layouts were checked to hold [.., m, k] and [.., k, n] elements inside
+        // their storages (every view op keeps offsets and strides in bounds), `dst` holds
+        // exactly m * n elements with row stride n, and gemm reads/writes only within those
+        // strides. `read_dst` is false, so the old contents of `dst` are never read.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                sa.as_ptr().add(oa[bi]),
+                a_cs,
+                a_rs,
+                sb.as_ptr().add(ob[bi]),
+                b_cs,
+                b_rs,
+                T::ZERO,
+                T::ONE,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
+    }
+    out
+}
+
+impl Tensor {
+    /// Matrix product with `torch.matmul` semantics: 1-d operands are promoted (and the added
+    /// dim removed again), batch dims broadcast.
+    ///
+    /// Fails when the inner dims differ: `matmul: lhs [2, 3] and rhs [4, 5] do not fit (3 != 4)`.
+    /// ```
+    /// use nabla_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let b = Tensor::from_vec(vec![1.0f32, 0.0], &[2]).unwrap();
+    /// assert_eq!(a.matmul(&b).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 3.0]);
+    /// ```
+    pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        let (ra, rb) = (self.rank(), rhs.rank());
+        let misfit = |ka: usize, kb: usize| {
+            Error::shape(
+                "matmul",
+                format!("lhs {} and rhs {} do not fit ({ka} != {kb})", fmt_shape(self.shape()), fmt_shape(rhs.shape())),
+            )
+        };
+        if ra == 0 || rb == 0 {
+            return Err(Error::shape(
+                "matmul",
+                format!("both operands need at least 1 dim, got lhs {} and rhs {}", fmt_shape(self.shape()), fmt_shape(rhs.shape())),
+            ));
+        }
+        self.check_same_dtype("matmul", rhs)?;
+        let ka = self.shape()[ra - 1];
+        let kb = if rb == 1 { rhs.shape()[0] } else { rhs.shape()[rb - 2] };
+        if ka != kb {
+            return Err(misfit(ka, kb));
+        }
+        match (ra, rb) {
+            (1, 1) => self.unsqueeze(0)?.matmul(&rhs.unsqueeze(1)?)?.reshape(&[]),
+            (1, _) => self.unsqueeze(0)?.matmul(rhs)?.squeeze(-2),
+            (_, 1) => self.matmul(&rhs.unsqueeze(1)?)?.squeeze(-1),
+            _ => {
+                let batch = broadcast_shapes("matmul", &self.shape()[..ra - 2], &rhs.shape()[..rb - 2])
+                    .map_err(|_| {
+                        Error::shape(
+                            "matmul",
+                            format!("batch dims of lhs {} and rhs {} cannot be broadcast", fmt_shape(self.shape()), fmt_shape(rhs.shape())),
+                        )
+                    })?;
+                let (m, n) = (self.shape()[ra - 2], rhs.shape()[rb - 1]);
+                let mut sa = batch.clone();
+                sa.extend([m, ka]);
+                let mut sb = batch.clone();
+                sb.extend([kb, n]);
+                let a = self.broadcast_to(&sa)?;
+                let b = rhs.broadcast_to(&sb)?;
+                let s = match self.dtype() {
+                    DType::F32 => Storage::F32(gemm_batches::<f32>(&a, &b, &batch, m, ka, n)),
+                    DType::F64 => Storage::F64(gemm_batches::<f64>(&a, &b, &batch, m, ka, n)),
+                    DType::I64 => return Err(Error::dtype("matmul", "needs float tensors, got i64")),
+                };
+                let mut shape = batch;
+                shape.extend([m, n]);
+                Ok(Tensor::from_op(s, &shape, Op::Matmul, &[&a, &b]))
+            }
+        }
+    }
+}

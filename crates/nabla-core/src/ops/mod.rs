@@ -1,0 +1,185 @@
+//! The primitive ops: each has a forward kernel (in the files of this module) and a
+//! vector-Jacobian rule ([`backward_rule`]) written in ordinary differentiable tensor ops, so
+//! gradients of gradients come for free.
+
+pub(crate) mod binary;
+pub(crate) mod index;
+pub(crate) mod kernels;
+pub(crate) mod matmul;
+pub(crate) mod reduce;
+pub(crate) mod shape;
+pub(crate) mod unary;
+
+use crate::tensor::Tensor;
+use crate::Result;
+
+macro_rules! define_ops {
+    ($($(#[$m:meta])* $name:ident $({ $($f:ident : $t:ty),* $(,)? })? => $s:literal,)*) => {
+        /// A primitive op recorded in the graph (with the parameters its rule needs).
+        #[derive(Debug, Clone)]
+        #[allow(dead_code)] // some parameters are only read by `Debug`
+        pub(crate) enum Op {
+            $($(#[$m])* $name $({ $($f: $t),* })?,)*
+        }
+        impl Op {
+            /// The op's name as the error messages and gradcheck table use it.
+            pub(crate) fn name(&self) -> &'static str {
+                match self {
+                    $(Op::$name { .. } => $s,)*
+                }
+            }
+        }
+        /// Names of every primitive differentiable op; the gradcheck table must cover each.
+        pub const PRIMITIVE_OPS: &[&str] = &[$($s),*];
+    };
+}
+
+define_ops! {
+    Neg => "neg",
+    Exp => "exp",
+    Log => "log",
+    Sqrt => "sqrt",
+    Tanh => "tanh",
+    Sin => "sin",
+    Cos => "cos",
+    Abs => "abs",
+    Recip => "recip",
+    Sigmoid => "sigmoid",
+    Relu => "relu",
+    Erf => "erf",
+    LeakyRelu { slope: f64 } => "leaky_relu",
+    Affine { mul: f64, add: f64 } => "affine",
+    PowF { e: f64 } => "powf",
+    Clamp { min: f64, max: f64 } => "clamp",
+    Add => "add",
+    Sub => "sub",
+    Mul => "mul",
+    Div => "div",
+    Maximum => "maximum",
+    Minimum => "minimum",
+    Pow => "pow",
+    Where => "where",
+    Sum { axes: Vec<usize> } => "sum",
+    Max { axes: Vec<usize> } => "max",
+    Min { axes: Vec<usize> } => "min",
+    Reshape => "reshape",
+    Permute { perm: Vec<usize> } => "permute",
+    Expand => "expand",
+    Narrow { dim: usize, start: usize } => "narrow",
+    Copy => "contiguous",
+    Pad { pads: Vec<(usize, usize)> } => "pad",
+    Cat { dim: usize } => "cat",
+    IndexSelect { dim: usize } => "index_select",
+    Gather { dim: usize } => "gather",
+    ScatterAdd { dim: usize } => "scatter_add",
+    IndexAdd { dim: usize } => "index_add",
+    Matmul => "matmul",
+    Cast => "to_dtype",
+}
+
+/// The vector-Jacobian product of `op`: given the inputs, the output and the output's gradient
+/// `g`, the gradient of each input (`None` for inputs that take none, such as indices).
+/// Gradients may have the output's broadcast shape: the engine sums them down.
+pub(crate) fn backward_rule(op: &Op, x: &[Tensor], out: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    let one = |t: Tensor| Ok(vec![Some(t)]);
+    match op {
+        Op::Neg => one(g.neg()?),
+        Op::Exp => one(g.mul(out)?),
+        Op::Log => one(g.div(&x[0])?),
+        Op::Sqrt => one(g.div(out)?.mul_scalar(0.5)?),
+        Op::Tanh => one(g.mul(&out.sqr()?.neg()?.add_scalar(1.0)?)?),
+        Op::Sin => one(g.mul(&x[0].cos()?)?),
+        Op::Cos => one(g.mul(&x[0].sin()?)?.neg()?),
+        Op::Abs => one(g.mul(&x[0].sign()?)?),
+        Op::Recip => one(g.mul(&out.sqr()?)?.neg()?),
+        Op::Sigmoid => one(g.mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?)?),
+        Op::Relu => one(g.mul(&x[0].gt_scalar(0.0)?)?),
+        Op::Erf => {
+            let d = x[0].sqr()?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?;
+            one(g.mul(&d)?)
+        }
+        Op::LeakyRelu { slope } => {
+            let m = x[0].gt_scalar(0.0)?.affine(1.0 - slope, *slope)?;
+            one(g.mul(&m)?)
+        }
+        Op::Affine { mul, .. } => one(g.mul_scalar(*mul)?),
+        Op::PowF { e } => one(g.mul(&x[0].powf(e - 1.0)?.mul_scalar(*e)?)?),
+        Op::Clamp { min, max } => {
+            let m = x[0].ge_scalar(*min)?.mul(&x[0].le_scalar(*max)?)?;
+            one(g.mul(&m)?)
+        }
+        Op::Add => Ok(vec![Some(g.clone()), Some(g.clone())]),
+        Op::Sub => Ok(vec![Some(g.clone()), Some(g.neg()?)]),
+        Op::Mul => Ok(vec![Some(g.mul(&x[1])?), Some(g.mul(&x[0])?)]),
+        Op::Div => Ok(vec![Some(g.div(&x[1])?), Some(g.mul(out)?.div(&x[1])?.neg()?)]),
+        Op::Maximum | Op::Minimum => {
+            // ties split the gradient evenly, as torch.maximum does
+            let win = if matches!(op, Op::Maximum) { x[0].gt(&x[1])? } else { x[0].lt(&x[1])? };
+            let tie = x[0].eq(&x[1])?.mul_scalar(0.5)?;
+            let wa = win.add(&tie)?;
+            let wb = wa.neg()?.add_scalar(1.0)?;
+            Ok(vec![Some(g.mul(&wa)?), Some(g.mul(&wb)?)])
+        }
+        Op::Pow => {
+            let ga = g.mul(&x[1])?.mul(&x[0].pow(&x[1].add_scalar(-1.0)?)?)?;
+            let gb = g.mul(out)?.mul(&x[0].log()?)?;
+            Ok(vec![Some(ga), Some(gb)])
+        }
+        Op::Where => {
+            let z = Tensor::zeros(&[], g.dtype());
+            Ok(vec![None, Some(Tensor::where_cond(&x[0], g, &z)?), Some(Tensor::where_cond(&x[0], &z, g)?)])
+        }
+        Op::Sum { .. } => one(g.broadcast_to(x[0].shape())?),
+        Op::Max { axes } | Op::Min { axes } => {
+            let mask = x[0].eq(&out.broadcast_to(x[0].shape())?)?;
+            let count = mask.sum_axes_keepdim(axes, true)?;
+            one(g.div(&count)?.broadcast_to(x[0].shape())?.mul(&mask)?)
+        }
+        Op::Reshape => one(g.reshape(x[0].shape())?),
+        Op::Permute { perm } => {
+            let mut inv = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inv[p] = i;
+            }
+            one(g.permute(&inv)?)
+        }
+        Op::Expand | Op::Copy | Op::Cast => one(g.clone()),
+        Op::Narrow { dim, start } => {
+            let total = x[0].shape()[*dim];
+            let len = out.shape()[*dim];
+            let mut pads = vec![(0, 0); x[0].rank()];
+            pads[*dim] = (*start, total - start - len);
+            one(g.pad(&pads, 0.0)?)
+        }
+        Op::Pad { pads } => {
+            let mut r = g.clone();
+            for (d, (before, _)) in pads.iter().enumerate() {
+                r = r.narrow(d, *before, x[0].shape()[d])?;
+            }
+            one(r)
+        }
+        Op::Cat { dim } => {
+            let mut start = 0;
+            let mut v = Vec::with_capacity(x.len());
+            for t in x {
+                let len = t.shape()[*dim];
+                v.push(Some(g.narrow(*dim, start, len)?));
+                start += len;
+            }
+            Ok(v)
+        }
+        Op::IndexSelect { dim } => {
+            Ok(vec![Some(Tensor::zeros(x[0].shape(), g.dtype()).index_add(*dim as isize, &x[1], g)?), None])
+        }
+        Op::Gather { dim } => {
+            Ok(vec![Some(Tensor::zeros(x[0].shape(), g.dtype()).scatter_add(*dim as isize, &x[1], g)?), None])
+        }
+        Op::ScatterAdd { dim } => Ok(vec![Some(g.clone()), None, Some(g.gather(*dim as isize, &x[1])?)]),
+        Op::IndexAdd { dim } => Ok(vec![Some(g.clone()), None, Some(g.index_select(*dim as isize, &x[1])?)]),
+        Op::Matmul => {
+            let ga = g.matmul(&x[1].transpose(-1, -2)?)?;
+            let gb = x[0].transpose(-1, -2)?.matmul(g)?;
+            Ok(vec![Some(ga), Some(gb)])
+        }
+    }
+}

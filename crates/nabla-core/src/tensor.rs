@@ -1,0 +1,393 @@
+//! The [`Tensor`]: an immutable, cheaply cloned, strided view of shared storage, with the
+//! operation that produced it when gradients are being tracked.
+
+use crate::backprop::{self, Node};
+use crate::dtype::DType;
+use crate::layout::{fmt_shape, Layout};
+use crate::ops::Op;
+use crate::storage::{take_buffer, Storage, StorageElem};
+use crate::{Error, Result};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A unique identifier of a tensor (shared by all versions of a [`crate::Var`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(u64);
+
+impl TensorId {
+    pub(crate) fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) id: TensorId,
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+    /// How this tensor was computed, when some input tracks gradients.
+    pub(crate) node: Option<Node>,
+    /// Whether gradients flow to this tensor (a trainable leaf or computed from one).
+    pub(crate) track: bool,
+    /// Whether this is a trainable leaf (the current value of a `Var`).
+    pub(crate) is_var: bool,
+}
+
+impl Drop for Inner {
+    /// Drops the graph behind a tensor iteratively: a chain of 100,000 ops must not overflow
+    /// the stack through nested `Arc` drops.
+    fn drop(&mut self) {
+        let Some(node) = self.node.take() else { return };
+        let mut stack = node.inputs;
+        while let Some(t) = stack.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(t.0) {
+                if let Some(n) = inner.node.take() {
+                    stack.extend(n.inputs);
+                }
+            }
+        }
+    }
+}
+
+/// An n-dimensional array of f32, f64 or i64 elements.
+///
+/// Cloning is cheap (an `Arc`); views such as [`Tensor::reshape`], [`Tensor::transpose`],
+/// [`Tensor::broadcast_to`] and [`Tensor::narrow`] share storage. Every op that takes a tensor
+/// computed from a [`crate::Var`] records itself, so [`Tensor::backward`] can apply the chain
+/// rule back to the vars.
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor[{}; {}", fmt_shape(self.shape()).trim_matches(['[', ']']), self.dtype())?;
+        if self.numel() <= 16 {
+            let v = self.to_vec_f64();
+            write!(f, "; {v:?}")?;
+        }
+        if self.0.track {
+            write!(f, "; grad")?;
+        }
+        write!(f, "]")
+    }
+}
+
+impl Tensor {
+    // ----- construction -----
+
+    pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
+        Tensor(Arc::new(Inner {
+            id: TensorId::new(),
+            storage: Arc::new(storage),
+            layout: Layout::contiguous(shape),
+            node: None,
+            track: false,
+            is_var: false,
+        }))
+    }
+
+    /// The result of an op: records the op when gradients are enabled and an input tracks them.
+    pub(crate) fn from_op(storage: Storage, shape: &[usize], op: Op, inputs: &[&Tensor]) -> Tensor {
+        Self::view_op(Arc::new(storage), Layout::contiguous(shape), op, inputs)
+    }
+
+    pub(crate) fn view_op(storage: Arc<Storage>, layout: Layout, op: Op, inputs: &[&Tensor]) -> Tensor {
+        let track = backprop::is_grad_enabled() && inputs.iter().any(|t| t.0.track);
+        let node = if track {
+            Some(Node { op, inputs: inputs.iter().map(|t| (*t).clone()).collect() })
+        } else {
+            None
+        };
+        Tensor(Arc::new(Inner { id: TensorId::new(), storage, layout, node, track, is_var: false }))
+    }
+
+    pub(crate) fn new_var_version(storage: Arc<Storage>, layout: Layout, id: TensorId) -> Tensor {
+        Tensor(Arc::new(Inner { id, storage, layout, node: None, track: true, is_var: true }))
+    }
+
+    /// A tensor from a vector and a shape.
+    ///
+    /// Fails when the vector's length is not the product of the shape.
+    /// ```
+    /// use nabla_core::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// assert_eq!(t.shape(), &[2, 2]);
+    /// ```
+    pub fn from_vec<T: StorageElem>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(Error::shape(
+                "from_vec",
+                format!("{} elements do not fill shape {} ({} elements)", data.len(), fmt_shape(shape), n),
+            ));
+        }
+        Ok(Self::from_storage(T::into_storage(data), shape))
+    }
+
+    /// A tensor from a slice and a shape (copies).
+    pub fn from_slice<T: StorageElem>(data: &[T], shape: &[usize]) -> Result<Tensor> {
+        Self::from_vec(data.to_vec(), shape)
+    }
+
+    /// A 0-dimensional tensor holding one value.
+    pub fn scalar<T: StorageElem>(v: T) -> Tensor {
+        Self::from_storage(T::into_storage(vec![v]), &[])
+    }
+
+    /// A tensor filled with one value of the given dtype.
+    pub fn full(value: f64, shape: &[usize], dtype: DType) -> Tensor {
+        let n = shape.iter().product();
+        let s = match dtype {
+            DType::F32 => {
+                let mut v = take_buffer::<f32>(n);
+                v.fill(value as f32);
+                Storage::F32(v)
+            }
+            DType::F64 => {
+                let mut v = take_buffer::<f64>(n);
+                v.fill(value);
+                Storage::F64(v)
+            }
+            DType::I64 => {
+                let mut v = take_buffer::<i64>(n);
+                v.fill(value as i64);
+                Storage::I64(v)
+            }
+        };
+        Self::from_storage(s, shape)
+    }
+
+    /// Zeros.
+    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+        Self::full(0.0, shape, dtype)
+    }
+
+    /// Ones.
+    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
+        Self::full(1.0, shape, dtype)
+    }
+
+    /// Zeros with the shape and dtype of `self`.
+    pub fn zeros_like(&self) -> Tensor {
+        Self::zeros(self.shape(), self.dtype())
+    }
+
+    /// Ones with the shape and dtype of `self`.
+    pub fn ones_like(&self) -> Tensor {
+        Self::ones(self.shape(), self.dtype())
+    }
+
+    /// `start, start + step, ...` up to (not including) `end`, like `torch.arange`.
+    ///
+    /// Fails when `step` is zero or has the wrong sign for the range.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+        if step == 0.0 || !step.is_finite() || (end - start) * step < 0.0 {
+            return Err(Error::arg("arange", format!("bad range start={start} end={end} step={step}")));
+        }
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        Tensor::from_vec(v, &[n])?.to_dtype(dtype)
+    }
+
+    /// `steps` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`.
+    pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
+        let v: Vec<f64> = match steps {
+            0 => vec![],
+            1 => vec![start],
+            _ => {
+                let step = (end - start) / (steps - 1) as f64;
+                (0..steps)
+                    .map(|i| if i == steps - 1 { end } else { start + i as f64 * step })
+                    .collect()
+            }
+        };
+        Tensor::from_vec(v, &[steps])?.to_dtype(dtype)
+    }
+
+    /// The `n x n` identity matrix.
+    pub fn eye(n: usize, dtype: DType) -> Tensor {
+        let mut v = vec![0.0f64; n * n];
+        for i in 0..n {
+            v[i * n + i] = 1.0;
+        }
+        Tensor::from_storage(Storage::F64(v), &[n, n])
+            .to_dtype(dtype)
+            .unwrap_or_else(|_| Tensor::zeros(&[n, n], dtype))
+    }
+
+    // ----- accessors -----
+
+    /// The unique id (gradients are keyed by it).
+    pub fn id(&self) -> TensorId {
+        self.0.id
+    }
+    /// The dimensions.
+    pub fn shape(&self) -> &[usize] {
+        self.0.layout.shape()
+    }
+    /// Size of one dimension (negative counts from the end).
+    pub fn dim(&self, d: isize) -> Result<usize> {
+        let a = crate::layout::norm_axis("dim", d, self.rank())?;
+        Ok(self.shape()[a])
+    }
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.shape().len()
+    }
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.storage.dtype()
+    }
+    /// The strided layout.
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    pub(crate) fn storage(&self) -> &Arc<Storage> {
+        &self.0.storage
+    }
+    /// Whether gradients flow to this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.0.track
+    }
+    /// Whether this is a trainable leaf (the value of a [`crate::Var`]).
+    pub fn is_var(&self) -> bool {
+        self.0.is_var
+    }
+    /// Whether the elements are packed in row-major order.
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    /// The name of the op that produced this tensor, if it is tracked.
+    pub fn op_name(&self) -> Option<&'static str> {
+        self.0.node.as_ref().map(|n| n.op.name())
+    }
+
+    /// The same values, cut from the graph: no gradient flows through the result.
+    pub fn detach(&self) -> Tensor {
+        if !self.0.track {
+            return self.clone();
+        }
+        Tensor(Arc::new(Inner {
+            id: TensorId::new(),
+            storage: self.0.storage.clone(),
+            layout: self.0.layout.clone(),
+            node: None,
+            track: false,
+            is_var: false,
+        }))
+    }
+
+    /// The elements in row-major order, borrowed when contiguous.
+    ///
+    /// Fails when `T` is not the tensor's dtype.
+    pub fn data<T: StorageElem>(&self) -> Result<Cow<'_, [T]>> {
+        let s = T::slice(&self.0.storage).ok_or_else(|| {
+            Error::dtype("data", format!("tensor is {}, asked for {}", self.dtype(), T::DTYPE))
+        })?;
+        Ok(match self.0.layout.contiguous_range() {
+            Some(r) => Cow::Borrowed(&s[r]),
+            None => {
+                let mut v = take_buffer::<T>(self.numel());
+                let mut i = 0;
+                self.0.layout.for_each_offset(|o| {
+                    v[i] = s[o];
+                    i += 1;
+                });
+                Cow::Owned(v)
+            }
+        })
+    }
+
+    /// The elements in row-major order as a vector of `T` (which must be the dtype).
+    pub fn to_vec<T: StorageElem>(&self) -> Result<Vec<T>> {
+        Ok(self.data::<T>()?.into_owned())
+    }
+
+    /// The elements converted to f64, in row-major order.
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        match self.dtype() {
+            DType::F32 => self.data::<f32>().map(|d| d.iter().map(|&x| x as f64).collect()),
+            DType::F64 => self.data::<f64>().map(|d| d.into_owned()),
+            DType::I64 => self.data::<i64>().map(|d| d.iter().map(|&x| x as f64).collect()),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The single value of a one-element tensor, as f64.
+    pub fn to_scalar(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(Error::shape(
+                "to_scalar",
+                format!("tensor of shape {} has {} elements, not 1", fmt_shape(self.shape()), self.numel()),
+            ));
+        }
+        Ok(self.to_vec_f64()[0])
+    }
+
+    /// The values as a nested 2-d vector of f64 (rows), for display and tests.
+    pub fn to_vec2_f64(&self) -> Result<Vec<Vec<f64>>> {
+        if self.rank() != 2 {
+            return Err(Error::shape("to_vec2", format!("expected rank 2, got {}", fmt_shape(self.shape()))));
+        }
+        let v = self.to_vec_f64();
+        let c = self.shape()[1];
+        Ok((0..self.shape()[0]).map(|i| v[i * c..(i + 1) * c].to_vec()).collect())
+    }
+
+    pub(crate) fn typed_storage<T: StorageElem>(&self) -> &[T] {
+        T::slice(&self.0.storage).unwrap_or(&[])
+    }
+
+    pub(crate) fn check_same_dtype(&self, op: &'static str, o: &Tensor) -> Result<()> {
+        if self.dtype() != o.dtype() {
+            return Err(Error::dtype(
+                op,
+                format!(
+                    "dtypes differ: lhs {} {} and rhs {} {}",
+                    self.dtype(),
+                    fmt_shape(self.shape()),
+                    o.dtype(),
+                    fmt_shape(o.shape())
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_float(&self, op: &'static str) -> Result<()> {
+        if !self.dtype().is_float() {
+            return Err(Error::dtype(op, format!("needs a float tensor, got {} {}", self.dtype(), fmt_shape(self.shape()))));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creation() {
+        let t = Tensor::arange(0.0, 5.0, 1.0, DType::F32).unwrap();
+        assert_eq!(t.to_vec::<f32>().unwrap(), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        let t = Tensor::arange(1.0, 2.0, 0.25, DType::F64).unwrap();
+        assert_eq!(t.to_vec::<f64>().unwrap(), vec![1.0, 1.25, 1.5, 1.75]);
+        assert!(Tensor::arange(0.0, 1.0, 0.0, DType::F32).is_err());
+        let l = Tensor::linspace(0.0, 1.0, 5, DType::F64).unwrap();
+        assert_eq!(l.to_vec::<f64>().unwrap(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        let e = Tensor::eye(3, DType::F32);
+        assert_eq!(e.to_vec::<f32>().unwrap(), vec![1., 0., 0., 0., 1., 0., 0., 0., 1.]);
+        assert_eq!(Tensor::full(2.5, &[2], DType::F64).to_vec::<f64>().unwrap(), vec![2.5, 2.5]);
+        assert_eq!(Tensor::zeros(&[2, 0], DType::F32).numel(), 0);
+        let err = Tensor::from_vec(vec![1.0f32; 5], &[2, 3]).unwrap_err().to_string();
+        assert!(err.contains("from_vec") && err.contains("[2, 3]"), "{err}");
+        assert!(Tensor::scalar(3.0f64).to_scalar().unwrap() == 3.0);
+        assert!(Tensor::zeros(&[2], DType::F32).to_scalar().is_err());
+        assert!(Tensor::zeros(&[2], DType::F32).to_vec::<f64>().is_err());
+    }
+}
