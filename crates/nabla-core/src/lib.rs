@@ -38,3 +38,4 @@ pub use rng::{stream_seed, Mt19937, MtState, Rng};
 pub use storage::{Storage, StorageElem};
 pub use tensor::{Tensor, TensorId};
 pub use var::Var;
+mod format;

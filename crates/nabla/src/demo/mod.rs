@@ -1,0 +1,3 @@
+//! Runnable demonstrations for learners.
+
+pub mod xor;
