@@ -139,7 +139,11 @@ pub(crate) fn sum_to(g: Tensor, shape: &[usize]) -> Result<Tensor> {
     s.reshape(shape)
 }
 
-pub(crate) fn backward_impl(root: &Tensor, seed: Option<Tensor>, create_graph: bool) -> Result<GradStore> {
+pub(crate) fn backward_impl(
+    root: &Tensor,
+    seed: Option<Tensor>,
+    create_graph: bool,
+) -> Result<GradStore> {
     if !root.0.track {
         return Err(Error::Backward(
             "the tensor does not depend on any trainable Var (or was computed under no_grad), so there is nothing to differentiate"
@@ -173,7 +177,9 @@ pub(crate) fn backward_impl(root: &Tensor, seed: Option<Tensor>, create_graph: b
     grads.insert(root.id(), seed);
     let mut leaves = GradStore::default();
     for t in order.iter().rev() {
-        let Some(g) = grads.remove(&t.id()) else { continue };
+        let Some(g) = grads.remove(&t.id()) else {
+            continue;
+        };
         let Some(node) = &t.0.node else {
             if t.0.is_var {
                 leaves.grads.insert(t.id(), g);
@@ -189,7 +195,11 @@ pub(crate) fn backward_impl(root: &Tensor, seed: Option<Tensor>, create_graph: b
                 continue;
             }
             let ig = sum_to(ig, inp.shape())?;
-            let ig = if ig.dtype() != inp.dtype() { ig.to_dtype(inp.dtype())? } else { ig };
+            let ig = if ig.dtype() != inp.dtype() {
+                ig.to_dtype(inp.dtype())?
+            } else {
+                ig
+            };
             match grads.remove(&inp.id()) {
                 Some(prev) => {
                     grads.insert(inp.id(), prev.add(&ig)?);

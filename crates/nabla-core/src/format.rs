@@ -46,7 +46,12 @@ fn scientific(x: f64) -> (String, i32) {
 }
 
 fn format_floats(vals: &[f64]) -> Vec<String> {
-    let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite() && *v != 0.0).map(f64::abs).collect();
+    let finite: Vec<f64> = vals
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite() && *v != 0.0)
+        .map(f64::abs)
+        .collect();
     let exp_format = if finite.is_empty() {
         false
     } else {
@@ -64,11 +69,35 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
         }
     };
     if exp_format {
-        let parts: Vec<Option<(String, i32)>> =
-            vals.iter().map(|&v| if v.is_finite() { Some(scientific(v)) } else { None }).collect();
-        let frac_w = parts.iter().flatten().map(|(m, _)| m.split_once('.').map_or(0, |(_, f)| f.len())).max().unwrap_or(0);
-        let int_w = parts.iter().flatten().map(|(m, _)| m.split_once('.').map_or(m.len(), |(i, _)| i.len())).max().unwrap_or(1);
-        let exp_w = parts.iter().flatten().map(|(_, e)| e.unsigned_abs().to_string().len()).max().unwrap_or(2).max(2);
+        let parts: Vec<Option<(String, i32)>> = vals
+            .iter()
+            .map(|&v| {
+                if v.is_finite() {
+                    Some(scientific(v))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let frac_w = parts
+            .iter()
+            .flatten()
+            .map(|(m, _)| m.split_once('.').map_or(0, |(_, f)| f.len()))
+            .max()
+            .unwrap_or(0);
+        let int_w = parts
+            .iter()
+            .flatten()
+            .map(|(m, _)| m.split_once('.').map_or(m.len(), |(i, _)| i.len()))
+            .max()
+            .unwrap_or(1);
+        let exp_w = parts
+            .iter()
+            .flatten()
+            .map(|(_, e)| e.unsigned_abs().to_string().len())
+            .max()
+            .unwrap_or(2)
+            .max(2);
         let width = int_w + 1 + frac_w + 2 + exp_w;
         vals.iter()
             .zip(parts)
@@ -76,15 +105,37 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
                 Some((m, e)) => {
                     let (i, f) = m.split_once('.').unwrap_or((&m, ""));
                     let sign = if e < 0 { '-' } else { '+' };
-                    format!("{i:>int_w$}.{f:<frac_w$}e{sign}{:0>exp_w$}", e.unsigned_abs())
+                    format!(
+                        "{i:>int_w$}.{f:<frac_w$}e{sign}{:0>exp_w$}",
+                        e.unsigned_abs()
+                    )
                 }
                 None => format!("{:>width$}", special(v).unwrap_or_default()),
             })
             .collect()
     } else {
-        let strs: Vec<Option<String>> = vals.iter().map(|&v| if v.is_finite() { Some(positional(v)) } else { None }).collect();
-        let int_w = strs.iter().flatten().map(|s| s.split_once('.').map_or(s.len(), |(i, _)| i.len())).max().unwrap_or(1);
-        let frac_w = strs.iter().flatten().map(|s| s.split_once('.').map_or(0, |(_, f)| f.len())).max().unwrap_or(0);
+        let strs: Vec<Option<String>> = vals
+            .iter()
+            .map(|&v| {
+                if v.is_finite() {
+                    Some(positional(v))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let int_w = strs
+            .iter()
+            .flatten()
+            .map(|s| s.split_once('.').map_or(s.len(), |(i, _)| i.len()))
+            .max()
+            .unwrap_or(1);
+        let frac_w = strs
+            .iter()
+            .flatten()
+            .map(|s| s.split_once('.').map_or(0, |(_, f)| f.len()))
+            .max()
+            .unwrap_or(0);
         let width = int_w + 1 + frac_w;
         vals.iter()
             .zip(strs)
@@ -116,7 +167,12 @@ fn nest(out: &mut String, cells: &[String], shape: &[usize], depth: usize) {
                 out.push_str(&" ".repeat(depth + 1));
             }
         }
-        nest(out, &cells[i * step..(i + 1) * step], &shape[1..], depth + 1);
+        nest(
+            out,
+            &cells[i * step..(i + 1) * step],
+            &shape[1..],
+            depth + 1,
+        );
     }
     out.push(']');
 }
@@ -132,7 +188,11 @@ impl Tensor {
     pub fn to_numpy_string(&self) -> String {
         let vals = self.to_vec_f64();
         let cells: Vec<String> = if self.dtype() == DType::I64 {
-            let w = vals.iter().map(|v| format!("{}", *v as i64).len()).max().unwrap_or(1);
+            let w = vals
+                .iter()
+                .map(|v| format!("{}", *v as i64).len())
+                .max()
+                .unwrap_or(1);
             vals.iter().map(|v| format!("{:>w$}", *v as i64)).collect()
         } else {
             format_floats(&vals)
@@ -164,10 +224,16 @@ mod tests {
         assert_eq!(fmt(vec![0.5, 0.12345], &[2]), "[0.5     0.12345]");
         assert_eq!(fmt(vec![1.0, 0.0], &[2]), "[1. 0.]");
         assert_eq!(fmt(vec![-1.5, 2.25], &[2]), "[-1.5   2.25]");
-        assert_eq!(fmt(vec![1.0 / 3.0, 2.0 / 3.0], &[1, 2]), "[[0.33333333 0.66666667]]");
+        assert_eq!(
+            fmt(vec![1.0 / 3.0, 2.0 / 3.0], &[1, 2]),
+            "[[0.33333333 0.66666667]]"
+        );
         assert_eq!(fmt(vec![1e-5, 1.0], &[2]), "[1.e-05 1.e+00]");
         assert_eq!(fmt(vec![1.5e-5, 0.25], &[2]), "[1.5e-05 2.5e-01]");
-        assert_eq!(fmt(vec![1.0, 2.0, 3.0, 4.0], &[2, 1, 2]), "[[[1. 2.]]\n\n [[3. 4.]]]");
+        assert_eq!(
+            fmt(vec![1.0, 2.0, 3.0, 4.0], &[2, 1, 2]),
+            "[[[1. 2.]]\n\n [[3. 4.]]]"
+        );
         assert_eq!(fmt(vec![f64::NAN, 1.0], &[2]), "[nan  1.]");
         assert_eq!(Tensor::scalar(2.5f64).to_numpy_string(), "2.5");
     }

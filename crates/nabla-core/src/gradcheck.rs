@@ -25,7 +25,11 @@ pub struct GradcheckOptions {
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        GradcheckOptions { eps: 1e-6, atol: 1e-5, rtol: 1e-3 }
+        GradcheckOptions {
+            eps: 1e-6,
+            atol: 1e-5,
+            rtol: 1e-3,
+        }
     }
 }
 
@@ -81,7 +85,11 @@ impl GradcheckReport {
 impl std::fmt::Display for GradcheckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.passed() {
-            return write!(f, "gradcheck passed: {} elements, max abs error {:?}", self.checked, self.max_abs_error);
+            return write!(
+                f,
+                "gradcheck passed: {} elements, max abs error {:?}",
+                self.checked, self.max_abs_error
+            );
         }
         let m = &self.mismatches[0];
         write!(
@@ -126,21 +134,35 @@ where
     let base: Vec<Vec<f64>> = inputs.iter().map(|t| t.to_vec_f64()).collect();
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
     let make = |vals: &[Vec<f64>]| -> Result<Vec<Tensor>> {
-        vals.iter().zip(&shapes).map(|(v, s)| Tensor::from_vec(v.clone(), s)).collect()
+        vals.iter()
+            .zip(&shapes)
+            .map(|(v, s)| Tensor::from_vec(v.clone(), s))
+            .collect()
     };
     // analytical
     let vars: Vec<Var> = make(&base)?.iter().map(Var::new).collect();
     let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
     let out = f(&ts)?;
     if out.dtype() != DType::F64 {
-        return Err(Error::dtype("gradcheck", format!("the function must return f64, got {}", out.dtype())));
+        return Err(Error::dtype(
+            "gradcheck",
+            format!("the function must return f64, got {}", out.dtype()),
+        ));
     }
     let mut rng = Mt19937::new(0x5eed);
     let weights = Tensor::uniform(out.shape(), 0.5, 1.5, DType::F64, &mut rng)?;
     let scalar = |o: &Tensor| -> Result<Tensor> { o.mul(&weights)?.sum() };
     let loss = scalar(&out)?;
-    let grads = if loss.requires_grad() { Some(loss.backward()?) } else { None };
-    let mut report = GradcheckReport { mismatches: vec![], max_abs_error: vec![0.0; inputs.len()], checked: 0 };
+    let grads = if loss.requires_grad() {
+        Some(loss.backward()?)
+    } else {
+        None
+    };
+    let mut report = GradcheckReport {
+        mismatches: vec![],
+        max_abs_error: vec![0.0; inputs.len()],
+        checked: 0,
+    };
     for (i, var) in vars.iter().enumerate() {
         let analytical = match grads.as_ref().and_then(|g| var.grad(g)) {
             Some(g) => g.to_vec_f64(),
@@ -161,7 +183,12 @@ where
                 report.max_abs_error[i] = err;
             }
             if !(err <= opts.atol + opts.rtol * numerical.abs()) {
-                report.mismatches.push(Mismatch { input: i, index: unravel(j, &shapes[i]), analytical: a, numerical });
+                report.mismatches.push(Mismatch {
+                    input: i,
+                    index: unravel(j, &shapes[i]),
+                    analytical: a,
+                    numerical,
+                });
             }
         }
     }
@@ -169,7 +196,11 @@ where
 }
 
 /// Like [`gradcheck`], but an error naming the first disagreeing element when it fails.
-pub fn assert_gradcheck<F>(f: F, inputs: &[Tensor], opts: GradcheckOptions) -> Result<GradcheckReport>
+pub fn assert_gradcheck<F>(
+    f: F,
+    inputs: &[Tensor],
+    opts: GradcheckOptions,
+) -> Result<GradcheckReport>
 where
     F: Fn(&[Tensor]) -> Result<Tensor>,
 {
@@ -178,6 +209,9 @@ where
         Ok(r)
     } else {
         let shapes: Vec<String> = inputs.iter().map(|t| fmt_shape(t.shape())).collect();
-        Err(Error::Backward(format!("{r} (input shapes {})", shapes.join(", "))))
+        Err(Error::Backward(format!(
+            "{r} (input shapes {})",
+            shapes.join(", ")
+        )))
     }
 }

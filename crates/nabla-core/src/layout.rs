@@ -23,7 +23,10 @@ pub fn norm_axis(op: &'static str, axis: isize, rank: usize) -> Result<usize> {
     let r = rank as isize;
     let a = if axis < 0 { axis + r } else { axis };
     if a < 0 || a >= r.max(1) || (rank == 0 && a != 0) {
-        return Err(Error::arg(op, format!("axis {axis} out of range for a tensor of rank {rank}")));
+        return Err(Error::arg(
+            op,
+            format!("axis {axis} out of range for a tensor of rank {rank}"),
+        ));
     }
     Ok(a as usize)
 }
@@ -33,8 +36,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -67,10 +78,18 @@ pub struct Layout {
 impl Layout {
     /// A contiguous row-major layout.
     pub fn contiguous(shape: &[usize]) -> Self {
-        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.to_vec(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
     pub(crate) fn new(shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
-        Layout { shape, strides, offset }
+        Layout {
+            shape,
+            strides,
+            offset,
+        }
     }
     /// The dimensions.
     pub fn shape(&self) -> &[usize] {
@@ -151,7 +170,11 @@ impl Layout {
         if shape.len() < self.shape.len() {
             return Err(Error::shape(
                 op,
-                format!("cannot broadcast {} to {}", fmt_shape(&self.shape), fmt_shape(shape)),
+                format!(
+                    "cannot broadcast {} to {}",
+                    fmt_shape(&self.shape),
+                    fmt_shape(shape)
+                ),
             ));
         }
         let extra = shape.len() - self.shape.len();
@@ -168,11 +191,19 @@ impl Layout {
             } else {
                 return Err(Error::shape(
                     op,
-                    format!("cannot broadcast {} to {}", fmt_shape(&self.shape), fmt_shape(shape)),
+                    format!(
+                        "cannot broadcast {} to {}",
+                        fmt_shape(&self.shape),
+                        fmt_shape(shape)
+                    ),
                 ));
             }
         }
-        Ok(Layout { shape: shape.to_vec(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: shape.to_vec(),
+            strides,
+            offset: self.offset,
+        })
     }
     /// Permutes the dimensions.
     pub(crate) fn permute(&self, perm: &[usize]) -> Layout {
@@ -189,7 +220,12 @@ impl Layout {
         Layout {
             shape,
             strides: self.strides.clone(),
-            offset: self.offset + if len > 0 { start * self.strides[dim] } else { 0 },
+            offset: self.offset
+                + if len > 0 {
+                    start * self.strides[dim]
+                } else {
+                    0
+                },
         }
     }
     /// A view with a new shape if possible without copying (PyTorch's `view` rules).
@@ -263,7 +299,11 @@ impl Layout {
         if oi != old.len() {
             return None;
         }
-        Some(Layout { shape: shape.to_vec(), strides: new_strides, offset: self.offset })
+        Some(Layout {
+            shape: shape.to_vec(),
+            strides: new_strides,
+            offset: self.offset,
+        })
     }
 }
 
@@ -273,11 +313,19 @@ mod tests {
 
     #[test]
     fn broadcasting_follows_numpy() {
-        assert_eq!(broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
+        assert_eq!(
+            broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(),
+            vec![2, 4, 3]
+        );
         assert_eq!(broadcast_shapes("t", &[], &[3]).unwrap(), vec![3]);
         assert_eq!(broadcast_shapes("t", &[0, 1], &[1, 5]).unwrap(), vec![0, 5]);
-        let e = broadcast_shapes("add", &[2, 3], &[4]).unwrap_err().to_string();
-        assert!(e.contains("add") && e.contains("[2, 3]") && e.contains("[4]"), "{e}");
+        let e = broadcast_shapes("add", &[2, 3], &[4])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("add") && e.contains("[2, 3]") && e.contains("[4]"),
+            "{e}"
+        );
     }
 
     #[test]

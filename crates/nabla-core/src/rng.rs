@@ -36,9 +36,15 @@ impl Mt19937 {
         let mut mt = vec![0u32; N];
         mt[0] = seed;
         for i in 1..N {
-            mt[i] = 1812433253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
+            mt[i] = 1812433253u32
+                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
+                .wrapping_add(i as u32);
         }
-        Mt19937 { mt, idx: N, gauss: None }
+        Mt19937 {
+            mt,
+            idx: N,
+            gauss: None,
+        }
     }
 
     fn twist(&mut self) {
@@ -115,7 +121,11 @@ impl Mt19937 {
 
     /// The full state.
     pub fn state(&self) -> MtState {
-        MtState { key: self.mt.clone(), pos: self.idx, gauss: self.gauss }
+        MtState {
+            key: self.mt.clone(),
+            pos: self.idx,
+            gauss: self.gauss,
+        }
     }
 
     /// Restores a state from [`Mt19937::state`].
@@ -123,9 +133,16 @@ impl Mt19937 {
     /// Fails when the key does not have 624 words or the position is beyond it.
     pub fn from_state(s: &MtState) -> Result<Self> {
         if s.key.len() != N || s.pos > N {
-            return Err(Error::arg("Mt19937::from_state", format!("bad state: {} words, position {}", s.key.len(), s.pos)));
+            return Err(Error::arg(
+                "Mt19937::from_state",
+                format!("bad state: {} words, position {}", s.key.len(), s.pos),
+            ));
         }
-        Ok(Mt19937 { mt: s.key.clone(), idx: s.pos, gauss: s.gauss })
+        Ok(Mt19937 {
+            mt: s.key.clone(),
+            idx: s.pos,
+            gauss: s.gauss,
+        })
     }
 }
 
@@ -155,7 +172,10 @@ pub struct Rng {
 impl Rng {
     /// All streams derive from `seed`.
     pub fn new(seed: u64) -> Self {
-        Rng { seed, streams: Default::default() }
+        Rng {
+            seed,
+            streams: Default::default(),
+        }
     }
     /// The run seed.
     pub fn seed(&self) -> u64 {
@@ -164,11 +184,16 @@ impl Rng {
     /// The stream with this name (created on first use).
     pub fn stream(&mut self, name: &str) -> &mut Mt19937 {
         let seed = self.seed;
-        self.streams.entry(name.to_string()).or_insert_with(|| Mt19937::new(stream_seed(seed, name)))
+        self.streams
+            .entry(name.to_string())
+            .or_insert_with(|| Mt19937::new(stream_seed(seed, name)))
     }
     /// Every stream's state, by name (for checkpoints).
     pub fn states(&self) -> Vec<(String, MtState)> {
-        self.streams.iter().map(|(k, v)| (k.clone(), v.state())).collect()
+        self.streams
+            .iter()
+            .map(|(k, v)| (k.clone(), v.state()))
+            .collect()
     }
     /// Restores the streams from [`Rng::states`].
     pub fn restore(seed: u64, states: &[(String, MtState)]) -> Result<Self> {
@@ -186,7 +211,13 @@ impl Tensor {
         Tensor::uniform(shape, 0.0, 1.0, dtype, rng)
     }
     /// Uniform samples in [lo, hi): `lo + (hi - lo) * random()`.
-    pub fn uniform(shape: &[usize], lo: f64, hi: f64, dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
+    pub fn uniform(
+        shape: &[usize],
+        lo: f64,
+        hi: f64,
+        dtype: DType,
+        rng: &mut Mt19937,
+    ) -> Result<Tensor> {
         let n = shape.iter().product();
         let v: Vec<f64> = (0..n).map(|_| lo + (hi - lo) * rng.random()).collect();
         Tensor::from_vec(v, shape)?.to_dtype(dtype)
@@ -196,7 +227,13 @@ impl Tensor {
         Tensor::normal(shape, 0.0, 1.0, dtype, rng)
     }
     /// Normal samples with mean and standard deviation.
-    pub fn normal(shape: &[usize], mean: f64, std: f64, dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
+    pub fn normal(
+        shape: &[usize],
+        mean: f64,
+        std: f64,
+        dtype: DType,
+        rng: &mut Mt19937,
+    ) -> Result<Tensor> {
         let n = shape.iter().product();
         let v: Vec<f64> = (0..n).map(|_| mean + std * rng.standard_normal()).collect();
         Tensor::from_vec(v, shape)?.to_dtype(dtype)
@@ -227,7 +264,12 @@ mod tests {
     fn numpy_randn_seed_0() {
         // np.random.seed(0); np.random.randn(4)
         let mut r = Mt19937::new(0);
-        let want = [1.764052345967664, 0.4001572083672233, 0.9787379841057392, 2.240893199201458];
+        let want = [
+            1.764052345967664,
+            0.4001572083672233,
+            0.9787379841057392,
+            2.240893199201458,
+        ];
         for w in want {
             let g = r.standard_normal();
             assert!((g - w).abs() < 1e-15, "{g} vs {w}");
@@ -247,7 +289,12 @@ mod tests {
         let a = rng.stream("init").random();
         let b = rng.stream("dropout").random();
         assert_ne!(a, b);
-        assert!(Mt19937::from_state(&MtState { key: vec![1; 3], pos: 0, gauss: None }).is_err());
+        assert!(Mt19937::from_state(&MtState {
+            key: vec![1; 3],
+            pos: 0,
+            gauss: None
+        })
+        .is_err());
     }
 
     #[test]

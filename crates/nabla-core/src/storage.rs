@@ -21,7 +21,10 @@ struct Pool<T> {
 
 impl<T> Pool<T> {
     const fn new() -> Self {
-        Pool { classes: Vec::new(), bytes: 0 }
+        Pool {
+            classes: Vec::new(),
+            bytes: 0,
+        }
     }
 }
 
@@ -45,7 +48,9 @@ macro_rules! pooled {
         }
         impl Pooled for $t {
             fn with_pool<R>(f: impl FnOnce(&mut PoolHandle<'_, Self>) -> R) -> Option<R> {
-                $name.try_with(|p| f(&mut PoolHandle(&mut p.borrow_mut()))).ok()
+                $name
+                    .try_with(|p| f(&mut PoolHandle(&mut p.borrow_mut())))
+                    .ok()
             }
         }
     };

@@ -61,7 +61,12 @@ pub struct Tensor(pub(crate) Arc<Inner>);
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor[{}; {}", fmt_shape(self.shape()).trim_matches(['[', ']']), self.dtype())?;
+        write!(
+            f,
+            "Tensor[{}; {}",
+            fmt_shape(self.shape()).trim_matches(['[', ']']),
+            self.dtype()
+        )?;
         if self.numel() <= 16 {
             let v = self.to_vec_f64();
             write!(f, "; {v:?}")?;
@@ -92,18 +97,40 @@ impl Tensor {
         Self::view_op(Arc::new(storage), Layout::contiguous(shape), op, inputs)
     }
 
-    pub(crate) fn view_op(storage: Arc<Storage>, layout: Layout, op: Op, inputs: &[&Tensor]) -> Tensor {
+    pub(crate) fn view_op(
+        storage: Arc<Storage>,
+        layout: Layout,
+        op: Op,
+        inputs: &[&Tensor],
+    ) -> Tensor {
         let track = backprop::is_grad_enabled() && inputs.iter().any(|t| t.0.track);
         let node = if track {
-            Some(Node { op, inputs: inputs.iter().map(|t| (*t).clone()).collect() })
+            Some(Node {
+                op,
+                inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+            })
         } else {
             None
         };
-        Tensor(Arc::new(Inner { id: TensorId::new(), storage, layout, node, track, is_var: false }))
+        Tensor(Arc::new(Inner {
+            id: TensorId::new(),
+            storage,
+            layout,
+            node,
+            track,
+            is_var: false,
+        }))
     }
 
     pub(crate) fn new_var_version(storage: Arc<Storage>, layout: Layout, id: TensorId) -> Tensor {
-        Tensor(Arc::new(Inner { id, storage, layout, node: None, track: true, is_var: true }))
+        Tensor(Arc::new(Inner {
+            id,
+            storage,
+            layout,
+            node: None,
+            track: true,
+            is_var: true,
+        }))
     }
 
     /// A tensor from a vector and a shape.
@@ -119,7 +146,12 @@ impl Tensor {
         if n != data.len() {
             return Err(Error::shape(
                 "from_vec",
-                format!("{} elements do not fill shape {} ({} elements)", data.len(), fmt_shape(shape), n),
+                format!(
+                    "{} elements do not fill shape {} ({} elements)",
+                    data.len(),
+                    fmt_shape(shape),
+                    n
+                ),
             ));
         }
         Ok(Self::from_storage(T::into_storage(data), shape))
@@ -183,7 +215,10 @@ impl Tensor {
     /// Fails when `step` is zero or has the wrong sign for the range.
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
         if step == 0.0 || !step.is_finite() || (end - start) * step < 0.0 {
-            return Err(Error::arg("arange", format!("bad range start={start} end={end} step={step}")));
+            return Err(Error::arg(
+                "arange",
+                format!("bad range start={start} end={end} step={step}"),
+            ));
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
@@ -198,7 +233,13 @@ impl Tensor {
             _ => {
                 let step = (end - start) / (steps - 1) as f64;
                 (0..steps)
-                    .map(|i| if i == steps - 1 { end } else { start + i as f64 * step })
+                    .map(|i| {
+                        if i == steps - 1 {
+                            end
+                        } else {
+                            start + i as f64 * step
+                        }
+                    })
                     .collect()
             }
         };
@@ -287,7 +328,10 @@ impl Tensor {
     /// Fails when `T` is not the tensor's dtype.
     pub fn data<T: StorageElem>(&self) -> Result<Cow<'_, [T]>> {
         let s = T::slice(&self.0.storage).ok_or_else(|| {
-            Error::dtype("data", format!("tensor is {}, asked for {}", self.dtype(), T::DTYPE))
+            Error::dtype(
+                "data",
+                format!("tensor is {}, asked for {}", self.dtype(), T::DTYPE),
+            )
         })?;
         Ok(match self.0.layout.contiguous_range() {
             Some(r) => Cow::Borrowed(&s[r]),
@@ -311,9 +355,13 @@ impl Tensor {
     /// The elements converted to f64, in row-major order.
     pub fn to_vec_f64(&self) -> Vec<f64> {
         match self.dtype() {
-            DType::F32 => self.data::<f32>().map(|d| d.iter().map(|&x| x as f64).collect()),
+            DType::F32 => self
+                .data::<f32>()
+                .map(|d| d.iter().map(|&x| x as f64).collect()),
             DType::F64 => self.data::<f64>().map(|d| d.into_owned()),
-            DType::I64 => self.data::<i64>().map(|d| d.iter().map(|&x| x as f64).collect()),
+            DType::I64 => self
+                .data::<i64>()
+                .map(|d| d.iter().map(|&x| x as f64).collect()),
         }
         .unwrap_or_default()
     }
@@ -323,7 +371,11 @@ impl Tensor {
         if self.numel() != 1 {
             return Err(Error::shape(
                 "to_scalar",
-                format!("tensor of shape {} has {} elements, not 1", fmt_shape(self.shape()), self.numel()),
+                format!(
+                    "tensor of shape {} has {} elements, not 1",
+                    fmt_shape(self.shape()),
+                    self.numel()
+                ),
             ));
         }
         Ok(self.to_vec_f64()[0])
@@ -332,11 +384,16 @@ impl Tensor {
     /// The values as a nested 2-d vector of f64 (rows), for display and tests.
     pub fn to_vec2_f64(&self) -> Result<Vec<Vec<f64>>> {
         if self.rank() != 2 {
-            return Err(Error::shape("to_vec2", format!("expected rank 2, got {}", fmt_shape(self.shape()))));
+            return Err(Error::shape(
+                "to_vec2",
+                format!("expected rank 2, got {}", fmt_shape(self.shape())),
+            ));
         }
         let v = self.to_vec_f64();
         let c = self.shape()[1];
-        Ok((0..self.shape()[0]).map(|i| v[i * c..(i + 1) * c].to_vec()).collect())
+        Ok((0..self.shape()[0])
+            .map(|i| v[i * c..(i + 1) * c].to_vec())
+            .collect())
     }
 
     pub(crate) fn typed_storage<T: StorageElem>(&self) -> &[T] {
@@ -361,7 +418,14 @@ impl Tensor {
 
     pub(crate) fn check_float(&self, op: &'static str) -> Result<()> {
         if !self.dtype().is_float() {
-            return Err(Error::dtype(op, format!("needs a float tensor, got {} {}", self.dtype(), fmt_shape(self.shape()))));
+            return Err(Error::dtype(
+                op,
+                format!(
+                    "needs a float tensor, got {} {}",
+                    self.dtype(),
+                    fmt_shape(self.shape())
+                ),
+            ));
         }
         Ok(())
     }
@@ -381,10 +445,18 @@ mod tests {
         let l = Tensor::linspace(0.0, 1.0, 5, DType::F64).unwrap();
         assert_eq!(l.to_vec::<f64>().unwrap(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
         let e = Tensor::eye(3, DType::F32);
-        assert_eq!(e.to_vec::<f32>().unwrap(), vec![1., 0., 0., 0., 1., 0., 0., 0., 1.]);
-        assert_eq!(Tensor::full(2.5, &[2], DType::F64).to_vec::<f64>().unwrap(), vec![2.5, 2.5]);
+        assert_eq!(
+            e.to_vec::<f32>().unwrap(),
+            vec![1., 0., 0., 0., 1., 0., 0., 0., 1.]
+        );
+        assert_eq!(
+            Tensor::full(2.5, &[2], DType::F64).to_vec::<f64>().unwrap(),
+            vec![2.5, 2.5]
+        );
         assert_eq!(Tensor::zeros(&[2, 0], DType::F32).numel(), 0);
-        let err = Tensor::from_vec(vec![1.0f32; 5], &[2, 3]).unwrap_err().to_string();
+        let err = Tensor::from_vec(vec![1.0f32; 5], &[2, 3])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("from_vec") && err.contains("[2, 3]"), "{err}");
         assert!(Tensor::scalar(3.0f64).to_scalar().unwrap() == 3.0);
         assert!(Tensor::zeros(&[2], DType::F32).to_scalar().is_err());

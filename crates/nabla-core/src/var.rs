@@ -33,10 +33,16 @@ impl std::fmt::Debug for Var {
 impl Var {
     /// A var holding (a copy of the reference to) `t`'s values, detached from any graph.
     pub fn new(t: &Tensor) -> Var {
-        let t = t.contiguous().map(|c| c.detach()).unwrap_or_else(|_| t.detach());
+        let t = t
+            .contiguous()
+            .map(|c| c.detach())
+            .unwrap_or_else(|_| t.detach());
         let id = TensorId::new();
         let v = Tensor::new_var_version(t.storage().clone(), t.layout().clone(), id);
-        Var { value: Arc::new(Mutex::new(v)), id }
+        Var {
+            value: Arc::new(Mutex::new(v)),
+            id,
+        }
     }
     /// A var from a vector and a shape.
     pub fn from_vec<T: StorageElem>(data: Vec<T>, shape: &[usize]) -> Result<Var> {

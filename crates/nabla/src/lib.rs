@@ -20,6 +20,7 @@ pub use nabla_core as core;
 /// Everything a training script usually needs.
 pub mod prelude {
     pub use nabla_core::{
-        gradcheck, no_grad, DType, Error, GradStore, GradcheckOptions, Mt19937, Result, Rng, Tensor, Var,
+        gradcheck, no_grad, DType, Error, GradStore, GradcheckOptions, Mt19937, Result, Rng,
+        Tensor, Var,
     };
 }

@@ -45,7 +45,12 @@ fn gather<T: Copy + Default + StorageElem>(s: &[T], l: &Layout) -> Vec<T> {
 }
 
 /// `f(a, b)` elementwise over the broadcast shape, for element type `T` into `U`.
-pub(crate) fn zip_broadcast<T, U, F>(a: &Tensor, b: &Tensor, shape: &[usize], f: F) -> Result<Vec<U>>
+pub(crate) fn zip_broadcast<T, U, F>(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    f: F,
+) -> Result<Vec<U>>
 where
     T: StorageElem,
     U: StorageElem,
@@ -67,7 +72,9 @@ where
             kernels::zip_repeat_rhs(&sa[oa..oa + n], &sb[ob..ob + kb], &mut out, f);
         }
         (Some((oa, ka)), Some((ob, kb))) if kb == n => {
-            kernels::zip_repeat_rhs(&sb[ob..ob + n], &sa[oa..oa + ka], &mut out, move |y, x| f(x, y));
+            kernels::zip_repeat_rhs(&sb[ob..ob + n], &sa[oa..oa + ka], &mut out, move |y, x| {
+                f(x, y)
+            });
         }
         _ => {
             let ga = gather(sa, &la);
@@ -131,10 +138,20 @@ impl Tensor {
         Ok(Tensor::from_op(s, &shape, op, &[self, rhs]))
     }
 
-    fn compare(&self, name: &'static str, rhs: &Tensor, pred: fn(f64, f64) -> bool) -> Result<Tensor> {
+    fn compare(
+        &self,
+        name: &'static str,
+        rhs: &Tensor,
+        pred: fn(f64, f64) -> bool,
+    ) -> Result<Tensor> {
         self.check_same_dtype(name, rhs)?;
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
-        fn go<T: StorageElem>(a: &Tensor, b: &Tensor, shape: &[usize], pred: fn(f64, f64) -> bool) -> Result<Storage> {
+        fn go<T: StorageElem>(
+            a: &Tensor,
+            b: &Tensor,
+            shape: &[usize],
+            pred: fn(f64, f64) -> bool,
+        ) -> Result<Storage> {
             let v = zip_broadcast::<T, T, _>(a, b, shape, move |x, y| {
                 if pred(x.to_f64(), y.to_f64()) {
                     T::ONE
@@ -152,7 +169,12 @@ impl Tensor {
         Ok(Tensor::from_storage(s, &shape))
     }
 
-    fn compare_scalar(&self, name: &'static str, s: f64, pred: fn(f64, f64) -> bool) -> Result<Tensor> {
+    fn compare_scalar(
+        &self,
+        name: &'static str,
+        s: f64,
+        pred: fn(f64, f64) -> bool,
+    ) -> Result<Tensor> {
         let rhs = Tensor::full(s, &[], self.dtype());
         self.compare(name, &rhs, pred)
     }
@@ -212,7 +234,12 @@ impl Tensor {
             }
             v
         };
-        fn go<T: StorageElem>(m: &[bool], a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Storage> {
+        fn go<T: StorageElem>(
+            m: &[bool],
+            a: &Tensor,
+            b: &Tensor,
+            shape: &[usize],
+        ) -> Result<Storage> {
             let ga = a.broadcast_to(shape)?.data::<T>()?.into_owned();
             let bb = b.broadcast_to(shape)?;
             let gb = bb.data::<T>()?;

@@ -9,13 +9,23 @@ use crate::{Error, Result};
 
 fn indices(op: &'static str, idx: &Tensor, bound: usize) -> Result<Vec<usize>> {
     if idx.dtype() != DType::I64 {
-        return Err(Error::dtype(op, format!("indices must be i64, got {} {}", idx.dtype(), fmt_shape(idx.shape()))));
+        return Err(Error::dtype(
+            op,
+            format!(
+                "indices must be i64, got {} {}",
+                idx.dtype(),
+                fmt_shape(idx.shape())
+            ),
+        ));
     }
     let v = idx.data::<i64>()?;
     v.iter()
         .map(|&i| {
             if i < 0 || i as usize >= bound {
-                Err(Error::arg(op, format!("index {i} out of range for a dim of size {bound}")))
+                Err(Error::arg(
+                    op,
+                    format!("index {i} out of range for a dim of size {bound}"),
+                ))
             } else {
                 Ok(i as usize)
             }
@@ -34,7 +44,10 @@ impl Tensor {
     pub fn index_select(&self, dim: isize, idx: &Tensor) -> Result<Tensor> {
         let d = norm_axis("index_select", dim, self.rank())?;
         if idx.rank() != 1 {
-            return Err(Error::shape("index_select", format!("indices must be 1-d, got {}", fmt_shape(idx.shape()))));
+            return Err(Error::shape(
+                "index_select",
+                format!("indices must be 1-d, got {}", fmt_shape(idx.shape())),
+            ));
         }
         let ix = indices("index_select", idx, self.shape()[d])?;
         let mut shape = self.shape().to_vec();
@@ -42,7 +55,13 @@ impl Tensor {
         let outer: usize = self.shape()[..d].iter().product();
         let inner: usize = self.shape()[d + 1..].iter().product();
         let size = self.shape()[d];
-        fn go<T: StorageElem>(t: &Tensor, ix: &[usize], outer: usize, size: usize, inner: usize) -> Result<Storage> {
+        fn go<T: StorageElem>(
+            t: &Tensor,
+            ix: &[usize],
+            outer: usize,
+            size: usize,
+            inner: usize,
+        ) -> Result<Storage> {
             let src = t.data::<T>()?;
             let mut out = take_buffer::<T>(outer * ix.len() * inner);
             let mut p = 0;
@@ -60,7 +79,12 @@ impl Tensor {
             DType::F64 => go::<f64>(self, &ix, outer, size, inner)?,
             DType::I64 => go::<i64>(self, &ix, outer, size, inner)?,
         };
-        Ok(Tensor::from_op(s, &shape, Op::IndexSelect { dim: d }, &[self, idx]))
+        Ok(Tensor::from_op(
+            s,
+            &shape,
+            Op::IndexSelect { dim: d },
+            &[self, idx],
+        ))
     }
 
     /// `out[..., idx[j], ...] += src[..., j, ...]` along `dim`, like `torch.index_add`.
@@ -80,7 +104,12 @@ impl Tensor {
                 ),
             ));
         }
-        let ok = src.shape().iter().zip(self.shape()).enumerate().all(|(i, (a, b))| if i == dim { *a == idx.numel() } else { a == b });
+        let ok = src
+            .shape()
+            .iter()
+            .zip(self.shape())
+            .enumerate()
+            .all(|(i, (a, b))| if i == dim { *a == idx.numel() } else { a == b });
         if !ok {
             return Err(Error::shape(
                 "index_add",
@@ -122,16 +151,30 @@ impl Tensor {
             DType::F64 => go::<f64>(self, src, &ix, outer, size, inner)?,
             DType::I64 => go::<i64>(self, src, &ix, outer, size, inner)?,
         };
-        Ok(Tensor::from_op(s, self.shape(), Op::IndexAdd { dim }, &[self, idx, src]))
+        Ok(Tensor::from_op(
+            s,
+            self.shape(),
+            Op::IndexAdd { dim },
+            &[self, idx, src],
+        ))
     }
 
     fn check_gather(&self, op: &'static str, d: usize, idx: &Tensor) -> Result<()> {
         let ok = idx.rank() == self.rank()
-            && idx.shape().iter().zip(self.shape()).enumerate().all(|(i, (a, b))| i == d || a <= b);
+            && idx
+                .shape()
+                .iter()
+                .zip(self.shape())
+                .enumerate()
+                .all(|(i, (a, b))| i == d || a <= b);
         if !ok {
             return Err(Error::shape(
                 op,
-                format!("input {} and index {} do not fit along dim {d}", fmt_shape(self.shape()), fmt_shape(idx.shape())),
+                format!(
+                    "input {} and index {} do not fit along dim {d}",
+                    fmt_shape(self.shape()),
+                    fmt_shape(idx.shape())
+                ),
             ));
         }
         Ok(())
@@ -147,7 +190,13 @@ impl Tensor {
         let ix = indices("gather", idx, self.shape()[d])?;
         let il = crate::layout::Layout::contiguous(idx.shape());
         let strides = crate::layout::contiguous_strides(self.shape());
-        fn go<T: StorageElem>(t: &Tensor, ix: &[usize], ishape: &[usize], strides: &[usize], d: usize) -> Result<Storage> {
+        fn go<T: StorageElem>(
+            t: &Tensor,
+            ix: &[usize],
+            ishape: &[usize],
+            strides: &[usize],
+            d: usize,
+        ) -> Result<Storage> {
             let src = t.data::<T>()?;
             let mut out = take_buffer::<T>(ix.len());
             let mut pos = vec![0usize; ishape.len()];
@@ -173,7 +222,12 @@ impl Tensor {
             DType::F64 => go::<f64>(self, &ix, il.shape(), &strides, d)?,
             DType::I64 => go::<i64>(self, &ix, il.shape(), &strides, d)?,
         };
-        Ok(Tensor::from_op(s, idx.shape(), Op::Gather { dim: d }, &[self, idx]))
+        Ok(Tensor::from_op(
+            s,
+            idx.shape(),
+            Op::Gather { dim: d },
+            &[self, idx],
+        ))
     }
 
     /// `out = self; out[i][idx[i][j]] += src[i][j]` (for dim 1; likewise any dim), like
@@ -185,7 +239,11 @@ impl Tensor {
         if idx.shape() != src.shape() {
             return Err(Error::shape(
                 "scatter_add",
-                format!("index {} and source {} differ", fmt_shape(idx.shape()), fmt_shape(src.shape())),
+                format!(
+                    "index {} and source {} differ",
+                    fmt_shape(idx.shape()),
+                    fmt_shape(src.shape())
+                ),
             ));
         }
         let ix = indices("scatter_add", idx, self.shape()[dim])?;
@@ -222,7 +280,12 @@ impl Tensor {
             DType::F64 => go::<f64>(self, src, &ix, &strides, dim)?,
             DType::I64 => go::<i64>(self, src, &ix, &strides, dim)?,
         };
-        Ok(Tensor::from_op(s, self.shape(), Op::ScatterAdd { dim }, &[self, idx, src]))
+        Ok(Tensor::from_op(
+            s,
+            self.shape(),
+            Op::ScatterAdd { dim },
+            &[self, idx, src],
+        ))
     }
 }
 
@@ -230,4 +293,3 @@ impl Tensor {
 pub fn index_tensor(v: &[i64], shape: &[usize]) -> Result<Tensor> {
     Tensor::from_vec(v.to_vec(), shape)
 }
-

@@ -40,7 +40,9 @@ where
     F: Fn(T) -> U + Sync,
 {
     if src.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| map_seq(s, d, &f));
+        dst.par_chunks_mut(CHUNK)
+            .zip(src.par_chunks(CHUNK))
+            .for_each(|(d, s)| map_seq(s, d, &f));
     } else {
         map_seq(src, dst, &f);
     }
@@ -84,7 +86,9 @@ where
         }
     };
     if a.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        dst.par_chunks_mut(rows).zip(a.par_chunks(rows)).for_each(go);
+        dst.par_chunks_mut(rows)
+            .zip(a.par_chunks(rows))
+            .for_each(go);
     } else {
         dst.chunks_mut(rows).zip(a.chunks(rows)).for_each(go);
     }

@@ -11,7 +11,14 @@ use crate::{Error, Result};
 /// Products of at least this many multiply-adds use all of rayon's threads.
 const PAR_FLOPS: usize = 1 << 17;
 
-fn gemm_batches<T: StorageElem + 'static>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Vec<T> {
+fn gemm_batches<T: StorageElem + 'static>(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<T> {
     let nb: usize = batch.iter().product();
     let mut out = take_buffer::<T>(nb * m * n);
     if m == 0 || n == 0 || nb == 0 {
@@ -87,18 +94,30 @@ impl Tensor {
         let misfit = |ka: usize, kb: usize| {
             Error::shape(
                 "matmul",
-                format!("lhs {} and rhs {} do not fit ({ka} != {kb})", fmt_shape(self.shape()), fmt_shape(rhs.shape())),
+                format!(
+                    "lhs {} and rhs {} do not fit ({ka} != {kb})",
+                    fmt_shape(self.shape()),
+                    fmt_shape(rhs.shape())
+                ),
             )
         };
         if ra == 0 || rb == 0 {
             return Err(Error::shape(
                 "matmul",
-                format!("both operands need at least 1 dim, got lhs {} and rhs {}", fmt_shape(self.shape()), fmt_shape(rhs.shape())),
+                format!(
+                    "both operands need at least 1 dim, got lhs {} and rhs {}",
+                    fmt_shape(self.shape()),
+                    fmt_shape(rhs.shape())
+                ),
             ));
         }
         self.check_same_dtype("matmul", rhs)?;
         let ka = self.shape()[ra - 1];
-        let kb = if rb == 1 { rhs.shape()[0] } else { rhs.shape()[rb - 2] };
+        let kb = if rb == 1 {
+            rhs.shape()[0]
+        } else {
+            rhs.shape()[rb - 2]
+        };
         if ka != kb {
             return Err(misfit(ka, kb));
         }
@@ -107,13 +126,18 @@ impl Tensor {
             (1, _) => self.unsqueeze(0)?.matmul(rhs)?.squeeze(-2),
             (_, 1) => self.matmul(&rhs.unsqueeze(1)?)?.squeeze(-1),
             _ => {
-                let batch = broadcast_shapes("matmul", &self.shape()[..ra - 2], &rhs.shape()[..rb - 2])
-                    .map_err(|_| {
-                        Error::shape(
-                            "matmul",
-                            format!("batch dims of lhs {} and rhs {} cannot be broadcast", fmt_shape(self.shape()), fmt_shape(rhs.shape())),
-                        )
-                    })?;
+                let batch =
+                    broadcast_shapes("matmul", &self.shape()[..ra - 2], &rhs.shape()[..rb - 2])
+                        .map_err(|_| {
+                            Error::shape(
+                                "matmul",
+                                format!(
+                                    "batch dims of lhs {} and rhs {} cannot be broadcast",
+                                    fmt_shape(self.shape()),
+                                    fmt_shape(rhs.shape())
+                                ),
+                            )
+                        })?;
                 let (m, n) = (self.shape()[ra - 2], rhs.shape()[rb - 1]);
                 let mut sa = batch.clone();
                 sa.extend([m, ka]);
@@ -124,7 +148,9 @@ impl Tensor {
                 let s = match self.dtype() {
                     DType::F32 => Storage::F32(gemm_batches::<f32>(&a, &b, &batch, m, ka, n)),
                     DType::F64 => Storage::F64(gemm_batches::<f64>(&a, &b, &batch, m, ka, n)),
-                    DType::I64 => return Err(Error::dtype("matmul", "needs float tensors, got i64")),
+                    DType::I64 => {
+                        return Err(Error::dtype("matmul", "needs float tensors, got i64"))
+                    }
                 };
                 let mut shape = batch;
                 shape.extend([m, n]);

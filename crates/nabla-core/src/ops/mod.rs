@@ -80,7 +80,12 @@ define_ops! {
 /// The vector-Jacobian product of `op`: given the inputs, the output and the output's gradient
 /// `g`, the gradient of each input (`None` for inputs that take none, such as indices).
 /// Gradients may have the output's broadcast shape: the engine sums them down.
-pub(crate) fn backward_rule(op: &Op, x: &[Tensor], out: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn backward_rule(
+    op: &Op,
+    x: &[Tensor],
+    out: &Tensor,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let one = |t: Tensor| Ok(vec![Some(t)]);
     match op {
         Op::Neg => one(g.neg()?),
@@ -95,7 +100,11 @@ pub(crate) fn backward_rule(op: &Op, x: &[Tensor], out: &Tensor, g: &Tensor) -> 
         Op::Sigmoid => one(g.mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?)?),
         Op::Relu => one(g.mul(&x[0].gt_scalar(0.0)?)?),
         Op::Erf => {
-            let d = x[0].sqr()?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?;
+            let d = x[0]
+                .sqr()?
+                .neg()?
+                .exp()?
+                .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?;
             one(g.mul(&d)?)
         }
         Op::LeakyRelu { slope } => {
@@ -111,10 +120,17 @@ pub(crate) fn backward_rule(op: &Op, x: &[Tensor], out: &Tensor, g: &Tensor) -> 
         Op::Add => Ok(vec![Some(g.clone()), Some(g.clone())]),
         Op::Sub => Ok(vec![Some(g.clone()), Some(g.neg()?)]),
         Op::Mul => Ok(vec![Some(g.mul(&x[1])?), Some(g.mul(&x[0])?)]),
-        Op::Div => Ok(vec![Some(g.div(&x[1])?), Some(g.mul(out)?.div(&x[1])?.neg()?)]),
+        Op::Div => Ok(vec![
+            Some(g.div(&x[1])?),
+            Some(g.mul(out)?.div(&x[1])?.neg()?),
+        ]),
         Op::Maximum | Op::Minimum => {
             // ties split the gradient evenly, as torch.maximum does
-            let win = if matches!(op, Op::Maximum) { x[0].gt(&x[1])? } else { x[0].lt(&x[1])? };
+            let win = if matches!(op, Op::Maximum) {
+                x[0].gt(&x[1])?
+            } else {
+                x[0].lt(&x[1])?
+            };
             let tie = x[0].eq(&x[1])?.mul_scalar(0.5)?;
             let wa = win.add(&tie)?;
             let wb = wa.neg()?.add_scalar(1.0)?;
@@ -127,7 +143,11 @@ pub(crate) fn backward_rule(op: &Op, x: &[Tensor], out: &Tensor, g: &Tensor) -> 
         }
         Op::Where => {
             let z = Tensor::zeros(&[], g.dtype());
-            Ok(vec![None, Some(Tensor::where_cond(&x[0], g, &z)?), Some(Tensor::where_cond(&x[0], &z, g)?)])
+            Ok(vec![
+                None,
+                Some(Tensor::where_cond(&x[0], g, &z)?),
+                Some(Tensor::where_cond(&x[0], &z, g)?),
+            ])
         }
         Op::Sum { .. } => one(g.broadcast_to(x[0].shape())?),
         Op::Max { axes } | Op::Min { axes } => {
@@ -168,14 +188,24 @@ pub(crate) fn backward_rule(op: &Op, x: &[Tensor], out: &Tensor, g: &Tensor) -> 
             }
             Ok(v)
         }
-        Op::IndexSelect { dim } => {
-            Ok(vec![Some(Tensor::zeros(x[0].shape(), g.dtype()).index_add(*dim as isize, &x[1], g)?), None])
-        }
-        Op::Gather { dim } => {
-            Ok(vec![Some(Tensor::zeros(x[0].shape(), g.dtype()).scatter_add(*dim as isize, &x[1], g)?), None])
-        }
-        Op::ScatterAdd { dim } => Ok(vec![Some(g.clone()), None, Some(g.gather(*dim as isize, &x[1])?)]),
-        Op::IndexAdd { dim } => Ok(vec![Some(g.clone()), None, Some(g.index_select(*dim as isize, &x[1])?)]),
+        Op::IndexSelect { dim } => Ok(vec![
+            Some(Tensor::zeros(x[0].shape(), g.dtype()).index_add(*dim as isize, &x[1], g)?),
+            None,
+        ]),
+        Op::Gather { dim } => Ok(vec![
+            Some(Tensor::zeros(x[0].shape(), g.dtype()).scatter_add(*dim as isize, &x[1], g)?),
+            None,
+        ]),
+        Op::ScatterAdd { dim } => Ok(vec![
+            Some(g.clone()),
+            None,
+            Some(g.gather(*dim as isize, &x[1])?),
+        ]),
+        Op::IndexAdd { dim } => Ok(vec![
+            Some(g.clone()),
+            None,
+            Some(g.index_select(*dim as isize, &x[1])?),
+        ]),
         Op::Matmul => {
             let ga = g.matmul(&x[1].transpose(-1, -2)?)?;
             let gb = x[0].transpose(-1, -2)?.matmul(g)?;

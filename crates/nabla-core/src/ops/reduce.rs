@@ -64,11 +64,20 @@ impl Tensor {
         if len == 0 && kind != Kind::Sum {
             return Err(Error::shape(
                 name,
-                format!("cannot reduce over an empty dimension of {}", fmt_shape(self.shape())),
+                format!(
+                    "cannot reduce over an empty dimension of {}",
+                    fmt_shape(self.shape())
+                ),
             ));
         }
         let rows: usize = out_shape.iter().product();
-        fn go<T: Float + StorageElem>(t: &Tensor, axes: &[usize], kind: Kind, rows: usize, len: usize) -> Result<Storage> {
+        fn go<T: Float + StorageElem>(
+            t: &Tensor,
+            axes: &[usize],
+            kind: Kind,
+            rows: usize,
+            len: usize,
+        ) -> Result<Storage> {
             let rank = t.rank();
             let leading = axes.iter().enumerate().all(|(i, &a)| i == a);
             if kind == Kind::Sum && leading && t.is_contiguous() && !axes.is_empty() {
@@ -103,25 +112,48 @@ impl Tensor {
         };
         let _ = rank;
         let op = match kind {
-            Kind::Sum => Op::Sum { axes: axes.to_vec() },
-            Kind::Max => Op::Max { axes: axes.to_vec() },
-            Kind::Min => Op::Min { axes: axes.to_vec() },
+            Kind::Sum => Op::Sum {
+                axes: axes.to_vec(),
+            },
+            Kind::Max => Op::Max {
+                axes: axes.to_vec(),
+            },
+            Kind::Min => Op::Min {
+                axes: axes.to_vec(),
+            },
         };
         Ok(Tensor::from_op(s, &out_shape, op, &[self]))
     }
 
-    fn reduce(&self, name: &'static str, dims: &[isize], keepdim: bool, kind: Kind) -> Result<Tensor> {
+    fn reduce(
+        &self,
+        name: &'static str,
+        dims: &[isize],
+        keepdim: bool,
+        kind: Kind,
+    ) -> Result<Tensor> {
         let axes = norm_axes(name, dims, self.rank())?;
         self.reduce_axes(name, &axes, keepdim, kind)
     }
 
-    fn reduce_axes(&self, name: &'static str, axes: &[usize], keepdim: bool, kind: Kind) -> Result<Tensor> {
+    fn reduce_axes(
+        &self,
+        name: &'static str,
+        axes: &[usize],
+        keepdim: bool,
+        kind: Kind,
+    ) -> Result<Tensor> {
         let r = self.reduce_prim(name, axes, kind)?;
         if keepdim {
             Ok(r)
         } else {
-            let shape: Vec<usize> =
-                self.shape().iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+            let shape: Vec<usize> = self
+                .shape()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &d)| d)
+                .collect();
             r.reshape(&shape)
         }
     }
@@ -151,7 +183,8 @@ impl Tensor {
     pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let axes = norm_axes("mean", dims, self.rank())?;
         let n: usize = axes.iter().map(|&a| self.shape()[a]).product();
-        self.reduce_axes("mean", &axes, keepdim, Kind::Sum)?.div_scalar(n as f64)
+        self.reduce_axes("mean", &axes, keepdim, Kind::Sum)?
+            .div_scalar(n as f64)
     }
     /// Largest element (gradient shared among ties, like `torch.amax`).
     pub fn max(&self) -> Result<Tensor> {
@@ -201,8 +234,13 @@ impl Tensor {
             Ok(s)
         } else {
             let axes = norm_axes("logsumexp", dims, self.rank())?;
-            let shape: Vec<usize> =
-                self.shape().iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+            let shape: Vec<usize> = self
+                .shape()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &d)| d)
+                .collect();
             s.reshape(&shape)
         }
     }
@@ -217,13 +255,22 @@ impl Tensor {
         self.sub(&self.logsumexp(&[dim], true)?)
     }
 
-    fn arg_reduce(&self, name: &'static str, dim: Option<isize>, keepdim: bool, max: bool) -> Result<Tensor> {
+    fn arg_reduce(
+        &self,
+        name: &'static str,
+        dim: Option<isize>,
+        keepdim: bool,
+        max: bool,
+    ) -> Result<Tensor> {
         let (t, d) = match dim {
             Some(d) => (self.clone(), norm_axis(name, d, self.rank())?),
             None => (self.flatten_all()?, 0),
         };
         if t.shape()[d] == 0 {
-            return Err(Error::shape(name, format!("cannot reduce an empty dim of {}", fmt_shape(self.shape()))));
+            return Err(Error::shape(
+                name,
+                format!("cannot reduce an empty dim of {}", fmt_shape(self.shape())),
+            ));
         }
         let mut perm: Vec<usize> = (0..t.rank()).filter(|&x| x != d).collect();
         perm.push(d);

@@ -17,10 +17,17 @@ impl Tensor {
     ///
     /// Fails when the element counts differ.
     pub fn reshape_infer(&self, shape: &[isize]) -> Result<Tensor> {
-        let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known: usize = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
         let infer = shape.iter().filter(|&&d| d < 0).count();
         if infer > 1 || shape.iter().any(|&d| d < -1) {
-            return Err(Error::arg("reshape", format!("bad shape {shape:?}: at most one -1")));
+            return Err(Error::arg(
+                "reshape",
+                format!("bad shape {shape:?}: at most one -1"),
+            ));
         }
         let resolved: Vec<usize> = shape
             .iter()
@@ -71,7 +78,10 @@ impl Tensor {
         let s = norm_axis("flatten", start, self.rank())?;
         let e = norm_axis("flatten", end, self.rank())?;
         if s > e {
-            return Err(Error::arg("flatten", format!("start dim {start} after end dim {end}")));
+            return Err(Error::arg(
+                "flatten",
+                format!("start dim {start} after end dim {end}"),
+            ));
         }
         let mut shape: Vec<usize> = self.shape()[..s].to_vec();
         shape.push(self.shape()[s..=e].iter().product());
@@ -108,16 +118,28 @@ impl Tensor {
     /// Fails when `perm` is not a permutation of `0..rank`.
     pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
         let mut seen = vec![false; self.rank()];
-        if perm.len() != self.rank() || perm.iter().any(|&p| p >= self.rank() || std::mem::replace(&mut seen[p], true)) {
+        if perm.len() != self.rank()
+            || perm
+                .iter()
+                .any(|&p| p >= self.rank() || std::mem::replace(&mut seen[p], true))
+        {
             return Err(Error::arg(
                 "permute",
-                format!("{perm:?} is not a permutation of the dims of {}", fmt_shape(self.shape())),
+                format!(
+                    "{perm:?} is not a permutation of the dims of {}",
+                    fmt_shape(self.shape())
+                ),
             ));
         }
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return Ok(self.clone());
         }
-        Ok(self.view(self.layout().permute(perm), Op::Permute { perm: perm.to_vec() }))
+        Ok(self.view(
+            self.layout().permute(perm),
+            Op::Permute {
+                perm: perm.to_vec(),
+            },
+        ))
     }
 
     /// Swaps two dimensions (a view).
@@ -134,7 +156,13 @@ impl Tensor {
         match self.rank() {
             0 | 1 => Ok(self.clone()),
             2 => self.transpose(0, 1),
-            _ => Err(Error::shape("t", format!("expects a tensor of rank <= 2, got {}", fmt_shape(self.shape())))),
+            _ => Err(Error::shape(
+                "t",
+                format!(
+                    "expects a tensor of rank <= 2, got {}",
+                    fmt_shape(self.shape())
+                ),
+            )),
         }
     }
 
@@ -159,18 +187,29 @@ impl Tensor {
     /// Fails when the range is out of bounds.
     pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Tensor> {
         if dim >= self.rank() {
-            return Err(Error::arg("narrow", format!("dim {dim} out of range for {}", fmt_shape(self.shape()))));
+            return Err(Error::arg(
+                "narrow",
+                format!("dim {dim} out of range for {}", fmt_shape(self.shape())),
+            ));
         }
         if start + len > self.shape()[dim] {
             return Err(Error::arg(
                 "narrow",
-                format!("range {}..{} out of bounds for dim {dim} of {}", start, start + len, fmt_shape(self.shape())),
+                format!(
+                    "range {}..{} out of bounds for dim {dim} of {}",
+                    start,
+                    start + len,
+                    fmt_shape(self.shape())
+                ),
             ));
         }
         if start == 0 && len == self.shape()[dim] {
             return Ok(self.clone());
         }
-        Ok(self.view(self.layout().narrow(dim, start, len), Op::Narrow { dim, start }))
+        Ok(self.view(
+            self.layout().narrow(dim, start, len),
+            Op::Narrow { dim, start },
+        ))
     }
 
     /// A row-major packed copy (or `self` when already contiguous).
@@ -190,17 +229,27 @@ impl Tensor {
     ///
     /// Fails on an empty list, mismatched shapes or dtypes.
     pub fn cat(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::arg("cat", "needs at least one tensor"))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::arg("cat", "needs at least one tensor"))?;
         let d = norm_axis("cat", dim, first.rank())?;
         let mut total = 0;
         for t in tensors {
             first.check_same_dtype("cat", t)?;
             let ok = t.rank() == first.rank()
-                && t.shape().iter().zip(first.shape()).enumerate().all(|(i, (a, b))| i == d || a == b);
+                && t.shape()
+                    .iter()
+                    .zip(first.shape())
+                    .enumerate()
+                    .all(|(i, (a, b))| i == d || a == b);
             if !ok {
                 return Err(Error::shape(
                     "cat",
-                    format!("shapes {} and {} differ outside dim {d}", fmt_shape(first.shape()), fmt_shape(t.shape())),
+                    format!(
+                        "shapes {} and {} differ outside dim {d}",
+                        fmt_shape(first.shape()),
+                        fmt_shape(t.shape())
+                    ),
                 ));
             }
             total += t.shape()[d];
@@ -209,7 +258,13 @@ impl Tensor {
         shape[d] = total;
         let outer: usize = shape[..d].iter().product();
         let inner: usize = shape[d + 1..].iter().product();
-        fn go<T: StorageElem>(ts: &[&Tensor], d: usize, outer: usize, inner: usize, n: usize) -> Result<Storage> {
+        fn go<T: StorageElem>(
+            ts: &[&Tensor],
+            d: usize,
+            outer: usize,
+            inner: usize,
+            n: usize,
+        ) -> Result<Storage> {
             let datas: Vec<_> = ts.iter().map(|t| t.data::<T>()).collect::<Result<_>>()?;
             let mut out = take_buffer::<T>(n);
             let mut pos = 0;
@@ -233,17 +288,26 @@ impl Tensor {
 
     /// Stacks equal-shaped tensors along a new dimension `dim`.
     pub fn stack(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::arg("stack", "needs at least one tensor"))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::arg("stack", "needs at least one tensor"))?;
         for t in tensors {
             if t.shape() != first.shape() {
                 return Err(Error::shape(
                     "stack",
-                    format!("shapes {} and {} differ", fmt_shape(first.shape()), fmt_shape(t.shape())),
+                    format!(
+                        "shapes {} and {} differ",
+                        fmt_shape(first.shape()),
+                        fmt_shape(t.shape())
+                    ),
                 ));
             }
         }
         let d = norm_axis("stack", dim, first.rank() + 1)? as isize;
-        let us: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+        let us: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d))
+            .collect::<Result<_>>()?;
         let refs: Vec<&Tensor> = us.iter().collect();
         Tensor::cat(&refs, d)
     }
@@ -255,7 +319,9 @@ impl Tensor {
             return Err(Error::arg("split", "split size must be positive"));
         }
         let n = self.shape()[d];
-        (0..n.div_ceil(size)).map(|i| self.narrow(d, i * size, size.min(n - i * size))).collect()
+        (0..n.div_ceil(size))
+            .map(|i| self.narrow(d, i * size, size.min(n - i * size)))
+            .collect()
     }
 
     /// Splits into `chunks` nearly equal pieces along `dim`, like `torch.chunk`.
@@ -276,17 +342,31 @@ impl Tensor {
         if pads.len() > self.rank() {
             return Err(Error::arg(
                 "pad",
-                format!("{} pad pairs for a tensor of shape {}", pads.len(), fmt_shape(self.shape())),
+                format!(
+                    "{} pad pairs for a tensor of shape {}",
+                    pads.len(),
+                    fmt_shape(self.shape())
+                ),
             ));
         }
         let mut full = pads.to_vec();
         full.resize(self.rank(), (0, 0));
-        let shape: Vec<usize> = self.shape().iter().zip(&full).map(|(d, (b, a))| d + b + a).collect();
+        let shape: Vec<usize> = self
+            .shape()
+            .iter()
+            .zip(&full)
+            .map(|(d, (b, a))| d + b + a)
+            .collect();
         let mut interior = Layout::contiguous(&shape);
         for (d, (b, _)) in full.iter().enumerate() {
             interior = interior.narrow(d, *b, self.shape()[d]);
         }
-        fn go<T: StorageElem>(src: &Tensor, value: f64, n: usize, interior: &Layout) -> Result<Storage> {
+        fn go<T: StorageElem>(
+            src: &Tensor,
+            value: f64,
+            n: usize,
+            interior: &Layout,
+        ) -> Result<Storage> {
             let data = src.data::<T>()?;
             let mut v = take_buffer::<T>(n);
             v.fill(T::from_f64(value));

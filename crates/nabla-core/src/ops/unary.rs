@@ -30,7 +30,10 @@ impl Tensor {
             DType::F32 => go::<f32>(self, f32f)?,
             DType::F64 => go::<f64>(self, f64f)?,
             DType::I64 => {
-                return Err(Error::dtype(name, format!("needs a float tensor, got i64 {}", fmt_shape(self.shape()))))
+                return Err(Error::dtype(
+                    name,
+                    format!("needs a float tensor, got i64 {}", fmt_shape(self.shape())),
+                ))
             }
         };
         Ok(match op {
@@ -89,7 +92,12 @@ impl Tensor {
     /// `x * mul + add` in one pass.
     pub fn affine(&self, mul: f64, add: f64) -> Result<Tensor> {
         let (m32, a32) = (mul as f32, add as f32);
-        self.map_float("affine", Some(Op::Affine { mul, add }), move |x| x * m32 + a32, move |x| x * mul + add)
+        self.map_float(
+            "affine",
+            Some(Op::Affine { mul, add }),
+            move |x| x * m32 + a32,
+            move |x| x * mul + add,
+        )
     }
     /// `x + s`
     pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
@@ -113,7 +121,12 @@ impl Tensor {
         if e == 2.0 {
             return self.map_float("powf", Some(Op::PowF { e }), |x| x * x, |x| x * x);
         }
-        self.map_float("powf", Some(Op::PowF { e }), move |x| x.powf(e32), move |x| x.powf(e))
+        self.map_float(
+            "powf",
+            Some(Op::PowF { e }),
+            move |x| x.powf(e32),
+            move |x| x.powf(e),
+        )
     }
     /// `x * x`
     pub fn sqr(&self) -> Result<Tensor> {
@@ -130,8 +143,24 @@ impl Tensor {
         self.map_float(
             "clamp",
             Some(Op::Clamp { min, max }),
-            move |x| if x < lo { lo } else if x > hi { hi } else { x },
-            move |x| if x < min { min } else if x > max { max } else { x },
+            move |x| {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            },
+            move |x| {
+                if x < min {
+                    min
+                } else if x > max {
+                    max
+                } else {
+                    x
+                }
+            },
         )
     }
     /// `x` for `x > 0`, else `slope * x`.
@@ -146,13 +175,18 @@ impl Tensor {
     }
     /// GELU, exact form `x * Φ(x) = 0.5 x (1 + erf(x / √2))`.
     pub fn gelu(&self) -> Result<Tensor> {
-        let e = self.mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?.erf()?.add_scalar(1.0)?;
+        let e = self
+            .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
+            .erf()?
+            .add_scalar(1.0)?;
         self.mul(&e)?.mul_scalar(0.5)
     }
     /// GELU, tanh approximation `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
     pub fn gelu_tanh(&self) -> Result<Tensor> {
         let c = (2.0 / std::f64::consts::PI).sqrt();
-        let inner = self.add(&self.powf(3.0)?.mul_scalar(0.044715)?)?.mul_scalar(c)?;
+        let inner = self
+            .add(&self.powf(3.0)?.mul_scalar(0.044715)?)?
+            .mul_scalar(c)?;
         self.mul(&inner.tanh()?.add_scalar(1.0)?)?.mul_scalar(0.5)
     }
     /// SiLU (swish): `x * sigmoid(x)`.
@@ -161,7 +195,8 @@ impl Tensor {
     }
     /// Softplus `log(1 + e^x)`, computed stably as `relu(x) + log(1 + e^-|x|)`.
     pub fn softplus(&self) -> Result<Tensor> {
-        self.relu()?.add(&self.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?)
+        self.relu()?
+            .add(&self.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?)
     }
     /// -1, 0 or 1 by the sign of each element (not differentiable).
     pub fn sign(&self) -> Result<Tensor> {

@@ -37,7 +37,13 @@ pub struct XorOptions {
 
 impl Default for XorOptions {
     fn default() -> Self {
-        XorOptions { seed: 1, iterations: 10_000, autograd: false, bias: false, explain: false }
+        XorOptions {
+            seed: 1,
+            iterations: 10_000,
+            autograd: false,
+            bias: false,
+            explain: false,
+        }
     }
 }
 
@@ -97,7 +103,11 @@ fn init(opts: &XorOptions) -> Result<Params> {
     let mut draw = |shape: &[usize]| Tensor::rand(shape, DType::F64, &mut rng)?.affine(2.0, -1.0);
     let w0 = draw(&[2, 2])?;
     let w1 = draw(&[2, 1])?;
-    let (b0, b1) = if opts.bias { (Some(draw(&[1, 2])?), Some(draw(&[1, 1])?)) } else { (None, None) };
+    let (b0, b1) = if opts.bias {
+        (Some(draw(&[1, 2])?), Some(draw(&[1, 1])?))
+    } else {
+        (None, None)
+    };
     Ok(Params { w0, w1, b0, b1 })
 }
 
@@ -126,7 +136,10 @@ pub fn run(opts: &XorOptions) -> Result<XorRun> {
             let (w0v, w1v) = (Var::new(&p.w0), Var::new(&p.w1));
             let (b0v, b1v) = (p.b0.as_ref().map(Var::new), p.b1.as_ref().map(Var::new));
             let (w0, w1) = (w0v.as_tensor(), w1v.as_tensor());
-            let (b0, b1) = (b0v.as_ref().map(Var::as_tensor), b1v.as_ref().map(Var::as_tensor));
+            let (b0, b1) = (
+                b0v.as_ref().map(Var::as_tensor),
+                b1v.as_ref().map(Var::as_tensor),
+            );
             let l1 = sigmoid(&affine(&x, &w0, b0.as_ref())?)?;
             let l2 = sigmoid(&affine(&l1, &w1, b1.as_ref())?)?;
             // C = ½ Σ (y - a²)², whose gradient step of size 1 is the seed's update
@@ -140,7 +153,11 @@ pub fn run(opts: &XorOptions) -> Result<XorRun> {
                 }
             };
             if explain {
-                let _ = writeln!(explanation, "Iteration 1 by autograd: C = ½ Σ (y − a²)², loss {:.12}\n", c.to_scalar()?);
+                let _ = writeln!(
+                    explanation,
+                    "Iteration 1 by autograd: C = ½ Σ (y − a²)², loss {:.12}\n",
+                    c.to_scalar()?
+                );
                 if let Some(g) = w1v.grad(&grads) {
                     section(&mut explanation, "∂C/∂W² (w1's gradient)", g);
                 }
@@ -174,7 +191,19 @@ pub fn run(opts: &XorOptions) -> Result<XorRun> {
         let dw1 = l1.t()?.matmul(&l2_delta)?;
         let dw0 = l0.t()?.matmul(&l1_delta)?;
         if explain {
-            explain_first(&mut explanation, opts, l0, &z1, &l1, &z2, &l2, &l2_delta, &l1_delta, &dw1, &dw0)?;
+            explain_first(
+                &mut explanation,
+                opts,
+                l0,
+                &z1,
+                &l1,
+                &z2,
+                &l2,
+                &l2_delta,
+                &l1_delta,
+                &dw1,
+                &dw0,
+            )?;
         }
         p.w1 = p.w1.add(&dw1)?;
         p.w0 = p.w0.add(&dw0)?;
@@ -186,7 +215,14 @@ pub fn run(opts: &XorOptions) -> Result<XorRun> {
         }
         output = l2;
     }
-    Ok(XorRun { output, w0: p.w0, w1: p.w1, b0: p.b0, b1: p.b1, explanation })
+    Ok(XorRun {
+        output,
+        w0: p.w0,
+        w1: p.w1,
+        b0: p.b0,
+        b1: p.b1,
+        explanation,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -203,25 +239,60 @@ fn explain_first(
     dw1: &Tensor,
     dw0: &Tensor,
 ) -> Result<()> {
-    let b = if opts.bias { " + b" } else { "" };
+    let (b1, b2) = if opts.bias {
+        (" + b¹", " + b²")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         out,
         "Iteration 1, the seed's formulas with one row per sample (a⁰ = X, C = ½ Σ (y − a²)², σ(z) = 1/(1 + e^−z)):\n"
     );
     section(out, "a⁰ = X (l0)", l0);
-    let _ = writeln!(out, "Forward, layer 1 (hidden): z¹ = a⁰ W¹{b}¹, a¹ = σ(z¹)   [W¹ is the program's w0]");
+    let _ = writeln!(
+        out,
+        "Forward, layer 1 (hidden): z¹ = a⁰ W¹{b1}, a¹ = σ(z¹)   [W¹ is the program's w0]"
+    );
     section(out, "z¹", z1);
     section(out, "a¹ = σ(z¹) (l1)", l1);
-    let _ = writeln!(out, "Forward, layer 2 (output): z² = a¹ W²{b}², a² = σ(z²)   [W² is w1]");
+    let _ = writeln!(
+        out,
+        "Forward, layer 2 (output): z² = a¹ W²{b2}, a² = σ(z²)   [W² is w1]"
+    );
     section(out, "z²", z2);
     section(out, "a² = σ(z²) (l2)", l2);
-    let _ = writeln!(out, "Backward: δᴸ = ∇ₐC ⊙ σ'(zᴸ) with ∇ₐC = a² − y and σ'(z) = a (1 − a)");
-    section(out, "δ² = (a² − y) ⊙ a²(1 − a²)   [the program's l2_delta is −δ²]", &l2_delta.neg()?);
-    let _ = writeln!(out, "δˡ = (Wˡ⁺¹)ᵀ δˡ⁺¹ ⊙ σ'(zˡ), here with rows: δ¹ = (δ² (W²)ᵀ) ⊙ a¹(1 − a¹)");
-    section(out, "δ¹   [the program's l1_delta is −δ¹]", &l1_delta.neg()?);
-    let _ = writeln!(out, "∂C/∂W = a δ: summed over the samples, ∂C/∂Wˡ = (aˡ⁻¹)ᵀ δˡ; the update is W ← W − ∂C/∂W");
-    section(out, "∂C/∂W² = (a¹)ᵀ δ²   [w1 += l1.T · l2_delta]", &dw1.neg()?);
-    section(out, "∂C/∂W¹ = (a⁰)ᵀ δ¹   [w0 += l0.T · l1_delta]", &dw0.neg()?);
+    let _ = writeln!(
+        out,
+        "Backward: δᴸ = ∇ₐC ⊙ σ'(zᴸ) with ∇ₐC = a² − y and σ'(z) = a (1 − a)"
+    );
+    section(
+        out,
+        "δ² = (a² − y) ⊙ a²(1 − a²)   [the program's l2_delta is −δ²]",
+        &l2_delta.neg()?,
+    );
+    let _ = writeln!(
+        out,
+        "δˡ = (Wˡ⁺¹)ᵀ δˡ⁺¹ ⊙ σ'(zˡ), here with rows: δ¹ = (δ² (W²)ᵀ) ⊙ a¹(1 − a¹)"
+    );
+    section(
+        out,
+        "δ¹   [the program's l1_delta is −δ¹]",
+        &l1_delta.neg()?,
+    );
+    let _ = writeln!(
+        out,
+        "∂C/∂W = a δ: summed over the samples, ∂C/∂Wˡ = (aˡ⁻¹)ᵀ δˡ; the update is W ← W − ∂C/∂W"
+    );
+    section(
+        out,
+        "∂C/∂W² = (a¹)ᵀ δ²   [w1 += l1.T · l2_delta]",
+        &dw1.neg()?,
+    );
+    section(
+        out,
+        "∂C/∂W¹ = (a⁰)ᵀ δ¹   [w0 += l0.T · l1_delta]",
+        &dw0.neg()?,
+    );
     if opts.bias {
         section(out, "∂C/∂b² = Σ δ²", &l2_delta.sum_dims(&[0], true)?.neg()?);
         section(out, "∂C/∂b¹ = Σ δ¹", &l1_delta.sum_dims(&[0], true)?.neg()?);
@@ -247,12 +318,25 @@ mod tests {
     fn other_seeds_match_numpy() {
         // `python seed_xor_param.py SEED 10000`
         let cases = [
-            (2, "[[0.04344422]\n [0.85988552]\n [0.85988378]\n [0.55144927]]"),
-            (3, "[[0.59050217]\n [0.49943832]\n [0.67413727]\n [0.02006589]]"),
-            (7, "[[0.59042595]\n [0.67427952]\n [0.49946504]\n [0.01804938]]"),
+            (
+                2,
+                "[[0.04344422]\n [0.85988552]\n [0.85988378]\n [0.55144927]]",
+            ),
+            (
+                3,
+                "[[0.59050217]\n [0.49943832]\n [0.67413727]\n [0.02006589]]",
+            ),
+            (
+                7,
+                "[[0.59042595]\n [0.67427952]\n [0.49946504]\n [0.01804938]]",
+            ),
         ];
         for (seed, want) in cases {
-            let r = run(&XorOptions { seed, ..Default::default() }).unwrap();
+            let r = run(&XorOptions {
+                seed,
+                ..Default::default()
+            })
+            .unwrap();
             assert_eq!(r.output.to_string(), want, "seed {seed}");
         }
     }
@@ -260,11 +344,27 @@ mod tests {
     #[test]
     fn autograd_gives_the_same_numbers() {
         for bias in [false, true] {
-            let hand = run(&XorOptions { bias, ..Default::default() }).unwrap();
-            let auto = run(&XorOptions { bias, autograd: true, ..Default::default() }).unwrap();
-            for (a, b) in [(&hand.output, &auto.output), (&hand.w0, &auto.w0), (&hand.w1, &auto.w1)] {
+            let hand = run(&XorOptions {
+                bias,
+                ..Default::default()
+            })
+            .unwrap();
+            let auto = run(&XorOptions {
+                bias,
+                autograd: true,
+                ..Default::default()
+            })
+            .unwrap();
+            for (a, b) in [
+                (&hand.output, &auto.output),
+                (&hand.w0, &auto.w0),
+                (&hand.w1, &auto.w1),
+            ] {
                 for (u, v) in a.to_vec_f64().iter().zip(b.to_vec_f64()) {
-                    assert!((u - v).abs() <= 1e-12, "hand {u} vs autograd {v} (bias {bias})");
+                    assert!(
+                        (u - v).abs() <= 1e-12,
+                        "hand {u} vs autograd {v} (bias {bias})"
+                    );
                 }
             }
         }
@@ -272,7 +372,11 @@ mod tests {
 
     #[test]
     fn with_bias_it_learns_xor() {
-        let r = run(&XorOptions { bias: true, ..Default::default() }).unwrap();
+        let r = run(&XorOptions {
+            bias: true,
+            ..Default::default()
+        })
+        .unwrap();
         let out = r.output.to_vec_f64();
         for (o, t) in out.iter().zip([0.0, 1.0, 1.0, 0.0]) {
             assert!((o - t).abs() < 0.1, "output {out:?}");
@@ -284,8 +388,24 @@ mod tests {
 
     #[test]
     fn explain_names_every_quantity() {
-        let r = run(&XorOptions { explain: true, iterations: 1, bias: true, ..Default::default() }).unwrap();
-        for sym in ["z¹", "a¹", "z²", "a²", "δ²", "δ¹", "∂C/∂W²", "∂C/∂W¹", "∂C/∂b¹"] {
+        let r = run(&XorOptions {
+            explain: true,
+            iterations: 1,
+            bias: true,
+            ..Default::default()
+        })
+        .unwrap();
+        for sym in [
+            "z¹",
+            "a¹",
+            "z²",
+            "a²",
+            "δ²",
+            "δ¹",
+            "∂C/∂W²",
+            "∂C/∂W¹",
+            "∂C/∂b¹",
+        ] {
             assert!(r.explanation.contains(sym), "missing {sym}");
         }
     }

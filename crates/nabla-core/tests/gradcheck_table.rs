@@ -1,0 +1,1087 @@
+//! One table of every differentiable op, each checked against central finite differences in
+//! f64 with PyTorch's default tolerances (eps 1e-6, atol 1e-5, rtol 1e-3).
+//!
+//! Every name in `nabla_core::PRIMITIVE_OPS` must be covered by at least one entry, so adding a
+//! primitive op without a gradcheck entry fails this suite. Inputs are seeded and kept away from
+//! kinks, ties and singularities (unless an entry says why a tie is honest to check).
+
+use nabla_core::{
+    assert_gradcheck, gradcheck, index_tensor, DType, GradcheckOptions, Mt19937, Result, Tensor,
+    Var, PRIMITIVE_OPS,
+};
+use std::collections::BTreeSet;
+
+type CaseFn = Box<dyn Fn(&[Tensor]) -> Result<Tensor>>;
+
+/// One row of the table.
+struct Case {
+    name: &'static str,
+    /// The primitive ops (names from `PRIMITIVE_OPS`) whose backward rules this entry exercises.
+    covers: &'static [&'static str],
+    inputs: Vec<Tensor>,
+    f: CaseFn,
+    opts: GradcheckOptions,
+}
+
+fn case(
+    name: &'static str,
+    covers: &'static [&'static str],
+    inputs: Vec<Tensor>,
+    f: impl Fn(&[Tensor]) -> Result<Tensor> + 'static,
+) -> Case {
+    Case {
+        name,
+        covers,
+        inputs,
+        f: Box::new(f),
+        opts: GradcheckOptions::default(),
+    }
+}
+
+impl Case {
+    /// Non-default options; every caller states why in a comment.
+    fn opts(mut self, opts: GradcheckOptions) -> Case {
+        self.opts = opts;
+        self
+    }
+}
+
+// ----- seeded inputs -----
+
+fn t(v: Vec<f64>, shape: &[usize]) -> Tensor {
+    Tensor::from_vec(v, shape).unwrap()
+}
+
+fn randn(shape: &[usize], rng: &mut Mt19937) -> Tensor {
+    Tensor::randn(shape, DType::F64, rng).unwrap()
+}
+
+fn uniform(shape: &[usize], lo: f64, hi: f64, rng: &mut Mt19937) -> Tensor {
+    Tensor::uniform(shape, lo, hi, DType::F64, rng).unwrap()
+}
+
+/// Values whose magnitude is in [lo, hi] with a random sign: away from a kink at 0.
+fn away_from_zero(shape: &[usize], lo: f64, hi: f64, rng: &mut Mt19937) -> Tensor {
+    let n: usize = shape.iter().product();
+    let v = (0..n)
+        .map(|_| {
+            let m = lo + (hi - lo) * rng.random();
+            if rng.random() < 0.5 {
+                -m
+            } else {
+                m
+            }
+        })
+        .collect();
+    t(v, shape)
+}
+
+/// Distinct values, pairwise at least 0.3 apart (no ties for max/min/maximum), shuffled.
+fn distinct(shape: &[usize], rng: &mut Mt19937) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut v: Vec<f64> = (0..n)
+        .map(|i| i as f64 * 0.35 - n as f64 * 0.175 + 0.02 * rng.random())
+        .collect();
+    rng.shuffle(&mut v);
+    t(v, shape)
+}
+
+fn idx(v: &[i64], shape: &[usize]) -> Tensor {
+    index_tensor(v, shape).unwrap()
+}
+
+/// The table: every differentiable op, with broadcasting, size-1 and size-0 dims and
+/// non-contiguous inputs.
+fn table() -> Vec<Case> {
+    let r = &mut Mt19937::new(20240601);
+    let mut c: Vec<Case> = Vec::new();
+
+    // ---------- unary ----------
+    c.push(case("neg", &["neg"], vec![randn(&[2, 3], r)], |x| {
+        x[0].neg()
+    }));
+    c.push(case(
+        "exp of a transposed view",
+        &["exp", "permute"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].t()?.exp(),
+    ));
+    c.push(case(
+        "log of positives",
+        &["log"],
+        vec![uniform(&[4], 0.3, 3.0, r)],
+        |x| x[0].log(),
+    ));
+    c.push(case(
+        "sqrt of positives",
+        &["sqrt"],
+        vec![uniform(&[2, 3], 0.3, 3.0, r)],
+        |x| x[0].sqrt(),
+    ));
+    c.push(case(
+        "tanh of a permuted view",
+        &["tanh", "permute"],
+        vec![randn(&[2, 3, 2], r)],
+        |x| x[0].permute(&[2, 0, 1])?.tanh(),
+    ));
+    c.push(case(
+        "sin",
+        &["sin"],
+        vec![uniform(&[2, 3], -3.0, 3.0, r)],
+        |x| x[0].sin(),
+    ));
+    c.push(case(
+        "cos of a narrowed view",
+        &["cos", "narrow"],
+        vec![uniform(&[3, 4], -3.0, 3.0, r)],
+        |x| x[0].narrow(1, 1, 2)?.cos(),
+    ));
+    c.push(case(
+        "abs away from 0",
+        &["abs"],
+        vec![away_from_zero(&[2, 3], 0.1, 2.0, r)],
+        |x| x[0].abs(),
+    ));
+    c.push(case(
+        "recip away from 0",
+        &["recip"],
+        vec![away_from_zero(&[2, 3], 0.4, 2.0, r)],
+        |x| x[0].recip(),
+    ));
+    c.push(case(
+        "sigmoid, both branches",
+        &["sigmoid"],
+        vec![uniform(&[2, 4], -6.0, 6.0, r)],
+        |x| x[0].sigmoid(),
+    ));
+    c.push(case(
+        "relu away from 0",
+        &["relu"],
+        vec![away_from_zero(&[3, 3], 0.1, 2.0, r)],
+        |x| x[0].relu(),
+    ));
+    c.push(case(
+        "erf, both series and continued fraction",
+        &["erf"],
+        vec![uniform(&[2, 5], -2.5, 2.5, r)],
+        |x| x[0].erf(),
+    ));
+    c.push(case(
+        "leaky_relu away from 0",
+        &["leaky_relu"],
+        vec![away_from_zero(&[2, 3], 0.1, 2.0, r)],
+        |x| x[0].leaky_relu(0.1),
+    ));
+    c.push(case("affine", &["affine"], vec![randn(&[2, 3], r)], |x| {
+        x[0].affine(1.5, -0.3)
+    }));
+    c.push(case(
+        "scalar arithmetic",
+        &["affine"],
+        vec![randn(&[4], r)],
+        |x| {
+            x[0].add_scalar(2.0)?
+                .sub_scalar(0.5)?
+                .mul_scalar(-3.0)?
+                .div_scalar(4.0)
+        },
+    ));
+    c.push(case(
+        "powf 3 (cube)",
+        &["powf"],
+        vec![randn(&[2, 3], r)],
+        |x| x[0].powf(3.0),
+    ));
+    c.push(case(
+        "powf 2 (square kernel) and sqr",
+        &["powf", "add"],
+        vec![randn(&[2, 3], r)],
+        |x| x[0].powf(2.0)?.add(&x[0].sqr()?),
+    ));
+    c.push(case(
+        "powf -1.5 of positives",
+        &["powf"],
+        vec![uniform(&[5], 0.5, 2.0, r)],
+        |x| x[0].powf(-1.5),
+    ));
+    c.push(case(
+        "powf 0.5 of positives",
+        &["powf"],
+        vec![uniform(&[5], 0.5, 2.0, r)],
+        |x| x[0].powf(0.5),
+    ));
+    // below, inside and above [-0.5, 0.7], at least 0.1 from either bound
+    c.push(case(
+        "clamp away from the bounds",
+        &["clamp"],
+        vec![t(vec![-1.5, -0.6, -0.4, 0.0, 0.3, 0.6, 0.8, 1.7], &[2, 4])],
+        |x| x[0].clamp(-0.5, 0.7),
+    ));
+    c.push(case(
+        "one-sided clamp",
+        &["clamp"],
+        vec![away_from_zero(&[6], 0.1, 2.0, r)],
+        |x| x[0].clamp(0.0, f64::INFINITY),
+    ));
+    c.push(case(
+        "gelu (exact, composite)",
+        &["mul", "affine", "erf"],
+        vec![uniform(&[2, 4], -3.0, 3.0, r)],
+        |x| x[0].gelu(),
+    ));
+    c.push(case(
+        "gelu_tanh (composite)",
+        &["mul", "affine", "powf", "add", "tanh"],
+        vec![uniform(&[2, 4], -3.0, 3.0, r)],
+        |x| x[0].gelu_tanh(),
+    ));
+    c.push(case(
+        "silu (composite)",
+        &["mul", "sigmoid"],
+        vec![uniform(&[2, 4], -4.0, 4.0, r)],
+        |x| x[0].silu(),
+    ));
+    c.push(case(
+        "softplus away from 0 (composite)",
+        &["add", "relu", "abs", "neg", "exp", "affine", "log"],
+        vec![away_from_zero(&[2, 4], 0.1, 5.0, r)],
+        |x| x[0].softplus(),
+    ));
+
+    // ---------- binary, with broadcasting ----------
+    c.push(case(
+        "add same shape",
+        &["add"],
+        vec![randn(&[2, 3], r), randn(&[2, 3], r)],
+        |x| x[0].add(&x[1]),
+    ));
+    c.push(case(
+        "add [2,3] + [3]",
+        &["add"],
+        vec![randn(&[2, 3], r), randn(&[3], r)],
+        |x| x[0].add(&x[1]),
+    ));
+    c.push(case(
+        "add [] + [2,3]",
+        &["add"],
+        vec![randn(&[], r), randn(&[2, 3], r)],
+        |x| x[0].add(&x[1]),
+    ));
+    c.push(case(
+        "sub [2,1] - [1,4]",
+        &["sub"],
+        vec![randn(&[2, 1], r), randn(&[1, 4], r)],
+        |x| x[0].sub(&x[1]),
+    ));
+    c.push(case(
+        "sub [3] - [2,3]",
+        &["sub"],
+        vec![randn(&[3], r), randn(&[2, 3], r)],
+        |x| x[0].sub(&x[1]),
+    ));
+    c.push(case(
+        "mul [2,3] * []",
+        &["mul"],
+        vec![randn(&[2, 3], r), randn(&[], r)],
+        |x| x[0].mul(&x[1]),
+    ));
+    c.push(case(
+        "mul transposed * [3,1]",
+        &["mul", "permute"],
+        vec![randn(&[2, 3], r), randn(&[3, 1], r)],
+        |x| x[0].t()?.mul(&x[1]),
+    ));
+    c.push(case(
+        "mul of a tensor by itself",
+        &["mul"],
+        vec![randn(&[4], r)],
+        |x| x[0].mul(&x[0]),
+    ));
+    c.push(case(
+        "div [2,3] / [3]",
+        &["div"],
+        vec![randn(&[2, 3], r), away_from_zero(&[3], 0.5, 2.0, r)],
+        |x| x[0].div(&x[1]),
+    ));
+    c.push(case(
+        "div [2,1] / [1,4]",
+        &["div"],
+        vec![randn(&[2, 1], r), away_from_zero(&[1, 4], 0.5, 2.0, r)],
+        |x| x[0].div(&x[1]),
+    ));
+    c.push(case(
+        "div [] / [2,2]",
+        &["div"],
+        vec![randn(&[], r), away_from_zero(&[2, 2], 0.5, 2.0, r)],
+        |x| x[0].div(&x[1]),
+    ));
+    {
+        let d = distinct(&[4, 3], r);
+        let a = d.narrow(0, 0, 2).unwrap().contiguous().unwrap();
+        let b = d.narrow(0, 2, 2).unwrap().contiguous().unwrap();
+        c.push(case(
+            "maximum without ties",
+            &["maximum"],
+            vec![a.clone(), b.clone()],
+            |x| x[0].maximum(&x[1]),
+        ));
+        c.push(case(
+            "minimum without ties",
+            &["minimum"],
+            vec![a, b],
+            |x| x[0].minimum(&x[1]),
+        ));
+    }
+    {
+        let d = distinct(&[10], r);
+        let a = d.narrow(0, 0, 2).unwrap().reshape(&[2, 1]).unwrap();
+        let b = d.narrow(0, 2, 4).unwrap().reshape(&[1, 4]).unwrap();
+        let (a, b) = (a.contiguous().unwrap(), b.contiguous().unwrap());
+        c.push(case(
+            "maximum [2,1] with [1,4]",
+            &["maximum"],
+            vec![a.clone(), b.clone()],
+            |x| x[0].maximum(&x[1]),
+        ));
+        c.push(case(
+            "minimum [2,1] with [1,4]",
+            &["minimum"],
+            vec![a, b],
+            |x| x[0].minimum(&x[1]),
+        ));
+    }
+    // At an exact tie the rule splits the gradient evenly; a central difference at a tie of two
+    // values also gives exactly 1/2 per side, so this check is honest.
+    c.push(case(
+        "maximum/minimum at exact ties split evenly",
+        &["maximum", "minimum", "add"],
+        vec![t(vec![0.5, -1.0, 2.0], &[3]), t(vec![0.5, -1.0, 1.0], &[3])],
+        |x| {
+            x[0].maximum(&x[1])?
+                .add(&x[0].minimum(&x[1])?.mul_scalar(3.0)?)
+        },
+    ));
+    c.push(case(
+        "maximum with a scalar",
+        &["maximum"],
+        vec![distinct(&[2, 3], r), t(vec![0.13], &[])],
+        |x| x[0].maximum(&x[1]),
+    ));
+    c.push(case(
+        "pow positive base, both inputs",
+        &["pow"],
+        vec![uniform(&[2, 3], 0.5, 2.0, r), randn(&[2, 3], r)],
+        |x| x[0].pow(&x[1]),
+    ));
+    c.push(case(
+        "pow [2,3] ^ [3]",
+        &["pow"],
+        vec![uniform(&[2, 3], 0.5, 2.0, r), randn(&[3], r)],
+        |x| x[0].pow(&x[1]),
+    ));
+    c.push(case(
+        "pow [] ^ [2,2]",
+        &["pow"],
+        vec![uniform(&[], 0.5, 2.0, r), randn(&[2, 2], r)],
+        |x| x[0].pow(&x[1]),
+    ));
+    {
+        let m = t(vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0], &[2, 3]);
+        c.push(case(
+            "where [2,3] mask, a [2,3], b [3]",
+            &["where"],
+            vec![randn(&[2, 3], r), randn(&[3], r)],
+            move |x| Tensor::where_cond(&m, &x[0], &x[1]),
+        ));
+        let m = idx(&[0, 1], &[2, 1]);
+        c.push(case(
+            "where i64 [2,1] mask, a [], b [1,3]",
+            &["where"],
+            vec![randn(&[], r), randn(&[1, 3], r)],
+            move |x| Tensor::where_cond(&m, &x[0], &x[1]),
+        ));
+        c.push(case(
+            "where with a mask computed from the input",
+            &["where", "mul"],
+            vec![away_from_zero(&[2, 3], 0.1, 2.0, r)],
+            |x| {
+                let m = x[0].gt_scalar(0.0)?;
+                Tensor::where_cond(&m, &x[0].mul(&x[0])?, &x[0].mul_scalar(-2.0)?)
+            },
+        ));
+    }
+
+    // ---------- reductions ----------
+    c.push(case(
+        "sum all",
+        &["sum", "reshape"],
+        vec![randn(&[2, 3], r)],
+        |x| x[0].sum(),
+    ));
+    c.push(case(
+        "sum dim 1",
+        &["sum", "reshape"],
+        vec![randn(&[2, 3], r)],
+        |x| x[0].sum_dims(&[1], false),
+    ));
+    c.push(case(
+        "sum dims 0,2 keepdim",
+        &["sum"],
+        vec![randn(&[2, 3, 4], r)],
+        |x| x[0].sum_dims(&[0, 2], true),
+    ));
+    c.push(case(
+        "sum dim -1 of a transposed view",
+        &["sum", "reshape", "permute"],
+        vec![randn(&[3, 2], r)],
+        |x| x[0].t()?.sum_dims(&[-1], false),
+    ));
+    c.push(case(
+        "sum over a size-1 dim",
+        &["sum", "reshape"],
+        vec![randn(&[3, 1, 2], r)],
+        |x| x[0].sum_dims(&[1], false),
+    ));
+    c.push(case(
+        "sum over a size-0 dim",
+        &["sum", "reshape", "add"],
+        vec![randn(&[0, 3], r), randn(&[3], r)],
+        |x| x[0].sum_dims(&[0], false)?.add(&x[1]),
+    ));
+    c.push(case(
+        "sum keeping a size-0 dim",
+        &["sum", "reshape", "add"],
+        vec![randn(&[3, 0], r), randn(&[1], r)],
+        |x| x[0].sum_dims(&[0], false)?.add(&x[1]),
+    ));
+    c.push(case(
+        "mean all",
+        &["sum", "reshape", "affine"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].mean(),
+    ));
+    c.push(case(
+        "mean dim 0 keepdim",
+        &["sum", "affine"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].mean_dims(&[0], true),
+    ));
+    c.push(case(
+        "max all",
+        &["max", "reshape"],
+        vec![distinct(&[3, 4], r)],
+        |x| x[0].max(),
+    ));
+    c.push(case(
+        "max dim 1",
+        &["max", "reshape"],
+        vec![distinct(&[3, 4], r)],
+        |x| x[0].max_dims(&[1], false),
+    ));
+    c.push(case(
+        "max dims 0,2 keepdim of a permuted view",
+        &["max", "permute"],
+        vec![distinct(&[3, 2, 4], r)],
+        |x| x[0].permute(&[1, 0, 2])?.max_dims(&[0, 2], true),
+    ));
+    c.push(case(
+        "min all",
+        &["min", "reshape"],
+        vec![distinct(&[3, 4], r)],
+        |x| x[0].min(),
+    ));
+    c.push(case(
+        "min dim -1 keepdim",
+        &["min"],
+        vec![distinct(&[3, 4], r)],
+        |x| x[0].min_dims(&[-1], true),
+    ));
+    c.push(case(
+        "min dim 0",
+        &["min", "reshape"],
+        vec![distinct(&[3, 1, 2], r)],
+        |x| x[0].min_dims(&[0], false),
+    ));
+    c.push(case(
+        "var all (unbiased)",
+        &["sum", "sub", "powf", "affine", "reshape"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].var(),
+    ));
+    c.push(case(
+        "var dim 1 keepdim",
+        &["sum", "sub", "powf", "affine"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].var_dims(&[1], true, 1),
+    ));
+    c.push(case(
+        "var dim 0 biased",
+        &["sum", "sub", "powf", "affine", "reshape"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].var_dims(&[0], false, 0),
+    ));
+    c.push(case("std all", &["sqrt"], vec![randn(&[3, 4], r)], |x| {
+        x[0].std()
+    }));
+    c.push(case(
+        "std dims 0,2",
+        &["sqrt", "sum", "sub", "powf", "affine"],
+        vec![randn(&[2, 3, 4], r)],
+        |x| x[0].std_dims(&[0, 2], false, 1),
+    ));
+    c.push(case(
+        "logsumexp dim 1",
+        &["log", "exp", "sum", "sub", "add", "reshape"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].logsumexp(&[1], false),
+    ));
+    c.push(case(
+        "logsumexp dims 0,1 keepdim",
+        &["log", "exp", "sum", "sub", "add"],
+        vec![randn(&[2, 3, 2], r)],
+        |x| x[0].logsumexp(&[0, 1], true),
+    ));
+    c.push(case(
+        "logsumexp of large values",
+        &["log", "exp", "sum", "sub", "add", "reshape"],
+        vec![uniform(&[2, 4], 300.0, 303.0, r)],
+        |x| x[0].logsumexp(&[-1], false),
+    ));
+    c.push(case(
+        "softmax dim -1",
+        &["exp", "sub", "div", "sum"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].softmax(-1),
+    ));
+    c.push(case(
+        "softmax dim 0 of a transposed view",
+        &["exp", "sub", "div", "sum", "permute"],
+        vec![randn(&[4, 3], r)],
+        |x| x[0].t()?.softmax(0),
+    ));
+    c.push(case(
+        "log_softmax dim 1",
+        &["sub", "log", "exp", "sum", "add"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].log_softmax(1),
+    ));
+
+    // ---------- shape ----------
+    c.push(case(
+        "reshape [2,3,4] -> [6,4]",
+        &["reshape"],
+        vec![randn(&[2, 3, 4], r)],
+        |x| x[0].reshape(&[6, 4]),
+    ));
+    c.push(case(
+        "reshape of a transposed view (copies)",
+        &["reshape", "contiguous", "permute"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].t()?.reshape(&[12]),
+    ));
+    c.push(case(
+        "reshape with -1, flatten, unsqueeze, squeeze",
+        &["reshape", "mul"],
+        vec![randn(&[2, 3, 2], r)],
+        |x| {
+            let a = x[0].reshape_infer(&[-1, 2])?.unsqueeze(1)?.squeeze(1)?;
+            a.mul(&x[0].flatten(1, 2)?.reshape(&[6, 2])?)
+        },
+    ));
+    c.push(case(
+        "permute [2,0,1]",
+        &["permute"],
+        vec![randn(&[2, 3, 4], r)],
+        |x| x[0].permute(&[2, 0, 1]),
+    ));
+    c.push(case(
+        "transpose(0, 2)",
+        &["permute"],
+        vec![randn(&[2, 3, 2], r)],
+        |x| x[0].transpose(0, 2),
+    ));
+    c.push(case("t", &["permute"], vec![randn(&[2, 3], r)], |x| {
+        x[0].t()
+    }));
+    c.push(case(
+        "broadcast_to [3] -> [2,3]",
+        &["expand"],
+        vec![randn(&[3], r)],
+        |x| x[0].broadcast_to(&[2, 3]),
+    ));
+    c.push(case(
+        "expand [2,1] -> [2,4]",
+        &["expand"],
+        vec![randn(&[2, 1], r)],
+        |x| x[0].expand(&[2, 4]),
+    ));
+    c.push(case(
+        "broadcast_to [] -> [2,3]",
+        &["expand"],
+        vec![randn(&[], r)],
+        |x| x[0].broadcast_to(&[2, 3]),
+    ));
+    c.push(case(
+        "broadcast_to of a transposed view",
+        &["expand", "permute"],
+        vec![randn(&[1, 3], r)],
+        |x| x[0].t()?.broadcast_to(&[2, 3, 4]),
+    ));
+    c.push(case(
+        "narrow dim 1",
+        &["narrow"],
+        vec![randn(&[2, 5], r)],
+        |x| x[0].narrow(1, 1, 3),
+    ));
+    c.push(case(
+        "narrow to length 0",
+        &["narrow", "sum", "reshape", "add"],
+        vec![randn(&[2, 5], r), randn(&[2], r)],
+        |x| x[0].narrow(1, 2, 0)?.sum_dims(&[1], false)?.add(&x[1]),
+    ));
+    c.push(case(
+        "narrow of a permuted view",
+        &["narrow", "permute"],
+        vec![randn(&[2, 3, 4], r)],
+        |x| x[0].permute(&[2, 1, 0])?.narrow(0, 1, 2)?.narrow(2, 1, 1),
+    ));
+    c.push(case(
+        "contiguous of a transposed view",
+        &["contiguous", "permute"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].t()?.contiguous(),
+    ));
+    c.push(case(
+        "pad both dims with a value",
+        &["pad"],
+        vec![randn(&[2, 3], r)],
+        |x| x[0].pad(&[(1, 2), (0, 1)], 0.5),
+    ));
+    c.push(case(
+        "pad leading dim only, of a transposed view",
+        &["pad", "permute"],
+        vec![randn(&[2, 3], r)],
+        |x| x[0].t()?.pad(&[(2, 0)], 0.0),
+    ));
+    c.push(case(
+        "cat dim 0",
+        &["cat"],
+        vec![randn(&[2, 3], r), randn(&[1, 3], r)],
+        |x| Tensor::cat(&[&x[0], &x[1]], 0),
+    ));
+    c.push(case(
+        "cat dim 1 of three, one transposed and one empty",
+        &["cat", "permute"],
+        vec![randn(&[2, 2], r), randn(&[3, 2], r), randn(&[2, 0], r)],
+        |x| Tensor::cat(&[&x[0], &x[1].t()?, &x[2]], 1),
+    ));
+    c.push(case(
+        "cat a tensor with itself",
+        &["cat"],
+        vec![randn(&[2, 2], r)],
+        |x| Tensor::cat(&[&x[0], &x[0]], -1),
+    ));
+    c.push(case(
+        "stack dim 0",
+        &["cat", "reshape"],
+        vec![randn(&[2, 3], r), randn(&[2, 3], r)],
+        |x| Tensor::stack(&[&x[0], &x[1]], 0),
+    ));
+    c.push(case(
+        "stack dim -1",
+        &["cat", "reshape"],
+        vec![randn(&[2, 3], r), randn(&[2, 3], r), randn(&[2, 3], r)],
+        |x| Tensor::stack(&[&x[0], &x[1], &x[2]], -1),
+    ));
+    c.push(case(
+        "split into uneven pieces",
+        &["narrow", "cat", "exp", "sin"],
+        vec![randn(&[2, 5], r)],
+        |x| {
+            let p = x[0].split(2, 1)?;
+            assert_eq!(p.len(), 3);
+            Tensor::cat(&[&p[0].exp()?, &p[1].sin()?, &p[2]], 1)
+        },
+    ));
+    c.push(case(
+        "chunk",
+        &["narrow", "cat", "mul", "affine"],
+        vec![randn(&[5, 2], r)],
+        |x| {
+            let p = x[0].chunk(3, 0)?;
+            assert_eq!(p.len(), 3);
+            Tensor::cat(&[&p[0].mul(&p[1])?, &p[2].mul_scalar(3.0)?], 0)
+        },
+    ));
+    {
+        let i = idx(&[2, 0, 2, 1], &[4]);
+        c.push(case(
+            "index_select dim 0 with repeats",
+            &["index_select"],
+            vec![randn(&[3, 2], r)],
+            move |x| x[0].index_select(0, &i),
+        ));
+        let i = idx(&[3, 1], &[2]);
+        c.push(case(
+            "index_select dim -1 of a transposed view",
+            &["index_select", "permute"],
+            vec![randn(&[4, 3], r)],
+            move |x| x[0].t()?.index_select(-1, &i),
+        ));
+        let i = idx(&[0, 0, 2, 1, 2, 2], &[2, 3]);
+        c.push(case(
+            "gather dim 1 with repeats",
+            &["gather"],
+            vec![randn(&[2, 3], r)],
+            move |x| x[0].gather(1, &i),
+        ));
+        let i = idx(&[1, 0, 1, 2], &[2, 2]);
+        c.push(case(
+            "gather dim 0, index smaller than input",
+            &["gather"],
+            vec![randn(&[3, 3], r)],
+            move |x| x[0].gather(0, &i),
+        ));
+        let i = idx(&[0, 3, 3, 1, 2, 2], &[3, 2]);
+        c.push(case(
+            "scatter_add dim 1 with duplicates",
+            &["scatter_add"],
+            vec![randn(&[3, 4], r), randn(&[3, 2], r)],
+            move |x| x[0].scatter_add(1, &i, &x[1]),
+        ));
+        let i = idx(&[2, 0, 1], &[1, 3]);
+        c.push(case(
+            "scatter_add dim 0 into a transposed view",
+            &["scatter_add", "permute"],
+            vec![randn(&[3, 3], r), randn(&[1, 3], r)],
+            move |x| x[0].t()?.scatter_add(0, &i, &x[1]),
+        ));
+        let i = idx(&[3, 0, 3], &[3]);
+        c.push(case(
+            "index_add dim 0 with duplicates",
+            &["index_add"],
+            vec![randn(&[4, 2], r), randn(&[3, 2], r)],
+            move |x| x[0].index_add(0, &i, &x[1]),
+        ));
+        let i = idx(&[1, 1], &[2]);
+        c.push(case(
+            "index_add dim 1 of a transposed source",
+            &["index_add", "permute"],
+            vec![randn(&[2, 3], r), randn(&[2, 2], r)],
+            move |x| x[0].index_add(1, &i, &x[1].t()?),
+        ));
+    }
+
+    // ---------- matmul ----------
+    c.push(case(
+        "matmul 1-d . 1-d",
+        &["matmul", "reshape", "expand"],
+        vec![randn(&[4], r), randn(&[4], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul 1-d . 2-d",
+        &["matmul", "reshape", "expand"],
+        vec![randn(&[3], r), randn(&[3, 2], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul 2-d . 1-d",
+        &["matmul", "reshape", "expand"],
+        vec![randn(&[2, 3], r), randn(&[3], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul 2-d",
+        &["matmul", "expand"],
+        vec![randn(&[2, 3], r), randn(&[3, 4], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul of transposed views",
+        &["matmul", "permute", "expand"],
+        vec![randn(&[3, 2], r), randn(&[4, 3], r)],
+        |x| x[0].t()?.matmul(&x[1].t()?),
+    ));
+    c.push(case(
+        "matmul batched [2,1,3,4] x [5,4,2]",
+        &["matmul", "expand"],
+        vec![randn(&[2, 1, 3, 4], r), randn(&[5, 4, 2], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul 3-d . 1-d",
+        &["matmul", "reshape", "expand"],
+        vec![randn(&[2, 2, 3], r), randn(&[3], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul 1-d . 3-d",
+        &["matmul", "reshape", "expand"],
+        vec![randn(&[3], r), randn(&[2, 3, 2], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul with size-1 dims",
+        &["matmul", "expand"],
+        vec![randn(&[1, 1, 3], r), randn(&[2, 3, 1], r)],
+        |x| x[0].matmul(&x[1]),
+    ));
+    c.push(case(
+        "matmul with k = 0",
+        &["matmul", "expand", "add"],
+        vec![randn(&[2, 0], r), randn(&[0, 3], r), randn(&[2, 3], r)],
+        |x| x[0].matmul(&x[1])?.add(&x[2]),
+    ));
+    c.push(case(
+        "matmul with an empty batch",
+        &["matmul", "expand", "sum", "reshape", "add"],
+        vec![randn(&[0, 2, 3], r), randn(&[3, 4], r), randn(&[2, 4], r)],
+        |x| x[0].matmul(&x[1])?.sum_dims(&[0], false)?.add(&x[2]),
+    ));
+    c.push(case(
+        "matmul batched permuted lhs",
+        &["matmul", "permute", "expand"],
+        vec![randn(&[3, 2, 2], r), randn(&[2, 2, 3], r)],
+        |x| x[0].permute(&[1, 0, 2])?.matmul(&x[1]),
+    ));
+
+    // ---------- dtype casts ----------
+    // f64 -> f32 -> f64 is not differentiable to f64 precision at arbitrary points. Here the
+    // inputs are multiples of 2^-8 and the step is 2^-12, so every perturbed input is exactly
+    // representable in f32 and both casts (and the exact f32 doubling between them) are exact:
+    // the central differences are then as accurate as for any f64 function, and the default
+    // tolerances apply. Only eps differs from the default.
+    {
+        let v: Vec<f64> = (0..6)
+            .map(|_| ((r.random() * 512.0).floor() - 256.0) / 256.0)
+            .collect();
+        c.push(
+            case(
+                "to_dtype f64 -> f32 -> f64",
+                &["to_dtype", "affine", "tanh", "mul"],
+                vec![t(v, &[2, 3])],
+                |x| {
+                    let y = x[0]
+                        .to_dtype(DType::F32)?
+                        .mul_scalar(2.0)?
+                        .to_dtype(DType::F64)?;
+                    y.tanh()?.mul(&x[0])
+                },
+            )
+            .opts(GradcheckOptions::default().with_eps(1.0 / 4096.0)),
+        );
+    }
+    c
+}
+
+/// The table passes, entry by entry; every failing entry is reported at once.
+#[test]
+fn every_entry_passes_gradcheck() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for c in table() {
+        match gradcheck(&c.f, &c.inputs, c.opts) {
+            Ok(rep) if rep.passed() => checked += rep.checked,
+            Ok(rep) => failures.push(format!("{}: {rep}", c.name)),
+            Err(e) => failures.push(format!("{}: error {e}", c.name)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} entries failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 500, "only {checked} elements were checked");
+}
+
+/// Adding a primitive op without a table entry fails here; so does a typo in `covers`.
+#[test]
+fn every_primitive_op_is_covered() {
+    let table = table();
+    let covered: BTreeSet<&str> = table
+        .iter()
+        .flat_map(|c| c.covers.iter().copied())
+        .collect();
+    let missing: Vec<&str> = PRIMITIVE_OPS
+        .iter()
+        .copied()
+        .filter(|op| !covered.contains(op))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "primitive ops without a gradcheck entry: {missing:?}"
+    );
+    let unknown: Vec<&str> = covered
+        .iter()
+        .copied()
+        .filter(|op| !PRIMITIVE_OPS.contains(op))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "covers names that are not primitive ops: {unknown:?}"
+    );
+    let mut names = BTreeSet::new();
+    for c in &table {
+        assert!(names.insert(c.name), "duplicate entry name {:?}", c.name);
+    }
+}
+
+/// An entry's claims are checked where the graph shows them: the op that produced the output
+/// must be one of the ops the entry says it covers.
+#[test]
+fn each_entry_output_comes_from_a_claimed_op() {
+    for c in table() {
+        let vars: Vec<Var> = c.inputs.iter().map(Var::new).collect();
+        let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
+        let out = (c.f)(&ts).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let op = out
+            .op_name()
+            .unwrap_or_else(|| panic!("{}: output is not tracked", c.name));
+        assert!(
+            c.covers.contains(&op),
+            "{}: output comes from {op:?}, not one of {:?}",
+            c.name,
+            c.covers
+        );
+    }
+}
+
+#[test]
+fn default_options_are_pytorchs() {
+    let o = GradcheckOptions::default();
+    assert_eq!((o.eps, o.atol, o.rtol), (1e-6, 1e-5, 1e-3));
+}
+
+/// f(x, y) = x + y * detach(y): backpropagation gives d/dy = y (times the weights), the truth
+/// is 2y. The report must name the input, the element and both values.
+#[test]
+fn gradcheck_reports_a_wrong_gradient() {
+    let x = t(vec![0.5, -1.0, 2.0], &[3]);
+    let y = t(vec![1.0, 2.0, -3.0, 0.25, 4.0, -0.5], &[2, 3]);
+    let f = |v: &[Tensor]| v[0].add(&v[1].mul(&v[1].detach())?);
+    let rep = gradcheck(f, &[x.clone(), y.clone()], GradcheckOptions::default()).unwrap();
+    assert!(!rep.passed());
+    assert_eq!(rep.checked, 9);
+    assert_eq!(rep.mismatches.len(), 6, "{rep}");
+    let indices: Vec<Vec<usize>> = rep.mismatches.iter().map(|m| m.index.clone()).collect();
+    assert_eq!(
+        indices,
+        vec![
+            vec![0, 0],
+            vec![0, 1],
+            vec![0, 2],
+            vec![1, 0],
+            vec![1, 1],
+            vec![1, 2]
+        ]
+    );
+    let yv = y.to_vec_f64();
+    for (m, &yi) in rep.mismatches.iter().zip(&yv) {
+        assert_eq!(m.input, 1);
+        // analytical = w * y, numerical = 2 w y for some weight w in [0.5, 1.5]
+        let w = m.analytical / yi;
+        assert!((0.5..1.5).contains(&w), "{m:?}");
+        assert!(
+            (m.numerical - 2.0 * m.analytical).abs() < 1e-6 * m.analytical.abs().max(1.0),
+            "{m:?}"
+        );
+    }
+    assert!(rep.max_abs_error[0] < 1e-8, "input 0 is right: {rep}");
+    let msg = rep.to_string();
+    let first = &rep.mismatches[0];
+    for part in [
+        "input 1",
+        "element [0, 0]",
+        &first.analytical.to_string(),
+        &first.numerical.to_string(),
+    ] {
+        assert!(msg.contains(part), "{msg:?} does not contain {part:?}");
+    }
+    // assert_gradcheck turns the report into an error with the same facts and the shapes
+    let err = assert_gradcheck(f, &[x.clone(), y], GradcheckOptions::default())
+        .unwrap_err()
+        .to_string();
+    for part in ["input 1", "element [0, 0]", "[3]", "[2, 3]"] {
+        assert!(err.contains(part), "{err:?} does not contain {part:?}");
+    }
+    // and a correct function passes assert_gradcheck
+    assert!(assert_gradcheck(|v| v[0].sqr(), &[x], GradcheckOptions::default()).is_ok());
+}
+
+/// A gradient that is silently missing (the output does not depend on an input through the
+/// graph, though it does numerically) is a mismatch too, not a pass.
+#[test]
+fn gradcheck_reports_a_missing_gradient() {
+    let x = t(vec![0.5, -1.0], &[2]);
+    let rep = gradcheck(
+        |v| v[0].detach().exp()?.add(&v[0].mul_scalar(0.0)?),
+        &[x],
+        GradcheckOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(rep.mismatches.len(), 2, "{rep}");
+    assert!(rep
+        .mismatches
+        .iter()
+        .all(|m| m.analytical == 0.0 && m.numerical > 0.1));
+}
+
+/// The gradient of `f` at `xs` (with a fixed weighting of the output), flattened and
+/// concatenated over the inputs, computed with `create_graph` so that it is differentiable.
+/// Inputs that do not track gradients (gradcheck's perturbed evaluations) get fresh vars.
+fn first_order_grad(f: &CaseFn, xs: &[Tensor]) -> Result<Tensor> {
+    let xs: Vec<Tensor> = xs
+        .iter()
+        .map(|x| {
+            if x.requires_grad() {
+                x.clone()
+            } else {
+                Var::new(x).as_tensor()
+            }
+        })
+        .collect();
+    let out = f(&xs)?;
+    let w = Tensor::uniform(out.shape(), 0.5, 1.5, DType::F64, &mut Mt19937::new(7))?;
+    let grads = out.mul(&w)?.sum()?.backward_with(None, true)?;
+    let flat: Vec<Tensor> = xs
+        .iter()
+        .map(|x| match grads.get(x) {
+            Some(g) => g.reshape(&[g.numel()]),
+            None => Ok(Tensor::zeros(&[x.numel()], DType::F64)),
+        })
+        .collect::<Result<_>>()?;
+    let refs: Vec<&Tensor> = flat.iter().collect();
+    Tensor::cat(&refs, 0)
+}
+
+/// Entries left out of the second-order check, with the reason.
+const NOT_TWICE: &[(&str, &str)] = &[(
+    "to_dtype f64 -> f32 -> f64",
+    "its gradient passes through f32, so differences of the gradient carry f32 rounding",
+)];
+
+/// Gradients of gradients: every backward rule is written in differentiable ops, so the
+/// gradient computed with `create_graph` must itself pass gradcheck (PyTorch's gradgradcheck).
+#[test]
+fn every_entry_passes_gradgradcheck() {
+    let mut failures = Vec::new();
+    for c in table() {
+        if NOT_TWICE.iter().any(|(n, _)| *n == c.name) {
+            continue;
+        }
+        let f = &c.f;
+        match gradcheck(|xs| first_order_grad(f, xs), &c.inputs, c.opts) {
+            Ok(rep) if rep.passed() => {}
+            Ok(rep) => failures.push(format!("{}: {rep}", c.name)),
+            Err(e) => failures.push(format!("{}: error {e}", c.name)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} entries failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
