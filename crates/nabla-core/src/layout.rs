@@ -109,6 +109,11 @@ impl Layout {
     }
     /// Whether the elements are row-major and packed (offset may be non-zero).
     pub fn is_contiguous(&self) -> bool {
+        // an empty layout is contiguous (as in PyTorch), whatever its strides: otherwise a fresh
+        // `contiguous` layout such as [2, 0] (strides [1, 1]) would not count as contiguous
+        if self.numel() == 0 {
+            return true;
+        }
         let mut acc = 1;
         for i in (0..self.shape.len()).rev() {
             if self.shape[i] != 1 && self.strides[i] != acc {
@@ -220,8 +225,9 @@ impl Layout {
         Layout {
             shape,
             strides: self.strides.clone(),
+            // an empty view keeps its offset, so it never points past its storage
             offset: self.offset
-                + if len > 0 {
+                + if shape.iter().all(|&d| d > 0) {
                     start * self.strides[dim]
                 } else {
                     0

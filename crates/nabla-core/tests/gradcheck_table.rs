@@ -1071,6 +1071,7 @@ fn every_entry_passes_gradgradcheck() {
         if NOT_TWICE.iter().any(|(n, _)| *n == c.name) {
             continue;
         }
+        eprintln!("gradgrad {}", c.name);
         let f = &c.f;
         match gradcheck(|xs| first_order_grad(f, xs), &c.inputs, c.opts) {
             Ok(rep) if rep.passed() => {}
