@@ -100,4 +100,15 @@ impl Var {
         *g = Tensor::new_var_version(t.storage().clone(), t.layout().clone(), self.id);
         Ok(())
     }
+
+    /// Converts the value to another dtype in place (e.g. to f64 for a gradient check).
+    pub fn cast(&self, dtype: DType) -> Result<()> {
+        let mut g = match self.value.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let t = g.to_dtype(dtype)?.contiguous()?;
+        *g = Tensor::new_var_version(t.storage().clone(), t.layout().clone(), self.id);
+        Ok(())
+    }
 }

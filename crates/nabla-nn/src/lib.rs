@@ -5,11 +5,29 @@
 //! `state_dict` layout.
 #![warn(missing_docs)]
 
-pub mod module;
-pub mod state;
-
-pub use module::{ForwardCtx, Module};
-pub use state::StateDict;
+pub mod activation;
+pub mod check;
 pub mod clip;
+pub mod dropout;
+pub mod embedding;
+pub mod init;
+pub mod linear;
+pub mod loss;
+pub mod module;
+pub mod norm;
 pub mod optim;
 pub mod schedule;
+pub mod sequential;
+pub mod state;
+
+pub use activation::{Activation, Flatten};
+pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use init::Init;
+pub use linear::Linear;
+pub use loss::{CrossEntropyOptions, Reduction};
+pub use module::{parameter_count, ForwardCtx, Module};
+pub use norm::{BatchNorm1d, LayerNorm};
+pub use sequential::Sequential;
+pub use state::StateDict;
+pub use check::{cast_module, gradcheck_module, ParamCheck};

@@ -1,0 +1,48 @@
+//! Dropout.
+
+use crate::module::{ForwardCtx, Module};
+use nabla_core::{Error, Result, Tensor};
+
+/// Zeroes each element with probability `p` in training and scales the rest by `1 / (1 - p)`
+/// (inverted dropout, as PyTorch); the identity in evaluation. Masks come from the context's
+/// dropout stream, so runs are reproducible.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dropout {
+    p: f64,
+}
+
+impl Dropout {
+    /// Fails unless `0 <= p < 1`.
+    pub fn new(p: f64) -> Result<Self> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::Arg { op: "Dropout", msg: format!("p must be in [0, 1), got {p}") });
+        }
+        Ok(Dropout { p })
+    }
+    /// The drop probability.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+}
+
+impl Module for Dropout {
+    fn kind(&self) -> &'static str {
+        "Dropout"
+    }
+    fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        if !ctx.training || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.p;
+        let scale = 1.0 / keep;
+        let m: Vec<f64> = (0..x.numel()).map(|_| if ctx.rng.random() < keep { scale } else { 0.0 }).collect();
+        let mask = Tensor::from_vec(m, x.shape())?.to_dtype(x.dtype())?;
+        x.mul(&mask)
+    }
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+    fn describe(&self) -> String {
+        format!("p={}", self.p)
+    }
+}

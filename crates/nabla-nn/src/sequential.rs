@@ -1,0 +1,76 @@
+//! A chain of modules.
+
+use crate::module::{ForwardCtx, Module};
+use nabla_core::{Result, Tensor, Var};
+
+/// Applies its modules in order; parameters are named `"{index}.{name}"` as in PyTorch's
+/// `nn.Sequential`.
+#[derive(Default)]
+pub struct Sequential {
+    layers: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    /// An empty chain.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Appends a module (builder style).
+    pub fn add(mut self, m: impl Module + 'static) -> Self {
+        self.layers.push(Box::new(m));
+        self
+    }
+    /// Appends a boxed module.
+    pub fn push(&mut self, m: Box<dyn Module>) {
+        self.layers.push(m);
+    }
+    /// The modules.
+    pub fn layers(&self) -> &[Box<dyn Module>] {
+        &self.layers
+    }
+    /// Number of modules.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+    /// Whether there are no modules.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+impl Module for Sequential {
+    fn kind(&self) -> &'static str {
+        "Sequential"
+    }
+    fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        let mut h = x.clone();
+        for (i, l) in self.layers.iter().enumerate() {
+            h = l.forward(&h, ctx).map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
+        }
+        Ok(h)
+    }
+    fn parameters(&self) -> Vec<(String, Var)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.parameters().into_iter().map(move |(n, v)| (format!("{i}.{n}"), v)))
+            .collect()
+    }
+    fn buffers(&self) -> Vec<(String, Var)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.buffers().into_iter().map(move |(n, v)| (format!("{i}.{n}"), v)))
+            .collect()
+    }
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let mut s = input.to_vec();
+        for (i, l) in self.layers.iter().enumerate() {
+            s = l.output_shape(&s).map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
+        }
+        Ok(s)
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.layers.iter().enumerate().map(|(i, l)| (i.to_string(), l.as_ref() as &dyn Module)).collect()
+    }
+}
