@@ -28,6 +28,9 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// Reading or writing a file failed, or its contents are not valid.
+    #[error("{0}")]
+    Io(String),
     /// Backpropagation could not run (e.g. nothing requires gradients).
     #[error("backward: {0}")]
     Backward(String),

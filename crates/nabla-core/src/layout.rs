@@ -222,16 +222,12 @@ impl Layout {
     pub(crate) fn narrow(&self, dim: usize, start: usize, len: usize) -> Layout {
         let mut shape = self.shape.clone();
         shape[dim] = len;
+        // an empty view keeps its offset, so it never points past its storage
+        let empty = shape.contains(&0);
         Layout {
             shape,
             strides: self.strides.clone(),
-            // an empty view keeps its offset, so it never points past its storage
-            offset: self.offset
-                + if shape.iter().all(|&d| d > 0) {
-                    start * self.strides[dim]
-                } else {
-                    0
-                },
+            offset: self.offset + if empty { 0 } else { start * self.strides[dim] },
         }
     }
     /// A view with a new shape if possible without copying (PyTorch's `view` rules).

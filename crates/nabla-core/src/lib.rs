@@ -20,6 +20,7 @@ mod backprop;
 mod dtype;
 mod error;
 mod gradcheck;
+pub mod io;
 mod layout;
 mod ops;
 mod rng;

@@ -77,6 +77,15 @@ define_ops! {
     Cast => "to_dtype",
 }
 
+/// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
+fn col_major(t: &Tensor) -> bool {
+    let r = t.rank();
+    r >= 2 && {
+        let (sh, st) = (t.shape(), t.layout().strides());
+        st[r - 2] == 1 && st[r - 1] == sh[r - 2] && sh[r - 2] > 1 && sh[r - 1] > 1
+    }
+}
+
 /// The vector-Jacobian product of `op`: given the inputs, the output and the output's gradient
 /// `g`, the gradient of each input (`None` for inputs that take none, such as indices).
 /// Gradients may have the output's broadcast shape: the engine sums them down.
@@ -98,7 +107,14 @@ pub(crate) fn backward_rule(
         Op::Abs => one(g.mul(&x[0].sign()?)?),
         Op::Recip => one(g.mul(&out.sqr()?)?.neg()?),
         Op::Sigmoid => one(g.mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?)?),
-        Op::Relu => one(g.mul(&x[0].gt_scalar(0.0)?)?),
+        Op::Relu => {
+            if crate::backprop::is_grad_enabled() {
+                one(g.mul(&x[0].gt_scalar(0.0)?)?)
+            } else {
+                // first order only: one fused pass
+                one(g.relu_backward(&x[0])?)
+            }
+        }
         Op::Erf => {
             let d = x[0]
                 .sqr()?
@@ -207,9 +223,28 @@ pub(crate) fn backward_rule(
             Some(g.index_select(*dim as isize, &x[1])?),
         ]),
         Op::Matmul => {
-            let ga = g.matmul(&x[1].transpose(-1, -2)?)?;
-            let gb = x[0].transpose(-1, -2)?.matmul(g)?;
-            Ok(vec![Some(ga), Some(gb)])
+            // Only what is needed, laid out like the input: the gradient of a transposed view
+            // (a Linear layer's `w.t()`) is computed transposed, so it arrives contiguous.
+            let (a, b) = (&x[0], &x[1]);
+            let ga = if a.requires_grad() {
+                Some(if col_major(a) {
+                    b.matmul(&g.transpose(-1, -2)?)?.transpose(-1, -2)?
+                } else {
+                    g.matmul(&b.transpose(-1, -2)?)?
+                })
+            } else {
+                None
+            };
+            let gb = if b.requires_grad() {
+                Some(if col_major(b) {
+                    g.transpose(-1, -2)?.matmul(a)?.transpose(-1, -2)?
+                } else {
+                    a.transpose(-1, -2)?.matmul(g)?
+                })
+            } else {
+                None
+            };
+            Ok(vec![ga, gb])
         }
     }
 }
