@@ -1,9 +1,12 @@
 //! The `nabla` command-line tool.
 
 mod bench;
+mod config;
+mod run;
 
 use clap::{Args, Parser, Subcommand};
 use nabla::demo::xor::{self, XorOptions};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// nabla: neural networks trained by error backpropagation.
@@ -16,6 +19,48 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Trains a model from a TOML config (without one: an MLP on the bundled 8x8 digits).
+    Train(TrainCmd),
+    /// Evaluates a run's newest checkpoint on its test set.
+    Eval {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// Data folder (overrides the config and NABLA_DATA).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Predicts classes for PNG images or CSV rows with a run's newest checkpoint.
+    Predict {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// PNG images (image models) or CSV files of feature rows (tabular models).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Data folder (overrides the config and NABLA_DATA).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Prints each layer's output shape and parameter count, like Keras' summary.
+    Summary {
+        /// The config file.
+        config: PathBuf,
+        /// Data folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Checks the model's own backpropagation in f64 on a small batch.
+    Gradcheck {
+        /// The config file.
+        config: PathBuf,
+        /// Data folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Downloads datasets.
+    Data {
+        #[command(subcommand)]
+        cmd: DataCmd,
+    },
     /// Runnable demonstrations for learners.
     Demo {
         #[command(subcommand)]
@@ -23,6 +68,48 @@ enum Command {
     },
     /// Runs the benchmark workloads of shared/peers/WORKLOADS.md (one JSON object per line).
     Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainCmd {
+    /// The TOML config (default: an MLP on the bundled digits).
+    config: Option<PathBuf>,
+    /// Output folder for checkpoints, metrics and plots (default runs/run-<time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override train.epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override train.seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Threads for the kernels (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Continue the run in this folder from its newest complete checkpoint.
+    #[arg(long, conflicts_with = "config")]
+    resume: Option<PathBuf>,
+    /// Data folder (overrides the config and NABLA_DATA).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    plain: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCmd {
+    /// Downloads mnist or fashion-mnist, verifying MD5 checksums.
+    Fetch {
+        /// mnist | fashion-mnist
+        dataset: String,
+        /// Destination folder.
+        #[arg(long)]
+        to: PathBuf,
+        /// Base URL of another mirror.
+        #[arg(long)]
+        mirror: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -68,7 +155,43 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             Ok(())
         }
         Command::Bench(b) => bench::run(&b),
+        Command::Train(t) => {
+            if let Some(n) = t.threads {
+                if n == 0 {
+                    return Err((2, "--threads must be at least 1".into()));
+                }
+                rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| (1, e.to_string()))?;
+            }
+            let args = run::TrainArgs {
+                config: t.config,
+                out: t.out,
+                epochs: t.epochs,
+                seed: t.seed,
+                resume: t.resume,
+                data: t.data,
+                progress: if t.plain { nabla_train::ProgressMode::Plain } else { nabla_train::ProgressMode::Auto },
+            };
+            run::train(&args).map_err(to_exit)
+        }
+        Command::Eval { run_dir, data } => run::eval(&run_dir, data.as_deref()).map_err(to_exit),
+        Command::Predict { run_dir, inputs, data } => run::predict(&run_dir, &inputs, data.as_deref()).map_err(to_exit),
+        Command::Summary { config, data } => run::summary(&config, data.as_deref()).map_err(to_exit),
+        Command::Gradcheck { config, data } => match run::gradcheck(&config, data.as_deref()).map_err(to_exit)? {
+            true => Ok(()),
+            false => Err((1, "gradcheck failed: backpropagation disagrees with finite differences".into())),
+        },
+        Command::Data { cmd: DataCmd::Fetch { dataset, to, mirror } } => {
+            let files = nabla_data::fetch(&dataset, &to, mirror.as_deref()).map_err(|e| (2, e.to_string()))?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
     }
+}
+
+fn to_exit(e: run::CliError) -> (u8, String) {
+    (e.code, e.msg)
 }
 
 fn main() -> ExitCode {

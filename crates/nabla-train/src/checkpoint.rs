@@ -1,0 +1,257 @@
+//! Checkpoints: everything a run needs to continue bitwise, written atomically.
+//!
+//! A checkpoint is a folder `checkpoints/ckpt-{step:010}` holding
+//! - `model.safetensors`: parameters and buffers with PyTorch `state_dict` names and layouts
+//!   (so `model.load_state_dict(safetensors.torch.load_file(...))` works in PyTorch);
+//! - `optim.safetensors`: optimizer and schedule tensors (momentum buffers, moments, ...);
+//! - `state.json`: epoch, step, data-loader cursor, random streams, optimizer and schedule
+//!   scalars, the epoch's running sums and the metrics history.
+//!
+//! It is written into `ckpt-….tmp`, every file is fsynced, and the folder is renamed into place
+//! (then the parent is fsynced): a crash leaves either the old checkpoints or a complete new
+//! one. The two newest are kept.
+
+use crate::TrainError;
+use nabla_core::io::{load_safetensors, to_safetensors_bytes};
+use nabla_core::{MtState, Tensor};
+use nabla_nn::{Module, StateDict};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One epoch's row of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Optimizer steps taken so far.
+    pub step: u64,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (classification).
+    pub train_accuracy: Option<f64>,
+    /// Validation loss.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Wall time of the epoch (training and validation).
+    pub seconds: f64,
+}
+
+/// The scalar part of a checkpoint (`state.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainerState {
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// The training loader's cursor: epoch, position, seed.
+    pub cursor: [u64; 3],
+    /// The dropout stream's state.
+    pub rng_key: Vec<u32>,
+    /// Its position.
+    pub rng_pos: usize,
+    /// Its cached normal deviate.
+    pub rng_gauss: Option<f64>,
+    /// Optimizer scalars (step counts, learning rates).
+    pub optim_scalars: BTreeMap<String, f64>,
+    /// Schedule scalars.
+    pub sched_scalars: BTreeMap<String, f64>,
+    /// Running sums of the current epoch: loss·n, correct, n, seconds.
+    pub running: [f64; 4],
+    /// Best monitored value so far (validation loss, or training loss without validation).
+    pub best: Option<f64>,
+    /// Epochs without improvement (early stopping).
+    pub bad_epochs: usize,
+    /// Metrics of the completed epochs.
+    pub history: Vec<EpochMetrics>,
+}
+
+impl TrainerState {
+    /// The random state as an [`MtState`].
+    pub fn rng_state(&self) -> MtState {
+        MtState { key: self.rng_key.clone(), pos: self.rng_pos, gauss: self.rng_gauss }
+    }
+}
+
+/// Parameters and buffers of a module, by their `state_dict` names.
+pub fn model_tensors(m: &dyn Module) -> BTreeMap<String, Tensor> {
+    m.parameters().into_iter().chain(m.buffers()).map(|(k, v)| (k, v.as_tensor().detach())).collect()
+}
+
+/// Loads weights into a module, checking that every name is present with the right shape and
+/// dtype and that there is nothing extra.
+pub fn load_model_tensors(m: &dyn Module, tensors: &BTreeMap<String, Tensor>, what: &str) -> Result<(), TrainError> {
+    let own: Vec<_> = m.parameters().into_iter().chain(m.buffers()).collect();
+    let mut problems = Vec::new();
+    for (k, v) in &own {
+        match tensors.get(k) {
+            None => problems.push(format!("missing tensor {k}")),
+            Some(t) if t.shape() != v.shape().as_slice() || t.dtype() != v.dtype() => problems.push(format!(
+                "tensor {k} is {} {:?}, the model has {} {:?}",
+                t.dtype(),
+                t.shape(),
+                v.dtype(),
+                v.shape()
+            )),
+            _ => {}
+        }
+    }
+    for k in tensors.keys() {
+        if !own.iter().any(|(n, _)| n == k) {
+            problems.push(format!("unexpected tensor {k}"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(TrainError::Checkpoint(format!(
+            "{what} does not fit this model: {}",
+            problems.join("; ")
+        )));
+    }
+    for (k, v) in own {
+        if let Some(t) = tensors.get(&k) {
+            v.set(t)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let io = |e: std::io::Error| TrainError::Io(format!("{}: {e}", path.display()));
+    let mut f = std::fs::File::create(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes a checkpoint folder atomically at `dir` (which must not exist yet, or is replaced).
+pub fn write_checkpoint(
+    dir: &Path,
+    model: &BTreeMap<String, Tensor>,
+    optim: &StateDict,
+    sched: &StateDict,
+    state: &TrainerState,
+) -> Result<(), TrainError> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| TrainError::Io(format!("{}: {e}", parent.display())))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!("{name}.tmp"));
+    if tmp.exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::Io(format!("{}: {e}", tmp.display())))?;
+    write_synced(&tmp.join("model.safetensors"), &to_safetensors_bytes(model, None)?)?;
+    let mut ot: BTreeMap<String, Tensor> = BTreeMap::new();
+    for (k, v) in &optim.tensors {
+        ot.insert(format!("optim.{k}"), v.clone());
+    }
+    for (k, v) in &sched.tensors {
+        ot.insert(format!("sched.{k}"), v.clone());
+    }
+    write_synced(&tmp.join("optim.safetensors"), &to_safetensors_bytes(&ot, None)?)?;
+    let json = serde_json::to_vec_pretty(state).map_err(|e| TrainError::Io(format!("state.json: {e}")))?;
+    write_synced(&tmp.join("state.json"), &json)?;
+    sync_dir(&tmp);
+    if dir.exists() {
+        let old = parent.join(format!("{name}.old"));
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(dir, &old).map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::rename(&tmp, dir).map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(&tmp, dir).map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+    }
+    sync_dir(parent);
+    Ok(())
+}
+
+/// A checkpoint read back.
+pub struct LoadedCheckpoint {
+    /// Where it was.
+    pub dir: PathBuf,
+    /// Model tensors.
+    pub model: BTreeMap<String, Tensor>,
+    /// Optimizer state (tensors from the file, scalars from `state.json`).
+    pub optim: StateDict,
+    /// Schedule state.
+    pub sched: StateDict,
+    /// Everything else.
+    pub state: TrainerState,
+}
+
+/// Reads a checkpoint folder.
+///
+/// Fails with a message naming the file when one is missing, truncated or corrupted.
+pub fn read_checkpoint(dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
+    let sp = dir.join("state.json");
+    let bytes = std::fs::read(&sp).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", sp.display())))?;
+    let state: TrainerState = serde_json::from_slice(&bytes)
+        .map_err(|e| TrainError::Checkpoint(format!("{}: corrupted ({e})", sp.display())))?;
+    let model = load_safetensors(&dir.join("model.safetensors")).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let ot = load_safetensors(&dir.join("optim.safetensors")).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let mut optim = StateDict { tensors: BTreeMap::new(), scalars: state.optim_scalars.clone() };
+    let mut sched = StateDict { tensors: BTreeMap::new(), scalars: state.sched_scalars.clone() };
+    for (k, v) in ot {
+        if let Some(n) = k.strip_prefix("optim.") {
+            optim.tensors.insert(n.to_string(), v);
+        } else if let Some(n) = k.strip_prefix("sched.") {
+            sched.tensors.insert(n.to_string(), v);
+        }
+    }
+    Ok(LoadedCheckpoint { dir: dir.to_path_buf(), model, optim, sched, state })
+}
+
+/// The complete checkpoints in `run_dir/checkpoints`, oldest first.
+pub fn list_checkpoints(run_dir: &Path) -> Vec<PathBuf> {
+    let dir = run_dir.join("checkpoints");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    n.starts_with("ckpt-") && !n.ends_with(".tmp") && !n.ends_with(".old") && p.join("state.json").exists()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The newest complete checkpoint of a run that can be read; an older one is used when the
+/// newest is damaged.
+pub fn latest_checkpoint(run_dir: &Path) -> Result<Option<LoadedCheckpoint>, TrainError> {
+    let all = list_checkpoints(run_dir);
+    let mut first_err = None;
+    for d in all.iter().rev() {
+        match read_checkpoint(d) {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
+}
+
+/// Removes all but the newest `keep` checkpoints.
+pub fn prune_checkpoints(run_dir: &Path, keep: usize) {
+    let all = list_checkpoints(run_dir);
+    if all.len() > keep {
+        for d in &all[..all.len() - keep] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}

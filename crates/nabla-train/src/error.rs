@@ -1,0 +1,28 @@
+//! Errors of training.
+
+/// What can stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A tensor op failed.
+    #[error(transparent)]
+    Core(#[from] nabla_core::Error),
+    /// The data failed.
+    #[error(transparent)]
+    Data(#[from] nabla_data::DataError),
+    /// A loss or gradient became NaN or infinite.
+    #[error("non-finite {what} at epoch {epoch}, step {step}: training stopped (try a smaller learning rate or gradient clipping); no checkpoint was written with this state")]
+    NonFinite {
+        /// `loss` or `gradient`.
+        what: &'static str,
+        /// Epoch (from 1).
+        epoch: usize,
+        /// Optimizer step (from 1).
+        step: u64,
+    },
+    /// A checkpoint could not be read or does not fit.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// A file could not be written.
+    #[error("{0}")]
+    Io(String),
+}

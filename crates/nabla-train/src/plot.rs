@@ -1,0 +1,510 @@
+//! Loss and accuracy curves, written as both SVG and PNG.
+//!
+//! Drawing is done by the `plotters` crate with pure-Rust backends only: text in the PNG is
+//! rasterized with `ab_glyph` from a bundled copy of DejaVu Sans (see
+//! `assets/DejaVuSans-LICENSE.txt`), so no system font, fontconfig or freetype is needed.
+//! Every image is [`PLOT_WIDTH`] x [`PLOT_HEIGHT`] pixels.
+//!
+//! Non-finite values (NaN, ±inf) are never drawn: a curve is broken into separate line pieces
+//! at them, and they do not affect the axis ranges. A point standing alone (one epoch, or a
+//! finite value between two NaNs) is drawn as a dot.
+//!
+//! ```no_run
+//! use nabla_train::plot::{plot_training, EpochRow};
+//! let rows: Vec<EpochRow> = (1..=5)
+//!     .map(|e| EpochRow {
+//!         epoch: e,
+//!         train_loss: 1.0 / e as f64,
+//!         train_accuracy: Some(1.0 - 0.5 / e as f64),
+//!         val_loss: Some(1.2 / e as f64),
+//!         val_accuracy: None,
+//!     })
+//!     .collect();
+//! plot_training(&rows, std::path::Path::new("runs/plots")).unwrap();
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Width in pixels of every chart (the SVG's `width` and the PNG's).
+pub const PLOT_WIDTH: u32 = 800;
+/// Height in pixels of every chart (the SVG's `height` and the PNG's).
+pub const PLOT_HEIGHT: u32 = 500;
+
+/// The font family name under which the bundled font is registered with plotters.
+const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static FONT_REGISTERED: OnceLock<bool> = OnceLock::new();
+
+/// Line colors, cycled (matplotlib's "tab10").
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Curves with at most this many points also get a dot at every point.
+const MARKER_MAX_POINTS: usize = 30;
+
+/// Why a chart could not be written. Every variant names the file concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlotError {
+    /// plotters failed while drawing the chart destined for `path`.
+    #[error("plot {}: drawing failed: {msg}", .path.display())]
+    Draw {
+        /// The output file.
+        path: PathBuf,
+        /// plotters' message.
+        msg: String,
+    },
+    /// Encoding the PNG for `path` failed.
+    #[error("plot {}: PNG encoding failed: {msg}", .path.display())]
+    Encode {
+        /// The output file.
+        path: PathBuf,
+        /// The encoder's message.
+        msg: String,
+    },
+    /// The file (or its directory) could not be created or written.
+    #[error("plot {}: cannot write: {source}", .path.display())]
+    Io {
+        /// The output file or directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bundled font could not be parsed (should not happen; the font is compiled in).
+    #[error("plot {}: the bundled font could not be loaded", .path.display())]
+    Font {
+        /// The output file that needed it.
+        path: PathBuf,
+    },
+}
+
+/// One named line of a chart: `(x, y)` points drawn in the given order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// The legend entry.
+    pub name: String,
+    /// The points; non-finite coordinates break the line (see the [module docs](self)).
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Curve {
+    /// A curve named `name` through `points`.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Curve {
+            name: name.into(),
+            points,
+        }
+    }
+}
+
+/// The metrics of one epoch, as collected by a training loop, for [`plot_training`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochRow {
+    /// The epoch number (the x coordinate).
+    pub epoch: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Training accuracy, if measured.
+    pub train_accuracy: Option<f64>,
+    /// Validation loss, if a validation pass ran this epoch.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy, if measured.
+    pub val_accuracy: Option<f64>,
+}
+
+fn ensure_font(path: &Path) -> Result<(), PlotError> {
+    let ok = *FONT_REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(PlotError::Font {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// Axis range `[lo, hi]` covering the finite values with 5 % padding, never empty.
+fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
+    if !span.is_finite() {
+        // the values span more than f64 can hold: no room for padding
+        return (lo, hi);
+    }
+    let pad = if span > 0.0 {
+        span * 0.05
+    } else if lo != 0.0 {
+        lo.abs() * 0.1
+    } else {
+        1.0
+    };
+    (lo - pad, hi + pad)
+}
+
+/// Tick label: up to 4 decimals without trailing zeros, scientific for very large or small.
+fn fmt_tick(v: &f64) -> String {
+    let v = *v;
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        return format!("{v:.2e}");
+    }
+    let s = format!("{v:.4}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Runs of consecutive finite points.
+fn finite_segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for &(x, y) in points {
+        if x.is_finite() && y.is_finite() {
+            cur.push((x, y));
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Everything needed to draw one chart on any backend.
+struct Chart<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    curves: &'a [Curve],
+    x: (f64, f64),
+    y: (f64, f64),
+    x_ticks: usize,
+    legend: SeriesLabelPosition,
+}
+
+impl<'a> Chart<'a> {
+    fn new(title: &'a str, x_label: &'a str, y_label: &'a str, curves: &'a [Curve]) -> Self {
+        let all = || curves.iter().flat_map(|c| c.points.iter().copied());
+        let x = axis_range(all().filter(|p| p.1.is_finite()).map(|p| p.0));
+        let y = axis_range(all().filter(|p| p.0.is_finite()).map(|p| p.1));
+        // integer x (epochs) over a short span: one tick per integer
+        let finite_x: Vec<f64> = all()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .map(|p| p.0)
+            .collect();
+        let integral = !finite_x.is_empty() && finite_x.iter().all(|v| v.fract() == 0.0);
+        let x_ticks = if integral && x.1 - x.0 <= 12.0 {
+            ((x.1 - x.0).floor() as usize + 1).max(3)
+        } else {
+            10
+        };
+        let legend = Self::legend_corner(all(), x, y);
+        Chart {
+            title,
+            x_label,
+            y_label,
+            curves,
+            x,
+            y,
+            x_ticks,
+            legend,
+        }
+    }
+
+    /// The corner with the fewest data points nearby, preferring upper right.
+    fn legend_corner(
+        points: impl Iterator<Item = (f64, f64)>,
+        x: (f64, f64),
+        y: (f64, f64),
+    ) -> SeriesLabelPosition {
+        // upper right, lower right, upper left, lower left
+        let mut counts = [0usize; 4];
+        for (px, py) in points.filter(|p| p.0.is_finite() && p.1.is_finite()) {
+            let u = (px - x.0) / (x.1 - x.0);
+            let v = (py - y.0) / (y.1 - y.0);
+            let (right, left) = (u > 0.55, u < 0.45);
+            let (top, bottom) = (v > 0.6, v < 0.4);
+            counts[0] += usize::from(right && top);
+            counts[1] += usize::from(right && bottom);
+            counts[2] += usize::from(left && top);
+            counts[3] += usize::from(left && bottom);
+        }
+        let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+        match best {
+            1 => SeriesLabelPosition::LowerRight,
+            2 => SeriesLabelPosition::UpperLeft,
+            3 => SeriesLabelPosition::LowerLeft,
+            _ => SeriesLabelPosition::UpperRight,
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        area.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(area)
+            .caption(self.title, (FONT, 26))
+            .margin(18)
+            .x_label_area_size(55)
+            .y_label_area_size(75)
+            .build_cartesian_2d(self.x.0..self.x.1, self.y.0..self.y.1)?;
+        chart
+            .configure_mesh()
+            .x_labels(self.x_ticks)
+            .y_labels(8)
+            .x_desc(self.x_label)
+            .y_desc(self.y_label)
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 18))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(RGBColor(245, 245, 245))
+            .x_label_formatter(&fmt_tick)
+            .y_label_formatter(&fmt_tick)
+            .draw()?;
+
+        for (i, curve) in self.curves.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let line = color.stroke_width(2);
+            let mut segments = finite_segments(&curve.points);
+            let n_points: usize = segments.iter().map(Vec::len).sum();
+            let dots: Vec<(f64, f64)> = segments
+                .iter()
+                .filter(|s| n_points <= MARKER_MAX_POINTS || s.len() == 1)
+                .flatten()
+                .copied()
+                .collect();
+            if segments.is_empty() {
+                // nothing finite to draw, but the curve keeps its legend entry
+                segments.push(Vec::new());
+            }
+            for (k, seg) in segments.into_iter().enumerate() {
+                let drawn = chart.draw_series(LineSeries::new(seg, line))?;
+                if k == 0 {
+                    drawn.label(curve.name.as_str()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                    });
+                }
+            }
+            chart.draw_series(dots.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+        }
+
+        if !self.curves.is_empty() {
+            chart
+                .configure_series_labels()
+                .position(self.legend.clone())
+                .margin(12)
+                .label_font((FONT, 16))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(160, 160, 160))
+                .draw()?;
+        }
+        Ok(())
+    }
+}
+
+fn draw_err<E: std::error::Error + Send + Sync>(
+    path: &Path,
+) -> impl FnOnce(DrawingAreaErrorKind<E>) -> PlotError + '_ {
+    move |e| PlotError::Draw {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+    std::fs::write(path, bytes).map_err(|source| PlotError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn render_svg(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
+        chart.draw(&root).map_err(draw_err(path))?;
+        root.present().map_err(draw_err(path))?;
+    }
+    write_file(path, svg.as_bytes())
+}
+
+fn render_png(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
+    let mut rgb = vec![0u8; PLOT_WIDTH as usize * PLOT_HEIGHT as usize * 3];
+    {
+        let backend = BitMapBackend::with_buffer(&mut rgb, (PLOT_WIDTH, PLOT_HEIGHT));
+        let root = backend.into_drawing_area();
+        chart.draw(&root).map_err(draw_err(path))?;
+        root.present().map_err(draw_err(path))?;
+    }
+    let encode_err = |e: png::EncodingError| PlotError::Encode {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    };
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, PLOT_WIDTH, PLOT_HEIGHT);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().map_err(encode_err)?;
+        writer.write_image_data(&rgb).map_err(encode_err)?;
+        writer.finish().map_err(encode_err)?;
+    }
+    write_file(path, &bytes)
+}
+
+/// Draws `curves` as a line chart with axes, tick labels, axis titles, a legend and a title,
+/// and writes it to `svg_path` (SVG) and `png_path` (PNG, regardless of the extension), each
+/// [`PLOT_WIDTH`] x [`PLOT_HEIGHT`] pixels. Existing files are overwritten; the parent
+/// directories must exist.
+///
+/// Axis ranges cover every finite point with a little padding; a chart with no finite points
+/// (or no curves) still gets axes over `[0, 1]`. Each curve gets a color from a fixed
+/// 10-color cycle and an entry in the legend, which goes into the emptiest corner.
+///
+/// # Errors
+/// [`PlotError`] naming the file when drawing, encoding or writing fails.
+pub fn plot_curves(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    curves: &[Curve],
+    svg_path: &Path,
+    png_path: &Path,
+) -> Result<(), PlotError> {
+    ensure_font(svg_path)?;
+    let chart = Chart::new(title, x_label, y_label, curves);
+    render_svg(&chart, svg_path)?;
+    render_png(&chart, png_path)
+}
+
+/// Writes the training curves of `metrics` into `out_dir` (created if missing):
+///
+/// - `loss.svg` / `loss.png`: "train" loss and, when any epoch has one, "validation" loss;
+/// - `accuracy.svg` / `accuracy.png`: "train" and "validation" accuracy, each only when at
+///   least one epoch has it. When no epoch has any accuracy, the accuracy files are not
+///   written (a regression run has none).
+///
+/// Epochs without a value for a series are skipped (the line joins its neighbours); NaN
+/// values break the line (see the [module docs](self)). An empty `metrics` gives an empty
+/// loss chart.
+///
+/// # Errors
+/// [`PlotError`] when `out_dir` cannot be created or a file cannot be drawn or written.
+pub fn plot_training(metrics: &[EpochRow], out_dir: &Path) -> Result<(), PlotError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| PlotError::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let series = |name: &str, f: &dyn Fn(&EpochRow) -> Option<f64>| -> Option<Curve> {
+        let points: Vec<(f64, f64)> = metrics
+            .iter()
+            .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
+            .collect();
+        (!points.is_empty()).then(|| Curve::new(name, points))
+    };
+
+    let loss: Vec<Curve> = [
+        series("train", &|r| Some(r.train_loss)),
+        series("validation", &|r| r.val_loss),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    plot_curves(
+        "Loss",
+        "epoch",
+        "loss",
+        &loss,
+        &out_dir.join("loss.svg"),
+        &out_dir.join("loss.png"),
+    )?;
+
+    let acc: Vec<Curve> = [
+        series("train", &|r| r.train_accuracy),
+        series("validation", &|r| r.val_accuracy),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if acc.is_empty() {
+        return Ok(());
+    }
+    plot_curves(
+        "Accuracy",
+        "epoch",
+        "accuracy",
+        &acc,
+        &out_dir.join("accuracy.svg"),
+        &out_dir.join("accuracy.png"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_range_pads_and_handles_degenerate_input() {
+        assert_eq!(axis_range([].into_iter()), (0.0, 1.0));
+        assert_eq!(axis_range([f64::NAN, f64::INFINITY].into_iter()), (0.0, 1.0));
+        assert_eq!(axis_range([0.0].into_iter()), (-1.0, 1.0));
+        let (lo, hi) = axis_range([2.0].into_iter());
+        assert!((lo - 1.8).abs() < 1e-12 && (hi - 2.2).abs() < 1e-12);
+        let (lo, hi) = axis_range([0.0, 10.0, f64::NAN].into_iter());
+        assert!((lo + 0.5).abs() < 1e-12 && (hi - 10.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(fmt_tick(&0.30000000000000004), "0.3");
+        assert_eq!(fmt_tick(&2.0), "2");
+        assert_eq!(fmt_tick(&-0.0), "0");
+        assert_eq!(fmt_tick(&-0.00001), "-1.00e-5");
+        assert_eq!(fmt_tick(&1.5e7), "1.50e7");
+    }
+
+    #[test]
+    fn segments_break_at_non_finite_points() {
+        let s = finite_segments(&[
+            (0.0, 1.0),
+            (1.0, f64::NAN),
+            (2.0, 2.0),
+            (3.0, 3.0),
+            (f64::INFINITY, 1.0),
+        ]);
+        assert_eq!(s, vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]);
+    }
+}
