@@ -302,7 +302,13 @@ fn rms_alpha() -> f64 {
 
 impl Default for OptimizerSpec {
     fn default() -> Self {
-        OptimizerSpec::Adam { lr: adam_lr(), betas: betas(), eps: adam_eps(), weight_decay: 0.0, amsgrad: false }
+        OptimizerSpec::Adam {
+            lr: adam_lr(),
+            betas: betas(),
+            eps: adam_eps(),
+            weight_decay: 0.0,
+            amsgrad: false,
+        }
     }
 }
 
@@ -450,12 +456,26 @@ pub fn default_config() -> Config {
         model: ModelConfig {
             input_shape: Some(vec![64]),
             layers: vec![
-                LayerSpec::Linear { out: 128, input: None, bias: true, init: None },
+                LayerSpec::Linear {
+                    out: 128,
+                    input: None,
+                    bias: true,
+                    init: None,
+                },
                 LayerSpec::Relu,
-                LayerSpec::Linear { out: 10, input: None, bias: true, init: None },
+                LayerSpec::Linear {
+                    out: 10,
+                    input: None,
+                    bias: true,
+                    init: None,
+                },
             ],
         },
-        train: TrainSection { epochs: 30, batch_size: 32, ..TrainSection::default() },
+        train: TrainSection {
+            epochs: 30,
+            batch_size: 32,
+            ..TrainSection::default()
+        },
     }
 }
 
@@ -464,7 +484,8 @@ pub fn default_config() -> Config {
 /// Errors: TOML syntax (with line and column), an unknown key, a wrong value type (naming
 /// the key path), an unknown layer type.
 pub fn parse(text: &str, name: &str) -> Result<Config, String> {
-    let de = toml::Deserializer::parse(text).map_err(|e| format!("{name}: {}", one_line(&e.to_string())))?;
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| format!("{name}: {}", one_line(&e.to_string())))?;
     let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = one_line(&e.inner().to_string());
@@ -480,16 +501,30 @@ pub fn parse(text: &str, name: &str) -> Result<Config, String> {
 
 /// Reads and parses a config file.
 pub fn load(path: &Path) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read config: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read config: {e}", path.display()))?;
     parse(&text, &path.display().to_string())
 }
 
 /// Collapses a multi-line message (toml's excerpts) into one line.
 fn one_line(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')).collect();
+    let lines: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+        })
+        .collect();
     let mut out = lines.join("; ");
     // drop toml's source excerpt markers like "3 | epochs = ..."
-    out = out.split("; ").filter(|p| !p.split_once(" | ").is_some_and(|(a, _)| a.trim().chars().all(|c| c.is_ascii_digit()))).collect::<Vec<_>>().join("; ");
+    out = out
+        .split("; ")
+        .filter(|p| {
+            !p.split_once(" | ")
+                .is_some_and(|(a, _)| a.trim().chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     out
 }
 
@@ -503,7 +538,10 @@ pub fn validate(c: &Config) -> Result<(), String> {
         return Err("train.batch_size: must be at least 1".into());
     }
     if !["cross_entropy", "mse", "nll"].contains(&t.loss.as_str()) {
-        return Err(format!("train.loss: unknown loss '{}' (cross_entropy, mse, nll)", t.loss));
+        return Err(format!(
+            "train.loss: unknown loss '{}' (cross_entropy, mse, nll)",
+            t.loss
+        ));
     }
     if !(0.0..1.0).contains(&t.label_smoothing) {
         return Err("train.label_smoothing: must be in [0, 1)".into());
@@ -521,10 +559,15 @@ pub fn validate(c: &Config) -> Result<(), String> {
         | OptimizerSpec::Adagrad { lr, .. } => *lr,
     };
     if !(lr >= 0.0) || !lr.is_finite() {
-        return Err(format!("train.optimizer.lr: must be a finite number >= 0, got {lr}"));
+        return Err(format!(
+            "train.optimizer.lr: must be a finite number >= 0, got {lr}"
+        ));
     }
     let d = &c.data;
-    for (k, v) in [("data.validation_split", d.validation_split), ("data.test_split", d.test_split)] {
+    for (k, v) in [
+        ("data.validation_split", d.validation_split),
+        ("data.test_split", d.test_split),
+    ] {
         if !(0.0..1.0).contains(&v) {
             return Err(format!("{k}: must be in [0, 1), got {v}"));
         }
@@ -538,13 +581,20 @@ pub fn validate(c: &Config) -> Result<(), String> {
     for (i, l) in c.model.layers.iter().enumerate() {
         if let LayerSpec::Dropout { p } = l {
             if !(0.0..1.0).contains(p) {
-                return Err(format!("model.layers[{i}] (dropout): p must be in [0, 1), got {p}"));
+                return Err(format!(
+                    "model.layers[{i}] (dropout): p must be in [0, 1), got {p}"
+                ));
             }
         }
         if let LayerSpec::Linear { out: 0, .. } = l {
-            return Err(format!("model.layers[{i}] (linear): out must be at least 1"));
+            return Err(format!(
+                "model.layers[{i}] (linear): out must be at least 1"
+            ));
         }
-        if let LayerSpec::Gelu { approximate: Some(a) } = l {
+        if let LayerSpec::Gelu {
+            approximate: Some(a),
+        } = l
+        {
             if a != "none" && a != "tanh" {
                 return Err(format!("model.layers[{i}] (gelu): approximate must be \"none\" or \"tanh\", got \"{a}\""));
             }
@@ -588,7 +638,16 @@ seed = 7
         .unwrap();
         assert_eq!(c.data.dataset, DatasetKind::Mnist);
         assert_eq!(c.model.layers.len(), 4);
-        assert_eq!(c.train.optimizer, OptimizerSpec::Sgd { lr: 0.01, momentum: 0.9, dampening: 0.0, nesterov: false, weight_decay: 0.0 });
+        assert_eq!(
+            c.train.optimizer,
+            OptimizerSpec::Sgd {
+                lr: 0.01,
+                momentum: 0.9,
+                dampening: 0.0,
+                nesterov: false,
+                weight_decay: 0.0
+            }
+        );
     }
 
     #[test]

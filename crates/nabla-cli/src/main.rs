@@ -39,6 +39,9 @@ enum Command {
         /// Data folder (overrides the config and NABLA_DATA).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Print the raw outputs (logits) as one JSON object per input.
+        #[arg(long)]
+        logits: bool,
     },
     /// Prints each layer's output shape and parameter count, like Keras' summary.
     Summary {
@@ -160,7 +163,10 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 if n == 0 {
                     return Err((2, "--threads must be at least 1".into()));
                 }
-                rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| (1, e.to_string()))?;
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build_global()
+                    .map_err(|e| (1, e.to_string()))?;
             }
             let args = run::TrainArgs {
                 config: t.config,
@@ -169,19 +175,43 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 seed: t.seed,
                 resume: t.resume,
                 data: t.data,
-                progress: if t.plain { nabla_train::ProgressMode::Plain } else { nabla_train::ProgressMode::Auto },
+                progress: if t.plain {
+                    nabla_train::ProgressMode::Plain
+                } else {
+                    nabla_train::ProgressMode::Auto
+                },
             };
             run::train(&args).map_err(to_exit)
         }
         Command::Eval { run_dir, data } => run::eval(&run_dir, data.as_deref()).map_err(to_exit),
-        Command::Predict { run_dir, inputs, data } => run::predict(&run_dir, &inputs, data.as_deref()).map_err(to_exit),
-        Command::Summary { config, data } => run::summary(&config, data.as_deref()).map_err(to_exit),
-        Command::Gradcheck { config, data } => match run::gradcheck(&config, data.as_deref()).map_err(to_exit)? {
-            true => Ok(()),
-            false => Err((1, "gradcheck failed: backpropagation disagrees with finite differences".into())),
-        },
-        Command::Data { cmd: DataCmd::Fetch { dataset, to, mirror } } => {
-            let files = nabla_data::fetch(&dataset, &to, mirror.as_deref()).map_err(|e| (2, e.to_string()))?;
+        Command::Predict {
+            run_dir,
+            inputs,
+            data,
+            logits,
+        } => run::predict(&run_dir, &inputs, data.as_deref(), logits).map_err(to_exit),
+        Command::Summary { config, data } => {
+            run::summary(&config, data.as_deref()).map_err(to_exit)
+        }
+        Command::Gradcheck { config, data } => {
+            match run::gradcheck(&config, data.as_deref()).map_err(to_exit)? {
+                true => Ok(()),
+                false => Err((
+                    1,
+                    "gradcheck failed: backpropagation disagrees with finite differences".into(),
+                )),
+            }
+        }
+        Command::Data {
+            cmd:
+                DataCmd::Fetch {
+                    dataset,
+                    to,
+                    mirror,
+                },
+        } => {
+            let files = nabla_data::fetch(&dataset, &to, mirror.as_deref())
+                .map_err(|e| (2, e.to_string()))?;
             for f in files {
                 println!("{}", f.display());
             }

@@ -2,13 +2,15 @@
 
 use crate::config::{self, Config, DatasetKind, LayerSpec, OptimizerSpec, ScheduleSpec};
 use nabla::core::{DType, GradcheckOptions, Mt19937, Tensor};
-use nabla_data::{CsvOptions, DataLoader, Dataset, Header, LabelColumn, LoaderConfig, Standardizer, TensorDataset};
+use nabla_data::{
+    CsvOptions, DataLoader, Dataset, Header, LabelColumn, LoaderConfig, Standardizer, TensorDataset,
+};
 use nabla_nn::init::Init;
 use nabla_nn::loss::{self, CrossEntropyOptions, Reduction};
 use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
 use nabla_nn::schedule::{
-    CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleLR, PlateauMode, ReduceLROnPlateau,
-    StepLR,
+    CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleLR,
+    PlateauMode, ReduceLROnPlateau, StepLR,
 };
 use nabla_nn::{Activation, BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Module, Sequential};
 use nabla_train::{LossFn, ProgressMode, TrainConfig, Trainer};
@@ -26,12 +28,18 @@ pub struct CliError {
 
 /// Bad input (exit 2).
 pub fn bad(msg: impl Into<String>) -> CliError {
-    CliError { code: 2, msg: msg.into() }
+    CliError {
+        code: 2,
+        msg: msg.into(),
+    }
 }
 
 /// Internal failure (exit 1).
 pub fn internal(msg: impl Into<String>) -> CliError {
-    CliError { code: 1, msg: msg.into() }
+    CliError {
+        code: 1,
+        msg: msg.into(),
+    }
 }
 
 type R<T> = Result<T, CliError>;
@@ -64,9 +72,14 @@ fn data_dir(cfg: &Config, data_flag: Option<&Path>) -> R<PathBuf> {
         .or_else(|| cfg.data.path.as_ref().map(PathBuf::from))
         .ok_or_else(|| bad(format!("data.path: no data folder for {sub}: set it in the config, with --data DIR or NABLA_DATA")))?;
     if !base.is_dir() {
-        return Err(bad(format!("data folder {} does not exist", base.display())));
+        return Err(bad(format!(
+            "data folder {} does not exist",
+            base.display()
+        )));
     }
-    let has_files = |d: &Path| d.join("train-labels-idx1-ubyte.gz").exists() || d.join("train-labels-idx1-ubyte").exists();
+    let has_files = |d: &Path| {
+        d.join("train-labels-idx1-ubyte.gz").exists() || d.join("train-labels-idx1-ubyte").exists()
+    };
     if !has_files(&base) && base.join(sub).is_dir() {
         return Ok(base.join(sub));
     }
@@ -86,7 +99,8 @@ fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> R<TensorDataset> {
     }
     let mut full = vec![n];
     full.extend_from_slice(shape);
-    TensorDataset::new(x.reshape(&full).map_err(|e| internal(e.to_string()))?, y).map_err(|e| internal(e.to_string()))
+    TensorDataset::new(x.reshape(&full).map_err(|e| internal(e.to_string()))?, y)
+        .map_err(|e| internal(e.to_string()))
 }
 
 /// Loads and splits the configured data.
@@ -97,7 +111,9 @@ pub fn load_data(cfg: &Config, data_flag: Option<&Path>) -> R<Data> {
     let (trainval, test, mut standardizer) = match d.dataset {
         DatasetKind::Digits => {
             let all = nabla_data::digits().map_err(derr)?;
-            let (tv, test) = all.split([1.0 - d.test_split, d.test_split], seed ^ 0x7e57).map_err(derr)?;
+            let (tv, test) = all
+                .split([1.0 - d.test_split, d.test_split], seed ^ 0x7e57)
+                .map_err(derr)?;
             (tv, test, None)
         }
         DatasetKind::Mnist | DatasetKind::FashionMnist => {
@@ -121,13 +137,20 @@ pub fn load_data(cfg: &Config, data_flag: Option<&Path>) -> R<Data> {
                     Err(_) => LabelColumn::Name(l.clone()),
                 });
             }
-            let all = nabla_data::read_csv(&path, &o).map_err(derr)?.into_dataset().map_err(derr)?;
-            let (tv, test) = all.split([1.0 - d.test_split, d.test_split], seed ^ 0x7e57).map_err(derr)?;
+            let all = nabla_data::read_csv(&path, &o)
+                .map_err(derr)?
+                .into_dataset()
+                .map_err(derr)?;
+            let (tv, test) = all
+                .split([1.0 - d.test_split, d.test_split], seed ^ 0x7e57)
+                .map_err(derr)?;
             (tv, test, Some(()))
         }
     };
     let (train, val) = if d.validation_split > 0.0 {
-        let (a, b) = trainval.split([1.0 - d.validation_split, d.validation_split], seed ^ 0x5a1).map_err(derr)?;
+        let (a, b) = trainval
+            .split([1.0 - d.validation_split, d.validation_split], seed ^ 0x5a1)
+            .map_err(derr)?;
         (a, if b.is_empty() { None } else { Some(b) })
     } else {
         (trainval, None)
@@ -144,16 +167,32 @@ pub fn load_data(cfg: &Config, data_flag: Option<&Path>) -> R<Data> {
     } else {
         (train, val, test, None)
     };
-    let classes = [Some(&train), val.as_ref(), Some(&test)].iter().flatten().filter_map(|d| d.num_classes()).max().unwrap_or(0);
+    let classes = [Some(&train), val.as_ref(), Some(&test)]
+        .iter()
+        .flatten()
+        .filter_map(|d| d.num_classes())
+        .max()
+        .unwrap_or(0);
     let sample: Vec<usize> = train.feature_shape().to_vec();
-    let input_shape = cfg.model.input_shape.clone().unwrap_or_else(|| vec![sample.iter().product()]);
+    let input_shape = cfg
+        .model
+        .input_shape
+        .clone()
+        .unwrap_or_else(|| vec![sample.iter().product()]);
     let train = reshape_ds(train, &input_shape)?;
     let val = match val {
         Some(v) => Some(reshape_ds(v, &input_shape)?),
         None => None,
     };
     let test = reshape_ds(test, &input_shape)?;
-    Ok(Data { train, val, test, input_shape, classes, standardizer: std })
+    Ok(Data {
+        train,
+        val,
+        test,
+        input_shape,
+        classes,
+        standardizer: std,
+    })
 }
 
 /// A layer's place in the model for messages: `model.layers[2] (linear)`.
@@ -162,14 +201,26 @@ fn at(i: usize, l: &LayerSpec) -> String {
 }
 
 /// Builds the model, checking every layer's shapes; returns it with each layer's output shape.
-pub fn build_model(cfg: &Config, input_shape: &[usize], classes: Option<usize>, rng: &mut Mt19937) -> R<(Sequential, Vec<Vec<usize>>)> {
+pub fn build_model(
+    cfg: &Config,
+    input_shape: &[usize],
+    classes: Option<usize>,
+    rng: &mut Mt19937,
+) -> R<(Sequential, Vec<Vec<usize>>)> {
     let mut seq = Sequential::new();
-    let mut shape: Vec<usize> = std::iter::once(1).chain(input_shape.iter().copied()).collect();
+    let mut shape: Vec<usize> = std::iter::once(1)
+        .chain(input_shape.iter().copied())
+        .collect();
     let mut shapes = Vec::new();
     for (i, l) in cfg.model.layers.iter().enumerate() {
         let last = *shape.last().unwrap_or(&0);
         let m: Box<dyn Module> = match l {
-            LayerSpec::Linear { out, input, bias, init } => {
+            LayerSpec::Linear {
+                out,
+                input,
+                bias,
+                init,
+            } => {
                 if let Some(inp) = input {
                     if *inp != last || shape.len() < 2 {
                         return Err(bad(format!(
@@ -180,28 +231,42 @@ pub fn build_model(cfg: &Config, input_shape: &[usize], classes: Option<usize>, 
                 }
                 let init = match init {
                     None => Init::Default,
-                    Some(n) => Init::parse(n).ok_or_else(|| bad(format!("{}: unknown init '{n}'", at(i, l))))?,
+                    Some(n) => Init::parse(n)
+                        .ok_or_else(|| bad(format!("{}: unknown init '{n}'", at(i, l))))?,
                 };
-                Box::new(Linear::with_init(last, *out, *bias, init, DType::F32, rng).map_err(|e| bad(format!("{}: {e}", at(i, l))))?)
+                Box::new(
+                    Linear::with_init(last, *out, *bias, init, DType::F32, rng)
+                        .map_err(|e| bad(format!("{}: {e}", at(i, l))))?,
+                )
             }
             LayerSpec::Relu => Box::new(Activation::ReLU),
-            LayerSpec::LeakyRelu { negative_slope } => Box::new(Activation::LeakyReLU(*negative_slope)),
+            LayerSpec::LeakyRelu { negative_slope } => {
+                Box::new(Activation::LeakyReLU(*negative_slope))
+            }
             LayerSpec::Sigmoid => Box::new(Activation::Sigmoid),
             LayerSpec::Tanh => Box::new(Activation::Tanh),
             LayerSpec::Gelu { approximate } => {
-                Box::new(if approximate.as_deref() == Some("tanh") { Activation::GELUTanh } else { Activation::GELU })
+                Box::new(if approximate.as_deref() == Some("tanh") {
+                    Activation::GELUTanh
+                } else {
+                    Activation::GELU
+                })
             }
             LayerSpec::Silu => Box::new(Activation::SiLU),
             LayerSpec::Softmax => Box::new(Activation::Softmax(-1)),
             LayerSpec::Flatten => Box::new(Flatten::default()),
-            LayerSpec::Dropout { p } => Box::new(Dropout::new(*p).map_err(|e| bad(format!("{}: {e}", at(i, l))))?),
+            LayerSpec::Dropout { p } => {
+                Box::new(Dropout::new(*p).map_err(|e| bad(format!("{}: {e}", at(i, l))))?)
+            }
             LayerSpec::LayerNorm { eps } => Box::new(LayerNorm::with_options(&[last], *eps, true)),
             LayerSpec::BatchNorm1d { eps, momentum } => {
                 let c = if shape.len() >= 2 { shape[1] } else { last };
                 Box::new(BatchNorm1d::with_options(c, *eps, *momentum, true))
             }
         };
-        shape = m.output_shape(&shape).map_err(|e| bad(format!("{}: input {shape:?} does not fit: {e}", at(i, l))))?;
+        shape = m
+            .output_shape(&shape)
+            .map_err(|e| bad(format!("{}: input {shape:?} does not fit: {e}", at(i, l))))?;
         shapes.push(shape.clone());
         seq.push(m);
     }
@@ -221,14 +286,23 @@ pub fn build_model(cfg: &Config, input_shape: &[usize], classes: Option<usize>, 
 pub fn make_loss(cfg: &Config) -> LossFn {
     let ls = cfg.train.label_smoothing;
     match cfg.train.loss.as_str() {
-        "nll" => Box::new(|y: &Tensor, t: &Tensor| loss::nll_loss(&y.log_softmax(-1)?, t, -100, Reduction::Mean)),
+        "nll" => Box::new(|y: &Tensor, t: &Tensor| {
+            loss::nll_loss(&y.log_softmax(-1)?, t, -100, Reduction::Mean)
+        }),
         "mse" => Box::new(|y: &Tensor, t: &Tensor| {
             let c = y.shape().last().copied().unwrap_or(1);
             let one_hot = Tensor::eye(c, y.dtype()).index_select(0, t)?;
             loss::mse_loss(y, &one_hot, Reduction::Mean)
         }),
         _ => Box::new(move |y: &Tensor, t: &Tensor| {
-            loss::cross_entropy(y, t, CrossEntropyOptions { label_smoothing: ls, ..Default::default() })
+            loss::cross_entropy(
+                y,
+                t,
+                CrossEntropyOptions {
+                    label_smoothing: ls,
+                    ..Default::default()
+                },
+            )
         }),
     }
 }
@@ -236,47 +310,116 @@ pub fn make_loss(cfg: &Config) -> LossFn {
 /// The configured optimizer over `params`.
 pub fn make_optimizer(spec: &OptimizerSpec, params: Vec<nabla::core::Var>) -> Box<dyn Optimizer> {
     match spec.clone() {
-        OptimizerSpec::Sgd { lr, momentum, dampening, nesterov, weight_decay } => {
-            Box::new(Sgd::new(params, lr).momentum(momentum).dampening(dampening).nesterov(nesterov).weight_decay(weight_decay))
-        }
-        OptimizerSpec::Adam { lr, betas, eps, weight_decay, amsgrad } => {
-            Box::new(Adam::new(params, lr).betas(betas[0], betas[1]).eps(eps).weight_decay(weight_decay).amsgrad(amsgrad))
-        }
-        OptimizerSpec::Adamw { lr, betas, eps, weight_decay } => {
-            Box::new(AdamW::new(params, lr).betas(betas[0], betas[1]).eps(eps).weight_decay(weight_decay))
-        }
-        OptimizerSpec::Rmsprop { lr, alpha, eps, momentum, centered, weight_decay } => Box::new(
-            RmsProp::new(params, lr).alpha(alpha).eps(eps).momentum(momentum).centered(centered).weight_decay(weight_decay),
+        OptimizerSpec::Sgd {
+            lr,
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+        } => Box::new(
+            Sgd::new(params, lr)
+                .momentum(momentum)
+                .dampening(dampening)
+                .nesterov(nesterov)
+                .weight_decay(weight_decay),
         ),
-        OptimizerSpec::Adagrad { lr, lr_decay, weight_decay } => {
-            Box::new(Adagrad::new(params, lr).lr_decay(lr_decay).weight_decay(weight_decay))
-        }
+        OptimizerSpec::Adam {
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+        } => Box::new(
+            Adam::new(params, lr)
+                .betas(betas[0], betas[1])
+                .eps(eps)
+                .weight_decay(weight_decay)
+                .amsgrad(amsgrad),
+        ),
+        OptimizerSpec::Adamw {
+            lr,
+            betas,
+            eps,
+            weight_decay,
+        } => Box::new(
+            AdamW::new(params, lr)
+                .betas(betas[0], betas[1])
+                .eps(eps)
+                .weight_decay(weight_decay),
+        ),
+        OptimizerSpec::Rmsprop {
+            lr,
+            alpha,
+            eps,
+            momentum,
+            centered,
+            weight_decay,
+        } => Box::new(
+            RmsProp::new(params, lr)
+                .alpha(alpha)
+                .eps(eps)
+                .momentum(momentum)
+                .centered(centered)
+                .weight_decay(weight_decay),
+        ),
+        OptimizerSpec::Adagrad {
+            lr,
+            lr_decay,
+            weight_decay,
+        } => Box::new(
+            Adagrad::new(params, lr)
+                .lr_decay(lr_decay)
+                .weight_decay(weight_decay),
+        ),
     }
 }
 
 /// The configured schedule; the flag says whether it steps per optimizer step.
-pub fn make_schedule(cfg: &Config, opt: &mut dyn Optimizer, steps_per_epoch: usize) -> R<Option<(Box<dyn LrScheduler>, bool)>> {
+pub fn make_schedule(
+    cfg: &Config,
+    opt: &mut dyn Optimizer,
+    steps_per_epoch: usize,
+) -> R<Option<(Box<dyn LrScheduler>, bool)>> {
     let e = |x: nabla::core::Error| bad(format!("train.schedule: {x}"));
     let epochs = cfg.train.epochs;
     Ok(Some(match cfg.train.schedule.clone() {
         None => return Ok(None),
-        Some(ScheduleSpec::Step { step_size, gamma }) => (Box::new(StepLR::new(opt, step_size, gamma).map_err(e)?) as Box<dyn LrScheduler>, false),
-        Some(ScheduleSpec::MultiStep { milestones, gamma }) => (Box::new(MultiStepLR::new(opt, &milestones, gamma).map_err(e)?), false),
-        Some(ScheduleSpec::Exponential { gamma }) => (Box::new(ExponentialLR::new(opt, gamma).map_err(e)?), false),
-        Some(ScheduleSpec::Cosine { t_max, eta_min }) => {
-            (Box::new(CosineAnnealingLR::new(opt, t_max.unwrap_or(epochs), eta_min).map_err(e)?), false)
+        Some(ScheduleSpec::Step { step_size, gamma }) => (
+            Box::new(StepLR::new(opt, step_size, gamma).map_err(e)?) as Box<dyn LrScheduler>,
+            false,
+        ),
+        Some(ScheduleSpec::MultiStep { milestones, gamma }) => (
+            Box::new(MultiStepLR::new(opt, &milestones, gamma).map_err(e)?),
+            false,
+        ),
+        Some(ScheduleSpec::Exponential { gamma }) => {
+            (Box::new(ExponentialLR::new(opt, gamma).map_err(e)?), false)
         }
-        Some(ScheduleSpec::Warmup { start_factor, total_iters }) => {
-            (Box::new(LinearWarmup::new(opt, start_factor, total_iters).map_err(e)?), true)
-        }
+        Some(ScheduleSpec::Cosine { t_max, eta_min }) => (
+            Box::new(CosineAnnealingLR::new(opt, t_max.unwrap_or(epochs), eta_min).map_err(e)?),
+            false,
+        ),
+        Some(ScheduleSpec::Warmup {
+            start_factor,
+            total_iters,
+        }) => (
+            Box::new(LinearWarmup::new(opt, start_factor, total_iters).map_err(e)?),
+            true,
+        ),
         Some(ScheduleSpec::OneCycle { max_lr, pct_start }) => {
-            let mut c = nabla_nn::schedule::OneCycleConfig::new(max_lr, (epochs * steps_per_epoch).max(1));
+            let mut c =
+                nabla_nn::schedule::OneCycleConfig::new(max_lr, (epochs * steps_per_epoch).max(1));
             c.pct_start = pct_start;
             (Box::new(OneCycleLR::with_config(opt, c).map_err(e)?), true)
         }
-        Some(ScheduleSpec::Plateau { factor, patience }) => {
-            (Box::new(ReduceLROnPlateau::new(opt, PlateauMode::Min).factor(factor).patience(patience)), false)
-        }
+        Some(ScheduleSpec::Plateau { factor, patience }) => (
+            Box::new(
+                ReduceLROnPlateau::new(opt, PlateauMode::Min)
+                    .factor(factor)
+                    .patience(patience),
+            ),
+            false,
+        ),
     }))
 }
 
@@ -299,15 +442,31 @@ pub struct TrainArgs {
 }
 
 fn check_writable(dir: &Path) -> R<()> {
-    std::fs::create_dir_all(dir).map_err(|e| bad(format!("output folder {}: cannot create: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        bad(format!(
+            "output folder {}: cannot create: {e}",
+            dir.display()
+        ))
+    })?;
     let probe = dir.join(".nabla-write-test");
-    std::fs::write(&probe, b"").map_err(|e| bad(format!("output folder {} is not writable: {e}", dir.display())))?;
+    std::fs::write(&probe, b"").map_err(|e| {
+        bad(format!(
+            "output folder {} is not writable: {e}",
+            dir.display()
+        ))
+    })?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
 
 fn loader(ds: &TensorDataset, batch: usize, shuffle: bool, seed: u64) -> R<DataLoader> {
-    DataLoader::new(ds.clone(), LoaderConfig::new(batch).with_shuffle(shuffle).with_seed(seed)).map_err(|e| bad(e.to_string()))
+    DataLoader::new(
+        ds.clone(),
+        LoaderConfig::new(batch)
+            .with_shuffle(shuffle)
+            .with_seed(seed),
+    )
+    .map_err(|e| bad(e.to_string()))
 }
 
 fn train_err(e: nabla_train::TrainError) -> CliError {
@@ -325,11 +484,17 @@ pub fn train(a: &TrainArgs) -> R<()> {
     let (mut cfg, out) = match &a.resume {
         Some(run) => {
             if !run.is_dir() {
-                return Err(bad(format!("--resume {}: no such run folder", run.display())));
+                return Err(bad(format!(
+                    "--resume {}: no such run folder",
+                    run.display()
+                )));
             }
             let saved = run.join("config.toml");
             if !saved.exists() {
-                return Err(bad(format!("--resume {}: not a nabla run (no config.toml)", run.display())));
+                return Err(bad(format!(
+                    "--resume {}: not a nabla run (no config.toml)",
+                    run.display()
+                )));
             }
             (config::load(&saved).map_err(bad)?, run.clone())
         }
@@ -344,7 +509,10 @@ pub fn train(a: &TrainArgs) -> R<()> {
                 None => config::default_config(),
             };
             let out = a.out.clone().unwrap_or_else(|| {
-                let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
                 PathBuf::from("runs").join(format!("run-{secs}"))
             });
             (cfg, out)
@@ -363,11 +531,15 @@ pub fn train(a: &TrainArgs) -> R<()> {
     let mut rng = Mt19937::new(nabla::core::stream_seed(cfg.train.seed, "init"));
     let (model, _) = build_model(&cfg, &data.input_shape, Some(data.classes), &mut rng)?;
     if a.resume.is_none() && out.join("checkpoints").exists() {
-        return Err(bad(format!("output folder {} already holds a run; use --resume or another --out", out.display())));
+        return Err(bad(format!(
+            "output folder {} already holds a run; use --resume or another --out",
+            out.display()
+        )));
     }
     check_writable(&out)?;
     let toml_text = toml::to_string(&cfg).map_err(|e| internal(format!("config: {e}")))?;
-    nabla::core::io::write_atomic(&out.join("config.toml"), toml_text.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    nabla::core::io::write_atomic(&out.join("config.toml"), toml_text.as_bytes())
+        .map_err(|e| bad(e.to_string()))?;
     if let Some(s) = &data.standardizer {
         let j = json!({"mean": s.mean(), "std": s.std()});
         nabla_train::trainer::write_json(&out.join("standardizer.json"), &j).map_err(train_err)?;
@@ -395,18 +567,30 @@ pub fn train(a: &TrainArgs) -> R<()> {
         trainer = trainer.with_scheduler(s);
     }
     if a.resume.is_some() {
-        let resumed = trainer.resume_from(&out, &mut train_loader).map_err(train_err)?;
+        let resumed = trainer
+            .resume_from(&out, &mut train_loader)
+            .map_err(train_err)?;
         if resumed {
-            println!("resuming {} at epoch {}, step {}", out.display(), trainer.epoch() + 1, trainer.step());
+            println!(
+                "resuming {} at epoch {}, step {}",
+                out.display(),
+                trainer.epoch() + 1,
+                trainer.step()
+            );
         } else {
-            println!("no checkpoint in {}: starting it from the beginning", out.display());
+            println!(
+                "no checkpoint in {}: starting it from the beginning",
+                out.display()
+            );
         }
     }
     let mut val_loader = match &data.val {
         Some(v) => Some(loader(v, 256, false, 0)?),
         None => None,
     };
-    let report = trainer.fit(&mut train_loader, val_loader.as_mut()).map_err(train_err)?;
+    let report = trainer
+        .fit(&mut train_loader, val_loader.as_mut())
+        .map_err(train_err)?;
     let mut test_loader = loader(&data.test, 256, false, 0)?;
     let ev = trainer.evaluate(&mut test_loader).map_err(train_err)?;
     let rows: Vec<nabla_train::plot::EpochRow> = report
@@ -451,8 +635,12 @@ fn open_run(run: &Path, data_flag: Option<&Path>) -> R<(Config, Data, Sequential
     let ck = nabla_train::checkpoint::latest_checkpoint(run)
         .map_err(train_err)?
         .ok_or_else(|| bad(format!("{}: the run has no checkpoint", run.display())))?;
-    nabla_train::checkpoint::load_model_tensors(&model, &ck.model, &ck.dir.join("model.safetensors").display().to_string())
-        .map_err(train_err)?;
+    nabla_train::checkpoint::load_model_tensors(
+        &model,
+        &ck.model,
+        &ck.dir.join("model.safetensors").display().to_string(),
+    )
+    .map_err(train_err)?;
     Ok((cfg, data, model))
 }
 
@@ -461,7 +649,11 @@ pub fn eval(run: &Path, data_flag: Option<&Path>) -> R<()> {
     let (cfg, data, model) = open_run(run, data_flag)?;
     let mut l = loader(&data.test, 256, false, 0)?;
     let ev = nabla_train::evaluate(&model, &make_loss(&cfg), &mut l, true).map_err(train_err)?;
-    println!("test_accuracy={:.4} test_loss={:.4}", ev.accuracy.unwrap_or(0.0), ev.loss);
+    println!(
+        "test_accuracy={:.4} test_loss={:.4}",
+        ev.accuracy.unwrap_or(0.0),
+        ev.loss
+    );
     Ok(())
 }
 
@@ -469,9 +661,13 @@ fn read_png_gray(path: &Path) -> R<(Vec<f32>, usize, usize)> {
     let f = std::fs::File::open(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
     let mut dec = png::Decoder::new(std::io::BufReader::new(f));
     dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = dec.read_info().map_err(|e| bad(format!("{}: not a PNG image ({e})", path.display())))?;
+    let mut reader = dec
+        .read_info()
+        .map_err(|e| bad(format!("{}: not a PNG image ({e})", path.display())))?;
     let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).map_err(|e| bad(format!("{}: bad PNG data ({e})", path.display())))?;
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| bad(format!("{}: bad PNG data ({e})", path.display())))?;
     let (w, h) = (info.width as usize, info.height as usize);
     let ch = info.color_type.samples();
     let px: Vec<f32> = buf[..info.buffer_size()]
@@ -485,7 +681,7 @@ fn read_png_gray(path: &Path) -> R<(Vec<f32>, usize, usize)> {
 }
 
 /// `nabla predict RUN_DIR INPUT...`.
-pub fn predict(run: &Path, inputs: &[PathBuf], data_flag: Option<&Path>) -> R<()> {
+pub fn predict(run: &Path, inputs: &[PathBuf], data_flag: Option<&Path>, logits: bool) -> R<()> {
     let (cfg, data, model) = open_run(run, data_flag)?;
     let per: usize = data.input_shape.iter().product();
     let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
@@ -494,16 +690,32 @@ pub fn predict(run: &Path, inputs: &[PathBuf], data_flag: Option<&Path>) -> R<()
         if is_png {
             let (px, w, h) = read_png_gray(p)?;
             if px.len() != per {
-                return Err(bad(format!("{}: image is {w}x{h} ({} pixels) but the model takes {per} values", p.display(), px.len())));
+                return Err(bad(format!(
+                    "{}: image is {w}x{h} ({} pixels) but the model takes {per} values",
+                    p.display(),
+                    px.len()
+                )));
             }
             rows.push((p.display().to_string(), px));
         } else {
-            let text = std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let vals: Result<Vec<f32>, _> = line.split(',').map(|v| v.trim().parse::<f32>()).collect();
-                let vals = vals.map_err(|_| bad(format!("{}: row {}: not all numbers", p.display(), i + 1)))?;
+            let text =
+                std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let vals: Result<Vec<f32>, _> =
+                    line.split(',').map(|v| v.trim().parse::<f32>()).collect();
+                let vals = vals
+                    .map_err(|_| bad(format!("{}: row {}: not all numbers", p.display(), i + 1)))?;
                 if vals.len() != per {
-                    return Err(bad(format!("{}: row {} has {} values, the model takes {per}", p.display(), i + 1, vals.len())));
+                    return Err(bad(format!(
+                        "{}: row {} has {} values, the model takes {per}",
+                        p.display(),
+                        i + 1,
+                        vals.len()
+                    )));
                 }
                 rows.push((format!("{}:{}", p.display(), i + 1), vals));
             }
@@ -523,9 +735,25 @@ pub fn predict(run: &Path, inputs: &[PathBuf], data_flag: Option<&Path>) -> R<()
         }
     }
     let out = nabla_train::predict(&model, &x).map_err(train_err)?;
-    let probs = out.softmax(-1).map_err(|e| internal(e.to_string()))?.to_vec2_f64().map_err(|e| internal(e.to_string()))?;
+    if logits {
+        for ((name, _), row) in rows
+            .iter()
+            .zip(out.to_vec2_f64().map_err(|e| internal(e.to_string()))?)
+        {
+            println!("{}", json!({"input": name, "logits": row}));
+        }
+        return Ok(());
+    }
+    let probs = out
+        .softmax(-1)
+        .map_err(|e| internal(e.to_string()))?
+        .to_vec2_f64()
+        .map_err(|e| internal(e.to_string()))?;
     for ((name, _), p) in rows.iter().zip(probs) {
-        let (k, pk) = p.iter().enumerate().fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+        let (k, pk) = p
+            .iter()
+            .enumerate()
+            .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
         println!("{name}: class {k} (p={pk:.4})");
     }
     Ok(())
@@ -543,14 +771,29 @@ pub fn summary(path: &Path, data_flag: Option<&Path>) -> R<()> {
     };
     let mut rng = Mt19937::new(0);
     let (model, shapes) = build_model(&cfg, &input, None, &mut rng)?;
-    println!("{:<28}{:<22}{:>12}", "Layer (type)", "Output Shape", "Param #");
+    println!(
+        "{:<28}{:<22}{:>12}",
+        "Layer (type)", "Output Shape", "Param #"
+    );
     println!("{}", "=".repeat(62));
     let mut total = 0;
     for (i, ((_, m), s)) in model.children().iter().zip(&shapes).enumerate() {
         let p: usize = m.parameters().iter().map(|(_, v)| v.numel()).sum();
         total += p;
-        let shape = format!("[None, {}]", s[1..].iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
-        println!("{:<28}{:<22}{:>12}", format!("{i} ({})", m.kind()), shape, p);
+        let shape = format!(
+            "[None, {}]",
+            s[1..]
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "{:<28}{:<22}{:>12}",
+            format!("{i} ({})", m.kind()),
+            shape,
+            p
+        );
     }
     println!("{}", "=".repeat(62));
     println!("Total params: {total}");
@@ -573,8 +816,12 @@ pub fn gradcheck(path: &Path, data_flag: Option<&Path>) -> R<bool> {
     let lossf = make_loss(&cfg);
     let y = b.y.clone();
     let f = move |o: &Tensor| lossf(o, &y);
-    let report = nabla_nn::gradcheck_module(&model, &b.x, &f, GradcheckOptions::default(), 20).map_err(|e| internal(e.to_string()))?;
-    println!("{:<20}{:>10}{:>16}{:>16}  result", "parameter", "checked", "max abs err", "max rel err");
+    let report = nabla_nn::gradcheck_module(&model, &b.x, &f, GradcheckOptions::default(), 20)
+        .map_err(|e| internal(e.to_string()))?;
+    println!(
+        "{:<20}{:>10}{:>16}{:>16}  result",
+        "parameter", "checked", "max abs err", "max rel err"
+    );
     let mut ok = true;
     for p in &report {
         ok &= p.passed;
@@ -587,6 +834,13 @@ pub fn gradcheck(path: &Path, data_flag: Option<&Path>) -> R<bool> {
             if p.passed { "ok" } else { "FAILED" }
         );
     }
-    println!("{}", if ok { "gradcheck passed" } else { "gradcheck FAILED" });
+    println!(
+        "{}",
+        if ok {
+            "gradcheck passed"
+        } else {
+            "gradcheck FAILED"
+        }
+    );
     Ok(ok)
 }

@@ -16,11 +16,18 @@ fn io_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename,
 /// then fsync of the folder. A reader sees the old file or the new one, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, "cannot create", e))?;
-    f.write_all(bytes).map_err(|e| io_err(&tmp, "cannot write", e))?;
+    f.write_all(bytes)
+        .map_err(|e| io_err(&tmp, "cannot write", e))?;
     f.sync_all().map_err(|e| io_err(&tmp, "cannot sync", e))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -35,14 +42,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn to_bytes(t: &Tensor) -> Result<(Dtype, Vec<u8>)> {
     Ok(match t.dtype() {
-        DType::F32 => (Dtype::F32, t.data::<f32>()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        DType::F64 => (Dtype::F64, t.data::<f64>()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        DType::I64 => (Dtype::I64, t.data::<i64>()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        DType::F32 => (
+            Dtype::F32,
+            t.data::<f32>()?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
+        DType::F64 => (
+            Dtype::F64,
+            t.data::<f64>()?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
+        DType::I64 => (
+            Dtype::I64,
+            t.data::<i64>()?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
     })
 }
 
 /// The safetensors bytes of named tensors (with optional string metadata).
-pub fn to_safetensors_bytes(tensors: &BTreeMap<String, Tensor>, metadata: Option<HashMap<String, String>>) -> Result<Vec<u8>> {
+pub fn to_safetensors_bytes(
+    tensors: &BTreeMap<String, Tensor>,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let raw: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(k, t)| to_bytes(t).map(|(d, b)| (k.clone(), d, t.shape().to_vec(), b)))
@@ -67,25 +95,36 @@ pub fn save_safetensors(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Resu
 ///
 /// Fails on a truncated or corrupted file and on dtypes other than f32, f64, i64.
 pub fn from_safetensors_bytes(bytes: &[u8], what: &str) -> Result<BTreeMap<String, Tensor>> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Io(format!("{what}: not a valid safetensors file ({e})")))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Io(format!("{what}: not a valid safetensors file ({e})")))?;
     let mut out = BTreeMap::new();
     for (name, v) in st.tensors() {
         let shape = v.shape().to_vec();
         let d = v.data();
         let t = match v.dtype() {
             Dtype::F32 => Tensor::from_vec(
-                d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>(),
+                d.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect::<Vec<_>>(),
                 &shape,
             )?,
             Dtype::F64 => Tensor::from_vec(
-                d.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect::<Vec<_>>(),
+                d.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect::<Vec<_>>(),
                 &shape,
             )?,
             Dtype::I64 => Tensor::from_vec(
-                d.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect::<Vec<_>>(),
+                d.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect::<Vec<_>>(),
                 &shape,
             )?,
-            other => return Err(Error::Io(format!("{what}: tensor {name} has unsupported dtype {other:?}"))),
+            other => {
+                return Err(Error::Io(format!(
+                    "{what}: tensor {name} has unsupported dtype {other:?}"
+                )))
+            }
         };
         out.insert(name, t);
     }
@@ -107,18 +146,32 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nabla-io-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut m = BTreeMap::new();
-        m.insert("0.weight".to_string(), Tensor::from_vec(vec![1.5f32, -2.0, 3.25, 0.0], &[2, 2]).unwrap());
+        m.insert(
+            "0.weight".to_string(),
+            Tensor::from_vec(vec![1.5f32, -2.0, 3.25, 0.0], &[2, 2]).unwrap(),
+        );
         m.insert("n".to_string(), Tensor::from_vec(vec![7i64], &[]).unwrap());
-        m.insert("d".to_string(), Tensor::from_vec(vec![0.1f64, 0.2], &[2]).unwrap().t().unwrap());
+        m.insert(
+            "d".to_string(),
+            Tensor::from_vec(vec![0.1f64, 0.2], &[2])
+                .unwrap()
+                .t()
+                .unwrap(),
+        );
         let p = dir.join("m.safetensors");
         save_safetensors(&m, &p).unwrap();
         let back = load_safetensors(&p).unwrap();
         assert_eq!(back.len(), 3);
-        assert_eq!(back["0.weight"].to_vec::<f32>().unwrap(), vec![1.5, -2.0, 3.25, 0.0]);
+        assert_eq!(
+            back["0.weight"].to_vec::<f32>().unwrap(),
+            vec![1.5, -2.0, 3.25, 0.0]
+        );
         assert_eq!(back["n"].to_vec::<i64>().unwrap(), vec![7]);
         assert_eq!(back["n"].shape(), &[] as &[usize]);
         let bytes = std::fs::read(&p).unwrap();
-        let e = from_safetensors_bytes(&bytes[..bytes.len() - 3], "x").unwrap_err().to_string();
+        let e = from_safetensors_bytes(&bytes[..bytes.len() - 3], "x")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a valid safetensors"), "{e}");
         let mut bad = bytes.clone();
         bad[9] = b'#';

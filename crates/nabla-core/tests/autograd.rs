@@ -15,7 +15,10 @@ fn vals(t: &Tensor) -> Vec<f64> {
 fn assert_close(got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "element {i}: {g} vs {w} (got {got:?}, want {want:?})");
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "element {i}: {g} vs {w} (got {got:?}, want {want:?})"
+        );
     }
 }
 
@@ -35,13 +38,28 @@ fn a_tensor_used_twice_gets_the_sum_of_its_paths() {
     assert_eq!(grad(&g, &x), vec![4.0, -3.0, 2.0]);
     // a diamond: a = exp(x); y = a*sin(x) + a  =>  dy/dx = a*sin + a*cos + a
     let a = xt.exp().unwrap();
-    let y = a.mul(&xt.sin().unwrap()).unwrap().add(&a).unwrap().sum().unwrap();
+    let y = a
+        .mul(&xt.sin().unwrap())
+        .unwrap()
+        .add(&a)
+        .unwrap()
+        .sum()
+        .unwrap();
     let g = y.backward().unwrap();
-    let want: Vec<f64> = [1.5f64, -2.0, 0.5].iter().map(|&v| v.exp() * (v.sin() + v.cos() + 1.0)).collect();
+    let want: Vec<f64> = [1.5f64, -2.0, 0.5]
+        .iter()
+        .map(|&v| v.exp() * (v.sin() + v.cos() + 1.0))
+        .collect();
     assert_close(&grad(&g, &x), &want, 1e-14);
     // the same var through a broadcast and directly: y = sum(x + m) + sum(x), m [2,3]
     let m = t(vec![1.0; 6], &[2, 3]);
-    let y = xt.add(&m).unwrap().sum().unwrap().add(&xt.sum().unwrap()).unwrap();
+    let y = xt
+        .add(&m)
+        .unwrap()
+        .sum()
+        .unwrap()
+        .add(&xt.sum().unwrap())
+        .unwrap();
     assert_eq!(grad(&y.backward().unwrap(), &x), vec![3.0, 3.0, 3.0]);
     // a var used in two separate graphs that are then combined
     let w = Var::new(&t(vec![2.0], &[1]));
@@ -93,7 +111,11 @@ fn a_chain_of_100k_ops_needs_no_deep_stack() {
             // unary chain: grad exactly 1
             let mut y = xt.clone();
             for i in 0..100_000 {
-                y = if i % 2 == 0 { y.add_scalar(1.0)? } else { y.mul_scalar(1.0)? };
+                y = if i % 2 == 0 {
+                    y.add_scalar(1.0)?
+                } else {
+                    y.mul_scalar(1.0)?
+                };
             }
             let loss = y.sum()?;
             let g = loss.backward()?;
@@ -127,7 +149,9 @@ fn a_chain_of_100k_ops_needs_no_deep_stack() {
             Ok(())
         })
         .unwrap();
-    h.join().expect("the deep-graph thread panicked (stack overflow?)").unwrap();
+    h.join()
+        .expect("the deep-graph thread panicked (stack overflow?)")
+        .unwrap();
 }
 
 // ---------- no_grad and detach ----------
@@ -147,7 +171,10 @@ fn no_grad_makes_results_not_require_grad() {
         {
             let _inner = no_grad();
         }
-        assert!(!nabla_core::is_grad_enabled(), "an inner guard restores the outer state");
+        assert!(
+            !nabla_core::is_grad_enabled(),
+            "an inner guard restores the outer state"
+        );
     }
     assert!(nabla_core::is_grad_enabled());
     let y = x.as_tensor().exp().unwrap();
@@ -155,7 +182,9 @@ fn no_grad_makes_results_not_require_grad() {
     assert_eq!(y.op_name(), Some("exp"));
     // no_grad is per thread
     let _g = no_grad();
-    let other = std::thread::spawn(nabla_core::is_grad_enabled).join().unwrap();
+    let other = std::thread::spawn(nabla_core::is_grad_enabled)
+        .join()
+        .unwrap();
     assert!(other);
 }
 
@@ -184,16 +213,29 @@ fn detach_stops_the_gradient() {
 /// First derivative of sum(f(x)) at `x` by backpropagation (elementwise f: the diagonal).
 fn first_derivative(f: &dyn Fn(&Tensor) -> Result<Tensor>, x: &[f64]) -> Vec<f64> {
     let v = Var::new(&t(x.to_vec(), &[x.len()]));
-    let g = f(&v.as_tensor()).unwrap().sum().unwrap().backward().unwrap();
+    let g = f(&v.as_tensor())
+        .unwrap()
+        .sum()
+        .unwrap()
+        .backward()
+        .unwrap();
     grad(&g, &v)
 }
 
 /// Second derivative of an elementwise f by double backpropagation.
 fn second_derivative(f: &dyn Fn(&Tensor) -> Result<Tensor>, x: &[f64]) -> Vec<f64> {
     let v = Var::new(&t(x.to_vec(), &[x.len()]));
-    let g = f(&v.as_tensor()).unwrap().sum().unwrap().backward_with(None, true).unwrap();
+    let g = f(&v.as_tensor())
+        .unwrap()
+        .sum()
+        .unwrap()
+        .backward_with(None, true)
+        .unwrap();
     let gx = v.grad(&g).unwrap();
-    assert!(gx.requires_grad(), "create_graph gives a differentiable gradient");
+    assert!(
+        gx.requires_grad(),
+        "create_graph gives a differentiable gradient"
+    );
     grad(&gx.sum().unwrap().backward().unwrap(), &v)
 }
 
@@ -202,7 +244,10 @@ fn fd_of_first(f: &dyn Fn(&Tensor) -> Result<Tensor>, x: &[f64], h: f64) -> Vec<
     let xp: Vec<f64> = x.iter().map(|v| v + h).collect();
     let xm: Vec<f64> = x.iter().map(|v| v - h).collect();
     let (dp, dm) = (first_derivative(f, &xp), first_derivative(f, &xm));
-    dp.iter().zip(&dm).map(|(a, b)| (a - b) / (2.0 * h)).collect()
+    dp.iter()
+        .zip(&dm)
+        .map(|(a, b)| (a - b) / (2.0 * h))
+        .collect()
 }
 
 #[test]
@@ -210,12 +255,22 @@ fn second_derivative_of_tanh() {
     let x = [-1.5, -0.3, 0.2, 0.9, 2.0];
     let f = |t: &Tensor| t.tanh();
     let d2 = second_derivative(&f, &x);
-    let exact: Vec<f64> = x.iter().map(|v: &f64| -2.0 * v.tanh() * (1.0 - v.tanh().powi(2))).collect();
+    let exact: Vec<f64> = x
+        .iter()
+        .map(|v: &f64| -2.0 * v.tanh() * (1.0 - v.tanh().powi(2)))
+        .collect();
     assert_close(&d2, &exact, 1e-12);
     assert_close(&d2, &fd_of_first(&f, &x, 1e-5), 1e-8);
     // without create_graph the gradient is a constant
     let v = Var::new(&t(x.to_vec(), &[5]));
-    let g = v.as_tensor().tanh().unwrap().sum().unwrap().backward().unwrap();
+    let g = v
+        .as_tensor()
+        .tanh()
+        .unwrap()
+        .sum()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert!(!v.grad(&g).unwrap().requires_grad());
 }
 
@@ -231,8 +286,19 @@ fn second_and_third_derivative_of_cube() {
         assert_close(&d2, &fd_of_first(f, &x, 1e-5), 1e-8);
         // third order: d3/dx3 x^3 = 6
         let v = Var::new(&t(x.to_vec(), &[5]));
-        let g1 = f(&v.as_tensor()).unwrap().sum().unwrap().backward_with(None, true).unwrap();
-        let g2 = v.grad(&g1).unwrap().sum().unwrap().backward_with(None, true).unwrap();
+        let g1 = f(&v.as_tensor())
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward_with(None, true)
+            .unwrap();
+        let g2 = v
+            .grad(&g1)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward_with(None, true)
+            .unwrap();
         let g3 = v.grad(&g2).unwrap().sum().unwrap().backward().unwrap();
         assert_close(&grad(&g3, &v), &[6.0; 5], 1e-12);
     }
@@ -265,27 +331,50 @@ impl Mlp {
 fn hessian_vector_product_of_a_small_mlp() {
     let r = &mut Mt19937::new(42);
     let shapes: [&[usize]; 4] = [&[4, 3], &[4], &[2, 4], &[2]];
-    let p: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(s, DType::F64, r).unwrap()).collect();
-    let v: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(s, DType::F64, r).unwrap()).collect();
-    let mlp = Mlp { x: Tensor::randn(&[5, 3], DType::F64, r).unwrap(), y: Tensor::randn(&[5, 2], DType::F64, r).unwrap() };
+    let p: Vec<Tensor> = shapes
+        .iter()
+        .map(|s| Tensor::randn(s, DType::F64, r).unwrap())
+        .collect();
+    let v: Vec<Tensor> = shapes
+        .iter()
+        .map(|s| Tensor::randn(s, DType::F64, r).unwrap())
+        .collect();
+    let mlp = Mlp {
+        x: Tensor::randn(&[5, 3], DType::F64, r).unwrap(),
+        y: Tensor::randn(&[5, 2], DType::F64, r).unwrap(),
+    };
 
     let vars: Vec<Var> = p.iter().map(Var::new).collect();
     let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
     let g = mlp.loss(&ts).unwrap().backward_with(None, true).unwrap();
     let mut gv = Tensor::zeros(&[], DType::F64);
     for (var, vi) in vars.iter().zip(&v) {
-        gv = gv.add(&var.grad(&g).unwrap().mul(vi).unwrap().sum().unwrap()).unwrap();
+        gv = gv
+            .add(&var.grad(&g).unwrap().mul(vi).unwrap().sum().unwrap())
+            .unwrap();
     }
     let hv = gv.backward().unwrap();
 
     let h = 1e-5;
-    let shift = |s: f64| -> Vec<Tensor> { p.iter().zip(&v).map(|(a, b)| a.add(&b.mul_scalar(s).unwrap()).unwrap()).collect() };
+    let shift = |s: f64| -> Vec<Tensor> {
+        p.iter()
+            .zip(&v)
+            .map(|(a, b)| a.add(&b.mul_scalar(s).unwrap()).unwrap())
+            .collect()
+    };
     let (gp, gm) = (mlp.grads(&shift(h)), mlp.grads(&shift(-h)));
     for (i, var) in vars.iter().enumerate() {
-        let fd: Vec<f64> = gp[i].iter().zip(&gm[i]).map(|(a, b)| (a - b) / (2.0 * h)).collect();
+        let fd: Vec<f64> = gp[i]
+            .iter()
+            .zip(&gm[i])
+            .map(|(a, b)| (a - b) / (2.0 * h))
+            .collect();
         let got = grad(&hv, var);
         assert_close(&got, &fd, 1e-6);
-        assert!(got.iter().any(|x| x.abs() > 1e-3), "the product should not be trivially zero: {got:?}");
+        assert!(
+            got.iter().any(|x| x.abs() > 1e-3),
+            "the product should not be trivially zero: {got:?}"
+        );
     }
 }
 
@@ -306,7 +395,14 @@ fn large_workload(dtype: DType) -> Vec<(&'static str, Vec<u64>)> {
     let row = Tensor::randn(&[4000], dtype, r).unwrap();
     let sq = x.reshape(&[1024, 1024]).unwrap();
     let w = Var::new(&m);
-    let loss = w.as_tensor().mul(&row).unwrap().tanh().unwrap().sum().unwrap();
+    let loss = w
+        .as_tensor()
+        .mul(&row)
+        .unwrap()
+        .tanh()
+        .unwrap()
+        .sum()
+        .unwrap();
     let g = loss.backward().unwrap();
     vec![
         ("sum", bits(&x.sum().unwrap())),
@@ -319,10 +415,16 @@ fn large_workload(dtype: DType) -> Vec<(&'static str, Vec<u64>)> {
         ("softmax first", bits(&sq.softmax(0).unwrap())),
         ("logsumexp", bits(&m.logsumexp(&[1], false).unwrap())),
         ("matmul", bits(&a.matmul(&b).unwrap())),
-        ("matmul transposed", bits(&b.t().unwrap().matmul(&a.t().unwrap()).unwrap())),
+        (
+            "matmul transposed",
+            bits(&b.t().unwrap().matmul(&a.t().unwrap()).unwrap()),
+        ),
         ("sum axis 0", bits(&m.sum_dims(&[0], false).unwrap())),
         ("sum axis 1", bits(&m.sum_dims(&[1], false).unwrap())),
-        ("sum of transposed axis 0", bits(&m.t().unwrap().sum_dims(&[0], false).unwrap())),
+        (
+            "sum of transposed axis 0",
+            bits(&m.t().unwrap().sum_dims(&[0], false).unwrap()),
+        ),
         ("sum all of matrix", bits(&m.sum().unwrap())),
         ("mean axis 0", bits(&m.mean_dims(&[0], true).unwrap())),
         ("max axis 1", bits(&m.max_dims(&[1], false).unwrap())),
@@ -335,7 +437,13 @@ fn large_workload(dtype: DType) -> Vec<(&'static str, Vec<u64>)> {
 #[test]
 fn results_are_bitwise_identical_for_any_thread_count() {
     for dtype in [DType::F32, DType::F64] {
-        let run = |n: usize| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(|| large_workload(dtype));
+        let run = |n: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| large_workload(dtype))
+        };
         let one = run(1);
         for n in [2, 3] {
             let many = run(n);
@@ -356,11 +464,19 @@ fn large_reductions_match_an_f64_reference() {
     let rows = m.sum_dims(&[1], false).unwrap().to_vec_f64();
     for j in (0..4000).step_by(397) {
         let want: f64 = (0..300).map(|i| v[i * 4000 + j]).sum();
-        assert!((cols[j] - want).abs() < 1e-3, "column {j}: {} vs {want}", cols[j]);
+        assert!(
+            (cols[j] - want).abs() < 1e-3,
+            "column {j}: {} vs {want}",
+            cols[j]
+        );
     }
     for i in (0..300).step_by(37) {
         let want: f64 = v[i * 4000..(i + 1) * 4000].iter().sum();
-        assert!((rows[i] - want).abs() < 1e-2, "row {i}: {} vs {want}", rows[i]);
+        assert!(
+            (rows[i] - want).abs() < 1e-2,
+            "row {i}: {} vs {want}",
+            rows[i]
+        );
     }
     let total: f64 = v.iter().sum();
     assert!((m.sum().unwrap().to_scalar().unwrap() - total).abs() < 0.5);

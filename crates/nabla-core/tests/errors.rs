@@ -1,7 +1,9 @@
 //! Errors are values: every bad call returns `Err` (never panics), and the message names the op
 //! and the shapes involved.
 
-use nabla_core::{gradcheck, index_tensor, no_grad, DType, Error, GradcheckOptions, Result, Tensor, Var};
+use nabla_core::{
+    gradcheck, index_tensor, no_grad, DType, Error, GradcheckOptions, Result, Tensor, Var,
+};
 use std::fmt::Debug;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -40,7 +42,10 @@ fn i64s(v: &[i64], shape: &[usize]) -> Tensor {
 #[test]
 fn matmul_misfit_message_is_exact() {
     let e = fails(|| f32s(&[2, 3]).matmul(&f32s(&[4, 5])));
-    assert_eq!(e.to_string(), "matmul: lhs [2, 3] and rhs [4, 5] do not fit (3 != 4)");
+    assert_eq!(
+        e.to_string(),
+        "matmul: lhs [2, 3] and rhs [4, 5] do not fit (3 != 4)"
+    );
     assert!(matches!(e, Error::Shape { op: "matmul", .. }), "{e:?}");
     assert_eq!(
         fails(|| f32s(&[3]).matmul(&f32s(&[4]))).to_string(),
@@ -58,10 +63,19 @@ fn matmul_misfit_message_is_exact() {
 
 #[test]
 fn matmul_other_errors() {
-    msg_has(|| f32s(&[2, 3, 4]).matmul(&f32s(&[5, 4, 2])), &["matmul", "[2, 3, 4]", "[5, 4, 2]"]);
+    msg_has(
+        || f32s(&[2, 3, 4]).matmul(&f32s(&[5, 4, 2])),
+        &["matmul", "[2, 3, 4]", "[5, 4, 2]"],
+    );
     msg_has(|| f32s(&[]).matmul(&f32s(&[3])), &["matmul", "[]", "[3]"]);
-    msg_has(|| f32s(&[2, 3]).matmul(&f64s(&[3, 2])), &["matmul", "f32", "f64", "[2, 3]", "[3, 2]"]);
-    msg_has(|| i64s(&[1, 2, 3, 4], &[2, 2]).matmul(&i64s(&[1, 2, 3, 4], &[2, 2])), &["matmul", "i64"]);
+    msg_has(
+        || f32s(&[2, 3]).matmul(&f64s(&[3, 2])),
+        &["matmul", "f32", "f64", "[2, 3]", "[3, 2]"],
+    );
+    msg_has(
+        || i64s(&[1, 2, 3, 4], &[2, 2]).matmul(&i64s(&[1, 2, 3, 4], &[2, 2])),
+        &["matmul", "i64"],
+    );
 }
 
 // ---------- elementwise ----------
@@ -86,8 +100,14 @@ fn binary_broadcast_mismatch_names_op_and_shapes() {
     ];
     for (name, f) in ops {
         let m = msg_has(|| f(&f32s(&[2, 3]), &f32s(&[4])), &["[2, 3]", "[4]"]);
-        assert!(m.starts_with(&format!("{name}: ")), "{m:?} does not start with {name}");
-        let m = msg_has(|| f(&f64s(&[2, 1, 3]), &f64s(&[4, 2])), &["[2, 1, 3]", "[4, 2]"]);
+        assert!(
+            m.starts_with(&format!("{name}: ")),
+            "{m:?} does not start with {name}"
+        );
+        let m = msg_has(
+            || f(&f64s(&[2, 1, 3]), &f64s(&[4, 2])),
+            &["[2, 1, 3]", "[4, 2]"],
+        );
         assert!(m.starts_with(&format!("{name}: ")), "{m:?}");
     }
     assert_eq!(
@@ -98,8 +118,14 @@ fn binary_broadcast_mismatch_names_op_and_shapes() {
     msg_has(|| &f32s(&[2]) + &f32s(&[3]), &["add", "[2]", "[3]"]);
     msg_has(|| &f32s(&[2]) * &f32s(&[3]), &["mul", "[2]", "[3]"]);
     // where: mask, a and b must broadcast together
-    msg_has(|| Tensor::where_cond(&f32s(&[2, 3]), &f32s(&[2, 3]), &f32s(&[2])), &["where", "[2, 3]", "[2]"]);
-    msg_has(|| Tensor::where_cond(&f32s(&[4]), &f32s(&[2, 3]), &f32s(&[3])), &["where", "[4]", "[2, 3]"]);
+    msg_has(
+        || Tensor::where_cond(&f32s(&[2, 3]), &f32s(&[2, 3]), &f32s(&[2])),
+        &["where", "[2, 3]", "[2]"],
+    );
+    msg_has(
+        || Tensor::where_cond(&f32s(&[4]), &f32s(&[2, 3]), &f32s(&[3])),
+        &["where", "[4]", "[2, 3]"],
+    );
 }
 
 #[test]
@@ -110,18 +136,36 @@ fn dtype_mismatch_names_op_dtypes_and_shapes() {
     );
     msg_has(|| f64s(&[2]).mul(&f32s(&[2])), &["mul", "f64", "f32"]);
     msg_has(|| f32s(&[2]).eq(&f64s(&[2])), &["eq", "f32", "f64"]);
-    msg_has(|| Tensor::where_cond(&f32s(&[2]), &f32s(&[2]), &f64s(&[2])), &["where", "f32", "f64"]);
-    msg_has(|| Tensor::cat(&[&f32s(&[2]), &f64s(&[2])], 0), &["cat", "f32", "f64"]);
-    msg_has(|| f32s(&[3]).index_add(0, &i64s(&[0], &[1]), &f64s(&[1])), &["index_add", "f32", "f64"]);
-    msg_has(|| f32s(&[3]).scatter_add(0, &i64s(&[0], &[1]), &f64s(&[1])), &["scatter_add", "f32", "f64"]);
+    msg_has(
+        || Tensor::where_cond(&f32s(&[2]), &f32s(&[2]), &f64s(&[2])),
+        &["where", "f32", "f64"],
+    );
+    msg_has(
+        || Tensor::cat(&[&f32s(&[2]), &f64s(&[2])], 0),
+        &["cat", "f32", "f64"],
+    );
+    msg_has(
+        || f32s(&[3]).index_add(0, &i64s(&[0], &[1]), &f64s(&[1])),
+        &["index_add", "f32", "f64"],
+    );
+    msg_has(
+        || f32s(&[3]).scatter_add(0, &i64s(&[0], &[1]), &f64s(&[1])),
+        &["scatter_add", "f32", "f64"],
+    );
     // i64 tensors are for indices: float arithmetic on them fails
-    msg_has(|| i64s(&[1, 2], &[2]).add(&i64s(&[1, 2], &[2])), &["add", "i64"]);
+    msg_has(
+        || i64s(&[1, 2], &[2]).add(&i64s(&[1, 2], &[2])),
+        &["add", "i64"],
+    );
 }
 
 #[test]
 fn float_ops_on_i64_fail() {
     let x = i64s(&[1, 2], &[2]);
-    assert_eq!(fails(|| x.exp()).to_string(), "exp: needs a float tensor, got i64 [2]");
+    assert_eq!(
+        fails(|| x.exp()).to_string(),
+        "exp: needs a float tensor, got i64 [2]"
+    );
     type Un = fn(&Tensor) -> Result<Tensor>;
     let ops: [(&str, Un); 16] = [
         ("neg", Tensor::neg),
@@ -143,7 +187,10 @@ fn float_ops_on_i64_fail() {
     ];
     for (name, f) in ops {
         let m = msg_has(|| f(&x), &["i64"]);
-        assert!(m.starts_with(&format!("{name}: ")), "{m:?} does not start with {name}");
+        assert!(
+            m.starts_with(&format!("{name}: ")),
+            "{m:?} does not start with {name}"
+        );
     }
     msg_has(|| x.affine(2.0, 1.0), &["affine", "i64"]);
     msg_has(|| x.powf(2.0), &["powf", "i64"]);
@@ -162,11 +209,20 @@ fn reshape_count_mismatch() {
         fails(|| f32s(&[2, 3]).reshape(&[4])).to_string(),
         "reshape: cannot view [2, 3] (6 elements) as [4] (4 elements)"
     );
-    msg_has(|| f32s(&[2, 3]).t()?.reshape(&[5]), &["reshape", "[3, 2]", "[5]"]);
+    msg_has(
+        || f32s(&[2, 3]).t()?.reshape(&[5]),
+        &["reshape", "[3, 2]", "[5]"],
+    );
     msg_has(|| f32s(&[2, 3]).reshape_infer(&[-1, -1]), &["reshape"]);
-    msg_has(|| f32s(&[2, 3]).reshape_infer(&[4, -1]), &["reshape", "[2, 3]"]);
+    msg_has(
+        || f32s(&[2, 3]).reshape_infer(&[4, -1]),
+        &["reshape", "[2, 3]"],
+    );
     msg_has(|| f32s(&[2, 3]).reshape_infer(&[-2, 3]), &["reshape"]);
-    msg_has(|| Tensor::from_vec(vec![1.0f32; 5], &[2, 3]), &["from_vec", "[2, 3]", "5"]);
+    msg_has(
+        || Tensor::from_vec(vec![1.0f32; 5], &[2, 3]),
+        &["from_vec", "[2, 3]", "5"],
+    );
     msg_has(|| f32s(&[2, 3]).flatten(1, 0), &["flatten"]);
     msg_has(|| f32s(&[2, 3]).flatten(0, 2), &["flatten", "2"]);
     msg_has(|| f32s(&[2, 3]).unsqueeze(3), &["unsqueeze", "3"]);
@@ -179,10 +235,19 @@ fn cat_and_stack_mismatch() {
         fails(|| Tensor::cat(&[&f32s(&[2, 3]), &f32s(&[2, 4])], 0)).to_string(),
         "cat: shapes [2, 3] and [2, 4] differ outside dim 0"
     );
-    msg_has(|| Tensor::cat(&[&f32s(&[2, 3]), &f32s(&[3])], 0), &["cat", "[2, 3]", "[3]"]);
+    msg_has(
+        || Tensor::cat(&[&f32s(&[2, 3]), &f32s(&[3])], 0),
+        &["cat", "[2, 3]", "[3]"],
+    );
     msg_has(|| Tensor::cat(&[], 0), &["cat"]);
-    msg_has(|| Tensor::cat(&[&f32s(&[2, 3]), &f32s(&[2, 3])], 2), &["cat", "2"]);
-    msg_has(|| Tensor::stack(&[&f32s(&[2, 3]), &f32s(&[3, 2])], 0), &["stack", "[2, 3]", "[3, 2]"]);
+    msg_has(
+        || Tensor::cat(&[&f32s(&[2, 3]), &f32s(&[2, 3])], 2),
+        &["cat", "2"],
+    );
+    msg_has(
+        || Tensor::stack(&[&f32s(&[2, 3]), &f32s(&[3, 2])], 0),
+        &["stack", "[2, 3]", "[3, 2]"],
+    );
     msg_has(|| Tensor::stack(&[], 0), &["stack"]);
     msg_has(|| Tensor::stack(&[&f32s(&[2])], 2), &["stack"]);
 }
@@ -196,7 +261,10 @@ fn narrow_out_of_range() {
     msg_has(|| f32s(&[2, 3]).narrow(2, 0, 1), &["narrow", "2", "[2, 3]"]);
     msg_has(|| f32s(&[2, 3]).narrow(0, 3, 0), &["narrow", "[2, 3]"]);
     // a start so large that start + len overflows is out of range, not a panic
-    msg_has(|| f32s(&[2, 3]).narrow(0, usize::MAX, 2), &["narrow", "[2, 3]"]);
+    msg_has(
+        || f32s(&[2, 3]).narrow(0, usize::MAX, 2),
+        &["narrow", "[2, 3]"],
+    );
 }
 
 #[test]
@@ -205,8 +273,14 @@ fn permute_bad_perm() {
         fails(|| f32s(&[2, 3]).permute(&[0, 0])).to_string(),
         "permute: [0, 0] is not a permutation of the dims of [2, 3]"
     );
-    msg_has(|| f32s(&[2, 3]).permute(&[0]), &["permute", "[0]", "[2, 3]"]);
-    msg_has(|| f32s(&[2, 3]).permute(&[0, 2]), &["permute", "[0, 2]", "[2, 3]"]);
+    msg_has(
+        || f32s(&[2, 3]).permute(&[0]),
+        &["permute", "[0]", "[2, 3]"],
+    );
+    msg_has(
+        || f32s(&[2, 3]).permute(&[0, 2]),
+        &["permute", "[0, 2]", "[2, 3]"],
+    );
     msg_has(|| f32s(&[2, 3]).permute(&[1, 0, 2]), &["permute", "[2, 3]"]);
     msg_has(|| f32s(&[2, 3]).transpose(0, 2), &["transpose", "2"]);
     msg_has(|| f32s(&[2, 3]).transpose(-3, 0), &["transpose", "-3"]);
@@ -215,8 +289,14 @@ fn permute_bad_perm() {
 
 #[test]
 fn broadcast_to_and_pad_errors() {
-    msg_has(|| f32s(&[2, 3]).broadcast_to(&[3]), &["broadcast_to", "[2, 3]", "[3]"]);
-    msg_has(|| f32s(&[2, 3]).broadcast_to(&[2, 4]), &["broadcast_to", "[2, 3]", "[2, 4]"]);
+    msg_has(
+        || f32s(&[2, 3]).broadcast_to(&[3]),
+        &["broadcast_to", "[2, 3]", "[3]"],
+    );
+    msg_has(
+        || f32s(&[2, 3]).broadcast_to(&[2, 4]),
+        &["broadcast_to", "[2, 3]", "[2, 4]"],
+    );
     msg_has(|| f32s(&[2, 3]).expand(&[3, 3]), &["[2, 3]", "[3, 3]"]);
     msg_has(|| f32s(&[2]).pad(&[(1, 1), (1, 1)], 0.0), &["pad", "[2]"]);
     msg_has(|| f32s(&[2]).split(0, 0), &["split"]);
@@ -230,17 +310,38 @@ fn broadcast_to_and_pad_errors() {
 #[test]
 fn index_select_errors() {
     let x = f32s(&[3, 2]);
-    msg_has(|| x.index_select(0, &i64s(&[0, 5], &[2])), &["index_select", "5", "3"]);
-    msg_has(|| x.index_select(0, &i64s(&[-1], &[1])), &["index_select", "-1"]);
+    msg_has(
+        || x.index_select(0, &i64s(&[0, 5], &[2])),
+        &["index_select", "5", "3"],
+    );
+    msg_has(
+        || x.index_select(0, &i64s(&[-1], &[1])),
+        &["index_select", "-1"],
+    );
     assert_eq!(
         fails(|| x.index_select(0, &f64s(&[2]))).to_string(),
         "index_select: indices must be i64, got f64 [2]"
     );
-    msg_has(|| x.index_select(0, &i64s(&[0, 1], &[1, 2])), &["index_select", "[1, 2]"]);
-    msg_has(|| x.index_select(2, &i64s(&[0], &[1])), &["index_select", "2"]);
-    msg_has(|| x.index_add(0, &i64s(&[0], &[1]), &f32s(&[2, 2])), &["index_add", "[3, 2]", "[1]", "[2, 2]"]);
-    msg_has(|| x.index_add(0, &i64s(&[7], &[1]), &f32s(&[1, 2])), &["index_add", "7"]);
-    msg_has(|| x.index_add(0, &f32s(&[1]), &f32s(&[1, 2])), &["index_add", "i64", "f32"]);
+    msg_has(
+        || x.index_select(0, &i64s(&[0, 1], &[1, 2])),
+        &["index_select", "[1, 2]"],
+    );
+    msg_has(
+        || x.index_select(2, &i64s(&[0], &[1])),
+        &["index_select", "2"],
+    );
+    msg_has(
+        || x.index_add(0, &i64s(&[0], &[1]), &f32s(&[2, 2])),
+        &["index_add", "[3, 2]", "[1]", "[2, 2]"],
+    );
+    msg_has(
+        || x.index_add(0, &i64s(&[7], &[1]), &f32s(&[1, 2])),
+        &["index_add", "7"],
+    );
+    msg_has(
+        || x.index_add(0, &f32s(&[1]), &f32s(&[1, 2])),
+        &["index_add", "i64", "f32"],
+    );
 }
 
 #[test]
@@ -250,13 +351,25 @@ fn gather_and_scatter_errors() {
         fails(|| x.gather(1, &i64s(&[0; 9], &[3, 3]))).to_string(),
         "gather: input [2, 3] and index [3, 3] do not fit along dim 1"
     );
-    msg_has(|| x.gather(1, &i64s(&[0; 3], &[3])), &["gather", "[2, 3]", "[3]"]);
+    msg_has(
+        || x.gather(1, &i64s(&[0; 3], &[3])),
+        &["gather", "[2, 3]", "[3]"],
+    );
     msg_has(|| x.gather(1, &i64s(&[0, 3], &[2, 1])), &["gather", "3"]);
     msg_has(|| x.gather(1, &f64s(&[2, 1])), &["gather", "i64", "f64"]);
     msg_has(|| x.gather(2, &i64s(&[0, 0], &[2, 1])), &["gather", "2"]);
-    msg_has(|| x.scatter_add(1, &i64s(&[0, 0], &[2, 1]), &f32s(&[2, 2])), &["scatter_add", "[2, 1]", "[2, 2]"]);
-    msg_has(|| x.scatter_add(1, &i64s(&[0; 8], &[2, 4]), &f32s(&[2, 4])), &["scatter_add", "[2, 3]", "[2, 4]"]);
-    msg_has(|| x.scatter_add(0, &i64s(&[2, 0], &[1, 2]), &f32s(&[1, 2])), &["scatter_add", "2"]);
+    msg_has(
+        || x.scatter_add(1, &i64s(&[0, 0], &[2, 1]), &f32s(&[2, 2])),
+        &["scatter_add", "[2, 1]", "[2, 2]"],
+    );
+    msg_has(
+        || x.scatter_add(1, &i64s(&[0; 8], &[2, 4]), &f32s(&[2, 4])),
+        &["scatter_add", "[2, 3]", "[2, 4]"],
+    );
+    msg_has(
+        || x.scatter_add(0, &i64s(&[2, 0], &[1, 2]), &f32s(&[1, 2])),
+        &["scatter_add", "2"],
+    );
 }
 
 // ---------- reductions ----------
@@ -285,7 +398,10 @@ fn reductions_reject_bad_axes_and_name_the_op() {
     for (name, f) in &ops {
         for d in [2, -3, 100] {
             let m = msg_has(|| f(&x, d), &[&d.to_string()]);
-            assert!(m.starts_with(&format!("{name}: ")), "{m:?} does not start with {name}");
+            assert!(
+                m.starts_with(&format!("{name}: ")),
+                "{m:?} does not start with {name}"
+            );
         }
     }
     msg_has(|| x.sum_dims(&[1, -1], false), &["sum", "repeated"]);
@@ -297,14 +413,20 @@ fn reductions_over_empty_dims() {
     let e = f32s(&[0, 3]);
     msg_has(|| e.max(), &["max", "[0, 3]"]);
     msg_has(|| e.min_dims(&[0], false), &["min", "[0, 3]"]);
-    assert_eq!(fails(|| f32s(&[0]).argmax(None, false)).to_string(), "argmax: cannot reduce an empty dim of [0]");
+    assert_eq!(
+        fails(|| f32s(&[0]).argmax(None, false)).to_string(),
+        "argmax: cannot reduce an empty dim of [0]"
+    );
     msg_has(|| e.argmax(None, false), &["argmax", "[0, 3]"]);
     msg_has(|| e.argmin(Some(0), false), &["argmin", "[0, 3]"]);
     // reducing along the non-empty dim is fine (PyTorch gives an empty result)
     assert_eq!(e.argmax(Some(1), false).unwrap().shape(), &[0]);
     assert_eq!(e.max_dims(&[1], false).unwrap().shape(), &[0]);
     // sums of nothing are 0
-    assert_eq!(e.sum_dims(&[0], false).unwrap().to_vec::<f32>().unwrap(), vec![0.0; 3]);
+    assert_eq!(
+        e.sum_dims(&[0], false).unwrap().to_vec::<f32>().unwrap(),
+        vec![0.0; 3]
+    );
 }
 
 /// 0-d tensors have no axes: axis arguments give errors (or PyTorch's scalar result), never a
@@ -330,7 +452,10 @@ fn axis_arguments_on_a_0d_tensor_never_panic() {
         ("chunk", Box::new(|t| t.chunk(1, 0).map(|v| v[0].clone()))),
         ("index_select", Box::new(move |t| t.index_select(0, &ix))),
         ("gather", Box::new(|t| t.gather(0, &i64s(&[0], &[])))),
-        ("dim", Box::new(|t| t.dim(0).map(|d| Tensor::scalar(d as f64)))),
+        (
+            "dim",
+            Box::new(|t| t.dim(0).map(|d| Tensor::scalar(d as f64))),
+        ),
     ];
     for (name, f) in calls {
         match catch_unwind(AssertUnwindSafe(|| f(&s))) {
@@ -351,7 +476,10 @@ fn backward_errors() {
     let v = Var::new(&f64s(&[2]));
     let y = v.as_tensor().exp().unwrap();
     msg_has(|| y.backward(), &["backward", "[2]"]);
-    msg_has(|| y.backward_with(Some(f64s(&[3])), false), &["backward", "[3]", "[2]"]);
+    msg_has(
+        || y.backward_with(Some(f64s(&[3])), false),
+        &["backward", "[3]", "[2]"],
+    );
     let z = {
         let _g = no_grad();
         v.as_tensor().exp().unwrap().sum().unwrap()
@@ -380,24 +508,42 @@ fn var_set_checks_shape_and_dtype() {
 fn accessors_and_constructors() {
     msg_has(|| f32s(&[2]).to_scalar(), &["to_scalar", "[2]"]);
     msg_has(|| f32s(&[2]).to_vec::<f64>(), &["f32", "f64"]);
-    msg_has(|| f32s(&[2]).data::<i64>().map(|d| d.len()), &["f32", "i64"]);
+    msg_has(
+        || f32s(&[2]).data::<i64>().map(|d| d.len()),
+        &["f32", "i64"],
+    );
     msg_has(|| f32s(&[2]).to_vec2_f64(), &["[2]"]);
     msg_has(|| f32s(&[2]).dim(1), &["dim", "1"]);
     msg_has(|| Tensor::arange(0.0, 1.0, 0.0, DType::F32), &["arange"]);
     msg_has(|| Tensor::arange(0.0, 1.0, -1.0, DType::F32), &["arange"]);
-    msg_has(|| Tensor::arange(0.0, 1.0, f64::NAN, DType::F32), &["arange"]);
+    msg_has(
+        || Tensor::arange(0.0, 1.0, f64::NAN, DType::F32),
+        &["arange"],
+    );
 }
 
 #[test]
 fn gradcheck_errors() {
     // the function must return f64
     msg_has(
-        || gradcheck(|x| x[0].to_dtype(DType::F32), &[f64s(&[2])], GradcheckOptions::default()),
+        || {
+            gradcheck(
+                |x| x[0].to_dtype(DType::F32),
+                &[f64s(&[2])],
+                GradcheckOptions::default(),
+            )
+        },
         &["gradcheck", "f32"],
     );
     // an error inside the function is passed on
     msg_has(
-        || gradcheck(|x| x[0].reshape(&[3]), &[f64s(&[2])], GradcheckOptions::default()),
+        || {
+            gradcheck(
+                |x| x[0].reshape(&[3]),
+                &[f64s(&[2])],
+                GradcheckOptions::default(),
+            )
+        },
         &["reshape", "[2]", "[3]"],
     );
 }
@@ -405,5 +551,8 @@ fn gradcheck_errors() {
 #[test]
 fn context_wraps_the_message() {
     let e = fails(|| f32s(&[64, 784]).matmul(&f32s(&[128, 10]))).context("linear \"encoder.2\"");
-    assert_eq!(e.to_string(), "linear \"encoder.2\": matmul: lhs [64, 784] and rhs [128, 10] do not fit (784 != 128)");
+    assert_eq!(
+        e.to_string(),
+        "linear \"encoder.2\": matmul: lhs [64, 784] and rhs [128, 10] do not fit (784 != 128)"
+    );
 }

@@ -140,7 +140,16 @@ fn is_loopback(url: &str) -> bool {
         .rsplit_once('@')
         .map(|(_, h)| h)
         .unwrap_or(host_port);
-    host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
+    let name = if host.starts_with('[') {
+        host.split_once(']').map(|(h, _)| &h[1..]).unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    name == "localhost"
+        || name == "::1"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn agent(url: &str) -> ureq::Agent {
@@ -305,6 +314,9 @@ mod tests {
     fn loopback_detection() {
         assert!(is_loopback("http://127.0.0.1:8080/a"));
         assert!(is_loopback("http://localhost/a"));
+        assert!(is_loopback("http://[::1]:80/a"));
+        assert!(!is_loopback("http://localhost.example.com/a"));
+        assert!(!is_loopback("http://127.0.0.1.example.com/a"));
         assert!(!is_loopback(
             "https://ossci-datasets.s3.amazonaws.com/mnist/"
         ));

@@ -63,7 +63,10 @@ impl Module for Activation {
         if let Activation::Softmax(d) | Activation::LogSoftmax(d) = *self {
             let r = input.len() as isize;
             if d >= r || d < -r {
-                return Err(misfit(self.kind(), format!("dim {d} out of range for input {input:?}")));
+                return Err(misfit(
+                    self.kind(),
+                    format!("dim {d} out of range for input {input:?}"),
+                ));
             }
         }
         Ok(input.to_vec())
@@ -89,7 +92,10 @@ pub struct Flatten {
 
 impl Default for Flatten {
     fn default() -> Self {
-        Flatten { start_dim: 1, end_dim: -1 }
+        Flatten {
+            start_dim: 1,
+            end_dim: -1,
+        }
     }
 }
 
@@ -105,7 +111,13 @@ impl Module for Flatten {
         let norm = |d: isize| if d < 0 { d + r } else { d };
         let (s, e) = (norm(self.start_dim), norm(self.end_dim));
         if s < 0 || e >= r || s > e {
-            return Err(misfit("Flatten", format!("dims {}..{} do not fit input {input:?}", self.start_dim, self.end_dim)));
+            return Err(misfit(
+                "Flatten",
+                format!(
+                    "dims {}..{} do not fit input {input:?}",
+                    self.start_dim, self.end_dim
+                ),
+            ));
         }
         let (s, e) = (s as usize, e as usize);
         let mut out = input[..s].to_vec();

@@ -42,7 +42,11 @@ pub fn gradcheck_module(
     max_elems: usize,
 ) -> Result<Vec<ParamCheck>> {
     cast_module(m, DType::F64)?;
-    let x = if x.dtype().is_float() { x.to_dtype(DType::F64)? } else { x.clone() };
+    let x = if x.dtype().is_float() {
+        x.to_dtype(DType::F64)?
+    } else {
+        x.clone()
+    };
     let eval = |m: &dyn Module| -> Result<Tensor> {
         let mut rng = Mt19937::new(0);
         let mut ctx = ForwardCtx::eval(&mut rng);
@@ -61,7 +65,13 @@ pub fn gradcheck_module(
         };
         let n = vals.len();
         let step = (n / max_elems.max(1)).max(1);
-        let mut pc = ParamCheck { name, checked: 0, max_abs_error: 0.0, max_rel_error: 0.0, passed: true };
+        let mut pc = ParamCheck {
+            name,
+            checked: 0,
+            max_abs_error: 0.0,
+            max_rel_error: 0.0,
+            passed: true,
+        };
         for j in (0..n).step_by(step).take(max_elems) {
             let mut p = vals.clone();
             p[j] = vals[j] + opts.eps;

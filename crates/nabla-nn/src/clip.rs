@@ -11,7 +11,7 @@
 //! let w = Var::from_vec(vec![3.0f64, 4.0], &[2]).unwrap();
 //! let loss = w.as_tensor().sqr().unwrap().sum().unwrap().mul_scalar(0.5).unwrap(); // grad = w
 //! let mut grads = loss.backward().unwrap();
-//! let norm = clip_grad_norm(&mut grads, &[w.clone()], 1.0).unwrap();
+//! let norm = clip_grad_norm(&mut grads, std::slice::from_ref(&w), 1.0).unwrap();
 //! assert_eq!(norm, 5.0);
 //! let g = w.grad(&grads).unwrap().to_vec::<f64>().unwrap();
 //! assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
@@ -68,7 +68,7 @@ fn sum_sq(t: &Tensor) -> Result<f64> {
 /// Fails when `max_norm` is negative or NaN, or a gradient is not a float tensor.
 pub fn clip_grad_norm(grads: &mut GradStore, params: &[Var], max_norm: f64) -> Result<f64> {
     const OP: &str = "clip_grad_norm";
-    if !(max_norm >= 0.0) {
+    if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::Arg {
             op: OP,
             msg: format!("max_norm {max_norm} must be >= 0"),
@@ -102,7 +102,7 @@ pub fn clip_grad_norm(grads: &mut GradStore, params: &[Var], max_norm: f64) -> R
 /// Fails when `clip` is negative or NaN, or a gradient is not a float tensor.
 pub fn clip_grad_value(grads: &mut GradStore, params: &[Var], clip: f64) -> Result<()> {
     const OP: &str = "clip_grad_value";
-    if !(clip >= 0.0) {
+    if clip.is_nan() || clip < 0.0 {
         return Err(Error::Arg {
             op: OP,
             msg: format!("clip value {clip} must be >= 0"),
@@ -211,12 +211,15 @@ mod tests {
     #[test]
     fn bad_arguments_are_errors() {
         let (a, _, _, mut grads) = setup();
-        let e = clip_grad_norm(&mut grads, &[a.clone()], -1.0).unwrap_err();
+        let e = clip_grad_norm(&mut grads, std::slice::from_ref(&a), -1.0).unwrap_err();
         assert!(e.to_string().contains("clip_grad_norm: max_norm -1"), "{e}");
-        let e = clip_grad_norm(&mut grads, &[a.clone()], f64::NAN).unwrap_err();
+        let e = clip_grad_norm(&mut grads, std::slice::from_ref(&a), f64::NAN).unwrap_err();
         assert!(e.to_string().contains("max_norm NaN"), "{e}");
-        let e = clip_grad_value(&mut grads, &[a.clone()], -0.5).unwrap_err();
-        assert!(e.to_string().contains("clip_grad_value: clip value -0.5"), "{e}");
+        let e = clip_grad_value(&mut grads, std::slice::from_ref(&a), -0.5).unwrap_err();
+        assert!(
+            e.to_string().contains("clip_grad_value: clip value -0.5"),
+            "{e}"
+        );
         // nothing changed
         assert_eq!(
             a.grad(&grads).unwrap().to_vec::<f64>().unwrap(),
@@ -228,8 +231,15 @@ mod tests {
     fn gradients_from_backward_are_clipped() {
         let w = Var::from_vec(vec![1.0f64, 2.0, 2.0], &[3]).unwrap();
         // d/dw sum(w^2) = 2w, norm 6
-        let mut grads = w.as_tensor().sqr().unwrap().sum().unwrap().backward().unwrap();
-        let norm = clip_grad_norm(&mut grads, &[w.clone()], 3.0).unwrap();
+        let mut grads = w
+            .as_tensor()
+            .sqr()
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let norm = clip_grad_norm(&mut grads, std::slice::from_ref(&w), 3.0).unwrap();
         assert!((norm - 6.0).abs() < 1e-12);
         let g = w.grad(&grads).unwrap().to_vec::<f64>().unwrap();
         let coef = 3.0 / (6.0 + 1e-6);

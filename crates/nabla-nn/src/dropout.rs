@@ -15,7 +15,10 @@ impl Dropout {
     /// Fails unless `0 <= p < 1`.
     pub fn new(p: f64) -> Result<Self> {
         if !(0.0..1.0).contains(&p) {
-            return Err(Error::Arg { op: "Dropout", msg: format!("p must be in [0, 1), got {p}") });
+            return Err(Error::Arg {
+                op: "Dropout",
+                msg: format!("p must be in [0, 1), got {p}"),
+            });
         }
         Ok(Dropout { p })
     }
@@ -35,7 +38,9 @@ impl Module for Dropout {
         }
         let keep = 1.0 - self.p;
         let scale = 1.0 / keep;
-        let m: Vec<f64> = (0..x.numel()).map(|_| if ctx.rng.random() < keep { scale } else { 0.0 }).collect();
+        let m: Vec<f64> = (0..x.numel())
+            .map(|_| if ctx.rng.random() < keep { scale } else { 0.0 })
+            .collect();
         let mask = Tensor::from_vec(m, x.shape())?.to_dtype(x.dtype())?;
         x.mul(&mask)
     }

@@ -16,7 +16,11 @@ impl Embedding {
     /// A new table.
     pub fn new(num_embeddings: usize, embedding_dim: usize, rng: &mut Mt19937) -> Result<Self> {
         let w = Tensor::randn(&[num_embeddings, embedding_dim], DType::F32, rng)?;
-        Ok(Embedding { weight: Var::new(&w), num: num_embeddings, dim: embedding_dim })
+        Ok(Embedding {
+            weight: Var::new(&w),
+            num: num_embeddings,
+            dim: embedding_dim,
+        })
     }
 }
 
@@ -25,7 +29,11 @@ impl Module for Embedding {
         "Embedding"
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        let idx = if x.dtype() == DType::I64 { x.flatten_all()? } else { x.flatten_all()?.to_dtype(DType::I64)? };
+        let idx = if x.dtype() == DType::I64 {
+            x.flatten_all()?
+        } else {
+            x.flatten_all()?.to_dtype(DType::I64)?
+        };
         let rows = self.weight.as_tensor().index_select(0, &idx)?;
         let mut shape = x.shape().to_vec();
         shape.push(self.dim);
@@ -36,7 +44,10 @@ impl Module for Embedding {
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if input.is_empty() {
-            return Err(misfit("Embedding", "needs at least a batch dim of indices".into()));
+            return Err(misfit(
+                "Embedding",
+                "needs at least a batch dim of indices".into(),
+            ));
         }
         let mut s = input.to_vec();
         s.push(self.dim);

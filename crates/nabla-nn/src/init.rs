@@ -44,7 +44,10 @@ pub fn gain(n: Nonlinearity) -> f64 {
 /// Fails for shapes with fewer than 2 dims.
 pub fn fans(shape: &[usize]) -> Result<(usize, usize)> {
     if shape.len() < 2 {
-        return Err(Error::Arg { op: "init", msg: format!("fan in/out need at least 2 dims, got {shape:?}") });
+        return Err(Error::Arg {
+            op: "init",
+            msg: format!("fan in/out need at least 2 dims, got {shape:?}"),
+        });
     }
     let receptive: usize = shape[2..].iter().product();
     Ok((shape[1] * receptive, shape[0] * receptive))
@@ -56,15 +59,31 @@ pub fn uniform(shape: &[usize], bound: f64, dtype: DType, rng: &mut Mt19937) -> 
 }
 
 /// Xavier/Glorot uniform: bound = gain · √(6 / (fan_in + fan_out)).
-pub fn xavier_uniform(shape: &[usize], gain: f64, dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
+pub fn xavier_uniform(
+    shape: &[usize],
+    gain: f64,
+    dtype: DType,
+    rng: &mut Mt19937,
+) -> Result<Tensor> {
     let (fi, fo) = fans(shape)?;
     uniform(shape, gain * (6.0 / (fi + fo) as f64).sqrt(), dtype, rng)
 }
 
 /// Xavier/Glorot normal: std = gain · √(2 / (fan_in + fan_out)).
-pub fn xavier_normal(shape: &[usize], gain: f64, dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
+pub fn xavier_normal(
+    shape: &[usize],
+    gain: f64,
+    dtype: DType,
+    rng: &mut Mt19937,
+) -> Result<Tensor> {
     let (fi, fo) = fans(shape)?;
-    Tensor::normal(shape, 0.0, gain * (2.0 / (fi + fo) as f64).sqrt(), dtype, rng)
+    Tensor::normal(
+        shape,
+        0.0,
+        gain * (2.0 / (fi + fo) as f64).sqrt(),
+        dtype,
+        rng,
+    )
 }
 
 fn kaiming_std(shape: &[usize], mode: FanMode, n: Nonlinearity) -> Result<f64> {
@@ -77,13 +96,25 @@ fn kaiming_std(shape: &[usize], mode: FanMode, n: Nonlinearity) -> Result<f64> {
 }
 
 /// Kaiming/He uniform: bound = √3 · gain / √fan.
-pub fn kaiming_uniform(shape: &[usize], mode: FanMode, n: Nonlinearity, dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
+pub fn kaiming_uniform(
+    shape: &[usize],
+    mode: FanMode,
+    n: Nonlinearity,
+    dtype: DType,
+    rng: &mut Mt19937,
+) -> Result<Tensor> {
     let std = kaiming_std(shape, mode, n)?;
     uniform(shape, 3f64.sqrt() * std, dtype, rng)
 }
 
 /// Kaiming/He normal: std = gain / √fan.
-pub fn kaiming_normal(shape: &[usize], mode: FanMode, n: Nonlinearity, dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
+pub fn kaiming_normal(
+    shape: &[usize],
+    mode: FanMode,
+    n: Nonlinearity,
+    dtype: DType,
+    rng: &mut Mt19937,
+) -> Result<Tensor> {
     let std = kaiming_std(shape, mode, n)?;
     Tensor::normal(shape, 0.0, std, dtype, rng)
 }
@@ -158,11 +189,21 @@ impl Init {
     /// Draws a weight of `shape`; `Default` uses PyTorch's Linear/Conv default.
     pub fn weight(self, shape: &[usize], dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
         match self {
-            Init::Default => kaiming_uniform(shape, FanMode::FanIn, Nonlinearity::LeakyRelu(5f64.sqrt()), dtype, rng),
+            Init::Default => kaiming_uniform(
+                shape,
+                FanMode::FanIn,
+                Nonlinearity::LeakyRelu(5f64.sqrt()),
+                dtype,
+                rng,
+            ),
             Init::XavierUniform => xavier_uniform(shape, 1.0, dtype, rng),
             Init::XavierNormal => xavier_normal(shape, 1.0, dtype, rng),
-            Init::KaimingUniform => kaiming_uniform(shape, FanMode::FanIn, Nonlinearity::Relu, dtype, rng),
-            Init::KaimingNormal => kaiming_normal(shape, FanMode::FanIn, Nonlinearity::Relu, dtype, rng),
+            Init::KaimingUniform => {
+                kaiming_uniform(shape, FanMode::FanIn, Nonlinearity::Relu, dtype, rng)
+            }
+            Init::KaimingNormal => {
+                kaiming_normal(shape, FanMode::FanIn, Nonlinearity::Relu, dtype, rng)
+            }
             Init::LecunNormal => lecun_normal(shape, dtype, rng),
             Init::LecunUniform => lecun_uniform(shape, dtype, rng),
             Init::Zeros => Ok(zeros(shape, dtype)),
@@ -202,7 +243,14 @@ mod tests {
         let bound = (6.0f64 / 700.0).sqrt();
         let (m, s, a) = stats(&t);
         assert!(a <= bound && m.abs() < 0.01 && (s - bound / 3f64.sqrt()).abs() < 0.01 * bound);
-        let t = kaiming_normal(&shape, FanMode::FanIn, Nonlinearity::Relu, DType::F64, &mut rng).unwrap();
+        let t = kaiming_normal(
+            &shape,
+            FanMode::FanIn,
+            Nonlinearity::Relu,
+            DType::F64,
+            &mut rng,
+        )
+        .unwrap();
         let (_, s, _) = stats(&t);
         assert!((s - (2.0f64 / 300.0).sqrt()).abs() < 0.02 * s);
         let t = Init::Default.weight(&shape, DType::F64, &mut rng).unwrap();

@@ -21,6 +21,7 @@ pub mod sequential;
 pub mod state;
 
 pub use activation::{Activation, Flatten};
+pub use check::{cast_module, gradcheck_module, ParamCheck};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use init::Init;
@@ -30,4 +31,3 @@ pub use module::{parameter_count, ForwardCtx, Module};
 pub use norm::{BatchNorm1d, LayerNorm};
 pub use sequential::Sequential;
 pub use state::StateDict;
-pub use check::{cast_module, gradcheck_module, ParamCheck};

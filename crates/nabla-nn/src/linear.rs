@@ -17,8 +17,20 @@ pub struct Linear {
 
 impl Linear {
     /// PyTorch's default initialization: weight and bias uniform in ±1/√in_features.
-    pub fn new(in_features: usize, out_features: usize, bias: bool, rng: &mut Mt19937) -> Result<Self> {
-        Self::with_init(in_features, out_features, bias, Init::Default, DType::F32, rng)
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        rng: &mut Mt19937,
+    ) -> Result<Self> {
+        Self::with_init(
+            in_features,
+            out_features,
+            bias,
+            Init::Default,
+            DType::F32,
+            rng,
+        )
     }
 
     /// A layer with a chosen weight initializer and dtype (the bias keeps PyTorch's default).
@@ -32,12 +44,27 @@ impl Linear {
     ) -> Result<Self> {
         let weight = Var::new(&init.weight(&[out_features, in_features], dtype, rng)?);
         let bias = if bias {
-            let bound = if in_features > 0 { 1.0 / (in_features as f64).sqrt() } else { 0.0 };
-            Some(Var::new(&Tensor::uniform(&[out_features], -bound, bound, dtype, rng)?))
+            let bound = if in_features > 0 {
+                1.0 / (in_features as f64).sqrt()
+            } else {
+                0.0
+            };
+            Some(Var::new(&Tensor::uniform(
+                &[out_features],
+                -bound,
+                bound,
+                dtype,
+                rng,
+            )?))
         } else {
             None
         };
-        Ok(Linear { weight, bias, in_features, out_features })
+        Ok(Linear {
+            weight,
+            bias,
+            in_features,
+            out_features,
+        })
     }
 
     /// Input features.
@@ -87,11 +114,19 @@ impl Module for Linear {
             }
             _ => Err(misfit(
                 &format!("Linear({}, {})", self.in_features, self.out_features),
-                format!("input {input:?} does not end in {} features", self.in_features),
+                format!(
+                    "input {input:?} does not end in {} features",
+                    self.in_features
+                ),
             )),
         }
     }
     fn describe(&self) -> String {
-        format!("in_features={}, out_features={}, bias={}", self.in_features, self.out_features, self.bias.is_some())
+        format!(
+            "in_features={}, out_features={}, bias={}",
+            self.in_features,
+            self.out_features,
+            self.bias.is_some()
+        )
     }
 }

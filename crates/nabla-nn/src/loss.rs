@@ -29,7 +29,11 @@ fn same_shape(op: &'static str, input: &Tensor, target: &Tensor) -> Result<()> {
     if input.shape() != target.shape() {
         return Err(Error::Shape {
             op,
-            msg: format!("input {:?} and target {:?} differ", input.shape(), target.shape()),
+            msg: format!(
+                "input {:?} and target {:?} differ",
+                input.shape(),
+                target.shape()
+            ),
         });
     }
     Ok(())
@@ -73,15 +77,29 @@ pub fn smooth_l1_loss(input: &Tensor, target: &Tensor, beta: f64, r: Reduction) 
 pub fn binary_cross_entropy(p: &Tensor, target: &Tensor, r: Reduction) -> Result<Tensor> {
     same_shape("binary_cross_entropy", p, target)?;
     let lp = p.log()?.clamp(-100.0, f64::INFINITY)?;
-    let lq = p.neg()?.add_scalar(1.0)?.log()?.clamp(-100.0, f64::INFINITY)?;
-    let l = target.mul(&lp)?.add(&target.neg()?.add_scalar(1.0)?.mul(&lq)?)?.neg()?;
+    let lq = p
+        .neg()?
+        .add_scalar(1.0)?
+        .log()?
+        .clamp(-100.0, f64::INFINITY)?;
+    let l = target
+        .mul(&lp)?
+        .add(&target.neg()?.add_scalar(1.0)?.mul(&lq)?)?
+        .neg()?;
     reduce(l, r)
 }
 
 /// Binary cross-entropy on logits, computed stably: `max(x, 0) - x y + log(1 + e^-|x|)`.
-pub fn binary_cross_entropy_with_logits(x: &Tensor, target: &Tensor, r: Reduction) -> Result<Tensor> {
+pub fn binary_cross_entropy_with_logits(
+    x: &Tensor,
+    target: &Tensor,
+    r: Reduction,
+) -> Result<Tensor> {
     same_shape("binary_cross_entropy_with_logits", x, target)?;
-    let l = x.relu()?.sub(&x.mul(target)?)?.add(&x.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?)?;
+    let l = x
+        .relu()?
+        .sub(&x.mul(target)?)?
+        .add(&x.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?)?;
     reduce(l, r)
 }
 
@@ -98,7 +116,11 @@ pub struct CrossEntropyOptions {
 
 impl Default for CrossEntropyOptions {
     fn default() -> Self {
-        CrossEntropyOptions { reduction: Reduction::Mean, ignore_index: -100, label_smoothing: 0.0 }
+        CrossEntropyOptions {
+            reduction: Reduction::Mean,
+            ignore_index: -100,
+            label_smoothing: 0.0,
+        }
     }
 }
 
@@ -106,11 +128,18 @@ fn check_classes(op: &'static str, logits: &Tensor, target: &Tensor) -> Result<(
     if logits.rank() != 2 || target.rank() != 1 || target.shape()[0] != logits.shape()[0] {
         return Err(Error::Shape {
             op,
-            msg: format!("input {:?} and target {:?} do not fit: expected [N, C] and [N]", logits.shape(), target.shape()),
+            msg: format!(
+                "input {:?} and target {:?} do not fit: expected [N, C] and [N]",
+                logits.shape(),
+                target.shape()
+            ),
         });
     }
     if target.dtype() != DType::I64 {
-        return Err(Error::DType { op, msg: format!("class-index targets must be i64, got {}", target.dtype()) });
+        return Err(Error::DType {
+            op,
+            msg: format!("class-index targets must be i64, got {}", target.dtype()),
+        });
     }
     Ok(())
 }
@@ -120,7 +149,14 @@ pub fn nll_loss(logp: &Tensor, target: &Tensor, ignore_index: i64, r: Reduction)
     nll_smoothed("nll_loss", logp, target, ignore_index, 0.0, r)
 }
 
-fn nll_smoothed(op: &'static str, logp: &Tensor, target: &Tensor, ignore: i64, eps: f64, r: Reduction) -> Result<Tensor> {
+fn nll_smoothed(
+    op: &'static str,
+    logp: &Tensor,
+    target: &Tensor,
+    ignore: i64,
+    eps: f64,
+    r: Reduction,
+) -> Result<Tensor> {
     check_classes(op, logp, target)?;
     let c = logp.shape()[1] as i64;
     let t = target.to_vec::<i64>()?;
@@ -131,7 +167,10 @@ fn nll_smoothed(op: &'static str, logp: &Tensor, target: &Tensor, ignore: i64, e
             keep.push(0.0);
             safe.push(0);
         } else if k < 0 || k >= c {
-            return Err(Error::Arg { op, msg: format!("target {k} of sample {i} is out of range for {c} classes") });
+            return Err(Error::Arg {
+                op,
+                msg: format!("target {k} of sample {i} is out of range for {c} classes"),
+            });
         } else {
             keep.push(1.0);
             safe.push(k);
@@ -158,20 +197,33 @@ fn nll_smoothed(op: &'static str, logp: &Tensor, target: &Tensor, ignore: i64, e
 
 /// Cross-entropy of logits `[N, C]` with class indices `[N]` (i64) or class probabilities
 /// `[N, C]` (float), as `torch.nn.functional.cross_entropy`.
-pub fn cross_entropy(logits: &Tensor, target: &Tensor, opts: CrossEntropyOptions) -> Result<Tensor> {
+pub fn cross_entropy(
+    logits: &Tensor,
+    target: &Tensor,
+    opts: CrossEntropyOptions,
+) -> Result<Tensor> {
     let logp = logits.log_softmax(-1)?;
     if target.dtype().is_float() {
         same_shape("cross_entropy", logits, target)?;
         let c = logits.shape().last().copied().unwrap_or(1) as f64;
         let t = if opts.label_smoothing > 0.0 {
-            target.mul_scalar(1.0 - opts.label_smoothing)?.add_scalar(opts.label_smoothing / c)?
+            target
+                .mul_scalar(1.0 - opts.label_smoothing)?
+                .add_scalar(opts.label_smoothing / c)?
         } else {
             target.clone()
         };
         let l = t.mul(&logp)?.sum_dims(&[-1], false)?.neg()?;
         return reduce(l, opts.reduction);
     }
-    nll_smoothed("cross_entropy", &logp, target, opts.ignore_index, opts.label_smoothing, opts.reduction)
+    nll_smoothed(
+        "cross_entropy",
+        &logp,
+        target,
+        opts.ignore_index,
+        opts.label_smoothing,
+        opts.reduction,
+    )
 }
 
 /// How [`kl_div`] reduces.
@@ -203,6 +255,8 @@ pub fn kl_div(input: &Tensor, target: &Tensor, r: KlReduction, log_target: bool)
         KlReduction::None => Ok(l),
         KlReduction::Mean => l.mean(),
         KlReduction::Sum => l.sum(),
-        KlReduction::BatchMean => l.sum()?.div_scalar(input.shape().first().copied().unwrap_or(1).max(1) as f64),
+        KlReduction::BatchMean => l
+            .sum()?
+            .div_scalar(input.shape().first().copied().unwrap_or(1).max(1) as f64),
     }
 }

@@ -13,11 +13,17 @@ pub struct ForwardCtx<'a> {
 impl<'a> ForwardCtx<'a> {
     /// A training-mode context.
     pub fn train(rng: &'a mut Mt19937) -> Self {
-        ForwardCtx { training: true, rng }
+        ForwardCtx {
+            training: true,
+            rng,
+        }
     }
     /// An evaluation-mode context.
     pub fn eval(rng: &'a mut Mt19937) -> Self {
-        ForwardCtx { training: false, rng }
+        ForwardCtx {
+            training: false,
+            rng,
+        }
     }
 }
 
@@ -59,5 +65,8 @@ pub fn parameter_count(m: &dyn Module) -> usize {
 
 /// An error for an input that does not fit a layer.
 pub fn misfit(layer: &str, msg: String) -> Error {
-    Error::Shape { op: "forward", msg: format!("{layer}: {msg}") }
+    Error::Shape {
+        op: "forward",
+        msg: format!("{layer}: {msg}"),
+    }
 }

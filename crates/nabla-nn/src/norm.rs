@@ -29,7 +29,12 @@ impl LayerNorm {
         } else {
             (None, None)
         };
-        LayerNorm { weight, bias, shape: normalized_shape.to_vec(), eps }
+        LayerNorm {
+            weight,
+            bias,
+            shape: normalized_shape.to_vec(),
+            eps,
+        }
     }
 }
 
@@ -64,13 +69,23 @@ impl Module for LayerNorm {
         v
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        if input.len() < self.shape.len() || input[input.len() - self.shape.len()..] != self.shape[..] {
-            return Err(misfit("LayerNorm", format!("input {input:?} does not end in {:?}", self.shape)));
+        if input.len() < self.shape.len()
+            || input[input.len() - self.shape.len()..] != self.shape[..]
+        {
+            return Err(misfit(
+                "LayerNorm",
+                format!("input {input:?} does not end in {:?}", self.shape),
+            ));
         }
         Ok(input.to_vec())
     }
     fn describe(&self) -> String {
-        format!("{:?}, eps={}, elementwise_affine={}", self.shape, self.eps, self.weight.is_some())
+        format!(
+            "{:?}, eps={}, elementwise_affine={}",
+            self.shape,
+            self.eps,
+            self.weight.is_some()
+        )
     }
 }
 
@@ -103,7 +118,10 @@ impl BatchNorm1d {
     pub fn with_options(num_features: usize, eps: f64, momentum: f64, affine: bool) -> Self {
         let c = num_features;
         let (weight, bias) = if affine {
-            (Some(Var::new(&Tensor::ones(&[c], DType::F32))), Some(Var::new(&Tensor::zeros(&[c], DType::F32))))
+            (
+                Some(Var::new(&Tensor::ones(&[c], DType::F32))),
+                Some(Var::new(&Tensor::zeros(&[c], DType::F32))),
+            )
         } else {
             (None, None)
         };
@@ -128,7 +146,11 @@ impl Module for BatchNorm1d {
         self.output_shape(x.shape())?;
         // statistics over every dim but C (dim 1); broadcast shape [1, C] or [1, C, 1]
         let dims: Vec<isize> = if x.rank() == 2 { vec![0] } else { vec![0, 2] };
-        let bshape: Vec<usize> = if x.rank() == 2 { vec![1, self.c] } else { vec![1, self.c, 1] };
+        let bshape: Vec<usize> = if x.rank() == 2 {
+            vec![1, self.c]
+        } else {
+            vec![1, self.c, 1]
+        };
         let (mean, var) = if ctx.training {
             let n: usize = dims.iter().map(|&d| x.shape()[d as usize]).product();
             let mean = x.mean_dims(&dims, true)?;
@@ -136,17 +158,39 @@ impl Module for BatchNorm1d {
             {
                 let _g = no_grad();
                 let m = self.momentum;
-                let unbiased = if n > 1 { var.mul_scalar(n as f64 / (n - 1) as f64)? } else { var.clone() };
-                let rm = self.running_mean.as_tensor().mul_scalar(1.0 - m)?.add(&mean.reshape(&[self.c])?.mul_scalar(m)?)?;
-                let rv = self.running_var.as_tensor().mul_scalar(1.0 - m)?.add(&unbiased.reshape(&[self.c])?.mul_scalar(m)?)?;
+                let unbiased = if n > 1 {
+                    var.mul_scalar(n as f64 / (n - 1) as f64)?
+                } else {
+                    var.clone()
+                };
+                let rm = self
+                    .running_mean
+                    .as_tensor()
+                    .mul_scalar(1.0 - m)?
+                    .add(&mean.reshape(&[self.c])?.mul_scalar(m)?)?;
+                let rv = self
+                    .running_var
+                    .as_tensor()
+                    .mul_scalar(1.0 - m)?
+                    .add(&unbiased.reshape(&[self.c])?.mul_scalar(m)?)?;
                 self.running_mean.set(&rm.detach())?;
                 self.running_var.set(&rv.detach())?;
-                let nb = self.num_batches_tracked.as_tensor().to_vec::<i64>()?.first().copied().unwrap_or(0);
-                self.num_batches_tracked.set(&Tensor::from_vec(vec![nb + 1], &[])?)?;
+                let nb = self
+                    .num_batches_tracked
+                    .as_tensor()
+                    .to_vec::<i64>()?
+                    .first()
+                    .copied()
+                    .unwrap_or(0);
+                self.num_batches_tracked
+                    .set(&Tensor::from_vec(vec![nb + 1], &[])?)?;
             }
             (mean, var)
         } else {
-            (self.running_mean.as_tensor().reshape(&bshape)?, self.running_var.as_tensor().reshape(&bshape)?)
+            (
+                self.running_mean.as_tensor().reshape(&bshape)?,
+                self.running_var.as_tensor().reshape(&bshape)?,
+            )
         };
         let mut y = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
         if let Some(w) = &self.weight {
@@ -171,19 +215,31 @@ impl Module for BatchNorm1d {
         vec![
             ("running_mean".into(), self.running_mean.clone()),
             ("running_var".into(), self.running_var.clone()),
-            ("num_batches_tracked".into(), self.num_batches_tracked.clone()),
+            (
+                "num_batches_tracked".into(),
+                self.num_batches_tracked.clone(),
+            ),
         ]
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if !(input.len() == 2 || input.len() == 3) || input[1] != self.c {
             return Err(misfit(
                 &format!("BatchNorm1d({})", self.c),
-                format!("input {input:?} is not [N, {}] or [N, {}, L]", self.c, self.c),
+                format!(
+                    "input {input:?} is not [N, {}] or [N, {}, L]",
+                    self.c, self.c
+                ),
             ));
         }
         Ok(input.to_vec())
     }
     fn describe(&self) -> String {
-        format!("{}, eps={}, momentum={}, affine={}", self.c, self.eps, self.momentum, self.weight.is_some())
+        format!(
+            "{}, eps={}, momentum={}, affine={}",
+            self.c,
+            self.eps,
+            self.momentum,
+            self.weight.is_some()
+        )
     }
 }

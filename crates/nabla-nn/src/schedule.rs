@@ -31,7 +31,7 @@
 //! saves `last_epoch`, `best`, `num_bad_epochs`, `cooldown_counter` and `last_lr.{g}`. The
 //! hyperparameters (gamma, milestones, ...) are configuration and are not saved.
 
-use crate::optim::{check_all_used, err, scalar, Optimizer};
+use crate::optim::{check_all_used, check_nonneg, err, scalar, Optimizer};
 use crate::StateDict;
 use nabla_core::Result;
 use std::collections::BTreeSet;
@@ -215,11 +215,6 @@ macro_rules! closed_form {
             }
         }
     };
-}
-
-/// Fails unless `v` is finite and `>= 0`.
-fn check_nonneg(op: &'static str, what: &str, v: f64) -> Result<()> {
-    crate::optim::check_nonneg(op, what, v)
 }
 
 /// Multiplies the rate by `gamma` every `step_size` epochs (PyTorch's `StepLR`):
@@ -516,7 +511,10 @@ impl OneCycleLR {
                 (total - 1.0, initial, min),
             ]
         } else {
-            vec![(up_end, initial, cfg.max_lr), (total - 1.0, cfg.max_lr, min)]
+            vec![
+                (up_end, initial, cfg.max_lr),
+                (total - 1.0, cfg.max_lr, min),
+            ]
         };
         let mut s = OneCycleLR {
             progress: Progress {

@@ -45,7 +45,9 @@ impl Module for Sequential {
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         let mut h = x.clone();
         for (i, l) in self.layers.iter().enumerate() {
-            h = l.forward(&h, ctx).map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
+            h = l
+                .forward(&h, ctx)
+                .map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
         }
         Ok(h)
     }
@@ -53,24 +55,38 @@ impl Module for Sequential {
         self.layers
             .iter()
             .enumerate()
-            .flat_map(|(i, l)| l.parameters().into_iter().map(move |(n, v)| (format!("{i}.{n}"), v)))
+            .flat_map(|(i, l)| {
+                l.parameters()
+                    .into_iter()
+                    .map(move |(n, v)| (format!("{i}.{n}"), v))
+            })
             .collect()
     }
     fn buffers(&self) -> Vec<(String, Var)> {
         self.layers
             .iter()
             .enumerate()
-            .flat_map(|(i, l)| l.buffers().into_iter().map(move |(n, v)| (format!("{i}.{n}"), v)))
+            .flat_map(|(i, l)| {
+                l.buffers()
+                    .into_iter()
+                    .map(move |(n, v)| (format!("{i}.{n}"), v))
+            })
             .collect()
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let mut s = input.to_vec();
         for (i, l) in self.layers.iter().enumerate() {
-            s = l.output_shape(&s).map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
+            s = l
+                .output_shape(&s)
+                .map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
         }
         Ok(s)
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        self.layers.iter().enumerate().map(|(i, l)| (i.to_string(), l.as_ref() as &dyn Module)).collect()
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i.to_string(), l.as_ref() as &dyn Module))
+            .collect()
     }
 }

@@ -31,8 +31,16 @@ impl StateDict {
     pub fn sub(&self, prefix: &str) -> StateDict {
         let p = format!("{prefix}.");
         StateDict {
-            tensors: self.tensors.iter().filter_map(|(k, v)| k.strip_prefix(&p).map(|s| (s.to_string(), v.clone()))).collect(),
-            scalars: self.scalars.iter().filter_map(|(k, v)| k.strip_prefix(&p).map(|s| (s.to_string(), *v))).collect(),
+            tensors: self
+                .tensors
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix(&p).map(|s| (s.to_string(), v.clone())))
+                .collect(),
+            scalars: self
+                .scalars
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix(&p).map(|s| (s.to_string(), *v)))
+                .collect(),
         }
     }
 }

@@ -34,15 +34,27 @@ fn sequential_names_parameters_like_pytorch() {
     let names: Vec<String> = m.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        ["0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias", "4.weight", "4.bias", "7.weight", "7.bias"]
+        [
+            "0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias", "4.weight", "4.bias",
+            "7.weight", "7.bias"
+        ]
     );
     let bufs: Vec<String> = m.buffers().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(bufs, ["4.running_mean", "4.running_var", "4.num_batches_tracked"]);
+    assert_eq!(
+        bufs,
+        ["4.running_mean", "4.running_var", "4.num_batches_tracked"]
+    );
     assert_eq!(m.parameters()[0].1.shape(), vec![5, 6]);
-    assert_eq!(parameter_count(&m), 6 * 5 + 5 + 10 + 5 * 4 + 4 + 8 + 4 * 3 + 3);
+    assert_eq!(
+        parameter_count(&m),
+        6 * 5 + 5 + 10 + 5 * 4 + 4 + 8 + 4 * 3 + 3
+    );
     assert_eq!(m.output_shape(&[7, 6]).unwrap(), vec![7, 3]);
     let e = m.output_shape(&[7, 5]).unwrap_err().to_string();
-    assert!(e.contains("layer 0 (Linear)") && e.contains("[7, 5]"), "{e}");
+    assert!(
+        e.contains("layer 0 (Linear)") && e.contains("[7, 5]"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -88,9 +100,20 @@ fn embedding_and_batchnorm_training_gradients() {
     let m = y.mean_dims(&[0], false).unwrap().to_vec_f64();
     close(&m, &[0.0, 0.0], 1e-6);
     // running stats: 0.9 * 0 + 0.1 * mean; 0.9 * 1 + 0.1 * unbiased var
-    close(&bn.running_mean.as_tensor().to_vec_f64(), &[0.25, 2.5], 1e-6);
-    close(&bn.running_var.as_tensor().to_vec_f64(), &[0.9 + 0.1 * (5.0 / 3.0), 0.9 + 0.1 * (500.0 / 3.0)], 1e-4);
-    assert_eq!(bn.num_batches_tracked.as_tensor().to_vec::<i64>().unwrap(), vec![1]);
+    close(
+        &bn.running_mean.as_tensor().to_vec_f64(),
+        &[0.25, 2.5],
+        1e-6,
+    );
+    close(
+        &bn.running_var.as_tensor().to_vec_f64(),
+        &[0.9 + 0.1 * (5.0 / 3.0), 0.9 + 0.1 * (500.0 / 3.0)],
+        1e-4,
+    );
+    assert_eq!(
+        bn.num_batches_tracked.as_tensor().to_vec::<i64>().unwrap(),
+        vec![1]
+    );
 }
 
 #[test]
@@ -98,14 +121,23 @@ fn dropout_scales_and_is_reproducible() {
     let d = Dropout::new(0.25).unwrap();
     let x = Tensor::ones(&[1000], DType::F32);
     let mut a = Mt19937::new(3);
-    let ya = d.forward(&x, &mut ForwardCtx::train(&mut a)).unwrap().to_vec_f64();
+    let ya = d
+        .forward(&x, &mut ForwardCtx::train(&mut a))
+        .unwrap()
+        .to_vec_f64();
     let mut b = Mt19937::new(3);
-    let yb = d.forward(&x, &mut ForwardCtx::train(&mut b)).unwrap().to_vec_f64();
+    let yb = d
+        .forward(&x, &mut ForwardCtx::train(&mut b))
+        .unwrap()
+        .to_vec_f64();
     assert_eq!(ya, yb);
     assert!(ya.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
     let kept = ya.iter().filter(|&&v| v > 0.0).count();
     assert!((700..800).contains(&kept), "{kept}");
-    let ye = d.forward(&x, &mut ForwardCtx::eval(&mut a)).unwrap().to_vec_f64();
+    let ye = d
+        .forward(&x, &mut ForwardCtx::eval(&mut a))
+        .unwrap()
+        .to_vec_f64();
     assert!(ye.iter().all(|&v| v == 1.0));
     assert!(Dropout::new(1.0).is_err());
 }
@@ -115,50 +147,119 @@ fn losses_match_pytorch() {
     let logits = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 1.0, -1.0, 0.5], &[2, 3]).unwrap();
     let t = Tensor::from_vec(vec![2i64, 0], &[2]).unwrap();
     // torch.nn.functional.cross_entropy(torch.tensor([[1.,2,3],[1,-1,.5]],dtype=float64), torch.tensor([2,0]))
-    let ce = loss::cross_entropy(&logits, &t, CrossEntropyOptions::default()).unwrap().to_scalar().unwrap();
+    let ce = loss::cross_entropy(&logits, &t, CrossEntropyOptions::default())
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     let lse1 = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
     let lse2 = (1f64.exp() + (-1f64).exp() + 0.5f64.exp()).ln();
     let want = ((lse1 - 3.0) + (lse2 - 1.0)) / 2.0;
     assert!((ce - want).abs() < 1e-12);
     // label smoothing 0.1: (1 - 0.1) * nll + 0.1 * mean_c(-logp)
-    let o = CrossEntropyOptions { label_smoothing: 0.1, ..Default::default() };
-    let ls = loss::cross_entropy(&logits, &t, o).unwrap().to_scalar().unwrap();
+    let o = CrossEntropyOptions {
+        label_smoothing: 0.1,
+        ..Default::default()
+    };
+    let ls = loss::cross_entropy(&logits, &t, o)
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     let smooth1 = (3.0 * lse1 - 6.0) / 3.0;
     let smooth2 = (3.0 * lse2 - 0.5) / 3.0;
     let want_ls = (0.9 * (lse1 - 3.0) + 0.1 * smooth1 + 0.9 * (lse2 - 1.0) + 0.1 * smooth2) / 2.0;
     assert!((ls - want_ls).abs() < 1e-12);
     // ignore_index: only the second sample counts
     let ti = Tensor::from_vec(vec![-100i64, 0], &[2]).unwrap();
-    let ig = loss::cross_entropy(&logits, &ti, CrossEntropyOptions::default()).unwrap().to_scalar().unwrap();
+    let ig = loss::cross_entropy(&logits, &ti, CrossEntropyOptions::default())
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     assert!((ig - (lse2 - 1.0)).abs() < 1e-12);
     // reduction none
-    let none = loss::cross_entropy(&logits, &t, CrossEntropyOptions { reduction: Reduction::None, ..Default::default() }).unwrap();
+    let none = loss::cross_entropy(
+        &logits,
+        &t,
+        CrossEntropyOptions {
+            reduction: Reduction::None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     close(&none.to_vec_f64(), &[lse1 - 3.0, lse2 - 1.0], 1e-12);
     // probabilities as target equal one-hot indices
     let p = Tensor::from_vec(vec![0.0f64, 0.0, 1.0, 1.0, 0.0, 0.0], &[2, 3]).unwrap();
-    let cp = loss::cross_entropy(&logits, &p, CrossEntropyOptions::default()).unwrap().to_scalar().unwrap();
+    let cp = loss::cross_entropy(&logits, &p, CrossEntropyOptions::default())
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     assert!((cp - want).abs() < 1e-12);
     // out-of-range class
     let bad = Tensor::from_vec(vec![3i64, 0], &[2]).unwrap();
-    let e = loss::cross_entropy(&logits, &bad, CrossEntropyOptions::default()).unwrap_err().to_string();
+    let e = loss::cross_entropy(&logits, &bad, CrossEntropyOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("target 3"), "{e}");
 
     let a = Tensor::from_vec(vec![0.5f64, -1.0, 3.0], &[3]).unwrap();
     let b = Tensor::from_vec(vec![0.0f64, 1.0, 1.0], &[3]).unwrap();
-    assert!((loss::mse_loss(&a, &b, Reduction::Mean).unwrap().to_scalar().unwrap() - (0.25 + 4.0 + 4.0) / 3.0).abs() < 1e-12);
-    assert!((loss::l1_loss(&a, &b, Reduction::Sum).unwrap().to_scalar().unwrap() - 4.5).abs() < 1e-12);
+    assert!(
+        (loss::mse_loss(&a, &b, Reduction::Mean)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+            - (0.25 + 4.0 + 4.0) / 3.0)
+            .abs()
+            < 1e-12
+    );
+    assert!(
+        (loss::l1_loss(&a, &b, Reduction::Sum)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+            - 4.5)
+            .abs()
+            < 1e-12
+    );
     // huber delta 1: 0.125, 1.5, 1.5
-    assert!((loss::huber_loss(&a, &b, 1.0, Reduction::Sum).unwrap().to_scalar().unwrap() - 3.125).abs() < 1e-12);
+    assert!(
+        (loss::huber_loss(&a, &b, 1.0, Reduction::Sum)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+            - 3.125)
+            .abs()
+            < 1e-12
+    );
     // smooth l1 beta 2: 0.0625, 1.0, 1.0
-    assert!((loss::smooth_l1_loss(&a, &b, 2.0, Reduction::Sum).unwrap().to_scalar().unwrap() - 2.0625).abs() < 1e-12);
+    assert!(
+        (loss::smooth_l1_loss(&a, &b, 2.0, Reduction::Sum)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+            - 2.0625)
+            .abs()
+            < 1e-12
+    );
     // BCE with logits equals BCE of sigmoid
-    let l1 = loss::binary_cross_entropy_with_logits(&a, &b, Reduction::Mean).unwrap().to_scalar().unwrap();
-    let l2 = loss::binary_cross_entropy(&a.sigmoid().unwrap(), &b, Reduction::Mean).unwrap().to_scalar().unwrap();
+    let l1 = loss::binary_cross_entropy_with_logits(&a, &b, Reduction::Mean)
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    let l2 = loss::binary_cross_entropy(&a.sigmoid().unwrap(), &b, Reduction::Mean)
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     assert!((l1 - l2).abs() < 1e-12);
     // KL: batchmean
-    let lp = Tensor::from_vec(vec![0.25f64, 0.75], &[1, 2]).unwrap().log().unwrap();
+    let lp = Tensor::from_vec(vec![0.25f64, 0.75], &[1, 2])
+        .unwrap()
+        .log()
+        .unwrap();
     let q = Tensor::from_vec(vec![0.5f64, 0.5], &[1, 2]).unwrap();
-    let kl = loss::kl_div(&lp, &q, KlReduction::BatchMean, false).unwrap().to_scalar().unwrap();
+    let kl = loss::kl_div(&lp, &q, KlReduction::BatchMean, false)
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     let want_kl = 0.5 * (0.5f64 / 0.25).ln() + 0.5 * (0.5f64 / 0.75).ln();
     assert!((kl - want_kl).abs() < 1e-12);
     assert!(loss::mse_loss(&a, &Tensor::zeros(&[2], DType::F64), Reduction::Mean).is_err());
@@ -177,9 +278,25 @@ fn losses_gradcheck() {
         Box::new(|v| loss::smooth_l1_loss(&v[0], &y, 0.5, Reduction::Sum)),
         Box::new(|v| loss::binary_cross_entropy_with_logits(&v[0], &y, Reduction::Mean)),
         Box::new(|v| loss::binary_cross_entropy(&v[0].sigmoid()?, &y, Reduction::Mean)),
-        Box::new(|v| loss::cross_entropy(&v[0], &t, CrossEntropyOptions { label_smoothing: 0.2, ..Default::default() })),
+        Box::new(|v| {
+            loss::cross_entropy(
+                &v[0],
+                &t,
+                CrossEntropyOptions {
+                    label_smoothing: 0.2,
+                    ..Default::default()
+                },
+            )
+        }),
         Box::new(|v| loss::cross_entropy(&v[0], &y, CrossEntropyOptions::default())),
-        Box::new(|v| loss::kl_div(&v[0].log_softmax(1)?, &y.softmax(1)?, KlReduction::BatchMean, false)),
+        Box::new(|v| {
+            loss::kl_div(
+                &v[0].log_softmax(1)?,
+                &y.softmax(1)?,
+                KlReduction::BatchMean,
+                false,
+            )
+        }),
     ];
     for (i, f) in fs.iter().enumerate() {
         let rep = nabla_core::gradcheck(f, &[x.clone()], o).unwrap();

@@ -453,7 +453,12 @@ fn adamw_decoupled() {
 #[test]
 fn rmsprop_plain() {
     let v = make_vars(&init());
-    golden(RmsProp::new(v.clone(), 0.01), &v, RefRms::new(0.01), "RMSprop");
+    golden(
+        RmsProp::new(v.clone(), 0.01),
+        &v,
+        RefRms::new(0.01),
+        "RMSprop",
+    );
 }
 
 #[test]
@@ -522,7 +527,14 @@ fn gradients_from_backward() {
     let mut r = RefAdam::new(0.1);
     let mut p = vec![1.0f64, 2.0, -3.0];
     for _ in 0..10 {
-        let loss = w.as_tensor().sub(&ct).unwrap().sqr().unwrap().sum().unwrap();
+        let loss = w
+            .as_tensor()
+            .sub(&ct)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum()
+            .unwrap();
         let grads = loss.backward().unwrap();
         opt.step(&grads).unwrap();
         let g: Vec<f64> = p.iter().zip(&c).map(|(x, c)| 2.0 * (x - c)).collect();
@@ -537,7 +549,9 @@ fn gradients_from_backward() {
 #[test]
 fn f32_parameters_stay_f32() {
     let w = Var::from_vec(vec![0.5f32, -1.5, 2.0], &[3]).unwrap();
-    let mut opt = Adam::new(vec![w.clone()], 0.05).amsgrad(true).weight_decay(0.01);
+    let mut opt = Adam::new(vec![w.clone()], 0.05)
+        .amsgrad(true)
+        .weight_decay(0.01);
     let mut r = RefAdam {
         amsgrad: true,
         wd: 0.01,
@@ -629,7 +643,11 @@ fn parameters_without_gradient_are_skipped() {
     let v = make_vars(&init());
     let mut opt = Adam::new(v.clone(), 0.05);
     run_opt(&mut opt, &v, 0, 2, skip);
-    assert_eq!(values(&v)[1], init()[1], "untouched while it has no gradient");
+    assert_eq!(
+        values(&v)[1],
+        init()[1],
+        "untouched while it has no gradient"
+    );
     let sd = opt.state_dict();
     assert_eq!(sd.scalars["state.0.0.step"], 2.0);
     assert!(!sd.scalars.contains_key("state.0.1.step"));
@@ -684,7 +702,8 @@ fn save_and_load_resumes_bitwise() {
         c.load_state_dict(&state).unwrap();
         run_opt(c.as_mut(), &resumed, 5, 5, skip);
         let (x, y) = (values(&straight), values(&resumed));
-        let bits = |v: &Vec<Vec<f64>>| -> Vec<u64> { v.iter().flatten().map(|f| f.to_bits()).collect() };
+        let bits =
+            |v: &Vec<Vec<f64>>| -> Vec<u64> { v.iter().flatten().map(|f| f.to_bits()).collect() };
         assert_eq!(bits(&x), bits(&y), "{} resumed differs", a.name());
         // the state after resuming equals the state of the straight run
         let (sa, sc) = (a.state_dict(), c.state_dict());
@@ -694,7 +713,10 @@ fn save_and_load_resumes_bitwise() {
             sc.tensors.keys().collect::<Vec<_>>()
         );
         for (k, t) in &sa.tensors {
-            assert_eq!(t.to_vec::<f64>().unwrap(), sc.tensors[k].to_vec::<f64>().unwrap());
+            assert_eq!(
+                t.to_vec::<f64>().unwrap(),
+                sc.tensors[k].to_vec::<f64>().unwrap()
+            );
         }
     }
 }
@@ -708,7 +730,11 @@ fn state_names() {
     }
     let names = |o: &dyn Optimizer| -> Vec<String> {
         let sd = o.state_dict();
-        sd.tensors.keys().chain(sd.scalars.keys()).cloned().collect()
+        sd.tensors
+            .keys()
+            .chain(sd.scalars.keys())
+            .cloned()
+            .collect()
     };
     let group = [
         "group.0.lr",
@@ -734,7 +760,10 @@ fn state_names() {
         v.sort();
         v
     };
-    assert_eq!(sorted(names(opts[0].as_ref())), sorted(with(&["momentum_buffer"])));
+    assert_eq!(
+        sorted(names(opts[0].as_ref())),
+        sorted(with(&["momentum_buffer"]))
+    );
     assert_eq!(
         sorted(names(opts[2].as_ref())),
         sorted(with(&["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]))
@@ -782,7 +811,10 @@ fn load_fails(s: &StateDict, needle: &str) {
     let v = make_vars(&init());
     let mut opt = Adam::new(v.clone(), 0.05).amsgrad(true);
     let e = opt.load_state_dict(s).unwrap_err().to_string();
-    assert!(e.contains(needle), "error {e:?} does not contain {needle:?}");
+    assert!(
+        e.contains(needle),
+        "error {e:?} does not contain {needle:?}"
+    );
     assert!(e.starts_with("Adam: load_state_dict"), "{e}");
     assert_eq!(opt.lr(), 0.05);
     assert!(opt.state_dict().tensors.is_empty());
@@ -792,7 +824,10 @@ fn load_fails(s: &StateDict, needle: &str) {
 fn load_errors_name_the_entry() {
     let good = adam_state();
     let v = make_vars(&init());
-    Adam::new(v, 0.05).amsgrad(true).load_state_dict(&good).unwrap();
+    Adam::new(v, 0.05)
+        .amsgrad(true)
+        .load_state_dict(&good)
+        .unwrap();
 
     let mut s = good.clone();
     s.tensors.remove("state.0.1.exp_avg");
@@ -807,7 +842,10 @@ fn load_errors_name_the_entry() {
         "state.0.0.exp_avg_sq".into(),
         Tensor::zeros(&[3, 2], DType::F64),
     );
-    load_fails(&s, "entry \"state.0.0.exp_avg_sq\" is f64 [3, 2] but the parameter is f64 [2, 3]");
+    load_fails(
+        &s,
+        "entry \"state.0.0.exp_avg_sq\" is f64 [3, 2] but the parameter is f64 [2, 3]",
+    );
 
     let mut s = good.clone();
     s.tensors
@@ -843,7 +881,10 @@ fn load_errors_name_the_entry() {
     load_fails(&sgd.state_dict(), "missing entry \"state.0.0.exp_avg\"");
     let mut sgd = Sgd::new(make_vars(&init()), 0.1).momentum(0.9);
     let e = sgd.load_state_dict(&good).unwrap_err().to_string();
-    assert!(e.contains("SGD: load_state_dict: missing entry \"state.0.0.momentum_buffer\""), "{e}");
+    assert!(
+        e.contains("SGD: load_state_dict: missing entry \"state.0.0.momentum_buffer\""),
+        "{e}"
+    );
     let mut sgd = Sgd::new(make_vars(&init()), 0.1);
     let e = sgd.load_state_dict(&good).unwrap_err().to_string();
     assert!(e.contains("unexpected entry \"state.0.0.exp_avg\""), "{e}");
@@ -854,7 +895,10 @@ fn a_plain_adam_state_does_not_fit_amsgrad() {
     let v = make_vars(&init());
     let mut plain = Adam::new(v.clone(), 0.05);
     run_opt(&mut plain, &v, 0, 1, |_, _| false);
-    load_fails(&plain.state_dict(), "missing entry \"state.0.0.max_exp_avg_sq\"");
+    load_fails(
+        &plain.state_dict(),
+        "missing entry \"state.0.0.max_exp_avg_sq\"",
+    );
 }
 
 // ---------------------------------------------------------------- step errors
@@ -867,20 +911,46 @@ fn invalid_settings_fail_before_changing_anything() {
             "SGD: Nesterov momentum requires a momentum > 0 and zero dampening",
         ),
         (
-            Box::new(Sgd::new(make_vars(&init()), 0.1).momentum(0.9).dampening(0.1).nesterov(true)),
+            Box::new(
+                Sgd::new(make_vars(&init()), 0.1)
+                    .momentum(0.9)
+                    .dampening(0.1)
+                    .nesterov(true),
+            ),
             "Nesterov",
         ),
         (
             Box::new(Sgd::new(make_vars(&init()), -0.1)),
             "SGD: invalid learning rate of group 0: -0.1",
         ),
-        (Box::new(Sgd::new(make_vars(&init()), 0.1).momentum(-1.0)), "invalid momentum -1"),
-        (Box::new(Adam::new(make_vars(&init()), 0.1).betas(1.0, 0.9)), "Adam: invalid beta1 1"),
-        (Box::new(AdamW::new(make_vars(&init()), 0.1).betas(0.9, -0.1)), "AdamW: invalid beta2 -0.1"),
-        (Box::new(Adam::new(make_vars(&init()), 0.1).eps(f64::NAN)), "invalid eps NaN"),
-        (Box::new(Adam::new(make_vars(&init()), 0.1).weight_decay(-1.0)), "weight decay of group 0"),
-        (Box::new(RmsProp::new(make_vars(&init()), 0.1).alpha(-0.5)), "RMSprop: invalid alpha"),
-        (Box::new(Adagrad::new(make_vars(&init()), 0.1).lr_decay(-0.5)), "Adagrad: invalid lr_decay"),
+        (
+            Box::new(Sgd::new(make_vars(&init()), 0.1).momentum(-1.0)),
+            "invalid momentum -1",
+        ),
+        (
+            Box::new(Adam::new(make_vars(&init()), 0.1).betas(1.0, 0.9)),
+            "Adam: invalid beta1 1",
+        ),
+        (
+            Box::new(AdamW::new(make_vars(&init()), 0.1).betas(0.9, -0.1)),
+            "AdamW: invalid beta2 -0.1",
+        ),
+        (
+            Box::new(Adam::new(make_vars(&init()), 0.1).eps(f64::NAN)),
+            "invalid eps NaN",
+        ),
+        (
+            Box::new(Adam::new(make_vars(&init()), 0.1).weight_decay(-1.0)),
+            "weight decay of group 0",
+        ),
+        (
+            Box::new(RmsProp::new(make_vars(&init()), 0.1).alpha(-0.5)),
+            "RMSprop: invalid alpha",
+        ),
+        (
+            Box::new(Adagrad::new(make_vars(&init()), 0.1).lr_decay(-0.5)),
+            "Adagrad: invalid lr_decay",
+        ),
     ];
     for (mut opt, needle) in cases {
         let vars: Vec<Var> = opt.groups()[0].params.clone();
@@ -926,4 +996,24 @@ fn optimizers_are_send_trait_objects() {
     fn send<T: Send>(_: &T) {}
     let opts = all_kinds(&make_vars(&init()));
     send(&opts);
+}
+
+#[test]
+fn a_parameter_listed_twice_is_an_error() {
+    let v = make_vars(&init());
+    let groups = vec![
+        ParamGroup::new(vec![v[0].clone(), v[1].clone()], 0.1),
+        ParamGroup::new(vec![v[1].clone()], 0.01),
+    ];
+    let mut opt = Sgd::with_groups(groups);
+    let mut grads = GradStore::default();
+    for x in &v {
+        grads.insert(&x.as_tensor(), x.as_tensor().ones_like());
+    }
+    let e = opt.step(&grads).unwrap_err().to_string();
+    assert!(
+        e.contains("SGD: group 1 param 0 is the same parameter as group 0 param 1"),
+        "{e}"
+    );
+    assert_eq!(values(&v), init());
 }

@@ -73,30 +73,43 @@ pub struct TrainerState {
 impl TrainerState {
     /// The random state as an [`MtState`].
     pub fn rng_state(&self) -> MtState {
-        MtState { key: self.rng_key.clone(), pos: self.rng_pos, gauss: self.rng_gauss }
+        MtState {
+            key: self.rng_key.clone(),
+            pos: self.rng_pos,
+            gauss: self.rng_gauss,
+        }
     }
 }
 
 /// Parameters and buffers of a module, by their `state_dict` names.
 pub fn model_tensors(m: &dyn Module) -> BTreeMap<String, Tensor> {
-    m.parameters().into_iter().chain(m.buffers()).map(|(k, v)| (k, v.as_tensor().detach())).collect()
+    m.parameters()
+        .into_iter()
+        .chain(m.buffers())
+        .map(|(k, v)| (k, v.as_tensor().detach()))
+        .collect()
 }
 
 /// Loads weights into a module, checking that every name is present with the right shape and
 /// dtype and that there is nothing extra.
-pub fn load_model_tensors(m: &dyn Module, tensors: &BTreeMap<String, Tensor>, what: &str) -> Result<(), TrainError> {
+pub fn load_model_tensors(
+    m: &dyn Module,
+    tensors: &BTreeMap<String, Tensor>,
+    what: &str,
+) -> Result<(), TrainError> {
     let own: Vec<_> = m.parameters().into_iter().chain(m.buffers()).collect();
     let mut problems = Vec::new();
     for (k, v) in &own {
         match tensors.get(k) {
             None => problems.push(format!("missing tensor {k}")),
-            Some(t) if t.shape() != v.shape().as_slice() || t.dtype() != v.dtype() => problems.push(format!(
-                "tensor {k} is {} {:?}, the model has {} {:?}",
-                t.dtype(),
-                t.shape(),
-                v.dtype(),
-                v.shape()
-            )),
+            Some(t) if t.shape() != v.shape().as_slice() || t.dtype() != v.dtype() => problems
+                .push(format!(
+                    "tensor {k} is {} {:?}, the model has {} {:?}",
+                    t.dtype(),
+                    t.shape(),
+                    v.dtype(),
+                    v.shape()
+                )),
             _ => {}
         }
     }
@@ -141,14 +154,21 @@ pub fn write_checkpoint(
     state: &TrainerState,
 ) -> Result<(), TrainError> {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| TrainError::Io(format!("{}: {e}", parent.display())))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    std::fs::create_dir_all(parent)
+        .map_err(|e| TrainError::Io(format!("{}: {e}", parent.display())))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!("{name}.tmp"));
     if tmp.exists() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::Io(format!("{}: {e}", tmp.display())))?;
-    write_synced(&tmp.join("model.safetensors"), &to_safetensors_bytes(model, None)?)?;
+    write_synced(
+        &tmp.join("model.safetensors"),
+        &to_safetensors_bytes(model, None)?,
+    )?;
     let mut ot: BTreeMap<String, Tensor> = BTreeMap::new();
     for (k, v) in &optim.tensors {
         ot.insert(format!("optim.{k}"), v.clone());
@@ -156,18 +176,25 @@ pub fn write_checkpoint(
     for (k, v) in &sched.tensors {
         ot.insert(format!("sched.{k}"), v.clone());
     }
-    write_synced(&tmp.join("optim.safetensors"), &to_safetensors_bytes(&ot, None)?)?;
-    let json = serde_json::to_vec_pretty(state).map_err(|e| TrainError::Io(format!("state.json: {e}")))?;
+    write_synced(
+        &tmp.join("optim.safetensors"),
+        &to_safetensors_bytes(&ot, None)?,
+    )?;
+    let json =
+        serde_json::to_vec_pretty(state).map_err(|e| TrainError::Io(format!("state.json: {e}")))?;
     write_synced(&tmp.join("state.json"), &json)?;
     sync_dir(&tmp);
     if dir.exists() {
         let old = parent.join(format!("{name}.old"));
         let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
-        std::fs::rename(&tmp, dir).map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::rename(dir, &old)
+            .map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::rename(&tmp, dir)
+            .map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
         let _ = std::fs::remove_dir_all(&old);
     } else {
-        std::fs::rename(&tmp, dir).map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::rename(&tmp, dir)
+            .map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
     }
     sync_dir(parent);
     Ok(())
@@ -192,13 +219,22 @@ pub struct LoadedCheckpoint {
 /// Fails with a message naming the file when one is missing, truncated or corrupted.
 pub fn read_checkpoint(dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
     let sp = dir.join("state.json");
-    let bytes = std::fs::read(&sp).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", sp.display())))?;
+    let bytes =
+        std::fs::read(&sp).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", sp.display())))?;
     let state: TrainerState = serde_json::from_slice(&bytes)
         .map_err(|e| TrainError::Checkpoint(format!("{}: corrupted ({e})", sp.display())))?;
-    let model = load_safetensors(&dir.join("model.safetensors")).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
-    let ot = load_safetensors(&dir.join("optim.safetensors")).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
-    let mut optim = StateDict { tensors: BTreeMap::new(), scalars: state.optim_scalars.clone() };
-    let mut sched = StateDict { tensors: BTreeMap::new(), scalars: state.sched_scalars.clone() };
+    let model = load_safetensors(&dir.join("model.safetensors"))
+        .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let ot = load_safetensors(&dir.join("optim.safetensors"))
+        .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let mut optim = StateDict {
+        tensors: BTreeMap::new(),
+        scalars: state.optim_scalars.clone(),
+    };
+    let mut sched = StateDict {
+        tensors: BTreeMap::new(),
+        scalars: state.sched_scalars.clone(),
+    };
     for (k, v) in ot {
         if let Some(n) = k.strip_prefix("optim.") {
             optim.tensors.insert(n.to_string(), v);
@@ -206,7 +242,13 @@ pub fn read_checkpoint(dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
             sched.tensors.insert(n.to_string(), v);
         }
     }
-    Ok(LoadedCheckpoint { dir: dir.to_path_buf(), model, optim, sched, state })
+    Ok(LoadedCheckpoint {
+        dir: dir.to_path_buf(),
+        model,
+        optim,
+        sched,
+        state,
+    })
 }
 
 /// The complete checkpoints in `run_dir/checkpoints`, oldest first.
@@ -217,8 +259,14 @@ pub fn list_checkpoints(run_dir: &Path) -> Vec<PathBuf> {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.path())
                 .filter(|p| {
-                    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    n.starts_with("ckpt-") && !n.ends_with(".tmp") && !n.ends_with(".old") && p.join("state.json").exists()
+                    let n = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    n.starts_with("ckpt-")
+                        && !n.ends_with(".tmp")
+                        && !n.ends_with(".old")
+                        && p.join("state.json").exists()
                 })
                 .collect()
         })

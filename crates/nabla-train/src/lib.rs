@@ -14,4 +14,7 @@ pub mod trainer;
 pub use checkpoint::{EpochMetrics, LoadedCheckpoint, TrainerState};
 pub use error::TrainError;
 pub use progress::ProgressMode;
-pub use trainer::{evaluate, predict, Evaluation, FitReport, LossFn, StandardStep, StepOutput, StepParts, TrainConfig, TrainStep, Trainer};
+pub use trainer::{
+    evaluate, predict, Evaluation, FitReport, LossFn, StandardStep, StepOutput, StepParts,
+    TrainConfig, TrainStep, Trainer,
+};

@@ -479,7 +479,10 @@ mod tests {
     #[test]
     fn axis_range_pads_and_handles_degenerate_input() {
         assert_eq!(axis_range([].into_iter()), (0.0, 1.0));
-        assert_eq!(axis_range([f64::NAN, f64::INFINITY].into_iter()), (0.0, 1.0));
+        assert_eq!(
+            axis_range([f64::NAN, f64::INFINITY].into_iter()),
+            (0.0, 1.0)
+        );
         assert_eq!(axis_range([0.0].into_iter()), (-1.0, 1.0));
         let (lo, hi) = axis_range([2.0].into_iter());
         assert!((lo - 1.8).abs() < 1e-12 && (hi - 2.2).abs() < 1e-12);

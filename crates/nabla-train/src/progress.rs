@@ -43,7 +43,10 @@ impl EpochProgress {
     pub fn update(&self, loss: f64, samples_per_second: f64) {
         if let Some(b) = &self.bar {
             b.inc(1);
-            b.set_message(format!("loss {loss:.4} {:.0} samples/s", samples_per_second));
+            b.set_message(format!(
+                "loss {loss:.4} {:.0} samples/s",
+                samples_per_second
+            ));
         }
     }
     /// Ends the epoch, printing its summary line.

@@ -1,8 +1,8 @@
 //! The training loop: fit, evaluate, predict, with checkpoints that resume bitwise.
 
 use crate::checkpoint::{
-    latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, write_checkpoint, EpochMetrics,
-    LoadedCheckpoint, TrainerState,
+    latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, write_checkpoint,
+    EpochMetrics, LoadedCheckpoint, TrainerState,
 };
 use crate::progress::{EpochProgress, ProgressMode};
 use crate::TrainError;
@@ -165,7 +165,11 @@ impl TrainStep for StandardStep {
         let loss = (p.loss)(&out, &batch.y)?;
         let lv = loss.to_scalar()?;
         if !lv.is_finite() {
-            return Err(TrainError::NonFinite { what: "loss", epoch: p.epoch, step: p.step });
+            return Err(TrainError::NonFinite {
+                what: "loss",
+                epoch: p.epoch,
+                step: p.step,
+            });
         }
         let mut grads = loss.backward()?;
         drop(loss);
@@ -176,7 +180,11 @@ impl TrainStep for StandardStep {
             }
         }
         if !total.is_finite() {
-            return Err(TrainError::NonFinite { what: "gradient", epoch: p.epoch, step: p.step });
+            return Err(TrainError::NonFinite {
+                what: "gradient",
+                epoch: p.epoch,
+                step: p.step,
+            });
         }
         if let Some(max) = p.config.clip_grad_norm {
             let norm = total.sqrt();
@@ -197,7 +205,11 @@ impl TrainStep for StandardStep {
             }
         }
         p.optimizer.step(&grads)?;
-        let correct = if p.config.classification { Some(count_correct(&out, &batch.y)?) } else { None };
+        let correct = if p.config.classification {
+            Some(count_correct(&out, &batch.y)?)
+        } else {
+            None
+        };
         Ok(StepOutput { loss: lv, correct })
     }
 }
@@ -251,7 +263,12 @@ pub struct Trainer {
 
 impl Trainer {
     /// A trainer; the dropout stream is seeded from `config.seed`.
-    pub fn new(model: Box<dyn Module>, optimizer: Box<dyn Optimizer>, loss: LossFn, config: TrainConfig) -> Self {
+    pub fn new(
+        model: Box<dyn Module>,
+        optimizer: Box<dyn Optimizer>,
+        loss: LossFn,
+        config: TrainConfig,
+    ) -> Self {
         let params = model.parameters().into_iter().map(|(_, v)| v).collect();
         let rng = Mt19937::new(nabla_core::stream_seed(config.seed, "dropout"));
         Trainer {
@@ -296,7 +313,11 @@ impl Trainer {
 
     fn state(&self, cursor: Cursor) -> TrainerState {
         let r = self.rng.state();
-        let sched_scalars = self.scheduler.as_ref().map(|s| s.state_dict().scalars).unwrap_or_default();
+        let sched_scalars = self
+            .scheduler
+            .as_ref()
+            .map(|s| s.state_dict().scalars)
+            .unwrap_or_default();
         TrainerState {
             epoch: self.epoch,
             step: self.step,
@@ -316,18 +337,38 @@ impl Trainer {
     /// Writes a checkpoint of the current state into `out_dir/checkpoints` (and keeps the
     /// previous one).
     pub fn save_checkpoint(&self, cursor: Cursor) -> Result<Option<PathBuf>> {
-        let Some(out) = &self.config.out_dir else { return Ok(None) };
-        let dir = out.join("checkpoints").join(format!("ckpt-{:010}", self.step));
-        let sched = self.scheduler.as_ref().map(|s| s.state_dict()).unwrap_or_default();
+        let Some(out) = &self.config.out_dir else {
+            return Ok(None);
+        };
+        let dir = out
+            .join("checkpoints")
+            .join(format!("ckpt-{:010}", self.step));
+        let sched = self
+            .scheduler
+            .as_ref()
+            .map(|s| s.state_dict())
+            .unwrap_or_default();
         let opt = self.optimizer.state_dict();
-        write_checkpoint(&dir, &model_tensors(self.model.as_ref()), &opt, &sched, &self.state(cursor))?;
+        write_checkpoint(
+            &dir,
+            &model_tensors(self.model.as_ref()),
+            &opt,
+            &sched,
+            &self.state(cursor),
+        )?;
         prune_checkpoints(out, 2);
         Ok(Some(dir))
     }
 
     fn save_best(&self, cursor: Cursor) -> Result<()> {
-        let Some(out) = &self.config.out_dir else { return Ok(()) };
-        let sched = self.scheduler.as_ref().map(|s| s.state_dict()).unwrap_or_default();
+        let Some(out) = &self.config.out_dir else {
+            return Ok(());
+        };
+        let sched = self
+            .scheduler
+            .as_ref()
+            .map(|s| s.state_dict())
+            .unwrap_or_default();
         write_checkpoint(
             &out.join("checkpoints").join("best"),
             &model_tensors(self.model.as_ref()),
@@ -340,13 +381,18 @@ impl Trainer {
     /// Restores a checkpoint: weights, optimizer, schedule, random stream, counters, history,
     /// and the training loader's cursor.
     pub fn restore(&mut self, ck: &LoadedCheckpoint, train: &mut DataLoader) -> Result<()> {
-        load_model_tensors(self.model.as_ref(), &ck.model, &ck.dir.join("model.safetensors").display().to_string())?;
-        self.optimizer
-            .load_state_dict(&ck.optim)
-            .map_err(|e| TrainError::Checkpoint(format!("{}: optimizer state: {e}", ck.dir.display())))?;
+        load_model_tensors(
+            self.model.as_ref(),
+            &ck.model,
+            &ck.dir.join("model.safetensors").display().to_string(),
+        )?;
+        self.optimizer.load_state_dict(&ck.optim).map_err(|e| {
+            TrainError::Checkpoint(format!("{}: optimizer state: {e}", ck.dir.display()))
+        })?;
         if let Some(s) = self.scheduler.as_mut() {
-            s.load_state_dict(&ck.sched)
-                .map_err(|e| TrainError::Checkpoint(format!("{}: schedule state: {e}", ck.dir.display())))?;
+            s.load_state_dict(&ck.sched).map_err(|e| {
+                TrainError::Checkpoint(format!("{}: schedule state: {e}", ck.dir.display()))
+            })?;
         }
         self.rng = Mt19937::from_state(&ck.state.rng_state())
             .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", ck.dir.display())))?;
@@ -373,7 +419,9 @@ impl Trainer {
     }
 
     fn write_metrics(&self) -> Result<()> {
-        let Some(out) = &self.config.out_dir else { return Ok(()) };
+        let Some(out) = &self.config.out_dir else {
+            return Ok(());
+        };
         let mut text = String::new();
         for row in &self.history {
             text.push_str(&serde_json::to_string(row).map_err(|e| TrainError::Io(e.to_string()))?);
@@ -385,9 +433,14 @@ impl Trainer {
 
     /// Trains for the configured epochs (continuing from a restored state), validating after
     /// each epoch.
-    pub fn fit(&mut self, train: &mut DataLoader, mut val: Option<&mut DataLoader>) -> Result<FitReport> {
+    pub fn fit(
+        &mut self,
+        train: &mut DataLoader,
+        mut val: Option<&mut DataLoader>,
+    ) -> Result<FitReport> {
         if let Some(out) = &self.config.out_dir {
-            std::fs::create_dir_all(out).map_err(|e| TrainError::Io(format!("{}: cannot create: {e}", out.display())))?;
+            std::fs::create_dir_all(out)
+                .map_err(|e| TrainError::Io(format!("{}: cannot create: {e}", out.display())))?;
         }
         let t_start = Instant::now();
         let mut samples = 0u64;
@@ -398,7 +451,13 @@ impl Trainer {
         while self.epoch < self.config.epochs && !stopped_early {
             let e = self.epoch + 1;
             let t_epoch = Instant::now();
-            let bar = EpochProgress::start(self.config.progress, e, self.config.epochs, train.len() as u64, train.cursor().position);
+            let bar = EpochProgress::start(
+                self.config.progress,
+                e,
+                self.config.epochs,
+                train.len() as u64,
+                train.cursor().position,
+            );
             while let Some(batch) = train.next_batch() {
                 let batch = batch?;
                 self.step += 1;
@@ -462,7 +521,10 @@ impl Trainer {
                 lr: self.optimizer.lr(),
                 seconds,
             };
-            let mut line = format!("epoch {e}/{}  train_loss {train_loss:.4}", self.config.epochs);
+            let mut line = format!(
+                "epoch {e}/{}  train_loss {train_loss:.4}",
+                self.config.epochs
+            );
             if let Some(a) = train_accuracy {
                 line.push_str(&format!("  train_acc {a:.4}"));
             }
@@ -498,12 +560,22 @@ impl Trainer {
                 self.save_best(train.cursor())?;
             }
         }
-        Ok(FitReport { history: self.history.clone(), seconds: t_start.elapsed().as_secs_f64(), samples, stopped_early })
+        Ok(FitReport {
+            history: self.history.clone(),
+            seconds: t_start.elapsed().as_secs_f64(),
+            samples,
+            stopped_early,
+        })
     }
 
     /// Mean loss (and accuracy) over every batch of `loader`, in evaluation mode.
     pub fn evaluate(&mut self, loader: &mut DataLoader) -> Result<Evaluation> {
-        evaluate(self.model.as_ref(), &self.loss, loader, self.config.classification)
+        evaluate(
+            self.model.as_ref(),
+            &self.loss,
+            loader,
+            self.config.classification,
+        )
     }
 
     /// The model's outputs for `x`, in evaluation mode.
@@ -518,7 +590,12 @@ impl Trainer {
 }
 
 /// Mean loss (and accuracy) of `model` over a loader's epoch, in evaluation mode.
-pub fn evaluate(model: &dyn Module, loss: &LossFn, loader: &mut DataLoader, classification: bool) -> Result<Evaluation> {
+pub fn evaluate(
+    model: &dyn Module,
+    loss: &LossFn,
+    loader: &mut DataLoader,
+    classification: bool,
+) -> Result<Evaluation> {
     let _g = no_grad();
     let mut rng = Mt19937::new(0);
     let (mut sum, mut correct, mut n) = (0.0, 0usize, 0usize);
@@ -534,7 +611,11 @@ pub fn evaluate(model: &dyn Module, loss: &LossFn, loader: &mut DataLoader, clas
         n += batch.len();
     }
     let d = n.max(1) as f64;
-    Ok(Evaluation { loss: sum / d, accuracy: classification.then(|| correct as f64 / d), samples: n })
+    Ok(Evaluation {
+        loss: sum / d,
+        accuracy: classification.then(|| correct as f64 / d),
+        samples: n,
+    })
 }
 
 /// The outputs of `model` for `x` in evaluation mode.
@@ -548,7 +629,9 @@ pub fn predict(model: &dyn Module, x: &Tensor) -> Result<Tensor> {
 pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Io(e.to_string()))?;
     let mut bytes = text.into_bytes();
-    bytes.write_all(b"\n").map_err(|e| TrainError::Io(e.to_string()))?;
+    bytes
+        .write_all(b"\n")
+        .map_err(|e| TrainError::Io(e.to_string()))?;
     nabla_core::io::write_atomic(path, &bytes)?;
     Ok(())
 }

@@ -63,7 +63,11 @@ fn accuracy_ties_go_to_the_first_index_like_argmax() {
 #[test]
 fn accuracy_agrees_with_tensor_argmax() {
     let (logits, tg) = ranked_batch();
-    let pred = logits.argmax(Some(1), false).unwrap().to_vec::<i64>().unwrap();
+    let pred = logits
+        .argmax(Some(1), false)
+        .unwrap()
+        .to_vec::<i64>()
+        .unwrap();
     let t = tg.to_vec::<i64>().unwrap();
     let expect = pred.iter().zip(&t).filter(|(p, t)| p == t).count() as f64 / 4.0;
     assert!(close(accuracy(&logits, &tg).unwrap(), expect));
@@ -76,7 +80,10 @@ fn accuracy_on_a_strided_view() {
     let base = t2(vec![1.0, 0.0, 5.0, 0.0, 1.0, 0.0], 2, 3);
     let logits = base.transpose(0, 1).unwrap(); // [3, 2]: rows [1,0], [0,1], [5,0]
     assert_eq!(logits.shape(), &[3, 2]);
-    assert!(close(accuracy(&logits, &targets(&[0, 1, 1])).unwrap(), 2.0 / 3.0));
+    assert!(close(
+        accuracy(&logits, &targets(&[0, 1, 1])).unwrap(),
+        2.0 / 3.0
+    ));
 }
 
 #[test]
@@ -106,7 +113,10 @@ fn errors_are_values_with_clear_messages() {
     let msg = |r: Result<f64, Error>| r.unwrap_err().to_string();
 
     let m = msg(top_k_accuracy(&logits, &targets(&[0, 1]), 0));
-    assert!(m.contains("top_k_accuracy") && m.contains("k must be at least 1"), "{m}");
+    assert!(
+        m.contains("top_k_accuracy") && m.contains("k must be at least 1"),
+        "{m}"
+    );
     let m = msg(top_k_accuracy(&logits, &targets(&[0, 1]), 4));
     assert!(m.contains("k = 4 exceeds") && m.contains("C = 3"), "{m}");
 
@@ -120,7 +130,10 @@ fn errors_are_values_with_clear_messages() {
     let flat = Tensor::from_vec(vec![0.0f64; 3], &[3]).unwrap();
     let m = msg(accuracy(&flat, &targets(&[0, 1, 2])));
     assert!(m.contains("[N, C]") && m.contains("[3]"), "{m}");
-    let m = msg(accuracy(&logits, &Tensor::from_vec(vec![0i64, 1], &[1, 2]).unwrap()));
+    let m = msg(accuracy(
+        &logits,
+        &Tensor::from_vec(vec![0i64, 1], &[1, 2]).unwrap(),
+    ));
     assert!(m.contains("targets must have shape [N]"), "{m}");
 
     let ints = Tensor::from_vec(vec![0i64; 6], &[2, 3]).unwrap();
@@ -152,7 +165,10 @@ fn sklearn_example() -> ConfusionMatrix {
 #[test]
 fn confusion_matrix_counts_and_metrics() {
     let cm = sklearn_example();
-    assert_eq!(cm.counts(), vec![vec![1, 0, 0], vec![1, 0, 0], vec![0, 1, 2]]);
+    assert_eq!(
+        cm.counts(),
+        vec![vec![1, 0, 0], vec![1, 0, 0], vec![0, 1, 2]]
+    );
     assert_eq!(cm.get(2, 1), Some(1));
     assert_eq!(cm.get(3, 0), None);
     assert_eq!(cm.total(), 5);
@@ -163,7 +179,10 @@ fn confusion_matrix_counts_and_metrics() {
     assert!(close(per[0].precision, 0.5) && close(per[0].recall, 1.0));
     assert!(close(per[0].f1, 2.0 / 3.0) && per[0].support == 1);
     // class 1: never predicted correctly, precision 0/1, recall 0/1, f1 0/0 -> 0
-    assert_eq!((per[1].precision, per[1].recall, per[1].f1), (0.0, 0.0, 0.0));
+    assert_eq!(
+        (per[1].precision, per[1].recall, per[1].f1),
+        (0.0, 0.0, 0.0)
+    );
     assert!(close(per[2].precision, 1.0) && close(per[2].recall, 2.0 / 3.0));
     assert!(close(per[2].f1, 0.8) && per[2].support == 3);
 

@@ -23,7 +23,12 @@ fn temp_dir(name: &str) -> PathBuf {
 fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).unwrap();
     assert!(b.len() > 33, "{} is too short for a PNG", path.display());
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{} lacks the PNG signature", path.display());
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} lacks the PNG signature",
+        path.display()
+    );
     assert_eq!(&b[8..12], &13u32.to_be_bytes(), "IHDR length");
     assert_eq!(&b[12..16], b"IHDR");
     let w = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
@@ -35,7 +40,10 @@ fn png_size(path: &Path) -> (u32, u32) {
 
 fn svg(path: &Path) -> String {
     let s = std::fs::read_to_string(path).unwrap();
-    assert!(s.contains("<svg") && s.trim_end().ends_with("</svg>"), "{s}");
+    assert!(
+        s.contains("<svg") && s.trim_end().ends_with("</svg>"),
+        "{s}"
+    );
     s
 }
 
@@ -61,11 +69,15 @@ fn plot_curves_writes_svg_and_png() {
     let curves = vec![
         Curve::new(
             "sine",
-            (0..50).map(|i| (i as f64 / 5.0, (i as f64 / 5.0).sin())).collect(),
+            (0..50)
+                .map(|i| (i as f64 / 5.0, (i as f64 / 5.0).sin()))
+                .collect(),
         ),
         Curve::new(
             "cosine",
-            (0..50).map(|i| (i as f64 / 5.0, (i as f64 / 5.0).cos())).collect(),
+            (0..50)
+                .map(|i| (i as f64 / 5.0, (i as f64 / 5.0).cos()))
+                .collect(),
         ),
     ];
     plot_curves(
@@ -139,7 +151,10 @@ fn missing_series_are_skipped() {
 fn single_epoch_nan_and_empty_inputs_do_not_panic() {
     let dir = temp_dir("single");
     plot_training(&rows(1), &dir).unwrap();
-    assert_eq!(png_size(&dir.join("accuracy.png")), (PLOT_WIDTH, PLOT_HEIGHT));
+    assert_eq!(
+        png_size(&dir.join("accuracy.png")),
+        (PLOT_WIDTH, PLOT_HEIGHT)
+    );
 
     let dir = temp_dir("nan");
     let mut r = rows(6);
@@ -166,14 +181,40 @@ fn single_epoch_nan_and_empty_inputs_do_not_panic() {
     let dir = temp_dir("empty");
     plot_training(&[], &dir).unwrap();
     assert_eq!(png_size(&dir.join("loss.png")), (PLOT_WIDTH, PLOT_HEIGHT));
-    plot_curves("Nothing", "x", "y", &[], &dir.join("n.svg"), &dir.join("n.png")).unwrap();
+    plot_curves(
+        "Nothing",
+        "x",
+        "y",
+        &[],
+        &dir.join("n.svg"),
+        &dir.join("n.png"),
+    )
+    .unwrap();
     assert!(svg(&dir.join("n.svg")).contains("Nothing"));
 
     // extreme magnitudes: either drawn or a clean error, never a panic
-    let huge = [Curve::new("huge", vec![(0.0, -1e308), (1.0, 1e308), (2.0, 0.0)])];
-    let _ = plot_curves("Huge", "x", "y", &huge, &dir.join("h.svg"), &dir.join("h.png"));
+    let huge = [Curve::new(
+        "huge",
+        vec![(0.0, -1e308), (1.0, 1e308), (2.0, 0.0)],
+    )];
+    let _ = plot_curves(
+        "Huge",
+        "x",
+        "y",
+        &huge,
+        &dir.join("h.svg"),
+        &dir.join("h.png"),
+    );
     let flat = [Curve::new("flat", vec![(3.0, 0.0), (3.0, 0.0)])];
-    plot_curves("Flat", "x", "y", &flat, &dir.join("f.svg"), &dir.join("f.png")).unwrap();
+    plot_curves(
+        "Flat",
+        "x",
+        "y",
+        &flat,
+        &dir.join("f.svg"),
+        &dir.join("f.png"),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -191,7 +232,10 @@ fn errors_name_the_file() {
     .unwrap_err();
     assert!(matches!(err, PlotError::Io { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("chart.png") && msg.contains("cannot write"), "{msg}");
+    assert!(
+        msg.contains("chart.png") && msg.contains("cannot write"),
+        "{msg}"
+    );
 
     // out_dir is an existing file
     let file = dir.join("a-file");

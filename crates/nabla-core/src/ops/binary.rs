@@ -143,9 +143,26 @@ impl Tensor {
         self.check_same_dtype("relu_backward", x)?;
         let shape = broadcast_shapes("relu_backward", self.shape(), x.shape())?;
         let s = match self.dtype() {
-            DType::F32 => Storage::F32(zip_broadcast(self, x, &shape, |g: f32, x: f32| if x > 0.0 { g } else { 0.0 })?),
-            DType::F64 => Storage::F64(zip_broadcast(self, x, &shape, |g: f64, x: f64| if x > 0.0 { g } else { 0.0 })?),
-            DType::I64 => return Err(Error::dtype("relu_backward", "needs float tensors, got i64")),
+            DType::F32 => Storage::F32(zip_broadcast(self, x, &shape, |g: f32, x: f32| {
+                if x > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            })?),
+            DType::F64 => Storage::F64(zip_broadcast(self, x, &shape, |g: f64, x: f64| {
+                if x > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            })?),
+            DType::I64 => {
+                return Err(Error::dtype(
+                    "relu_backward",
+                    "needs float tensors, got i64",
+                ))
+            }
         };
         Ok(Tensor::from_storage(s, &shape))
     }

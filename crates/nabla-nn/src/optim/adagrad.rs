@@ -81,7 +81,11 @@ impl Optimizer for Adagrad {
         self.core.run_step(op, grads, |p, g, st, lr, wd| {
             st.step += 1;
             let clr = lr / (1.0 + (st.step - 1) as f64 * lr_decay);
-            let g = if wd != 0.0 { p.mul_scalar(wd)?.add(&g)? } else { g };
+            let g = if wd != 0.0 {
+                p.mul_scalar(wd)?.add(&g)?
+            } else {
+                g
+            };
             let g2 = g.mul(&g)?;
             let sum = match st.bufs[0].take() {
                 Some(s) => s.add(&g2)?,

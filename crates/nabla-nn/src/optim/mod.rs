@@ -5,7 +5,7 @@
 //! like PyTorch's `param_groups`) and per-parameter state (momentum buffers, moment estimates,
 //! step counts). [`Optimizer::step`] reads each parameter's gradient from a [`GradStore`]
 //! (parameters without a gradient are skipped, like `p.grad is None` in PyTorch), computes the
-//! update with tensor ops under [`no_grad`](nabla_core::no_grad) in the parameter's dtype, and
+//! update with tensor ops under [`no_grad`] in the parameter's dtype, and
 //! replaces the value with [`Var::set`].
 //!
 //! ```
@@ -43,12 +43,12 @@ mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
-pub use rmsprop::{RmsProp, RMSprop};
+pub use rmsprop::{RMSprop, RmsProp};
 pub use sgd::Sgd;
 
 use crate::StateDict;
 use nabla_core::{no_grad, Error, GradStore, Result, Tensor, Var};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// Parameters that share a learning rate and a weight decay (PyTorch's `param_groups`).
 ///
@@ -89,8 +89,8 @@ pub trait Optimizer: Send {
     /// Fails, before changing anything, when a hyperparameter or a group's learning rate or
     /// weight decay is invalid (negative, NaN, a beta outside `[0, 1)`, Nesterov without
     /// momentum or with dampening), when a parameter is not a float tensor, or when a gradient's
-    /// shape or dtype differs from its parameter's; the message names the optimizer, the group
-    /// and the parameter index.
+    /// shape or dtype differs from its parameter's, or when a parameter is listed twice; the
+    /// message names the optimizer, the group and the parameter index.
     fn step(&mut self, grads: &GradStore) -> Result<()>;
     /// The parameter groups.
     fn groups(&self) -> &[ParamGroup];
@@ -179,7 +179,10 @@ pub(crate) fn check_nonneg(op: &'static str, what: &str, v: f64) -> Result<()> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(err(op, format!("invalid {what} {v} (must be finite and >= 0)")))
+        Err(err(
+            op,
+            format!("invalid {what} {v} (must be finite and >= 0)"),
+        ))
     }
 }
 
@@ -199,10 +202,21 @@ impl Core {
     /// Validates the groups and gradients and lists the parameters to update.
     fn collect(&mut self, op: &'static str, grads: &GradStore) -> Result<Vec<Work>> {
         let mut work = Vec::new();
+        let mut seen = HashMap::new();
         for (g, group) in self.groups.iter().enumerate() {
             check_nonneg(op, &format!("learning rate of group {g}:"), group.lr)?;
-            check_nonneg(op, &format!("weight decay of group {g}:"), group.weight_decay)?;
+            check_nonneg(
+                op,
+                &format!("weight decay of group {g}:"),
+                group.weight_decay,
+            )?;
             for (i, var) in group.params.iter().enumerate() {
+                if let Some((g0, i0)) = seen.insert(var.id(), (g, i)) {
+                    return Err(err(
+                        op,
+                        format!("group {g} param {i} is the same parameter as group {g0} param {i0}; list each parameter once"),
+                    ));
+                }
                 let Some(grad) = var.grad(grads) else {
                     continue;
                 };
@@ -316,7 +330,8 @@ impl Core {
                     .insert(format!("state.{g}.{i}.step"), st.step as f64);
                 for (name, buf) in names.iter().zip(&st.bufs) {
                     if let (false, Some(t)) = (name.is_empty(), buf) {
-                        sd.tensors.insert(format!("state.{g}.{i}.{name}"), t.clone());
+                        sd.tensors
+                            .insert(format!("state.{g}.{i}.{name}"), t.clone());
                     }
                 }
             }
@@ -379,7 +394,10 @@ impl Core {
                             st.bufs[k] = Some(t.detach());
                         }
                         None if required[k] => {
-                            return Err(err(op, format!("load_state_dict: missing entry \"{key}\"")))
+                            return Err(err(
+                                op,
+                                format!("load_state_dict: missing entry \"{key}\""),
+                            ))
                         }
                         None => {}
                     }
@@ -452,7 +470,11 @@ fn check_like(op: &'static str, key: &str, t: &Tensor, var: &Var) -> Result<()> 
 }
 
 /// Fails naming the first entry of `s` that is not in `used`.
-pub(crate) fn check_all_used(op: &'static str, s: &StateDict, used: &BTreeSet<String>) -> Result<()> {
+pub(crate) fn check_all_used(
+    op: &'static str,
+    s: &StateDict,
+    used: &BTreeSet<String>,
+) -> Result<()> {
     let extra = s
         .tensors
         .keys()

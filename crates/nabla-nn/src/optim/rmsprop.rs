@@ -85,11 +85,14 @@ impl Optimizer for RmsProp {
         check_nonneg(op, "alpha", self.alpha)?;
         check_nonneg(op, "eps", self.eps)?;
         check_nonneg(op, "momentum", self.momentum)?;
-        let (alpha, eps, momentum, centered) =
-            (self.alpha, self.eps, self.momentum, self.centered);
+        let (alpha, eps, momentum, centered) = (self.alpha, self.eps, self.momentum, self.centered);
         self.core.run_step(op, grads, |p, g, st, lr, wd| {
             st.step += 1;
-            let g = if wd != 0.0 { p.mul_scalar(wd)?.add(&g)? } else { g };
+            let g = if wd != 0.0 {
+                p.mul_scalar(wd)?.add(&g)?
+            } else {
+                g
+            };
             let g2 = g.mul(&g)?.mul_scalar(1.0 - alpha)?;
             let sq = match st.bufs[0].take() {
                 Some(v) => v.mul_scalar(alpha)?.add(&g2)?,

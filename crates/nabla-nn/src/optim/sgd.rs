@@ -98,7 +98,11 @@ impl Optimizer for Sgd {
         self.check()?;
         let (momentum, dampening, nesterov) = (self.momentum, self.dampening, self.nesterov);
         self.core.run_step("SGD", grads, |p, g, st, lr, wd| {
-            let mut d = if wd != 0.0 { p.mul_scalar(wd)?.add(&g)? } else { g };
+            let mut d = if wd != 0.0 {
+                p.mul_scalar(wd)?.add(&g)?
+            } else {
+                g
+            };
             if momentum != 0.0 {
                 let buf = match st.bufs[0].take() {
                     Some(b) if dampening == 0.0 => b.mul_scalar(momentum)?.add(&d)?,

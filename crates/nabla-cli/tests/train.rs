@@ -1,0 +1,309 @@
+//! End-to-end tests of `nabla train`, `eval`, `predict`, `summary`, `gradcheck` with the real
+//! binary: results, exact resume, and every kind of bad input (one line, exit 2, nothing lost).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn nabla(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NABLA_DATA")
+        .output()
+        .expect("the nabla binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nabla-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A small, fast config on the bundled digits.
+const SMALL: &str = r#"
+[data]
+dataset = "digits"
+[model]
+input_shape = [64]
+layers = [
+  { type = "linear", out = 32 },
+  { type = "relu" },
+  { type = "dropout", p = 0.2 },
+  { type = "linear", out = 10 },
+]
+[train]
+epochs = 2
+batch_size = 32
+optimizer = { name = "sgd", lr = 0.05, momentum = 0.9 }
+schedule = { name = "step", step_size = 1, gamma = 0.5 }
+checkpoint_every = 7
+"#;
+
+fn newest_weights(run: &Path) -> Vec<u8> {
+    let mut cks: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("ckpt-")
+                && !p.to_string_lossy().ends_with(".tmp")
+        })
+        .collect();
+    cks.sort();
+    std::fs::read(cks.last().unwrap().join("model.safetensors")).unwrap()
+}
+
+fn assert_bad(o: &Output, needle: &str) {
+    let (out, err) = text(o);
+    assert_eq!(o.status.code(), Some(2), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line:\n{err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+#[test]
+fn default_train_reaches_97_percent_and_writes_everything() {
+    let d = tmp("default");
+    let o = nabla(&["train", "--out", "run"], &d);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("test_accuracy="), "{last}");
+    let acc: f64 = last.split(['=', ' ']).nth(1).unwrap().parse().unwrap();
+    assert!(acc >= 0.97, "{last}");
+    let run = d.join("run");
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "loss.svg",
+        "loss.png",
+        "accuracy.svg",
+        "accuracy.png",
+    ] {
+        assert!(run.join(f).exists(), "missing {f}");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 30);
+    let row: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    for k in [
+        "epoch",
+        "step",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "seconds",
+    ] {
+        assert!(row.get(k).is_some(), "metrics row lacks {k}");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    for k in [
+        "test_accuracy",
+        "test_loss",
+        "epochs",
+        "train_seconds",
+        "parameters",
+        "samples_per_second",
+    ] {
+        assert!(s.get(k).is_some(), "summary lacks {k}");
+    }
+    assert_eq!(s["parameters"], 64 * 128 + 128 + 128 * 10 + 10);
+    // eval reproduces the test numbers from the checkpoint
+    let e = nabla(&["eval", "run"], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    assert_eq!(text(&e).0.trim(), last);
+    // predict: a CSV row of 64 pixel values
+    std::fs::write(d.join("x.csv"), vec!["0.5"; 64].join(",") + "\n").unwrap();
+    let p = nabla(&["predict", "run", "x.csv"], &d);
+    assert!(p.status.success(), "{}", text(&p).1);
+    assert!(text(&p).0.contains("x.csv:1: class"), "{}", text(&p).0);
+}
+
+#[test]
+fn resume_is_bitwise_identical() {
+    let d = tmp("resume");
+    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    // (a) 2 epochs straight
+    let a = nabla(&["train", "c.toml", "--out", "a", "--plain"], &d);
+    assert!(a.status.success(), "{}", text(&a).1);
+    // (b) 1 epoch, stop, resume for 1 more
+    let b1 = nabla(
+        &["train", "c.toml", "--out", "b", "--epochs", "1", "--plain"],
+        &d,
+    );
+    assert!(b1.status.success(), "{}", text(&b1).1);
+    let b2 = nabla(&["train", "--resume", "b", "--epochs", "2", "--plain"], &d);
+    assert!(b2.status.success(), "{}", text(&b2).1);
+    assert!(text(&b2).0.contains("resuming"), "{}", text(&b2).0);
+    assert_eq!(
+        newest_weights(&d.join("a")),
+        newest_weights(&d.join("b")),
+        "1+1 epochs differ from 2"
+    );
+    assert_eq!(text(&a).0.lines().last(), text(&b2).0.lines().last());
+    // (c) killed with SIGKILL in the middle of an epoch, then resumed
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["train", "c.toml", "--out", "k", "--plain", "--epochs", "40"])
+        .current_dir(&d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait for a mid-epoch checkpoint (steps are multiples of 7; an epoch has 41 steps)
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_dir(d.join("k/checkpoints"))
+            .map(|r| r.count())
+            .unwrap_or(0);
+        if n >= 2 || t0.elapsed().as_secs() > 60 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = nabla(&["train", "--resume", "k", "--epochs", "2", "--plain"], &d);
+    assert!(r.status.success(), "{}", text(&r).1);
+    assert_eq!(
+        newest_weights(&d.join("a")),
+        newest_weights(&d.join("k")),
+        "killed and resumed run differs"
+    );
+}
+
+#[test]
+fn summary_and_gradcheck() {
+    let d = tmp("summary");
+    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let o = nabla(&["summary", "c.toml"], &d);
+    let (out, _) = text(&o);
+    assert!(o.status.success());
+    assert!(
+        out.contains("Linear") && out.contains("[None, 32]") && out.contains("2080"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Total params: {}", 64 * 32 + 32 + 32 * 10 + 10)),
+        "{out}"
+    );
+    let g = nabla(&["gradcheck", "c.toml"], &d);
+    let (out, err) = text(&g);
+    assert!(g.status.success(), "{out}{err}");
+    assert!(
+        out.contains("0.weight") && out.contains("3.bias") && out.contains("gradcheck passed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_configs_are_one_line_exit_2() {
+    let d = tmp("badcfg");
+    let cases: &[(&str, &str, &str)] = &[
+        ("syntax.toml", "[train\nepochs = 2\n", "line 1"),
+        ("type.toml", "[train]\nepochs = \"two\"\n", "train.epochs"),
+        ("unknown_key.toml", "[train]\nepochs = 2\nlearning_rate = 3\n", "learning_rate"),
+        ("layer.toml", "[model]\nlayers = [{ type = \"conv9\" }]\n", "conv9"),
+        ("sizes.toml", "[model]\ninput_shape = [64]\nlayers = [{ type = \"linear\", out = 32 }, { type = \"linear\", in = 30, out = 10 }]\n", "model.layers[1] (linear)"),
+        ("classes.toml", "[model]\ninput_shape = [64]\nlayers = [{ type = \"linear\", out = 7 }]\n", "10 classes"),
+        ("shape.toml", "[model]\ninput_shape = [63]\nlayers = [{ type = \"linear\", out = 10 }]\n", "model.input_shape"),
+        ("mnist.toml", "[data]\ndataset = \"mnist\"\npath = \"/nonexistent/data\"\n[model]\nlayers = [{ type = \"linear\", out = 10 }]\n", "does not exist"),
+    ];
+    for (file, body, needle) in cases {
+        std::fs::write(d.join(file), body).unwrap();
+        let o = nabla(&["train", file, "--out", "never"], &d);
+        assert_bad(&o, needle);
+        assert!(
+            !d.join("never").exists(),
+            "{file}: an output folder was created"
+        );
+    }
+    assert_bad(&nabla(&["train", "missing.toml"], &d), "missing.toml");
+    assert_bad(&nabla(&["train", "--resume", "nope"], &d), "nope");
+    assert_bad(&nabla(&["eval", "nope"], &d), "nope");
+    assert_bad(&nabla(&["train", "--epochs", "x"], &d), "--epochs");
+}
+
+#[test]
+fn bad_checkpoints_and_outputs() {
+    let d = tmp("badck");
+    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let o = nabla(
+        &["train", "c.toml", "--out", "r", "--epochs", "1", "--plain"],
+        &d,
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    // training again into the same folder would overwrite it
+    assert_bad(
+        &nabla(&["train", "c.toml", "--out", "r"], &d),
+        "already holds a run",
+    );
+    let ck = |run: &str| -> PathBuf {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d.join(run).join("checkpoints"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("ckpt-")
+            })
+            .collect();
+        v.sort();
+        v.pop().unwrap()
+    };
+    // a truncated checkpoint: every checkpoint of a copy is damaged
+    let copy = |name: &str| {
+        let dst = d.join(name);
+        std::fs::create_dir_all(dst.join("checkpoints")).unwrap();
+        std::fs::copy(d.join("r/config.toml"), dst.join("config.toml")).unwrap();
+        let src = ck("r");
+        let to = dst.join("checkpoints").join(src.file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["model.safetensors", "optim.safetensors", "state.json"] {
+            std::fs::copy(src.join(f), to.join(f)).unwrap();
+        }
+        to
+    };
+    let t = copy("trunc");
+    let bytes = std::fs::read(t.join("model.safetensors")).unwrap();
+    std::fs::write(t.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    assert_bad(&nabla(&["eval", "trunc"], &d), "model.safetensors");
+    assert_bad(
+        &nabla(&["train", "--resume", "trunc"], &d),
+        "model.safetensors",
+    );
+    let c = copy("corrupt");
+    std::fs::write(c.join("state.json"), b"{ not json").unwrap();
+    assert_bad(&nabla(&["eval", "corrupt"], &d), "state.json");
+    // a checkpoint of another model: the config now has 16 hidden units
+    let m = copy("other");
+    let cfg = std::fs::read_to_string(d.join("other/config.toml"))
+        .unwrap()
+        .replace("out = 32", "out = 16");
+    std::fs::write(d.join("other/config.toml"), cfg).unwrap();
+    let _ = m;
+    assert_bad(&nabla(&["eval", "other"], &d), "does not fit this model");
+    // an output folder that cannot be written
+    std::fs::write(d.join("file"), b"x").unwrap();
+    assert_bad(
+        &nabla(&["train", "c.toml", "--out", "file/sub"], &d),
+        "file/sub",
+    );
+    // a learning rate so large the loss becomes NaN
+    std::fs::write(d.join("nan.toml"), SMALL.replace("lr = 0.05", "lr = 1e30")).unwrap();
+    let o = nabla(&["train", "nan.toml", "--out", "nan", "--plain"], &d);
+    assert_bad(&o, "non-finite");
+    assert!(text(&o).1.contains("epoch 1"), "{}", text(&o).1);
+}
