@@ -5,15 +5,19 @@
 use clap::Args;
 use nabla::core::{DType, Mt19937, Result, Tensor, Var};
 use nabla::demo::xor::{self, XorOptions};
+use nabla_data::{DataLoader, LoaderConfig};
+use nabla_nn::loss::{cross_entropy, CrossEntropyOptions};
+use nabla_nn::optim::{Optimizer, Sgd};
+use nabla_nn::{Activation, ForwardCtx, Linear, Module, Sequential};
 use serde_json::json;
 use std::time::Instant;
 
 /// Workloads this build implements.
-const WORKLOADS: &[&str] = &["W1", "W6", "W7"];
+const WORKLOADS: &[&str] = &["W1", "W2", "W6", "W7", "W8"];
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1 W6 W7); all when none are named.
+    /// Workloads to run (W1 W2 W6 W7 W8); all when none are named (W8 needs --data).
     workloads: Vec<String>,
     /// Threads for the kernels (default: every core).
     #[arg(long)]
@@ -21,6 +25,76 @@ pub struct BenchArgs {
     /// W1 only: the matrix sizes (default 128 256 512 1024 2048).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     sizes: Option<Vec<usize>>,
+    /// W2 only: batch sizes (default 64 256).
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    batches: Option<Vec<usize>>,
+    /// W8: the MNIST folder (or NABLA_DATA).
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
+}
+
+/// W2's network: Linear(784,256)-ReLU-Linear(256,128)-ReLU-Linear(128,10).
+fn w2_model(rng: &mut Mt19937) -> Result<Sequential> {
+    Ok(Sequential::new()
+        .add(Linear::new(784, 256, true, rng)?)
+        .add(Activation::ReLU)
+        .add(Linear::new(256, 128, true, rng)?)
+        .add(Activation::ReLU)
+        .add(Linear::new(128, 10, true, rng)?))
+}
+
+/// One W2 step: forward, cross-entropy, backward, SGD with momentum.
+fn w2_step(m: &Sequential, opt: &mut Sgd, x: &Tensor, y: &Tensor, rng: &mut Mt19937) -> Result<f64> {
+    let out = m.forward(x, &mut ForwardCtx::train(rng))?;
+    let loss = cross_entropy(&out, y, CrossEntropyOptions::default())?;
+    let g = loss.backward()?;
+    let l = loss.to_scalar()?;
+    // drop the graph first: the optimizer then updates the parameters in place
+    drop((loss, out));
+    opt.step(&g)?;
+    Ok(l)
+}
+
+fn w2(threads: usize, batches: &[usize]) -> Result<()> {
+    for &b in batches {
+        let mut rng = Mt19937::new(0);
+        let m = w2_model(&mut rng)?;
+        let params = m.parameters().into_iter().map(|(_, v)| v).collect();
+        let mut opt = Sgd::new(params, 0.01).momentum(0.9);
+        let x = Tensor::randn(&[b, 784], DType::F32, &mut rng)?;
+        let y = Tensor::from_vec((0..b as i64).map(|i| i % 10).collect::<Vec<_>>(), &[b])?;
+        let mut t = measure(|| w2_step(&m, &mut opt, &x, &y, &mut rng).map(drop))?;
+        emit("W2", json!({"batch": b}), threads, &mut t, b as f64, "samples/s");
+    }
+    Ok(())
+}
+
+fn w8(threads: usize, dir: &std::path::Path) -> std::result::Result<(), String> {
+    let train = nabla_data::load_mnist(dir, true).and_then(|d| d.flatten()).map_err(|e| e.to_string())?;
+    let test = nabla_data::load_mnist(dir, false).and_then(|d| d.flatten()).map_err(|e| e.to_string())?;
+    let s = |e: nabla::core::Error| e.to_string();
+    let mut rng = Mt19937::new(0);
+    let m = w2_model(&mut rng).map_err(s)?;
+    let params = m.parameters().into_iter().map(|(_, v)| v).collect();
+    let mut opt = Sgd::new(params, 0.01).momentum(0.9);
+    let mut loader = DataLoader::new(train, LoaderConfig::new(64).with_shuffle(true).with_seed(0)).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    while let Some(b) = loader.next_batch() {
+        let b = b.map_err(|e| e.to_string())?;
+        w2_step(&m, &mut opt, &b.x, &b.y, &mut rng).map_err(s)?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let logits = {
+        let _g = nabla::core::no_grad();
+        m.forward(test.x(), &mut ForwardCtx::eval(&mut rng)).map_err(s)?
+    };
+    let pred = logits.argmax(Some(1), false).and_then(|p| p.to_vec::<i64>()).map_err(s)?;
+    let truth = test.y().to_vec::<i64>().map_err(s)?;
+    let acc = pred.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64;
+    let line = json!({"workload": "W8", "params": {"batch": 64}, "threads": threads, "median_ms": secs * 1e3,
+        "throughput": 60000.0 / secs, "unit": "samples/s", "test_accuracy": acc});
+    println!("{line}");
+    Ok(())
 }
 
 /// Times `step` by the peers' rules; returns per-step seconds.
@@ -144,7 +218,7 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
         }
     }
     if wanted.is_empty() {
-        wanted = WORKLOADS.iter().map(|s| s.to_string()).collect();
+        wanted = WORKLOADS.iter().filter(|w| **w != "W8" || args.data.is_some()).map(|s| s.to_string()).collect();
     }
     let threads = args
         .threads
@@ -160,16 +234,28 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
         .sizes
         .clone()
         .unwrap_or_else(|| vec![128, 256, 512, 1024, 2048]);
-    pool.install(|| -> Result<()> {
+    let batches = args.batches.clone().unwrap_or_else(|| vec![64, 256]);
+    let data = args.data.clone().or_else(|| std::env::var_os("NABLA_DATA").map(std::path::PathBuf::from));
+    if wanted.iter().any(|w| w == "W8") && data.is_none() {
+        return Err((2, "W8 needs the MNIST folder: --data DIR or NABLA_DATA".into()));
+    }
+    pool.install(|| -> std::result::Result<(), String> {
+        let s = |e: nabla::core::Error| e.to_string();
         for w in &wanted {
             match w.as_str() {
-                "W1" => w1(threads, &sizes)?,
-                "W6" => w6(threads)?,
-                "W7" => w7(threads)?,
+                "W1" => w1(threads, &sizes).map_err(s)?,
+                "W2" => w2(threads, &batches).map_err(s)?,
+                "W6" => w6(threads).map_err(s)?,
+                "W7" => w7(threads).map_err(s)?,
+                "W8" => {
+                    let d = data.clone().unwrap_or_default();
+                    let d = if d.join("mnist").is_dir() { d.join("mnist") } else { d };
+                    w8(threads, &d)?
+                }
                 _ => {}
             }
         }
         Ok(())
     })
-    .map_err(|e| (1, e.to_string()))
+    .map_err(|e| (1, e))
 }

@@ -22,7 +22,8 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 pub fn norm_axis(op: &'static str, axis: isize, rank: usize) -> Result<usize> {
     let r = rank as isize;
     let a = if axis < 0 { axis + r } else { axis };
-    if a < 0 || a >= r.max(1) || (rank == 0 && a != 0) {
+    // a 0-d tensor has no axes (callers index the shape with the result)
+    if a < 0 || a >= r {
         return Err(Error::arg(
             op,
             format!("axis {axis} out of range for a tensor of rank {rank}"),

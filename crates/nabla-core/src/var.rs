@@ -111,4 +111,17 @@ impl Var {
         *g = Tensor::new_var_version(t.storage().clone(), t.layout().clone(), self.id);
         Ok(())
     }
+
+    /// Changes the value in place: `f` gets the elements (row-major). When a graph still holds
+    /// the current value, the var first takes a private copy, so that graph keeps the old one.
+    ///
+    /// Fails when `T` is not the var's dtype.
+    pub fn with_mut<T: StorageElem, R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
+        let mut g = match self.value.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let slice = g.make_mut::<T>()?;
+        Ok(f(slice))
+    }
 }

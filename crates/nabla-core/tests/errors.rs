@@ -359,12 +359,13 @@ fn gather_and_scatter_errors() {
     msg_has(|| x.gather(1, &f64s(&[2, 1])), &["gather", "i64", "f64"]);
     msg_has(|| x.gather(2, &i64s(&[0, 0], &[2, 1])), &["gather", "2"]);
     msg_has(
-        || x.scatter_add(1, &i64s(&[0, 0], &[2, 1]), &f32s(&[2, 2])),
-        &["scatter_add", "[2, 1]", "[2, 2]"],
+        // a source smaller than the index (PyTorch rejects it too)
+        || x.scatter_add(1, &i64s(&[0; 4], &[2, 2]), &f32s(&[2, 1])),
+        &["scatter_add", "[2, 2]", "[2, 1]"],
     );
     msg_has(
-        || x.scatter_add(1, &i64s(&[0; 8], &[2, 4]), &f32s(&[2, 4])),
-        &["scatter_add", "[2, 3]", "[2, 4]"],
+        || x.scatter_add(1, &i64s(&[0; 3], &[3, 1]), &f32s(&[3, 1])),
+        &["scatter_add", "[2, 3]", "[3, 1]"],
     );
     msg_has(
         || x.scatter_add(0, &i64s(&[2, 0], &[1, 2]), &f32s(&[1, 2])),
@@ -471,20 +472,20 @@ fn axis_arguments_on_a_0d_tensor_never_panic() {
 #[test]
 fn backward_errors() {
     let t = f64s(&[2]).sum().unwrap();
-    let m = msg_has(|| t.backward(), &["backward"]);
+    let m = msg_has(|| t.backward().map(|g| g.len()), &["backward"]);
     assert!(m.starts_with("backward: "), "{m}");
     let v = Var::new(&f64s(&[2]));
     let y = v.as_tensor().exp().unwrap();
-    msg_has(|| y.backward(), &["backward", "[2]"]);
+    msg_has(|| y.backward().map(|g| g.len()), &["backward", "[2]"]);
     msg_has(
-        || y.backward_with(Some(f64s(&[3])), false),
+        || y.backward_with(Some(f64s(&[3])), false).map(|g| g.len()),
         &["backward", "[3]", "[2]"],
     );
     let z = {
         let _g = no_grad();
         v.as_tensor().exp().unwrap().sum().unwrap()
     };
-    msg_has(|| z.backward(), &["backward"]);
+    msg_has(|| z.backward().map(|g| g.len()), &["backward"]);
     // a computed (non-Var) tensor has no gradient of its own
     let s = y.sum().unwrap();
     let g = s.backward().unwrap();

@@ -26,6 +26,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -151,10 +152,6 @@ fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
         return (0.0, 1.0);
     }
     let span = hi - lo;
-    if !span.is_finite() {
-        // the values span more than f64 can hold: no room for padding
-        return (lo, hi);
-    }
     let pad = if span > 0.0 {
         span * 0.05
     } else if lo != 0.0 {
@@ -162,7 +159,56 @@ fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     } else {
         1.0
     };
-    (lo - pad, hi + pad)
+    let (a, b) = (lo - pad, hi + pad);
+    if a < b && (b - a).is_finite() {
+        return (a, b);
+    }
+    // near the limits of f64 (or subnormal): an unpadded range that keeps b - a finite
+    let (a, b) = (
+        lo.min(0.0).max(-f64::MAX / 2.0),
+        hi.max(0.0).min(f64::MAX / 2.0),
+    );
+    if a < b {
+        (a, b)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
+/// "Nice" tick positions (multiples of 1, 2 or 5 times a power of ten) inside `[lo, hi]`,
+/// about `target` of them, with a step of at least `min_step`. Computed here rather than by
+/// plotters, whose search does not terminate for some extreme ranges. Always terminates and
+/// never returns more than `target + 2` ticks.
+fn nice_ticks(lo: f64, hi: f64, target: usize, min_step: f64) -> Vec<f64> {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) || target == 0 {
+        return vec![lo];
+    }
+    let raw = (span / target as f64).max(min_step);
+    let base = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * base)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * base);
+    if !(step.is_finite() && step > 0.0) {
+        return vec![lo, hi];
+    }
+    let first = (lo / step).ceil();
+    let mut ticks = Vec::new();
+    for i in 0..target + 2 {
+        let v = (first + i as f64) * step;
+        if !v.is_finite() || v > hi + step * 1e-9 {
+            break;
+        }
+        if ticks.last().is_none_or(|&last| v > last) {
+            ticks.push(v);
+        }
+    }
+    if ticks.is_empty() {
+        ticks.push(lo);
+    }
+    ticks
 }
 
 /// Tick label: up to 4 decimals without trailing zeros, scientific for very large or small.
@@ -182,6 +228,53 @@ fn fmt_tick(v: &f64) -> String {
         "0".to_string()
     } else {
         s.to_string()
+    }
+}
+
+/// A linear f64 axis over `[lo, hi]` (`lo < hi`, both finite) with precomputed ticks,
+/// labelled by [`fmt_tick`].
+#[derive(Clone)]
+struct Axis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Axis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let w = self.hi - self.lo;
+        let mut t = (v - self.lo) / w;
+        if !t.is_finite() {
+            // v - lo overflowed (values near f64::MAX): split the difference
+            t = v / w - self.lo / w;
+        }
+        let len = f64::from(limit.1) - f64::from(limit.0);
+        // far outside the chart is as good as just outside it; NaN maps to the start
+        let offset = (len * t).round().clamp(-1e6, 1e6);
+        limit
+            .0
+            .saturating_add(if offset.is_nan() { 0 } else { offset as i32 })
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+impl ValueFormatter<f64> for Axis {
+    fn format(value: &f64) -> String {
+        fmt_tick(value)
     }
 }
 
@@ -208,9 +301,8 @@ struct Chart<'a> {
     x_label: &'a str,
     y_label: &'a str,
     curves: &'a [Curve],
-    x: (f64, f64),
-    y: (f64, f64),
-    x_ticks: usize,
+    x: Axis,
+    y: Axis,
     legend: SeriesLabelPosition,
 }
 
@@ -219,18 +311,23 @@ impl<'a> Chart<'a> {
         let all = || curves.iter().flat_map(|c| c.points.iter().copied());
         let x = axis_range(all().filter(|p| p.1.is_finite()).map(|p| p.0));
         let y = axis_range(all().filter(|p| p.0.is_finite()).map(|p| p.1));
-        // integer x (epochs) over a short span: one tick per integer
+        // integer x (epochs): no ticks between integers
         let finite_x: Vec<f64> = all()
             .filter(|p| p.0.is_finite() && p.1.is_finite())
             .map(|p| p.0)
             .collect();
         let integral = !finite_x.is_empty() && finite_x.iter().all(|v| v.fract() == 0.0);
-        let x_ticks = if integral && x.1 - x.0 <= 12.0 {
-            ((x.1 - x.0).floor() as usize + 1).max(3)
-        } else {
-            10
-        };
         let legend = Self::legend_corner(all(), x, y);
+        let x = Axis {
+            lo: x.0,
+            hi: x.1,
+            ticks: nice_ticks(x.0, x.1, 10, if integral { 1.0 } else { 0.0 }),
+        };
+        let y = Axis {
+            lo: y.0,
+            hi: y.1,
+            ticks: nice_ticks(y.0, y.1, 8, 0.0),
+        };
         Chart {
             title,
             x_label,
@@ -238,7 +335,6 @@ impl<'a> Chart<'a> {
             curves,
             x,
             y,
-            x_ticks,
             legend,
         }
     }
@@ -280,19 +376,16 @@ impl<'a> Chart<'a> {
             .margin(18)
             .x_label_area_size(55)
             .y_label_area_size(75)
-            .build_cartesian_2d(self.x.0..self.x.1, self.y.0..self.y.1)?;
+            .build_cartesian_2d(self.x.clone(), self.y.clone())?;
         chart
             .configure_mesh()
-            .x_labels(self.x_ticks)
-            .y_labels(8)
+            .x_labels(self.x.ticks.len() + 1)
+            .y_labels(self.y.ticks.len() + 1)
             .x_desc(self.x_label)
             .y_desc(self.y_label)
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 18))
             .bold_line_style(RGBColor(225, 225, 225))
-            .light_line_style(RGBColor(245, 245, 245))
-            .x_label_formatter(&fmt_tick)
-            .y_label_formatter(&fmt_tick)
             .draw()?;
 
         for (i, curve) in self.curves.iter().enumerate() {
@@ -488,6 +581,45 @@ mod tests {
         assert!((lo - 1.8).abs() < 1e-12 && (hi - 2.2).abs() < 1e-12);
         let (lo, hi) = axis_range([0.0, 10.0, f64::NAN].into_iter());
         assert!((lo + 0.5).abs() < 1e-12 && (hi - 10.5).abs() < 1e-12);
+        for vals in [
+            vec![-1e308, 1e308],
+            vec![f64::MAX],
+            vec![-f64::MAX, f64::MAX],
+            vec![5e-324],
+            vec![1e-320, 2e-320],
+        ] {
+            let (lo, hi) = axis_range(vals.iter().copied());
+            assert!(lo < hi && (hi - lo).is_finite(), "{vals:?} -> {lo} {hi}");
+        }
+    }
+
+    #[test]
+    fn nice_ticks_are_round_and_bounded() {
+        let labels: Vec<String> = nice_ticks(0.0, 1.0, 5, 0.0).iter().map(fmt_tick).collect();
+        assert_eq!(labels, ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
+        let labels: Vec<String> = nice_ticks(-0.13, 2.6, 8, 0.0)
+            .iter()
+            .map(fmt_tick)
+            .collect();
+        assert_eq!(labels, ["0", "0.5", "1", "1.5", "2", "2.5"]);
+        assert_eq!(
+            nice_ticks(0.45, 12.55, 10, 1.0),
+            vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0]
+        );
+        assert_eq!(nice_ticks(0.8, 5.2, 10, 1.0), vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(nice_ticks(0.9, 1.1, 10, 1.0), vec![1.0]);
+        assert_eq!(nice_ticks(1.0, 1.0, 10, 0.0), vec![1.0]);
+        for (lo, hi) in [
+            (-f64::MAX / 2.0, f64::MAX / 2.0),
+            (1e-300, 2e-300),
+            (1e300, 2e300),
+            (5e-324, 1e-323),
+            (1e20, 1e20 + 1e5),
+        ] {
+            let t = nice_ticks(lo, hi, 8, 0.0);
+            assert!(!t.is_empty() && t.len() <= 10, "{lo} {hi} {t:?}");
+            assert!(t.iter().all(|v| v.is_finite()));
+        }
     }
 
     #[test]

@@ -172,7 +172,14 @@ impl TrainStep for StandardStep {
             });
         }
         let mut grads = loss.backward()?;
+        let correct = if p.config.classification {
+            Some(count_correct(&out, &batch.y)?)
+        } else {
+            None
+        };
+        // free the graph, so the optimizer updates the parameters in place
         drop(loss);
+        drop(out);
         let mut total = 0.0;
         for v in p.params {
             if let Some(g) = v.grad(&grads) {
@@ -205,11 +212,6 @@ impl TrainStep for StandardStep {
             }
         }
         p.optimizer.step(&grads)?;
-        let correct = if p.config.classification {
-            Some(count_correct(&out, &batch.y)?)
-        } else {
-            None
-        };
         Ok(StepOutput { loss: lv, correct })
     }
 }

@@ -5,8 +5,26 @@ use std::path::{Path, PathBuf};
 use nabla_train::plot::{plot_curves, plot_training, Curve, EpochRow, PlotError};
 use nabla_train::plot::{PLOT_HEIGHT, PLOT_WIDTH};
 
-/// A fresh directory under the system temp dir, unique per test and process.
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh directory under the system temp dir, unique per test and process; removed when
+/// dropped unless the test is failing (so its files can be inspected).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -16,7 +34,7 @@ fn temp_dir(name: &str) -> PathBuf {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 /// Width and height from the PNG signature and IHDR chunk, parsed by hand.
@@ -108,7 +126,8 @@ fn plot_curves_writes_svg_and_png() {
 
 #[test]
 fn plot_training_writes_four_files() {
-    let dir = temp_dir("training").join("nested/plots");
+    let root = temp_dir("training");
+    let dir = root.join("nested/plots");
     plot_training(&rows(12), &dir).unwrap();
     for (stem, title) in [("loss", "Loss"), ("accuracy", "Accuracy")] {
         let s = svg(&dir.join(format!("{stem}.svg")));
@@ -148,14 +167,21 @@ fn missing_series_are_skipped() {
 }
 
 #[test]
-fn single_epoch_nan_and_empty_inputs_do_not_panic() {
+fn single_epoch() {
     let dir = temp_dir("single");
     plot_training(&rows(1), &dir).unwrap();
     assert_eq!(
         png_size(&dir.join("accuracy.png")),
         (PLOT_WIDTH, PLOT_HEIGHT)
     );
+    assert!(
+        svg(&dir.join("loss.svg")).contains("<circle"),
+        "a lone point is a dot"
+    );
+}
 
+#[test]
+fn nan_and_inf_values_break_the_lines() {
     let dir = temp_dir("nan");
     let mut r = rows(6);
     r[2].train_loss = f64::NAN;
@@ -177,7 +203,10 @@ fn single_epoch_nan_and_empty_inputs_do_not_panic() {
         .collect();
     plot_training(&r, &dir).unwrap();
     assert!(svg(&dir.join("loss.svg")).contains("validation"));
+}
 
+#[test]
+fn empty_inputs() {
     let dir = temp_dir("empty");
     plot_training(&[], &dir).unwrap();
     assert_eq!(png_size(&dir.join("loss.png")), (PLOT_WIDTH, PLOT_HEIGHT));
@@ -191,20 +220,11 @@ fn single_epoch_nan_and_empty_inputs_do_not_panic() {
     )
     .unwrap();
     assert!(svg(&dir.join("n.svg")).contains("Nothing"));
+}
 
-    // extreme magnitudes: either drawn or a clean error, never a panic
-    let huge = [Curve::new(
-        "huge",
-        vec![(0.0, -1e308), (1.0, 1e308), (2.0, 0.0)],
-    )];
-    let _ = plot_curves(
-        "Huge",
-        "x",
-        "y",
-        &huge,
-        &dir.join("h.svg"),
-        &dir.join("h.png"),
-    );
+#[test]
+fn flat_curve() {
+    let dir = temp_dir("flat");
     let flat = [Curve::new("flat", vec![(3.0, 0.0), (3.0, 0.0)])];
     plot_curves(
         "Flat",
@@ -215,6 +235,24 @@ fn single_epoch_nan_and_empty_inputs_do_not_panic() {
         &dir.join("f.png"),
     )
     .unwrap();
+}
+
+#[test]
+fn extreme_magnitudes() {
+    let dir = temp_dir("huge");
+    for (i, pts) in [
+        vec![(0.0, -1e308), (1.0, 1e308), (2.0, 0.0)],
+        vec![(0.0, 1e300), (1.0, 2e300)],
+        vec![(0.0, 1e-300), (1.0, 2e-300)],
+        vec![(-1e308, 0.0), (1e308, 1.0)],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = [Curve::new("huge", pts)];
+        let (s, p) = (dir.join(format!("h{i}.svg")), dir.join(format!("h{i}.png")));
+        plot_curves("Huge", "x", "y", &c, &s, &p).unwrap();
+    }
 }
 
 #[test]

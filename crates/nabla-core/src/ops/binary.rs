@@ -125,8 +125,8 @@ impl Tensor {
         name: &'static str,
         op: Op,
         rhs: &Tensor,
-        f32f: fn(f32, f32) -> f32,
-        f64f: fn(f64, f64) -> f64,
+        f32f: impl Fn(f32, f32) -> f32 + Sync + Copy,
+        f64f: impl Fn(f64, f64) -> f64 + Sync + Copy,
     ) -> Result<Tensor> {
         self.check_same_dtype(name, rhs)?;
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;

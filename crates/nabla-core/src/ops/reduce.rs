@@ -218,6 +218,7 @@ impl Tensor {
     }
     /// Standard deviation over `dims` (empty: all) with `correction`.
     pub fn std_dims(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Tensor> {
+        norm_axes("std", dims, self.rank())?;
         self.var_dims(dims, keepdim, correction)?.sqrt()
     }
     /// Unbiased standard deviation of all elements.
@@ -226,6 +227,7 @@ impl Tensor {
     }
     /// `log(sum(exp(x)))` over `dims`, computed stably by subtracting the max.
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let axes = norm_axes("logsumexp", dims, self.rank())?;
         let m = self.max_dims(dims, true)?.detach();
         // rows that are all -inf would give nan; use 0 there as PyTorch does
         let m = Tensor::where_cond(&m.isfinite()?, &m, &Tensor::zeros(&[], m.dtype()))?;
@@ -233,7 +235,6 @@ impl Tensor {
         if keepdim {
             Ok(s)
         } else {
-            let axes = norm_axes("logsumexp", dims, self.rank())?;
             let shape: Vec<usize> = self
                 .shape()
                 .iter()
@@ -246,12 +247,14 @@ impl Tensor {
     }
     /// Softmax along `dim`: `exp(x - max) / sum(exp(x - max))`.
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
+        norm_axis("softmax", dim, self.rank())?;
         let m = self.max_dims(&[dim], true)?.detach();
         let e = self.sub(&m)?.exp()?;
         e.div(&e.sum_dims(&[dim], true)?)
     }
     /// Log-softmax along `dim`: `x - logsumexp(x)`.
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
+        norm_axis("log_softmax", dim, self.rank())?;
         self.sub(&self.logsumexp(&[dim], true)?)
     }
 

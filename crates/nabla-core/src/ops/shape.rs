@@ -96,6 +96,10 @@ impl Tensor {
 
     /// Removes a dimension of size 1 (a no-op when its size is not 1, as in PyTorch).
     pub fn squeeze(&self, dim: isize) -> Result<Tensor> {
+        if self.rank() == 0 {
+            // PyTorch accepts dim 0 or -1 for a 0-d tensor
+            return norm_axis("squeeze", dim, 1).map(|_| self.clone());
+        }
         let d = norm_axis("squeeze", dim, self.rank())?;
         if self.rank() == 0 || self.shape()[d] != 1 {
             return Ok(self.clone());
@@ -192,13 +196,13 @@ impl Tensor {
                 format!("dim {dim} out of range for {}", fmt_shape(self.shape())),
             ));
         }
-        if start + len > self.shape()[dim] {
+        if start.checked_add(len).is_none_or(|end| end > self.shape()[dim]) {
             return Err(Error::arg(
                 "narrow",
                 format!(
                     "range {}..{} out of bounds for dim {dim} of {}",
                     start,
-                    start + len,
+                    start.saturating_add(len),
                     fmt_shape(self.shape())
                 ),
             ));

@@ -2,7 +2,7 @@
 
 use super::{check_nonneg, err, forward_core, Core, Optimizer, PState, ParamGroup, SLOTS};
 use crate::StateDict;
-use nabla_core::{GradStore, Result, Tensor, Var};
+use nabla_core::{DType, Float, GradStore, Result, StorageElem, Tensor, Var};
 
 /// The hyperparameters Adam and AdamW share.
 #[derive(Clone, Copy)]
@@ -26,49 +26,53 @@ impl AdamConfig {
     }
 
     /// One update of parameter `p` with gradient `g`.
-    fn update(&self, p: &Tensor, g: Tensor, st: &mut PState, lr: f64, wd: f64) -> Result<Tensor> {
-        let (b1, b2) = (self.beta1, self.beta2);
-        let mut p = p.clone();
-        let mut g = g;
-        if wd != 0.0 {
-            if self.decoupled {
-                p = p.mul_scalar(1.0 - lr * wd)?;
-            } else {
-                g = p.mul_scalar(wd)?.add(&g)?;
-            }
-        }
+    /// One fused, in-place pass of PyTorch's Adam/AdamW update over a parameter.
+    fn update_inplace<T: Float + StorageElem>(&self, var: &Var, g: &Tensor, st: &mut PState, lr: f64, wd: f64) -> Result<()> {
         st.step += 1;
         let t = st.step as f64;
-        // exp_avg (m) and exp_avg_sq (v) start at zero: the first update is the weighted term.
-        let m = match st.bufs[0].take() {
-            Some(m) => m.mul_scalar(b1)?.add(&g.mul_scalar(1.0 - b1)?)?,
-            None => g.mul_scalar(1.0 - b1)?,
-        };
-        let g2 = g.mul(&g)?.mul_scalar(1.0 - b2)?;
-        let v = match st.bufs[1].take() {
-            Some(v) => v.mul_scalar(b2)?.add(&g2)?,
-            None => g2,
-        };
-        let bias_correction1 = 1.0 - b1.powf(t);
-        let bias_correction2_sqrt = (1.0 - b2.powf(t)).sqrt();
-        let step_size = lr / bias_correction1;
-        let denom = if self.amsgrad {
-            let vmax = match st.bufs[2].take() {
-                Some(vmax) => vmax.maximum(&v)?,
-                None => v.clone(),
-            };
-            let d = vmax.sqrt()?;
-            st.bufs[2] = Some(vmax);
-            d
+        let g = g.data::<T>()?;
+        let like = var.as_tensor();
+        let (b1, b2) = (T::from_f64(self.beta1), T::from_f64(self.beta2));
+        let (c1, c2) = (T::from_f64(1.0 - self.beta1), T::from_f64(1.0 - self.beta2));
+        let step_size = T::from_f64(lr / (1.0 - self.beta1.powf(t)));
+        let inv_bc2_sqrt = T::from_f64(1.0 / (1.0 - self.beta2.powf(t)).sqrt());
+        let eps = T::from_f64(self.eps);
+        let shrink = T::from_f64(1.0 - lr * wd);
+        let (l2, decoupled) = (T::from_f64(wd), self.decoupled && wd != 0.0);
+        let coupled = !self.decoupled && wd != 0.0;
+        let [b0, b1s, b2s] = &mut st.bufs;
+        let m = b0.get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype())).make_mut::<T>()?;
+        let v = b1s.get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype())).make_mut::<T>()?;
+        let mut vmax = if self.amsgrad {
+            Some(b2s.get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype())).make_mut::<T>()?)
         } else {
-            v.sqrt()?
+            None
         };
-        // (√v / √(1 − β₂ᵗ)) + ε in one pass
-        let denom = denom.affine(1.0 / bias_correction2_sqrt, self.eps)?;
-        let new = p.sub(&m.div(&denom)?.mul_scalar(step_size)?)?;
-        st.bufs[0] = Some(m);
-        st.bufs[1] = Some(v);
-        Ok(new)
+        drop(like);
+        var.with_mut::<T, _>(|p| {
+            for i in 0..p.len() {
+                let mut pi = p[i];
+                let mut gi = g[i];
+                if decoupled {
+                    pi = pi * shrink;
+                } else if coupled {
+                    gi = gi + l2 * pi;
+                }
+                let mi = b1 * m[i] + c1 * gi;
+                let vi = b2 * v[i] + c2 * (gi * gi);
+                m[i] = mi;
+                v[i] = vi;
+                let vd = match vmax.as_deref_mut() {
+                    Some(vm) => {
+                        let x = vm[i].max_(vi);
+                        vm[i] = x;
+                        x
+                    }
+                    None => vi,
+                };
+                p[i] = pi - step_size * (mi / (vd.sqrt() * inv_bc2_sqrt + eps));
+            }
+        })
     }
 }
 
@@ -122,8 +126,10 @@ macro_rules! adam_optimizer {
             let op = self.name();
             let cfg = self.cfg;
             cfg.check(op)?;
-            self.core
-                .run_step(op, grads, |p, g, st, lr, wd| cfg.update(p, g, st, lr, wd))
+            self.core.run_step_inplace(op, grads, |var, g, st, lr, wd| match g.dtype() {
+                DType::F64 => cfg.update_inplace::<f64>(var, g, st, lr, wd),
+                _ => cfg.update_inplace::<f32>(var, g, st, lr, wd),
+            })
         }
         forward_core!();
     };

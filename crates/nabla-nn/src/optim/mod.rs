@@ -312,6 +312,39 @@ impl Core {
         Ok(())
     }
 
+    /// Like [`Core::run_step`], but `update` changes the parameter in place (through
+    /// [`Var::with_mut`]) and its buffers with [`Tensor::make_mut`]: one fused pass, no new
+    /// buffers once the graph of the step is gone.
+    pub(crate) fn run_step_inplace(
+        &mut self,
+        op: &'static str,
+        grads: &GradStore,
+        mut update: impl FnMut(&Var, &Tensor, &mut PState, f64, f64) -> Result<()>,
+    ) -> Result<()> {
+        let work = self.collect(op, grads)?;
+        let _guard = no_grad();
+        for w in work {
+            let Work { g, i, param, grad } = w;
+            drop(param);
+            let Some(group) = self.groups.get(g) else {
+                continue;
+            };
+            let (lr, wd) = (group.lr, group.weight_decay);
+            let Some(var) = group.params.get(i).cloned() else {
+                continue;
+            };
+            let st = self.slot(g, i);
+            update(&var, &grad, st, lr, wd)?;
+        }
+        Ok(())
+    }
+
+    /// A zero buffer shaped like `like` in slot `k` of `st` (created on first use), for
+    /// writing in place.
+    pub(crate) fn buffer<'a>(st: &'a mut PState, k: usize, like: &Tensor) -> &'a mut Tensor {
+        st.bufs[k].get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype()))
+    }
+
     /// The state, with buffer slot `k` saved as `names[k]`.
     pub(crate) fn state_dict(&self, names: &[&'static str; SLOTS]) -> StateDict {
         let mut sd = StateDict::new();

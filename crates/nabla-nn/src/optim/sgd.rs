@@ -2,7 +2,45 @@
 
 use super::{check_nonneg, err, forward_core, Core, Optimizer, ParamGroup, SLOTS};
 use crate::StateDict;
-use nabla_core::{GradStore, Result, Var};
+use super::PState;
+use nabla_core::{DType, Float, GradStore, Result, StorageElem, Tensor, Var};
+
+#[derive(Clone, Copy)]
+struct Hyper {
+    lr: f64,
+    wd: f64,
+    momentum: f64,
+    dampening: f64,
+    nesterov: bool,
+}
+
+/// One fused, in-place pass of PyTorch's SGD update over a parameter.
+fn sgd_update<T: Float + StorageElem>(var: &Var, g: &Tensor, st: &mut PState, h: Hyper) -> Result<()> {
+    let g = g.data::<T>()?;
+    let (lr, wd, m) = (T::from_f64(h.lr), T::from_f64(h.wd), T::from_f64(h.momentum));
+    let keep = T::from_f64(1.0 - h.dampening);
+    let decay = h.wd != 0.0;
+    if h.momentum == 0.0 {
+        return var.with_mut::<T, _>(|p| {
+            for (p, &g) in p.iter_mut().zip(g.iter()) {
+                let d = if decay { g + wd * *p } else { g };
+                *p = *p - lr * d;
+            }
+        });
+    }
+    let first = st.bufs[0].is_none();
+    let buf = Core::buffer(st, 0, &var.as_tensor()).make_mut::<T>()?;
+    let nesterov = h.nesterov;
+    var.with_mut::<T, _>(|p| {
+        for ((p, b), &g) in p.iter_mut().zip(buf.iter_mut()).zip(g.iter()) {
+            let d = if decay { g + wd * *p } else { g };
+            let nb = if first { d } else { m * *b + keep * d };
+            *b = nb;
+            let step = if nesterov { d + m * nb } else { nb };
+            *p = *p - lr * step;
+        }
+    })
+}
 
 /// Stochastic gradient descent (PyTorch's `torch.optim.SGD`).
 ///
@@ -97,29 +135,13 @@ impl Optimizer for Sgd {
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.check()?;
         let (momentum, dampening, nesterov) = (self.momentum, self.dampening, self.nesterov);
-        self.core.run_step("SGD", grads, |p, g, st, lr, wd| {
-            let mut d = if wd != 0.0 {
-                p.mul_scalar(wd)?.add(&g)?
-            } else {
-                g
-            };
-            if momentum != 0.0 {
-                let buf = match st.bufs[0].take() {
-                    Some(b) if dampening == 0.0 => b.mul_scalar(momentum)?.add(&d)?,
-                    Some(b) => b
-                        .mul_scalar(momentum)?
-                        .add(&d.mul_scalar(1.0 - dampening)?)?,
-                    None => d.contiguous()?,
-                };
-                d = if nesterov {
-                    d.add(&buf.mul_scalar(momentum)?)?
-                } else {
-                    buf.clone()
-                };
-                st.bufs[0] = Some(buf);
-            }
+        self.core.run_step_inplace("SGD", grads, |var, g, st, lr, wd| {
             st.step += 1;
-            p.sub(&d.mul_scalar(lr)?)
+            let h = Hyper { lr, wd, momentum, dampening, nesterov };
+            match g.dtype() {
+                DType::F64 => sgd_update::<f64>(var, g, st, h),
+                _ => sgd_update::<f32>(var, g, st, h),
+            }
         })
     }
     fn name(&self) -> &'static str {
