@@ -165,8 +165,8 @@ fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
     // near the limits of f64 (or subnormal): an unpadded range that keeps b - a finite
     let (a, b) = (
-        lo.min(0.0).max(-f64::MAX / 2.0),
-        hi.max(0.0).min(f64::MAX / 2.0),
+        lo.clamp(-f64::MAX / 2.0, 0.0),
+        hi.clamp(0.0, f64::MAX / 2.0),
     );
     if a < b {
         (a, b)

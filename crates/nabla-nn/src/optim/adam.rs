@@ -49,34 +49,56 @@ impl AdamConfig {
             None
         };
         drop(like);
-        var.with_mut::<T, _>(|p| {
-            for i in 0..p.len() {
-                let mut pi = p[i];
-                let mut gi = g[i];
-                if decoupled {
-                    pi = pi * shrink;
-                } else if coupled {
-                    gi = gi + l2 * pi;
-                }
-                let mi = b1 * m[i] + c1 * gi;
-                let vi = b2 * v[i] + c2 * (gi * gi);
-                m[i] = mi;
-                v[i] = vi;
-                let vd = match vmax.as_deref_mut() {
-                    Some(vm) => {
-                        let x = vm[i].max_(vi);
-                        vm[i] = x;
-                        x
-                    }
-                    None => vi,
-                };
-                p[i] = pi - step_size * (mi / (vd.sqrt() * inv_bc2_sqrt + eps));
-            }
-        })
+        let k = AdamStep { b1, b2, c1, c2, step_size, inv_bc2_sqrt, eps, shrink, l2, decoupled, coupled };
+        var.with_mut::<T, _>(|p| adam_loop(p, m, v, vmax.as_deref_mut(), &g, k))
     }
 }
 
 /// Builder methods shared by Adam and AdamW.
+#[derive(Clone, Copy)]
+struct AdamStep<T> {
+    b1: T,
+    b2: T,
+    c1: T,
+    c2: T,
+    step_size: T,
+    inv_bc2_sqrt: T,
+    eps: T,
+    shrink: T,
+    l2: T,
+    decoupled: bool,
+    coupled: bool,
+}
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn adam_loop<T: Float>(p: &mut [T], m: &mut [T], v: &mut [T], mut vmax: Option<&mut [T]>, g: &[T], k: AdamStep<T>) {
+    for i in 0..p.len() {
+        let mut pi = p[i];
+        let mut gi = g[i];
+        if k.decoupled {
+            pi = pi * k.shrink;
+        } else if k.coupled {
+            gi = gi + k.l2 * pi;
+        }
+        let mi = k.b1 * m[i] + k.c1 * gi;
+        let vi = k.b2 * v[i] + k.c2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        let vd = match vmax.as_deref_mut() {
+            Some(vm) => {
+                let x = vm[i].max_(vi);
+                vm[i] = x;
+                x
+            }
+            None => vi,
+        };
+        p[i] = pi - k.step_size * (mi / (vd.sqrt() * k.inv_bc2_sqrt + k.eps));
+    }
+}
+
 macro_rules! adam_builders {
     () => {
         /// Sets the moment decay rates (β₁, β₂) (default (0.9, 0.999)).

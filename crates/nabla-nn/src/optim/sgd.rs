@@ -30,16 +30,33 @@ fn sgd_update<T: Float + StorageElem>(var: &Var, g: &Tensor, st: &mut PState, h:
     }
     let first = st.bufs[0].is_none();
     let buf = Core::buffer(st, 0, &var.as_tensor()).make_mut::<T>()?;
-    let nesterov = h.nesterov;
-    var.with_mut::<T, _>(|p| {
-        for ((p, b), &g) in p.iter_mut().zip(buf.iter_mut()).zip(g.iter()) {
-            let d = if decay { g + wd * *p } else { g };
-            let nb = if first { d } else { m * *b + keep * d };
-            *b = nb;
-            let step = if nesterov { d + m * nb } else { nb };
-            *p = *p - lr * step;
-        }
-    })
+    let k = MomentumStep { lr, wd, m, keep, decay, first, nesterov: h.nesterov };
+    var.with_mut::<T, _>(|p| momentum_loop(p, buf, &g, k))
+}
+
+#[derive(Clone, Copy)]
+struct MomentumStep<T> {
+    lr: T,
+    wd: T,
+    m: T,
+    keep: T,
+    decay: bool,
+    first: bool,
+    nesterov: bool,
+}
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn momentum_loop<T: Float>(p: &mut [T], buf: &mut [T], g: &[T], k: MomentumStep<T>) {
+    for ((p, b), &g) in p.iter_mut().zip(buf.iter_mut()).zip(g.iter()) {
+        let d = if k.decay { g + k.wd * *p } else { g };
+        let nb = if k.first { d } else { k.m * *b + k.keep * d };
+        *b = nb;
+        let step = if k.nesterov { d + k.m * nb } else { nb };
+        *p = *p - k.lr * step;
+    }
 }
 
 /// Stochastic gradient descent (PyTorch's `torch.optim.SGD`).
