@@ -36,15 +36,21 @@ pub struct BenchArgs {
 /// W2's network: Linear(784,256)-ReLU-Linear(256,128)-ReLU-Linear(128,10).
 fn w2_model(rng: &mut Mt19937) -> Result<Sequential> {
     Ok(Sequential::new()
-        .add(Linear::new(784, 256, true, rng)?)
-        .add(Activation::ReLU)
-        .add(Linear::new(256, 128, true, rng)?)
-        .add(Activation::ReLU)
-        .add(Linear::new(128, 10, true, rng)?))
+        .append(Linear::new(784, 256, true, rng)?)
+        .append(Activation::ReLU)
+        .append(Linear::new(256, 128, true, rng)?)
+        .append(Activation::ReLU)
+        .append(Linear::new(128, 10, true, rng)?))
 }
 
 /// One W2 step: forward, cross-entropy, backward, SGD with momentum.
-fn w2_step(m: &Sequential, opt: &mut Sgd, x: &Tensor, y: &Tensor, rng: &mut Mt19937) -> Result<f64> {
+fn w2_step(
+    m: &Sequential,
+    opt: &mut Sgd,
+    x: &Tensor,
+    y: &Tensor,
+    rng: &mut Mt19937,
+) -> Result<f64> {
     let out = m.forward(x, &mut ForwardCtx::train(rng))?;
     let loss = cross_entropy(&out, y, CrossEntropyOptions::default())?;
     let g = loss.backward()?;
@@ -64,20 +70,32 @@ fn w2(threads: usize, batches: &[usize]) -> Result<()> {
         let x = Tensor::randn(&[b, 784], DType::F32, &mut rng)?;
         let y = Tensor::from_vec((0..b as i64).map(|i| i % 10).collect::<Vec<_>>(), &[b])?;
         let mut t = measure(|| w2_step(&m, &mut opt, &x, &y, &mut rng).map(drop))?;
-        emit("W2", json!({"batch": b}), threads, &mut t, b as f64, "samples/s");
+        emit(
+            "W2",
+            json!({"batch": b}),
+            threads,
+            &mut t,
+            b as f64,
+            "samples/s",
+        );
     }
     Ok(())
 }
 
 fn w8(threads: usize, dir: &std::path::Path) -> std::result::Result<(), String> {
-    let train = nabla_data::load_mnist(dir, true).and_then(|d| d.flatten()).map_err(|e| e.to_string())?;
-    let test = nabla_data::load_mnist(dir, false).and_then(|d| d.flatten()).map_err(|e| e.to_string())?;
+    let train = nabla_data::load_mnist(dir, true)
+        .and_then(|d| d.flatten())
+        .map_err(|e| e.to_string())?;
+    let test = nabla_data::load_mnist(dir, false)
+        .and_then(|d| d.flatten())
+        .map_err(|e| e.to_string())?;
     let s = |e: nabla::core::Error| e.to_string();
     let mut rng = Mt19937::new(0);
     let m = w2_model(&mut rng).map_err(s)?;
     let params = m.parameters().into_iter().map(|(_, v)| v).collect();
     let mut opt = Sgd::new(params, 0.01).momentum(0.9);
-    let mut loader = DataLoader::new(train, LoaderConfig::new(64).with_shuffle(true).with_seed(0)).map_err(|e| e.to_string())?;
+    let mut loader = DataLoader::new(train, LoaderConfig::new(64).with_shuffle(true).with_seed(0))
+        .map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     while let Some(b) = loader.next_batch() {
         let b = b.map_err(|e| e.to_string())?;
@@ -86,9 +104,13 @@ fn w8(threads: usize, dir: &std::path::Path) -> std::result::Result<(), String> 
     let secs = t0.elapsed().as_secs_f64();
     let logits = {
         let _g = nabla::core::no_grad();
-        m.forward(test.x(), &mut ForwardCtx::eval(&mut rng)).map_err(s)?
+        m.forward(test.x(), &mut ForwardCtx::eval(&mut rng))
+            .map_err(s)?
     };
-    let pred = logits.argmax(Some(1), false).and_then(|p| p.to_vec::<i64>()).map_err(s)?;
+    let pred = logits
+        .argmax(Some(1), false)
+        .and_then(|p| p.to_vec::<i64>())
+        .map_err(s)?;
     let truth = test.y().to_vec::<i64>().map_err(s)?;
     let acc = pred.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64;
     let line = json!({"workload": "W8", "params": {"batch": 64}, "threads": threads, "median_ms": secs * 1e3,
@@ -218,7 +240,11 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
         }
     }
     if wanted.is_empty() {
-        wanted = WORKLOADS.iter().filter(|w| **w != "W8" || args.data.is_some()).map(|s| s.to_string()).collect();
+        wanted = WORKLOADS
+            .iter()
+            .filter(|w| **w != "W8" || args.data.is_some())
+            .map(|s| s.to_string())
+            .collect();
     }
     let threads = args
         .threads
@@ -235,9 +261,15 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
         .clone()
         .unwrap_or_else(|| vec![128, 256, 512, 1024, 2048]);
     let batches = args.batches.clone().unwrap_or_else(|| vec![64, 256]);
-    let data = args.data.clone().or_else(|| std::env::var_os("NABLA_DATA").map(std::path::PathBuf::from));
+    let data = args
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("NABLA_DATA").map(std::path::PathBuf::from));
     if wanted.iter().any(|w| w == "W8") && data.is_none() {
-        return Err((2, "W8 needs the MNIST folder: --data DIR or NABLA_DATA".into()));
+        return Err((
+            2,
+            "W8 needs the MNIST folder: --data DIR or NABLA_DATA".into(),
+        ));
     }
     pool.install(|| -> std::result::Result<(), String> {
         let s = |e: nabla::core::Error| e.to_string();
@@ -249,7 +281,11 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
                 "W7" => w7(threads).map_err(s)?,
                 "W8" => {
                     let d = data.clone().unwrap_or_default();
-                    let d = if d.join("mnist").is_dir() { d.join("mnist") } else { d };
+                    let d = if d.join("mnist").is_dir() {
+                        d.join("mnist")
+                    } else {
+                        d
+                    };
                     w8(threads, &d)?
                 }
                 _ => {}

@@ -161,19 +161,29 @@ fn resume_is_bitwise_identical() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // wait for a mid-epoch checkpoint (steps are multiples of 7; an epoch has 41 steps)
+    // wait for a mid-epoch checkpoint (every 7 steps; an epoch has 41 steps), then kill
     let t0 = std::time::Instant::now();
-    loop {
-        let n = std::fs::read_dir(d.join("k/checkpoints"))
-            .map(|r| r.count())
-            .unwrap_or(0);
-        if n >= 2 || t0.elapsed().as_secs() > 60 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+    let mid = d.join("k/checkpoints/ckpt-0000000014");
+    while !mid.exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it could be killed"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+    let left: Vec<String> = std::fs::read_dir(d.join("k/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !left.iter().any(|n| n.starts_with("ckpt-00000000")
+            && n.trim_start_matches("ckpt-")
+                .parse::<u64>()
+                .is_ok_and(|s| s >= 82)),
+        "killed too late: {left:?}"
+    );
     let r = nabla(&["train", "--resume", "k", "--epochs", "2", "--plain"], &d);
     assert!(r.status.success(), "{}", text(&r).1);
     assert_eq!(

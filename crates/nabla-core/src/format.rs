@@ -157,7 +157,7 @@ fn nest(out: &mut String, cells: &[String], shape: &[usize], depth: usize) {
     }
     out.push('[');
     let n = shape[0];
-    let step = if n == 0 { 0 } else { cells.len() / n };
+    let step = cells.len().checked_div(n).unwrap_or(0);
     for i in 0..n {
         if i > 0 {
             if shape.len() == 1 {

@@ -182,7 +182,9 @@ where
             if err > report.max_abs_error[i] || err.is_nan() {
                 report.max_abs_error[i] = err;
             }
-            if !(err <= opts.atol + opts.rtol * numerical.abs()) {
+            // NaN errors fail too
+            let within = err <= opts.atol + opts.rtol * numerical.abs();
+            if !within {
                 report.mismatches.push(Mismatch {
                     input: i,
                     index: unravel(j, &shapes[i]),

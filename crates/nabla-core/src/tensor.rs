@@ -404,14 +404,22 @@ impl Tensor {
     /// Fails when `T` is not the tensor's dtype.
     pub fn make_mut<T: StorageElem>(&mut self) -> Result<&mut [T]> {
         if T::DTYPE != self.dtype() {
-            return Err(Error::dtype("make_mut", format!("tensor is {}, asked for {}", self.dtype(), T::DTYPE)));
+            return Err(Error::dtype(
+                "make_mut",
+                format!("tensor is {}, asked for {}", self.dtype(), T::DTYPE),
+            ));
         }
         let n = self.numel();
         let private = {
             let l = &self.0.layout;
-            self.0.node.is_none() && l.is_contiguous() && l.offset() == 0 && self.0.storage.len() == n
+            self.0.node.is_none()
+                && l.is_contiguous()
+                && l.offset() == 0
+                && self.0.storage.len() == n
         };
-        if !private || Arc::get_mut(&mut self.0).is_none_or(|i| Arc::get_mut(&mut i.storage).is_none()) {
+        if !private
+            || Arc::get_mut(&mut self.0).is_none_or(|i| Arc::get_mut(&mut i.storage).is_none())
+        {
             let data = self.data::<T>()?.into_owned();
             let (id, track, is_var) = (self.0.id, self.0.track, self.0.is_var);
             self.0 = Arc::new(Inner {
@@ -423,9 +431,13 @@ impl Tensor {
                 is_var,
             });
         }
-        let inner = Arc::get_mut(&mut self.0).ok_or_else(|| Error::arg("make_mut", "tensor is shared"))?;
-        let st = Arc::get_mut(&mut inner.storage).ok_or_else(|| Error::arg("make_mut", "storage is shared"))?;
-        T::vec_mut(st).map(|v| v.as_mut_slice()).ok_or_else(|| Error::dtype("make_mut", "storage dtype"))
+        let inner =
+            Arc::get_mut(&mut self.0).ok_or_else(|| Error::arg("make_mut", "tensor is shared"))?;
+        let st = Arc::get_mut(&mut inner.storage)
+            .ok_or_else(|| Error::arg("make_mut", "storage is shared"))?;
+        T::vec_mut(st)
+            .map(|v| v.as_mut_slice())
+            .ok_or_else(|| Error::dtype("make_mut", "storage dtype"))
     }
 
     pub(crate) fn typed_storage<T: StorageElem>(&self) -> &[T] {

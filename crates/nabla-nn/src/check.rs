@@ -85,7 +85,8 @@ pub fn gradcheck_module(
             pc.checked += 1;
             pc.max_abs_error = pc.max_abs_error.max(err);
             pc.max_rel_error = pc.max_rel_error.max(err / num.abs().max(1e-12));
-            if !(err <= opts.atol + opts.rtol * num.abs()) {
+            let within = err <= opts.atol + opts.rtol * num.abs();
+            if !within {
                 pc.passed = false;
             }
         }

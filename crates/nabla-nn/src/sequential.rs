@@ -15,8 +15,8 @@ impl Sequential {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Appends a module (builder style).
-    pub fn add(mut self, m: impl Module + 'static) -> Self {
+    /// Appends a module (builder style, like PyTorch's `append`).
+    pub fn append(mut self, m: impl Module + 'static) -> Self {
         self.layers.push(Box::new(m));
         self
     }

@@ -17,14 +17,14 @@ fn close(a: &[f64], b: &[f64], tol: f64) {
 
 fn mlp(r: &mut Mt19937) -> Sequential {
     Sequential::new()
-        .add(Linear::new(6, 5, true, r).unwrap())
-        .add(Activation::Tanh)
-        .add(LayerNorm::new(&[5]))
-        .add(Linear::new(5, 4, true, r).unwrap())
-        .add(BatchNorm1d::new(4))
-        .add(Activation::GELU)
-        .add(Dropout::new(0.5).unwrap())
-        .add(Linear::new(4, 3, true, r).unwrap())
+        .append(Linear::new(6, 5, true, r).unwrap())
+        .append(Activation::Tanh)
+        .append(LayerNorm::new(&[5]))
+        .append(Linear::new(5, 4, true, r).unwrap())
+        .append(BatchNorm1d::new(4))
+        .append(Activation::GELU)
+        .append(Dropout::new(0.5).unwrap())
+        .append(Linear::new(4, 3, true, r).unwrap())
 }
 
 #[test]

@@ -34,10 +34,8 @@ impl Tensor {
             .map(|&d| {
                 if d >= 0 {
                     d as usize
-                } else if known == 0 {
-                    0
                 } else {
-                    self.numel() / known
+                    self.numel().checked_div(known).unwrap_or(0)
                 }
             })
             .collect();
@@ -196,7 +194,10 @@ impl Tensor {
                 format!("dim {dim} out of range for {}", fmt_shape(self.shape())),
             ));
         }
-        if start.checked_add(len).is_none_or(|end| end > self.shape()[dim]) {
+        if start
+            .checked_add(len)
+            .is_none_or(|end| end > self.shape()[dim])
+        {
             return Err(Error::arg(
                 "narrow",
                 format!(

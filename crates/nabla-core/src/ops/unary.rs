@@ -17,10 +17,7 @@ impl Tensor {
         f32f: impl Fn(f32) -> f32 + Sync,
         f64f: impl Fn(f64) -> f64 + Sync,
     ) -> Result<Tensor> {
-        fn go<T: StorageElem>(t: &Tensor, f: impl Fn(T) -> T + Sync) -> Result<Storage>
-        where
-            T: Copy + Send + Sync,
-        {
+        fn go<T: StorageElem>(t: &Tensor, f: impl Fn(T) -> T + Sync) -> Result<Storage> {
             let src = t.data::<T>()?;
             let mut out = take_buffer::<T>(src.len());
             kernels::map(&src, &mut out, f);

@@ -27,7 +27,14 @@ impl AdamConfig {
 
     /// One update of parameter `p` with gradient `g`.
     /// One fused, in-place pass of PyTorch's Adam/AdamW update over a parameter.
-    fn update_inplace<T: Float + StorageElem>(&self, var: &Var, g: &Tensor, st: &mut PState, lr: f64, wd: f64) -> Result<()> {
+    fn update_inplace<T: Float + StorageElem>(
+        &self,
+        var: &Var,
+        g: &Tensor,
+        st: &mut PState,
+        lr: f64,
+        wd: f64,
+    ) -> Result<()> {
         st.step += 1;
         let t = st.step as f64;
         let g = g.data::<T>()?;
@@ -41,16 +48,35 @@ impl AdamConfig {
         let (l2, decoupled) = (T::from_f64(wd), self.decoupled && wd != 0.0);
         let coupled = !self.decoupled && wd != 0.0;
         let [b0, b1s, b2s] = &mut st.bufs;
-        let m = b0.get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype())).make_mut::<T>()?;
-        let v = b1s.get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype())).make_mut::<T>()?;
-        let mut vmax = if self.amsgrad {
-            Some(b2s.get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype())).make_mut::<T>()?)
+        let m = b0
+            .get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype()))
+            .make_mut::<T>()?;
+        let v = b1s
+            .get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype()))
+            .make_mut::<T>()?;
+        let vmax = if self.amsgrad {
+            Some(
+                b2s.get_or_insert_with(|| Tensor::zeros(like.shape(), like.dtype()))
+                    .make_mut::<T>()?,
+            )
         } else {
             None
         };
         drop(like);
-        let k = AdamStep { b1, b2, c1, c2, step_size, inv_bc2_sqrt, eps, shrink, l2, decoupled, coupled };
-        var.with_mut::<T, _>(|p| adam_loop(p, m, v, vmax.as_deref_mut(), &g, k))
+        let k = AdamStep {
+            b1,
+            b2,
+            c1,
+            c2,
+            step_size,
+            inv_bc2_sqrt,
+            eps,
+            shrink,
+            l2,
+            decoupled,
+            coupled,
+        };
+        var.with_mut::<T, _>(|p| adam_loop(p, m, v, vmax, &g, k))
     }
 }
 
@@ -74,14 +100,21 @@ struct AdamStep<T> {
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-fn adam_loop<T: Float>(p: &mut [T], m: &mut [T], v: &mut [T], mut vmax: Option<&mut [T]>, g: &[T], k: AdamStep<T>) {
+fn adam_loop<T: Float>(
+    p: &mut [T],
+    m: &mut [T],
+    v: &mut [T],
+    mut vmax: Option<&mut [T]>,
+    g: &[T],
+    k: AdamStep<T>,
+) {
     for i in 0..p.len() {
         let mut pi = p[i];
         let mut gi = g[i];
         if k.decoupled {
-            pi = pi * k.shrink;
+            pi *= k.shrink;
         } else if k.coupled {
-            gi = gi + k.l2 * pi;
+            gi += k.l2 * pi;
         }
         let mi = k.b1 * m[i] + k.c1 * gi;
         let vi = k.b2 * v[i] + k.c2 * (gi * gi);
@@ -148,10 +181,11 @@ macro_rules! adam_optimizer {
             let op = self.name();
             let cfg = self.cfg;
             cfg.check(op)?;
-            self.core.run_step_inplace(op, grads, |var, g, st, lr, wd| match g.dtype() {
-                DType::F64 => cfg.update_inplace::<f64>(var, g, st, lr, wd),
-                _ => cfg.update_inplace::<f32>(var, g, st, lr, wd),
-            })
+            self.core
+                .run_step_inplace(op, grads, |var, g, st, lr, wd| match g.dtype() {
+                    DType::F64 => cfg.update_inplace::<f64>(var, g, st, lr, wd),
+                    _ => cfg.update_inplace::<f32>(var, g, st, lr, wd),
+                })
         }
         forward_core!();
     };

@@ -1,8 +1,8 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
 
+use super::PState;
 use super::{check_nonneg, err, forward_core, Core, Optimizer, ParamGroup, SLOTS};
 use crate::StateDict;
-use super::PState;
 use nabla_core::{DType, Float, GradStore, Result, StorageElem, Tensor, Var};
 
 #[derive(Clone, Copy)]
@@ -15,9 +15,18 @@ struct Hyper {
 }
 
 /// One fused, in-place pass of PyTorch's SGD update over a parameter.
-fn sgd_update<T: Float + StorageElem>(var: &Var, g: &Tensor, st: &mut PState, h: Hyper) -> Result<()> {
+fn sgd_update<T: Float + StorageElem>(
+    var: &Var,
+    g: &Tensor,
+    st: &mut PState,
+    h: Hyper,
+) -> Result<()> {
     let g = g.data::<T>()?;
-    let (lr, wd, m) = (T::from_f64(h.lr), T::from_f64(h.wd), T::from_f64(h.momentum));
+    let (lr, wd, m) = (
+        T::from_f64(h.lr),
+        T::from_f64(h.wd),
+        T::from_f64(h.momentum),
+    );
     let keep = T::from_f64(1.0 - h.dampening);
     let decay = h.wd != 0.0;
     if h.momentum == 0.0 {
@@ -30,7 +39,15 @@ fn sgd_update<T: Float + StorageElem>(var: &Var, g: &Tensor, st: &mut PState, h:
     }
     let first = st.bufs[0].is_none();
     let buf = Core::buffer(st, 0, &var.as_tensor()).make_mut::<T>()?;
-    let k = MomentumStep { lr, wd, m, keep, decay, first, nesterov: h.nesterov };
+    let k = MomentumStep {
+        lr,
+        wd,
+        m,
+        keep,
+        decay,
+        first,
+        nesterov: h.nesterov,
+    };
     var.with_mut::<T, _>(|p| momentum_loop(p, buf, &g, k))
 }
 
@@ -152,14 +169,21 @@ impl Optimizer for Sgd {
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.check()?;
         let (momentum, dampening, nesterov) = (self.momentum, self.dampening, self.nesterov);
-        self.core.run_step_inplace("SGD", grads, |var, g, st, lr, wd| {
-            st.step += 1;
-            let h = Hyper { lr, wd, momentum, dampening, nesterov };
-            match g.dtype() {
-                DType::F64 => sgd_update::<f64>(var, g, st, h),
-                _ => sgd_update::<f32>(var, g, st, h),
-            }
-        })
+        self.core
+            .run_step_inplace("SGD", grads, |var, g, st, lr, wd| {
+                st.step += 1;
+                let h = Hyper {
+                    lr,
+                    wd,
+                    momentum,
+                    dampening,
+                    nesterov,
+                };
+                match g.dtype() {
+                    DType::F64 => sgd_update::<f64>(var, g, st, h),
+                    _ => sgd_update::<f32>(var, g, st, h),
+                }
+            })
     }
     fn name(&self) -> &'static str {
         "SGD"
