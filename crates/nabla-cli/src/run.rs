@@ -649,6 +649,12 @@ pub fn eval(run: &Path, data_flag: Option<&Path>) -> R<()> {
     let (cfg, data, model) = open_run(run, data_flag)?;
     let mut l = loader(&data.test, 256, false, 0)?;
     let ev = nabla_train::evaluate(&model, &make_loss(&cfg), &mut l, true).map_err(train_err)?;
+    // per-class precision, recall and F1 with the confusion matrix
+    let logits = nabla_train::predict(&model, data.test.x()).map_err(train_err)?;
+    let mut cm = nabla_train::metrics::ConfusionMatrix::new(data.classes);
+    cm.update(&logits, data.test.y())
+        .map_err(|e| internal(e.to_string()))?;
+    println!("{cm}");
     println!(
         "test_accuracy={:.4} test_loss={:.4}",
         ev.accuracy.unwrap_or(0.0),

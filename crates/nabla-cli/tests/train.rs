@@ -123,12 +123,36 @@ fn default_train_reaches_97_percent_and_writes_everything() {
     // eval reproduces the test numbers from the checkpoint
     let e = nabla(&["eval", "run"], &d);
     assert!(e.status.success(), "{}", text(&e).1);
-    assert_eq!(text(&e).0.trim(), last);
+    let eval_out = text(&e).0;
+    assert_eq!(eval_out.lines().last().unwrap(), last);
+    assert!(
+        eval_out.contains("precision") && eval_out.contains("recall"),
+        "{eval_out}"
+    );
     // predict: a CSV row of 64 pixel values
     std::fs::write(d.join("x.csv"), vec!["0.5"; 64].join(",") + "\n").unwrap();
     let p = nabla(&["predict", "run", "x.csv"], &d);
     assert!(p.status.success(), "{}", text(&p).1);
     assert!(text(&p).0.contains("x.csv:1: class"), "{}", text(&p).0);
+    // predict: an 8x8 grayscale PNG (the digits' image size)
+    let png_path = d.join("digit.png");
+    {
+        let f = std::fs::File::create(&png_path).unwrap();
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(f), 8, 8);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().unwrap();
+        let px: Vec<u8> = (0..64)
+            .map(|i| if (i % 8) == 3 || (i % 8) == 4 { 255 } else { 0 })
+            .collect();
+        w.write_image_data(&px).unwrap();
+    }
+    let p = nabla(&["predict", "run", "digit.png"], &d);
+    assert!(p.status.success(), "{}", text(&p).1);
+    assert!(text(&p).0.contains("digit.png: class"), "{}", text(&p).0);
+    // a PNG of the wrong size and a file that is not a PNG
+    std::fs::write(d.join("bad.png"), b"not a png").unwrap();
+    assert_bad(&nabla(&["predict", "run", "bad.png"], &d), "bad.png");
 }
 
 #[test]

@@ -31,3 +31,6 @@ pub use module::{parameter_count, ForwardCtx, Module};
 pub use norm::{BatchNorm1d, LayerNorm};
 pub use sequential::Sequential;
 pub use state::StateDict;
+
+/// A trainable parameter: a [`nabla_core::Var`] (PyTorch's `nn.Parameter`).
+pub type Param = nabla_core::Var;
