@@ -45,6 +45,15 @@ fn scientific(x: f64) -> (String, i32) {
     (m, e)
 }
 
+/// Width NumPy reserves for `nan`/`inf`/`-inf` when the array has them (0 when it has none).
+fn special_width(vals: &[f64]) -> usize {
+    vals.iter()
+        .filter(|v| !v.is_finite())
+        .map(|v| if v.is_nan() || *v > 0.0 { 3 } else { 4 })
+        .max()
+        .unwrap_or(0)
+}
+
 fn format_floats(vals: &[f64]) -> Vec<String> {
     let finite: Vec<f64> = vals
         .iter()
@@ -98,6 +107,8 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
             .max()
             .unwrap_or(2)
             .max(2);
+        // NumPy reserves pad_right = exp digits + 2 + precision beside the point for nan/inf
+        let int_w = int_w.max(special_width(vals).saturating_sub(frac_w + exp_w + 3));
         let width = int_w + 1 + frac_w + 2 + exp_w;
         vals.iter()
             .zip(parts)
@@ -106,7 +117,7 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
                     let (i, f) = m.split_once('.').unwrap_or((&m, ""));
                     let sign = if e < 0 { '-' } else { '+' };
                     format!(
-                        "{i:>int_w$}.{f:<frac_w$}e{sign}{:0>exp_w$}",
+                        "{i:>int_w$}.{f:0<frac_w$}e{sign}{:0>exp_w$}",
                         e.unsigned_abs()
                     )
                 }
@@ -136,6 +147,7 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
             .map(|s| s.split_once('.').map_or(0, |(_, f)| f.len()))
             .max()
             .unwrap_or(0);
+        let int_w = int_w.max(special_width(vals).saturating_sub(frac_w + 1));
         let width = int_w + 1 + frac_w;
         vals.iter()
             .zip(strs)
@@ -235,6 +247,12 @@ mod tests {
             "[[[1. 2.]]\n\n [[3. 4.]]]"
         );
         assert_eq!(fmt(vec![f64::NAN, 1.0], &[2]), "[nan  1.]");
+        assert_eq!(
+            fmt(vec![f64::NAN, 0.5, f64::NEG_INFINITY], &[3]),
+            "[ nan  0.5 -inf]"
+        );
+        assert_eq!(fmt(vec![f64::INFINITY, 1e-5], &[2]), "[   inf 1.e-05]");
+        assert_eq!(fmt(vec![1e-5, 1.25], &[2]), "[1.00e-05 1.25e+00]");
         assert_eq!(Tensor::scalar(2.5f64).to_numpy_string(), "2.5");
     }
 }
