@@ -547,7 +547,7 @@ pub fn validate(c: &Config) -> Result<(), String> {
         return Err("train.label_smoothing: must be in [0, 1)".into());
     }
     if let Some(g) = t.clip_grad_norm {
-        if !(g > 0.0) {
+        if g.is_nan() || g <= 0.0 {
             return Err("train.clip_grad_norm: must be positive".into());
         }
     }
@@ -558,7 +558,7 @@ pub fn validate(c: &Config) -> Result<(), String> {
         | OptimizerSpec::Rmsprop { lr, .. }
         | OptimizerSpec::Adagrad { lr, .. } => *lr,
     };
-    if !(lr >= 0.0) || !lr.is_finite() {
+    if !lr.is_finite() || lr < 0.0 {
         return Err(format!(
             "train.optimizer.lr: must be a finite number >= 0, got {lr}"
         ));

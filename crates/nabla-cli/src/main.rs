@@ -77,7 +77,7 @@ enum Command {
 struct TrainCmd {
     /// The TOML config (default: an MLP on the bundled digits).
     config: Option<PathBuf>,
-    /// Output folder for checkpoints, metrics and plots (default runs/run-<time>).
+    /// Output folder for checkpoints, metrics and plots (default `runs/run-<time>`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Override train.epochs.

@@ -272,7 +272,8 @@ fn losses_gradcheck() {
     let y = Tensor::rand(&[4, 3], DType::F64, &mut r).unwrap();
     let t = Tensor::from_vec(vec![0i64, 2, 1, -100], &[4]).unwrap();
     let o = GradcheckOptions::default();
-    let fs: Vec<Box<dyn Fn(&[Tensor]) -> nabla_core::Result<Tensor>>> = vec![
+    type LossCase<'a> = Box<dyn Fn(&[Tensor]) -> nabla_core::Result<Tensor> + 'a>;
+    let fs: Vec<LossCase> = vec![
         Box::new(|v| loss::mse_loss(&v[0], &y, Reduction::Mean)),
         Box::new(|v| loss::huber_loss(&v[0], &y, 0.5, Reduction::Mean)),
         Box::new(|v| loss::smooth_l1_loss(&v[0], &y, 0.5, Reduction::Sum)),
@@ -299,7 +300,7 @@ fn losses_gradcheck() {
         }),
     ];
     for (i, f) in fs.iter().enumerate() {
-        let rep = nabla_core::gradcheck(f, &[x.clone()], o).unwrap();
+        let rep = nabla_core::gradcheck(f, std::slice::from_ref(&x), o).unwrap();
         assert!(rep.passed(), "loss {i}: {rep}");
     }
 }
