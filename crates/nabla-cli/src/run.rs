@@ -528,6 +528,27 @@ pub fn train(a: &TrainArgs) -> R<()> {
         cfg.train.seed = s;
     }
     let data = load_data(&cfg, a.data.as_deref())?;
+    // the saved config is complete: eval, predict and --resume need no flags
+    cfg.model.input_shape = Some(data.input_shape.clone());
+    if matches!(
+        cfg.data.dataset,
+        DatasetKind::Mnist | DatasetKind::FashionMnist
+    ) {
+        let dir = data_dir(&cfg, a.data.as_deref())?;
+        cfg.data.path = Some(
+            std::fs::canonicalize(&dir)
+                .unwrap_or(dir)
+                .display()
+                .to_string(),
+        );
+    } else if let (DatasetKind::Csv, Some(p)) = (cfg.data.dataset, a.data.as_deref()) {
+        cfg.data.path = Some(
+            std::fs::canonicalize(p)
+                .unwrap_or(p.to_path_buf())
+                .display()
+                .to_string(),
+        );
+    }
     let mut rng = Mt19937::new(nabla::core::stream_seed(cfg.train.seed, "init"));
     let (model, _) = build_model(&cfg, &data.input_shape, Some(data.classes), &mut rng)?;
     if a.resume.is_none() && out.join("checkpoints").exists() {
@@ -644,6 +665,28 @@ fn open_run(run: &Path, data_flag: Option<&Path>) -> R<(Config, Data, Sequential
     Ok((cfg, data, model))
 }
 
+/// Rebuilds a run's model from its saved config (no data needed) and newest checkpoint.
+fn open_model(run: &Path) -> R<(Config, Sequential)> {
+    if !run.is_dir() {
+        return Err(bad(format!("{}: no such run folder", run.display())));
+    }
+    let cfg = config::load(&run.join("config.toml")).map_err(bad)?;
+    let input = cfg.model.input_shape.clone().ok_or_else(|| {
+        bad(format!(
+            "{}: config.toml lacks model.input_shape",
+            run.display()
+        ))
+    })?;
+    let mut rng = Mt19937::new(0);
+    let (model, _) = build_model(&cfg, &input, None, &mut rng)?;
+    let ck = nabla_train::checkpoint::latest_checkpoint(run)
+        .map_err(train_err)?
+        .ok_or_else(|| bad(format!("{}: the run has no checkpoint", run.display())))?;
+    let what = ck.dir.join("model.safetensors").display().to_string();
+    nabla_train::checkpoint::load_model_tensors(&model, &ck.model, &what).map_err(train_err)?;
+    Ok((cfg, model))
+}
+
 /// `nabla eval RUN_DIR`.
 pub fn eval(run: &Path, data_flag: Option<&Path>) -> R<()> {
     let (cfg, data, model) = open_run(run, data_flag)?;
@@ -688,8 +731,10 @@ fn read_png_gray(path: &Path) -> R<(Vec<f32>, usize, usize)> {
 
 /// `nabla predict RUN_DIR INPUT...`.
 pub fn predict(run: &Path, inputs: &[PathBuf], data_flag: Option<&Path>, logits: bool) -> R<()> {
-    let (cfg, data, model) = open_run(run, data_flag)?;
-    let per: usize = data.input_shape.iter().product();
+    let _ = data_flag;
+    let (cfg, model) = open_model(run)?;
+    let input_shape = cfg.model.input_shape.clone().unwrap_or_default();
+    let per: usize = input_shape.iter().product();
     let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
     for p in inputs {
         let is_png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
@@ -733,12 +778,22 @@ pub fn predict(run: &Path, inputs: &[PathBuf], data_flag: Option<&Path>, logits:
     let n = rows.len();
     let flat: Vec<f32> = rows.iter().flat_map(|(_, v)| v.iter().copied()).collect();
     let mut shape = vec![n];
-    shape.extend_from_slice(&data.input_shape);
+    shape.extend_from_slice(&input_shape);
     let mut x = Tensor::from_vec(flat, &shape).map_err(|e| internal(e.to_string()))?;
-    if cfg.data.dataset == DatasetKind::Csv {
-        if let Some(s) = &data.standardizer {
-            x = s.transform(&x).map_err(|e| bad(e.to_string()))?;
-        }
+    let std_path = run.join("standardizer.json");
+    if cfg.data.dataset == DatasetKind::Csv && std_path.exists() {
+        let text = std::fs::read_to_string(&std_path)
+            .map_err(|e| bad(format!("{}: {e}", std_path.display())))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{}: corrupted ({e})", std_path.display())))?;
+        let nums = |k: &str| -> Vec<f64> {
+            v[k].as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                .unwrap_or_default()
+        };
+        let s = Standardizer::from_parts(nums("mean"), nums("std"))
+            .map_err(|e| bad(format!("{}: {e}", std_path.display())))?;
+        x = s.transform(&x).map_err(|e| bad(e.to_string()))?;
     }
     let out = nabla_train::predict(&model, &x).map_err(train_err)?;
     if logits {

@@ -341,3 +341,67 @@ fn bad_checkpoints_and_outputs() {
     assert_bad(&o, "non-finite");
     assert!(text(&o).1.contains("epoch 1"), "{}", text(&o).1);
 }
+
+#[test]
+fn csv_tabular_train_predict_and_bad_files() {
+    let d = tmp("csv");
+    // two well separated classes in 3 features, with a header and a named label column
+    let mut csv = String::from("a,b,label,c\n");
+    let mut r = 1u64;
+    for i in 0..200 {
+        let mut next = || {
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((r >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        };
+        let k = i % 2;
+        let off = if k == 0 { -3.0 } else { 3.0 };
+        csv.push_str(&format!(
+            "{},{},{k},{}\n",
+            10.0 + off + next(),
+            100.0 - off + next(),
+            off * 2.0 + next()
+        ));
+    }
+    std::fs::write(d.join("data.csv"), csv).unwrap();
+    let cfg = r#"
+[data]
+dataset = "csv"
+path = "data.csv"
+label_column = "label"
+[model]
+layers = [{ type = "linear", out = 8 }, { type = "tanh" }, { type = "linear", out = 2 }]
+[train]
+epochs = 5
+batch_size = 16
+optimizer = { name = "adam", lr = 0.05 }
+"#;
+    std::fs::write(d.join("c.toml"), cfg).unwrap();
+    let o = nabla(&["train", "c.toml", "--out", "run", "--plain"], &d);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("test_accuracy=1.0000"),
+        "{out}"
+    );
+    assert!(d.join("run/standardizer.json").exists());
+    // raw (unstandardized) rows: the saved standardizer is applied
+    std::fs::write(d.join("rows.csv"), "7.0,103.0,-6.0\n13.0,97.0,6.0\n").unwrap();
+    let p = nabla(&["predict", "run", "rows.csv"], &d);
+    let (out, err) = text(&p);
+    assert!(p.status.success(), "{err}");
+    assert!(
+        out.contains("rows.csv:1: class 0") && out.contains("rows.csv:2: class 1"),
+        "{out}"
+    );
+    // ragged rows and non-numbers name the row
+    std::fs::write(d.join("data.csv"), "a,b,label,c\n1,2,0,3\n1,2,1\n").unwrap();
+    assert_bad(&nabla(&["train", "c.toml", "--out", "r2"], &d), "data.csv");
+    std::fs::write(d.join("data.csv"), "a,b,label,c\n1,2,0,3\n1,x,1,4\n").unwrap();
+    assert_bad(&nabla(&["train", "c.toml", "--out", "r3"], &d), "data.csv");
+    assert!(!d.join("r2").exists() && !d.join("r3").exists());
+}
