@@ -8,8 +8,11 @@ use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
-/// Products of at least this many multiply-adds use all of rayon's threads.
-const PAR_FLOPS: usize = 1 << 17;
+/// Products of at least this many multiply-adds use all of rayon's threads...
+const PAR_FLOPS: usize = 1 << 20;
+/// ...when every dim is at least this large: gemm's split of a thin product (a
+/// batch of 64 rows) costs more than it gains (measured with `nabla bench W2`).
+const PAR_MIN_DIM: usize = 128;
 
 fn gemm_batches<T: StorageElem + 'static>(
     a: &Tensor,
@@ -40,7 +43,7 @@ fn gemm_batches<T: StorageElem + 'static>(
     let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
     let (a_rs, a_cs) = (la.strides()[r - 2] as isize, la.strides()[r - 1] as isize);
     let (b_rs, b_cs) = (lb.strides()[r - 2] as isize, lb.strides()[r - 1] as isize);
-    let par = if m * n * k >= PAR_FLOPS && rayon::current_num_threads() > 1 {
+    let par = if m * n * k >= PAR_FLOPS && m.min(n).min(k) >= PAR_MIN_DIM && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
         gemm::Parallelism::None
