@@ -43,7 +43,10 @@ fn gemm_batches<T: StorageElem + 'static>(
     let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
     let (a_rs, a_cs) = (la.strides()[r - 2] as isize, la.strides()[r - 1] as isize);
     let (b_rs, b_cs) = (lb.strides()[r - 2] as isize, lb.strides()[r - 1] as isize);
-    let par = if m * n * k >= PAR_FLOPS && m.min(n).min(k) >= PAR_MIN_DIM && rayon::current_num_threads() > 1 {
+    let par = if m * n * k >= PAR_FLOPS
+        && m.min(n).min(k) >= PAR_MIN_DIM
+        && rayon::current_num_threads() > 1
+    {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
         gemm::Parallelism::None

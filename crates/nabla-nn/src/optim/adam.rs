@@ -76,7 +76,26 @@ impl AdamConfig {
             decoupled,
             coupled,
         };
-        var.with_mut::<T, _>(|p| adam_loop(p, m, v, vmax, &g, k))
+        var.with_mut::<T, _>(|p| {
+            // elementwise, so splitting across threads cannot change a bit
+            if p.len() >= super::PAR_MIN && rayon::current_num_threads() > 1 {
+                use rayon::prelude::*;
+                let c = super::PAR_CHUNK;
+                let work = p
+                    .par_chunks_mut(c)
+                    .zip(m.par_chunks_mut(c))
+                    .zip(v.par_chunks_mut(c))
+                    .zip(g.par_chunks(c));
+                match vmax {
+                    Some(vm) => work
+                        .zip(vm.par_chunks_mut(c))
+                        .for_each(|((((p, m), v), g), vm)| adam_loop(p, m, v, Some(vm), g, k)),
+                    None => work.for_each(|(((p, m), v), g)| adam_loop(p, m, v, None, g, k)),
+                }
+            } else {
+                adam_loop(p, m, v, vmax, &g, k)
+            }
+        })
     }
 }
 

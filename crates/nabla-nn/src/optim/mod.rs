@@ -144,6 +144,11 @@ pub(crate) use forward_core;
 /// Number of buffer slots a parameter's state has.
 pub(crate) const SLOTS: usize = 3;
 
+/// Parameters with at least this many elements are updated by all of rayon's threads...
+pub(crate) const PAR_MIN: usize = 1 << 15;
+/// ...in chunks of this many elements.
+pub(crate) const PAR_CHUNK: usize = 1 << 13;
+
 /// One parameter's state: its step count and up to three buffers (named per optimizer).
 #[derive(Clone, Default)]
 pub(crate) struct PState {

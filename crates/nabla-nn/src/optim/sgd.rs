@@ -48,7 +48,19 @@ fn sgd_update<T: Float + StorageElem>(
         first,
         nesterov: h.nesterov,
     };
-    var.with_mut::<T, _>(|p| momentum_loop(p, buf, &g, k))
+    var.with_mut::<T, _>(|p| {
+        // elementwise, so splitting across threads cannot change a bit
+        if p.len() >= super::PAR_MIN && rayon::current_num_threads() > 1 {
+            use rayon::prelude::*;
+            let c = super::PAR_CHUNK;
+            p.par_chunks_mut(c)
+                .zip(buf.par_chunks_mut(c))
+                .zip(g.par_chunks(c))
+                .for_each(|((p, b), g)| momentum_loop(p, b, g, k));
+        } else {
+            momentum_loop(p, buf, &g, k)
+        }
+    })
 }
 
 #[derive(Clone, Copy)]
