@@ -36,7 +36,7 @@ pub use layout::{broadcast_shapes, Layout};
 pub use ops::index::index_tensor;
 pub use ops::PRIMITIVE_OPS;
 pub use rng::{stream_seed, Mt19937, MtState, Rng};
-pub use storage::{Storage, StorageElem};
+pub use storage::{pool_misses, Storage, StorageElem};
 pub use tensor::{Tensor, TensorId};
 pub use var::Var;
 mod format;

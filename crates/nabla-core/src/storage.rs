@@ -59,6 +59,17 @@ pooled!(f32, POOL_F32);
 pooled!(f64, POOL_F64);
 pooled!(i64, POOL_I64);
 
+thread_local! {
+    static MISSES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many poolable buffers (at least 1024 elements) this thread has had to allocate fresh
+/// because its pool had none of the size class: in a training loop's steady state it stops
+/// growing.
+pub fn pool_misses() -> u64 {
+    MISSES.with(|m| m.get())
+}
+
 /// A buffer of `n` elements whose contents are unspecified but initialized (old values or
 /// zeros). Callers overwrite every element.
 pub fn take_buffer<T: Pooled>(n: usize) -> Vec<T> {
@@ -85,6 +96,7 @@ pub fn take_buffer<T: Pooled>(n: usize) -> Vec<T> {
             v
         }
         None => {
+            MISSES.with(|m| m.set(m.get() + 1));
             let mut v = Vec::with_capacity(1 << c);
             v.resize(n, T::ZERO);
             v
