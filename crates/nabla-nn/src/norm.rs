@@ -3,6 +3,15 @@
 use crate::module::{misfit, ForwardCtx, Module};
 use nabla_core::{no_grad, DType, Result, Tensor, Var};
 
+/// `weight` and `bias` when present, as a normalization layer names them.
+fn affine_params(weight: &Option<Var>, bias: &Option<Var>) -> Vec<(String, Var)> {
+    let named = [("weight", weight), ("bias", bias)];
+    named
+        .into_iter()
+        .filter_map(|(n, v)| v.as_ref().map(|v| (n.to_string(), v.clone())))
+        .collect()
+}
+
 /// Normalizes over the trailing `normalized_shape` dims: `(x - mean) / √(var + eps) · γ + β`
 /// (biased variance, as PyTorch).
 pub struct LayerNorm {
@@ -59,14 +68,7 @@ impl Module for LayerNorm {
         Ok(y)
     }
     fn parameters(&self) -> Vec<(String, Var)> {
-        let mut v = vec![];
-        if let Some(w) = &self.weight {
-            v.push(("weight".into(), w.clone()));
-        }
-        if let Some(b) = &self.bias {
-            v.push(("bias".into(), b.clone()));
-        }
-        v
+        affine_params(&self.weight, &self.bias)
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if input.len() < self.shape.len()
@@ -202,14 +204,7 @@ impl Module for BatchNorm1d {
         Ok(y)
     }
     fn parameters(&self) -> Vec<(String, Var)> {
-        let mut v = vec![];
-        if let Some(w) = &self.weight {
-            v.push(("weight".into(), w.clone()));
-        }
-        if let Some(b) = &self.bias {
-            v.push(("bias".into(), b.clone()));
-        }
-        v
+        affine_params(&self.weight, &self.bias)
     }
     fn buffers(&self) -> Vec<(String, Var)> {
         vec![

@@ -33,6 +33,16 @@ fn norm_axes(op: &'static str, dims: &[isize], rank: usize) -> Result<Vec<usize>
     Ok(v)
 }
 
+/// `shape` with the dims in `axes` removed (a reduction without keepdim).
+fn without_axes(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    shape
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !axes.contains(i))
+        .map(|(_, &d)| d)
+        .collect()
+}
+
 fn reduce_rows<T: Float + StorageElem>(data: &[T], rows: usize, len: usize, kind: Kind) -> Vec<T> {
     let mut out = take_buffer::<T>(rows);
     let f = |(i, o): (usize, &mut T)| {
@@ -147,13 +157,7 @@ impl Tensor {
         if keepdim {
             Ok(r)
         } else {
-            let shape: Vec<usize> = self
-                .shape()
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !axes.contains(i))
-                .map(|(_, &d)| d)
-                .collect();
+            let shape = without_axes(self.shape(), axes);
             r.reshape(&shape)
         }
     }
@@ -235,13 +239,7 @@ impl Tensor {
         if keepdim {
             Ok(s)
         } else {
-            let shape: Vec<usize> = self
-                .shape()
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !axes.contains(i))
-                .map(|(_, &d)| d)
-                .collect();
+            let shape = without_axes(self.shape(), &axes);
             s.reshape(&shape)
         }
     }
