@@ -36,9 +36,6 @@ enum Command {
         /// PNG images (image models) or CSV files of feature rows (tabular models).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Data folder (overrides the config and NABLA_DATA).
-        #[arg(long)]
-        data: Option<PathBuf>,
         /// Print the raw outputs (logits) as one JSON object per input.
         #[arg(long)]
         logits: bool,
@@ -187,9 +184,8 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
         Command::Predict {
             run_dir,
             inputs,
-            data,
             logits,
-        } => run::predict(&run_dir, &inputs, data.as_deref(), logits).map_err(to_exit),
+        } => run::predict(&run_dir, &inputs, logits).map_err(to_exit),
         Command::Summary { config, data } => {
             run::summary(&config, data.as_deref()).map_err(to_exit)
         }

@@ -108,19 +108,19 @@ pub fn load_data(cfg: &Config, data_flag: Option<&Path>) -> R<Data> {
     let seed = cfg.train.seed;
     let d = &cfg.data;
     let derr = |e: nabla_data::DataError| bad(e.to_string());
-    let (trainval, test, mut standardizer) = match d.dataset {
+    let (trainval, test) = match d.dataset {
         DatasetKind::Digits => {
             let all = nabla_data::digits().map_err(derr)?;
             let (tv, test) = all
                 .split([1.0 - d.test_split, d.test_split], seed ^ 0x7e57)
                 .map_err(derr)?;
-            (tv, test, None)
+            (tv, test)
         }
         DatasetKind::Mnist | DatasetKind::FashionMnist => {
             let dir = data_dir(cfg, data_flag)?;
             let tr = nabla_data::load_mnist(&dir, true).map_err(derr)?;
             let te = nabla_data::load_mnist(&dir, false).map_err(derr)?;
-            (tr, te, None)
+            (tr, te)
         }
         DatasetKind::Csv => {
             let path = data_flag
@@ -144,7 +144,7 @@ pub fn load_data(cfg: &Config, data_flag: Option<&Path>) -> R<Data> {
             let (tv, test) = all
                 .split([1.0 - d.test_split, d.test_split], seed ^ 0x7e57)
                 .map_err(derr)?;
-            (tv, test, Some(()))
+            (tv, test)
         }
     };
     let (train, val) = if d.validation_split > 0.0 {
@@ -155,7 +155,7 @@ pub fn load_data(cfg: &Config, data_flag: Option<&Path>) -> R<Data> {
     } else {
         (trainval, None)
     };
-    let (train, val, test, std) = if standardizer.take().is_some() && d.standardize {
+    let (train, val, test, std) = if d.dataset == DatasetKind::Csv && d.standardize {
         let s = Standardizer::fit_dataset(&train).map_err(derr)?;
         let tr = s.transform_dataset(&train).map_err(derr)?;
         let va = match &val {
@@ -644,27 +644,6 @@ pub fn train(a: &TrainArgs) -> R<()> {
     Ok(())
 }
 
-/// Rebuilds a run's model from its saved config and newest checkpoint.
-fn open_run(run: &Path, data_flag: Option<&Path>) -> R<(Config, Data, Sequential)> {
-    if !run.is_dir() {
-        return Err(bad(format!("{}: no such run folder", run.display())));
-    }
-    let cfg = config::load(&run.join("config.toml")).map_err(bad)?;
-    let data = load_data(&cfg, data_flag)?;
-    let mut rng = Mt19937::new(0);
-    let (model, _) = build_model(&cfg, &data.input_shape, Some(data.classes), &mut rng)?;
-    let ck = nabla_train::checkpoint::latest_checkpoint(run)
-        .map_err(train_err)?
-        .ok_or_else(|| bad(format!("{}: the run has no checkpoint", run.display())))?;
-    nabla_train::checkpoint::load_model_tensors(
-        &model,
-        &ck.model,
-        &ck.dir.join("model.safetensors").display().to_string(),
-    )
-    .map_err(train_err)?;
-    Ok((cfg, data, model))
-}
-
 /// Rebuilds a run's model from its saved config (no data needed) and newest checkpoint.
 fn open_model(run: &Path) -> R<(Config, Sequential)> {
     if !run.is_dir() {
@@ -685,6 +664,13 @@ fn open_model(run: &Path) -> R<(Config, Sequential)> {
     let what = ck.dir.join("model.safetensors").display().to_string();
     nabla_train::checkpoint::load_model_tensors(&model, &ck.model, &what).map_err(train_err)?;
     Ok((cfg, model))
+}
+
+/// A run's model (see [`open_model`]) with its data.
+fn open_run(run: &Path, data_flag: Option<&Path>) -> R<(Config, Data, Sequential)> {
+    let (cfg, model) = open_model(run)?;
+    let data = load_data(&cfg, data_flag)?;
+    Ok((cfg, data, model))
 }
 
 /// `nabla eval RUN_DIR`.
@@ -730,8 +716,7 @@ fn read_png_gray(path: &Path) -> R<(Vec<f32>, usize, usize)> {
 }
 
 /// `nabla predict RUN_DIR INPUT...`.
-pub fn predict(run: &Path, inputs: &[PathBuf], data_flag: Option<&Path>, logits: bool) -> R<()> {
-    let _ = data_flag;
+pub fn predict(run: &Path, inputs: &[PathBuf], logits: bool) -> R<()> {
     let (cfg, model) = open_model(run)?;
     let input_shape = cfg.model.input_shape.clone().unwrap_or_default();
     let per: usize = input_shape.iter().product();

@@ -17,7 +17,7 @@
 //! assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
 //! ```
 
-use nabla_core::{no_grad, DType, Error, GradStore, Result, Tensor, TensorId, Var};
+use nabla_core::{no_grad, Error, GradStore, Result, Tensor, TensorId, Var};
 use std::collections::HashSet;
 
 /// The gradients of `params` in `grads`, each parameter once, with float dtypes.
@@ -44,18 +44,6 @@ fn present<'a>(
     Ok(out)
 }
 
-/// Sum of squares of a float tensor's elements, accumulated in f64 in index order.
-fn sum_sq(t: &Tensor) -> Result<f64> {
-    Ok(match t.dtype() {
-        DType::F32 => t
-            .data::<f32>()?
-            .iter()
-            .map(|&x| f64::from(x) * f64::from(x))
-            .sum(),
-        _ => t.data::<f64>()?.iter().map(|&x| x * x).sum(),
-    })
-}
-
 /// Scales the gradients of `params` so that their total L2 norm is at most `max_norm`, and
 /// returns the total norm before clipping (like `torch.nn.utils.clip_grad_norm_` with
 /// `norm_type = 2`).
@@ -77,7 +65,7 @@ pub fn clip_grad_norm(grads: &mut GradStore, params: &[Var], max_norm: f64) -> R
     let list = present(OP, grads, params)?;
     let mut total = 0.0;
     for (_, g) in &list {
-        total += sum_sq(g)?;
+        total += g.sum_sq_f64()?;
     }
     let norm = total.sqrt();
     let coef = max_norm / (norm + 1e-6);

@@ -8,6 +8,7 @@ use crate::progress::{EpochProgress, ProgressMode};
 use crate::TrainError;
 use nabla_core::{no_grad, DType, Mt19937, Tensor, Var};
 use nabla_data::{Batch, Cursor, DataLoader};
+use nabla_nn::clip::{clip_grad_norm, clip_grad_value};
 use nabla_nn::optim::Optimizer;
 use nabla_nn::schedule::LrScheduler;
 use nabla_nn::{ForwardCtx, Module, StateDict};
@@ -150,11 +151,6 @@ pub fn count_correct(logits: &Tensor, y: &Tensor) -> Result<usize> {
     Ok(pred.iter().zip(&t).filter(|(a, b)| a == b).count())
 }
 
-/// Squared L2 norm of a gradient (f64).
-fn sq_norm(g: &Tensor) -> Result<f64> {
-    Ok(g.sqr()?.sum()?.to_scalar()?)
-}
-
 /// The usual step: forward in training mode, loss, backward, finite guard, clipping, update.
 pub struct StandardStep;
 
@@ -180,36 +176,18 @@ impl TrainStep for StandardStep {
         // free the graph, so the optimizer updates the parameters in place
         drop(loss);
         drop(out);
-        let mut total = 0.0;
-        for v in p.params {
-            if let Some(g) = v.grad(&grads) {
-                total += sq_norm(g)?;
-            }
-        }
-        if !total.is_finite() {
+        // the global norm guards against non-finite gradients and, when asked, clips them
+        let max_norm = p.config.clip_grad_norm.unwrap_or(f64::INFINITY);
+        let norm = clip_grad_norm(&mut grads, p.params, max_norm)?;
+        if !norm.is_finite() {
             return Err(TrainError::NonFinite {
                 what: "gradient",
                 epoch: p.epoch,
                 step: p.step,
             });
         }
-        if let Some(max) = p.config.clip_grad_norm {
-            let norm = total.sqrt();
-            if norm > max {
-                let scale = max / (norm + 1e-6);
-                for v in p.params {
-                    if let Some(g) = v.grad(&grads).cloned() {
-                        grads.insert(&v.as_tensor(), g.mul_scalar(scale)?);
-                    }
-                }
-            }
-        }
         if let Some(c) = p.config.clip_grad_value {
-            for v in p.params {
-                if let Some(g) = v.grad(&grads).cloned() {
-                    grads.insert(&v.as_tensor(), g.clamp(-c, c)?);
-                }
-            }
+            clip_grad_value(&mut grads, p.params, c)?;
         }
         p.optimizer.step(&grads)?;
         Ok(StepOutput { loss: lv, correct })
@@ -453,6 +431,8 @@ impl Trainer {
         while self.epoch < self.config.epochs && !stopped_early {
             let e = self.epoch + 1;
             let t_epoch = Instant::now();
+            // seconds this epoch ran before a resume (0 otherwise)
+            let carried = self.running[3];
             let bar = EpochProgress::start(
                 self.config.progress,
                 e,
@@ -490,9 +470,8 @@ impl Trainer {
                 bar.update(out.loss, n / t0.elapsed().as_secs_f64().max(1e-9));
                 if let Some(every) = self.config.checkpoint_every_steps {
                     if every > 0 && self.step % every == 0 {
-                        self.running[3] += t_epoch.elapsed().as_secs_f64();
+                        self.running[3] = carried + t_epoch.elapsed().as_secs_f64();
                         self.save_checkpoint(train.cursor())?;
-                        self.running[3] -= t_epoch.elapsed().as_secs_f64();
                     }
                 }
             }
@@ -512,7 +491,7 @@ impl Trainer {
                     s.step(self.optimizer.as_mut(), Some(monitored))?;
                 }
             }
-            let seconds = self.running[3] + t_epoch.elapsed().as_secs_f64();
+            let seconds = carried + t_epoch.elapsed().as_secs_f64();
             let row = EpochMetrics {
                 epoch: e,
                 step: self.step,
@@ -627,7 +606,7 @@ pub fn predict(model: &dyn Module, x: &Tensor) -> Result<Tensor> {
     Ok(model.forward(x, &mut ForwardCtx::eval(&mut rng))?)
 }
 
-/// Appends one JSON line to a file (used for `summary.json`-style outputs).
+/// Writes a value as pretty JSON to a file, atomically (`summary.json`, `standardizer.json`).
 pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Io(e.to_string()))?;
     let mut bytes = text.into_bytes();

@@ -118,6 +118,39 @@ fn sum_seq<T: Float>(x: &[T]) -> T {
     t + s
 }
 
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn sum_sq_seq<T: Float>(x: &[T]) -> T {
+    let mut acc = [T::ZERO; 16];
+    let mut it = x.chunks_exact(16);
+    for c in &mut it {
+        for i in 0..16 {
+            acc[i] += c[i] * c[i];
+        }
+    }
+    let mut t = T::ZERO;
+    for r in it.remainder() {
+        t += *r * *r;
+    }
+    for a in acc {
+        t += a;
+    }
+    t
+}
+
+/// Sum of squares, without a temporary: fixed-size chunks (accumulated in `T`, vectorized)
+/// combined in f64 in index order, so any thread count gives the same bits.
+pub(crate) fn sum_sq_f64<T: Float>(x: &[T]) -> f64 {
+    let partials: Vec<T> = if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
+        x.par_chunks(CHUNK).map(sum_sq_seq).collect()
+    } else {
+        x.chunks(CHUNK).map(sum_sq_seq).collect()
+    };
+    partials.into_iter().map(|p| p.to_f64()).sum()
+}
+
 /// Sum of a slice: fixed-size chunks combined in index order, so any thread count gives the
 /// same bits.
 pub(crate) fn sum<T: Float>(x: &[T]) -> T {

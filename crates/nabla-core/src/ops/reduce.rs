@@ -179,6 +179,17 @@ impl Tensor {
     pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.reduce("sum", dims, keepdim, Kind::Sum)
     }
+    /// The sum of squared elements as an f64 (e.g. a gradient's squared L2 norm), in one
+    /// pass without a temporary tensor; not differentiable.
+    ///
+    /// Fails on an i64 tensor.
+    pub fn sum_sq_f64(&self) -> Result<f64> {
+        match self.dtype() {
+            DType::F32 => Ok(kernels::sum_sq_f64(&self.data::<f32>()?)),
+            DType::F64 => Ok(kernels::sum_sq_f64(&self.data::<f64>()?)),
+            DType::I64 => Err(Error::dtype("sum_sq_f64", "needs a float tensor")),
+        }
+    }
     /// Mean of all elements.
     pub fn mean(&self) -> Result<Tensor> {
         self.mean_dims(&[], false)
