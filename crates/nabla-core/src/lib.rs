@@ -23,6 +23,7 @@ mod gradcheck;
 pub mod io;
 mod layout;
 mod ops;
+pub mod parallel;
 mod rng;
 mod storage;
 mod tensor;

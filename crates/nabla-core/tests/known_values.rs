@@ -588,3 +588,41 @@ fn erf_is_accurate_to_double_precision() {
     assert_eq!(e[3..], [1.0, -1.0]);
     assert!(nabla_core::erf_f64(f64::NAN).is_nan());
 }
+
+/// Products large enough to be split across threads (by rows when m >= n, by columns
+/// otherwise), with transposed and narrowed operands, against an f64 reference.
+#[test]
+fn threaded_matmul_of_strided_operands_matches_a_reference() {
+    let r = &mut Mt19937::new(5);
+    for (m, k, n) in [(150, 80, 100), (70, 100, 200), (257, 65, 129)] {
+        for dtype in [DType::F32, DType::F64] {
+            // a: the transpose of a [k, m] tensor; b: columns 3.. of a [k, n + 5] tensor
+            let a = Tensor::randn(&[k, m], dtype, r).unwrap().t().unwrap();
+            let b = Tensor::randn(&[k, n + 5], dtype, r)
+                .unwrap()
+                .narrow(1, 3, n)
+                .unwrap();
+            let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
+            for threads in [1, 2, 3] {
+                let c = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| a.matmul(&b).unwrap());
+                assert_eq!(c.shape(), &[m, n]);
+                let cv = c.to_vec_f64();
+                for i in (0..m).step_by(7) {
+                    for j in 0..n {
+                        let want: f64 = (0..k).map(|p| av[i * k + p] * bv[p * n + j]).sum();
+                        let tol = if dtype == DType::F32 { 1e-3 } else { 1e-10 };
+                        assert!(
+                            (cv[i * n + j] - want).abs() < tol,
+                            "{dtype} [{m}, {k}] x [{k}, {n}] on {threads} threads, [{i}, {j}]: {} vs {want}",
+                            cv[i * n + j]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,11 +1,11 @@
 //! Slice kernels: loops the compiler vectorizes, compiled for AVX-512 and AVX2 and chosen at
-//! run time (so a portable build runs the wide code), and split across rayon's threads above a
-//! size threshold. Chunk boundaries never depend on the thread count, so results are bitwise
+//! run time (so a portable build runs the wide code), and split across threads
+//! ([`crate::parallel`]) above a size threshold. Chunk boundaries never depend on the thread count, so results are bitwise
 //! identical for any number of threads.
 
 use crate::dtype::Float;
+use crate::parallel::{for_ranges, threads, SharedMut};
 use multiversion::multiversion;
-use rayon::prelude::*;
 
 /// Elements below which a kernel stays on the calling thread.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
@@ -39,10 +39,12 @@ where
     U: Copy + Send + Sync,
     F: Fn(T) -> U + Sync,
 {
-    if src.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        dst.par_chunks_mut(CHUNK)
-            .zip(src.par_chunks(CHUNK))
-            .for_each(|(d, s)| map_seq(s, d, &f));
+    if src.len() >= PAR_THRESHOLD && threads() > 1 {
+        let d = SharedMut::new(dst);
+        // SAFETY: for_ranges hands out disjoint ranges.
+        for_ranges(src.len(), CHUNK, |r| {
+            map_seq(&src[r.clone()], unsafe { d.range(r) }, &f)
+        });
     } else {
         map_seq(src, dst, &f);
     }
@@ -55,10 +57,12 @@ where
     U: Copy + Send + Sync,
     F: Fn(T, T) -> U + Sync,
 {
-    if a.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        dst.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-            .for_each(|(d, (x, y))| zip_seq(x, y, d, &f));
+    if a.len() >= PAR_THRESHOLD && threads() > 1 {
+        let d = SharedMut::new(dst);
+        for_ranges(a.len(), CHUNK, |r| {
+            // SAFETY: for_ranges hands out disjoint ranges.
+            zip_seq(&a[r.clone()], &b[r.clone()], unsafe { d.range(r) }, &f)
+        });
     } else {
         zip_seq(a, b, dst, &f);
     }
@@ -80,17 +84,17 @@ where
         return map(a, dst, |x| f(x, y));
     }
     let rows = (CHUNK / k).max(1) * k;
-    let go = |(d, x): (&mut [U], &[T])| {
+    let go = |d: &mut [U], x: &[T]| {
         for (dd, xx) in d.chunks_mut(k).zip(x.chunks(k)) {
             zip_seq(xx, b, dd, &f);
         }
     };
-    if a.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        dst.par_chunks_mut(rows)
-            .zip(a.par_chunks(rows))
-            .for_each(go);
+    if a.len() >= PAR_THRESHOLD && threads() > 1 {
+        let d = SharedMut::new(dst);
+        // SAFETY: for_ranges hands out disjoint ranges.
+        for_ranges(a.len(), rows, |r| go(unsafe { d.range(r.clone()) }, &a[r]));
     } else {
-        dst.chunks_mut(rows).zip(a.chunks(rows)).for_each(go);
+        go(dst, a);
     }
 }
 
@@ -140,14 +144,28 @@ fn sum_sq_seq<T: Float>(x: &[T]) -> T {
     t
 }
 
+/// `f` of each `CHUNK` of `x`, in order (in parallel above the threshold).
+fn chunk_partials<T: Float>(x: &[T], f: fn(&[T]) -> T) -> Vec<T> {
+    if x.len() >= PAR_THRESHOLD && threads() > 1 {
+        let out_len = x.len().div_ceil(CHUNK);
+        let mut out = vec![T::ZERO; out_len];
+        let o = SharedMut::new(&mut out);
+        for_ranges(out_len, 1, |r| {
+            // SAFETY: for_ranges hands out disjoint ranges.
+            for (i, p) in r.clone().zip(unsafe { o.range(r) }) {
+                *p = f(&x[i * CHUNK..((i + 1) * CHUNK).min(x.len())]);
+            }
+        });
+        out
+    } else {
+        x.chunks(CHUNK).map(f).collect()
+    }
+}
+
 /// Sum of squares, without a temporary: fixed-size chunks (accumulated in `T`, vectorized)
 /// combined in f64 in index order, so any thread count gives the same bits.
 pub(crate) fn sum_sq_f64<T: Float>(x: &[T]) -> f64 {
-    let partials: Vec<T> = if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        x.par_chunks(CHUNK).map(sum_sq_seq).collect()
-    } else {
-        x.chunks(CHUNK).map(sum_sq_seq).collect()
-    };
+    let partials = chunk_partials(x, sum_sq_seq);
     partials.into_iter().map(|p| p.to_f64()).sum()
 }
 
@@ -157,11 +175,7 @@ pub(crate) fn sum<T: Float>(x: &[T]) -> T {
     if x.len() <= CHUNK {
         return sum_seq(x);
     }
-    let partials: Vec<T> = if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        x.par_chunks(CHUNK).map(sum_seq).collect()
-    } else {
-        x.chunks(CHUNK).map(sum_seq).collect()
-    };
+    let partials = chunk_partials(x, sum_seq);
     let mut s = T::ZERO;
     for p in partials {
         s += p;
@@ -185,14 +199,15 @@ pub(crate) fn sum_rows_into<T: Float>(x: &[T], cols: usize, out: &mut [T]) {
     if cols == 0 {
         return;
     }
-    if x.len() >= PAR_THRESHOLD && rayon::current_num_threads() > 1 && cols >= 64 {
+    if x.len() >= PAR_THRESHOLD && threads() > 1 && cols >= 64 {
         // split the columns: each thread sums all rows of its own column block, rows in order
-        let block = 64;
         let rows = x.len() / cols;
-        out.par_chunks_mut(block).enumerate().for_each(|(bi, o)| {
-            let c0 = bi * block;
+        let o = SharedMut::new(out);
+        for_ranges(cols, 64, |c| {
+            // SAFETY: for_ranges hands out disjoint ranges.
+            let o = unsafe { o.range(c.clone()) };
             for r in 0..rows {
-                add_into(o, &x[r * cols + c0..r * cols + c0 + o.len()]);
+                add_into(o, &x[r * cols + c.start..r * cols + c.end]);
             }
         });
     } else {

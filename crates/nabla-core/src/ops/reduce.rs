@@ -8,7 +8,6 @@ use crate::layout::{fmt_shape, norm_axis};
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
-use rayon::prelude::*;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -53,8 +52,12 @@ fn reduce_rows<T: Float + StorageElem>(data: &[T], rows: usize, len: usize, kind
             Kind::Min => row.iter().fold(T::INFINITY, |a, &b| a.min_(b)),
         };
     };
-    if rows > 1 && rows * len >= kernels::PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        out.par_iter_mut().enumerate().for_each(f);
+    if rows > 1 && rows * len >= kernels::PAR_THRESHOLD && crate::parallel::threads() > 1 {
+        let o = crate::parallel::SharedMut::new(&mut out);
+        crate::parallel::for_ranges(rows, 1, |r| {
+            // SAFETY: for_ranges hands out disjoint ranges.
+            r.clone().zip(unsafe { o.range(r) }).for_each(f)
+        });
     } else {
         out.iter_mut().enumerate().for_each(f);
     }

@@ -2,6 +2,7 @@
 
 use super::{check_nonneg, err, forward_core, Core, Optimizer, PState, ParamGroup, SLOTS};
 use crate::StateDict;
+use nabla_core::parallel::{self, SharedMut};
 use nabla_core::{DType, Float, GradStore, Result, StorageElem, Tensor, Var};
 
 /// The hyperparameters Adam and AdamW share.
@@ -78,20 +79,19 @@ impl AdamConfig {
         };
         var.with_mut::<T, _>(|p| {
             // elementwise, so splitting across threads cannot change a bit
-            if p.len() >= super::PAR_MIN && rayon::current_num_threads() > 1 {
-                use rayon::prelude::*;
-                let c = super::PAR_CHUNK;
-                let work = p
-                    .par_chunks_mut(c)
-                    .zip(m.par_chunks_mut(c))
-                    .zip(v.par_chunks_mut(c))
-                    .zip(g.par_chunks(c));
-                match vmax {
-                    Some(vm) => work
-                        .zip(vm.par_chunks_mut(c))
-                        .for_each(|((((p, m), v), g), vm)| adam_loop(p, m, v, Some(vm), g, k)),
-                    None => work.for_each(|(((p, m), v), g)| adam_loop(p, m, v, None, g, k)),
-                }
+            if p.len() >= super::PAR_MIN && parallel::threads() > 1 {
+                let len = p.len();
+                let (p, m, v) = (SharedMut::new(p), SharedMut::new(m), SharedMut::new(v));
+                let vmax = vmax.map(SharedMut::new);
+                parallel::for_ranges(len, super::PAR_CHUNK, |r| {
+                    // SAFETY: for_ranges hands out disjoint ranges.
+                    unsafe {
+                        let vm = vmax.as_ref().map(|vm| vm.range(r.clone()));
+                        let (p, m, v) =
+                            (p.range(r.clone()), m.range(r.clone()), v.range(r.clone()));
+                        adam_loop(p, m, v, vm, &g[r], k)
+                    }
+                });
             } else {
                 adam_loop(p, m, v, vmax, &g, k)
             }

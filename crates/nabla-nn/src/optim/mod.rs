@@ -144,7 +144,8 @@ pub(crate) use forward_core;
 /// Number of buffer slots a parameter's state has.
 pub(crate) const SLOTS: usize = 3;
 
-/// Parameters with at least this many elements are updated by all of rayon's threads...
+/// Parameters with at least this many elements are updated by all threads
+/// ([`nabla_core::parallel`])...
 pub(crate) const PAR_MIN: usize = 1 << 15;
 /// ...in chunks of this many elements.
 pub(crate) const PAR_CHUNK: usize = 1 << 13;

@@ -3,6 +3,7 @@
 use super::PState;
 use super::{check_nonneg, err, forward_core, Core, Optimizer, ParamGroup, SLOTS};
 use crate::StateDict;
+use nabla_core::parallel::{self, SharedMut};
 use nabla_core::{DType, Float, GradStore, Result, StorageElem, Tensor, Var};
 
 #[derive(Clone, Copy)]
@@ -50,13 +51,13 @@ fn sgd_update<T: Float + StorageElem>(
     };
     var.with_mut::<T, _>(|p| {
         // elementwise, so splitting across threads cannot change a bit
-        if p.len() >= super::PAR_MIN && rayon::current_num_threads() > 1 {
-            use rayon::prelude::*;
-            let c = super::PAR_CHUNK;
-            p.par_chunks_mut(c)
-                .zip(buf.par_chunks_mut(c))
-                .zip(g.par_chunks(c))
-                .for_each(|((p, b), g)| momentum_loop(p, b, g, k));
+        if p.len() >= super::PAR_MIN && parallel::threads() > 1 {
+            let (len, p, b) = (p.len(), SharedMut::new(p), SharedMut::new(buf));
+            parallel::for_ranges(len, super::PAR_CHUNK, |r| {
+                // SAFETY: for_ranges hands out disjoint ranges.
+                let (p, b) = unsafe { (p.range(r.clone()), b.range(r.clone())) };
+                momentum_loop(p, b, &g[r], k)
+            });
         } else {
             momentum_loop(p, buf, &g, k)
         }
