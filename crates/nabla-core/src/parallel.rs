@@ -10,7 +10,7 @@
 //! 170 µs (measured with a `rayon::join` after an idle gap). A training step of a small MLP
 //! runs a product every 50-200 µs with sequential work in between, so with rayon every
 //! product paid a wake-up and splitting it did not pay. These helpers keep spinning (yielding
-//! now and then, so other threads still get the CPU) for [`SPIN`] after their last job, like
+//! now and then, so other threads still get the CPU) for 5 ms after their last job, like
 //! OpenMP's workers do, then sleep on a condition variable.
 //!
 //! Only one job runs at a time: a caller that finds the pool busy runs its tasks itself.
