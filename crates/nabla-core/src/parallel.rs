@@ -5,7 +5,7 @@
 //! `ThreadPool::install` and `nabla train --threads N` set it; kernels split work at fixed
 //! chunk boundaries, so results are bitwise the same for any thread count.
 //!
-//! Why not rayon for the matrix products: rayon's idle workers go to sleep after a few
+//! Why not rayon: its idle workers go to sleep after a few
 //! microseconds, and on the virtual machines we measure on, waking a sleeping CPU costs 20 to
 //! 170 µs (measured with a `rayon::join` after an idle gap). A training step of a small MLP
 //! runs a product every 50-200 µs with sequential work in between, so with rayon every
@@ -18,7 +18,7 @@
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long an idle helper spins before it sleeps.
@@ -57,8 +57,14 @@ impl Job {
     }
 }
 
+/// Locks `m`; no code that can panic runs under these locks, so poisoning is ignored.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Pool {
-    helpers: usize,
+    /// Helper threads running (the caller is the other worker).
+    helpers: AtomicUsize,
     busy: AtomicBool,
     epoch: AtomicU64,
     job: Mutex<Option<Arc<Job>>>,
@@ -70,9 +76,9 @@ struct Pool {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<&'static Pool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+        let wanted = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
         let pool: &'static Pool = Box::leak(Box::new(Pool {
-            helpers,
+            helpers: AtomicUsize::new(0),
             busy: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             job: Mutex::new(None),
@@ -80,17 +86,13 @@ fn pool() -> &'static Pool {
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }));
-        let mut started = 0;
-        for i in 0..helpers {
-            let ok = std::thread::Builder::new()
+        for i in 0..wanted {
+            let spawned = std::thread::Builder::new()
                 .name(format!("nabla-spin-{i}"))
-                .spawn(move || helper(pool))
-                .is_ok();
-            started += ok as usize;
-        }
-        if started < helpers {
-            // Without its helpers the pool would leave tasks to the caller anyway; say so.
-            pool.busy.store(true, Ordering::Relaxed);
+                .spawn(move || helper(pool));
+            if spawned.is_ok() {
+                pool.helpers.fetch_add(1, Ordering::Relaxed);
+            }
         }
         pool
     })
@@ -111,7 +113,7 @@ fn helper(pool: &'static Pool) {
             spins = spins.wrapping_add(1);
             if spins % 256 == 0 {
                 if idle_since.elapsed() > SPIN {
-                    let mut g = pool.lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut g = lock(&pool.lock);
                     pool.sleepers.fetch_add(1, Ordering::SeqCst);
                     while pool.epoch.load(Ordering::Acquire) == seen {
                         g = pool.wake.wait(g).unwrap_or_else(|e| e.into_inner());
@@ -123,7 +125,7 @@ fn helper(pool: &'static Pool) {
                 std::thread::yield_now();
             }
         }
-        let job = pool.job.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let job = lock(&pool.job).clone();
         if let Some(job) = job {
             job.work();
         }
@@ -190,7 +192,7 @@ impl<'a, T> SharedMut<'a, T> {
 pub fn for_each(n: usize, f: &(dyn Fn(usize) + Sync)) {
     let pool = if n > 1 { Some(pool()) } else { None };
     let Some(pool) = pool.filter(|p| {
-        p.helpers > 0
+        p.helpers.load(Ordering::Relaxed) > 0
             && p.busy
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
@@ -206,9 +208,9 @@ pub fn for_each(n: usize, f: &(dyn Fn(usize) + Sync)) {
         n,
         f,
     });
-    *pool.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job.clone());
+    *lock(&pool.job) = Some(job.clone());
     {
-        let _g = pool.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = lock(&pool.lock);
         pool.epoch.fetch_add(1, Ordering::Release);
     }
     if pool.sleepers.load(Ordering::SeqCst) > 0 {
@@ -218,7 +220,7 @@ pub fn for_each(n: usize, f: &(dyn Fn(usize) + Sync)) {
     while job.done.load(Ordering::Acquire) < n {
         std::hint::spin_loop();
     }
-    *pool.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    *lock(&pool.job) = None;
     pool.busy.store(false, Ordering::Release);
 }
 
