@@ -187,7 +187,10 @@ impl TensorDataset {
             return None;
         }
         let v = self.y.data::<i64>().ok()?;
-        v.iter().copied().max().map(|m| m.max(-1) as usize + 1)
+        v.iter()
+            .copied()
+            .max()
+            .map(|m| usize::try_from(m).map_or(0, |m| m + 1))
     }
 
     /// A new dataset holding the samples at `indices`, in that order (copies them).
@@ -498,6 +501,14 @@ mod tests {
         );
         assert_eq!(fast.indices, vec![4, 1, 3]);
         assert_eq!(d.num_classes(), Some(3));
+    }
+
+    #[test]
+    fn num_classes_of_negative_labels_is_zero() {
+        let x = Tensor::zeros(&[3, 2], DType::F32);
+        let y = Tensor::from_vec(vec![-1i64, -7, -3], &[3]).unwrap();
+        let d = TensorDataset::new(x, y).unwrap();
+        assert_eq!(d.num_classes(), Some(0));
     }
 
     #[test]

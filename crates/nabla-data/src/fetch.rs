@@ -102,16 +102,7 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 pub fn md5_hex_file(path: &Path) -> Result<String> {
     let mut f = File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut h = Md5::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let k = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(DataError::io(path, e)),
-        };
-        h.update(&buf[..k]);
-    }
+    std::io::copy(&mut f, &mut h).map_err(|e| DataError::io(path, e))?;
     Ok(hex(&h.finalize()))
 }
 

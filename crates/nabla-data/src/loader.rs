@@ -110,10 +110,9 @@ fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usize> {
     v
 }
 
+/// Batches per epoch; `bs` is at least 1 (the loader's constructor checks it).
 fn num_batches(n: usize, bs: usize, drop_last: bool) -> usize {
-    if bs == 0 {
-        0
-    } else if drop_last {
+    if drop_last {
         n / bs
     } else {
         n.div_ceil(bs)

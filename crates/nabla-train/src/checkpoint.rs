@@ -8,8 +8,12 @@
 //!   scalars, the epoch's running sums and the metrics history.
 //!
 //! It is written into `ckpt-….tmp`, every file is fsynced, and the folder is renamed into place
-//! (then the parent is fsynced): a crash leaves either the old checkpoints or a complete new
-//! one. The two newest are kept.
+//! (then the parent is fsynced), so a new folder appears complete or not at all. Replacing an
+//! existing folder (always for `best`, and for a `ckpt-…` rewritten at the same step) takes
+//! two renames, the old folder to `{name}.old` and then the new one into place: a crash
+//! between them leaves the previous version only as `{name}.old`, which
+//! [`latest_checkpoint`] does not read (it falls back to the other kept checkpoint). The two
+//! newest `ckpt-…` folders are kept.
 
 use crate::TrainError;
 use nabla_core::io::{load_safetensors, to_safetensors_bytes};
@@ -145,6 +149,46 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// A checkpoint encoded in memory: the bytes of its three files, ready to be written to one
+/// folder or several (the latest checkpoint and `best`).
+pub struct EncodedCheckpoint {
+    model: Vec<u8>,
+    optim: Vec<u8>,
+    state: Vec<u8>,
+}
+
+impl EncodedCheckpoint {
+    /// Encodes model tensors, optimizer and schedule tensors, and the scalar state (the
+    /// optimizer and schedule scalars travel in `state`; the `StateDict`s' own scalars are
+    /// not read).
+    pub fn encode(
+        model: &BTreeMap<String, Tensor>,
+        optim: &StateDict,
+        sched: &StateDict,
+        state: &TrainerState,
+    ) -> Result<Self, TrainError> {
+        let mut ot: BTreeMap<String, Tensor> = BTreeMap::new();
+        for (k, v) in &optim.tensors {
+            ot.insert(format!("optim.{k}"), v.clone());
+        }
+        for (k, v) in &sched.tensors {
+            ot.insert(format!("sched.{k}"), v.clone());
+        }
+        Ok(EncodedCheckpoint {
+            model: to_safetensors_bytes(model, None)?,
+            optim: to_safetensors_bytes(&ot, None)?,
+            state: serde_json::to_vec_pretty(state)
+                .map_err(|e| TrainError::Io(format!("state.json: {e}")))?,
+        })
+    }
+
+    /// Writes the checkpoint folder atomically at `dir` (which must not exist yet, or is
+    /// replaced; see the [module docs](crate::checkpoint) for what a crash leaves).
+    pub fn write(&self, dir: &Path) -> Result<(), TrainError> {
+        write_encoded(dir, self)
+    }
+}
+
 /// Writes a checkpoint folder atomically at `dir` (which must not exist yet, or is replaced).
 pub fn write_checkpoint(
     dir: &Path,
@@ -153,6 +197,10 @@ pub fn write_checkpoint(
     sched: &StateDict,
     state: &TrainerState,
 ) -> Result<(), TrainError> {
+    EncodedCheckpoint::encode(model, optim, sched, state)?.write(dir)
+}
+
+fn write_encoded(dir: &Path, enc: &EncodedCheckpoint) -> Result<(), TrainError> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .map_err(|e| TrainError::Io(format!("{}: {e}", parent.display())))?;
@@ -165,24 +213,9 @@ pub fn write_checkpoint(
         let _ = std::fs::remove_dir_all(&tmp);
     }
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::Io(format!("{}: {e}", tmp.display())))?;
-    write_synced(
-        &tmp.join("model.safetensors"),
-        &to_safetensors_bytes(model, None)?,
-    )?;
-    let mut ot: BTreeMap<String, Tensor> = BTreeMap::new();
-    for (k, v) in &optim.tensors {
-        ot.insert(format!("optim.{k}"), v.clone());
-    }
-    for (k, v) in &sched.tensors {
-        ot.insert(format!("sched.{k}"), v.clone());
-    }
-    write_synced(
-        &tmp.join("optim.safetensors"),
-        &to_safetensors_bytes(&ot, None)?,
-    )?;
-    let json =
-        serde_json::to_vec_pretty(state).map_err(|e| TrainError::Io(format!("state.json: {e}")))?;
-    write_synced(&tmp.join("state.json"), &json)?;
+    write_synced(&tmp.join("model.safetensors"), &enc.model)?;
+    write_synced(&tmp.join("optim.safetensors"), &enc.optim)?;
+    write_synced(&tmp.join("state.json"), &enc.state)?;
     sync_dir(&tmp);
     if dir.exists() {
         let old = parent.join(format!("{name}.old"));

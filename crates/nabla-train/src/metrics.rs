@@ -1,6 +1,7 @@
-//! Classification metrics: accuracy, top-k accuracy, a confusion matrix with per-class
-//! precision / recall / F1 (printed like scikit-learn's `classification_report`), and a
-//! batch-size-weighted running mean for epoch losses and accuracies.
+//! Classification metrics: accuracy (and its count of correct rows), top-k accuracy, a
+//! confusion matrix with per-class precision / recall / F1 (printed like scikit-learn's
+//! `classification_report`), and a batch-size-weighted running mean for epoch losses and
+//! accuracies.
 //!
 //! Every function that looks at tensors takes **logits** (or any class scores) of shape
 //! `[N, C]` (f32 or f64) and **targets** of shape `[N]` (i64 class indices in `0..C`), and
@@ -51,20 +52,12 @@ impl Batch {
     }
 }
 
-fn fmt_shape(s: &[usize]) -> String {
-    let parts: Vec<String> = s.iter().map(|d| d.to_string()).collect();
-    format!("[{}]", parts.join(", "))
-}
-
 /// Checks logits `[N, C]` (f32/f64, C > 0) and targets `[N]` (i64, each in `0..C`).
 fn read_batch(op: &'static str, logits: &Tensor, targets: &Tensor) -> Result<Batch> {
     if logits.rank() != 2 {
         return Err(Error::Shape {
             op,
-            msg: format!(
-                "logits must have shape [N, C], got {}",
-                fmt_shape(logits.shape())
-            ),
+            msg: format!("logits must have shape [N, C], got {:?}", logits.shape()),
         });
     }
     if !matches!(logits.dtype(), DType::F32 | DType::F64) {
@@ -76,10 +69,7 @@ fn read_batch(op: &'static str, logits: &Tensor, targets: &Tensor) -> Result<Bat
     if targets.rank() != 1 {
         return Err(Error::Shape {
             op,
-            msg: format!(
-                "targets must have shape [N], got {}",
-                fmt_shape(targets.shape())
-            ),
+            msg: format!("targets must have shape [N], got {:?}", targets.shape()),
         });
     }
     if targets.dtype() != DType::I64 {
@@ -93,9 +83,9 @@ fn read_batch(op: &'static str, logits: &Tensor, targets: &Tensor) -> Result<Bat
         return Err(Error::Shape {
             op,
             msg: format!(
-                "logits {} and targets {} disagree on the batch size ({} != {})",
-                fmt_shape(logits.shape()),
-                fmt_shape(targets.shape()),
+                "logits {:?} and targets {:?} disagree on the batch size ({} != {})",
+                logits.shape(),
+                targets.shape(),
                 n,
                 targets.shape()[0]
             ),
@@ -104,10 +94,7 @@ fn read_batch(op: &'static str, logits: &Tensor, targets: &Tensor) -> Result<Bat
     if c == 0 {
         return Err(Error::Shape {
             op,
-            msg: format!(
-                "logits {} have no classes (C = 0)",
-                fmt_shape(logits.shape())
-            ),
+            msg: format!("logits {:?} have no classes (C = 0)", logits.shape()),
         });
     }
     let raw = targets.to_vec::<i64>()?;
@@ -182,17 +169,42 @@ fn argmax_row(row: &[f64]) -> usize {
 /// assert!((acc - 2.0 / 3.0).abs() < 1e-12);
 /// ```
 pub fn accuracy(logits: &Tensor, targets: &Tensor) -> Result<f64> {
-    let b = read_batch("accuracy", logits, targets)?;
-    if b.n == 0 {
+    let (hits, n) = hits_of("accuracy", logits, targets)?;
+    if n == 0 {
         return Err(Error::Shape {
             op: "accuracy",
             msg: "empty batch (N = 0)".into(),
         });
     }
+    Ok(hits as f64 / n as f64)
+}
+
+/// The number of rows whose predicted class (the first index of the largest logit) equals
+/// the target: the numerator of [`accuracy`], for summing over batches.
+///
+/// `logits`: `[N, C]` f32/f64 with `C > 0`; `targets`: `[N]` i64 in `0..C`. An empty batch
+/// (`N = 0`) counts 0.
+///
+/// # Errors
+/// Wrong rank or dtype, `N` mismatch, `C == 0`, or a target outside `0..C`.
+///
+/// ```
+/// use nabla_core::Tensor;
+/// let logits = Tensor::from_vec(vec![0.1f64, 0.9, 0.8, 0.2, 0.3, 0.7], &[3, 2]).unwrap();
+/// let targets = Tensor::from_vec(vec![1i64, 0, 0], &[3]).unwrap();
+/// assert_eq!(nabla_train::metrics::count_correct(&logits, &targets).unwrap(), 2);
+/// ```
+pub fn count_correct(logits: &Tensor, targets: &Tensor) -> Result<usize> {
+    hits_of("count_correct", logits, targets).map(|(hits, _)| hits)
+}
+
+/// Top-1 hits and rows of a checked batch; errors name `op`.
+fn hits_of(op: &'static str, logits: &Tensor, targets: &Tensor) -> Result<(usize, usize)> {
+    let b = read_batch(op, logits, targets)?;
     let hits = (0..b.n)
         .filter(|&i| argmax_row(b.row(i)) == b.targets[i])
         .count();
-    Ok(hits as f64 / b.n as f64)
+    Ok((hits, b.n))
 }
 
 /// Fraction of rows whose target class is among the `k` highest logits.
@@ -335,8 +347,8 @@ impl ConfusionMatrix {
             return Err(Error::Shape {
                 op: OP,
                 msg: format!(
-                    "logits {} have {} classes, the matrix has {}",
-                    fmt_shape(logits.shape()),
+                    "logits {:?} have {} classes, the matrix has {}",
+                    logits.shape(),
                     logits.shape()[1],
                     self.num_classes
                 ),

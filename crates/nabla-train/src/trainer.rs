@@ -1,18 +1,18 @@
 //! The training loop: fit, evaluate, predict, with checkpoints that resume bitwise.
 
 use crate::checkpoint::{
-    latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, write_checkpoint,
+    latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, EncodedCheckpoint,
     EpochMetrics, LoadedCheckpoint, TrainerState,
 };
+use crate::metrics::count_correct;
 use crate::progress::{EpochProgress, ProgressMode};
 use crate::TrainError;
-use nabla_core::{no_grad, DType, Mt19937, Tensor, Var};
+use nabla_core::{no_grad, Mt19937, Tensor, Var};
 use nabla_data::{Batch, Cursor, DataLoader};
 use nabla_nn::clip::{clip_grad_norm, clip_grad_value};
 use nabla_nn::optim::Optimizer;
 use nabla_nn::schedule::LrScheduler;
 use nabla_nn::{ForwardCtx, Module, StateDict};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -45,7 +45,8 @@ pub struct TrainConfig {
     pub schedule_per_step: bool,
     /// Progress display.
     pub progress: ProgressMode,
-    /// Report accuracy (targets are class indices).
+    /// Report accuracy: the model's outputs must then be `[N, C]` f32/f64 logits and the
+    /// targets `[N]` i64 class indices (anything else is an error). Turn it off for regression.
     pub classification: bool,
 }
 
@@ -139,16 +140,6 @@ pub struct StepParts<'a> {
 pub trait TrainStep: Send {
     /// Trains on one batch and reports its loss.
     fn step(&mut self, parts: &mut StepParts<'_>, batch: &Batch) -> Result<StepOutput>;
-}
-
-/// Correct predictions of logits `[N, C]` against class indices `[N]`.
-pub fn count_correct(logits: &Tensor, y: &Tensor) -> Result<usize> {
-    if logits.rank() != 2 || y.dtype() != DType::I64 {
-        return Ok(0);
-    }
-    let pred = logits.argmax(Some(1), false)?.to_vec::<i64>()?;
-    let t = y.to_vec::<i64>()?;
-    Ok(pred.iter().zip(&t).filter(|(a, b)| a == b).count())
 }
 
 /// The usual step: forward in training mode, loss, backward, finite guard, clipping, update.
@@ -291,13 +282,9 @@ impl Trainer {
         &self.history
     }
 
-    fn state(&self, cursor: Cursor) -> TrainerState {
+    /// The scalar state; `optim` and `sched` are the state_dicts of the same snapshot.
+    fn state(&self, cursor: Cursor, optim: &StateDict, sched: &StateDict) -> TrainerState {
         let r = self.rng.state();
-        let sched_scalars = self
-            .scheduler
-            .as_ref()
-            .map(|s| s.state_dict().scalars)
-            .unwrap_or_default();
         TrainerState {
             epoch: self.epoch,
             step: self.step,
@@ -305,13 +292,36 @@ impl Trainer {
             rng_key: r.key,
             rng_pos: r.pos,
             rng_gauss: r.gauss,
-            optim_scalars: self.optimizer.state_dict().scalars,
-            sched_scalars,
+            optim_scalars: optim.scalars.clone(),
+            sched_scalars: sched.scalars.clone(),
             running: self.running,
             best: self.best,
             bad_epochs: self.bad_epochs,
             history: self.history.clone(),
         }
+    }
+
+    /// The current state (model tensors, optimizer and schedule state, counters, history),
+    /// encoded once so it can be written to several folders.
+    fn snapshot(&self, cursor: Cursor) -> Result<EncodedCheckpoint> {
+        let optim = self.optimizer.state_dict();
+        let sched = self
+            .scheduler
+            .as_ref()
+            .map(|s| s.state_dict())
+            .unwrap_or_default();
+        let state = self.state(cursor, &optim, &sched);
+        EncodedCheckpoint::encode(&model_tensors(self.model.as_ref()), &optim, &sched, &state)
+    }
+
+    /// Writes `snap` as `out/checkpoints/ckpt-{step}` and keeps only the two newest.
+    fn write_step_checkpoint(&self, out: &Path, snap: &EncodedCheckpoint) -> Result<PathBuf> {
+        let dir = out
+            .join("checkpoints")
+            .join(format!("ckpt-{:010}", self.step));
+        snap.write(&dir)?;
+        prune_checkpoints(out, 2);
+        Ok(dir)
     }
 
     /// Writes a checkpoint of the current state into `out_dir/checkpoints` (and keeps the
@@ -320,42 +330,8 @@ impl Trainer {
         let Some(out) = &self.config.out_dir else {
             return Ok(None);
         };
-        let dir = out
-            .join("checkpoints")
-            .join(format!("ckpt-{:010}", self.step));
-        let sched = self
-            .scheduler
-            .as_ref()
-            .map(|s| s.state_dict())
-            .unwrap_or_default();
-        let opt = self.optimizer.state_dict();
-        write_checkpoint(
-            &dir,
-            &model_tensors(self.model.as_ref()),
-            &opt,
-            &sched,
-            &self.state(cursor),
-        )?;
-        prune_checkpoints(out, 2);
-        Ok(Some(dir))
-    }
-
-    fn save_best(&self, cursor: Cursor) -> Result<()> {
-        let Some(out) = &self.config.out_dir else {
-            return Ok(());
-        };
-        let sched = self
-            .scheduler
-            .as_ref()
-            .map(|s| s.state_dict())
-            .unwrap_or_default();
-        write_checkpoint(
-            &out.join("checkpoints").join("best"),
-            &model_tensors(self.model.as_ref()),
-            &self.optimizer.state_dict(),
-            &sched,
-            &self.state(cursor),
-        )
+        let snap = self.snapshot(cursor)?;
+        self.write_step_checkpoint(out, &snap).map(Some)
     }
 
     /// Restores a checkpoint: weights, optimizer, schedule, random stream, counters, history,
@@ -536,9 +512,13 @@ impl Trainer {
                     stopped_early = true;
                 }
             }
-            self.save_checkpoint(train.cursor())?;
-            if improved {
-                self.save_best(train.cursor())?;
+            if let Some(out) = &self.config.out_dir {
+                // one snapshot for the epoch's checkpoint and, when it improved, `best`
+                let snap = self.snapshot(train.cursor())?;
+                self.write_step_checkpoint(out, &snap)?;
+                if improved {
+                    snap.write(&out.join("checkpoints").join("best"))?;
+                }
             }
         }
         Ok(FitReport {
@@ -564,7 +544,7 @@ impl Trainer {
         predict(self.model.as_ref(), x)
     }
 
-    /// The optimizer and schedule state (for tests and tools).
+    /// The optimizer's state (for tests and tools; the schedule's is not included).
     pub fn optimizer_state(&self) -> StateDict {
         self.optimizer.state_dict()
     }
@@ -610,9 +590,7 @@ pub fn predict(model: &dyn Module, x: &Tensor) -> Result<Tensor> {
 pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Io(e.to_string()))?;
     let mut bytes = text.into_bytes();
-    bytes
-        .write_all(b"\n")
-        .map_err(|e| TrainError::Io(e.to_string()))?;
+    bytes.push(b'\n');
     nabla_core::io::write_atomic(path, &bytes)?;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Test helpers: a self-removing temporary directory and IDX fixture bytes.
+//! Test helpers: a self-removing temporary directory, IDX fixture bytes and the shared MNIST
+//! folder.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,4 +73,15 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
+}
+
+/// The shared MNIST folder (`shared/data/mnist` next to the checkout, or
+/// `/work/shared/data/mnist`) when it holds `file`; `None` where it does not exist.
+pub fn shared_mnist_dir(file: &str) -> Option<PathBuf> {
+    [
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
+        PathBuf::from("/work/shared/data/mnist"),
+    ]
+    .into_iter()
+    .find(|d| d.join(file).is_file())
 }

@@ -1,6 +1,6 @@
 //! Downloads against a tiny HTTP server on 127.0.0.1 (the only address these tests reach).
 
-use crate::common::{gzip, idx_images, idx_labels, TempDir};
+use crate::common::{gzip, idx_images, idx_labels, shared_mnist_dir, TempDir};
 use nabla_data::{fetch, fetch_files, md5_hex, DataError, RemoteFile};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -187,14 +187,7 @@ fn not_found_and_refused_connections_are_clear_errors() {
 /// exists: the published checksums match and the result loads.
 #[test]
 fn fetch_mnist_from_a_local_mirror_when_present() {
-    let candidates = [
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
-        std::path::PathBuf::from("/work/shared/data/mnist"),
-    ];
-    let Some(src) = candidates
-        .iter()
-        .find(|d| d.join("train-images-idx3-ubyte.gz").is_file())
-    else {
+    let Some(src) = shared_mnist_dir("train-images-idx3-ubyte.gz") else {
         return;
     };
     let routes: Vec<(String, Vec<u8>)> = nabla_data::MNIST_FILES

@@ -1,6 +1,6 @@
 //! IDX (MNIST) reading: good fixtures gzipped and raw, and each bad case.
 
-use crate::common::{gzip, idx_images, idx_labels, TempDir};
+use crate::common::{gzip, idx_images, idx_labels, shared_mnist_dir, TempDir};
 use nabla_data::{load_mnist, parse_idx_images, read_idx_images, read_idx_labels, read_mnist};
 
 fn err_of<T: std::fmt::Debug>(r: nabla_data::Result<T>) -> String {
@@ -159,14 +159,7 @@ fn count_mismatch_bad_label_and_missing_files() {
 /// The real MNIST test labels and images, only where the shared data directory exists.
 #[test]
 fn real_mnist_t10k_when_present() {
-    let candidates = [
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
-        std::path::PathBuf::from("/work/shared/data/mnist"),
-    ];
-    let Some(dir) = candidates
-        .iter()
-        .find(|d| d.join("t10k-labels-idx1-ubyte.gz").is_file())
-    else {
+    let Some(dir) = shared_mnist_dir("t10k-labels-idx1-ubyte.gz") else {
         return;
     };
     let labels = dir.join("t10k-labels-idx1-ubyte.gz");
