@@ -10,7 +10,7 @@ use crate::ops::Op;
 use crate::tensor::{Tensor, TensorId};
 use crate::{Error, Result};
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How a tracked tensor was computed.
 pub(crate) struct Node {
@@ -100,7 +100,7 @@ impl GradStore {
 /// Tracked tensors reachable from `root`, inputs before the tensors computed from them.
 fn topo_order(root: &Tensor) -> Vec<Tensor> {
     let mut order = Vec::new();
-    let mut visited: HashMap<TensorId, ()> = HashMap::new();
+    let mut visited: HashSet<TensorId> = HashSet::new();
     // iterative DFS: (tensor, children pushed?)
     let mut stack: Vec<(Tensor, bool)> = vec![(root.clone(), false)];
     while let Some((t, expanded)) = stack.pop() {
@@ -108,13 +108,13 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
             order.push(t);
             continue;
         }
-        if visited.insert(t.id(), ()).is_some() {
+        if !visited.insert(t.id()) {
             continue;
         }
         stack.push((t.clone(), true));
         if let Some(node) = &t.0.node {
             for inp in node.inputs.iter().rev() {
-                if inp.0.track && !visited.contains_key(&inp.id()) {
+                if inp.0.track && !visited.contains(&inp.id()) {
                     stack.push((inp.clone(), false));
                 }
             }

@@ -198,7 +198,8 @@ impl Element for i64 {
     }
 }
 
-/// The error function, to double precision (W. J. Cody's rational approximations).
+/// The error function, to double precision: a Taylor series for |x| < 1, a continued fraction
+/// for erfc above.
 pub fn erf_f64(x: f64) -> f64 {
     // erf(x) = 1 - erfc(x); use a high-accuracy erfc for |x| >= 1 (below 1 the continued
     // fraction converges too slowly: at 0.5 it is off by 4e-14 after 500 steps)

@@ -263,7 +263,6 @@ impl Layout {
             // gather a chunk of old dims whose product equals a chunk of new dims
             let mut oprod = old[oi].0;
             let mut nprod = shape[ni];
-            let o_start = oi;
             let n_start = ni;
             while oprod != nprod {
                 if oprod < nprod {
@@ -282,12 +281,6 @@ impl Layout {
                         return None;
                     }
                     nprod *= shape[ni];
-                }
-            }
-            // the old chunk must be internally contiguous
-            for k in o_start + 1..=oi {
-                if old[k - 1].1 != old[k].0 * old[k].1 {
-                    return None;
                 }
             }
             // assign strides to new dims n_start..=ni, innermost gets old[oi].1

@@ -1,8 +1,8 @@
 //! Tensor storage and the buffer pool that recycles it.
 //!
-//! Fresh pages are expensive on these machines (page faults and zeroing), so every buffer that a
-//! tensor frees goes back to a per-thread, size-class pool and the next tensor of a similar size
-//! takes it. A training step in steady state then allocates (almost) nothing new.
+//! Fresh pages are expensive on these machines (page faults and zeroing), so the buffers that
+//! ops take from [`take_buffer`] (power-of-two capacities) go back to a per-thread, size-class
+//! pool when their tensor is freed, and the next tensor of a similar size takes them. A training step in steady state then allocates (almost) nothing new.
 
 use crate::dtype::{DType, Element};
 use std::cell::RefCell;

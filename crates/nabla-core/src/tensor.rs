@@ -347,6 +347,19 @@ impl Tensor {
         })
     }
 
+    /// The elements in row-major order in a buffer from the storage pool (so a tensor made
+    /// from it hands the buffer back when dropped), for ops that copy and then modify.
+    pub(crate) fn data_pooled<T: StorageElem>(&self) -> Result<Vec<T>> {
+        Ok(match self.data::<T>()? {
+            Cow::Owned(v) => v,
+            Cow::Borrowed(s) => {
+                let mut v = take_buffer::<T>(s.len());
+                v.copy_from_slice(s);
+                v
+            }
+        })
+    }
+
     /// The elements in row-major order as a vector of `T` (which must be the dtype).
     pub fn to_vec<T: StorageElem>(&self) -> Result<Vec<T>> {
         Ok(self.data::<T>()?.into_owned())
@@ -420,7 +433,7 @@ impl Tensor {
         if !private
             || Arc::get_mut(&mut self.0).is_none_or(|i| Arc::get_mut(&mut i.storage).is_none())
         {
-            let data = self.data::<T>()?.into_owned();
+            let data = self.data_pooled::<T>()?;
             let (id, track, is_var) = (self.0.id, self.0.track, self.0.is_var);
             self.0 = Arc::new(Inner {
                 id,

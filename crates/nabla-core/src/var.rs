@@ -5,7 +5,7 @@ use crate::layout::fmt_shape;
 use crate::storage::StorageElem;
 use crate::tensor::{Tensor, TensorId};
 use crate::{Error, Result};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// A trainable parameter: a tensor whose gradient [`Tensor::backward`] computes.
 ///
@@ -31,6 +31,12 @@ impl std::fmt::Debug for Var {
 }
 
 impl Var {
+    /// The current value, locked; a lock poisoned by a panic in another thread (for example
+    /// in a `with_mut` closure) is taken over as it is.
+    fn value(&self) -> MutexGuard<'_, Tensor> {
+        self.value.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A var holding (a copy of the reference to) `t`'s values, detached from any graph.
     pub fn new(t: &Tensor) -> Var {
         let t = t
@@ -50,10 +56,7 @@ impl Var {
     }
     /// The current value, as a tensor that records ops for backpropagation.
     pub fn as_tensor(&self) -> Tensor {
-        match self.value.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.value().clone()
     }
     /// The id shared by every value of this var.
     pub fn id(&self) -> TensorId {
@@ -80,10 +83,7 @@ impl Var {
     ///
     /// Fails when the shape or dtype differs from the current value.
     pub fn set(&self, t: &Tensor) -> Result<()> {
-        let mut g = match self.value.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = self.value();
         if t.shape() != g.shape() || t.dtype() != g.dtype() {
             return Err(Error::shape(
                 "Var::set",
@@ -103,10 +103,7 @@ impl Var {
 
     /// Converts the value to another dtype in place (e.g. to f64 for a gradient check).
     pub fn cast(&self, dtype: DType) -> Result<()> {
-        let mut g = match self.value.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = self.value();
         let t = g.to_dtype(dtype)?.contiguous()?;
         *g = Tensor::new_var_version(t.storage().clone(), t.layout().clone(), self.id);
         Ok(())
@@ -117,10 +114,7 @@ impl Var {
     ///
     /// Fails when `T` is not the var's dtype.
     pub fn with_mut<T: StorageElem, R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
-        let mut g = match self.value.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = self.value();
         let slice = g.make_mut::<T>()?;
         Ok(f(slice))
     }

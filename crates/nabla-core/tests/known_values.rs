@@ -626,3 +626,14 @@ fn threaded_matmul_of_strided_operands_matches_a_reference() {
         }
     }
 }
+
+/// Comparisons work in the dtype itself: i64 values beyond 2^53 (equal as f64) stay distinct.
+#[test]
+fn i64_comparisons_are_exact_beyond_2_pow_53() {
+    let big = 1i64 << 53;
+    let a = ix(&[big, big + 1, -3], &[3]);
+    let b = ix(&[big + 1, big + 1, -3], &[3]);
+    assert_eq!(a.eq(&b).unwrap().to_vec::<i64>().unwrap(), vec![0, 1, 1]);
+    assert_eq!(a.lt(&b).unwrap().to_vec::<i64>().unwrap(), vec![1, 0, 0]);
+    assert_eq!(a.ge(&b).unwrap().to_vec::<i64>().unwrap(), vec![0, 1, 1]);
+}

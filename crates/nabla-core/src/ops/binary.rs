@@ -7,6 +7,7 @@ use crate::layout::{broadcast_shapes, Layout};
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use std::cmp::Ordering;
 
 /// If `l` reads a contiguous block of `k` elements repeated over its leading dims (stride 0),
 /// returns (offset, k). A contiguous layout is the case k = numel.
@@ -171,18 +172,19 @@ impl Tensor {
         &self,
         name: &'static str,
         rhs: &Tensor,
-        pred: fn(f64, f64) -> bool,
+        pred: fn(Option<Ordering>) -> bool,
     ) -> Result<Tensor> {
         self.check_same_dtype(name, rhs)?;
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
-        fn go<T: StorageElem>(
+        // compared in the dtype itself: no conversion, and exact for i64 beyond 2^53
+        fn go<T: StorageElem + PartialOrd>(
             a: &Tensor,
             b: &Tensor,
             shape: &[usize],
-            pred: fn(f64, f64) -> bool,
+            pred: fn(Option<Ordering>) -> bool,
         ) -> Result<Storage> {
             let v = zip_broadcast::<T, T, _>(a, b, shape, move |x, y| {
-                if pred(x.to_f64(), y.to_f64()) {
+                if pred(x.partial_cmp(&y)) {
                     T::ONE
                 } else {
                     T::ZERO
@@ -202,7 +204,7 @@ impl Tensor {
         &self,
         name: &'static str,
         s: f64,
-        pred: fn(f64, f64) -> bool,
+        pred: fn(Option<Ordering>) -> bool,
     ) -> Result<Tensor> {
         let rhs = Tensor::full(s, &[], self.dtype());
         self.compare(name, &rhs, pred)
@@ -228,12 +230,12 @@ macro_rules! compare_ops {
 }
 
 compare_ops! {
-    eq, eq_scalar, "eq", |a, b| a == b;
-    ne, ne_scalar, "ne", |a, b| a != b;
-    lt, lt_scalar, "lt", |a, b| a < b;
-    le, le_scalar, "le", |a, b| a <= b;
-    gt, gt_scalar, "gt", |a, b| a > b;
-    ge, ge_scalar, "ge", |a, b| a >= b;
+    eq, eq_scalar, "eq", |o| o == Some(Ordering::Equal);
+    ne, ne_scalar, "ne", |o| o != Some(Ordering::Equal);
+    lt, lt_scalar, "lt", |o| o == Some(Ordering::Less);
+    le, le_scalar, "le", |o| matches!(o, Some(Ordering::Less | Ordering::Equal));
+    gt, gt_scalar, "gt", |o| o == Some(Ordering::Greater);
+    ge, ge_scalar, "ge", |o| matches!(o, Some(Ordering::Greater | Ordering::Equal));
 }
 
 impl Tensor {
@@ -269,7 +271,7 @@ impl Tensor {
             b: &Tensor,
             shape: &[usize],
         ) -> Result<Storage> {
-            let ga = a.broadcast_to(shape)?.data::<T>()?.into_owned();
+            let ga = a.broadcast_to(shape)?.data_pooled::<T>()?;
             let bb = b.broadcast_to(shape)?;
             let gb = bb.data::<T>()?;
             let mut out = ga;

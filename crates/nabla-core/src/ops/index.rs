@@ -133,7 +133,7 @@ impl Tensor {
             size: usize,
             inner: usize,
         ) -> Result<Storage> {
-            let mut out = t.data::<T>()?.into_owned();
+            let mut out = t.data_pooled::<T>()?;
             let s = src.data::<T>()?;
             for o in 0..outer {
                 for (j, &i) in ix.iter().enumerate() {
@@ -255,7 +255,7 @@ impl Tensor {
             strides: &[usize],
             d: usize,
         ) -> Result<Storage> {
-            let mut out = t.data::<T>()?.into_owned();
+            let mut out = t.data_pooled::<T>()?;
             let s = src.data::<T>()?;
             let ishape = src.shape();
             let mut pos = vec![0usize; ishape.len()];

@@ -126,9 +126,8 @@ fn gemm_batches<T: StorageElem + 'static>(
     let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
     let (a_rs, a_cs) = (la.strides()[r - 2] as isize, la.strides()[r - 1] as isize);
     let (b_rs, b_cs) = (lb.strides()[r - 2] as isize, lb.strides()[r - 1] as isize);
-    let split = m * n * k >= PAR_FLOPS
-        && m.min(n).min(k) >= PAR_MIN_DIM
-        && crate::parallel::threads() > 1;
+    let split =
+        m * n * k >= PAR_FLOPS && m.min(n).min(k) >= PAR_MIN_DIM && crate::parallel::threads() > 1;
     for bi in 0..nb {
         let dst = &mut out[bi * m * n..(bi + 1) * m * n];
         let p = Product {

@@ -101,12 +101,12 @@ pub(crate) fn backward_rule(
         Op::Exp => one(g.mul(out)?),
         Op::Log => one(g.div(&x[0])?),
         Op::Sqrt => one(g.div(out)?.mul_scalar(0.5)?),
-        Op::Tanh => one(g.mul(&out.sqr()?.neg()?.add_scalar(1.0)?)?),
+        Op::Tanh => one(g.mul(&out.sqr()?.affine(-1.0, 1.0)?)?),
         Op::Sin => one(g.mul(&x[0].cos()?)?),
         Op::Cos => one(g.mul(&x[0].sin()?)?.neg()?),
         Op::Abs => one(g.mul(&x[0].sign()?)?),
         Op::Recip => one(g.mul(&out.sqr()?)?.neg()?),
-        Op::Sigmoid => one(g.mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?)?),
+        Op::Sigmoid => one(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?),
         Op::Relu => {
             if crate::backprop::is_grad_enabled() {
                 one(g.mul(&x[0].gt_scalar(0.0)?)?)
@@ -136,10 +136,12 @@ pub(crate) fn backward_rule(
         Op::Add => Ok(vec![Some(g.clone()), Some(g.clone())]),
         Op::Sub => Ok(vec![Some(g.clone()), Some(g.neg()?)]),
         Op::Mul => Ok(vec![Some(g.mul(&x[1])?), Some(g.mul(&x[0])?)]),
-        Op::Div => Ok(vec![
-            Some(g.div(&x[1])?),
-            Some(g.mul(out)?.div(&x[1])?.neg()?),
-        ]),
+        Op::Div => {
+            // d(a/b)/db = -(a/b)/b: reuse g/b
+            let ga = g.div(&x[1])?;
+            let gb = ga.mul(out)?.neg()?;
+            Ok(vec![Some(ga), Some(gb)])
+        }
         Op::Maximum | Op::Minimum => {
             // ties split the gradient evenly, as torch.maximum does
             let win = if matches!(op, Op::Maximum) {
@@ -149,7 +151,7 @@ pub(crate) fn backward_rule(
             };
             let tie = x[0].eq(&x[1])?.mul_scalar(0.5)?;
             let wa = win.add(&tie)?;
-            let wb = wa.neg()?.add_scalar(1.0)?;
+            let wb = wa.affine(-1.0, 1.0)?;
             Ok(vec![Some(g.mul(&wa)?), Some(g.mul(&wb)?)])
         }
         Op::Pow => {
@@ -167,9 +169,10 @@ pub(crate) fn backward_rule(
         }
         Op::Sum { .. } => one(g.broadcast_to(x[0].shape())?),
         Op::Max { axes } | Op::Min { axes } => {
-            let mask = x[0].eq(&out.broadcast_to(x[0].shape())?)?;
+            // `out` and `g` keep the reduced dims as size 1; eq and mul broadcast them
+            let mask = x[0].eq(out)?;
             let count = mask.sum_axes_keepdim(axes, true)?;
-            one(g.div(&count)?.broadcast_to(x[0].shape())?.mul(&mask)?)
+            one(g.div(&count)?.mul(&mask)?)
         }
         Op::Reshape => one(g.reshape(x[0].shape())?),
         Op::Permute { perm } => {

@@ -68,7 +68,6 @@ impl Tensor {
     /// The primitive reduction; `axes` sorted and unique; keeps reduced dims as size 1.
     fn reduce_prim(&self, name: &'static str, axes: &[usize], kind: Kind) -> Result<Tensor> {
         self.check_float(name)?;
-        let rank = self.rank();
         let mut out_shape = self.shape().to_vec();
         for &a in axes {
             out_shape[a] = 1;
@@ -123,7 +122,6 @@ impl Tensor {
             DType::F64 => go::<f64>(self, axes, kind, rows, len)?,
             DType::I64 => return Err(Error::dtype(name, "needs a float tensor")),
         };
-        let _ = rank;
         let op = match kind {
             Kind::Sum => Op::Sum {
                 axes: axes.to_vec(),

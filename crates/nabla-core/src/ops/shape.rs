@@ -223,9 +223,9 @@ impl Tensor {
             return Ok(self.clone());
         }
         let s = match self.dtype() {
-            DType::F32 => Storage::F32(self.data::<f32>()?.into_owned()),
-            DType::F64 => Storage::F64(self.data::<f64>()?.into_owned()),
-            DType::I64 => Storage::I64(self.data::<i64>()?.into_owned()),
+            DType::F32 => Storage::F32(self.data_pooled::<f32>()?),
+            DType::F64 => Storage::F64(self.data_pooled::<f64>()?),
+            DType::I64 => Storage::I64(self.data_pooled::<i64>()?),
         };
         Ok(Tensor::from_op(s, self.shape(), Op::Copy, &[self]))
     }
