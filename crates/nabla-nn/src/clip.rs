@@ -17,15 +17,15 @@
 //! assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
 //! ```
 
-use nabla_core::{no_grad, Error, GradStore, Result, Tensor, TensorId, Var};
+use nabla_core::{no_grad, Error, GradStore, Result, Tensor, Var};
 use std::collections::HashSet;
 
 /// The gradients of `params` in `grads`, each parameter once, with float dtypes.
-fn present<'a>(
+fn present<'a, 'p>(
     op: &'static str,
     grads: &'a GradStore,
-    params: &[Var],
-) -> Result<Vec<(TensorId, &'a Tensor)>> {
+    params: &'p [Var],
+) -> Result<Vec<(&'p Var, &'a Tensor)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (i, p) in params.iter().enumerate() {
@@ -39,9 +39,16 @@ fn present<'a>(
                 msg: format!("gradient of parameter {i} is {}, not a float", g.dtype()),
             });
         }
-        out.push((p.id(), g));
+        out.push((p, g));
     }
     Ok(out)
+}
+
+/// Stores the new gradients of their parameters.
+fn replace(grads: &mut GradStore, new: Vec<(&Var, Tensor)>) {
+    for (p, g) in new {
+        grads.insert(&p.as_tensor(), g);
+    }
 }
 
 /// Scales the gradients of `params` so that their total L2 norm is at most `max_norm`, and
@@ -73,13 +80,9 @@ pub fn clip_grad_norm(grads: &mut GradStore, params: &[Var], max_norm: f64) -> R
         let _guard = no_grad();
         let scaled = list
             .iter()
-            .map(|(id, g)| Ok((*id, g.detach().mul_scalar(coef)?)))
+            .map(|(p, g)| Ok((*p, g.detach().mul_scalar(coef)?)))
             .collect::<Result<Vec<_>>>()?;
-        for (id, g) in scaled {
-            if let Some(p) = params.iter().find(|p| p.id() == id) {
-                grads.insert(&p.as_tensor(), g);
-            }
-        }
+        replace(grads, scaled);
     }
     Ok(norm)
 }
@@ -99,13 +102,9 @@ pub fn clip_grad_value(grads: &mut GradStore, params: &[Var], clip: f64) -> Resu
     let _guard = no_grad();
     let clamped = present(OP, grads, params)?
         .into_iter()
-        .map(|(id, g)| Ok((id, g.detach().clamp(-clip, clip)?)))
+        .map(|(p, g)| Ok((p, g.detach().clamp(-clip, clip)?)))
         .collect::<Result<Vec<_>>>()?;
-    for (id, g) in clamped {
-        if let Some(p) = params.iter().find(|p| p.id() == id) {
-            grads.insert(&p.as_tensor(), g);
-        }
-    }
+    replace(grads, clamped);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Dropout.
 
 use crate::module::{ForwardCtx, Module};
-use nabla_core::{Error, Result, Tensor};
+use nabla_core::{DType, Error, Result, Tensor};
 
 /// Zeroes each element with probability `p` in training and scales the rest by `1 / (1 - p)`
 /// (inverted dropout, as PyTorch); the identity in evaluation. Masks come from the context's
@@ -38,10 +38,12 @@ impl Module for Dropout {
         }
         let keep = 1.0 - self.p;
         let scale = 1.0 / keep;
-        let m: Vec<f64> = (0..x.numel())
-            .map(|_| if ctx.rng.random() < keep { scale } else { 0.0 })
-            .collect();
-        let mask = Tensor::from_vec(m, x.shape())?.to_dtype(x.dtype())?;
+        // drawn as f64 (the same stream for any dtype), stored in x's dtype
+        let draws = (0..x.numel()).map(|_| if ctx.rng.random() < keep { scale } else { 0.0 });
+        let mask = match x.dtype() {
+            DType::F32 => Tensor::from_vec(draws.map(|v| v as f32).collect::<Vec<_>>(), x.shape())?,
+            _ => Tensor::from_vec(draws.collect::<Vec<f64>>(), x.shape())?.to_dtype(x.dtype())?,
+        };
         x.mul(&mask)
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

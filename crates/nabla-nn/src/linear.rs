@@ -82,16 +82,14 @@ impl Module for Linear {
         "Linear"
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        self.output_shape(x.shape())?;
+        let out = self.output_shape(x.shape())?;
         let w = self.weight.as_tensor();
         let y = if x.rank() == 2 {
             x.matmul(&w.t()?)?
         } else {
-            let lead = &x.shape()[..x.rank() - 1];
-            let flat = x.reshape(&[lead.iter().product(), self.in_features])?;
-            let mut shape = lead.to_vec();
-            shape.push(self.out_features);
-            flat.matmul(&w.t()?)?.reshape(&shape)?
+            let rows = x.shape()[..x.rank() - 1].iter().product();
+            let flat = x.reshape(&[rows, self.in_features])?;
+            flat.matmul(&w.t()?)?.reshape(&out)?
         };
         match &self.bias {
             Some(b) => y.add(&b.as_tensor()),

@@ -153,10 +153,11 @@ impl Module for BatchNorm1d {
         } else {
             vec![1, self.c, 1]
         };
-        let (mean, var) = if ctx.training {
+        let (xc, var) = if ctx.training {
             let n: usize = dims.iter().map(|&d| x.shape()[d as usize]).product();
             let mean = x.mean_dims(&dims, true)?;
-            let var = x.sub(&mean)?.sqr()?.mean_dims(&dims, true)?;
+            let xc = x.sub(&mean)?;
+            let var = xc.sqr()?.mean_dims(&dims, true)?;
             {
                 let _g = no_grad();
                 let m = self.momentum;
@@ -177,24 +178,17 @@ impl Module for BatchNorm1d {
                     .add(&unbiased.reshape(&[self.c])?.mul_scalar(m)?)?;
                 self.running_mean.set(&rm.detach())?;
                 self.running_var.set(&rv.detach())?;
-                let nb = self
-                    .num_batches_tracked
-                    .as_tensor()
-                    .to_vec::<i64>()?
-                    .first()
-                    .copied()
-                    .unwrap_or(0);
                 self.num_batches_tracked
-                    .set(&Tensor::from_vec(vec![nb + 1], &[])?)?;
+                    .with_mut::<i64, _>(|v| v.iter_mut().for_each(|n| *n += 1))?;
             }
-            (mean, var)
+            (xc, var)
         } else {
             (
-                self.running_mean.as_tensor().reshape(&bshape)?,
+                x.sub(&self.running_mean.as_tensor().reshape(&bshape)?)?,
                 self.running_var.as_tensor().reshape(&bshape)?,
             )
         };
-        let mut y = x.sub(&mean)?.div(&var.add_scalar(self.eps)?.sqrt()?)?;
+        let mut y = xc.div(&var.add_scalar(self.eps)?.sqrt()?)?;
         if let Some(w) = &self.weight {
             y = y.mul(&w.as_tensor().reshape(&bshape)?)?;
         }

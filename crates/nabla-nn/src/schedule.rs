@@ -120,7 +120,7 @@ fn read_lrs(
 }
 
 /// The progress of a closed-form schedule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Progress {
     base_lrs: Vec<f64>,
     last_epoch: usize,
@@ -147,23 +147,16 @@ impl Progress {
         })
     }
 
-    /// Applies the next epoch.
-    fn advance(
-        &mut self,
-        op: &'static str,
-        opt: &mut dyn Optimizer,
-        lr_at: impl Fn(f64, usize) -> Result<f64>,
-    ) -> Result<()> {
+    /// The rates of the next epoch.
+    fn next_lrs(&self, lr_at: impl Fn(f64, usize) -> Result<f64>) -> Result<Vec<f64>> {
         let next = self.last_epoch + 1;
-        let lrs = self
-            .base_lrs
-            .iter()
-            .map(|&b| lr_at(b, next))
-            .collect::<Result<Vec<_>>>()?;
-        apply(op, opt, &lrs)?;
-        self.last_epoch = next;
+        self.base_lrs.iter().map(|&b| lr_at(b, next)).collect()
+    }
+
+    /// Records that the next epoch's rates `lrs` were applied.
+    fn commit(&mut self, lrs: Vec<f64>) {
+        self.last_epoch += 1;
         self.last_lr = lrs;
-        Ok(())
     }
 
     fn state_dict(&self) -> StateDict {
@@ -198,10 +191,9 @@ macro_rules! closed_form {
     ($t:ident, $name:literal) => {
         impl LrScheduler for $t {
             fn step(&mut self, opt: &mut dyn Optimizer, _metric: Option<f64>) -> Result<()> {
-                let me = &*self;
-                let mut p = me.progress.clone();
-                p.advance($name, opt, |b, e| me.lr_at(b, e))?;
-                self.progress = p;
+                let lrs = self.progress.next_lrs(|b, e| self.lr_at(b, e))?;
+                apply($name, opt, &lrs)?;
+                self.progress.commit(lrs);
                 Ok(())
             }
             fn last_lr(&self) -> Vec<f64> {
@@ -236,11 +228,7 @@ impl StepLR {
         }
         check_nonneg("StepLR", "gamma", gamma)?;
         let mut s = StepLR {
-            progress: Progress {
-                base_lrs: vec![],
-                last_epoch: 0,
-                last_lr: vec![],
-            },
+            progress: Progress::default(),
             step_size,
             gamma,
         };
@@ -272,11 +260,7 @@ impl MultiStepLR {
         let mut milestones = milestones.to_vec();
         milestones.sort_unstable();
         let mut s = MultiStepLR {
-            progress: Progress {
-                base_lrs: vec![],
-                last_epoch: 0,
-                last_lr: vec![],
-            },
+            progress: Progress::default(),
             milestones,
             gamma,
         };
@@ -305,11 +289,7 @@ impl ExponentialLR {
     pub fn new(opt: &mut dyn Optimizer, gamma: f64) -> Result<ExponentialLR> {
         check_nonneg("ExponentialLR", "gamma", gamma)?;
         let mut s = ExponentialLR {
-            progress: Progress {
-                base_lrs: vec![],
-                last_epoch: 0,
-                last_lr: vec![],
-            },
+            progress: Progress::default(),
             gamma,
         };
         s.progress = Progress::start("ExponentialLR", opt, |b, e| s.lr_at(b, e))?;
@@ -343,11 +323,7 @@ impl CosineAnnealingLR {
         }
         check_nonneg("CosineAnnealingLR", "eta_min", eta_min)?;
         let mut s = CosineAnnealingLR {
-            progress: Progress {
-                base_lrs: vec![],
-                last_epoch: 0,
-                last_lr: vec![],
-            },
+            progress: Progress::default(),
             t_max,
             eta_min,
         };
@@ -388,11 +364,7 @@ impl LinearWarmup {
             ));
         }
         let mut s = LinearWarmup {
-            progress: Progress {
-                base_lrs: vec![],
-                last_epoch: 0,
-                last_lr: vec![],
-            },
+            progress: Progress::default(),
             start_factor,
             total_iters,
         };
@@ -517,11 +489,7 @@ impl OneCycleLR {
             ]
         };
         let mut s = OneCycleLR {
-            progress: Progress {
-                base_lrs: vec![],
-                last_epoch: 0,
-                last_lr: vec![],
-            },
+            progress: Progress::default(),
             cfg,
             phases,
         };

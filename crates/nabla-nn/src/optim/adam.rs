@@ -26,7 +26,6 @@ impl AdamConfig {
         check_nonneg(op, "eps", self.eps)
     }
 
-    /// One update of parameter `p` with gradient `g`.
     /// One fused, in-place pass of PyTorch's Adam/AdamW update over a parameter.
     fn update_inplace<T: Float + StorageElem>(
         &self,
@@ -99,7 +98,7 @@ impl AdamConfig {
     }
 }
 
-/// Builder methods shared by Adam and AdamW.
+/// Per-step constants of the fused Adam loop.
 #[derive(Clone, Copy)]
 struct AdamStep<T> {
     b1: T,
@@ -151,6 +150,7 @@ fn adam_loop<T: Float>(
     }
 }
 
+/// Builder methods shared by Adam and AdamW.
 macro_rules! adam_builders {
     () => {
         /// Sets the moment decay rates (β₁, β₂) (default (0.9, 0.999)).

@@ -4,9 +4,10 @@
 //! An optimizer holds [`ParamGroup`]s (parameters sharing a learning rate and a weight decay,
 //! like PyTorch's `param_groups`) and per-parameter state (momentum buffers, moment estimates,
 //! step counts). [`Optimizer::step`] reads each parameter's gradient from a [`GradStore`]
-//! (parameters without a gradient are skipped, like `p.grad is None` in PyTorch), computes the
-//! update with tensor ops under [`no_grad`] in the parameter's dtype, and
-//! replaces the value with [`Var::set`].
+//! (parameters without a gradient are skipped, like `p.grad is None` in PyTorch) and updates
+//! the parameter in its own dtype: SGD and Adam/AdamW in one fused pass over the elements, in
+//! place ([`Var::with_mut`]); RMSprop and Adagrad with tensor ops under [`no_grad`], replacing
+//! the value with [`Var::set`].
 //!
 //! ```
 //! use nabla_core::{Tensor, Var};
@@ -157,11 +158,12 @@ pub(crate) struct PState {
     pub(crate) bufs: [Option<Tensor>; SLOTS],
 }
 
-/// A parameter to update: where it lives, its value and its (detached) gradient.
+/// A parameter to update: where it lives, the parameter and its (detached) gradient.
 pub(crate) struct Work {
     g: usize,
     i: usize,
-    param: Tensor,
+    /// The parameter (not a clone of its value, which would make in-place updates copy).
+    var: Var,
     grad: Tensor,
 }
 
@@ -251,7 +253,7 @@ impl Core {
                 work.push(Work {
                     g,
                     i,
-                    param,
+                    var: var.clone(),
                     grad: grad.detach(),
                 });
             }
@@ -260,7 +262,7 @@ impl Core {
         for w in &work {
             if let Some(Some(st)) = self.state.get_mut(w.g).and_then(|r| r.get_mut(w.i)) {
                 for b in st.bufs.iter_mut().flatten() {
-                    if b.shape() != w.param.shape() {
+                    if b.shape() != w.var.shape() {
                         return Err(err(
                             op,
                             format!(
@@ -268,12 +270,12 @@ impl Core {
                                 w.g,
                                 w.i,
                                 b.shape(),
-                                w.param.shape()
+                                w.var.shape()
                             ),
                         ));
                     }
-                    if b.dtype() != w.param.dtype() {
-                        *b = b.to_dtype(w.param.dtype())?;
+                    if b.dtype() != w.var.dtype() {
+                        *b = b.to_dtype(w.var.dtype())?;
                     }
                 }
             }
@@ -301,21 +303,10 @@ impl Core {
         grads: &GradStore,
         mut update: impl FnMut(&Tensor, Tensor, &mut PState, f64, f64) -> Result<Tensor>,
     ) -> Result<()> {
-        let work = self.collect(op, grads)?;
-        let _guard = no_grad();
-        for w in work {
-            let Some(group) = self.groups.get(w.g) else {
-                continue;
-            };
-            let (lr, wd) = (group.lr, group.weight_decay);
-            let Some(var) = group.params.get(w.i).cloned() else {
-                continue;
-            };
-            let st = self.slot(w.g, w.i);
-            let new = update(&w.param, w.grad, st, lr, wd)?;
-            var.set(&new)?;
-        }
-        Ok(())
+        self.run_step_inplace(op, grads, |var, g, st, lr, wd| {
+            let new = update(&var.as_tensor(), g.clone(), st, lr, wd)?;
+            var.set(&new)
+        })
     }
 
     /// Like [`Core::run_step`], but `update` changes the parameter in place (through
@@ -329,16 +320,9 @@ impl Core {
     ) -> Result<()> {
         let work = self.collect(op, grads)?;
         let _guard = no_grad();
-        for w in work {
-            let Work { g, i, param, grad } = w;
-            drop(param);
-            let Some(group) = self.groups.get(g) else {
-                continue;
-            };
-            let (lr, wd) = (group.lr, group.weight_decay);
-            let Some(var) = group.params.get(i).cloned() else {
-                continue;
-            };
+        for Work { g, i, var, grad } in work {
+            // `collect` built the work list from these groups
+            let (lr, wd) = (self.groups[g].lr, self.groups[g].weight_decay);
             let st = self.slot(g, i);
             update(&var, &grad, st, lr, wd)?;
         }
