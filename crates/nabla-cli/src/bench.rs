@@ -5,7 +5,7 @@
 use clap::Args;
 use nabla::core::{DType, Mt19937, Result, Tensor, Var};
 use nabla::demo::xor::{self, XorOptions};
-use nabla_data::{DataLoader, LoaderConfig};
+use nabla_data::{DataLoader, Dataset, LoaderConfig};
 use nabla_nn::loss::{cross_entropy, CrossEntropyOptions};
 use nabla_nn::optim::{Optimizer, Sgd};
 use nabla_nn::{Activation, ForwardCtx, Linear, Module, Sequential};
@@ -17,7 +17,8 @@ const WORKLOADS: &[&str] = &["W1", "W2", "W6", "W7", "W8"];
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1 W2 W6 W7 W8); all when none are named (W8 needs --data).
+    /// Workloads to run (W1 W2 W6 W7 W8); all when none are named (W8 only with --data or
+    /// NABLA_DATA).
     workloads: Vec<String>,
     /// Threads for the kernels (default: every core).
     #[arg(long)]
@@ -94,6 +95,7 @@ fn w8(threads: usize, dir: &std::path::Path) -> std::result::Result<(), String> 
     let m = w2_model(&mut rng).map_err(s)?;
     let params = m.parameters().into_iter().map(|(_, v)| v).collect();
     let mut opt = Sgd::new(params, 0.01).momentum(0.9);
+    let n_train = train.len();
     let mut loader = DataLoader::new(train, LoaderConfig::new(64).with_shuffle(true).with_seed(0))
         .map_err(|e| e.to_string())?;
     let t0 = Instant::now();
@@ -107,14 +109,9 @@ fn w8(threads: usize, dir: &std::path::Path) -> std::result::Result<(), String> 
         m.forward(test.x(), &mut ForwardCtx::eval(&mut rng))
             .map_err(s)?
     };
-    let pred = logits
-        .argmax(Some(1), false)
-        .and_then(|p| p.to_vec::<i64>())
-        .map_err(s)?;
-    let truth = test.y().to_vec::<i64>().map_err(s)?;
-    let acc = pred.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64;
+    let acc = nabla_train::metrics::accuracy(&logits, test.y()).map_err(s)?;
     let line = json!({"workload": "W8", "params": {"batch": 64}, "threads": threads, "median_ms": secs * 1e3,
-        "throughput": 60000.0 / secs, "unit": "samples/s", "test_accuracy": acc});
+        "throughput": n_train as f64 / secs, "unit": "samples/s", "test_accuracy": acc});
     println!("{line}");
     Ok(())
 }
@@ -239,10 +236,14 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
             ));
         }
     }
+    let data = args
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("NABLA_DATA").map(std::path::PathBuf::from));
     if wanted.is_empty() {
         wanted = WORKLOADS
             .iter()
-            .filter(|w| **w != "W8" || args.data.is_some())
+            .filter(|w| **w != "W8" || data.is_some())
             .map(|s| s.to_string())
             .collect();
     }
@@ -261,10 +262,6 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
         .clone()
         .unwrap_or_else(|| vec![128, 256, 512, 1024, 2048]);
     let batches = args.batches.clone().unwrap_or_else(|| vec![64, 256]);
-    let data = args
-        .data
-        .clone()
-        .or_else(|| std::env::var_os("NABLA_DATA").map(std::path::PathBuf::from));
     if wanted.iter().any(|w| w == "W8") && data.is_none() {
         return Err((
             2,

@@ -399,7 +399,7 @@ pub struct TrainSection {
     /// cross_entropy | mse | nll
     #[serde(default = "ce")]
     pub loss: String,
-    /// Label smoothing of cross-entropy.
+    /// Label smoothing of cross-entropy (other losses refuse it).
     #[serde(default)]
     pub label_smoothing: f64,
     /// The optimizer.
@@ -546,6 +546,12 @@ pub fn validate(c: &Config) -> Result<(), String> {
     if !(0.0..1.0).contains(&t.label_smoothing) {
         return Err("train.label_smoothing: must be in [0, 1)".into());
     }
+    if t.label_smoothing > 0.0 && t.loss != "cross_entropy" {
+        return Err(format!(
+            "train.label_smoothing: only cross_entropy smooths labels, not '{}'",
+            t.loss
+        ));
+    }
     if let Some(g) = t.clip_grad_norm {
         if g.is_nan() || g <= 0.0 {
             return Err("train.clip_grad_norm: must be positive".into());
@@ -662,5 +668,31 @@ seed = 7
         let e = parse("[train\nepochs = 3\n", "c.toml").unwrap_err();
         assert!(e.contains("line 1"), "{e}");
         assert_eq!(e.lines().count(), 1, "{e}");
+    }
+
+    #[test]
+    fn label_smoothing_only_with_cross_entropy() {
+        for loss in ["nll", "mse"] {
+            let text = format!("[train]\nloss = \"{loss}\"\nlabel_smoothing = 0.1\n[model]\nlayers = [{{ type = \"linear\", out = 10 }}]\n");
+            let e = parse(&text, "c.toml").unwrap_err();
+            assert!(
+                e.contains("train.label_smoothing") && e.contains(loss),
+                "{e}"
+            );
+        }
+        let ok =
+            "[train]\nlabel_smoothing = 0.1\n[model]\nlayers = [{ type = \"linear\", out = 10 }]\n";
+        assert_eq!(parse(ok, "c.toml").unwrap().train.label_smoothing, 0.1);
+    }
+
+    #[test]
+    fn default_config_is_configs_digits_mlp() {
+        // its header says `nabla train` without a config trains exactly this file
+        let file = parse(
+            include_str!("../../../configs/digits-mlp.toml"),
+            "configs/digits-mlp.toml",
+        )
+        .unwrap();
+        assert_eq!(file, default_config());
     }
 }

@@ -75,18 +75,19 @@ struct TrainCmd {
     /// The TOML config (default: an MLP on the bundled digits).
     config: Option<PathBuf>,
     /// Output folder for checkpoints, metrics and plots (default `runs/run-<time>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Override train.epochs.
     #[arg(long)]
     epochs: Option<usize>,
-    /// Override train.seed.
-    #[arg(long)]
+    /// Override train.seed (not with --resume: the run keeps its seed and splits).
+    #[arg(long, conflicts_with = "resume")]
     seed: Option<u64>,
     /// Threads for the kernels (default: every core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Continue the run in this folder from its newest complete checkpoint.
+    /// Continue the run in this folder from its newest complete checkpoint (with its saved
+    /// config; --epochs may extend it).
     #[arg(long, conflicts_with = "config")]
     resume: Option<PathBuf>,
     /// Data folder (overrides the config and NABLA_DATA).

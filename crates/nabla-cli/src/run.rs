@@ -282,6 +282,25 @@ pub fn build_model(
     Ok((seq, shapes))
 }
 
+/// The targets `t` (`[N]` class indices) as one-hot rows shaped and typed like `y` (`[N, C]`).
+fn one_hot(t: &Tensor, y: &Tensor) -> nabla::core::Result<Tensor> {
+    let c = y.shape().last().copied().unwrap_or(1);
+    let idx = t.to_vec::<i64>()?;
+    let mut v = vec![0.0f64; idx.len() * c];
+    for (i, &k) in idx.iter().enumerate() {
+        match usize::try_from(k) {
+            Ok(k) if k < c => v[i * c + k] = 1.0,
+            _ => {
+                return Err(nabla::core::Error::Arg {
+                    op: "mse",
+                    msg: format!("target {k} is not a class of the model's {c} outputs"),
+                })
+            }
+        }
+    }
+    Tensor::from_vec(v, &[idx.len(), c])?.to_dtype(y.dtype())
+}
+
 /// The configured loss.
 pub fn make_loss(cfg: &Config) -> LossFn {
     let ls = cfg.train.label_smoothing;
@@ -289,11 +308,9 @@ pub fn make_loss(cfg: &Config) -> LossFn {
         "nll" => Box::new(|y: &Tensor, t: &Tensor| {
             loss::nll_loss(&y.log_softmax(-1)?, t, -100, Reduction::Mean)
         }),
-        "mse" => Box::new(|y: &Tensor, t: &Tensor| {
-            let c = y.shape().last().copied().unwrap_or(1);
-            let one_hot = Tensor::eye(c, y.dtype()).index_select(0, t)?;
-            loss::mse_loss(y, &one_hot, Reduction::Mean)
-        }),
+        "mse" => {
+            Box::new(|y: &Tensor, t: &Tensor| loss::mse_loss(y, &one_hot(t, y)?, Reduction::Mean))
+        }
         _ => Box::new(move |y: &Tensor, t: &Tensor| {
             loss::cross_entropy(
                 y,
@@ -500,12 +517,7 @@ pub fn train(a: &TrainArgs) -> R<()> {
         }
         None => {
             let cfg = match &a.config {
-                Some(p) => {
-                    if !p.exists() {
-                        return Err(bad(format!("{}: no such config file", p.display())));
-                    }
-                    config::load(p).map_err(bad)?
-                }
+                Some(p) => config::load(p).map_err(bad)?,
                 None => config::default_config(),
             };
             let out = a.out.clone().unwrap_or_else(|| {
@@ -515,6 +527,13 @@ pub fn train(a: &TrainArgs) -> R<()> {
                     .unwrap_or(0);
                 PathBuf::from("runs").join(format!("run-{secs}"))
             });
+            // before any data is read: a wrong --out fails at once (and creates nothing)
+            if out.join("checkpoints").exists() {
+                return Err(bad(format!(
+                    "output folder {} already holds a run; use --resume or another --out",
+                    out.display()
+                )));
+            }
             (cfg, out)
         }
     };
@@ -551,12 +570,6 @@ pub fn train(a: &TrainArgs) -> R<()> {
     }
     let mut rng = Mt19937::new(nabla::core::stream_seed(cfg.train.seed, "init"));
     let (model, _) = build_model(&cfg, &data.input_shape, Some(data.classes), &mut rng)?;
-    if a.resume.is_none() && out.join("checkpoints").exists() {
-        return Err(bad(format!(
-            "output folder {} already holds a run; use --resume or another --out",
-            out.display()
-        )));
-    }
     check_writable(&out)?;
     let toml_text = toml::to_string(&cfg).map_err(|e| internal(format!("config: {e}")))?;
     nabla::core::io::write_atomic(&out.join("config.toml"), toml_text.as_bytes())
@@ -677,13 +690,22 @@ fn open_run(run: &Path, data_flag: Option<&Path>) -> R<(Config, Data, Sequential
 pub fn eval(run: &Path, data_flag: Option<&Path>) -> R<()> {
     let (cfg, data, model) = open_run(run, data_flag)?;
     let mut l = loader(&data.test, 256, false, 0)?;
-    let ev = nabla_train::evaluate(&model, &make_loss(&cfg), &mut l, true).map_err(train_err)?;
+    // one pass: the loss sees every batch's outputs, so it also fills the confusion matrix
+    use nabla_train::metrics::ConfusionMatrix;
+    use std::sync::{Arc, Mutex};
+    let cm = Arc::new(Mutex::new(ConfusionMatrix::new(data.classes)));
+    let base = make_loss(&cfg);
+    let cm_in = Arc::clone(&cm);
+    let lossf: LossFn = Box::new(move |y: &Tensor, t: &Tensor| {
+        cm_in
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(y, t)?;
+        base(y, t)
+    });
+    let ev = nabla_train::evaluate(&model, &lossf, &mut l, true).map_err(train_err)?;
     // per-class precision, recall and F1 with the confusion matrix
-    let logits = nabla_train::predict(&model, data.test.x()).map_err(train_err)?;
-    let mut cm = nabla_train::metrics::ConfusionMatrix::new(data.classes);
-    cm.update(&logits, data.test.y())
-        .map_err(|e| internal(e.to_string()))?;
-    println!("{cm}");
+    println!("{}", cm.lock().unwrap_or_else(|p| p.into_inner()));
     println!(
         "test_accuracy={:.4} test_loss={:.4}",
         ev.accuracy.unwrap_or(0.0),
@@ -807,9 +829,6 @@ pub fn predict(run: &Path, inputs: &[PathBuf], logits: bool) -> R<()> {
 
 /// `nabla summary CONFIG`.
 pub fn summary(path: &Path, data_flag: Option<&Path>) -> R<()> {
-    if !path.exists() {
-        return Err(bad(format!("{}: no such config file", path.display())));
-    }
     let cfg = config::load(path).map_err(bad)?;
     let input = match &cfg.model.input_shape {
         Some(s) => s.clone(),
@@ -849,9 +868,6 @@ pub fn summary(path: &Path, data_flag: Option<&Path>) -> R<()> {
 
 /// `nabla gradcheck CONFIG`: the model's own backprop checked in f64 on a small batch.
 pub fn gradcheck(path: &Path, data_flag: Option<&Path>) -> R<bool> {
-    if !path.exists() {
-        return Err(bad(format!("{}: no such config file", path.display())));
-    }
     let cfg = config::load(path).map_err(bad)?;
     let data = load_data(&cfg, data_flag)?;
     let mut rng = Mt19937::new(0);

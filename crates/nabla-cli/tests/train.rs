@@ -1,6 +1,7 @@
 //! End-to-end tests of `nabla train`, `eval`, `predict`, `summary`, `gradcheck` with the real
 //! binary: results, exact resume, and every kind of bad input (one line, exit 2, nothing lost).
 
+use nabla_train::checkpoint::list_checkpoints;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -48,18 +49,7 @@ checkpoint_every = 7
 "#;
 
 fn newest_weights(run: &Path) -> Vec<u8> {
-    let mut cks: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("ckpt-")
-                && !p.to_string_lossy().ends_with(".tmp")
-        })
-        .collect();
-    cks.sort();
+    let cks = list_checkpoints(run);
     std::fs::read(cks.last().unwrap().join("model.safetensors")).unwrap()
 }
 
@@ -253,6 +243,7 @@ fn bad_configs_are_one_line_exit_2() {
         ("classes.toml", "[model]\ninput_shape = [64]\nlayers = [{ type = \"linear\", out = 7 }]\n", "10 classes"),
         ("shape.toml", "[model]\ninput_shape = [63]\nlayers = [{ type = \"linear\", out = 10 }]\n", "model.input_shape"),
         ("mnist.toml", "[data]\ndataset = \"mnist\"\npath = \"/nonexistent/data\"\n[model]\nlayers = [{ type = \"linear\", out = 10 }]\n", "does not exist"),
+        ("smoothing.toml", "[model]\nlayers = [{ type = \"linear\", out = 10 }]\n[train]\nloss = \"nll\"\nlabel_smoothing = 0.1\n", "train.label_smoothing"),
     ];
     for (file, body, needle) in cases {
         std::fs::write(d.join(file), body).unwrap();
@@ -265,6 +256,15 @@ fn bad_configs_are_one_line_exit_2() {
     }
     assert_bad(&nabla(&["train", "missing.toml"], &d), "missing.toml");
     assert_bad(&nabla(&["train", "--resume", "nope"], &d), "nope");
+    // a resumed run keeps its seed (and so its splits) and its folder
+    assert_bad(
+        &nabla(&["train", "--resume", "nope", "--seed", "3"], &d),
+        "--seed",
+    );
+    assert_bad(
+        &nabla(&["train", "--resume", "nope", "--out", "x"], &d),
+        "--out",
+    );
     assert_bad(&nabla(&["eval", "nope"], &d), "nope");
     assert_bad(&nabla(&["train", "--epochs", "x"], &d), "--epochs");
 }
@@ -283,20 +283,7 @@ fn bad_checkpoints_and_outputs() {
         &nabla(&["train", "c.toml", "--out", "r"], &d),
         "already holds a run",
     );
-    let ck = |run: &str| -> PathBuf {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d.join(run).join("checkpoints"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("ckpt-")
-            })
-            .collect();
-        v.sort();
-        v.pop().unwrap()
-    };
+    let ck = |run: &str| -> PathBuf { list_checkpoints(&d.join(run)).pop().unwrap() };
     // a truncated checkpoint: every checkpoint of a copy is damaged
     let copy = |name: &str| {
         let dst = d.join(name);
