@@ -2,13 +2,13 @@
 //! rules (20 warm-up steps, then per-step wall time until ≥ 200 steps and ≥ 1 s, or ≥ 5 s with
 //! at least 20 steps; the median is reported).
 
+use crate::demo::xor::{self, XorOptions};
 use clap::Args;
 use nabla::core::{DType, Mt19937, Result, Tensor, Var};
-use nabla::demo::xor::{self, XorOptions};
-use nabla_data::{DataLoader, Dataset, LoaderConfig};
-use nabla_nn::loss::{cross_entropy, CrossEntropyOptions};
-use nabla_nn::optim::{Optimizer, Sgd};
-use nabla_nn::{Activation, ForwardCtx, Linear, Module, Sequential};
+use nabla::data::{DataLoader, Dataset, LoaderConfig};
+use nabla::nn::loss::{cross_entropy, CrossEntropyOptions};
+use nabla::nn::optim::{Optimizer, Sgd};
+use nabla::nn::{Activation, ForwardCtx, Linear, Module, Sequential};
 use serde_json::json;
 use std::time::Instant;
 
@@ -37,11 +37,11 @@ pub struct BenchArgs {
 /// W2's network: Linear(784,256)-ReLU-Linear(256,128)-ReLU-Linear(128,10).
 fn w2_model(rng: &mut Mt19937) -> Result<Sequential> {
     Ok(Sequential::new()
-        .append(Linear::new(784, 256, true, rng)?)
+        .append(Linear::new(784, 256, rng)?)
         .append(Activation::ReLU)
-        .append(Linear::new(256, 128, true, rng)?)
+        .append(Linear::new(256, 128, rng)?)
         .append(Activation::ReLU)
-        .append(Linear::new(128, 10, true, rng)?))
+        .append(Linear::new(128, 10, rng)?))
 }
 
 /// One W2 step: forward, cross-entropy, backward, SGD with momentum.
@@ -66,8 +66,7 @@ fn w2(threads: usize, batches: &[usize]) -> Result<()> {
     for &b in batches {
         let mut rng = Mt19937::new(0);
         let m = w2_model(&mut rng)?;
-        let params = m.parameters().into_iter().map(|(_, v)| v).collect();
-        let mut opt = Sgd::new(params, 0.01).momentum(0.9);
+        let mut opt = Sgd::new(m.parameters(), 0.01).momentum(0.9);
         let x = Tensor::randn(&[b, 784], DType::F32, &mut rng)?;
         let y = Tensor::from_vec((0..b as i64).map(|i| i % 10).collect::<Vec<_>>(), &[b])?;
         let mut t = measure(|| w2_step(&m, &mut opt, &x, &y, &mut rng).map(drop))?;
@@ -84,17 +83,16 @@ fn w2(threads: usize, batches: &[usize]) -> Result<()> {
 }
 
 fn w8(threads: usize, dir: &std::path::Path) -> std::result::Result<(), String> {
-    let train = nabla_data::load_mnist(dir, true)
+    let train = nabla::data::load_mnist(dir, true)
         .and_then(|d| d.flatten())
         .map_err(|e| e.to_string())?;
-    let test = nabla_data::load_mnist(dir, false)
+    let test = nabla::data::load_mnist(dir, false)
         .and_then(|d| d.flatten())
         .map_err(|e| e.to_string())?;
     let s = |e: nabla::core::Error| e.to_string();
     let mut rng = Mt19937::new(0);
     let m = w2_model(&mut rng).map_err(s)?;
-    let params = m.parameters().into_iter().map(|(_, v)| v).collect();
-    let mut opt = Sgd::new(params, 0.01).momentum(0.9);
+    let mut opt = Sgd::new(m.parameters(), 0.01).momentum(0.9);
     let n_train = train.len();
     let mut loader = DataLoader::new(train, LoaderConfig::new(64).with_shuffle(true).with_seed(0))
         .map_err(|e| e.to_string())?;
@@ -106,10 +104,9 @@ fn w8(threads: usize, dir: &std::path::Path) -> std::result::Result<(), String> 
     let secs = t0.elapsed().as_secs_f64();
     let logits = {
         let _g = nabla::core::no_grad();
-        m.forward(test.x(), &mut ForwardCtx::eval(&mut rng))
-            .map_err(s)?
+        m.forward(test.x(), &mut ForwardCtx::eval()).map_err(s)?
     };
-    let acc = nabla_train::metrics::accuracy(&logits, test.y()).map_err(s)?;
+    let acc = nabla::train::metrics::accuracy(&logits, test.y()).map_err(s)?;
     let line = json!({"workload": "W8", "params": {"batch": 64}, "threads": threads, "median_ms": secs * 1e3,
         "throughput": n_train as f64 / secs, "unit": "samples/s", "test_accuracy": acc});
     println!("{line}");

@@ -1,11 +1,11 @@
 //! The `nabla` command-line tool.
 
 mod bench;
-mod config;
+mod demo;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
-use nabla::demo::xor::{self, XorOptions};
+use demo::xor::{self, XorOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -173,11 +173,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 seed: t.seed,
                 resume: t.resume,
                 data: t.data,
-                progress: if t.plain {
-                    nabla_train::ProgressMode::Plain
-                } else {
-                    nabla_train::ProgressMode::Auto
-                },
+                progress: t.plain.then_some(nabla::train::ProgressMode::Plain),
             };
             run::train(&args).map_err(to_exit)
         }
@@ -207,7 +203,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                     mirror,
                 },
         } => {
-            let files = nabla_data::fetch(&dataset, &to, mirror.as_deref())
+            let files = nabla::data::fetch(&dataset, &to, mirror.as_deref())
                 .map_err(|e| (2, e.to_string()))?;
             for f in files {
                 println!("{}", f.display());

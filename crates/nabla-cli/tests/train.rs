@@ -1,7 +1,7 @@
 //! End-to-end tests of `nabla train`, `eval`, `predict`, `summary`, `gradcheck` with the real
 //! binary: results, exact resume, and every kind of bad input (one line, exit 2, nothing lost).
 
-use nabla_train::checkpoint::list_checkpoints;
+use nabla::train::checkpoint::list_checkpoints;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -225,6 +225,33 @@ pub(crate) struct Table {
     pub(crate) label_name: Option<String>,
     /// (line number, label text) per row.
     pub(crate) labels: Vec<(usize, String)>,
+    /// Class names from a scikit-learn count line (`150,4,setosa,versicolor,virginica`).
+    pub(crate) class_names: Vec<String>,
+}
+
+/// scikit-learn's CSV files start with `n_samples,n_features[,class names...]`: a line of
+/// two counts that match the data (n_samples rows of n_features + 1 fields follow), then
+/// words (class names, which every row's last field then indexes); a line as wide as the
+/// rows must have names, or it is taken as data.
+/// Returns the class names when `lines` starts with such a line.
+fn sklearn_count_line(lines: &[(usize, Vec<String>)]) -> Option<Vec<String>> {
+    let (_, first) = lines.first()?;
+    let (_, second) = lines.get(1)?;
+    let n: usize = first.first()?.parse().ok()?;
+    let f: usize = first.get(1)?.parse().ok()?;
+    let names = &first[2..];
+    // names are words, and a first line as wide as the rows must have some (else it is data)
+    let words = names.iter().all(|s| !looks_numeric(s));
+    let distinct = !names.is_empty() || first.len() != second.len();
+    // with class names, every row's last field is a class index among them
+    let indices = names.is_empty()
+        || lines[1..].iter().all(|(_, r)| {
+            r.last()
+                .and_then(|v| v.parse::<usize>().ok())
+                .is_some_and(|k| k < names.len())
+        });
+    (n == lines.len() - 1 && second.len() == f + 1 && n > 0 && words && distinct && indices)
+        .then(|| names.to_vec())
 }
 
 pub(crate) fn parse_table(text: &str, name: &str, o: &CsvOptions) -> Result<Table> {
@@ -242,6 +269,15 @@ pub(crate) fn parse_table(text: &str, name: &str, o: &CsvOptions) -> Result<Tabl
     }
     if lines.is_empty() {
         return Err(err("no rows".into()));
+    }
+    // scikit-learn's count line is not data (detected unless rows are skipped or a header
+    // is declared)
+    let mut class_names = Vec::new();
+    if o.skip_rows == 0 && o.header == Header::Auto {
+        if let Some(names) = sklearn_count_line(&lines) {
+            class_names = names;
+            lines.remove(0);
+        }
     }
     let header = match o.header {
         Header::Present => true,
@@ -355,6 +391,7 @@ pub(crate) fn parse_table(text: &str, name: &str, o: &CsvOptions) -> Result<Tabl
         feature_names,
         label_name: label.map(|j| names[j].clone()),
         labels,
+        class_names,
     })
 }
 
@@ -400,7 +437,14 @@ pub fn parse_csv(text: &str, name: &str, options: &CsvOptions) -> Result<CsvData
     } else {
         match options.task {
             Task::Classification => {
-                let (idx, classes) = class_indices(&t.labels);
+                let (idx, mut classes) = class_indices(&t.labels);
+                let max = idx.iter().copied().max().unwrap_or(0);
+                if classes.is_none()
+                    && !t.class_names.is_empty()
+                    && usize::try_from(max).is_ok_and(|m| m < t.class_names.len())
+                {
+                    classes = Some(t.class_names.clone());
+                }
                 (Some(Tensor::from_vec(idx, &[t.rows])?), classes)
             }
             Task::Regression => {

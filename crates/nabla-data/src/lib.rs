@@ -9,7 +9,7 @@
 //! - the IDX format of MNIST and Fashion-MNIST ([`read_idx_images`], [`read_idx_labels`],
 //!   [`load_mnist`]), gzipped or raw, strictly validated;
 //! - CSV files ([`read_csv`], [`parse_csv`]) and a [`Standardizer`];
-//! - the bundled 8x8 digits set ([`digits`]);
+//! - the bundled 8x8 digits set ([`digits`]) and diabetes regression set ([`diabetes`]);
 //! - downloads verified by MD5 ([`fetch`], [`fetch_files`]).
 //!
 //! Every bad input is an `Err` ([`DataError`]) whose message names the file and the problem.
@@ -31,6 +31,7 @@
 
 mod csv;
 mod dataset;
+mod diabetes;
 mod digits;
 mod error;
 mod fetch;
@@ -40,6 +41,7 @@ mod read;
 
 pub use csv::{parse_csv, read_csv, CsvData, CsvOptions, Header, LabelColumn, Standardizer, Task};
 pub use dataset::{random_split, random_split_n, Batch, Dataset, Split, Subset, TensorDataset};
+pub use diabetes::{diabetes, DIABETES_DATA_GZ, DIABETES_FEATURES, DIABETES_TARGET_GZ};
 pub use digits::{digits, DIGITS_CSV_GZ};
 pub use error::{DataError, Result};
 pub use fetch::{

@@ -451,6 +451,16 @@ impl DataLoader {
     }
 }
 
+/// `for batch in &mut loader { ... }` runs the rest of the current epoch (see
+/// [`DataLoader::epoch_iter`]).
+impl<'a> IntoIterator for &'a mut DataLoader {
+    type Item = Result<Batch>;
+    type IntoIter = EpochIter<'a>;
+    fn into_iter(self) -> EpochIter<'a> {
+        self.epoch_iter()
+    }
+}
+
 /// The batches of one epoch; see [`DataLoader::epoch_iter`].
 pub struct EpochIter<'a> {
     loader: &'a mut DataLoader,

@@ -39,7 +39,8 @@ impl Module for Dropout {
         let keep = 1.0 - self.p;
         let scale = 1.0 / keep;
         // drawn as f64 (the same stream for any dtype), stored in x's dtype
-        let draws = (0..x.numel()).map(|_| if ctx.rng.random() < keep { scale } else { 0.0 });
+        let rng = ctx.rng()?;
+        let draws = (0..x.numel()).map(|_| if rng.random() < keep { scale } else { 0.0 });
         let mask = match x.dtype() {
             DType::F32 => Tensor::from_vec(draws.map(|v| v as f32).collect::<Vec<_>>(), x.shape())?,
             _ => Tensor::from_vec(draws.collect::<Vec<f64>>(), x.shape())?.to_dtype(x.dtype())?,

@@ -16,17 +16,29 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// PyTorch's default initialization: weight and bias uniform in ±1/√in_features.
-    pub fn new(
+    /// A layer with a bias and PyTorch's default initialization (weight and bias uniform in
+    /// ±1/√in_features), f32, as `nn.Linear(in_features, out_features)`.
+    pub fn new(in_features: usize, out_features: usize, rng: &mut Mt19937) -> Result<Self> {
+        Self::with_init(
+            in_features,
+            out_features,
+            true,
+            Init::Default,
+            DType::F32,
+            rng,
+        )
+    }
+
+    /// A layer without bias (`nn.Linear(in_features, out_features, bias=False)`).
+    pub fn without_bias(
         in_features: usize,
         out_features: usize,
-        bias: bool,
         rng: &mut Mt19937,
     ) -> Result<Self> {
         Self::with_init(
             in_features,
             out_features,
-            bias,
+            false,
             Init::Default,
             DType::F32,
             rng,

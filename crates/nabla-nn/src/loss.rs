@@ -72,21 +72,51 @@ pub fn smooth_l1_loss(input: &Tensor, target: &Tensor, beta: f64, r: Reduction) 
     reduce(Tensor::where_cond(&a.lt_scalar(beta)?, &quad, &lin)?, r)
 }
 
-/// Binary cross-entropy of probabilities: `-(y log p + (1 - y) log(1 - p))`, with the logs
-/// clamped at -100 as PyTorch does.
+/// Binary cross-entropy of probabilities `p` (in `[0, 1]`, e.g. a sigmoid's output) against
+/// targets of the same shape: `-(y log p + (1 - y) log(1 - p))`, as
+/// `torch.nn.functional.binary_cross_entropy`.
+///
+/// As in PyTorch, the logs are clamped at -100 (so `p = 0` or `1` gives a finite loss) and
+/// the gradient is PyTorch's `(p - y) / max(p (1 - p), 1e-12)`, finite even where a sigmoid
+/// saturated to exactly 0 or 1 in f32. That gradient is a constant of the graph: the loss
+/// has first derivatives only (differentiating its gradient again gives 0 for the `p` term).
+///
+/// ```
+/// use nabla_core::{Tensor, Var};
+/// use nabla_nn::loss::{binary_cross_entropy, Reduction};
+/// let p = Var::from_vec(vec![0.25f64, 1.0], &[2]).unwrap();
+/// let y = Tensor::from_vec(vec![1.0f64, 0.0], &[2]).unwrap();
+/// let l = binary_cross_entropy(&p.as_tensor(), &y, Reduction::Sum).unwrap();
+/// // -log(0.25) + 100 (the clamp)
+/// assert!((l.to_scalar().unwrap() - (4f64.ln() + 100.0)).abs() < 1e-12);
+/// let g = p.grad(&l.backward().unwrap()).unwrap().to_vec::<f64>().unwrap();
+/// assert!((g[0] + 4.0).abs() < 1e-12 && g[1] == 1e12);
+/// ```
 pub fn binary_cross_entropy(p: &Tensor, target: &Tensor, r: Reduction) -> Result<Tensor> {
     same_shape("binary_cross_entropy", p, target)?;
-    let lp = p.log()?.clamp(-100.0, f64::INFINITY)?;
-    let lq = p
+    let pd = p.detach();
+    let yd = target.detach();
+    let lp = pd.log()?.clamp(-100.0, f64::INFINITY)?;
+    let lq = pd
         .neg()?
         .add_scalar(1.0)?
         .log()?
         .clamp(-100.0, f64::INFINITY)?;
-    let l = target
-        .mul(&lp)?
-        .add(&target.neg()?.add_scalar(1.0)?.mul(&lq)?)?
-        .neg()?;
-    reduce(l, r)
+    // the value, with the target's own gradient (-(log p - log(1 - p)))
+    let value = target.mul(&lp.sub(&lq)?)?.add(&lq)?.neg()?;
+    // plus 0 whose gradient with respect to p is PyTorch's
+    let dp = pd.sub(&yd)?.div(
+        &pd.mul(&pd.neg()?.add_scalar(1.0)?)?
+            .clamp(1e-12, f64::INFINITY)?,
+    )?;
+    let carrier = p.sub(&pd)?.mul(&dp)?;
+    reduce(value.add(&carrier)?, r)
+}
+
+/// Cross-entropy of logits `[N, C]` with class indices `[N]`, averaged over the batch: a
+/// plain function to hand to a [`Trainer`](../../nabla_train/struct.Trainer.html) as its loss.
+pub fn cross_entropy_loss(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
+    cross_entropy(logits, target, CrossEntropyOptions::default())
 }
 
 /// Binary cross-entropy on logits, computed stably: `max(x, 0) - x y + log(1 + e^-|x|)`.

@@ -1,39 +1,95 @@
 //! The [`Module`] trait: a layer or a network of layers.
 
-use nabla_core::{Error, Mt19937, Result, Tensor, Var};
+use nabla_core::{no_grad, DType, Error, Mt19937, Result, Tensor, Var};
 
-/// What a forward pass needs besides its input: the mode and the dropout stream.
+/// What a forward pass needs besides its input: the mode and, in training, the random stream
+/// for dropout masks.
+///
+/// ```
+/// use nabla_nn::{ForwardCtx, Linear, Module};
+/// use nabla_core::{Mt19937, Tensor, DType};
+/// let mut rng = Mt19937::new(0);
+/// let layer = Linear::new(3, 2, &mut rng).unwrap();
+/// let x = Tensor::zeros(&[4, 3], DType::F32);
+/// // evaluation needs no random stream
+/// let y = layer.forward(&x, &mut ForwardCtx::eval()).unwrap();
+/// assert_eq!(y.shape(), &[4, 2]);
+/// ```
 pub struct ForwardCtx<'a> {
     /// Training mode (dropout active, batch norm uses and updates batch statistics).
     pub training: bool,
-    /// The random stream for dropout masks.
-    pub rng: &'a mut Mt19937,
+    rng: Option<&'a mut Mt19937>,
 }
 
 impl<'a> ForwardCtx<'a> {
-    /// A training-mode context.
+    /// A training-mode context whose random draws (dropout masks) come from `rng`.
     pub fn train(rng: &'a mut Mt19937) -> Self {
         ForwardCtx {
             training: true,
-            rng,
+            rng: Some(rng),
         }
     }
-    /// An evaluation-mode context.
-    pub fn eval(rng: &'a mut Mt19937) -> Self {
+    /// An evaluation-mode context (no random stream: evaluation draws nothing).
+    pub fn eval() -> ForwardCtx<'static> {
         ForwardCtx {
             training: false,
-            rng,
+            rng: None,
         }
+    }
+    /// An evaluation-mode context that still carries a random stream (for layers that sample
+    /// in evaluation, such as a VAE's reparameterization at test time).
+    pub fn eval_with_rng(rng: &'a mut Mt19937) -> Self {
+        ForwardCtx {
+            training: false,
+            rng: Some(rng),
+        }
+    }
+    /// The random stream.
+    ///
+    /// Fails when the context has none (made by [`ForwardCtx::eval`]).
+    pub fn rng(&mut self) -> Result<&mut Mt19937> {
+        self.rng.as_deref_mut().ok_or_else(|| Error::Arg {
+            op: "forward",
+            msg: "this layer draws random numbers but the context has no random stream \
+                  (use ForwardCtx::train(rng) or ForwardCtx::eval_with_rng(rng))"
+                .into(),
+        })
     }
 }
 
 /// A layer, or a network of layers.
 ///
 /// Parameters and buffers are reported with PyTorch's `state_dict` names in a stable order, so
-/// a checkpoint maps onto the equivalent PyTorch model.
+/// a checkpoint maps onto the equivalent PyTorch model. Only [`Module::forward`] must be
+/// written; a custom module with parameters also lists them in [`Module::parameters`].
+///
+/// ```
+/// use nabla_nn::{ForwardCtx, Linear, Module};
+/// use nabla_core::{Mt19937, Result, Tensor, DType, Var};
+/// /// y = relu(x W1ᵀ) W2ᵀ with a skip connection
+/// struct Residual { a: Linear, b: Linear }
+/// impl Module for Residual {
+///     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+///         let h = self.a.forward(x, ctx)?.relu()?;
+///         self.b.forward(&h, ctx)?.add(x)
+///     }
+///     fn parameters(&self) -> Vec<(String, Var)> {
+///         nabla_nn::module::prefixed(&[("a", &self.a as &dyn Module), ("b", &self.b)])
+///     }
+/// }
+/// let mut rng = Mt19937::new(0);
+/// let m = Residual { a: Linear::new(4, 8, &mut rng)?, b: Linear::new(8, 4, &mut rng)? };
+/// assert_eq!(m.kind(), "Residual");
+/// assert_eq!(m.output_shape(&[2, 4])?, vec![2, 4]);
+/// assert_eq!(m.parameters()[0].0, "a.weight");
+/// # Ok::<(), nabla_core::Error>(())
+/// ```
 pub trait Module: Send {
-    /// The layer type as PyTorch names it (`Linear`, `ReLU`, `Sequential`, ...).
-    fn kind(&self) -> &'static str;
+    /// The layer type as PyTorch names it (`Linear`, `ReLU`, `Sequential`, ...); by default
+    /// the Rust type's name without its path.
+    fn kind(&self) -> &'static str {
+        short_type_name(std::any::type_name::<Self>())
+    }
     /// The forward pass.
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor>;
     /// Trainable parameters with their names (e.g. `weight`, `bias`; `0.weight` inside a
@@ -47,7 +103,19 @@ pub trait Module: Send {
     }
     /// The output shape for an input shape (the batch dim included), or an error naming this
     /// layer and both shapes when the input does not fit.
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
+    ///
+    /// The default runs [`Module::forward`] in evaluation mode, without gradients, on zeros of
+    /// that shape in the dtype of the first parameter (f32 without parameters); layers
+    /// override it to answer without computing.
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let dtype = self
+            .parameters()
+            .first()
+            .map_or(DType::F32, |(_, v)| v.dtype());
+        let _g = no_grad();
+        let x = Tensor::zeros(input, dtype);
+        Ok(self.forward(&x, &mut ForwardCtx::eval())?.shape().to_vec())
+    }
     /// A one-line description of the configuration (`in_features=784, out_features=128`).
     fn describe(&self) -> String {
         String::new()
@@ -56,6 +124,49 @@ pub trait Module: Send {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()
     }
+}
+
+impl<M: Module + ?Sized> Module for Box<M> {
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+    fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        (**self).forward(x, ctx)
+    }
+    fn parameters(&self) -> Vec<(String, Var)> {
+        (**self).parameters()
+    }
+    fn buffers(&self) -> Vec<(String, Var)> {
+        (**self).buffers()
+    }
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        (**self).output_shape(input)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        (**self).children()
+    }
+}
+
+/// `a::b::Name<c::D>` → `Name`.
+fn short_type_name(full: &'static str) -> &'static str {
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// The parameters of named children, each prefixed with its name (`"enc.weight"`), in order:
+/// the usual body of a custom module's [`Module::parameters`].
+pub fn prefixed(children: &[(&str, &dyn Module)]) -> Vec<(String, Var)> {
+    children
+        .iter()
+        .flat_map(|(n, m)| {
+            m.parameters()
+                .into_iter()
+                .map(move |(p, v)| (format!("{n}.{p}"), v))
+        })
+        .collect()
 }
 
 /// Number of trainable scalars in a module.
@@ -68,5 +179,37 @@ pub fn misfit(layer: &str, msg: String) -> Error {
     Error::Shape {
         op: "forward",
         msg: format!("{layer}: {msg}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Twice;
+    impl Module for Twice {
+        fn forward(&self, x: &Tensor, _: &mut ForwardCtx<'_>) -> Result<Tensor> {
+            x.mul_scalar(2.0)
+        }
+    }
+
+    #[test]
+    fn defaults_serve_custom_modules() {
+        assert_eq!(Twice.kind(), "Twice");
+        assert_eq!(Twice.output_shape(&[3, 5]).unwrap(), vec![3, 5]);
+        let boxed: Box<dyn Module> = Box::new(Twice);
+        assert_eq!(boxed.kind(), "Twice");
+        assert_eq!(short_type_name("a::b::C<d::E>"), "C");
+    }
+
+    #[test]
+    fn eval_context_has_no_stream() {
+        let mut ctx = ForwardCtx::eval();
+        assert!(!ctx.training);
+        let e = ctx.rng().unwrap_err().to_string();
+        assert!(e.contains("random stream"), "{e}");
+        let mut r = Mt19937::new(1);
+        let mut ctx = ForwardCtx::train(&mut r);
+        assert!(ctx.rng().is_ok());
     }
 }

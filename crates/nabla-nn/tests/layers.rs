@@ -17,14 +17,14 @@ fn close(a: &[f64], b: &[f64], tol: f64) {
 
 fn mlp(r: &mut Mt19937) -> Sequential {
     Sequential::new()
-        .append(Linear::new(6, 5, true, r).unwrap())
+        .append(Linear::new(6, 5, r).unwrap())
         .append(Activation::Tanh)
         .append(LayerNorm::new(&[5]))
-        .append(Linear::new(5, 4, true, r).unwrap())
+        .append(Linear::new(5, 4, r).unwrap())
         .append(BatchNorm1d::new(4))
         .append(Activation::GELU)
         .append(Dropout::new(0.5).unwrap())
-        .append(Linear::new(4, 3, true, r).unwrap())
+        .append(Linear::new(4, 3, r).unwrap())
 }
 
 #[test]
@@ -83,8 +83,7 @@ fn embedding_and_batchnorm_training_gradients() {
     let mut r = rng();
     let e = Embedding::new(10, 3, &mut r).unwrap();
     let idx = Tensor::from_vec(vec![1i64, 4, 4, 9], &[2, 2]).unwrap();
-    let mut g = Mt19937::new(0);
-    let out = e.forward(&idx, &mut ForwardCtx::eval(&mut g)).unwrap();
+    let out = e.forward(&idx, &mut ForwardCtx::eval()).unwrap();
     assert_eq!(out.shape(), &[2, 2, 3]);
     let grads = out.sum().unwrap().backward().unwrap();
     let gw = e.weight.grad(&grads).unwrap().to_vec_f64();
@@ -96,7 +95,9 @@ fn embedding_and_batchnorm_training_gradients() {
     // batch norm in training mode: outputs have zero mean, unit (biased) variance per channel
     let bn = BatchNorm1d::new(2);
     let x = Tensor::from_vec(vec![1.0f32, 10., 2., 20., 3., 30., 4., 40.], &[4, 2]).unwrap();
-    let y = bn.forward(&x, &mut ForwardCtx::train(&mut g)).unwrap();
+    let y = bn
+        .forward(&x, &mut ForwardCtx::train(&mut Mt19937::new(0)))
+        .unwrap();
     let m = y.mean_dims(&[0], false).unwrap().to_vec_f64();
     close(&m, &[0.0, 0.0], 1e-6);
     // running stats: 0.9 * 0 + 0.1 * mean; 0.9 * 1 + 0.1 * unbiased var
@@ -134,10 +135,7 @@ fn dropout_scales_and_is_reproducible() {
     assert!(ya.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
     let kept = ya.iter().filter(|&&v| v > 0.0).count();
     assert!((700..800).contains(&kept), "{kept}");
-    let ye = d
-        .forward(&x, &mut ForwardCtx::eval(&mut a))
-        .unwrap()
-        .to_vec_f64();
+    let ye = d.forward(&x, &mut ForwardCtx::eval()).unwrap().to_vec_f64();
     assert!(ye.iter().all(|&v| v == 1.0));
     assert!(Dropout::new(1.0).is_err());
 }

@@ -54,11 +54,11 @@ fn step(m: &Sequential, opt: &mut dyn Optimizer, x: &Tensor, y: &Tensor, rng: &m
 fn steady_state_steps_take_every_tensor_buffer_from_the_pool() {
     let mut rng = Mt19937::new(0);
     let m = Sequential::new()
-        .append(Linear::new(784, 256, true, &mut rng).unwrap())
+        .append(Linear::new(784, 256, &mut rng).unwrap())
         .append(Activation::ReLU)
-        .append(Linear::new(256, 128, true, &mut rng).unwrap())
+        .append(Linear::new(256, 128, &mut rng).unwrap())
         .append(Activation::ReLU)
-        .append(Linear::new(128, 10, true, &mut rng).unwrap());
+        .append(Linear::new(128, 10, &mut rng).unwrap());
     let params: Vec<_> = m.parameters().into_iter().map(|(_, v)| v).collect();
     let x = Tensor::randn(&[64, 784], DType::F32, &mut rng).unwrap();
     let y = Tensor::from_vec((0..64i64).map(|i| i % 10).collect::<Vec<_>>(), &[64]).unwrap();

@@ -39,6 +39,15 @@ pub struct EpochMetrics {
     pub val_loss: Option<f64>,
     /// Validation accuracy.
     pub val_accuracy: Option<f64>,
+    /// Validation mean absolute error (regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_mae: Option<f64>,
+    /// Validation root mean squared error (regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_rmse: Option<f64>,
+    /// Validation R² (regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_r2: Option<f64>,
     /// Learning rate at the end of the epoch.
     pub lr: f64,
     /// Wall time of the epoch (training and validation).
@@ -92,6 +101,24 @@ pub fn model_tensors(m: &dyn Module) -> BTreeMap<String, Tensor> {
         .chain(m.buffers())
         .map(|(k, v)| (k, v.as_tensor().detach()))
         .collect()
+}
+
+/// Saves a module's parameters and buffers to a safetensors file, with PyTorch's
+/// `state_dict` names (`0.weight`, ...), atomically.
+pub fn save_model(m: &dyn Module, path: impl AsRef<Path>) -> Result<(), TrainError> {
+    nabla_core::io::save_safetensors(&model_tensors(m), path.as_ref())?;
+    Ok(())
+}
+
+/// Loads a safetensors file written by [`save_model`] (or by PyTorch's `save_file` of a
+/// `state_dict` of the same model) into a module.
+///
+/// Fails, changing nothing, when the file cannot be read or a tensor is missing, extra, or of
+/// another shape or dtype (the message names the file and lists the problems).
+pub fn load_model(m: &dyn Module, path: impl AsRef<Path>) -> Result<(), TrainError> {
+    let path = path.as_ref();
+    let tensors = nabla_core::io::load_safetensors(path)?;
+    load_model_tensors(m, &tensors, &path.display().to_string())
 }
 
 /// Loads weights into a module, checking that every name is present with the right shape and

@@ -25,4 +25,8 @@ pub enum TrainError {
     /// A file could not be written.
     #[error("{0}")]
     Io(String),
+    /// An experiment's config, or an input given to it, is not valid (the message names the
+    /// key path or the layer).
+    #[error("{0}")]
+    Config(String),
 }

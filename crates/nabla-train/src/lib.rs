@@ -1,20 +1,27 @@
 //! # nabla-train
 //!
 //! The training loop ([`Trainer`]: fit, evaluate, predict, a [`TrainStep`] hook for custom
-//! loops), metrics, checkpoints that resume bitwise, progress and plots.
+//! loops), metrics for classification and regression, checkpoints that resume bitwise,
+//! progress and plots, and [`experiment`]: a whole run (data, model, optimizer, schedule,
+//! trainer) described by a TOML file and built in the library.
 #![warn(missing_docs)]
 
 pub mod checkpoint;
 mod error;
+mod evaluate;
+pub mod experiment;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
+mod regression;
+mod step;
 pub mod trainer;
 
 pub use checkpoint::{EpochMetrics, LoadedCheckpoint, TrainerState};
 pub use error::TrainError;
+pub use evaluate::{evaluate, predict, Evaluation};
+pub use experiment::{Experiment, ExperimentConfig, RunResult};
 pub use progress::ProgressMode;
-pub use trainer::{
-    evaluate, predict, Evaluation, FitReport, LossFn, StandardStep, StepOutput, StepParts,
-    TrainConfig, TrainStep, Trainer,
-};
+pub use regression::{RegressionAccumulator, RegressionMetrics};
+pub use step::{StandardStep, StepOutput, StepParts, TrainStep};
+pub use trainer::{FitReport, LossFn, Task, TrainConfig, Trainer};

@@ -4,15 +4,16 @@ use crate::checkpoint::{
     latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, EncodedCheckpoint,
     EpochMetrics, LoadedCheckpoint, TrainerState,
 };
-use crate::metrics::count_correct;
+use crate::evaluate::{evaluate, predict, Evaluation};
 use crate::progress::{EpochProgress, ProgressMode};
+use crate::step::{StandardStep, StepParts, TrainStep};
 use crate::TrainError;
-use nabla_core::{no_grad, Mt19937, Tensor, Var};
-use nabla_data::{Batch, Cursor, DataLoader};
-use nabla_nn::clip::{clip_grad_norm, clip_grad_value};
+use nabla_core::{Mt19937, Tensor, Var};
+use nabla_data::{Cursor, DataLoader};
 use nabla_nn::optim::Optimizer;
 use nabla_nn::schedule::LrScheduler;
-use nabla_nn::{ForwardCtx, Module, StateDict};
+use nabla_nn::{Module, StateDict};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,6 +22,20 @@ pub type LossFn = Box<dyn Fn(&Tensor, &Tensor) -> nabla_core::Result<Tensor> + S
 
 /// Result of this crate's operations.
 pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// What a run learns, which decides the metrics beside the loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Accuracy: the model's outputs are `[N, C]` f32/f64 logits and the targets `[N]` i64
+    /// class indices (anything else is an error).
+    #[default]
+    Classification,
+    /// MAE, RMSE and R²: outputs shaped like the float targets.
+    Regression,
+    /// The loss alone (custom steps such as a VAE's).
+    LossOnly,
+}
 
 /// How a run trains (plain data; the CLI's `[train]` table maps onto it).
 #[derive(Debug, Clone, PartialEq)]
@@ -45,9 +60,8 @@ pub struct TrainConfig {
     pub schedule_per_step: bool,
     /// Progress display.
     pub progress: ProgressMode,
-    /// Report accuracy: the model's outputs must then be `[N, C]` f32/f64 logits and the
-    /// targets `[N]` i64 class indices (anything else is an error). Turn it off for regression.
-    pub classification: bool,
+    /// What the run learns: the metrics reported beside the loss.
+    pub task: Task,
 }
 
 impl Default for TrainConfig {
@@ -63,7 +77,7 @@ impl Default for TrainConfig {
             early_stopping_min_delta: 0.0,
             schedule_per_step: false,
             progress: ProgressMode::Auto,
-            classification: true,
+            task: Task::Classification,
         }
     }
 }
@@ -99,101 +113,22 @@ impl TrainConfig {
         self.progress = v;
         self
     }
+    /// Sets the task (the metrics beside the loss).
+    pub fn with_task(mut self, v: Task) -> Self {
+        self.task = v;
+        self
+    }
+    /// Clips every gradient element to ±`v`.
+    pub fn with_clip_grad_value(mut self, v: f64) -> Self {
+        self.clip_grad_value = Some(v);
+        self
+    }
     /// Stops after `v` epochs without improvement.
     pub fn with_early_stopping(mut self, patience: usize, min_delta: f64) -> Self {
         self.early_stopping_patience = Some(patience);
         self.early_stopping_min_delta = min_delta;
         self
     }
-}
-
-/// What one training step reports.
-#[derive(Debug, Clone)]
-pub struct StepOutput {
-    /// The batch's loss.
-    pub loss: f64,
-    /// Correct predictions in the batch (classification).
-    pub correct: Option<usize>,
-}
-
-/// The parts a training step works with.
-pub struct StepParts<'a> {
-    /// The model.
-    pub model: &'a dyn Module,
-    /// Its trainable parameters, in `parameters()` order.
-    pub params: &'a [Var],
-    /// The optimizer.
-    pub optimizer: &'a mut dyn Optimizer,
-    /// The loss.
-    pub loss: &'a LossFn,
-    /// The dropout stream.
-    pub rng: &'a mut Mt19937,
-    /// The run's configuration.
-    pub config: &'a TrainConfig,
-    /// Epoch (from 1) and step (from 1) of this step, for messages.
-    pub epoch: usize,
-    /// The step number.
-    pub step: u64,
-}
-
-/// A training step: the hook for custom loops (several optimizers, extra losses, ...).
-pub trait TrainStep: Send {
-    /// Trains on one batch and reports its loss.
-    fn step(&mut self, parts: &mut StepParts<'_>, batch: &Batch) -> Result<StepOutput>;
-}
-
-/// The usual step: forward in training mode, loss, backward, finite guard, clipping, update.
-pub struct StandardStep;
-
-impl TrainStep for StandardStep {
-    fn step(&mut self, p: &mut StepParts<'_>, batch: &Batch) -> Result<StepOutput> {
-        let mut ctx = ForwardCtx::train(p.rng);
-        let out = p.model.forward(&batch.x, &mut ctx)?;
-        let loss = (p.loss)(&out, &batch.y)?;
-        let lv = loss.to_scalar()?;
-        if !lv.is_finite() {
-            return Err(TrainError::NonFinite {
-                what: "loss",
-                epoch: p.epoch,
-                step: p.step,
-            });
-        }
-        let mut grads = loss.backward()?;
-        let correct = if p.config.classification {
-            Some(count_correct(&out, &batch.y)?)
-        } else {
-            None
-        };
-        // free the graph, so the optimizer updates the parameters in place
-        drop(loss);
-        drop(out);
-        // the global norm guards against non-finite gradients and, when asked, clips them
-        let max_norm = p.config.clip_grad_norm.unwrap_or(f64::INFINITY);
-        let norm = clip_grad_norm(&mut grads, p.params, max_norm)?;
-        if !norm.is_finite() {
-            return Err(TrainError::NonFinite {
-                what: "gradient",
-                epoch: p.epoch,
-                step: p.step,
-            });
-        }
-        if let Some(c) = p.config.clip_grad_value {
-            clip_grad_value(&mut grads, p.params, c)?;
-        }
-        p.optimizer.step(&grads)?;
-        Ok(StepOutput { loss: lv, correct })
-    }
-}
-
-/// Loss and accuracy over a data set.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Evaluation {
-    /// Mean loss per sample.
-    pub loss: f64,
-    /// Accuracy (classification).
-    pub accuracy: Option<f64>,
-    /// Samples seen.
-    pub samples: usize,
 }
 
 /// What `fit` did.
@@ -233,13 +168,18 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A trainer; the dropout stream is seeded from `config.seed`.
-    pub fn new(
-        model: Box<dyn Module>,
-        optimizer: Box<dyn Optimizer>,
-        loss: LossFn,
-        config: TrainConfig,
-    ) -> Self {
+    /// A trainer of `model` with `optimizer` (built over the model's parameters) and a loss
+    /// `loss(output, target)`: a closure, a function such as `nabla_nn::loss::cross_entropy_loss`,
+    /// or a boxed [`LossFn`]. The dropout stream is seeded from `config.seed`.
+    pub fn new<M, O, L>(model: M, optimizer: O, loss: L, config: TrainConfig) -> Self
+    where
+        M: Module + 'static,
+        O: Optimizer + 'static,
+        L: Fn(&Tensor, &Tensor) -> nabla_core::Result<Tensor> + Send + Sync + 'static,
+    {
+        let model: Box<dyn Module> = Box::new(model);
+        let optimizer: Box<dyn Optimizer> = Box::new(optimizer);
+        let loss: LossFn = Box::new(loss);
         let params = model.parameters().into_iter().map(|(_, v)| v).collect();
         let rng = Mt19937::new(nabla_core::stream_seed(config.seed, "dropout"));
         Trainer {
@@ -260,13 +200,18 @@ impl Trainer {
         }
     }
     /// Adds a learning-rate schedule.
-    pub fn with_scheduler(mut self, s: Box<dyn LrScheduler>) -> Self {
+    pub fn with_scheduler(mut self, s: impl LrScheduler + 'static) -> Self {
+        self.scheduler = Some(Box::new(s));
+        self
+    }
+    /// Adds a boxed learning-rate schedule.
+    pub fn with_boxed_scheduler(mut self, s: Box<dyn LrScheduler>) -> Self {
         self.scheduler = Some(s);
         self
     }
     /// Replaces the training step (custom loops).
-    pub fn with_step(mut self, s: Box<dyn TrainStep>) -> Self {
-        self.step_fn = s;
+    pub fn with_step(mut self, s: impl TrainStep + 'static) -> Self {
+        self.step_fn = Box::new(s);
         self
     }
     /// Completed epochs.
@@ -453,14 +398,15 @@ impl Trainer {
             }
             let n = self.running[2].max(1.0);
             let train_loss = self.running[0] / n;
-            let train_accuracy = self.config.classification.then(|| self.running[1] / n);
-            let (val_loss, val_accuracy) = match val.as_deref_mut() {
-                Some(v) => {
-                    let ev = self.evaluate(v)?;
-                    (Some(ev.loss), ev.accuracy)
-                }
-                None => (None, None),
+            let train_accuracy =
+                (self.config.task == Task::Classification).then(|| self.running[1] / n);
+            let val_ev = match val.as_deref_mut() {
+                Some(v) => Some(self.evaluate(v)?),
+                None => None,
             };
+            let val_loss = val_ev.map(|v| v.loss);
+            let val_accuracy = val_ev.and_then(|v| v.accuracy);
+            let val_reg = val_ev.and_then(|v| v.regression);
             let monitored = val_loss.unwrap_or(train_loss);
             if !self.config.schedule_per_step {
                 if let Some(s) = self.scheduler.as_mut() {
@@ -475,6 +421,9 @@ impl Trainer {
                 train_accuracy,
                 val_loss,
                 val_accuracy,
+                val_mae: val_reg.map(|r| r.mae),
+                val_rmse: val_reg.map(|r| r.rmse),
+                val_r2: val_reg.map(|r| r.r2),
                 lr: self.optimizer.lr(),
                 seconds,
             };
@@ -490,6 +439,9 @@ impl Trainer {
             }
             if let Some(a) = val_accuracy {
                 line.push_str(&format!("  val_acc {a:.4}"));
+            }
+            if let Some(r) = val_reg {
+                line.push_str(&format!("  val_mae {:.4}  val_r2 {:.4}", r.mae, r.r2));
             }
             line.push_str(&format!("  lr {:.3e}  {seconds:.2}s", row.lr));
             bar.finish(self.config.progress, &line);
@@ -529,14 +481,9 @@ impl Trainer {
         })
     }
 
-    /// Mean loss (and accuracy) over every batch of `loader`, in evaluation mode.
-    pub fn evaluate(&mut self, loader: &mut DataLoader) -> Result<Evaluation> {
-        evaluate(
-            self.model.as_ref(),
-            &self.loss,
-            loader,
-            self.config.classification,
-        )
+    /// Mean loss (and the task's metrics) over every batch of `loader`, in evaluation mode.
+    pub fn evaluate(&self, loader: &mut DataLoader) -> Result<Evaluation> {
+        evaluate(self.model.as_ref(), &self.loss, loader, self.config.task)
     }
 
     /// The model's outputs for `x`, in evaluation mode.
@@ -548,42 +495,6 @@ impl Trainer {
     pub fn optimizer_state(&self) -> StateDict {
         self.optimizer.state_dict()
     }
-}
-
-/// Mean loss (and accuracy) of `model` over a loader's epoch, in evaluation mode.
-pub fn evaluate(
-    model: &dyn Module,
-    loss: &LossFn,
-    loader: &mut DataLoader,
-    classification: bool,
-) -> Result<Evaluation> {
-    let _g = no_grad();
-    let mut rng = Mt19937::new(0);
-    let (mut sum, mut correct, mut n) = (0.0, 0usize, 0usize);
-    loader.set_epoch(0);
-    while let Some(batch) = loader.next_batch() {
-        let batch = batch?;
-        let out = model.forward(&batch.x, &mut ForwardCtx::eval(&mut rng))?;
-        let l = loss(&out, &batch.y)?.to_scalar()?;
-        sum += l * batch.len() as f64;
-        if classification {
-            correct += count_correct(&out, &batch.y)?;
-        }
-        n += batch.len();
-    }
-    let d = n.max(1) as f64;
-    Ok(Evaluation {
-        loss: sum / d,
-        accuracy: classification.then(|| correct as f64 / d),
-        samples: n,
-    })
-}
-
-/// The outputs of `model` for `x` in evaluation mode.
-pub fn predict(model: &dyn Module, x: &Tensor) -> Result<Tensor> {
-    let _g = no_grad();
-    let mut rng = Mt19937::new(0);
-    Ok(model.forward(x, &mut ForwardCtx::eval(&mut rng))?)
 }
 
 /// Writes a value as pretty JSON to a file, atomically (`summary.json`, `standardizer.json`).

@@ -65,3 +65,39 @@ fn standardizer_fitted_on_train_applies_to_both() {
         assert!((z[k] as f64 - want).abs() < 1e-5);
     }
 }
+
+#[test]
+fn sklearn_count_line_is_detected() {
+    let dir = TempDir::new("csv-count");
+    // wine_data.csv's shape: n_samples,n_features,class names, then rows of f + 1 fields
+    let p = dir.write(
+        "wine.csv",
+        b"3,4,class_0,class_1\n1,2,3,4,0\n5,6,7,8,1\n9,10,11,12,0\n",
+    );
+    let d = read_csv(&p, &CsvOptions::default()).unwrap();
+    assert_eq!(d.x.shape(), &[3, 4]);
+    assert_eq!(
+        d.y.as_ref().unwrap().to_vec::<i64>().unwrap(),
+        vec![0, 1, 0]
+    );
+    assert_eq!(d.classes.as_deref().unwrap(), ["class_0", "class_1"]);
+    // a first line of two numbers that does not count the rows is data
+    let p = dir.write("plain.csv", b"7,4\n1,0\n2,1\n");
+    let d = read_csv(&p, &CsvOptions::default()).unwrap();
+    assert_eq!(d.x.shape(), &[3, 1]);
+    // the real files, when the shared data is there
+    let sk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sklearn");
+    for (f, rows, feats, classes) in [
+        ("iris.csv", 150, 4, 3),
+        ("wine_data.csv", 178, 13, 3),
+        ("breast_cancer.csv", 569, 30, 2),
+    ] {
+        let path = sk.join(f);
+        if !path.exists() {
+            continue;
+        }
+        let d = read_csv(&path, &CsvOptions::default()).unwrap();
+        assert_eq!(d.x.shape(), &[rows, feats], "{f}");
+        assert_eq!(d.classes.unwrap().len(), classes, "{f}");
+    }
+}

@@ -1,8 +1,8 @@
 //! Adagrad: per-element learning rates from the sum of squared gradients.
 
-use super::{check_nonneg, forward_core, Core, Optimizer, ParamGroup, SLOTS};
+use super::{check_nonneg, forward_core, Core, IntoParams, Optimizer, ParamGroup, SLOTS};
 use crate::StateDict;
-use nabla_core::{GradStore, Result, Tensor, Var};
+use nabla_core::{GradStore, Result, Tensor};
 
 /// Adagrad (PyTorch's `torch.optim.Adagrad`).
 ///
@@ -29,7 +29,7 @@ impl Adagrad {
     const BUFFERS: [&'static str; SLOTS] = ["sum", "", ""];
 
     /// Adagrad over `params` with learning rate `lr` (PyTorch's default is 1e-2).
-    pub fn new(params: Vec<Var>, lr: f64) -> Adagrad {
+    pub fn new(params: impl IntoParams, lr: f64) -> Adagrad {
         Adagrad::with_groups(vec![ParamGroup::new(params, lr)])
     }
     /// Adagrad over parameter groups, each with its own learning rate and weight decay.

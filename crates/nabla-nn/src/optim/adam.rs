@@ -1,6 +1,8 @@
 //! Adam (L2 weight decay) and AdamW (decoupled weight decay), with the AMSGrad variant.
 
-use super::{check_nonneg, err, forward_core, Core, Optimizer, PState, ParamGroup, SLOTS};
+use super::{
+    check_nonneg, err, forward_core, Core, IntoParams, Optimizer, PState, ParamGroup, SLOTS,
+};
 use crate::StateDict;
 use nabla_core::parallel::{self, SharedMut};
 use nabla_core::{DType, Float, GradStore, Result, StorageElem, Tensor, Var};
@@ -238,7 +240,7 @@ pub struct Adam {
 
 impl Adam {
     /// Adam over `params` with learning rate `lr` (PyTorch's default is 1e-3).
-    pub fn new(params: Vec<Var>, lr: f64) -> Adam {
+    pub fn new(params: impl IntoParams, lr: f64) -> Adam {
         Adam::with_groups(vec![ParamGroup::new(params, lr)])
     }
     /// Adam over parameter groups, each with its own learning rate and weight decay.
@@ -279,7 +281,7 @@ pub struct AdamW {
 
 impl AdamW {
     /// AdamW over `params` with learning rate `lr` and weight decay 0.01.
-    pub fn new(params: Vec<Var>, lr: f64) -> AdamW {
+    pub fn new(params: impl IntoParams, lr: f64) -> AdamW {
         AdamW::with_groups(vec![ParamGroup::new(params, lr).with_weight_decay(0.01)])
     }
     /// AdamW over parameter groups, each with its own learning rate and weight decay (as

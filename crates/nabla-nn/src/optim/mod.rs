@@ -68,9 +68,9 @@ pub struct ParamGroup {
 
 impl ParamGroup {
     /// A group with learning rate `lr` and no weight decay.
-    pub fn new(params: Vec<Var>, lr: f64) -> Self {
+    pub fn new(params: impl IntoParams, lr: f64) -> Self {
         ParamGroup {
-            params,
+            params: params.into_params(),
             lr,
             weight_decay: 0.0,
         }
@@ -79,6 +79,53 @@ impl ParamGroup {
     pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
+    }
+}
+
+/// What an optimizer takes as its parameters: `model.parameters()` as it is (named pairs),
+/// a `Vec<Var>`, or a slice or array of either.
+///
+/// ```
+/// use nabla_core::Mt19937;
+/// use nabla_nn::{optim::{Adam, Optimizer}, Linear, Module};
+/// let mut rng = Mt19937::new(0);
+/// let model = Linear::new(4, 2, &mut rng).unwrap();
+/// let opt = Adam::new(model.parameters(), 1e-3);
+/// assert_eq!(opt.groups()[0].params.len(), 2);
+/// ```
+pub trait IntoParams {
+    /// The parameters, in order.
+    fn into_params(self) -> Vec<Var>;
+}
+
+impl IntoParams for Vec<Var> {
+    fn into_params(self) -> Vec<Var> {
+        self
+    }
+}
+impl IntoParams for Vec<(String, Var)> {
+    fn into_params(self) -> Vec<Var> {
+        self.into_iter().map(|(_, v)| v).collect()
+    }
+}
+impl IntoParams for &[Var] {
+    fn into_params(self) -> Vec<Var> {
+        self.to_vec()
+    }
+}
+impl IntoParams for &[(String, Var)] {
+    fn into_params(self) -> Vec<Var> {
+        self.iter().map(|(_, v)| v.clone()).collect()
+    }
+}
+impl<const N: usize> IntoParams for [Var; N] {
+    fn into_params(self) -> Vec<Var> {
+        self.to_vec()
+    }
+}
+impl<const N: usize> IntoParams for [&Var; N] {
+    fn into_params(self) -> Vec<Var> {
+        self.iter().map(|v| (*v).clone()).collect()
     }
 }
 
@@ -509,5 +556,32 @@ pub(crate) fn check_all_used(
             format!("load_state_dict: unexpected entry \"{k}\" (a state of another optimizer or of other parameter groups?)"),
         )),
         None => Ok(()),
+    }
+}
+
+impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
+    fn step(&mut self, grads: &GradStore) -> Result<()> {
+        (**self).step(grads)
+    }
+    fn groups(&self) -> &[ParamGroup] {
+        (**self).groups()
+    }
+    fn groups_mut(&mut self) -> &mut [ParamGroup] {
+        (**self).groups_mut()
+    }
+    fn lr(&self) -> f64 {
+        (**self).lr()
+    }
+    fn set_lr(&mut self, lr: f64) {
+        (**self).set_lr(lr)
+    }
+    fn state_dict(&self) -> StateDict {
+        (**self).state_dict()
+    }
+    fn load_state_dict(&mut self, s: &StateDict) -> Result<()> {
+        (**self).load_state_dict(s)
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
     }
 }

@@ -1,8 +1,8 @@
 //! RMSprop, plain or centered, with optional momentum.
 
-use super::{check_nonneg, forward_core, Core, Optimizer, ParamGroup, SLOTS};
+use super::{check_nonneg, forward_core, Core, IntoParams, Optimizer, ParamGroup, SLOTS};
 use crate::StateDict;
-use nabla_core::{GradStore, Result, Var};
+use nabla_core::{GradStore, Result};
 
 /// RMSprop (PyTorch's `torch.optim.RMSprop`).
 ///
@@ -34,7 +34,7 @@ impl RmsProp {
     const BUFFERS: [&'static str; SLOTS] = ["square_avg", "momentum_buffer", "grad_avg"];
 
     /// RMSprop over `params` with learning rate `lr` (PyTorch's default is 1e-2).
-    pub fn new(params: Vec<Var>, lr: f64) -> RmsProp {
+    pub fn new(params: impl IntoParams, lr: f64) -> RmsProp {
         RmsProp::with_groups(vec![ParamGroup::new(params, lr)])
     }
     /// RMSprop over parameter groups, each with its own learning rate and weight decay.

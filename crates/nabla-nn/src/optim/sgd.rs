@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
 
 use super::PState;
-use super::{check_nonneg, err, forward_core, Core, Optimizer, ParamGroup, SLOTS};
+use super::{check_nonneg, err, forward_core, Core, IntoParams, Optimizer, ParamGroup, SLOTS};
 use crate::StateDict;
 use nabla_core::parallel::{self, SharedMut};
 use nabla_core::{DType, Float, GradStore, Result, StorageElem, Tensor, Var};
@@ -121,7 +121,7 @@ impl Sgd {
     const BUFFERS: [&'static str; SLOTS] = ["momentum_buffer", "", ""];
 
     /// Plain SGD over `params` with learning rate `lr`.
-    pub fn new(params: Vec<Var>, lr: f64) -> Sgd {
+    pub fn new(params: impl IntoParams, lr: f64) -> Sgd {
         Sgd::with_groups(vec![ParamGroup::new(params, lr)])
     }
     /// SGD over parameter groups, each with its own learning rate and weight decay.

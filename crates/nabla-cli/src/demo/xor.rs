@@ -1,4 +1,5 @@
-//! The seed's XOR program (`shared/seed/backpropagation.md`, section 4), reproduced with nabla
+//! The seed's XOR program (section 4 of the backpropagation document this project grew from; see
+//! `docs/backpropagation.md`), reproduced with nabla
 //! tensors.
 //!
 //! The seed trains a 2-2-1 sigmoid network without biases on the four XOR patterns, in f64,
@@ -17,7 +18,7 @@
 //! [`XorOptions::bias`] the network gets the biases `z = W a + b` of the seed's formulas (which
 //! its program lacks, and why its output for [1, 1] stays near 0.55) and learns XOR.
 
-use nabla_core::{DType, Mt19937, Result, Tensor, Var};
+use nabla::core::{DType, Mt19937, Result, Tensor, Var};
 use std::fmt::Write;
 
 /// What to run.
@@ -49,6 +50,7 @@ impl Default for XorOptions {
 
 /// The result of [`run`].
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // the weights are for library-style use and the tests
 pub struct XorRun {
     /// `l2` of the last iteration (the network's output before the last update), 4×1.
     pub output: Tensor,

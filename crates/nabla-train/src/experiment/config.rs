@@ -1,0 +1,515 @@
+//! The serde form of an experiment: `[data]`, `[model]`, `[train]`, parsed from TOML into
+//! plain structs and validated before anything trains. Errors name the key path
+//! (`train.epochs`), or the layer (index, type and both shapes).
+
+use super::spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
+use crate::progress::ProgressMode;
+use crate::trainer::Task;
+use crate::TrainError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A whole experiment config (a TOML file with the tables `[data]`, `[model]`, `[train]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Where the data comes from.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The network.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// How it trains.
+    #[serde(default)]
+    pub train: TrainSection,
+}
+
+/// Which dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// The bundled 8×8 digits (1797 images, 64 features, 10 classes).
+    #[default]
+    Digits,
+    /// The bundled diabetes regression set (442 patients, 10 features, one target).
+    Diabetes,
+    /// MNIST IDX files in a folder.
+    Mnist,
+    /// Fashion-MNIST IDX files in a folder.
+    FashionMnist,
+    /// A CSV file.
+    Csv,
+}
+
+impl DatasetKind {
+    /// Whether the data comes as separate train and test files (the MNIST family), so
+    /// `test_split` does not apply.
+    pub fn has_test_files(self) -> bool {
+        matches!(self, DatasetKind::Mnist | DatasetKind::FashionMnist)
+    }
+    /// The task the dataset poses unless `data.task` says otherwise.
+    pub fn default_task(self) -> Task {
+        match self {
+            DatasetKind::Diabetes => Task::Regression,
+            _ => Task::Classification,
+        }
+    }
+}
+
+/// `[data]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// digits | diabetes | mnist | fashion-mnist | csv
+    #[serde(default)]
+    pub dataset: DatasetKind,
+    /// Folder (mnist, fashion-mnist) or file (csv); `--data` and `NABLA_DATA` override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// classification | regression (default: regression for diabetes, else classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    /// CSV: the label column (a header name or a 0-based index); default the last column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_column: Option<String>,
+    /// CSV: whether the first row is a header (default: detected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    /// CSV: lines skipped before the header or the first row (default 0; scikit-learn's
+    /// count line `n_samples,n_features,...` is detected without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_rows: Option<usize>,
+    /// CSV: the field separator, one character; `" "` splits on runs of whitespace
+    /// (default `","`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// Fraction of the training data held out for validation.
+    #[serde(default = "default_val")]
+    pub validation_split: f64,
+    /// Fraction held out as the test set (digits, diabetes and CSV; MNIST has its own test
+    /// files). Default 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f64>,
+    /// CSV and diabetes: standardize features, fitted on the training split only (default
+    /// true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardize: Option<bool>,
+}
+
+fn default_val() -> f64 {
+    0.1
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            dataset: DatasetKind::Digits,
+            path: None,
+            task: None,
+            label_column: None,
+            header: None,
+            skip_rows: None,
+            delimiter: None,
+            validation_split: default_val(),
+            test_split: None,
+            standardize: None,
+        }
+    }
+}
+
+impl DataConfig {
+    /// The task: `task` when given, else the dataset's.
+    pub fn task(&self) -> Task {
+        self.task.unwrap_or(self.dataset.default_task())
+    }
+    /// The test fraction (default 0.2; 0 for the MNIST family, which has test files).
+    pub fn test_split(&self) -> f64 {
+        if self.dataset.has_test_files() {
+            0.0
+        } else {
+            self.test_split.unwrap_or(0.2)
+        }
+    }
+    /// Whether features are standardized (CSV and diabetes; default true).
+    pub fn standardize(&self) -> bool {
+        matches!(self.dataset, DatasetKind::Csv | DatasetKind::Diabetes)
+            && self.standardize.unwrap_or(true)
+    }
+}
+
+/// `[model]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Shape of one input sample (the batch dim excluded); default from the dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
+    /// The layers, in order.
+    #[serde(default)]
+    pub layers: Vec<LayerSpec>,
+}
+
+/// The losses a config can name.
+pub const LOSSES: [&str; 5] = ["cross_entropy", "nll", "mse", "l1", "huber"];
+/// The metrics `train.metrics` can name, with the task each belongs to.
+pub const METRICS: [(&str, Task); 4] = [
+    ("accuracy", Task::Classification),
+    ("mae", Task::Regression),
+    ("rmse", Task::Regression),
+    ("r2", Task::Regression),
+];
+
+/// `[train]`: every field of [`crate::TrainConfig`] has a key here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Epochs.
+    #[serde(default = "epochs")]
+    pub epochs: usize,
+    /// Batch size.
+    #[serde(default = "batch")]
+    pub batch_size: usize,
+    /// cross_entropy | nll | mse | l1 | huber
+    #[serde(default = "ce")]
+    pub loss: String,
+    /// Label smoothing of cross-entropy (other losses refuse it).
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// The threshold of the huber loss (default 1.0; other losses refuse it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huber_delta: Option<f64>,
+    /// The metrics of the closing line and `summary.json` (default: accuracy for
+    /// classification; mae, rmse and r2 for regression). Each must fit the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+    /// The optimizer.
+    #[serde(default)]
+    pub optimizer: OptimizerSpec,
+    /// The learning-rate schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
+    /// Step the schedule after every optimizer step instead of every epoch (default: per
+    /// step for warmup and one_cycle, per epoch for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_per_step: Option<bool>,
+    /// Clip the global gradient norm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
+    /// Clip every gradient element to ±this (after norm clipping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_value: Option<f64>,
+    /// The run's seed (init, dropout, shuffling, splits).
+    #[serde(default)]
+    pub seed: u64,
+    /// Checkpoint every N optimizer steps (always at each epoch's end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<u64>,
+    /// Stop after this many epochs without improvement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping_patience: Option<usize>,
+    /// The decrease of the monitored loss that counts as improvement (default 0).
+    #[serde(default)]
+    pub early_stopping_min_delta: f64,
+    /// Progress display: auto (a bar on a terminal), plain or quiet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressMode>,
+    /// The run folder (default `runs/<date>_<time>-<config name>`; `--out` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_dir: Option<String>,
+}
+
+fn epochs() -> usize {
+    10
+}
+fn batch() -> usize {
+    64
+}
+fn ce() -> String {
+    "cross_entropy".into()
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        TrainSection {
+            epochs: epochs(),
+            batch_size: batch(),
+            loss: ce(),
+            label_smoothing: 0.0,
+            huber_delta: None,
+            metrics: None,
+            optimizer: OptimizerSpec::default(),
+            schedule: None,
+            schedule_per_step: None,
+            clip_grad_norm: None,
+            clip_grad_value: None,
+            seed: 0,
+            checkpoint_every: None,
+            early_stopping_patience: None,
+            early_stopping_min_delta: 0.0,
+            progress: None,
+            out_dir: None,
+        }
+    }
+}
+
+impl ExperimentConfig {
+    /// The hello-world: an MLP on the bundled digits (`configs/digits-mlp.toml`).
+    pub fn digits_mlp() -> Self {
+        ExperimentConfig {
+            data: DataConfig {
+                test_split: Some(0.2),
+                ..DataConfig::default()
+            },
+            model: ModelConfig {
+                input_shape: Some(vec![64]),
+                layers: vec![
+                    LayerSpec::linear(128),
+                    LayerSpec::Relu,
+                    LayerSpec::linear(10),
+                ],
+            },
+            train: TrainSection {
+                epochs: 30,
+                batch_size: 32,
+                ..TrainSection::default()
+            },
+        }
+    }
+
+    /// Parses a config from TOML text and validates it; `name` is used in messages.
+    ///
+    /// Errors ([`TrainError::Config`], one line): TOML syntax (with line and column), an
+    /// unknown key, a wrong value type (naming the key path), an unknown layer type, a value
+    /// out of range (see [`ExperimentConfig::validate`]).
+    pub fn from_toml_str(text: &str, name: &str) -> Result<Self, TrainError> {
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| TrainError::Config(format!("{name}: {}", one_line(&e.to_string()))))?;
+        let cfg: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = one_line(&e.inner().to_string());
+            TrainError::Config(if path == "." || path.is_empty() {
+                format!("{name}: {inner}")
+            } else {
+                format!("{name}: {path}: {inner}")
+            })
+        })?;
+        cfg.validate()
+            .map_err(|e| TrainError::Config(format!("{name}: {e}")))?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a config file (see [`ExperimentConfig::from_toml_str`]).
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, TrainError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            TrainError::Config(format!("{}: cannot read config: {e}", path.display()))
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// The TOML text of this config.
+    pub fn to_toml(&self) -> Result<String, TrainError> {
+        toml::to_string(self).map_err(|e| TrainError::Io(format!("config: {e}")))
+    }
+
+    /// Checks values that serde's types cannot (ranges, and keys that do not fit together).
+    pub fn validate(&self) -> Result<(), String> {
+        validate(self)
+    }
+}
+
+/// Collapses a multi-line message (toml's excerpts) into one line.
+fn one_line(s: &str) -> String {
+    let lines: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+        })
+        .collect();
+    lines
+        .join("; ")
+        .split("; ")
+        // drop toml's source excerpt markers like "3 | epochs = ..."
+        .filter(|p| {
+            !p.split_once(" | ")
+                .is_some_and(|(a, _)| a.trim().chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn fraction(key: &str, v: f64) -> Result<(), String> {
+    if (0.0..1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("{key}: must be in [0, 1), got {v}"))
+    }
+}
+
+fn positive(key: &str, v: Option<f64>) -> Result<(), String> {
+    match v {
+        Some(g) if g.is_nan() || g <= 0.0 => Err(format!("{key}: must be positive, got {g}")),
+        _ => Ok(()),
+    }
+}
+
+fn validate(c: &ExperimentConfig) -> Result<(), String> {
+    let t = &c.train;
+    if t.epochs == 0 {
+        return Err("train.epochs: must be at least 1".into());
+    }
+    if t.batch_size == 0 {
+        return Err("train.batch_size: must be at least 1".into());
+    }
+    if !LOSSES.contains(&t.loss.as_str()) {
+        return Err(format!(
+            "train.loss: unknown loss '{}' ({})",
+            t.loss,
+            LOSSES.join(", ")
+        ));
+    }
+    let task = c.data.task();
+    if task == Task::LossOnly {
+        return Err(
+            "data.task: loss_only is for custom training steps; a config trains classification or regression"
+                .into(),
+        );
+    }
+    match (task, t.loss.as_str()) {
+        (Task::Regression, "cross_entropy" | "nll") => {
+            return Err(format!(
+                "train.loss: '{}' is a classification loss but the task is regression (use mse, l1 or huber)",
+                t.loss
+            ))
+        }
+        (Task::Classification, "l1" | "huber") => {
+            return Err(format!(
+                "train.loss: '{}' is a regression loss (set data.task = \"regression\") or use cross_entropy",
+                t.loss
+            ))
+        }
+        _ => {}
+    }
+    if !(0.0..1.0).contains(&t.label_smoothing) {
+        return Err("train.label_smoothing: must be in [0, 1)".into());
+    }
+    if t.label_smoothing > 0.0 && t.loss != "cross_entropy" {
+        return Err(format!(
+            "train.label_smoothing: only cross_entropy smooths labels, not '{}'",
+            t.loss
+        ));
+    }
+    if t.huber_delta.is_some() && t.loss != "huber" {
+        return Err(format!(
+            "train.huber_delta: only the huber loss has a delta, not '{}'",
+            t.loss
+        ));
+    }
+    positive("train.huber_delta", t.huber_delta)?;
+    if let Some(ms) = &t.metrics {
+        for m in ms {
+            match METRICS.iter().find(|(n, _)| n == m) {
+                None => {
+                    return Err(format!(
+                        "train.metrics: unknown metric '{m}' (accuracy, mae, rmse, r2)"
+                    ))
+                }
+                Some((_, mt)) if *mt != task => {
+                    return Err(format!(
+                        "train.metrics: '{m}' is a {} metric but this run is a {} (data.task)",
+                        task_name(*mt),
+                        task_name(task)
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    positive("train.clip_grad_norm", t.clip_grad_norm)?;
+    positive("train.clip_grad_value", t.clip_grad_value)?;
+    if !t.early_stopping_min_delta.is_finite() || t.early_stopping_min_delta < 0.0 {
+        return Err(format!(
+            "train.early_stopping_min_delta: must be a finite number >= 0, got {}",
+            t.early_stopping_min_delta
+        ));
+    }
+    let lr = t.optimizer.lr();
+    if !lr.is_finite() || lr < 0.0 {
+        return Err(format!(
+            "train.optimizer.lr: must be a finite number >= 0, got {lr}"
+        ));
+    }
+    let d = &c.data;
+    fraction("data.validation_split", d.validation_split)?;
+    if let Some(ts) = d.test_split {
+        fraction("data.test_split", ts)?;
+    }
+    if d.validation_split + d.test_split() >= 1.0 {
+        return Err("data.validation_split + data.test_split: must leave data to train on".into());
+    }
+    if let Some(dl) = &d.delimiter {
+        if dl.chars().count() != 1 {
+            return Err(format!(
+                "data.delimiter: must be one character, got \"{dl}\""
+            ));
+        }
+    }
+    let csv_only = [
+        ("label_column", d.label_column.is_some()),
+        ("header", d.header.is_some()),
+        ("skip_rows", d.skip_rows.is_some()),
+        ("delimiter", d.delimiter.is_some()),
+    ];
+    if d.dataset != DatasetKind::Csv {
+        if let Some((k, _)) = csv_only.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "data.{k}: only a csv dataset has it, not {}",
+                dataset_name(d.dataset)
+            ));
+        }
+    }
+    if d.dataset.has_test_files() && d.test_split.is_some() {
+        return Err(format!(
+            "data.test_split: {} has its own test files",
+            dataset_name(d.dataset)
+        ));
+    }
+    if d.standardize.is_some() && !matches!(d.dataset, DatasetKind::Csv | DatasetKind::Diabetes) {
+        return Err(format!(
+            "data.standardize: only csv and diabetes features are standardized, not {}",
+            dataset_name(d.dataset)
+        ));
+    }
+    if let Some(shape) = &c.model.input_shape {
+        super::build::elements(shape).map_err(|e| format!("model.input_shape: {shape:?}: {e}"))?;
+    }
+    if c.model.layers.is_empty() {
+        return Err("model.layers: at least one layer is needed".into());
+    }
+    for (i, l) in c.model.layers.iter().enumerate() {
+        l.validate()
+            .map_err(|e| format!("model.layers[{i}] ({}): {e}", l.type_name()))?;
+    }
+    Ok(())
+}
+
+/// The config spelling of a task.
+pub fn task_name(t: Task) -> &'static str {
+    match t {
+        Task::Classification => "classification",
+        Task::Regression => "regression",
+        Task::LossOnly => "loss_only",
+    }
+}
+
+/// The config spelling of a dataset.
+pub fn dataset_name(d: DatasetKind) -> &'static str {
+    match d {
+        DatasetKind::Digits => "digits",
+        DatasetKind::Diabetes => "diabetes",
+        DatasetKind::Mnist => "mnist",
+        DatasetKind::FashionMnist => "fashion-mnist",
+        DatasetKind::Csv => "csv",
+    }
+}

@@ -1,0 +1,210 @@
+//! The data an experiment config names, loaded and split into train, validation and test
+//! sets shaped as the model takes them.
+
+use super::config::{DatasetKind, ExperimentConfig};
+use crate::trainer::Task;
+use crate::TrainError;
+use nabla_data::{
+    CsvOptions, DataError, Dataset, Header, LabelColumn, Standardizer, TensorDataset,
+};
+use std::path::{Path, PathBuf};
+
+/// Data split into train, validation and test sets.
+#[derive(Clone)]
+pub struct Data {
+    /// Training set.
+    pub train: TensorDataset,
+    /// Validation set (`None` when `validation_split` is 0 or leaves no sample).
+    pub val: Option<TensorDataset>,
+    /// Test set.
+    pub test: TensorDataset,
+    /// Shape of one sample as the model sees it.
+    pub input_shape: Vec<usize>,
+    /// The outputs the model must produce: the number of classes (classification) or of
+    /// target columns (regression).
+    pub outputs: usize,
+    /// The standardizer fitted on the training split (CSV and diabetes).
+    pub standardizer: Option<Standardizer>,
+    /// The class names, when the file names them.
+    pub class_names: Option<Vec<String>>,
+}
+
+fn bad(e: DataError) -> TrainError {
+    TrainError::Data(e)
+}
+
+/// The folder of the MNIST family's IDX files: `data_flag`, else `NABLA_DATA`, else
+/// `data.path`; a folder holding a `mnist/` (or `fashion-mnist/`) folder with the files works
+/// too.
+pub fn data_dir(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<PathBuf, TrainError> {
+    let sub = match cfg.data.dataset {
+        DatasetKind::Mnist => "mnist",
+        DatasetKind::FashionMnist => "fashion-mnist",
+        _ => "",
+    };
+    let base = data_flag
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("NABLA_DATA").map(PathBuf::from))
+        .or_else(|| cfg.data.path.as_ref().map(PathBuf::from))
+        .ok_or_else(|| {
+            TrainError::Config(format!(
+                "data.path: no data folder for {sub}: set it in the config, with --data DIR or NABLA_DATA"
+            ))
+        })?;
+    if !base.is_dir() {
+        return Err(TrainError::Config(format!(
+            "data folder {} does not exist",
+            base.display()
+        )));
+    }
+    let has_files = |d: &Path| {
+        d.join("train-labels-idx1-ubyte.gz").exists() || d.join("train-labels-idx1-ubyte").exists()
+    };
+    if !has_files(&base) && base.join(sub).is_dir() {
+        return Ok(base.join(sub));
+    }
+    Ok(base)
+}
+
+/// The CSV file: `data_flag`, else `data.path`.
+pub fn csv_path(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<PathBuf, TrainError> {
+    data_flag
+        .map(Path::to_path_buf)
+        .or_else(|| cfg.data.path.as_ref().map(PathBuf::from))
+        .ok_or_else(|| {
+            TrainError::Config("data.path: a CSV dataset needs a file (config or --data)".into())
+        })
+}
+
+/// The CSV reading options of a config.
+pub fn csv_options(cfg: &ExperimentConfig) -> CsvOptions {
+    let d = &cfg.data;
+    let mut o = CsvOptions::default().with_task(match d.task() {
+        Task::Regression => nabla_data::Task::Regression,
+        _ => nabla_data::Task::Classification,
+    });
+    if let Some(h) = d.header {
+        o = o.with_header(if h { Header::Present } else { Header::Absent });
+    }
+    if let Some(l) = &d.label_column {
+        o = o.with_label(match l.parse::<usize>() {
+            Ok(i) => LabelColumn::Index(i),
+            Err(_) => LabelColumn::Name(l.clone()),
+        });
+    }
+    if let Some(n) = d.skip_rows {
+        o = o.with_skip_rows(n);
+    }
+    if let Some(c) = d.delimiter.as_ref().and_then(|s| s.chars().next()) {
+        o = o.with_delimiter(c);
+    }
+    o
+}
+
+fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> Result<TensorDataset, TrainError> {
+    let (x, y) = ds.into_parts();
+    let n = x.shape()[0];
+    let per: usize = x.shape()[1..].iter().product();
+    let want = super::build::elements(shape)
+        .map_err(|e| TrainError::Config(format!("model.input_shape: {shape:?}: {e}")))?;
+    if per != want {
+        return Err(TrainError::Config(format!(
+            "model.input_shape: {shape:?} ({want} values) does not fit the data's samples {:?} ({per} values)",
+            &x.shape()[1..]
+        )));
+    }
+    let mut full = vec![n];
+    full.extend_from_slice(shape);
+    Ok(TensorDataset::new(x.reshape(&full)?, y)?)
+}
+
+/// Loads and splits the configured data (`data_flag` overrides the config's path).
+///
+/// Fails when the data cannot be read (naming the file), when a regression target is not a
+/// number, or when `model.input_shape` does not fit the samples.
+pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, TrainError> {
+    let seed = cfg.train.seed;
+    let d = &cfg.data;
+    let test_split = d.test_split();
+    let mut class_names = None;
+    let (trainval, test) = match d.dataset {
+        DatasetKind::Mnist | DatasetKind::FashionMnist => {
+            let dir = data_dir(cfg, data_flag)?;
+            let tr = nabla_data::load_mnist(&dir, true).map_err(bad)?;
+            let te = nabla_data::load_mnist(&dir, false).map_err(bad)?;
+            (tr, te)
+        }
+        kind => {
+            let all = match kind {
+                DatasetKind::Digits => nabla_data::digits().map_err(bad)?,
+                DatasetKind::Diabetes => nabla_data::diabetes().map_err(bad)?,
+                _ => {
+                    let path = csv_path(cfg, data_flag)?;
+                    let csv = nabla_data::read_csv(&path, &csv_options(cfg)).map_err(bad)?;
+                    class_names = csv.classes.clone();
+                    csv.into_dataset().map_err(bad)?
+                }
+            };
+            all.split([1.0 - test_split, test_split], seed ^ 0x7e57)
+                .map_err(bad)?
+        }
+    };
+    let (train, val) = if d.validation_split > 0.0 {
+        let (a, b) = trainval
+            .split([1.0 - d.validation_split, d.validation_split], seed ^ 0x5a1)
+            .map_err(bad)?;
+        (a, if b.is_empty() { None } else { Some(b) })
+    } else {
+        (trainval, None)
+    };
+    let (train, val, test, standardizer) = if d.standardize() {
+        let s = Standardizer::fit_dataset(&train).map_err(bad)?;
+        let tr = s.transform_dataset(&train).map_err(bad)?;
+        let va = match &val {
+            Some(v) => Some(s.transform_dataset(v).map_err(bad)?),
+            None => None,
+        };
+        let te = s.transform_dataset(&test).map_err(bad)?;
+        (tr, va, te, Some(s))
+    } else {
+        (train, val, test, None)
+    };
+    let outputs = match d.task() {
+        Task::Regression => {
+            if train.y().dtype().is_float() {
+                train.y().shape().get(1).copied().unwrap_or(1)
+            } else {
+                return Err(TrainError::Config(
+                    "data.task: regression needs numeric targets".into(),
+                ));
+            }
+        }
+        _ => [Some(&train), val.as_ref(), Some(&test)]
+            .iter()
+            .flatten()
+            .filter_map(|d| d.num_classes())
+            .max()
+            .unwrap_or(0),
+    };
+    let sample: Vec<usize> = train.feature_shape().to_vec();
+    let input_shape = cfg
+        .model
+        .input_shape
+        .clone()
+        .unwrap_or_else(|| vec![sample.iter().product()]);
+    let train = reshape_ds(train, &input_shape)?;
+    let val = match val {
+        Some(v) => Some(reshape_ds(v, &input_shape)?),
+        None => None,
+    };
+    let test = reshape_ds(test, &input_shape)?;
+    Ok(Data {
+        train,
+        val,
+        test,
+        input_shape,
+        outputs,
+        standardizer,
+        class_names,
+    })
+}

@@ -1,0 +1,403 @@
+//! Experiments: a whole training run described by a TOML file (or built in Rust), parsed,
+//! validated and built in the library, so a Rust program and the `nabla` CLI run the same
+//! thing.
+//!
+//! ```no_run
+//! use nabla_train::Experiment;
+//! let exp = Experiment::from_toml_file("configs/mnist-mlp.toml")?.with_data_dir("data/mnist");
+//! let run = exp.fit()?;
+//! println!("{}", run.closing_line());
+//! # Ok::<(), nabla_train::TrainError>(())
+//! ```
+//!
+//! The config's tables and keys are the serde form of [`ExperimentConfig`]; a run folder
+//! receives the resolved config (`config.toml`, complete: a run can be evaluated, predicted
+//! with or resumed without flags), checkpoints, `metrics.jsonl`, `summary.json` and plots.
+
+pub mod build;
+pub mod config;
+pub mod data;
+pub mod run_dir;
+pub mod spec;
+
+pub use build::{build_model, make_loss, make_optimizer, make_schedule};
+pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
+pub use data::{load_data, Data};
+pub use run_dir::{new_run_dir, open_run};
+pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
+
+use crate::checkpoint::EpochMetrics;
+use crate::evaluate::Evaluation;
+use crate::progress::ProgressMode;
+use crate::trainer::{Task, TrainConfig, Trainer};
+use crate::TrainError;
+use nabla_core::Mt19937;
+use nabla_data::{DataLoader, LoaderConfig, TensorDataset};
+use nabla_nn::Module;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// A training run to carry out: a validated config and where its data and results go.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// The config (validated when the experiment was made; change it through the builders or
+    /// validate it again).
+    pub config: ExperimentConfig,
+    /// The experiment's name (a config file's stem), used in run folder names.
+    pub name: String,
+    data_dir: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    runs_root: PathBuf,
+    progress: Option<ProgressMode>,
+    resume: Option<PathBuf>,
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// The resolved config saved in it.
+    pub config: ExperimentConfig,
+    /// Every epoch's metrics.
+    pub history: Vec<EpochMetrics>,
+    /// The test set's loss and metrics.
+    pub test: Evaluation,
+    /// `summary.json`'s content.
+    pub summary: serde_json::Value,
+    /// Whether the run continued an earlier one, and from which epoch and step.
+    pub resumed_from: Option<(usize, u64)>,
+}
+
+impl RunResult {
+    /// The closing line, `test_accuracy=0.9778 test_loss=0.0872` for classification and
+    /// `test_r2=0.4521 test_mae=43.1234 test_rmse=54.3210 test_loss=2950.1234` for regression
+    /// (the metrics of `train.metrics`, in its order).
+    pub fn closing_line(&self) -> String {
+        let mut parts = Vec::new();
+        for m in metric_names(&self.config) {
+            if let Some(v) = self.summary[format!("test_{m}")].as_f64() {
+                parts.push(format!("test_{m}={v:.4}"));
+            }
+        }
+        parts.push(format!("test_loss={:.4}", self.test.loss));
+        parts.join(" ")
+    }
+}
+
+/// The metrics a run reports: `train.metrics`, else the task's defaults.
+fn metric_names(cfg: &ExperimentConfig) -> Vec<String> {
+    match &cfg.train.metrics {
+        Some(m) => m.clone(),
+        None => match cfg.data.task() {
+            Task::Regression => vec!["r2".into(), "mae".into(), "rmse".into()],
+            _ => vec!["accuracy".into()],
+        },
+    }
+}
+
+fn loader(
+    ds: &TensorDataset,
+    batch: usize,
+    shuffle: bool,
+    seed: u64,
+) -> Result<DataLoader, TrainError> {
+    Ok(DataLoader::new(
+        ds.clone(),
+        LoaderConfig::new(batch)
+            .with_shuffle(shuffle)
+            .with_seed(seed),
+    )?)
+}
+
+fn check_writable(dir: &Path) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        TrainError::Io(format!(
+            "output folder {}: cannot create: {e}",
+            dir.display()
+        ))
+    })?;
+    let probe = dir.join(".nabla-write-test");
+    std::fs::write(&probe, b"").map_err(|e| {
+        TrainError::Io(format!(
+            "output folder {} is not writable: {e}",
+            dir.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+impl Experiment {
+    /// An experiment of `config`, validated.
+    ///
+    /// Fails ([`TrainError::Config`]) when a value is out of range (see
+    /// [`ExperimentConfig::validate`]).
+    pub fn new(config: ExperimentConfig, name: impl Into<String>) -> Result<Self, TrainError> {
+        config.validate().map_err(TrainError::Config)?;
+        Ok(Experiment {
+            config,
+            name: name.into(),
+            data_dir: None,
+            out_dir: None,
+            runs_root: PathBuf::from("runs"),
+            progress: None,
+            resume: None,
+        })
+    }
+
+    /// The hello-world: an MLP on the bundled digits (`configs/digits-mlp.toml`).
+    pub fn digits_mlp() -> Self {
+        Self::new(ExperimentConfig::digits_mlp(), "digits-mlp")
+            .expect("the built-in config is valid")
+    }
+
+    /// Parses TOML text (see [`ExperimentConfig::from_toml_str`]); `name` names it in
+    /// messages and run folders.
+    pub fn from_toml_str(text: &str, name: &str) -> Result<Self, TrainError> {
+        let cfg = ExperimentConfig::from_toml_str(text, name)?;
+        Self::new(cfg, name)
+    }
+
+    /// Reads a TOML config file; the experiment is named after the file's stem.
+    ///
+    /// Fails when the file cannot be read or is not a valid config (the message names the
+    /// file and the key path).
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, TrainError> {
+        let path = path.as_ref();
+        let cfg = ExperimentConfig::from_toml_file(path)?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        Self::new(cfg, name)
+    }
+
+    /// Continues the run in `run_dir` from its newest complete checkpoint, with the config
+    /// saved there (from the start when the run died before its first checkpoint). The
+    /// result is bitwise the same as a run never interrupted; [`Experiment::with_epochs`]
+    /// may extend it.
+    ///
+    /// Fails when `run_dir` is not a run folder.
+    pub fn resume(run_dir: impl AsRef<Path>) -> Result<Self, TrainError> {
+        let run = run_dir.as_ref();
+        if !run.is_dir() {
+            return Err(TrainError::Config(format!(
+                "--resume {}: no such run folder",
+                run.display()
+            )));
+        }
+        let saved = run.join("config.toml");
+        if !saved.exists() {
+            return Err(TrainError::Config(format!(
+                "--resume {}: not a nabla run (no config.toml)",
+                run.display()
+            )));
+        }
+        let mut e = Self::from_toml_file(&saved)?;
+        e.name = run
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        e.resume = Some(run.to_path_buf());
+        e.out_dir = Some(run.to_path_buf());
+        Ok(e)
+    }
+
+    /// Reads the data from this folder (MNIST family) or file (CSV) instead of `data.path`
+    /// and `NABLA_DATA`.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+    /// Writes the run into this folder instead of a new one under `runs/`.
+    pub fn with_out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+    /// New run folders go under `root` (default `runs`).
+    pub fn with_runs_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.runs_root = root.into();
+        self
+    }
+    /// Sets `train.epochs` (on a resumed run: extends it).
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.config.train.epochs = epochs;
+        self
+    }
+    /// Sets `train.seed`.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.config.train.seed = seed;
+        self
+    }
+    /// Sets the progress display (overrides `train.progress`).
+    pub fn with_progress(mut self, mode: ProgressMode) -> Self {
+        self.progress = Some(mode);
+        self
+    }
+
+    /// The data folder or file given with [`Experiment::with_data_dir`].
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+
+    /// Loads and splits the data (see [`load_data`]).
+    pub fn load_data(&self) -> Result<Data, TrainError> {
+        load_data(&self.config, self.data_dir.as_deref())
+    }
+
+    /// The run folder this experiment writes to: the resumed run's, the one given, the
+    /// config's `train.out_dir`, or a new `runs/<date>_<time>-<name>`.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out_dir
+            .clone()
+            .or_else(|| self.config.train.out_dir.as_ref().map(PathBuf::from))
+            .unwrap_or_else(|| new_run_dir(&self.runs_root, &self.name))
+    }
+
+    /// Trains: loads the data, builds the model, optimizer and schedule, trains with
+    /// checkpoints, evaluates on the test set, and writes the run folder (config,
+    /// checkpoints, `metrics.jsonl`, `summary.json`, plots).
+    ///
+    /// Fails before loading any data when the run folder already holds a run (unless
+    /// resuming) or cannot be written; then as the data, the model and training fail.
+    pub fn fit(&self) -> Result<RunResult, TrainError> {
+        let mut cfg = self.config.clone();
+        cfg.validate().map_err(TrainError::Config)?;
+        let out = self.out_dir();
+        if self.resume.is_none() && out.join("checkpoints").exists() {
+            return Err(TrainError::Config(format!(
+                "output folder {} already holds a run; use --resume or another --out",
+                out.display()
+            )));
+        }
+        let data = self.load_data()?;
+        // the saved config is complete: eval, predict and --resume need no flags
+        cfg.model.input_shape = Some(data.input_shape.clone());
+        cfg.train.out_dir = None;
+        let flag = self.data_dir.as_deref();
+        if cfg.data.dataset.has_test_files() {
+            let dir = data::data_dir(&cfg, flag)?;
+            cfg.data.path = Some(canonical(&dir));
+        } else if cfg.data.dataset == DatasetKind::Csv {
+            cfg.data.path = Some(canonical(&data::csv_path(&cfg, flag)?));
+        }
+        let task = cfg.data.task();
+        let mut rng = Mt19937::new(nabla_core::stream_seed(cfg.train.seed, "init"));
+        let (model, _) = build_model(&cfg, &data.input_shape, Some(data.outputs), &mut rng)?;
+        check_writable(&out)?;
+        nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+        if let Some(s) = &data.standardizer {
+            let j = json!({"mean": s.mean(), "std": s.std()});
+            crate::trainer::write_json(&out.join("standardizer.json"), &j)?;
+        }
+        let n_params = nabla_nn::parameter_count(&model);
+        let mut optimizer = make_optimizer(
+            &cfg.train.optimizer,
+            model.parameters().into_iter().map(|(_, v)| v).collect(),
+        );
+        let mut train_loader = loader(&data.train, cfg.train.batch_size, true, cfg.train.seed)?;
+        let sched = make_schedule(&cfg, optimizer.as_mut(), train_loader.len())?;
+        let progress = self
+            .progress
+            .or(cfg.train.progress)
+            .unwrap_or(ProgressMode::Auto);
+        let t = &cfg.train;
+        let tc = TrainConfig {
+            epochs: t.epochs,
+            clip_grad_norm: t.clip_grad_norm,
+            clip_grad_value: t.clip_grad_value,
+            seed: t.seed,
+            out_dir: Some(out.clone()),
+            checkpoint_every_steps: t.checkpoint_every,
+            early_stopping_patience: t.early_stopping_patience,
+            early_stopping_min_delta: t.early_stopping_min_delta,
+            schedule_per_step: sched.as_ref().is_some_and(|s| s.1),
+            progress,
+            task,
+        };
+        let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
+        if let Some((s, _)) = sched {
+            trainer = trainer.with_boxed_scheduler(s);
+        }
+        let mut resumed_from = None;
+        if self.resume.is_some() {
+            let resumed = trainer.resume_from(&out, &mut train_loader)?;
+            if progress != ProgressMode::Quiet {
+                if resumed {
+                    println!(
+                        "resuming {} at epoch {}, step {}",
+                        out.display(),
+                        trainer.epoch() + 1,
+                        trainer.step()
+                    );
+                } else {
+                    println!(
+                        "no checkpoint in {}: starting it from the beginning",
+                        out.display()
+                    );
+                }
+            }
+            if resumed {
+                resumed_from = Some((trainer.epoch(), trainer.step()));
+            }
+        }
+        let mut val_loader = match &data.val {
+            Some(v) => Some(loader(v, 256, false, 0)?),
+            None => None,
+        };
+        let report = trainer.fit(&mut train_loader, val_loader.as_mut())?;
+        let mut test_loader = loader(&data.test, 256, false, 0)?;
+        let test = trainer.evaluate(&mut test_loader)?;
+        let rows: Vec<crate::plot::EpochRow> = report
+            .history
+            .iter()
+            .map(|h| crate::plot::EpochRow {
+                epoch: h.epoch,
+                train_loss: h.train_loss,
+                train_accuracy: h.train_accuracy,
+                val_loss: h.val_loss,
+                val_accuracy: h.val_accuracy,
+            })
+            .collect();
+        if let Err(e) = crate::plot::plot_training(&rows, &out) {
+            eprintln!("nabla: warning: plots not written: {e}");
+        }
+        let mut summary = json!({
+            "test_loss": test.loss,
+            "epochs": report.history.len(),
+            "train_seconds": report.seconds,
+            "parameters": n_params,
+            "samples_per_second": if report.seconds > 0.0 { report.samples as f64 / report.seconds } else { 0.0 },
+            "stopped_early": report.stopped_early,
+        });
+        for m in metric_names(&cfg) {
+            let v = match (m.as_str(), test.accuracy, test.regression) {
+                ("accuracy", Some(a), _) => Some(a),
+                ("mae", _, Some(r)) => Some(r.mae),
+                ("rmse", _, Some(r)) => Some(r.rmse),
+                ("r2", _, Some(r)) => Some(r.r2),
+                _ => None,
+            };
+            if let Some(v) = v {
+                summary[format!("test_{m}")] = json!(v);
+            }
+        }
+        crate::trainer::write_json(&out.join("summary.json"), &summary)?;
+        Ok(RunResult {
+            dir: out,
+            config: cfg,
+            history: report.history,
+            test,
+            summary,
+            resumed_from,
+        })
+    }
+}
+
+fn canonical(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}

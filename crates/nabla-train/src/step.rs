@@ -1,0 +1,103 @@
+//! A training step ([`TrainStep`]) and the parts it works with; [`StandardStep`] is the usual
+//! one.
+
+use crate::metrics::count_correct;
+use crate::trainer::{LossFn, Result, Task, TrainConfig};
+use crate::TrainError;
+use nabla_core::{Mt19937, Tensor, Var};
+use nabla_data::Batch;
+use nabla_nn::clip::{clip_grad_norm, clip_grad_value};
+use nabla_nn::optim::Optimizer;
+use nabla_nn::ForwardCtx;
+use nabla_nn::Module;
+
+/// What one training step reports.
+#[derive(Debug, Clone)]
+pub struct StepOutput {
+    /// The batch's loss.
+    pub loss: f64,
+    /// Correct predictions in the batch (classification).
+    pub correct: Option<usize>,
+}
+
+/// The parts a training step works with.
+pub struct StepParts<'a> {
+    /// The model.
+    pub model: &'a dyn Module,
+    /// Its trainable parameters, in `parameters()` order.
+    pub params: &'a [Var],
+    /// The optimizer.
+    pub optimizer: &'a mut dyn Optimizer,
+    /// The loss.
+    pub loss: &'a LossFn,
+    /// The dropout stream.
+    pub rng: &'a mut Mt19937,
+    /// The run's configuration.
+    pub config: &'a TrainConfig,
+    /// Epoch (from 1) and step (from 1) of this step, for messages.
+    pub epoch: usize,
+    /// The step number.
+    pub step: u64,
+}
+
+/// A training step: the hook for custom loops (several optimizers, extra losses, ...).
+pub trait TrainStep: Send {
+    /// Trains on one batch and reports its loss.
+    fn step(&mut self, parts: &mut StepParts<'_>, batch: &Batch) -> Result<StepOutput>;
+}
+
+impl StepParts<'_> {
+    /// The rest of a training step once the loss is computed: refuses a non-finite loss,
+    /// backpropagates, refuses non-finite gradients, clips them as configured
+    /// ([`TrainConfig::clip_grad_norm`], [`TrainConfig::clip_grad_value`]) and lets the
+    /// optimizer update the parameters. Returns the loss value.
+    ///
+    /// Drop every other handle on the graph (the model's outputs) before calling it, so the
+    /// optimizer can update the parameters in place instead of copying them.
+    pub fn backward_and_step(&mut self, loss: Tensor) -> Result<f64> {
+        let lv = loss.to_scalar()?;
+        if !lv.is_finite() {
+            return Err(TrainError::NonFinite {
+                what: "loss",
+                epoch: self.epoch,
+                step: self.step,
+            });
+        }
+        let mut grads = loss.backward()?;
+        // free the graph, so the optimizer updates the parameters in place
+        drop(loss);
+        // the global norm guards against non-finite gradients and, when asked, clips them
+        let max_norm = self.config.clip_grad_norm.unwrap_or(f64::INFINITY);
+        let norm = clip_grad_norm(&mut grads, self.params, max_norm)?;
+        if !norm.is_finite() {
+            return Err(TrainError::NonFinite {
+                what: "gradient",
+                epoch: self.epoch,
+                step: self.step,
+            });
+        }
+        if let Some(c) = self.config.clip_grad_value {
+            clip_grad_value(&mut grads, self.params, c)?;
+        }
+        self.optimizer.step(&grads)?;
+        Ok(lv)
+    }
+}
+
+/// The usual step: forward in training mode, loss, backward, finite guard, clipping, update.
+pub struct StandardStep;
+
+impl TrainStep for StandardStep {
+    fn step(&mut self, p: &mut StepParts<'_>, batch: &Batch) -> Result<StepOutput> {
+        let out = p.model.forward(&batch.x, &mut ForwardCtx::train(p.rng))?;
+        let loss = (p.loss)(&out, &batch.y)?;
+        let correct = if p.config.task == Task::Classification {
+            Some(count_correct(&out, &batch.y)?)
+        } else {
+            None
+        };
+        drop(out);
+        let loss = p.backward_and_step(loss)?;
+        Ok(StepOutput { loss, correct })
+    }
+}
