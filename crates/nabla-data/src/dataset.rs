@@ -224,6 +224,40 @@ impl TensorDataset {
         let (a, b) = random_split(self.len(), split, seed)?;
         Ok((self.select(&a)?, self.select(&b)?))
     }
+
+    /// Holds out the fraction `f` (in `[0, 1)`) as a validation set, the way nabla's
+    /// experiments split `data.validation_split` with `train.seed` = `seed`: returns
+    /// `(train, validation)`, the validation part `None` when it would be empty.
+    ///
+    /// Fails when `f` is outside `[0, 1)`.
+    pub fn split_validation(&self, f: f64, seed: u64) -> Result<(TensorDataset, Option<TensorDataset>)> {
+        if !(0.0..1.0).contains(&f) {
+            return Err(DataError::arg(
+                "TensorDataset::split_validation",
+                format!("the fraction must be in [0, 1), got {f}"),
+            ));
+        }
+        if f == 0.0 {
+            return Ok((self.clone(), None));
+        }
+        let (a, b) = self.split([1.0 - f, f], seed ^ 0x5a1)?;
+        Ok((a, (!b.is_empty()).then_some(b)))
+    }
+
+    /// Holds out the fraction `f` as a test set, the way nabla's experiments split
+    /// `data.test_split` (digits, diabetes, CSV) with `train.seed` = `seed`: returns
+    /// `(rest, test)`.
+    ///
+    /// Fails when `f` is outside `[0, 1)`.
+    pub fn split_test(&self, f: f64, seed: u64) -> Result<(TensorDataset, TensorDataset)> {
+        if !(0.0..1.0).contains(&f) {
+            return Err(DataError::arg(
+                "TensorDataset::split_test",
+                format!("the fraction must be in [0, 1), got {f}"),
+            ));
+        }
+        self.split([1.0 - f, f], seed ^ 0x7e57)
+    }
 }
 
 fn index_tensor(op: &'static str, indices: &[usize], n: usize) -> Result<Tensor> {

@@ -5,7 +5,7 @@ use super::config::{DatasetKind, ExperimentConfig};
 use crate::trainer::Task;
 use crate::TrainError;
 use nabla_data::{
-    CsvOptions, DataError, Dataset, Header, LabelColumn, Standardizer, TensorDataset,
+    CsvOptions, DataError, Header, LabelColumn, Standardizer, TensorDataset,
 };
 use std::path::{Path, PathBuf};
 
@@ -145,18 +145,12 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
                     csv.into_dataset().map_err(bad)?
                 }
             };
-            all.split([1.0 - test_split, test_split], seed ^ 0x7e57)
-                .map_err(bad)?
+            all.split_test(test_split, seed).map_err(bad)?
         }
     };
-    let (train, val) = if d.validation_split > 0.0 {
-        let (a, b) = trainval
-            .split([1.0 - d.validation_split, d.validation_split], seed ^ 0x5a1)
-            .map_err(bad)?;
-        (a, if b.is_empty() { None } else { Some(b) })
-    } else {
-        (trainval, None)
-    };
+    let (train, val) = trainval
+        .split_validation(d.validation_split, seed)
+        .map_err(bad)?;
     let (train, val, test, standardizer) = if d.standardize() {
         let s = Standardizer::fit_dataset(&train).map_err(bad)?;
         let tr = s.transform_dataset(&train).map_err(bad)?;

@@ -1,0 +1,343 @@
+//! Experiments from TOML in the library: parsing, validation (errors name the key path or
+//! the layer), regression, and whole runs on the bundled data.
+
+use nabla_core::{DType, Mt19937, Tensor};
+use nabla_data::{DataLoader, Dataset, LoaderConfig};
+use nabla_nn::loss::cross_entropy_loss;
+use nabla_nn::optim::Adam;
+use nabla_nn::{Activation, Linear, Module, Sequential};
+use nabla_train::experiment::{
+    build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerSpec, OptimizerSpec,
+};
+use nabla_train::{Experiment, ProgressMode, Task, TrainConfig, TrainError, Trainer};
+use std::path::PathBuf;
+
+struct Tmp(PathBuf);
+impl Tmp {
+    fn new(tag: &str) -> Tmp {
+        let d = std::env::temp_dir().join(format!("nabla-exp-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Tmp(d)
+    }
+}
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config_err(text: &str) -> String {
+    match Experiment::from_toml_str(text, "c.toml") {
+        Err(TrainError::Config(m)) => m,
+        Err(e) => panic!("not a config error: {e:?}"),
+        Ok(_) => panic!("accepted: {text}"),
+    }
+}
+
+const LAYERS: &str = "[model]\nlayers = [{ type = \"linear\", out = 10 }]\n";
+
+#[test]
+fn parses_a_full_config() {
+    let c = ExperimentConfig::from_toml_str(
+        r#"
+[data]
+dataset = "mnist"
+path = "/data/mnist"
+validation_split = 0.1
+
+[model]
+input_shape = [784]
+layers = [
+  { type = "linear", out = 256 },
+  { type = "relu" },
+  { type = "dropout", p = 0.1 },
+  { type = "linear", out = 10 },
+]
+
+[train]
+epochs = 3
+batch_size = 64
+optimizer = { name = "sgd", lr = 0.01, momentum = 0.9 }
+schedule = { name = "cosine" }
+schedule_per_step = false
+clip_grad_norm = 1.0
+clip_grad_value = 0.5
+early_stopping_patience = 2
+early_stopping_min_delta = 0.001
+progress = "plain"
+out_dir = "runs/x"
+seed = 7
+"#,
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(c.data.dataset, DatasetKind::Mnist);
+    assert_eq!(c.data.task(), Task::Classification);
+    assert_eq!(c.model.layers.len(), 4);
+    assert_eq!(
+        c.train.optimizer,
+        OptimizerSpec::Sgd {
+            lr: 0.01,
+            momentum: 0.9,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0
+        }
+    );
+    assert_eq!(c.train.clip_grad_value, Some(0.5));
+    assert_eq!(c.train.early_stopping_min_delta, 0.001);
+    assert_eq!(c.train.progress, Some(ProgressMode::Plain));
+    assert_eq!(c.train.out_dir.as_deref(), Some("runs/x"));
+    // the TOML form round-trips
+    let again = ExperimentConfig::from_toml_str(&c.to_toml().unwrap(), "again").unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn errors_name_the_key() {
+    let e = config_err("[train]\nepochs = \"ten\"\n");
+    assert!(e.contains("train.epochs") && e.contains("c.toml"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let e = config_err(&format!("{LAYERS}[train]\nepoch = 3\n"));
+    assert!(e.contains("train") && e.contains("epoch"), "{e}");
+    let e = config_err(&format!("{LAYERS}[data]\nshuffle_buffer = 3\n"));
+    assert!(e.contains("data") && e.contains("shuffle_buffer"), "{e}");
+    let e = config_err("[model]\nlayers = [{ type = \"linear\", out = 4, outs = 3 }]\n");
+    assert!(e.contains("model.layers") && e.contains("outs"), "{e}");
+    let e = config_err("[model]\nlayers = [{ type = \"conv9\" }]\n");
+    assert!(e.contains("model.layers") && e.contains("conv9"), "{e}");
+    let e = config_err("[train\nepochs = 3\n");
+    assert!(e.contains("line 1"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let e = config_err(&format!("{LAYERS}[train]\noptimizer = {{ name = \"adam\", lr = -1.0 }}\n"));
+    assert!(e.contains("train.optimizer.lr"), "{e}");
+    let e = config_err(&format!("{LAYERS}[train]\nclip_grad_value = 0\n"));
+    assert!(e.contains("train.clip_grad_value"), "{e}");
+    let e = config_err(&format!("{LAYERS}[data]\ndataset = \"mnist\"\ntest_split = 0.2\n"));
+    assert!(e.contains("data.test_split") && e.contains("mnist"), "{e}");
+    let e = config_err(&format!("{LAYERS}[data]\nskip_rows = 1\n"));
+    assert!(e.contains("data.skip_rows") && e.contains("csv"), "{e}");
+    // from a file: the file's name leads the message
+    let t = Tmp::new("badkey");
+    let p = t.0.join("bad.toml");
+    std::fs::write(&p, format!("{LAYERS}[train]\nbatchsize = 3\n")).unwrap();
+    let e = Experiment::from_toml_file(&p).unwrap_err().to_string();
+    assert!(e.contains("bad.toml") && e.contains("batchsize"), "{e}");
+    let e = Experiment::from_toml_file(t.0.join("missing.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing.toml") && e.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn label_smoothing_only_with_cross_entropy() {
+    for loss in ["nll", "mse"] {
+        let e = config_err(&format!(
+            "{LAYERS}[train]\nloss = \"{loss}\"\nlabel_smoothing = 0.1\n"
+        ));
+        assert!(e.contains("train.label_smoothing") && e.contains(loss), "{e}");
+    }
+    let ok = format!("{LAYERS}[train]\nlabel_smoothing = 0.1\n");
+    let e = Experiment::from_toml_str(&ok, "c.toml").unwrap();
+    assert_eq!(e.config.train.label_smoothing, 0.1);
+}
+
+#[test]
+fn digits_mlp_is_configs_digits_mlp() {
+    // its header says `nabla train` without a config trains exactly this file
+    let file = ExperimentConfig::from_toml_str(
+        include_str!("../../../configs/digits-mlp.toml"),
+        "configs/digits-mlp.toml",
+    )
+    .unwrap();
+    assert_eq!(file, ExperimentConfig::digits_mlp());
+    // every shipped config parses
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs")).unwrap() {
+        let p = f.unwrap().path();
+        ExperimentConfig::from_toml_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+}
+
+#[test]
+fn regression_configs_are_checked() {
+    let e = config_err(&format!("{LAYERS}[data]\ndataset = \"diabetes\"\n"));
+    assert!(e.contains("train.loss") && e.contains("regression"), "{e}");
+    let e = config_err(&format!(
+        "{LAYERS}[data]\ndataset = \"diabetes\"\n[train]\nloss = \"mse\"\nmetrics = [\"accuracy\"]\n"
+    ));
+    assert!(
+        e.contains("train.metrics") && e.contains("accuracy") && e.contains("regression"),
+        "{e}"
+    );
+    let e = config_err(&format!("{LAYERS}[train]\nloss = \"l1\"\n"));
+    assert!(e.contains("train.loss") && e.contains("regression"), "{e}");
+    let e = config_err(&format!("{LAYERS}[train]\nmetrics = [\"r2\"]\n"));
+    assert!(e.contains("r2") && e.contains("classification"), "{e}");
+    let e = config_err(&format!(
+        "{LAYERS}[data]\ndataset = \"diabetes\"\n[train]\nloss = \"mse\"\nhuber_delta = 2.0\n"
+    ));
+    assert!(e.contains("train.huber_delta"), "{e}");
+}
+
+#[test]
+fn regression_csv_whose_target_is_not_numeric_fails_naming_the_line() {
+    let t = Tmp::new("regcsv");
+    let csv = t.0.join("r.csv");
+    std::fs::write(&csv, "a,b,y\n1,2,3.5\n2,3,4.5\n3,4,high\n4,5,6.5\n").unwrap();
+    let text = format!(
+        "[data]\ndataset = \"csv\"\npath = \"{}\"\ntask = \"regression\"\n[model]\nlayers = [{{ type = \"linear\", out = 1 }}]\n[train]\nloss = \"mse\"\nprogress = \"quiet\"\n",
+        csv.display()
+    );
+    let exp = Experiment::from_toml_str(&text, "r.toml")
+        .unwrap()
+        .with_out_dir(t.0.join("run"));
+    let e = exp.fit().unwrap_err();
+    assert!(matches!(e, TrainError::Data(_)), "{e:?}");
+    let m = e.to_string();
+    assert!(m.contains("r.csv") && m.contains("line 4") && m.contains("high"), "{m}");
+    // nothing was written
+    assert!(!t.0.join("run").join("checkpoints").exists());
+}
+
+#[test]
+fn models_too_large_are_refused_before_allocating() {
+    let cfg = ExperimentConfig::from_toml_str(
+        "[model]\nlayers = [{ type = \"linear\", out = 100000 }, { type = \"linear\", out = 100000000 }]\n",
+        "big.toml",
+    )
+    .unwrap();
+    let mut rng = Mt19937::new(0);
+    let e = build_model(&cfg, &[64], None, &mut rng).err().unwrap().to_string();
+    assert!(
+        e.contains("model.layers[1] (linear)") && e.contains("bytes") && e.contains("memory"),
+        "{e}"
+    );
+    // an input shape whose element count overflows
+    let e = config_err(&format!(
+        "[model]\ninput_shape = [4294967296, 4294967296, 2]\nlayers = [{{ type = \"linear\", out = 1 }}]\n"
+    ));
+    assert!(e.contains("model.input_shape") && e.contains("overflow"), "{e}");
+    let e = build_model(&cfg, &[usize::MAX, 2], None, &mut rng).err().unwrap().to_string();
+    assert!(e.contains("model.input_shape") && e.contains("overflow"), "{e}");
+}
+
+#[test]
+fn diabetes_regression_runs_end_to_end() {
+    let t = Tmp::new("diabetes");
+    let text = include_str!("../../../configs/diabetes-mlp.toml");
+    let exp = Experiment::from_toml_str(text, "diabetes-mlp")
+        .unwrap()
+        .with_epochs(3)
+        .with_progress(ProgressMode::Quiet)
+        .with_out_dir(t.0.join("run"));
+    let run = exp.fit().unwrap();
+    let r = run.test.regression.unwrap();
+    assert!(r.mae.is_finite() && r.rmse >= r.mae && r.r2 <= 1.0, "{r:?}");
+    assert!(run.test.accuracy.is_none());
+    let line = run.closing_line();
+    assert!(line.starts_with("test_r2=") && line.contains("test_mae="), "{line}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert!(summary["test_r2"].is_f64() && summary["test_mae"].is_f64(), "{summary}");
+    let metrics = std::fs::read_to_string(run.dir.join("metrics.jsonl")).unwrap();
+    assert!(metrics.lines().count() == 3 && metrics.contains("\"val_r2\""), "{metrics}");
+    // the saved config is complete and lists only the keys that apply
+    let saved = std::fs::read_to_string(run.dir.join("config.toml")).unwrap();
+    assert!(saved.contains("input_shape = [10]"), "{saved}");
+    assert!(!saved.contains("label_column") && !saved.contains("out_dir"), "{saved}");
+}
+
+#[test]
+fn sklearn_csv_trains_as_it_is() {
+    let t = Tmp::new("skcsv");
+    let csv = t.0.join("tiny.csv");
+    // n_samples,n_features,class names; then rows of features and a class index
+    let mut text = String::from("40,2,left,right\n");
+    for i in 0..40 {
+        let x = i as f64 / 10.0 - 2.0;
+        text.push_str(&format!("{x},{},{}\n", -x, usize::from(x > 0.0)));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let toml = format!(
+        "[data]\ndataset = \"csv\"\npath = \"{}\"\n[model]\nlayers = [{{ type = \"linear\", out = 2 }}]\n[train]\nepochs = 2\nprogress = \"quiet\"\n",
+        csv.display()
+    );
+    let run = Experiment::from_toml_str(&toml, "tiny")
+        .unwrap()
+        .with_out_dir(t.0.join("run"))
+        .fit()
+        .unwrap();
+    assert!(run.test.accuracy.is_some());
+}
+
+#[test]
+fn run_folders_have_readable_unique_names() {
+    let t = Tmp::new("names");
+    let a = new_run_dir(&t.0, "mnist-mlp");
+    let name = a.file_name().unwrap().to_string_lossy().into_owned();
+    // 2026-12-01_20-34-56-mnist-mlp
+    assert_eq!(name.len(), "2026-12-01_20-34-56-mnist-mlp".len(), "{name}");
+    assert!(name.ends_with("-mnist-mlp") && name.as_bytes()[10] == b'_', "{name}");
+    std::fs::create_dir_all(&a).unwrap();
+    let b = new_run_dir(&t.0, "mnist-mlp");
+    assert_ne!(a, b);
+    let c = new_run_dir(&t.0, "a b/c");
+    assert!(c.to_string_lossy().ends_with("-a-b-c"), "{}", c.display());
+}
+
+#[test]
+fn trainer_takes_plain_parts() {
+    // a model, an optimizer over model.parameters() as it is, a plain loss function
+    let mut rng = Mt19937::new(0);
+    let model = Sequential::new()
+        .append(Linear::new(4, 8, &mut rng).unwrap())
+        .append(Activation::Tanh)
+        .append(Linear::new(8, 2, &mut rng).unwrap());
+    let opt = Adam::new(model.parameters(), 0.05);
+    let x = Tensor::randn(&[32, 4], DType::F32, &mut rng).unwrap();
+    let labels: Vec<i64> = x
+        .to_vec::<f32>()
+        .unwrap()
+        .chunks(4)
+        .map(|r| i64::from(r[0] > 0.0))
+        .collect();
+    let y = Tensor::from_vec(labels, &[32]).unwrap();
+    let ds = nabla_data::TensorDataset::new(x, y).unwrap();
+    let cfg = TrainConfig::default()
+        .with_epochs(20)
+        .with_progress(ProgressMode::Quiet);
+    let mut trainer = Trainer::new(model, opt, cross_entropy_loss, cfg);
+    let mut train = DataLoader::new(ds.clone(), LoaderConfig::new(8).with_shuffle(true)).unwrap();
+    trainer.fit(&mut train, None).unwrap();
+    // evaluate takes &self
+    let t: &Trainer = &trainer;
+    let mut test = DataLoader::new(ds, LoaderConfig::new(32)).unwrap();
+    let ev = t.evaluate(&mut test).unwrap();
+    assert!(ev.accuracy.unwrap() > 0.8, "{ev:?}");
+    // a closure works too
+    let mut rng = Mt19937::new(1);
+    let m2 = Linear::new(4, 2, &mut rng).unwrap();
+    let o2 = Adam::new(m2.parameters(), 0.01);
+    let _ = Trainer::new(
+        m2,
+        o2,
+        |y: &Tensor, t: &Tensor| cross_entropy_loss(y, t),
+        TrainConfig::default(),
+    );
+}
+
+#[test]
+fn layer_spec_builder() {
+    assert_eq!(
+        LayerSpec::linear(5),
+        LayerSpec::Linear {
+            out: 5,
+            input: None,
+            bias: true,
+            init: None
+        }
+    );
+    assert_eq!(nabla_data::digits().unwrap().len(), 1797);
+}

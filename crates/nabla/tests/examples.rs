@@ -1,0 +1,128 @@
+//! Every example runs here on tiny data: each example file is compiled into this test as a
+//! module and its `run` is called, so what `cargo run --example` runs is what is tested.
+
+#[path = "../../../examples/custom_loop.rs"]
+mod custom_loop;
+#[path = "../../../examples/experiment_toml.rs"]
+mod experiment_toml;
+#[path = "../../../examples/mnist_mlp.rs"]
+mod mnist_mlp;
+#[path = "../../../examples/vae.rs"]
+mod vae;
+#[path = "../../../examples/xor_autograd.rs"]
+mod xor_autograd;
+#[path = "../../../examples/xor_seed.rs"]
+mod xor_seed;
+
+use std::path::{Path, PathBuf};
+
+struct Tmp(PathBuf);
+impl Tmp {
+    fn new(tag: &str) -> Tmp {
+        let d = std::env::temp_dir().join(format!("nabla-ex-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Tmp(d)
+    }
+}
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A tiny MNIST in raw IDX files: `n` 28×28 images per split whose class (0..10) is drawn
+/// as a bright band at a class-dependent row, so a model can learn it.
+fn tiny_mnist(dir: &Path, n_train: usize, n_test: usize) {
+    for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
+        let mut img = Vec::new();
+        img.extend_from_slice(&2051u32.to_be_bytes());
+        for d in [n, 28, 28] {
+            img.extend_from_slice(&(d as u32).to_be_bytes());
+        }
+        let mut lbl = Vec::new();
+        lbl.extend_from_slice(&2049u32.to_be_bytes());
+        lbl.extend_from_slice(&(n as u32).to_be_bytes());
+        for i in 0..n {
+            let class = (i * 7 + 3) % 10;
+            for r in 0..28 {
+                for c in 0..28 {
+                    let on = r / 2 == class + 2 && (c + i) % 3 != 0;
+                    img.push(if on { 230 } else { ((r * 5 + c * 3 + i) % 17) as u8 });
+                }
+            }
+            lbl.push(class as u8);
+        }
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), img).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lbl).unwrap();
+    }
+}
+
+#[test]
+fn xor_seed_prints_what_numpy_prints() {
+    // `python seed_xor.py` prints [[0.04336566] [0.86002551] [0.86003252] [0.55139487]]
+    let l2 = xor_seed::run(1, 10_000).unwrap();
+    assert_eq!(
+        format!("{l2}"),
+        "[[0.04336566]\n [0.86002551]\n [0.86003252]\n [0.55139487]]"
+    );
+}
+
+#[test]
+fn xor_autograd_learns() {
+    xor_autograd::main().unwrap();
+}
+
+#[test]
+fn custom_loop_trains_on_digits() {
+    let (acc, losses) = custom_loop::run(3, 0).unwrap();
+    assert_eq!(losses.len(), 3);
+    assert!(losses[2] < losses[0], "{losses:?}");
+    assert!(acc > 0.85, "{acc}");
+}
+
+#[test]
+fn experiment_toml_runs_a_config() {
+    let t = Tmp::new("exp");
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/digits-mlp.toml");
+    let out = t.0.join("run");
+    let run = experiment_toml::run(cfg, Some(2), Some(out.to_str().unwrap()), None).unwrap();
+    assert_eq!(run.history.len(), 2);
+    assert!(run.closing_line().starts_with("test_accuracy="));
+    assert!(out.join("config.toml").exists() && out.join("summary.json").exists());
+}
+
+#[test]
+fn mnist_mlp_equals_the_mnist_mlp_config() {
+    let t = Tmp::new("mnist");
+    tiny_mnist(&t.0, 200, 50);
+    let ev = mnist_mlp::run(t.0.to_str().unwrap(), 2, 0).unwrap();
+    // the same run from configs/mnist-mlp.toml: the same numbers, bit for bit
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/mnist-mlp.toml");
+    let run = nabla::train::Experiment::from_toml_file(cfg)
+        .unwrap()
+        .with_epochs(2)
+        .with_data_dir(&t.0)
+        .with_out_dir(t.0.join("run"))
+        .with_progress(nabla::train::ProgressMode::Quiet)
+        .fit()
+        .unwrap();
+    assert_eq!(ev.accuracy, run.test.accuracy);
+    assert_eq!(ev.loss.to_bits(), run.test.loss.to_bits());
+}
+
+#[test]
+fn vae_trains_and_draws() {
+    let t = Tmp::new("vae");
+    tiny_mnist(&t.0, 256, 64);
+    let out = t.0.join("out");
+    let h = vae::run(&t.0, 2, &out, 1).unwrap();
+    assert_eq!(h.len(), 2);
+    // per image: 784 Bernoulli terms, so a few hundred nats at first, then lower
+    assert!(h.iter().all(|(a, b)| a.is_finite() && b.is_finite()), "{h:?}");
+    assert!(h[1].0 < h[0].0, "{h:?}");
+    // 8×8 samples of 28 px with 2 px padding; 2 rows of 8 for the reconstructions
+    let size = |f: &str| nabla::train::image::png_size(out.join(f)).unwrap();
+    assert_eq!(size("samples.png"), (242, 242));
+    assert_eq!(size("reconstructions.png"), (242, 62));
+}
