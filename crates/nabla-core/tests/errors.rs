@@ -302,7 +302,7 @@ fn broadcast_to_and_pad_errors() {
     msg_has(|| f32s(&[2]).split(0, 0), &["split"]);
     msg_has(|| f32s(&[2]).split(1, 1), &["split", "1"]);
     msg_has(|| f32s(&[2]).chunk(0, 0), &["chunk"]);
-    msg_has(|| f32s(&[2]).clamp(1.0, 0.0), &["clamp"]);
+    // clamp with min > max is valid in PyTorch (every element becomes max): see tests/edges.rs
 }
 
 // ---------- indexing ----------
