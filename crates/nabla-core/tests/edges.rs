@@ -220,7 +220,7 @@ fn softplus_at_0_and_far_out() {
         &[
             0.1269280110429725,
             0.4740769841801067,
-            0.6931471805599453,
+            std::f64::consts::LN_2,
             1.3132616875182228,
             3.048587351573742,
         ],
@@ -365,7 +365,7 @@ fn pow_at_a_zero_or_negative_base() {
     // g(lambda a, b: a**b, [nan], [0.])  ->  ([1.0], [[0.0], [nan]])
     check(pow1(NAN, 0.0), &[1.0], &[&[0.0], &[NAN]]);
     // g(lambda a, b: a**b, [2.], [0.])  ->  ([1.0], [[0.0], [0.6931471805599453]])
-    check(pow1(2.0, 0.0), &[1.0], &[&[0.0], &[0.6931471805599453]]);
+    check(pow1(2.0, 0.0), &[1.0], &[&[0.0], &[std::f64::consts::LN_2]]);
     // broadcast: a [2] ^ b [] with the rule's masks broadcast too
     let (val, gr) = g(
         |x| x[0].pow(&x[1].reshape(&[])?),
