@@ -76,6 +76,10 @@ pub trait Float:
     fn exp(self) -> Self;
     /// natural log
     fn ln(self) -> Self;
+    /// `ln(1 + x)`, accurate for small `x`
+    fn ln_1p(self) -> Self {
+        Self::from_f64(self.to_f64().ln_1p())
+    }
     /// square root
     fn sqrt(self) -> Self;
     /// hyperbolic tangent
@@ -127,6 +131,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn ln(self) -> Self {
                 <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
             }
             #[inline(always)]
             fn sqrt(self) -> Self {

@@ -32,6 +32,23 @@ pub fn norm_axis(op: &'static str, axis: isize, rank: usize) -> Result<usize> {
     Ok(a as usize)
 }
 
+/// Like [`norm_axis`], but a 0-d tensor accepts dim 0 and -1, as PyTorch's dim wrapping does
+/// for scalars (it counts as having one dim of size 1); the result is then 0 and callers treat
+/// it as naming no axis of the 0-d tensor.
+pub(crate) fn wrap_dim(op: &'static str, axis: isize, rank: usize) -> Result<usize> {
+    if rank > 0 {
+        return norm_axis(op, axis, rank);
+    }
+    if axis == 0 || axis == -1 {
+        Ok(0)
+    } else {
+        Err(Error::arg(
+            op,
+            format!("axis {axis} out of range for a tensor of rank 0 (which accepts 0 and -1)"),
+        ))
+    }
+}
+
 /// NumPy broadcasting of two shapes.
 pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());

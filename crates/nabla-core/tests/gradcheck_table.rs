@@ -4,6 +4,20 @@
 //! Every name in `nabla_core::PRIMITIVE_OPS` must be covered by at least one entry, so adding a
 //! primitive op without a gradcheck entry fails this suite. Inputs are seeded and kept away from
 //! kinks, ties and singularities (unless an entry says why a tie is honest to check).
+//!
+//! Edge points. The section "edge points" below checks those where a central difference is
+//! honest (a symmetric kink gives 0, a two-way tie 1/2, a smooth edge its derivative): std of a
+//! constant slice and of one element with correction 0 (0), abs at 0 (0), amax/amin over a
+//! two-way tie (1/2 each), pow at a zero base with a positive exponent (0 for both inputs) and
+//! with exponent 0 (0), powf(x, 0) at 0 (0), clamp with min > max and min == max (0), softplus
+//! at 0 (1/2) and across its threshold, and 0-d tensors reduced over dim 0 / -1. The one-sided
+//! edges, where a central difference is not the derivative PyTorch defines, are checked
+//! against PyTorch's numbers in `tests/edges.rs`: relu at 0 (0) and NaN (1), leaky_relu at 0
+//! (slope), clamp at its bounds (0, PyTorch 2.15) and at NaN, maximum/minimum ties (1/2) and
+//! NaN (1 to both), amax ties among three (1/3) and NaN, max(dim) (one index, via argmax +
+//! gather), sqrt / log / recip / div at 0 (±inf, NaN), pow(0, 0), pow(0, -1), pow(0, 0.5)
+//! and negative bases, std / var with correction >= n, softplus far out (log1p) and its
+//! second derivative, logsumexp / softmax of infinities, and where.
 
 use nabla_core::{
     assert_gradcheck, gradcheck, index_tensor, DType, GradcheckOptions, Mt19937, Result, Tensor,
@@ -242,10 +256,17 @@ fn table() -> Vec<Case> {
         |x| x[0].silu(),
     ));
     c.push(case(
-        "softplus away from 0 (composite)",
-        &["add", "relu", "abs", "neg", "exp", "affine", "log"],
+        "softplus",
+        &["softplus"],
         vec![away_from_zero(&[2, 4], 0.1, 5.0, r)],
         |x| x[0].softplus(),
+    ));
+    // smooth through 0; both sides of the threshold (beta x = 6.2 > 5 is x itself), far from it
+    c.push(case(
+        "softplus at 0, beta 2, both sides of threshold 5",
+        &["softplus"],
+        vec![t(vec![-3.0, -0.5, 0.0, 0.7, 2.0, 3.1], &[2, 3])],
+        |x| x[0].softplus_with(2.0, 5.0),
     ));
 
     // ---------- binary, with broadcasting ----------
@@ -520,12 +541,15 @@ fn table() -> Vec<Case> {
         vec![randn(&[3, 4], r)],
         |x| x[0].var_dims(&[0], false, 0),
     ));
-    c.push(case("std all", &["sqrt"], vec![randn(&[3, 4], r)], |x| {
-        x[0].std()
-    }));
+    c.push(case(
+        "std all",
+        &["sqrt", "mul"],
+        vec![randn(&[3, 4], r)],
+        |x| x[0].std(),
+    ));
     c.push(case(
         "std dims 0,2",
-        &["sqrt", "sum", "sub", "powf", "affine"],
+        &["sqrt", "mul", "sum", "sub", "powf", "affine"],
         vec![randn(&[2, 3, 4], r)],
         |x| x[0].std_dims(&[0, 2], false, 1),
     ));
@@ -564,6 +588,96 @@ fn table() -> Vec<Case> {
         &["sub", "log", "exp", "sum", "add"],
         vec![randn(&[3, 4], r)],
         |x| x[0].log_softmax(1),
+    ));
+
+    // ---------- edge points (PyTorch's values there are in tests/edges.rs) ----------
+    // A constant row: std(x ± h e_i) is the same for +h and -h, so the central difference is 0,
+    // PyTorch's gradient there (not 0 * inf). One element with correction 0: std is always 0.
+    c.push(case(
+        "std of a constant row and of single elements (correction 0)",
+        &["mul", "add"],
+        vec![
+            t(vec![2.0, 2.0, 2.0, 1.0, 2.0, 4.0], &[2, 3]),
+            t(vec![0.3, -1.2], &[2, 1]),
+        ],
+        |x| {
+            x[0].std_dims(&[1], false, 1)?
+                .add(&x[1].std_dims(&[1], false, 0)?)
+        },
+    ));
+    // a symmetric kink: the central difference at 0 is 0, PyTorch's gradient
+    c.push(case(
+        "abs at exactly 0",
+        &["abs"],
+        vec![t(vec![0.0, 1.5, -0.7, 0.0], &[4])],
+        |x| x[0].abs(),
+    ));
+    // a two-way tie: +h raises the max by h, -h leaves it, so the central difference is 1/2
+    c.push(case(
+        "max/min over two-way ties split evenly",
+        &["max", "min", "reshape", "add"],
+        vec![t(vec![1.0, 3.0, 3.0, 2.0, 0.5, 2.0], &[2, 3])],
+        |x| {
+            x[0].max_dims(&[1], false)?
+                .add(&x[0].min_dims(&[1], false)?.mul_scalar(2.0)?)
+        },
+    ));
+    // 0^(b ± h) = 0 for b > 0, and (±h)^2, (±h)^3 are (nearly) symmetric: both gradients 0
+    c.push(case(
+        "pow at a zero base with positive exponents",
+        &["pow"],
+        vec![t(vec![0.0, 0.0, 1.3], &[3]), t(vec![2.0, 3.0, 0.7], &[3])],
+        |x| x[0].pow(&x[1]),
+    ));
+    {
+        // (±h)^0 = 1: 0 w.r.t. the base at exponent 0 (the exponent held constant here: 0^(±h)
+        // is 0 or inf, no derivative)
+        let b = t(vec![0.0, 0.0, 2.0], &[3]);
+        c.push(case(
+            "pow at a zero base with exponent 0 (exponent constant)",
+            &["pow"],
+            vec![t(vec![0.0, 1.5, 0.0], &[3])],
+            move |x| x[0].pow(&b),
+        ));
+    }
+    c.push(case(
+        "powf 0 at 0 and elsewhere",
+        &["powf"],
+        vec![t(vec![0.0, -1.5, 2.0], &[3])],
+        |x| x[0].powf(0.0),
+    ));
+    c.push(case(
+        "clamp with min > max and min == max is constant",
+        &["clamp", "add"],
+        vec![randn(&[2, 3], r)],
+        |x| x[0].clamp(1.0, 0.0)?.add(&x[0].clamp(0.25, 0.25)?),
+    ));
+    c.push(case(
+        "0-d tensors reduced over dim 0 and -1",
+        &[
+            "add", "sum", "max", "min", "exp", "log", "sub", "div", "affine", "mul",
+        ],
+        vec![t(vec![0.7], &[])],
+        |x| {
+            let s = &x[0];
+            let parts = [
+                s.softmax(0)?,
+                s.log_softmax(-1)?,
+                s.sum_dims(&[0], false)?,
+                s.mean_dims(&[-1], true)?.mul_scalar(2.0)?,
+                s.max_dims(&[0], false)?.sqr()?,
+                s.min_dims(&[-1], true)?.exp()?,
+                s.logsumexp(&[0], false)?.sin()?,
+                s.transpose(0, -1)?.mul_scalar(-1.5)?,
+                s.std_dims(&[0], false, 0)?,
+                s.var_dims(&[-1], false, 0)?,
+            ];
+            let mut y = parts[0].clone();
+            for p in &parts[1..] {
+                y = y.add(p)?;
+            }
+            Ok(y)
+        },
     ));
 
     // ---------- shape ----------
@@ -1065,6 +1179,26 @@ const NOT_TWICE: &[(&str, &str)] = &[
     (
         "maximum/minimum at exact ties split evenly",
         "the first derivative jumps at a tie (it is 1/2 only exactly there): no second derivative",
+    ),
+    (
+        "max/min over two-way ties split evenly",
+        "the first derivative jumps at a tie (it is 1/2 only exactly there): no second derivative",
+    ),
+    (
+        "std of a constant row and of single elements (correction 0)",
+        "at a constant row the first derivative jumps (0 there, ±1/sqrt(n) beside it)",
+    ),
+    (
+        "abs at exactly 0",
+        "the first derivative jumps from -1 to 1 at 0: no second derivative",
+    ),
+    (
+        "pow at a zero base with positive exponents",
+        "the mixed second derivative at a zero base is 0 * log 0 = NaN, as in PyTorch",
+    ),
+    (
+        "pow at a zero base with exponent 0 (exponent constant)",
+        "the rule's unselected branch b a^(b-1) is 0 * inf at a = 0, b = 0 in second order, as in PyTorch",
     ),
 ];
 

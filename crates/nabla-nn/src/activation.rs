@@ -61,7 +61,8 @@ impl Module for Activation {
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if let Activation::Softmax(d) | Activation::LogSoftmax(d) = *self {
-            let r = input.len() as isize;
+            // a 0-d input accepts dim 0 and -1, as PyTorch
+            let r = input.len().max(1) as isize;
             if d >= r || d < -r {
                 return Err(misfit(
                     self.kind(),

@@ -119,17 +119,16 @@ pub fn cross_entropy_loss(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
     cross_entropy(logits, target, CrossEntropyOptions::default())
 }
 
-/// Binary cross-entropy on logits, computed stably: `max(x, 0) - x y + log(1 + e^-|x|)`.
+/// Binary cross-entropy on logits, computed stably as PyTorch does:
+/// `softplus(x) - x y = max(x, 0) - x y + log1p(e^-|x|)` (no threshold), so the gradient is
+/// `sigmoid(x) - y` everywhere, `0.5 - y` at `x = 0` too, and tiny losses keep their digits.
 pub fn binary_cross_entropy_with_logits(
     x: &Tensor,
     target: &Tensor,
     r: Reduction,
 ) -> Result<Tensor> {
     same_shape("binary_cross_entropy_with_logits", x, target)?;
-    let l = x
-        .relu()?
-        .sub(&x.mul(target)?)?
-        .add(&x.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?)?;
+    let l = x.softplus_with(1.0, f64::INFINITY)?.sub(&x.mul(target)?)?;
     reduce(l, r)
 }
 

@@ -302,3 +302,107 @@ fn losses_gradcheck() {
         assert!(rep.passed(), "loss {i}: {rep}");
     }
 }
+
+/// Edge points against PyTorch 2.15.0 (float64). Snippets run after
+/// `import torch; import torch.nn.functional as F; D = torch.float64`.
+#[test]
+fn edges_match_pytorch() {
+    use nabla_core::Var;
+    // x = torch.tensor([0., 0., -40., 40., 25., -1000., 1000.], dtype=D, requires_grad=True)
+    // y = torch.tensor([1., 0.3, 0., 1., 0., 1., 0.], dtype=D, requires_grad=True)
+    // l = F.binary_cross_entropy_with_logits(x, y, reduction='none'); l.sum().backward()
+    // l -> [0.6931471805599453, 0.6931471805599453, 0.0, 4.248354255291589e-18,
+    //       25.000000000013888, 1000.0, 1000.0]
+    // x.grad -> [-0.5, 0.2, 4.248354255291589e-18, 0.0, 0.999999999986112, -1.0, 1.0]
+    // y.grad -> [-0.0, -0.0, 40.0, -40.0, -25.0, 1000.0, -1000.0]
+    // (nabla had x.grad -1.0 and -0.3 at x = 0: relu and abs have gradient 0 there)
+    let xv = vec![0.0f64, 0.0, -40.0, 40.0, 25.0, -1000.0, 1000.0];
+    let yv = vec![1.0f64, 0.3, 0.0, 1.0, 0.0, 1.0, 0.0];
+    let x = Var::new(&Tensor::from_vec(xv, &[7]).unwrap());
+    let y = Var::new(&Tensor::from_vec(yv, &[7]).unwrap());
+    let l = loss::binary_cross_entropy_with_logits(&x.as_tensor(), &y.as_tensor(), Reduction::None)
+        .unwrap();
+    // values to 1e-15 absolute: at |x| = 40 PyTorch's (1 - y) x - log_sigmoid(x) and this
+    // softplus(x) - x y round a 4.2e-18 term differently (0 at x = -40 there, here at x = 40)
+    close(
+        &l.to_vec_f64(),
+        &[
+            std::f64::consts::LN_2,
+            std::f64::consts::LN_2,
+            0.0,
+            4.248354255291589e-18,
+            25.000000000013888,
+            1000.0,
+            1000.0,
+        ],
+        1e-15,
+    );
+    let g = l.sum().unwrap().backward().unwrap();
+    let gx = x.grad(&g).unwrap().to_vec_f64();
+    let want_gx = [
+        -0.5,
+        0.2,
+        4.248354255291589e-18,
+        0.0,
+        0.999999999986112,
+        -1.0,
+        1.0,
+    ];
+    for (a, b) in gx.iter().zip(&want_gx) {
+        assert!((a - b).abs() <= 1e-15 * b.abs().max(1e-300), "{gx:?}");
+    }
+    close(
+        &y.grad(&g).unwrap().to_vec_f64(),
+        &[-0.0, -0.0, 40.0, -40.0, -25.0, 1000.0, -1000.0],
+        0.0,
+    );
+
+    // LayerNorm over a constant row stays finite and matches PyTorch:
+    // w = torch.tensor([[0.5, 1.0, -2.0], [1.5, 0.25, 1.0]], dtype=D)
+    // x = torch.tensor([[2., 2., 2.], [1., 2., 4.]], dtype=D, requires_grad=True)
+    // y = F.layer_norm(x, (3,), eps=1e-5); (y * w).sum().backward()
+    // y -> [[0.0, 0.0, 0.0], [-1.0690415314502977, -0.26726038286257453, 1.3363019143128718]]
+    // x.grad -> [[210.81851067789194, 368.9323936863109, -579.7509043642028],
+    //            [0.37225614687694875, -0.5583831465082879, 0.18612699963133927]]
+    let ln = LayerNorm::with_options(&[3], 1e-5, false);
+    let x = Var::new(&Tensor::from_vec(vec![2.0f64, 2.0, 2.0, 1.0, 2.0, 4.0], &[2, 3]).unwrap());
+    let w = Tensor::from_vec(vec![0.5f64, 1.0, -2.0, 1.5, 0.25, 1.0], &[2, 3]).unwrap();
+    let mut r = rng();
+    let y = ln
+        .forward(&x.as_tensor(), &mut ForwardCtx::train(&mut r))
+        .unwrap();
+    close(
+        &y.to_vec_f64(),
+        &[
+            0.0,
+            0.0,
+            0.0,
+            -1.0690415314502977,
+            -0.26726038286257453,
+            1.3363019143128718,
+        ],
+        1e-12,
+    );
+    let g = y.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+    let want = [
+        210.81851067789194,
+        368.9323936863109,
+        -579.7509043642028,
+        0.37225614687694875,
+        -0.5583831465082879,
+        0.18612699963133927,
+    ];
+    let gx = x.grad(&g).unwrap().to_vec_f64();
+    for (a, b) in gx.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{gx:?} vs {want:?}");
+    }
+
+    // softmax over dim 0 / -1 of a 0-d input is valid (torch.tensor(2.5).softmax(0) -> 1.0)
+    let s = Tensor::scalar(2.5f64);
+    for a in [Activation::Softmax(0), Activation::LogSoftmax(-1)] {
+        assert_eq!(a.output_shape(&[]).unwrap(), Vec::<usize>::new());
+        let y = a.forward(&s, &mut ForwardCtx::eval(&mut r)).unwrap();
+        assert_eq!(y.shape(), &[] as &[usize]);
+    }
+    assert!(Activation::Softmax(1).output_shape(&[]).is_err());
+}

@@ -112,11 +112,16 @@ binary_ops! {
     mul, "mul", Op::Mul, |x, y| x * y;
     /// `a / b`
     div, "div", Op::Div, |x, y| x / y;
-    /// The larger of each pair (NaN propagates).
+    /// The larger of each pair (NaN propagates). The gradient goes to the larger side; at a
+    /// tie each side gets half; where either side is NaN both get all of it (`torch.maximum`).
     maximum, "maximum", Op::Maximum, |x, y| x.max_(y);
-    /// The smaller of each pair (NaN propagates).
+    /// The smaller of each pair (NaN propagates), with the gradient rules of
+    /// [`Tensor::maximum`] mirrored (`torch.minimum`).
     minimum, "minimum", Op::Minimum, |x, y| x.min_(y);
-    /// `a ^ b` elementwise.
+    /// `a ^ b` elementwise. Gradients as PyTorch's: w.r.t. `a` it is `b a^(b-1)`, but 0 where
+    /// `b == 0`; w.r.t. `b` it is `a^b ln a`, but 0 where `a == 0` and `b >= 0` (so
+    /// `pow(0, 0)` and `pow(0, 2)` have gradient 0, `pow(0, -1)` has `-inf`), and NaN for a
+    /// negative `a`.
     pow, "pow", Op::Pow, |x, y| x.powf(y);
 }
 
@@ -139,23 +144,24 @@ impl Tensor {
         Ok(Tensor::from_op(s, &shape, op, &[self, rhs]))
     }
 
-    /// `g` where `x > 0`, else 0: ReLU's backward in one pass (not differentiable itself).
+    /// `g` where `x > 0` or NaN, else 0: ReLU's backward in one pass (not differentiable itself).
     pub(crate) fn relu_backward(&self, x: &Tensor) -> Result<Tensor> {
         self.check_same_dtype("relu_backward", x)?;
         let shape = broadcast_shapes("relu_backward", self.shape(), x.shape())?;
         let s = match self.dtype() {
+            // NaN passes its gradient, as PyTorch's threshold_backward
             DType::F32 => Storage::F32(zip_broadcast(self, x, &shape, |g: f32, x: f32| {
-                if x > 0.0 {
-                    g
-                } else {
+                if x <= 0.0 {
                     0.0
+                } else {
+                    g
                 }
             })?),
             DType::F64 => Storage::F64(zip_broadcast(self, x, &shape, |g: f64, x: f64| {
-                if x > 0.0 {
-                    g
-                } else {
+                if x <= 0.0 {
                     0.0
+                } else {
+                    g
                 }
             })?),
             DType::I64 => {

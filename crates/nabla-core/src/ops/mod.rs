@@ -47,6 +47,7 @@ define_ops! {
     Sigmoid => "sigmoid",
     Relu => "relu",
     Erf => "erf",
+    Softplus { beta: f64, threshold: f64 } => "softplus",
     LeakyRelu { slope: f64 } => "leaky_relu",
     Affine { mul: f64, add: f64 } => "affine",
     PowF { e: f64 } => "powf",
@@ -109,7 +110,8 @@ pub(crate) fn backward_rule(
         Op::Sigmoid => one(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?),
         Op::Relu => {
             if crate::backprop::is_grad_enabled() {
-                one(g.mul(&x[0].gt_scalar(0.0)?)?)
+                // 1 where relu(x) != 0: x > 0 or NaN (PyTorch passes NaN's gradient), 0 at 0
+                one(g.mul(&out.ne_scalar(0.0)?)?)
             } else {
                 // first order only: one fused pass
                 one(g.relu_backward(&x[0])?)
@@ -123,15 +125,34 @@ pub(crate) fn backward_rule(
                 .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?;
             one(g.mul(&d)?)
         }
+        Op::Softplus { beta, threshold } => {
+            // sigmoid(beta x), or 1 where beta x > threshold (PyTorch's softplus_backward)
+            let bx = x[0].mul_scalar(*beta)?;
+            let over = bx.gt_scalar(*threshold)?;
+            let d = Tensor::where_cond(&over, &Tensor::ones(&[], g.dtype()), &bx.sigmoid()?)?;
+            one(g.mul(&d)?)
+        }
         Op::LeakyRelu { slope } => {
             let m = x[0].gt_scalar(0.0)?.affine(1.0 - slope, *slope)?;
             one(g.mul(&m)?)
         }
         Op::Affine { mul, .. } => one(g.mul_scalar(*mul)?),
+        // x^0 is constant: gradient 0 even at x = 0 (not 0 * inf), as PyTorch's pow_backward
+        Op::PowF { e } if *e == 0.0 => one(Tensor::zeros(x[0].shape(), g.dtype())),
         Op::PowF { e } => one(g.mul(&x[0].powf(e - 1.0)?.mul_scalar(*e)?)?),
         Op::Clamp { min, max } => {
-            let m = x[0].ge_scalar(*min)?.mul(&x[0].le_scalar(*max)?)?;
-            one(g.mul(&m)?)
+            // strictly inside the bounds (PyTorch 2.15: 0 at a bound); an infinite bound is none
+            let lo = (*min != f64::NEG_INFINITY)
+                .then(|| x[0].gt_scalar(*min))
+                .transpose()?;
+            let hi = (*max != f64::INFINITY)
+                .then(|| x[0].lt_scalar(*max))
+                .transpose()?;
+            match (lo, hi) {
+                (Some(l), Some(h)) => one(g.mul(&l.mul(&h)?)?),
+                (Some(m), None) | (None, Some(m)) => one(g.mul(&m)?),
+                (None, None) => one(g.clone()),
+            }
         }
         Op::Add => Ok(vec![Some(g.clone()), Some(g.clone())]),
         Op::Sub => Ok(vec![Some(g.clone()), Some(g.neg()?)]),
@@ -143,21 +164,38 @@ pub(crate) fn backward_rule(
             Ok(vec![Some(ga), Some(gb)])
         }
         Op::Maximum | Op::Minimum => {
-            // ties split the gradient evenly, as torch.maximum does
-            let win = if matches!(op, Op::Maximum) {
-                x[0].gt(&x[1])?
+            // As torch.maximum: each side gets the gradient unless it loses, ties split it
+            // evenly, and where a NaN is involved (no order) both sides get all of it.
+            let (lose_a, lose_b) = if matches!(op, Op::Maximum) {
+                (x[0].lt(&x[1])?, x[0].gt(&x[1])?)
             } else {
-                x[0].lt(&x[1])?
+                (x[0].gt(&x[1])?, x[0].lt(&x[1])?)
             };
-            let tie = x[0].eq(&x[1])?.mul_scalar(0.5)?;
-            let wa = win.add(&tie)?;
-            let wb = wa.affine(-1.0, 1.0)?;
+            let half = x[0].eq(&x[1])?.mul_scalar(-0.5)?;
+            let wa = lose_a.affine(-1.0, 1.0)?.add(&half)?;
+            let wb = lose_b.affine(-1.0, 1.0)?.add(&half)?;
             Ok(vec![Some(g.mul(&wa)?), Some(g.mul(&wb)?)])
         }
         Op::Pow => {
-            let ga = g.mul(&x[1])?.mul(&x[0].pow(&x[1].add_scalar(-1.0)?)?)?;
-            let gb = g.mul(out)?.mul(&x[0].log()?)?;
-            Ok(vec![Some(ga), Some(gb)])
+            // PyTorch's pow_backward_self / pow_backward_exponent: 0 w.r.t. the base where the
+            // exponent is 0, 0 w.r.t. the exponent where base == 0 and exponent >= 0 (not
+            // 0 * log 0); a negative base gives NaN w.r.t. the exponent (log of a negative).
+            let (a, b) = (&x[0], &x[1]);
+            let z = Tensor::zeros(&[], g.dtype());
+            let ga = if a.requires_grad() {
+                let d = g.mul(b)?.mul(&a.pow(&b.add_scalar(-1.0)?)?)?;
+                Some(Tensor::where_cond(&b.eq_scalar(0.0)?, &z, &d)?)
+            } else {
+                None
+            };
+            let gb = if b.requires_grad() {
+                let d = g.mul(out)?.mul(&a.log()?)?;
+                let at_zero = a.eq_scalar(0.0)?.mul(&b.ge_scalar(0.0)?)?;
+                Some(Tensor::where_cond(&at_zero, &z, &d)?)
+            } else {
+                None
+            };
+            Ok(vec![ga, gb])
         }
         Op::Where => {
             let z = Tensor::zeros(&[], g.dtype());

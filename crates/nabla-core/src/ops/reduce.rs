@@ -4,7 +4,7 @@
 use super::kernels;
 use super::Op;
 use crate::dtype::{DType, Float};
-use crate::layout::{fmt_shape, norm_axis};
+use crate::layout::{fmt_shape, norm_axis, wrap_dim};
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -16,17 +16,22 @@ enum Kind {
     Min,
 }
 
+/// The sorted axes that `dims` name (empty: all). A 0-d tensor accepts dim 0 and -1, as in
+/// PyTorch, and reduces over nothing (its one element is the result).
 fn norm_axes(op: &'static str, dims: &[isize], rank: usize) -> Result<Vec<usize>> {
     if dims.is_empty() {
         return Ok((0..rank).collect());
     }
     let mut v = Vec::with_capacity(dims.len());
     for &d in dims {
-        let a = norm_axis(op, d, rank)?;
+        let a = wrap_dim(op, d, rank)?;
         if v.contains(&a) {
             return Err(Error::arg(op, format!("dim {d} repeated")));
         }
         v.push(a);
+    }
+    if rank == 0 {
+        return Ok(Vec::new());
     }
     v.sort_unstable();
     Ok(v)
@@ -202,11 +207,14 @@ impl Tensor {
         self.reduce_axes("mean", &axes, keepdim, Kind::Sum)?
             .div_scalar(n as f64)
     }
-    /// Largest element (gradient shared among ties, like `torch.amax`).
+    /// Largest element (gradient shared evenly among ties, like `torch.amax`; a NaN makes the
+    /// result and every gradient of its slice NaN, as there).
     pub fn max(&self) -> Result<Tensor> {
         self.reduce("max", &[], false, Kind::Max)
     }
-    /// Largest over `dims` (empty: all), like `torch.amax`.
+    /// Largest over `dims` (empty: all), like `torch.amax`: ties share the gradient evenly.
+    /// (PyTorch's `max(dim)` instead gives it all to the first index; here that is
+    /// [`Tensor::argmax`] with [`Tensor::gather`].)
     pub fn max_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.reduce("max", dims, keepdim, Kind::Max)
     }
@@ -219,6 +227,10 @@ impl Tensor {
         self.reduce("min", dims, keepdim, Kind::Min)
     }
     /// Variance over `dims` (empty: all) with `correction` (1: unbiased, PyTorch's default).
+    /// Where `correction >= n` the result is NaN (a constant slice) or inf, as PyTorch; the
+    /// gradient there is NaN, where PyTorch gives `±inf` for a non-constant slice (a
+    /// deliberate difference at this degenerate point: the rule is composed of ops whose
+    /// `inf - inf` through the mean gives NaN).
     pub fn var_dims(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Tensor> {
         let axes = norm_axes("var", dims, self.rank())?;
         let n: usize = axes.iter().map(|&a| self.shape()[a]).product();
@@ -233,9 +245,16 @@ impl Tensor {
         self.var_dims(&[], false, 1)
     }
     /// Standard deviation over `dims` (empty: all) with `correction`.
+    ///
+    /// Where the spread is exactly 0 (a constant slice, or one element with correction 0) the
+    /// gradient is 0, as PyTorch's `std_backward` (not `0 * inf`); where `correction >= n` the
+    /// value is NaN or inf and the gradient NaN, as PyTorch.
     pub fn std_dims(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Tensor> {
         norm_axes("std", dims, self.rank())?;
-        self.var_dims(dims, keepdim, correction)?.sqrt()
+        let v = self.var_dims(dims, keepdim, correction)?;
+        // sqrt(v + z) * (1 - z), z = [v == 0]: the same values, and d/dv is 0 where v == 0
+        let z = v.eq_scalar(0.0)?;
+        v.add(&z)?.sqrt()?.mul(&z.affine(-1.0, 1.0)?)
     }
     /// Unbiased standard deviation of all elements.
     pub fn std(&self) -> Result<Tensor> {
@@ -255,16 +274,18 @@ impl Tensor {
             s.reshape(&shape)
         }
     }
-    /// Softmax along `dim`: `exp(x - max) / sum(exp(x - max))`.
+    /// Softmax along `dim`: `exp(x - max) / sum(exp(x - max))`. A 0-d tensor accepts dim 0
+    /// and -1 (giving 1), as PyTorch.
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
-        norm_axis("softmax", dim, self.rank())?;
+        wrap_dim("softmax", dim, self.rank())?;
         let m = self.max_dims(&[dim], true)?.detach();
         let e = self.sub(&m)?.exp()?;
         e.div(&e.sum_dims(&[dim], true)?)
     }
-    /// Log-softmax along `dim`: `x - logsumexp(x)`.
+    /// Log-softmax along `dim`: `x - logsumexp(x)`. A 0-d tensor accepts dim 0 and -1 (giving
+    /// 0), as PyTorch.
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
-        norm_axis("log_softmax", dim, self.rank())?;
+        wrap_dim("log_softmax", dim, self.rank())?;
         self.sub(&self.logsumexp(&[dim], true)?)
     }
 
@@ -275,6 +296,13 @@ impl Tensor {
         keepdim: bool,
         max: bool,
     ) -> Result<Tensor> {
+        if self.rank() == 0 {
+            // PyTorch: dim 0 or -1 of a 0-d tensor, index 0 (a 0-d result, keepdim or not)
+            if let Some(d) = dim {
+                wrap_dim(name, d, 0)?;
+            }
+            return Tensor::from_vec(vec![0i64], &[]);
+        }
         let (t, d) = match dim {
             Some(d) => (self.clone(), norm_axis(name, d, self.rank())?),
             None => (self.flatten_all()?, 0),

@@ -2,7 +2,7 @@
 
 use super::Op;
 use crate::dtype::DType;
-use crate::layout::{fmt_shape, norm_axis, Layout};
+use crate::layout::{fmt_shape, norm_axis, wrap_dim, Layout};
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -144,10 +144,14 @@ impl Tensor {
         ))
     }
 
-    /// Swaps two dimensions (a view).
+    /// Swaps two dimensions (a view). A 0-d tensor accepts dims 0 and -1 (itself), as PyTorch.
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
-        let a = norm_axis("transpose", d0, self.rank())?;
-        let b = norm_axis("transpose", d1, self.rank())?;
+        let a = wrap_dim("transpose", d0, self.rank())?;
+        let b = wrap_dim("transpose", d1, self.rank())?;
+        if self.rank() == 0 {
+            // PyTorch accepts transpose(0, 0) (and -1) of a 0-d tensor: itself
+            return Ok(self.clone());
+        }
         let mut perm: Vec<usize> = (0..self.rank()).collect();
         perm.swap(a, b);
         self.permute(&perm)

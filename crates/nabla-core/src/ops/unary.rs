@@ -61,9 +61,9 @@ unary_ops! {
     neg, "neg", Op::Neg, |x| -x;
     /// `e^x`
     exp, "exp", Op::Exp, |x| x.exp();
-    /// Natural logarithm.
+    /// Natural logarithm (at 0: `-inf`, gradient `inf`, as PyTorch).
     log, "log", Op::Log, |x| x.ln();
-    /// Square root.
+    /// Square root (at 0: gradient `inf`, as PyTorch).
     sqrt, "sqrt", Op::Sqrt, |x| x.sqrt();
     /// Hyperbolic tangent.
     tanh, "tanh", Op::Tanh, |x| x.tanh();
@@ -73,14 +73,15 @@ unary_ops! {
     cos, "cos", Op::Cos, |x| x.cos();
     /// Absolute value (its gradient at 0 is 0, as in PyTorch).
     abs, "abs", Op::Abs, |x| x.abs();
-    /// `1 / x`
+    /// `1 / x` (at ±0: `±inf`, gradient `-inf`, as PyTorch).
     recip, "recip", Op::Recip, |x| T::ONE / x;
     /// The logistic function `1 / (1 + e^-x)`, computed without overflow.
     sigmoid, "sigmoid", Op::Sigmoid, |x| {
         if x >= T::ZERO { T::ONE / (T::ONE + (-x).exp()) } else { let e = x.exp(); e / (T::ONE + e) }
     };
-    /// `max(x, 0)` (gradient 0 at 0, as in PyTorch).
-    relu, "relu", Op::Relu, |x| if x > T::ZERO { x } else { T::ZERO };
+    /// `max(x, 0)`, as `torch.relu`: NaN stays NaN (and passes its gradient through), -0
+    /// stays -0, and the gradient at exactly 0 is 0.
+    relu, "relu", Op::Relu, |x| if x < T::ZERO { T::ZERO } else { x };
     /// The error function.
     erf, "erf", Op::Erf, |x| x.erf();
 }
@@ -113,6 +114,10 @@ impl Tensor {
         self.affine(1.0 / s, 0.0)
     }
     /// `x^e` for a constant exponent.
+    ///
+    /// The gradient is `e x^(e-1)`, except that it is 0 everywhere when `e == 0` (also at
+    /// `x = 0`, where the formula would give `0 * inf`), as PyTorch's `pow(x, 0.0)`. At `x = 0`
+    /// with `0 < e < 1` it is `inf`, with `e < 0` `-inf`, as PyTorch.
     pub fn powf(&self, e: f64) -> Result<Tensor> {
         let e32 = e as f32;
         if e == 2.0 {
@@ -129,38 +134,33 @@ impl Tensor {
     pub fn sqr(&self) -> Result<Tensor> {
         self.powf(2.0)
     }
-    /// Limits every element to `[min, max]` (use infinities for one-sided clamps).
+    /// Limits every element to `[min, max]`, as `torch.clamp(x, min, max)` with scalar bounds:
+    /// `min(max(x, min), max)`, so when `min > max` every element is `max` (PyTorch's result;
+    /// not an error). NaN in `x` or a NaN bound gives NaN. Use infinities for one-sided clamps.
     ///
-    /// Fails when `min > max`.
+    /// The gradient is 1 strictly inside `(min, max)` and 0 at the bounds and beyond, as
+    /// PyTorch 2.15 measured (`clamp([0, 0.5, 1], 0, 1)` has gradient `[0, 1, 0]`); an
+    /// infinite bound counts as no bound (`clamp(inf, 0, inf)` has gradient 1, like
+    /// `clamp(min=0)`).
     pub fn clamp(&self, min: f64, max: f64) -> Result<Tensor> {
-        if min > max {
-            return Err(Error::arg("clamp", format!("min {min} > max {max}")));
+        fn f<T: Float>(x: T, lo: T, hi: T) -> T {
+            let y = if lo.is_nan_() || x < lo { lo } else { x };
+            if hi.is_nan_() || y > hi {
+                hi
+            } else {
+                y
+            }
         }
         let (lo, hi) = (min as f32, max as f32);
         self.map_float(
             "clamp",
             Some(Op::Clamp { min, max }),
-            move |x| {
-                if x < lo {
-                    lo
-                } else if x > hi {
-                    hi
-                } else {
-                    x
-                }
-            },
-            move |x| {
-                if x < min {
-                    min
-                } else if x > max {
-                    max
-                } else {
-                    x
-                }
-            },
+            move |x| f(x, lo, hi),
+            move |x| f(x, min, max),
         )
     }
-    /// `x` for `x > 0`, else `slope * x`.
+    /// `x` for `x > 0`, else `slope * x`; the gradient at 0 (and at NaN) is `slope`, as
+    /// PyTorch's `leaky_relu`.
     pub fn leaky_relu(&self, slope: f64) -> Result<Tensor> {
         let s32 = slope as f32;
         self.map_float(
@@ -190,10 +190,39 @@ impl Tensor {
     pub fn silu(&self) -> Result<Tensor> {
         self.mul(&self.sigmoid()?)
     }
-    /// Softplus `log(1 + e^x)`, computed stably as `relu(x) + log(1 + e^-|x|)`.
+    /// Softplus `log(1 + e^x)`, PyTorch's `softplus(x)` (beta 1, threshold 20): see
+    /// [`Tensor::softplus_with`].
     pub fn softplus(&self) -> Result<Tensor> {
-        self.relu()?
-            .add(&self.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?)
+        self.softplus_with(1.0, 20.0)
+    }
+    /// Softplus with PyTorch's parameters, `torch.nn.functional.softplus(x, beta, threshold)`:
+    /// `log(1 + e^(beta x)) / beta`, or `x` itself where `beta x > threshold` (a threshold of
+    /// `inf` never switches). Computed with `log1p`, so tiny values stay accurate
+    /// (`softplus(-38) = 3.14e-17`, not 0), and without overflow for large `beta x`.
+    ///
+    /// The gradient is `sigmoid(beta x)` (0.5 at `x = 0`), or 1 where `beta x > threshold`.
+    /// Fails on an i64 tensor.
+    pub fn softplus_with(&self, beta: f64, threshold: f64) -> Result<Tensor> {
+        fn f<T: Float>(x: T, beta: T, thr: T) -> T {
+            let bx = x * beta;
+            if bx > thr {
+                return x;
+            }
+            let e = bx.exp();
+            if e.is_finite_() {
+                e.ln_1p() / beta
+            } else {
+                // beta x is so large that e^(beta x) overflows (only with a huge threshold)
+                (bx + (-bx).exp().ln_1p()) / beta
+            }
+        }
+        let (b32, t32) = (beta as f32, threshold as f32);
+        self.map_float(
+            "softplus",
+            Some(Op::Softplus { beta, threshold }),
+            move |x| f(x, b32, t32),
+            move |x| f(x, beta, threshold),
+        )
     }
     /// -1, 0 or 1 by the sign of each element (not differentiable).
     pub fn sign(&self) -> Result<Tensor> {
