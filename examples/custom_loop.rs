@@ -17,7 +17,10 @@ pub fn run(epochs: usize, seed: u64) -> Result<(f64, Vec<f64>)> {
         .append(Linear::new(64, 10, &mut rng)?);
     let params: Vec<Var> = model.parameters().into_iter().map(|(_, v)| v).collect();
     let mut opt = Sgd::new(&params[..], 0.1).momentum(0.9);
-    let mut loader = DataLoader::new(train, LoaderConfig::new(32).with_shuffle(true).with_seed(seed))?;
+    let mut loader = DataLoader::new(
+        train,
+        LoaderConfig::new(32).with_shuffle(true).with_seed(seed),
+    )?;
     let mut losses = Vec::new();
     for epoch in 1..=epochs {
         let (mut sum, mut n) = (0.0, 0);

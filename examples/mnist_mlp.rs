@@ -4,7 +4,9 @@
 use nabla::prelude::*;
 
 pub fn run(dir: &str, epochs: usize, seed: u64) -> Result<Evaluation> {
-    let (train, val) = load_mnist(dir, true)?.flatten()?.split_validation(0.05, seed)?;
+    let (train, val) = load_mnist(dir, true)?
+        .flatten()?
+        .split_validation(0.05, seed)?;
     let test = load_mnist(dir, false)?.flatten()?;
     let mut rng = Mt19937::new(nabla::core::stream_seed(seed, "init"));
     let model = Sequential::new()
@@ -18,8 +20,13 @@ pub fn run(dir: &str, epochs: usize, seed: u64) -> Result<Evaluation> {
     let cosine = CosineAnnealingLR::new(&mut opt, epochs, 0.0)?;
     let config = TrainConfig::default().with_epochs(epochs).with_seed(seed);
     let mut trainer = Trainer::new(model, opt, cross_entropy_loss, config).with_scheduler(cosine);
-    let mut train = DataLoader::new(train, LoaderConfig::new(64).with_shuffle(true).with_seed(seed))?;
-    let mut val = val.map(|v| DataLoader::new(v, LoaderConfig::new(256))).transpose()?;
+    let mut train = DataLoader::new(
+        train,
+        LoaderConfig::new(64).with_shuffle(true).with_seed(seed),
+    )?;
+    let mut val = val
+        .map(|v| DataLoader::new(v, LoaderConfig::new(256)))
+        .transpose()?;
     trainer.fit(&mut train, val.as_mut())?;
     Ok(trainer.evaluate(&mut DataLoader::new(test, LoaderConfig::new(256))?)?)
 }
@@ -28,8 +35,15 @@ pub fn run(dir: &str, epochs: usize, seed: u64) -> Result<Evaluation> {
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "data/mnist".into());
-    let epochs = args.next().map_or(Ok(10), |e| e.parse()).map_err(|_| "EPOCHS: a number")?;
+    let epochs = args
+        .next()
+        .map_or(Ok(10), |e| e.parse())
+        .map_err(|_| "EPOCHS: a number")?;
     let ev = run(&dir, epochs, 0)?;
-    println!("test_accuracy={:.4} test_loss={:.4}", ev.accuracy.unwrap_or(0.0), ev.loss);
+    println!(
+        "test_accuracy={:.4} test_loss={:.4}",
+        ev.accuracy.unwrap_or(0.0),
+        ev.loss
+    );
     Ok(())
 }

@@ -26,9 +26,13 @@ pub struct Vae {
 impl Vae {
     pub fn new(rng: &mut Mt19937) -> Result<Self> {
         Ok(Vae {
-            encoder: Sequential::new().append(Linear::new(784, 400, rng)?).append(Activation::ReLU),
+            encoder: Sequential::new()
+                .append(Linear::new(784, 400, rng)?)
+                .append(Activation::ReLU),
             // two outputs from the same features: the mean and the log-variance
-            heads: Fork::new().append(Linear::new(400, LATENT, rng)?).append(Linear::new(400, LATENT, rng)?),
+            heads: Fork::new()
+                .append(Linear::new(400, LATENT, rng)?)
+                .append(Linear::new(400, LATENT, rng)?),
             decoder: Sequential::new()
                 .append(Linear::new(LATENT, 400, rng)?)
                 .append(Activation::ReLU)
@@ -45,7 +49,11 @@ impl Vae {
 impl Module for Vae {
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> nabla::core::Result<Tensor> {
         let h = self.encoder.forward(x, ctx)?;
-        let [mu, logvar]: [Tensor; 2] = self.heads.forward_all(&h, ctx)?.try_into().expect("two heads");
+        let [mu, logvar]: [Tensor; 2] = self
+            .heads
+            .forward_all(&h, ctx)?
+            .try_into()
+            .expect("two heads");
         // z = μ + σ ε with ε ~ N(0, I) from the context's stream (μ itself without one)
         let z = match ctx.rng() {
             Ok(rng) => {
@@ -58,7 +66,11 @@ impl Module for Vae {
         Tensor::cat(&[&recon, &mu, &logvar], -1)
     }
     fn parameters(&self) -> Vec<(String, Var)> {
-        nabla::nn::prefixed(&[("encoder", &self.encoder as &dyn Module), ("heads", &self.heads), ("decoder", &self.decoder)])
+        nabla::nn::prefixed(&[
+            ("encoder", &self.encoder as &dyn Module),
+            ("heads", &self.heads),
+            ("decoder", &self.decoder),
+        ])
     }
 }
 
@@ -69,7 +81,12 @@ pub fn vae_loss(out: &Tensor, x: &Tensor) -> nabla::core::Result<Tensor> {
     let logvar = out.narrow(1, 784 + LATENT, LATENT)?;
     let bce = binary_cross_entropy(&recon, x, Reduction::Sum)?;
     // KL(N(μ, σ²) ‖ N(0, 1)) = -½ Σ (1 + log σ² − μ² − σ²)
-    let kld = logvar.add_scalar(1.0)?.sub(&mu.sqr()?)?.sub(&logvar.exp()?)?.sum()?.mul_scalar(-0.5)?;
+    let kld = logvar
+        .add_scalar(1.0)?
+        .sub(&mu.sqr()?)?
+        .sub(&logvar.exp()?)?
+        .sum()?
+        .mul_scalar(-0.5)?;
     bce.add(&kld)
 }
 
@@ -78,12 +95,19 @@ pub fn vae_loss(out: &Tensor, x: &Tensor) -> nabla::core::Result<Tensor> {
 struct VaeStep;
 
 impl TrainStep for VaeStep {
-    fn step(&mut self, p: &mut StepParts<'_>, batch: &Batch) -> nabla::train::trainer::Result<StepOutput> {
+    fn step(
+        &mut self,
+        p: &mut StepParts<'_>,
+        batch: &Batch,
+    ) -> nabla::train::trainer::Result<StepOutput> {
         let out = p.model.forward(&batch.x, &mut ForwardCtx::train(p.rng))?;
         let loss = vae_loss(&out, &batch.x)?;
         drop(out);
         let total = p.backward_and_step(loss)?;
-        Ok(StepOutput { loss: total / batch.len() as f64, correct: None })
+        Ok(StepOutput {
+            loss: total / batch.len() as f64,
+            correct: None,
+        })
     }
 }
 
@@ -109,9 +133,15 @@ pub fn run(data: &Path, epochs: usize, out: &Path, seed: u64) -> Result<Vec<(f64
     let mut rng = Mt19937::new(nabla::core::stream_seed(seed, "init"));
     let model = Vae::new(&mut rng)?;
     let opt = Adam::new(model.parameters(), 1e-3);
-    let config = TrainConfig::default().with_seed(seed).with_task(Task::LossOnly).with_progress(ProgressMode::Quiet);
+    let config = TrainConfig::default()
+        .with_seed(seed)
+        .with_task(Task::LossOnly)
+        .with_progress(ProgressMode::Quiet);
     let mut trainer = Trainer::new(model, opt, vae_loss, config).with_step(VaeStep);
-    let mut loader = DataLoader::new(images_as_targets(&train)?, LoaderConfig::new(128).with_shuffle(true).with_seed(seed))?;
+    let mut loader = DataLoader::new(
+        images_as_targets(&train)?,
+        LoaderConfig::new(128).with_shuffle(true).with_seed(seed),
+    )?;
     let mut eval_rng = Mt19937::new(nabla::core::stream_seed(seed, "test"));
     let mut history = Vec::new();
     for epoch in 1..=epochs {
@@ -126,7 +156,11 @@ pub fn run(data: &Path, epochs: usize, out: &Path, seed: u64) -> Result<Vec<(f64
     }
     // the trained weights, in a Vae of our own (the trainer holds its model as a dyn Module)
     let vae = Vae::new(&mut Mt19937::new(0))?;
-    load_model_tensors(&vae, &model_tensors(trainer.model.as_ref()), "the trained VAE")?;
+    load_model_tensors(
+        &vae,
+        &model_tensors(trainer.model.as_ref()),
+        "the trained VAE",
+    )?;
     // pictures: 64 samples from the prior, and 8 test digits above their reconstructions
     std::fs::create_dir_all(out)?;
     let _g = no_grad();
@@ -134,19 +168,35 @@ pub fn run(data: &Path, epochs: usize, out: &Path, seed: u64) -> Result<Vec<(f64
     let z = Tensor::randn(&[64, LATENT], DType::F32, &mut prior)?;
     save_image_grid(&vae.decode(&z)?, 8, Some(28), out.join("samples.png"))?;
     let first = test.x().narrow(0, 0, 8.min(test.len()))?;
-    let recon = vae.forward(&first, &mut ForwardCtx::eval_with_rng(&mut eval_rng))?.narrow(1, 0, 784)?;
+    let recon = vae
+        .forward(&first, &mut ForwardCtx::eval_with_rng(&mut eval_rng))?
+        .narrow(1, 0, 784)?;
     let both = Tensor::cat(&[&first, &recon], 0)?;
-    save_image_grid(&both, first.shape()[0], Some(28), out.join("reconstructions.png"))?;
+    save_image_grid(
+        &both,
+        first.shape()[0],
+        Some(28),
+        out.join("reconstructions.png"),
+    )?;
     Ok(history)
 }
 
 #[allow(dead_code)] // tests include this file and call `run`
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |f: &str| args.iter().position(|a| a == f).and_then(|i| args.get(i + 1)).cloned();
+    let flag = |f: &str| {
+        args.iter()
+            .position(|a| a == f)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let data = PathBuf::from(flag("--data").ok_or("--data DIR: the MNIST folder is needed")?);
-    let epochs = flag("--epochs").map_or(Ok(10), |e| e.parse()).map_err(|_| "--epochs: a number")?;
-    let seed = flag("--seed").map_or(Ok(1), |e| e.parse()).map_err(|_| "--seed: a number")?;
+    let epochs = flag("--epochs")
+        .map_or(Ok(10), |e| e.parse())
+        .map_err(|_| "--epochs: a number")?;
+    let seed = flag("--seed")
+        .map_or(Ok(1), |e| e.parse())
+        .map_err(|_| "--seed: a number")?;
     let out = PathBuf::from(flag("--out").unwrap_or_else(|| "runs/vae".into()));
     let history = run(&data, epochs, &out, seed)?;
     println!("pictures in {}", out.display());

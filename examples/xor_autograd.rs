@@ -5,7 +5,8 @@
 
 use nabla::prelude::*;
 
-fn main() -> Result<()> {
+/// Trains the network and returns its predictions for the four patterns (4×1).
+pub fn run() -> Result<Tensor> {
     let x = Tensor::from_vec(vec![0.0f32, 0., 0., 1., 1., 0., 1., 1.], &[4, 2])?;
     let y = Tensor::from_vec(vec![0.0f32, 1., 1., 0.], &[4, 1])?;
     let mut rng = Mt19937::new(0);
@@ -31,6 +32,12 @@ fn main() -> Result<()> {
     let _guard = no_grad();
     let h = x.matmul(&w1.as_tensor())?.add(&b1.as_tensor())?.tanh()?;
     let p = h.matmul(&w2.as_tensor())?.add(&b2.as_tensor())?.sigmoid()?;
+    Ok(p)
+}
+
+#[allow(dead_code)] // tests include this file and call `run`
+fn main() -> Result<()> {
+    let p = run()?;
     println!("predictions for [0,0] [0,1] [1,0] [1,1]:\n{p}");
     Ok(())
 }

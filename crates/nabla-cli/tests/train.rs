@@ -244,6 +244,10 @@ fn bad_configs_are_one_line_exit_2() {
         ("shape.toml", "[model]\ninput_shape = [63]\nlayers = [{ type = \"linear\", out = 10 }]\n", "model.input_shape"),
         ("mnist.toml", "[data]\ndataset = \"mnist\"\npath = \"/nonexistent/data\"\n[model]\nlayers = [{ type = \"linear\", out = 10 }]\n", "does not exist"),
         ("smoothing.toml", "[model]\nlayers = [{ type = \"linear\", out = 10 }]\n[train]\nloss = \"nll\"\nlabel_smoothing = 0.1\n", "train.label_smoothing"),
+        ("huge.toml", "[model]\ninput_shape = [64]\nlayers = [{ type = \"linear\", out = 100000 }, { type = \"linear\", out = 100000000 }]\n", "model.layers[1] (linear)"),
+        ("overflow.toml", "[model]\ninput_shape = [4294967296, 4294967296, 4]\nlayers = [{ type = \"linear\", out = 10 }]\n", "model.input_shape"),
+        ("reg_metric.toml", "[data]\ndataset = \"diabetes\"\n[model]\nlayers = [{ type = \"linear\", out = 1 }]\n[train]\nloss = \"mse\"\nmetrics = [\"accuracy\"]\n", "train.metrics"),
+        ("reg_loss.toml", "[data]\ndataset = \"diabetes\"\n[model]\nlayers = [{ type = \"linear\", out = 1 }]\n", "train.loss"),
     ];
     for (file, body, needle) in cases {
         std::fs::write(d.join(file), body).unwrap();
@@ -391,4 +395,66 @@ optimizer = { name = "adam", lr = 0.05 }
     std::fs::write(d.join("data.csv"), "a,b,label,c\n1,2,0,3\n1,x,1,4\n").unwrap();
     assert_bad(&nabla(&["train", "c.toml", "--out", "r3"], &d), "data.csv");
     assert!(!d.join("r2").exists() && !d.join("r3").exists());
+}
+
+#[test]
+fn regression_train_eval_predict_and_bad_targets() {
+    let d = tmp("regression");
+    let cfg = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/diabetes-mlp.toml"
+    );
+    let o = nabla(&["train", cfg, "--epochs", "5", "--out", "run"], &d);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("test_r2=") && last.contains("test_mae=") && last.contains("test_loss="),
+        "{last}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run/summary.json")).unwrap())
+            .unwrap();
+    for k in ["test_r2", "test_mae", "test_rmse", "test_loss"] {
+        assert!(s[k].is_f64(), "summary lacks {k}: {s}");
+    }
+    assert!(s.get("test_accuracy").is_none(), "{s}");
+    // eval gives the same numbers from the checkpoint, with no data folder (bundled)
+    let e = nabla(&["eval", "run"], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    let first_three = |l: &str| l.split(' ').take(3).collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        first_three(text(&e).0.lines().last().unwrap()),
+        first_three(last)
+    );
+    // predict prints a value per row (features are standardized with the saved statistics)
+    std::fs::write(
+        d.join("rows.csv"),
+        "59,2,32.1,101,157,93.2,38,4,4.8598,87\n",
+    )
+    .unwrap();
+    let p = nabla(&["predict", "run", "rows.csv"], &d);
+    assert!(p.status.success(), "{}", text(&p).1);
+    let v: f64 = text(&p)
+        .0
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(v.is_finite(), "{}", text(&p).0);
+    // a regression CSV whose target is not a number: one line naming the row, exit 2
+    std::fs::write(
+        d.join("t.csv"),
+        "a,b,y\n1,2,3.5\n2,3,n/a\n3,4,1.0\n4,5,2.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("t.toml"),
+        "[data]\ndataset = \"csv\"\npath = \"t.csv\"\ntask = \"regression\"\n[model]\nlayers = [{ type = \"linear\", out = 1 }]\n[train]\nloss = \"l1\"\n",
+    )
+    .unwrap();
+    assert_bad(&nabla(&["train", "t.toml", "--out", "never"], &d), "line 3");
+    assert!(!d.join("never").exists());
 }

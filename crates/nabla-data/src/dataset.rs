@@ -230,7 +230,11 @@ impl TensorDataset {
     /// `(train, validation)`, the validation part `None` when it would be empty.
     ///
     /// Fails when `f` is outside `[0, 1)`.
-    pub fn split_validation(&self, f: f64, seed: u64) -> Result<(TensorDataset, Option<TensorDataset>)> {
+    pub fn split_validation(
+        &self,
+        f: f64,
+        seed: u64,
+    ) -> Result<(TensorDataset, Option<TensorDataset>)> {
         if !(0.0..1.0).contains(&f) {
             return Err(DataError::arg(
                 "TensorDataset::split_validation",

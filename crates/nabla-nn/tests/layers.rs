@@ -401,8 +401,19 @@ fn edges_match_pytorch() {
     let s = Tensor::scalar(2.5f64);
     for a in [Activation::Softmax(0), Activation::LogSoftmax(-1)] {
         assert_eq!(a.output_shape(&[]).unwrap(), Vec::<usize>::new());
-        let y = a.forward(&s, &mut ForwardCtx::eval(&mut r)).unwrap();
+        let y = a.forward(&s, &mut ForwardCtx::eval()).unwrap();
         assert_eq!(y.shape(), &[] as &[usize]);
     }
     assert!(Activation::Softmax(1).output_shape(&[]).is_err());
+}
+
+#[test]
+fn linear_has_a_bias_by_default() {
+    let mut r = Mt19937::new(0);
+    let l = Linear::new(3, 2, &mut r).unwrap();
+    assert!(l.bias.is_some());
+    assert_eq!(l.parameters().len(), 2);
+    let l = Linear::without_bias(3, 2, &mut r).unwrap();
+    assert!(l.bias.is_none());
+    assert_eq!(l.parameters().len(), 1);
 }

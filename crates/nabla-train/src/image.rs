@@ -57,7 +57,11 @@ pub fn save_image_grid(
         for y in 0..h {
             for x in 0..w {
                 let val = v[k * h * w + y * w + x];
-                let val = if val.is_nan() { 0.0 } else { val.clamp(0.0, 1.0) };
+                let val = if val.is_nan() {
+                    0.0
+                } else {
+                    val.clamp(0.0, 1.0)
+                };
                 px[(y0 + y) * gw + x0 + x] = (val * 255.0 + 0.5) as u8;
             }
         }
@@ -81,7 +85,8 @@ pub fn save_image_grid(
 /// Fails when the file cannot be read or is not a PNG.
 pub fn png_size(path: impl AsRef<Path>) -> Result<(u32, u32), TrainError> {
     let path = path.as_ref();
-    let f = std::fs::File::open(path).map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
     let r = png::Decoder::new(std::io::BufReader::new(f))
         .read_info()
         .map_err(|e| TrainError::Io(format!("{}: not a PNG ({e})", path.display())))?;

@@ -110,11 +110,15 @@ fn errors_name_the_key() {
     let e = config_err("[train\nepochs = 3\n");
     assert!(e.contains("line 1"), "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
-    let e = config_err(&format!("{LAYERS}[train]\noptimizer = {{ name = \"adam\", lr = -1.0 }}\n"));
+    let e = config_err(&format!(
+        "{LAYERS}[train]\noptimizer = {{ name = \"adam\", lr = -1.0 }}\n"
+    ));
     assert!(e.contains("train.optimizer.lr"), "{e}");
     let e = config_err(&format!("{LAYERS}[train]\nclip_grad_value = 0\n"));
     assert!(e.contains("train.clip_grad_value"), "{e}");
-    let e = config_err(&format!("{LAYERS}[data]\ndataset = \"mnist\"\ntest_split = 0.2\n"));
+    let e = config_err(&format!(
+        "{LAYERS}[data]\ndataset = \"mnist\"\ntest_split = 0.2\n"
+    ));
     assert!(e.contains("data.test_split") && e.contains("mnist"), "{e}");
     let e = config_err(&format!("{LAYERS}[data]\nskip_rows = 1\n"));
     assert!(e.contains("data.skip_rows") && e.contains("csv"), "{e}");
@@ -127,7 +131,10 @@ fn errors_name_the_key() {
     let e = Experiment::from_toml_file(t.0.join("missing.toml"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("missing.toml") && e.contains("cannot read"), "{e}");
+    assert!(
+        e.contains("missing.toml") && e.contains("cannot read"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -136,7 +143,10 @@ fn label_smoothing_only_with_cross_entropy() {
         let e = config_err(&format!(
             "{LAYERS}[train]\nloss = \"{loss}\"\nlabel_smoothing = 0.1\n"
         ));
-        assert!(e.contains("train.label_smoothing") && e.contains(loss), "{e}");
+        assert!(
+            e.contains("train.label_smoothing") && e.contains(loss),
+            "{e}"
+        );
     }
     let ok = format!("{LAYERS}[train]\nlabel_smoothing = 0.1\n");
     let e = Experiment::from_toml_str(&ok, "c.toml").unwrap();
@@ -195,7 +205,10 @@ fn regression_csv_whose_target_is_not_numeric_fails_naming_the_line() {
     let e = exp.fit().unwrap_err();
     assert!(matches!(e, TrainError::Data(_)), "{e:?}");
     let m = e.to_string();
-    assert!(m.contains("r.csv") && m.contains("line 4") && m.contains("high"), "{m}");
+    assert!(
+        m.contains("r.csv") && m.contains("line 4") && m.contains("high"),
+        "{m}"
+    );
     // nothing was written
     assert!(!t.0.join("run").join("checkpoints").exists());
 }
@@ -208,18 +221,30 @@ fn models_too_large_are_refused_before_allocating() {
     )
     .unwrap();
     let mut rng = Mt19937::new(0);
-    let e = build_model(&cfg, &[64], None, &mut rng).err().unwrap().to_string();
+    let e = build_model(&cfg, &[64], None, &mut rng)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         e.contains("model.layers[1] (linear)") && e.contains("bytes") && e.contains("memory"),
         "{e}"
     );
     // an input shape whose element count overflows
-    let e = config_err(&format!(
-        "[model]\ninput_shape = [4294967296, 4294967296, 2]\nlayers = [{{ type = \"linear\", out = 1 }}]\n"
-    ));
-    assert!(e.contains("model.input_shape") && e.contains("overflow"), "{e}");
-    let e = build_model(&cfg, &[usize::MAX, 2], None, &mut rng).err().unwrap().to_string();
-    assert!(e.contains("model.input_shape") && e.contains("overflow"), "{e}");
+    let e = config_err(
+        "[model]\ninput_shape = [4294967296, 4294967296, 2]\nlayers = [{ type = \"linear\", out = 1 }]\n",
+    );
+    assert!(
+        e.contains("model.input_shape") && e.contains("overflow"),
+        "{e}"
+    );
+    let e = build_model(&cfg, &[usize::MAX, 2], None, &mut rng)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("model.input_shape") && e.contains("overflow"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -236,17 +261,29 @@ fn diabetes_regression_runs_end_to_end() {
     assert!(r.mae.is_finite() && r.rmse >= r.mae && r.r2 <= 1.0, "{r:?}");
     assert!(run.test.accuracy.is_none());
     let line = run.closing_line();
-    assert!(line.starts_with("test_r2=") && line.contains("test_mae="), "{line}");
+    assert!(
+        line.starts_with("test_r2=") && line.contains("test_mae="),
+        "{line}"
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.dir.join("summary.json")).unwrap())
             .unwrap();
-    assert!(summary["test_r2"].is_f64() && summary["test_mae"].is_f64(), "{summary}");
+    assert!(
+        summary["test_r2"].is_f64() && summary["test_mae"].is_f64(),
+        "{summary}"
+    );
     let metrics = std::fs::read_to_string(run.dir.join("metrics.jsonl")).unwrap();
-    assert!(metrics.lines().count() == 3 && metrics.contains("\"val_r2\""), "{metrics}");
+    assert!(
+        metrics.lines().count() == 3 && metrics.contains("\"val_r2\""),
+        "{metrics}"
+    );
     // the saved config is complete and lists only the keys that apply
     let saved = std::fs::read_to_string(run.dir.join("config.toml")).unwrap();
     assert!(saved.contains("input_shape = [10]"), "{saved}");
-    assert!(!saved.contains("label_column") && !saved.contains("out_dir"), "{saved}");
+    assert!(
+        !saved.contains("label_column") && !saved.contains("out_dir"),
+        "{saved}"
+    );
 }
 
 #[test]
@@ -279,7 +316,10 @@ fn run_folders_have_readable_unique_names() {
     let name = a.file_name().unwrap().to_string_lossy().into_owned();
     // 2026-12-01_20-34-56-mnist-mlp
     assert_eq!(name.len(), "2026-12-01_20-34-56-mnist-mlp".len(), "{name}");
-    assert!(name.ends_with("-mnist-mlp") && name.as_bytes()[10] == b'_', "{name}");
+    assert!(
+        name.ends_with("-mnist-mlp") && name.as_bytes()[10] == b'_',
+        "{name}"
+    );
     std::fs::create_dir_all(&a).unwrap();
     let b = new_run_dir(&t.0, "mnist-mlp");
     assert_ne!(a, b);

@@ -48,7 +48,11 @@ fn tiny_mnist(dir: &Path, n_train: usize, n_test: usize) {
             for r in 0..28 {
                 for c in 0..28 {
                     let on = r / 2 == class + 2 && (c + i) % 3 != 0;
-                    img.push(if on { 230 } else { ((r * 5 + c * 3 + i) % 17) as u8 });
+                    img.push(if on {
+                        230
+                    } else {
+                        ((r * 5 + c * 3 + i) % 17) as u8
+                    });
                 }
             }
             lbl.push(class as u8);
@@ -70,7 +74,10 @@ fn xor_seed_prints_what_numpy_prints() {
 
 #[test]
 fn xor_autograd_learns() {
-    xor_autograd::main().unwrap();
+    let p = xor_autograd::run().unwrap().to_vec_f64();
+    for (got, want) in p.iter().zip([0.0, 1.0, 1.0, 0.0]) {
+        assert!((got - want).abs() < 0.1, "{p:?}");
+    }
 }
 
 #[test]
@@ -119,7 +126,10 @@ fn vae_trains_and_draws() {
     let h = vae::run(&t.0, 2, &out, 1).unwrap();
     assert_eq!(h.len(), 2);
     // per image: 784 Bernoulli terms, so a few hundred nats at first, then lower
-    assert!(h.iter().all(|(a, b)| a.is_finite() && b.is_finite()), "{h:?}");
+    assert!(
+        h.iter().all(|(a, b)| a.is_finite() && b.is_finite()),
+        "{h:?}"
+    );
     assert!(h[1].0 < h[0].0, "{h:?}");
     // 8×8 samples of 28 px with 2 px padding; 2 rows of 8 for the reconstructions
     let size = |f: &str| nabla::train::image::png_size(out.join(f)).unwrap();

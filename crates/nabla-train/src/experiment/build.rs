@@ -292,13 +292,16 @@ pub fn make_optimizer(spec: &OptimizerSpec, params: Vec<Var>) -> Box<dyn Optimiz
     }
 }
 
+/// A schedule and whether it steps after every optimizer step (else every epoch).
+pub type Schedule = (Box<dyn LrScheduler>, bool);
+
 /// The configured schedule over `opt` and whether it steps per optimizer step (see
 /// `train.schedule_per_step`); `None` without a schedule.
 pub fn make_schedule(
     cfg: &ExperimentConfig,
     opt: &mut dyn Optimizer,
     steps_per_epoch: usize,
-) -> Result<Option<(Box<dyn LrScheduler>, bool)>, TrainError> {
+) -> Result<Option<Schedule>, TrainError> {
     let e = |x: nabla_core::Error| cfg_err(format!("train.schedule: {x}"));
     let epochs = cfg.train.epochs;
     let (s, per_step): (Box<dyn LrScheduler>, bool) = match cfg.train.schedule.clone() {

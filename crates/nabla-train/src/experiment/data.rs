@@ -4,9 +4,7 @@
 use super::config::{DatasetKind, ExperimentConfig};
 use crate::trainer::Task;
 use crate::TrainError;
-use nabla_data::{
-    CsvOptions, DataError, Header, LabelColumn, Standardizer, TensorDataset,
-};
+use nabla_data::{CsvOptions, DataError, Header, LabelColumn, Standardizer, TensorDataset};
 use std::path::{Path, PathBuf};
 
 /// Data split into train, validation and test sets.
