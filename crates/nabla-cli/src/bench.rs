@@ -247,9 +247,7 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        return Err((2, "--threads must be at least 1".into()));
-    }
+    crate::check_threads(threads)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()

@@ -25,6 +25,9 @@ enum Command {
     Eval {
         /// The run folder.
         run_dir: PathBuf,
+        /// A checkpoint folder (or model.safetensors file) to use instead of the newest.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
         /// Data folder (overrides the config and NABLA_DATA).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -33,6 +36,9 @@ enum Command {
     Predict {
         /// The run folder.
         run_dir: PathBuf,
+        /// A checkpoint folder (or model.safetensors file) to use instead of the newest.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
         /// PNG images (image models) or CSV files of feature rows (tabular models).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -158,9 +164,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
         Command::Bench(b) => bench::run(&b),
         Command::Train(t) => {
             if let Some(n) = t.threads {
-                if n == 0 {
-                    return Err((2, "--threads must be at least 1".into()));
-                }
+                check_threads(n)?;
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
                     .build_global()
@@ -177,12 +181,17 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             };
             run::train(&args).map_err(to_exit)
         }
-        Command::Eval { run_dir, data } => run::eval(&run_dir, data.as_deref()).map_err(to_exit),
+        Command::Eval {
+            run_dir,
+            checkpoint,
+            data,
+        } => run::eval(&run_dir, checkpoint.as_deref(), data.as_deref()).map_err(to_exit),
         Command::Predict {
             run_dir,
+            checkpoint,
             inputs,
             logits,
-        } => run::predict(&run_dir, &inputs, logits).map_err(to_exit),
+        } => run::predict(&run_dir, checkpoint.as_deref(), &inputs, logits).map_err(to_exit),
         Command::Summary { config, data } => {
             run::summary(&config, data.as_deref()).map_err(to_exit)
         }
@@ -211,6 +220,23 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             Ok(())
         }
     }
+}
+
+/// Refuses a thread count of 0 or far beyond the machine's cores (each thread is an OS
+/// thread started at once; 100,000 of them stall the machine before training starts).
+pub fn check_threads(n: usize) -> Result<(), (u8, String)> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let max = (4 * cores).max(64);
+    if n == 0 {
+        return Err((2, "--threads must be at least 1".into()));
+    }
+    if n > max {
+        return Err((
+            2,
+            format!("--threads {n} is far beyond this machine's {cores} cores (at most {max})"),
+        ));
+    }
+    Ok(())
 }
 
 fn to_exit(e: run::CliError) -> (u8, String) {

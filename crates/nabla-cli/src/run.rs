@@ -4,7 +4,10 @@
 use nabla::core::{GradcheckOptions, Mt19937, Tensor};
 use nabla::data::{DataLoader, Dataset, LoaderConfig, Standardizer};
 use nabla::nn::Module;
-use nabla::train::experiment::{build_model, load_data, make_loss, open_run, ExperimentConfig};
+use nabla::train::experiment::data::prediction_rows;
+use nabla::train::experiment::{
+    build_model, load_data, make_loss, open_run_with, ExperimentConfig,
+};
 use nabla::train::{Experiment, LossFn, ProgressMode, Task, TrainError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -100,10 +103,29 @@ fn loader(ds: &nabla::data::TensorDataset) -> R<DataLoader> {
     DataLoader::new(ds.clone(), LoaderConfig::new(256)).map_err(|e| bad(e.to_string()))
 }
 
+/// A run's model with the weights of `checkpoint` or of its newest readable checkpoint,
+/// saying on stderr which damaged checkpoints were passed over; the returned line names the
+/// file loaded (printed once the inputs are read, so a bad input is still one line).
+fn open(
+    run: &Path,
+    checkpoint: Option<&Path>,
+) -> R<(ExperimentConfig, nabla::nn::Sequential, String)> {
+    let (cfg, model, w) = open_run_with(run, checkpoint).map_err(train_err)?;
+    for s in &w.skipped {
+        eprintln!(
+            "nabla: warning: checkpoint {} is damaged, passed over: {}",
+            s.dir.display(),
+            s.reason
+        );
+    }
+    Ok((cfg, model, format!("nabla: loaded {}", w.file.display())))
+}
+
 /// `nabla eval RUN_DIR`.
-pub fn eval(run: &Path, data_flag: Option<&Path>) -> R<()> {
-    let (cfg, model, _) = open_run(run).map_err(train_err)?;
+pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> R<()> {
+    let (cfg, model, loaded) = open(run, checkpoint)?;
     let data = load_data(&cfg, data_flag).map_err(train_err)?;
+    eprintln!("{loaded}");
     let mut l = loader(&data.test)?;
     let task = cfg.data.task();
     if task == Task::Regression {
@@ -169,10 +191,16 @@ fn read_png_gray(path: &Path) -> R<(Vec<f32>, usize, usize)> {
 }
 
 /// `nabla predict RUN_DIR INPUT...`.
-pub fn predict(run: &Path, inputs: &[PathBuf], logits: bool) -> R<()> {
-    let (cfg, model, _) = open_run(run).map_err(train_err)?;
+pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits: bool) -> R<()> {
+    let (cfg, model, loaded) = open(run, checkpoint)?;
     let input_shape = cfg.model.input_shape.clone().unwrap_or_default();
     let per: usize = input_shape.iter().product();
+    // a CSV run saved where its label column was
+    let label_index = std::fs::read_to_string(run.join("columns.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["label_index"].as_u64())
+        .map(|i| i as usize);
     let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
     for p in inputs {
         let is_png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
@@ -187,32 +215,13 @@ pub fn predict(run: &Path, inputs: &[PathBuf], logits: bool) -> R<()> {
             }
             rows.push((p.display().to_string(), px));
         } else {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let vals: Result<Vec<f32>, _> =
-                    line.split(',').map(|v| v.trim().parse::<f32>()).collect();
-                let vals = vals
-                    .map_err(|_| bad(format!("{}: row {}: not all numbers", p.display(), i + 1)))?;
-                if vals.len() != per {
-                    return Err(bad(format!(
-                        "{}: row {} has {} values, the model takes {per}",
-                        p.display(),
-                        i + 1,
-                        vals.len()
-                    )));
-                }
-                rows.push((format!("{}:{}", p.display(), i + 1), vals));
-            }
+            rows.extend(prediction_rows(&cfg, p, per, label_index).map_err(train_err)?);
         }
     }
     if rows.is_empty() {
         return Err(bad("predict: no input"));
     }
+    eprintln!("{loaded}");
     let n = rows.len();
     let flat: Vec<f32> = rows.iter().flat_map(|(_, v)| v.iter().copied()).collect();
     let mut shape = vec![n];

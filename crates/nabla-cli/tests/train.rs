@@ -311,7 +311,10 @@ fn bad_checkpoints_and_outputs() {
     );
     let c = copy("corrupt");
     std::fs::write(c.join("state.json"), b"{ not json").unwrap();
-    assert_bad(&nabla(&["eval", "corrupt"], &d), "state.json");
+    // eval needs only the weights; resuming needs the state and says which file is bad
+    let e = nabla(&["eval", "corrupt"], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    assert_bad(&nabla(&["train", "--resume", "corrupt"], &d), "state.json");
     // a checkpoint of another model: the config now has 16 hidden units
     let m = copy("other");
     let cfg = std::fs::read_to_string(d.join("other/config.toml"))
@@ -389,6 +392,28 @@ optimizer = { name = "adam", lr = 0.05 }
         out.contains("rows.csv:1: class 0") && out.contains("rows.csv:2: class 1"),
         "{out}"
     );
+    // the training file itself (header and label column) and rows cut from it
+    let p = nabla(&["predict", "run", "data.csv"], &d);
+    let (out, err) = text(&p);
+    assert!(p.status.success(), "{err}");
+    assert_eq!(out.lines().count(), 200, "{out}");
+    assert!(
+        out.starts_with("data.csv:1: class 0") && out.contains("data.csv:2: class 1"),
+        "{out}"
+    );
+    let cut: String = std::fs::read_to_string(d.join("data.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("cut.csv"), cut).unwrap();
+    let p = nabla(&["predict", "run", "cut.csv"], &d);
+    assert!(p.status.success(), "{}", text(&p).1);
+    assert!(text(&p).0.contains("cut.csv:3: class 0"), "{}", text(&p).0);
+    std::fs::write(d.join("wide.csv"), "1,2,3,4,5\n").unwrap();
+    assert_bad(&nabla(&["predict", "run", "wide.csv"], &d), "wide.csv");
     // ragged rows and non-numbers name the row
     std::fs::write(d.join("data.csv"), "a,b,label,c\n1,2,0,3\n1,2,1\n").unwrap();
     assert_bad(&nabla(&["train", "c.toml", "--out", "r2"], &d), "data.csv");
@@ -457,4 +482,95 @@ fn regression_train_eval_predict_and_bad_targets() {
     .unwrap();
     assert_bad(&nabla(&["train", "t.toml", "--out", "never"], &d), "line 3");
     assert!(!d.join("never").exists());
+}
+
+#[test]
+fn eval_and_predict_say_which_checkpoint_they_loaded() {
+    let d = tmp("whichck");
+    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let o = nabla(&["train", "c.toml", "--out", "r", "--plain"], &d);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let cks = list_checkpoints(&d.join("r"));
+    assert!(cks.len() >= 2, "{cks:?}");
+    let (newest, previous) = (&cks[cks.len() - 1], &cks[cks.len() - 2]);
+    let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    // the newest, named on stderr
+    let e = nabla(&["eval", "r"], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    let err = text(&e).1;
+    assert!(
+        err.contains("loaded") && err.contains(&name(newest)),
+        "{err}"
+    );
+    let good_line = text(&e).0.lines().last().unwrap().to_string();
+    // damage the newest: eval says so (file and reason) and which one it used instead
+    let w = newest.join("model.safetensors");
+    let bytes = std::fs::read(&w).unwrap();
+    std::fs::write(&w, &bytes[..bytes.len() / 3]).unwrap();
+    let e = nabla(&["eval", "r"], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    let err = text(&e).1;
+    assert!(
+        err.contains("damaged") && err.contains(&name(newest)) && err.contains("model.safetensors"),
+        "{err}"
+    );
+    assert!(
+        err.lines().last().unwrap().contains(&name(previous)),
+        "{err}"
+    );
+    std::fs::write(d.join("x.csv"), vec!["0.5"; 64].join(",") + "\n").unwrap();
+    let p = nabla(&["predict", "r", "x.csv"], &d);
+    assert!(p.status.success(), "{}", text(&p).1);
+    assert!(text(&p).1.contains("damaged"), "{}", text(&p).1);
+    // --checkpoint picks one explicitly: a folder, or the weights file itself
+    let e = nabla(
+        &["eval", "r", "--checkpoint", previous.to_str().unwrap()],
+        &d,
+    );
+    assert!(e.status.success(), "{}", text(&e).1);
+    assert!(!text(&e).1.contains("damaged"), "{}", text(&e).1);
+    let f = previous.join("model.safetensors");
+    let e = nabla(&["eval", "r", "--checkpoint", f.to_str().unwrap()], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    assert_bad(
+        &nabla(&["eval", "r", "--checkpoint", w.to_str().unwrap()], &d),
+        "model.safetensors",
+    );
+    assert_bad(
+        &nabla(&["eval", "r", "--checkpoint", "nowhere"], &d),
+        "nowhere",
+    );
+    // a folder holding only model.safetensors (as PyTorch could write it) is a checkpoint
+    let only = d.join("only");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(&f, only.join("model.safetensors")).unwrap();
+    let e = nabla(&["eval", "r", "--checkpoint", "only"], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    let run2 = d.join("r2/checkpoints/ckpt-0000000001");
+    std::fs::create_dir_all(&run2).unwrap();
+    std::fs::copy(d.join("r/config.toml"), d.join("r2/config.toml")).unwrap();
+    std::fs::copy(&f, run2.join("model.safetensors")).unwrap();
+    let e = nabla(&["eval", "r2"], &d);
+    assert!(e.status.success(), "{}", text(&e).1);
+    assert!(text(&e)
+        .0
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("test_accuracy="));
+    assert!(good_line.starts_with("test_accuracy="), "{good_line}");
+    // resuming it needs the optimizer and loader state: one line naming what is missing
+    assert_bad(&nabla(&["train", "--resume", "r2"], &d), "state.json");
+}
+
+#[test]
+fn thread_counts_far_beyond_the_cores_are_refused() {
+    let d = tmp("threads");
+    let o = nabla(&["train", "--threads", "100000", "--out", "never"], &d);
+    assert_bad(&o, "--threads 100000");
+    assert!(!d.join("never").exists());
+    assert_bad(
+        &nabla(&["bench", "W6", "--threads", "100000"], &d),
+        "--threads",
+    );
 }

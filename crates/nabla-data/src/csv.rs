@@ -114,6 +114,8 @@ pub struct CsvData {
     pub feature_names: Vec<String>,
     /// The label column's name.
     pub label_name: Option<String>,
+    /// The label column's 0-based index among all columns.
+    pub label_index: Option<usize>,
     /// For classification with non-integer labels: the label text of each class index.
     pub classes: Option<Vec<String>>,
 }
@@ -225,6 +227,8 @@ pub(crate) struct Table {
     pub(crate) label_name: Option<String>,
     /// (line number, label text) per row.
     pub(crate) labels: Vec<(usize, String)>,
+    /// The label column's index.
+    pub(crate) label_index: Option<usize>,
     /// Class names from a scikit-learn count line (`150,4,setosa,versicolor,virginica`).
     pub(crate) class_names: Vec<String>,
 }
@@ -391,6 +395,7 @@ pub(crate) fn parse_table(text: &str, name: &str, o: &CsvOptions) -> Result<Tabl
         feature_names,
         label_name: label.map(|j| names[j].clone()),
         labels,
+        label_index: label,
         class_names,
     })
 }
@@ -469,6 +474,7 @@ pub fn parse_csv(text: &str, name: &str, options: &CsvOptions) -> Result<CsvData
         y,
         feature_names: t.feature_names,
         label_name: t.label_name,
+        label_index: t.label_index,
         classes,
     })
 }

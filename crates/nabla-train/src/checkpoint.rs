@@ -311,8 +311,9 @@ pub fn read_checkpoint(dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
     })
 }
 
-/// The complete checkpoints in `run_dir/checkpoints`, oldest first.
-pub fn list_checkpoints(run_dir: &Path) -> Vec<PathBuf> {
+/// The step checkpoint folders (`ckpt-…`) of `run_dir/checkpoints` that hold `file`,
+/// oldest first (half-written `.tmp` and replaced `.old` folders excluded).
+fn checkpoint_dirs_with(run_dir: &Path, file: &str) -> Vec<PathBuf> {
     let dir = run_dir.join("checkpoints");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| {
@@ -326,7 +327,7 @@ pub fn list_checkpoints(run_dir: &Path) -> Vec<PathBuf> {
                     n.starts_with("ckpt-")
                         && !n.ends_with(".tmp")
                         && !n.ends_with(".old")
-                        && p.join("state.json").exists()
+                        && p.join(file).exists()
                 })
                 .collect()
         })
@@ -335,23 +336,125 @@ pub fn list_checkpoints(run_dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// The newest complete checkpoint of a run that can be read; an older one is used when the
-/// newest is damaged.
-pub fn latest_checkpoint(run_dir: &Path) -> Result<Option<LoadedCheckpoint>, TrainError> {
-    let all = list_checkpoints(run_dir);
-    let mut first_err = None;
+/// The complete checkpoints in `run_dir/checkpoints`, oldest first.
+pub fn list_checkpoints(run_dir: &Path) -> Vec<PathBuf> {
+    checkpoint_dirs_with(run_dir, "state.json")
+}
+
+/// A checkpoint that was passed over, and why (the message names the file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// The checkpoint folder.
+    pub dir: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The newest complete checkpoint of a run that can be read, with the newer ones that could
+/// not (damaged: a file missing, truncated or corrupted; a folder holding only the weights
+/// counts as one with files missing), newest first. `None` when the run
+/// has no complete checkpoint; an error when it has some and none can be read.
+pub fn latest_checkpoint_reporting(
+    run_dir: &Path,
+) -> Result<(Option<LoadedCheckpoint>, Vec<Skipped>), TrainError> {
+    // folders with weights but no state count too: they are damaged for resuming
+    let mut all = list_checkpoints(run_dir);
+    all.extend(checkpoint_dirs_with(run_dir, "model.safetensors"));
+    all.sort();
+    all.dedup();
+    let mut skipped = Vec::new();
     for d in all.iter().rev() {
         match read_checkpoint(d) {
-            Ok(c) => return Ok(Some(c)),
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
+            Ok(c) => return Ok((Some(c), skipped)),
+            Err(e) => skipped.push(Skipped {
+                dir: d.clone(),
+                reason: e.to_string(),
+            }),
         }
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(None),
+    match skipped.first() {
+        Some(s) => Err(TrainError::Checkpoint(format!(
+            "{}: no checkpoint of the run can be read (newest: {})",
+            run_dir.display(),
+            s.reason.trim_start_matches("checkpoint: ")
+        ))),
+        None => Ok((None, skipped)),
     }
+}
+
+/// The newest complete checkpoint of a run that can be read; an older one is used when the
+/// newest is damaged (see [`latest_checkpoint_reporting`] to learn which were passed over).
+pub fn latest_checkpoint(run_dir: &Path) -> Result<Option<LoadedCheckpoint>, TrainError> {
+    Ok(latest_checkpoint_reporting(run_dir)?.0)
+}
+
+/// Model weights read for evaluation or prediction: where they came from, and the newer
+/// checkpoints passed over because they were damaged.
+#[derive(Debug, Clone)]
+pub struct ModelWeights {
+    /// The `model.safetensors` file read.
+    pub file: PathBuf,
+    /// The tensors, by `state_dict` name.
+    pub tensors: BTreeMap<String, Tensor>,
+    /// Newer checkpoints that could not be read, newest first.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The weights of a checkpoint given explicitly: a folder holding `model.safetensors` (its
+/// other files are not needed: a folder written by PyTorch in nabla's layout will do) or a
+/// safetensors file.
+///
+/// Fails, naming the file, when it is missing or damaged.
+pub fn read_model_weights(dir_or_file: &Path) -> Result<ModelWeights, TrainError> {
+    let file = if dir_or_file.is_dir() {
+        dir_or_file.join("model.safetensors")
+    } else {
+        dir_or_file.to_path_buf()
+    };
+    if !file.exists() {
+        return Err(TrainError::Checkpoint(format!(
+            "{}: no such file",
+            file.display()
+        )));
+    }
+    let tensors = load_safetensors(&file).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    Ok(ModelWeights {
+        file,
+        tensors,
+        skipped: Vec::new(),
+    })
+}
+
+/// The weights of a run's newest checkpoint whose `model.safetensors` can be read (the
+/// optimizer and loader state are not needed, so a folder holding only the weights counts);
+/// damaged newer ones are passed over and listed in [`ModelWeights::skipped`].
+///
+/// Fails when the run has no checkpoint, or none whose weights can be read.
+pub fn latest_model_weights(run_dir: &Path) -> Result<ModelWeights, TrainError> {
+    let mut skipped = Vec::new();
+    for d in checkpoint_dirs_with(run_dir, "model.safetensors")
+        .iter()
+        .rev()
+    {
+        match read_model_weights(d) {
+            Ok(mut w) => {
+                w.skipped = skipped;
+                return Ok(w);
+            }
+            Err(e) => skipped.push(Skipped {
+                dir: d.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Err(TrainError::Checkpoint(match skipped.first() {
+        Some(s) => format!(
+            "{}: no checkpoint's weights can be read (newest: {})",
+            run_dir.display(),
+            s.reason.trim_start_matches("checkpoint: ")
+        ),
+        None => format!("{}: the run has no checkpoint", run_dir.display()),
+    }))
 }
 
 /// Removes all but the newest `keep` checkpoints.

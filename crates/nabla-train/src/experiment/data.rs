@@ -25,6 +25,8 @@ pub struct Data {
     pub standardizer: Option<Standardizer>,
     /// The class names, when the file names them.
     pub class_names: Option<Vec<String>>,
+    /// CSV: the label column's 0-based index among the file's columns.
+    pub label_index: Option<usize>,
 }
 
 fn bad(e: DataError) -> TrainError {
@@ -125,6 +127,7 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
     let d = &cfg.data;
     let test_split = d.test_split();
     let mut class_names = None;
+    let mut label_index = None;
     let (trainval, test) = match d.dataset {
         DatasetKind::Mnist | DatasetKind::FashionMnist => {
             let dir = data_dir(cfg, data_flag)?;
@@ -140,6 +143,7 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
                     let path = csv_path(cfg, data_flag)?;
                     let csv = nabla_data::read_csv(&path, &csv_options(cfg)).map_err(bad)?;
                     class_names = csv.classes.clone();
+                    label_index = csv.label_index;
                     csv.into_dataset().map_err(bad)?
                 }
             };
@@ -198,5 +202,62 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
         outputs,
         standardizer,
         class_names,
+        label_index,
     })
+}
+
+/// The feature rows of a CSV file given to a trained model, as `(name, values)` with names
+/// `file:row` (data rows counted from 1). The file may have a header row and, when the run
+/// was trained on a CSV with a label column, that column too (so the training file itself,
+/// or rows cut from it, can be predicted): rows of `features` values are features; rows of
+/// `features + 1` values of a CSV-trained run drop its label column (at `label_index`, as
+/// the run saved it in `columns.json`, else as configured).
+///
+/// Fails, naming the file and row, when the file cannot be read, a value is not a number,
+/// or the rows have another width.
+pub fn prediction_rows(
+    cfg: &ExperimentConfig,
+    path: &Path,
+    features: usize,
+    label_index: Option<usize>,
+) -> Result<Vec<(String, Vec<f32>)>, TrainError> {
+    let mut o = csv_options(cfg).with_label(LabelColumn::None);
+    if cfg.data.dataset != DatasetKind::Csv {
+        o = CsvOptions::default().with_label(LabelColumn::None);
+    }
+    let all = nabla_data::read_csv(path, &o)?;
+    let width = all.num_features();
+    let x = if width == features {
+        all.x
+    } else if width == features + 1 && cfg.data.dataset == DatasetKind::Csv {
+        // the label column is there: read the file as the run read its training data
+        let mut o = csv_options(cfg).with_task(nabla_data::Task::Classification);
+        if let Some(i) = label_index {
+            o = o.with_label(LabelColumn::Index(i));
+        }
+        let mut with_label = nabla_data::read_csv(path, &o)?;
+        if with_label.num_features() != features {
+            return Err(TrainError::Config(format!(
+                "{}: rows have {width} values; the model takes {features} features",
+                path.display()
+            )));
+        }
+        with_label.y = None;
+        with_label.x
+    } else {
+        return Err(TrainError::Config(format!(
+            "{}: rows have {width} values, the model takes {features}{}",
+            path.display(),
+            if cfg.data.dataset == DatasetKind::Csv {
+                format!(" (or {} with the label column)", features + 1)
+            } else {
+                String::new()
+            }
+        )));
+    };
+    let v = x.to_vec::<f32>()?;
+    Ok(v.chunks(features.max(1))
+        .enumerate()
+        .map(|(i, r)| (format!("{}:{}", path.display(), i + 1), r.to_vec()))
+        .collect())
 }

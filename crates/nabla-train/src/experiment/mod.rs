@@ -23,7 +23,7 @@ pub mod spec;
 pub use build::{build_model, make_loss, make_optimizer, make_schedule};
 pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
 pub use data::{load_data, Data};
-pub use run_dir::{new_run_dir, open_run};
+pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
 
 use crate::checkpoint::EpochMetrics;
@@ -291,6 +291,10 @@ impl Experiment {
             let j = json!({"mean": s.mean(), "std": s.std()});
             crate::trainer::write_json(&out.join("standardizer.json"), &j)?;
         }
+        if let Some(i) = data.label_index {
+            let j = json!({"label_index": i, "classes": data.class_names});
+            crate::trainer::write_json(&out.join("columns.json"), &j)?;
+        }
         let n_params = nabla_nn::parameter_count(&model);
         let mut optimizer = make_optimizer(
             &cfg.train.optimizer,
@@ -322,7 +326,18 @@ impl Experiment {
         }
         let mut resumed_from = None;
         if self.resume.is_some() {
-            let resumed = trainer.resume_from(&out, &mut train_loader)?;
+            let (ck, skipped) = crate::checkpoint::latest_checkpoint_reporting(&out)?;
+            for s in &skipped {
+                eprintln!(
+                    "nabla: warning: checkpoint {} is damaged, passed over: {}",
+                    s.dir.display(),
+                    s.reason
+                );
+            }
+            let resumed = ck.is_some();
+            if let Some(ck) = &ck {
+                trainer.restore(ck, &mut train_loader)?;
+            }
             if progress != ProgressMode::Quiet {
                 if resumed {
                     println!(

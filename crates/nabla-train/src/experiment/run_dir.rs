@@ -2,7 +2,9 @@
 
 use super::build::build_model;
 use super::config::ExperimentConfig;
-use crate::checkpoint::{latest_checkpoint, load_model_tensors};
+use crate::checkpoint::{
+    latest_model_weights, load_model_tensors, read_model_weights, ModelWeights,
+};
 use crate::TrainError;
 use nabla_core::Mt19937;
 use nabla_nn::Sequential;
@@ -58,11 +60,17 @@ pub fn new_run_dir(root: &Path, name: &str) -> PathBuf {
     dir
 }
 
-/// A finished (or interrupted) run: its saved config and its model with the newest complete
-/// checkpoint's weights, and that checkpoint's folder. No data is read.
+/// A finished (or interrupted) run: its saved config and its model with the weights of
+/// `checkpoint` (a checkpoint folder or a safetensors file) when given, else of the newest
+/// checkpoint whose weights can be read. No data is read. The returned [`ModelWeights`] says
+/// which file was loaded and which damaged newer checkpoints were passed over.
 ///
-/// Fails when `run` is not a run folder, its config is damaged, or it has no checkpoint.
-pub fn open_run(run: &Path) -> Result<(ExperimentConfig, Sequential, PathBuf), TrainError> {
+/// Fails when `run` is not a run folder, its config is damaged, it has no readable
+/// checkpoint, or the weights do not fit the model (naming the tensors).
+pub fn open_run_with(
+    run: &Path,
+    checkpoint: Option<&Path>,
+) -> Result<(ExperimentConfig, Sequential, ModelWeights), TrainError> {
     if !run.is_dir() {
         return Err(TrainError::Config(format!(
             "{}: no such run folder",
@@ -78,12 +86,22 @@ pub fn open_run(run: &Path) -> Result<(ExperimentConfig, Sequential, PathBuf), T
     })?;
     let mut rng = Mt19937::new(0);
     let (model, _) = build_model(&cfg, &input, None, &mut rng)?;
-    let ck = latest_checkpoint(run)?.ok_or_else(|| {
-        TrainError::Checkpoint(format!("{}: the run has no checkpoint", run.display()))
-    })?;
-    let what = ck.dir.join("model.safetensors").display().to_string();
-    load_model_tensors(&model, &ck.model, &what)?;
-    Ok((cfg, model, ck.dir))
+    let weights = match checkpoint {
+        Some(c) => read_model_weights(c)?,
+        None => latest_model_weights(run)?,
+    };
+    load_model_tensors(
+        &model,
+        &weights.tensors,
+        &weights.file.display().to_string(),
+    )?;
+    Ok((cfg, model, weights))
+}
+
+/// [`open_run_with`] the newest readable checkpoint; returns the folder (or file) loaded.
+pub fn open_run(run: &Path) -> Result<(ExperimentConfig, Sequential, PathBuf), TrainError> {
+    let (cfg, model, w) = open_run_with(run, None)?;
+    Ok((cfg, model, w.file))
 }
 
 #[cfg(test)]
