@@ -181,9 +181,18 @@ struct Shown<'a> {
     op: &'static str,
     x: &'a [usize],
     w: &'a [usize],
+    /// A 1-d convolution: pairs are shown by their width alone.
+    one_d: bool,
 }
 
 impl Shown<'_> {
+    fn pair(&self, p: (usize, usize)) -> String {
+        if self.one_d {
+            p.1.to_string()
+        } else {
+            format!("{p:?}")
+        }
+    }
     fn err(&self, what: impl std::fmt::Display) -> Error {
         Error::shape(
             self.op,
@@ -237,13 +246,19 @@ fn check_positive(
     groups: usize,
 ) -> Result<()> {
     if stride.0 == 0 || stride.1 == 0 {
-        return Err(s.arg(format_args!("stride {stride:?} must be at least 1")));
+        return Err(s.arg(format_args!("stride {} must be at least 1", s.pair(stride))));
     }
     if dilation.0 == 0 || dilation.1 == 0 {
-        return Err(s.arg(format_args!("dilation {dilation:?} must be at least 1")));
+        return Err(s.arg(format_args!(
+            "dilation {} must be at least 1",
+            s.pair(dilation)
+        )));
     }
     if kernel.0 == 0 || kernel.1 == 0 {
-        return Err(s.arg(format_args!("kernel size {kernel:?} must be at least 1")));
+        return Err(s.arg(format_args!(
+            "kernel size {} must be at least 1",
+            s.pair(kernel)
+        )));
     }
     if groups == 0 {
         return Err(s.arg("groups must be at least 1"));
@@ -508,6 +523,7 @@ impl Tensor {
             op: "conv2d",
             x: self.shape(),
             w: weight.shape(),
+            one_d: false,
         };
         if weight.rank() != 4 {
             return Err(s.err("the weight must have rank 4 [O, C / groups, kH, kW]"));
@@ -551,6 +567,7 @@ impl Tensor {
             op: "conv_transpose2d",
             x: self.shape(),
             w: weight.shape(),
+            one_d: false,
         };
         if weight.rank() != 4 {
             return Err(s.err("the weight must have rank 4 [Cin, Cout / groups, kH, kW]"));
@@ -582,6 +599,7 @@ impl Tensor {
             op: "conv1d",
             x: self.shape(),
             w: weight.shape(),
+            one_d: true,
         };
         if weight.rank() != 3 {
             return Err(s.err("the weight must have rank 3 [O, C / groups, k]"));

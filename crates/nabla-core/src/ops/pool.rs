@@ -212,32 +212,55 @@ fn out_len(a: Axis, ceil: bool) -> i64 {
     out
 }
 
+/// Who is pooling, for messages: the op, the shape the caller passed, and whether to show
+/// the width alone (1-d pools).
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    op: &'static str,
+    shown: &'a [usize],
+    one_d: bool,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(op: &'static str, x: &'a Tensor, one_d: bool) -> Self {
+        Ctx {
+            op,
+            shown: x.shape(),
+            one_d,
+        }
+    }
+    fn pair(&self, p: (impl std::fmt::Debug, impl std::fmt::Debug)) -> String {
+        if self.one_d {
+            format!("{:?}", p.1)
+        } else {
+            format!("({:?}, {:?})", p.0, p.1)
+        }
+    }
+}
+
 /// Validates a pooling's parameters (PyTorch's `pool2d_shape_check`) and gives the output
 /// size of both axes.
-fn check_pool(op: &'static str, xs: &[usize], ax: [Axis; 2], ceil: bool) -> Result<(usize, usize)> {
-    let pair = |f: fn(&Axis) -> usize| (f(&ax[0]), f(&ax[1]));
-    let ctx = |what: String| Error::arg(op, format!("input {}: {what}", fmt_shape(xs)));
+fn check_pool(cx: Ctx, ax: [Axis; 2], ceil: bool) -> Result<(usize, usize)> {
+    let pair = |f: fn(&Axis) -> usize| cx.pair((f(&ax[0]), f(&ax[1])));
+    let err = |what: String| Error::arg(cx.op, format!("input {}: {what}", fmt_shape(cx.shown)));
     if ax.iter().any(|a| a.k == 0) {
-        return Err(ctx(format!(
-            "kernel size {:?} must be at least 1",
+        return Err(err(format!(
+            "kernel size {} must be at least 1",
             pair(|a| a.k)
         )));
     }
     if ax.iter().any(|a| a.s == 0) {
-        return Err(ctx(format!(
-            "stride {:?} must be at least 1",
-            pair(|a| a.s)
-        )));
+        return Err(err(format!("stride {} must be at least 1", pair(|a| a.s))));
     }
     if ax.iter().any(|a| a.d == 0) {
-        return Err(ctx(format!(
-            "dilation {:?} must be at least 1",
+        return Err(err(format!(
+            "dilation {} must be at least 1",
             pair(|a| a.d)
         )));
     }
     if ax.iter().any(|a| a.p > a.k / 2) {
-        return Err(ctx(format!(
-            "padding {:?} must be at most half the kernel size {:?}",
+        return Err(err(format!(
+            "padding {} must be at most half the kernel size {}",
             pair(|a| a.p),
             pair(|a| a.k)
         )));
@@ -245,14 +268,15 @@ fn check_pool(op: &'static str, xs: &[usize], ax: [Axis; 2], ceil: bool) -> Resu
     let (oh, ow) = (out_len(ax[0], ceil), out_len(ax[1], ceil));
     if oh < 1 || ow < 1 {
         return Err(Error::shape(
-            op,
+            cx.op,
             format!(
-                "input {} with kernel {:?}, stride {:?}, padding {:?}, dilation {:?} gives output size ({oh}, {ow}), which is too small",
-                fmt_shape(xs),
+                "input {} with kernel {}, stride {}, padding {}, dilation {} gives output size {}, which is too small",
+                fmt_shape(cx.shown),
                 pair(|a| a.k),
                 pair(|a| a.s),
                 pair(|a| a.p),
-                pair(|a| a.d)
+                pair(|a| a.d),
+                cx.pair((oh, ow)),
             ),
         ));
     }
@@ -295,7 +319,7 @@ fn un_nchw(y: Tensor, x: &Tensor, one_d: bool) -> Result<Tensor> {
     }
 }
 
-fn max_windows(op: &'static str, s: [usize; 4], o: MaxPool2dOptions) -> Result<MaxWindows> {
+fn max_windows(cx: Ctx, s: [usize; 4], o: MaxPool2dOptions) -> Result<MaxWindows> {
     let ax = [
         Axis {
             len: s[2],
@@ -312,7 +336,7 @@ fn max_windows(op: &'static str, s: [usize; 4], o: MaxPool2dOptions) -> Result<M
             d: o.dilation.1,
         },
     ];
-    let (oh, ow) = check_pool(op, &s, ax, o.ceil_mode)?;
+    let (oh, ow) = check_pool(cx, ax, o.ceil_mode)?;
     let axis = |a: Axis, out: usize, dim: &str| -> Result<Vec<(usize, usize)>> {
         (0..out)
             .map(|i| {
@@ -324,10 +348,10 @@ fn max_windows(op: &'static str, s: [usize; 4], o: MaxPool2dOptions) -> Result<M
                 match taps.first() {
                     Some(&f) => Ok((f as usize, taps.len())),
                     None => Err(Error::shape(
-                        op,
+                        cx.op,
                         format!(
                             "input {}: pooling window {i} of the {dim} covers no input element",
-                            fmt_shape(&s)
+                            fmt_shape(cx.shown)
                         ),
                     )),
                 }
@@ -345,7 +369,7 @@ fn max_windows(op: &'static str, s: [usize; 4], o: MaxPool2dOptions) -> Result<M
     })
 }
 
-fn avg_windows(op: &'static str, s: [usize; 4], o: AvgPool2dOptions) -> Result<AvgWindows> {
+fn avg_windows(cx: Ctx, s: [usize; 4], o: AvgPool2dOptions) -> Result<AvgWindows> {
     let ax = [
         Axis {
             len: s[2],
@@ -362,7 +386,7 @@ fn avg_windows(op: &'static str, s: [usize; 4], o: AvgPool2dOptions) -> Result<A
             d: 1,
         },
     ];
-    let (oh, ow) = check_pool(op, &s, ax, o.ceil_mode)?;
+    let (oh, ow) = check_pool(cx, ax, o.ceil_mode)?;
     // PyTorch's divisor: the window clipped to the padded input, or to the input itself
     let axis = |a: Axis, out: usize| -> Vec<(usize, usize, usize)> {
         (0..out)
@@ -500,7 +524,7 @@ impl Tensor {
     /// Fails as [`Tensor::max_pool2d`].
     pub fn max_pool2d_with_indices(&self, opts: MaxPool2dOptions) -> Result<(Tensor, Tensor)> {
         let (x, s) = nchw("max_pool2d", self, false)?;
-        let win = max_windows("max_pool2d", s, opts)?;
+        let win = max_windows(Ctx::new("max_pool2d", self, false), s, opts)?;
         let (y, i) = max_op(&x, win)?;
         Ok((un_nchw(y, self, false)?, un_nchw(i, self, false)?))
     }
@@ -511,7 +535,7 @@ impl Tensor {
     /// Fails (naming `max_pool1d`) as `max_pool2d`.
     pub fn max_pool1d(&self, opts: MaxPool1dOptions) -> Result<Tensor> {
         let (x, s) = nchw("max_pool1d", self, true)?;
-        let win = max_windows("max_pool1d", s, opts.to_2d())?;
+        let win = max_windows(Ctx::new("max_pool1d", self, true), s, opts.to_2d())?;
         un_nchw(max_op(&x, win)?.0, self, true)
     }
 
@@ -531,7 +555,7 @@ impl Tensor {
     /// ```
     pub fn avg_pool2d(&self, opts: AvgPool2dOptions) -> Result<Tensor> {
         let (x, s) = nchw("avg_pool2d", self, false)?;
-        let win = avg_windows("avg_pool2d", s, opts)?;
+        let win = avg_windows(Ctx::new("avg_pool2d", self, false), s, opts)?;
         un_nchw(avg_op(&x, &Arc::new(win))?, self, false)
     }
 
@@ -541,7 +565,7 @@ impl Tensor {
     /// Fails (naming `avg_pool1d`) as `avg_pool2d`.
     pub fn avg_pool1d(&self, opts: AvgPool1dOptions) -> Result<Tensor> {
         let (x, s) = nchw("avg_pool1d", self, true)?;
-        let win = avg_windows("avg_pool1d", s, opts.to_2d())?;
+        let win = avg_windows(Ctx::new("avg_pool1d", self, true), s, opts.to_2d())?;
         un_nchw(avg_op(&x, &Arc::new(win))?, self, true)
     }
 
