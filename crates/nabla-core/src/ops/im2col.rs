@@ -112,6 +112,13 @@ struct Ptr<T>(*mut T);
 unsafe impl<T> Sync for Ptr<T> {}
 unsafe impl<T> Send for Ptr<T> {}
 
+impl<T> Ptr<T> {
+    /// The pointer (a method, so closures capture the whole `Ptr`, which is `Sync`).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// Runs `f` over `0..units`, split across threads when the work is large enough.
 fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
     if macs >= PAR_MACS && threads() > 1 && units > 1 {
@@ -302,7 +309,6 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
     let (chw, ohw) = (g.c * g.h * g.w, g.o * p);
     let dst = Ptr(out.as_mut_ptr());
     split(g.n * tiles, g.macs(), |units| {
-        let dst = dst;
         let mut col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
         for u in units {
             let (img, t) = (u / tiles, u % tiles);
@@ -319,7 +325,7 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
                 // p0..p0+len, inside `out` (n * o * p elements); `bias` is prefilled there
                 // and accumulated onto.
                 unsafe {
-                    let d = dst.0.add(img * ohw + grp * og * p + p0);
+                    let d = dst.get().add(img * ohw + grp * og * p + p0);
                     if let Some(b) = bias {
                         for (r, &bv) in b[grp * og..(grp + 1) * og].iter().enumerate() {
                             std::slice::from_raw_parts_mut(d.add(r * p), len).fill(bv);
@@ -354,12 +360,11 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
     let tp = g.tile(std::mem::size_of::<T>());
     let dst = Ptr(dx.as_mut_ptr());
     split(g.n * g.groups, g.macs(), |units| {
-        let dst = dst;
         let mut col = take_buffer::<T>(kg * tp);
         for u in units {
             let (img, grp) = (u / g.groups, u % g.groups);
             // SAFETY: unit (img, grp) alone touches this group's channels of image img.
-            let dxg = unsafe { std::slice::from_raw_parts_mut(dst.0.add(u * plane), plane) };
+            let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
             let gyg = &gy[img * g.o * p + grp * og * p..][..og * p];
             let mut p0 = 0;
             while p0 < p {
@@ -408,15 +413,14 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
     let (p_dw, p_rest) = (Ptr(dw.as_mut_ptr()), Ptr(partials.as_mut_ptr()));
     let chw = g.c * g.h * g.w;
     split(chunks, g.macs(), |cs| {
-        let (p_dw, p_rest) = (p_dw, p_rest);
         let mut col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
         for ch in cs {
             // SAFETY: chunk 0 writes dw, chunk ch > 0 its own block of partials.
             let acc = unsafe {
                 if ch == 0 {
-                    p_dw.0
+                    p_dw.get()
                 } else {
-                    p_rest.0.add((ch - 1) * wn)
+                    p_rest.get().add((ch - 1) * wn)
                 }
             };
             for (k, u) in (ch * per..((ch + 1) * per).min(units)).enumerate() {

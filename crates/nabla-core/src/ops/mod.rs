@@ -103,6 +103,12 @@ fn col_major(t: &Tensor) -> bool {
     }
 }
 
+/// The gradient of a convolution's bias from the output's gradient `[n, c, h, w]`: sums over
+/// the trailing dims, then the leading one (two fast reductions, no transposed copy).
+fn bias_grad(g: &Tensor) -> Result<Tensor> {
+    g.sum_dims(&[2, 3], false)?.sum_dims(&[0], false)
+}
+
 /// The vector-Jacobian product of `op`: given the inputs, the output and the output's gradient
 /// `g`, the gradient of each input (`None` for inputs that take none, such as indices).
 /// Gradients may have the output's broadcast shape: the engine sums them down.
@@ -279,7 +285,7 @@ pub(crate) fn backward_rule(
                     .transpose()?,
             ];
             if x.len() == 3 {
-                v.push(need(2).then(|| g.sum_dims(&[0, 2, 3], false)).transpose()?);
+                v.push(need(2).then(|| bias_grad(g)).transpose()?);
             }
             Ok(v)
         }
@@ -294,7 +300,7 @@ pub(crate) fn backward_rule(
                     .transpose()?,
             ];
             if x.len() == 3 {
-                v.push(need(2).then(|| g.sum_dims(&[0, 2, 3], false)).transpose()?);
+                v.push(need(2).then(|| bias_grad(g)).transpose()?);
             }
             Ok(v)
         }

@@ -365,6 +365,9 @@ fn max_windows(cx: Ctx, s: [usize; 4], o: MaxPool2dOptions) -> Result<MaxWindows
         w: s[3],
         rows: axis(ax[0], oh, "height")?,
         cols: axis(ax[1], ow, "width")?,
+        kernel: o.kernel,
+        stride: o.stride,
+        padding: o.padding,
         dil: o.dilation,
     })
 }

@@ -10,6 +10,7 @@ use super::kernels::PAR_THRESHOLD;
 use crate::dtype::Float;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
+use multiversion::multiversion;
 use std::ops::Range;
 
 /// Windows of a max pooling over `[n, c, h, w]`: output row `i` reads input rows
@@ -22,6 +23,9 @@ pub(crate) struct MaxWindows {
     pub w: usize,
     pub rows: Vec<(usize, usize)>,
     pub cols: Vec<(usize, usize)>,
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
     pub dil: (usize, usize),
 }
 
@@ -47,10 +51,42 @@ fn per_planes(planes: usize, work: usize, f: impl Fn(Range<usize>) + Sync) {
     }
 }
 
+/// The range of outputs `o` for which `o * stride + off` lies in `0..len`, within `0..n`.
+fn valid_outputs(off: isize, stride: usize, len: usize, n: usize) -> Range<usize> {
+    let s = stride as isize;
+    let lo = if off < 0 { (-off + s - 1) / s } else { 0 } as usize;
+    let hi = if off >= len as isize {
+        0
+    } else {
+        ((len as isize - off + s - 1) / s) as usize
+    };
+    lo.min(n)..hi.min(n).max(lo.min(n))
+}
+
+/// `best, arg = v, first + k step` where `v[k] > best[k]` or `v[k]` is NaN (which wins, as
+/// in PyTorch): one kernel tap over a row of outputs, branch-free so that it vectorizes.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn select_max<T: Float>(v: &[T], best: &mut [T], arg: &mut [i64], first: i64, step: i64) {
+    for (k, ((b, a), &x)) in best.iter_mut().zip(arg.iter_mut()).zip(v).enumerate() {
+        #[allow(clippy::eq_op)]
+        let take = (x > *b) | (x != x);
+        *b = if take { x } else { *b };
+        *a = if take { first + k as i64 * step } else { *a };
+    }
+}
+
 /// Max pooling: the values and, per output, the flat index (`y * w + x`) of the first
 /// maximum in window scan order (rows, then columns); NaN wins as in PyTorch.
+///
+/// One output row at a time, the kernel taps in scan order in the outer loops and the output
+/// columns in the inner loop (a branch-free compare-and-select over a row, instead of a
+/// short, mispredicted loop per window); each output still sees its taps in scan order.
 pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Vec<T>, Vec<i64>) {
-    let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
+    let (hw, oh, ow) = (win.h * win.w, win.rows.len(), win.cols.len());
+    let ohw = oh * ow;
     let planes = win.n * win.c;
     let mut out = take_buffer::<T>(planes * ohw);
     let mut idx = take_buffer::<i64>(planes * ohw);
@@ -58,7 +94,14 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
         return (out, idx);
     }
     let (o, ix) = (SharedMut::new(&mut out), SharedMut::new(&mut idx));
-    let (dh, dw) = win.dil;
+    let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) = (win.kernel, win.stride, win.padding, win.dil);
+    // per kernel column: the input column offset and the outputs it is valid for
+    let cols: Vec<(isize, Range<usize>)> = (0..kw)
+        .map(|tb| {
+            let off = (tb * dw) as isize - pw as isize;
+            (off, valid_outputs(off, sw, win.w, ow))
+        })
+        .collect();
     per_planes(planes, planes * hw, |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let (o, ix) = unsafe {
@@ -67,31 +110,45 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
                 ix.range(r.start * ohw..r.end * ohw),
             )
         };
+        let mut tmp = vec![T::ZERO; ow];
         for (k, pl) in r.enumerate() {
             let src = &x[pl * hw..(pl + 1) * hw];
-            let (o, ix) = (
-                &mut o[k * ohw..(k + 1) * ohw],
-                &mut ix[k * ohw..(k + 1) * ohw],
-            );
-            let mut q = 0;
-            for &(y0, ny) in &win.rows {
-                for &(x0, nx) in &win.cols {
-                    let mut best = T::NEG_INFINITY;
-                    let mut at = y0 * win.w + x0;
-                    for a in 0..ny {
-                        let row = (y0 + a * dh) * win.w;
-                        for b in 0..nx {
-                            let i = row + x0 + b * dw;
-                            let v = src[i];
-                            if v > best || v.is_nan_() {
-                                best = v;
-                                at = i;
+            for oy in 0..oh {
+                let at = k * ohw + oy * ow;
+                let (best, arg) = (&mut o[at..at + ow], &mut ix[at..at + ow]);
+                let y0 = win.rows[oy].0;
+                best.fill(T::NEG_INFINITY);
+                for (a, &(x0, _)) in arg.iter_mut().zip(&win.cols) {
+                    *a = (y0 * win.w + x0) as i64;
+                }
+                for ta in 0..kh {
+                    let y = (oy * sh + ta * dh) as isize - ph as isize;
+                    if y < 0 || y >= win.h as isize {
+                        continue;
+                    }
+                    let base = y as usize * win.w;
+                    let row = &src[base..base + win.w];
+                    for (off, valid) in &cols {
+                        if valid.is_empty() {
+                            continue;
+                        }
+                        let x0 = ((valid.start * sw) as isize + off) as usize;
+                        let taps = &mut tmp[..valid.len()];
+                        if sw == 1 {
+                            taps.copy_from_slice(&row[x0..x0 + valid.len()]);
+                        } else {
+                            for (t, v) in taps.iter_mut().zip(row[x0..].iter().step_by(sw)) {
+                                *t = *v;
                             }
                         }
+                        select_max(
+                            taps,
+                            &mut best[valid.clone()],
+                            &mut arg[valid.clone()],
+                            (base + x0) as i64,
+                            sw as i64,
+                        );
                     }
-                    o[q] = best;
-                    ix[q] = at as i64;
-                    q += 1;
                 }
             }
         }
