@@ -4,12 +4,14 @@
 
 pub(crate) mod binary;
 pub(crate) mod conv;
+pub(crate) mod conv_options;
 pub(crate) mod im2col;
 pub(crate) mod index;
 pub(crate) mod kernels;
 pub(crate) mod matmul;
 pub(crate) mod pool;
 pub(crate) mod pool_kernels;
+pub(crate) mod pool_options;
 pub(crate) mod reduce;
 pub(crate) mod shape;
 pub(crate) mod unary;
