@@ -137,6 +137,9 @@ fn max_cases() -> Vec<([usize; 4], MaxPool2dOptions)> {
     let m = MaxPool2dOptions::new;
     vec![
         ([2, 3, 6, 6], m(2, 2)),
+        // 2x2 with an unused last row and column (the 2x2 fast path), and in ceil mode
+        ([1, 2, 7, 5], m(2, 2)),
+        ([1, 2, 7, 5], m(2, 2).with_ceil_mode(true)),
         ([1, 2, 7, 5], m(3, 2).with_stride(2, 1).with_padding(1, 1)),
         ([1, 2, 7, 7], m(3, 3).with_stride(2, 2).with_ceil_mode(true)),
         (

@@ -78,6 +78,29 @@ fn select_max<T: Float>(v: &[T], best: &mut [T], arg: &mut [i64], first: i64, st
     }
 }
 
+/// One output row of a 2x2, stride-2 max pooling whose windows all lie inside the input:
+/// `r0`, `r1` are the two input rows (`2 * best.len()` elements each, `r0` at flat index
+/// `at0`, `r1` at `at0 + w`); taps in scan order, first maximum kept, NaN wins.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn max_2x2_row<T: Float>(r0: &[T], r1: &[T], best: &mut [T], arg: &mut [i64], at0: i64, w: i64) {
+    let pairs = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+    for (k, ((b, a), (p, q))) in best.iter_mut().zip(arg.iter_mut()).zip(pairs).enumerate() {
+        let i0 = at0 + 2 * k as i64;
+        let (mut m, mut i) = (p[0], i0);
+        #[allow(clippy::eq_op)]
+        for (v, vi) in [(p[1], i0 + 1), (q[0], i0 + w), (q[1], i0 + w + 1)] {
+            let take = (v > m) | (v != v);
+            m = if take { v } else { m };
+            i = if take { vi } else { i };
+        }
+        *b = m;
+        *a = i;
+    }
+}
+
 /// Max pooling: the values and, per output, the flat index (`y * w + x`) of the first
 /// maximum in window scan order (rows, then columns); NaN wins as in PyTorch.
 ///
@@ -102,6 +125,12 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
             (off, valid_outputs(off, sw, win.w, ow))
         })
         .collect();
+    let fast_2x2 = win.kernel == (2, 2)
+        && win.stride == (2, 2)
+        && win.padding == (0, 0)
+        && win.dil == (1, 1)
+        && 2 * oh <= win.h
+        && 2 * ow <= win.w;
     per_planes(planes, planes * hw, |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let (o, ix) = unsafe {
@@ -116,6 +145,12 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
             for oy in 0..oh {
                 let at = k * ohw + oy * ow;
                 let (best, arg) = (&mut o[at..at + ow], &mut ix[at..at + ow]);
+                if fast_2x2 {
+                    let r0 = 2 * oy * win.w;
+                    let (a, b) = (&src[r0..r0 + 2 * ow], &src[r0 + win.w..r0 + win.w + 2 * ow]);
+                    max_2x2_row(a, b, best, arg, r0 as i64, win.w as i64);
+                    continue;
+                }
                 let y0 = win.rows[oy].0;
                 best.fill(T::NEG_INFINITY);
                 for (a, &(x0, _)) in arg.iter_mut().zip(&win.cols) {
