@@ -655,6 +655,25 @@ fn conv2d_errors_name_the_op_and_shapes() {
         || i64s(&[0; 16], &[1, 1, 4, 4]).conv2d(&i64s(&[0; 9], &[1, 1, 3, 3]), None, d),
         &["conv2d", "i64"],
     );
+    // parameters so large that the size arithmetic could overflow
+    msg_has(
+        || conv(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_padding(usize::MAX, 0)),
+        &["conv2d", "[1, 1, 4, 4]", "padding", "too large"],
+    );
+    msg_has(
+        || {
+            conv(
+                &[1, 1, 4, 4],
+                &[1, 1, 3, 3],
+                d.with_dilation(1, usize::MAX / 2),
+            )
+        },
+        &["conv2d", "dilation", "too large"],
+    );
+    msg_has(
+        || conv(&[1, 4, 5, 5], &[4, 2, 3, 3], d.with_groups(usize::MAX)),
+        &["conv2d", "channels"],
+    );
     // an empty batch is fine
     assert_eq!(
         conv(&[0, 1, 4, 4], &[2, 1, 3, 3], d).unwrap().shape(),
@@ -725,6 +744,14 @@ fn conv_transpose2d_errors_name_the_op_and_shapes() {
         &["conv_transpose2d", "stride (0, 0)"],
     );
     msg_has(
+        || ct(&[1, 0, 4, 4], &[0, 2, 3, 3], d.with_groups(usize::MAX)),
+        &["conv_transpose2d", "overflows"],
+    );
+    msg_has(
+        || ct(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_stride(usize::MAX, 1)),
+        &["conv_transpose2d", "stride", "too large"],
+    );
+    msg_has(
         || {
             ct(&[1, 1, 4], &[1, 1, 3, 3], d)
                 .map(|t| t.shape().to_vec())
@@ -786,6 +813,10 @@ fn pooling_errors_name_the_op_and_shapes() {
             "padding (2, 1)",
             "half the kernel size (3, 3)",
         ],
+    );
+    msg_has(
+        || x.max_pool2d(m(2, 2).with_stride(usize::MAX, 1)),
+        &["max_pool2d", "[1, 2, 5, 5]", "too large"],
     );
     msg_has(
         || x.max_pool2d(m(6, 2)),

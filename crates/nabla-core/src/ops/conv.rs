@@ -76,6 +76,23 @@ fn check_operands(
     Ok(())
 }
 
+/// Strides, paddings, dilations and kernel sizes above this are refused, so the size
+/// arithmetic cannot overflow.
+pub(crate) const MAX_PARAM: usize = 1 << 31;
+
+/// Checks that no size parameter exceeds [`MAX_PARAM`].
+fn check_small(s: &Shown, params: &[(&str, (usize, usize))]) -> Result<()> {
+    for (name, p) in params {
+        if p.0 > MAX_PARAM || p.1 > MAX_PARAM {
+            return Err(s.arg(format_args!(
+                "{name} {} is too large (at most {MAX_PARAM})",
+                s.pair(*p)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks that every stride, dilation and kernel size is at least 1 and `groups` too.
 fn check_positive(
     s: &Shown,
@@ -110,11 +127,20 @@ fn conv2d_geom(s: &Shown, xs: &[usize], ws: &[usize], o: Conv2dOptions) -> Resul
     let [n, c, h, wd] = [xs[0], xs[1], xs[2], xs[3]];
     let [oc, cg, kh, kw] = [ws[0], ws[1], ws[2], ws[3]];
     check_positive(s, o.stride, o.dilation, (kh, kw), o.groups)?;
-    if cg * o.groups != c {
+    check_small(
+        s,
+        &[
+            ("stride", o.stride),
+            ("padding", o.padding),
+            ("dilation", o.dilation),
+            ("kernel size", (kh, kw)),
+        ],
+    )?;
+    if cg.checked_mul(o.groups) != Some(c) {
         return Err(s.err(format_args!(
             "the input has {c} channels but the weight expects {cg} x groups {} = {}",
             o.groups,
-            cg * o.groups
+            cg.saturating_mul(o.groups)
         )));
     }
     if oc % o.groups != 0 {
@@ -163,6 +189,16 @@ fn conv_transpose2d_geom(
     let [n, cin, h, wd] = [xs[0], xs[1], xs[2], xs[3]];
     let [wc, cg, kh, kw] = [ws[0], ws[1], ws[2], ws[3]];
     check_positive(s, o.stride, o.dilation, (kh, kw), o.groups)?;
+    check_small(
+        s,
+        &[
+            ("stride", o.stride),
+            ("padding", o.padding),
+            ("output_padding", o.output_padding),
+            ("dilation", o.dilation),
+            ("kernel size", (kh, kw)),
+        ],
+    )?;
     if wc != cin {
         return Err(s.err(format_args!(
             "the input has {cin} channels but the weight expects {wc} (its first dim)"
@@ -188,7 +224,10 @@ fn conv_transpose2d_geom(
         return Err(s.err("the input has an empty spatial dim"));
     }
     let out = |len: usize, k: usize, st: usize, p: usize, d: usize, op: usize, dim: &str| {
-        let full = (len - 1) * st + d * (k - 1) + op + 1;
+        let full = (len - 1)
+            .checked_mul(st)
+            .and_then(|v| v.checked_add(d * (k - 1) + op + 1))
+            .ok_or_else(|| s.err(format_args!("the output {dim} overflows")))?;
         if full <= 2 * p {
             Err(s.err(format_args!(
                 "padding {p} leaves no output {dim} (the full output is {full})"
@@ -202,7 +241,9 @@ fn conv_transpose2d_geom(
     let (dh, dw) = o.dilation;
     Ok(ConvGeom {
         n,
-        c: cg * o.groups,
+        c: cg
+            .checked_mul(o.groups)
+            .ok_or_else(|| s.err("the number of output channels overflows"))?,
         h: out(h, kh, sh, ph, dh, o.output_padding.0, "height")?,
         w: out(wd, kw, sw, pw, dw, o.output_padding.1, "width")?,
         o: cin,
@@ -412,7 +453,8 @@ impl Tensor {
             return Err(s.err("the weight must have rank 4 [Cin, Cout / groups, kH, kW]"));
         }
         let (x, unbatched) = batched(&s, self, 4)?;
-        check_operands(&s, &x, weight, bias, weight.shape()[1] * opts.groups.max(1))?;
+        let cout = weight.shape()[1].saturating_mul(opts.groups.max(1));
+        check_operands(&s, &x, weight, bias, cout)?;
         let g = conv_transpose2d_geom(&s, x.shape(), weight.shape(), opts)?;
         let y = conv_transpose_op(&x, weight, bias, &g)?;
         if unbatched {

@@ -86,6 +86,15 @@ fn check_pool(cx: Ctx, ax: [Axis; 2], ceil: bool) -> Result<(usize, usize)> {
             pair(|a| a.d)
         )));
     }
+    let big = super::conv::MAX_PARAM;
+    if ax.iter().any(|a| a.k > big || a.s > big || a.d > big) {
+        return Err(err(format!(
+            "kernel size {}, stride {} or dilation {} is too large (at most {big})",
+            pair(|a| a.k),
+            pair(|a| a.s),
+            pair(|a| a.d)
+        )));
+    }
     if ax.iter().any(|a| a.p > a.k / 2) {
         return Err(err(format!(
             "padding {} must be at most half the kernel size {}",
@@ -168,14 +177,13 @@ fn max_windows(cx: Ctx, s: [usize; 4], o: MaxPool2dOptions) -> Result<MaxWindows
     let axis = |a: Axis, out: usize, dim: &str| -> Result<Vec<(usize, usize)>> {
         (0..out)
             .map(|i| {
-                let start = (i * a.s) as i64 - a.p as i64;
-                let taps: Vec<i64> = (0..a.k as i64)
-                    .map(|t| start + t * a.d as i64)
-                    .filter(|&v| v >= 0 && v < a.len as i64)
-                    .collect();
-                match taps.first() {
-                    Some(&f) => Ok((f as usize, taps.len())),
-                    None => Err(Error::shape(
+                // taps start + t d for t < k; the valid ones are t0 <= t < t1
+                let (start, d) = ((i * a.s) as i64 - a.p as i64, a.d as i64);
+                let t0 = if start < 0 { (-start + d - 1) / d } else { 0 };
+                let t1 = ((a.len as i64 - start + d - 1) / d).clamp(0, a.k as i64);
+                match t0 < t1 {
+                    true => Ok(((start + t0 * d) as usize, (t1 - t0) as usize)),
+                    false => Err(Error::shape(
                         cx.op,
                         format!(
                             "input {}: pooling window {i} of the {dim} covers no input element",
