@@ -11,11 +11,48 @@ use crate::tensor::{Tensor, TensorId};
 use crate::{Error, Result};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
 
-/// How a tracked tensor was computed.
+/// How a tracked tensor was computed: the op (with what its rule saved) and its inputs.
 pub(crate) struct Node {
     pub(crate) op: Op,
     pub(crate) inputs: Vec<Tensor>,
+}
+
+/// A tracked tensor's place in the graph. The [`Node`] is released by the backward pass as
+/// soon as its rule has run (unless the graph is kept with `create_graph`), so the saved
+/// tensors of a step do not outlive their use; the op's name stays for messages.
+pub(crate) struct GraphNode {
+    pub(crate) name: &'static str,
+    saved: Mutex<Option<Node>>,
+}
+
+impl GraphNode {
+    pub(crate) fn new(op: Op, inputs: Vec<Tensor>) -> Self {
+        GraphNode {
+            name: op.name(),
+            saved: Mutex::new(Some(Node { op, inputs })),
+        }
+    }
+    /// The inputs, if not yet released (for dropping a graph iteratively).
+    pub(crate) fn into_inputs(self) -> Vec<Tensor> {
+        self.saved
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or_else(Vec::new, |n| n.inputs)
+    }
+    fn lock(&self) -> MutexGuard<'_, Option<Node>> {
+        // no code that can panic runs under this lock except a rule, after which the node
+        // is consistent anyway
+        self.saved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn freed(&self) -> Error {
+        Error::Backward(format!(
+            "the graph was already backpropagated through and its saved tensors were freed (at {}); \
+             compute the forward pass again, or keep the graph with backward_with(seed, true)",
+            self.name
+        ))
+    }
 }
 
 thread_local! {
@@ -98,7 +135,9 @@ impl GradStore {
 }
 
 /// Tracked tensors reachable from `root`, inputs before the tensors computed from them.
-fn topo_order(root: &Tensor) -> Vec<Tensor> {
+///
+/// Fails when a node on the way was released by an earlier backward pass.
+fn topo_order(root: &Tensor) -> Result<Vec<Tensor>> {
     let mut order = Vec::new();
     let mut visited: HashSet<TensorId> = HashSet::new();
     // iterative DFS: (tensor, children pushed?)
@@ -112,7 +151,9 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
             continue;
         }
         stack.push((t.clone(), true));
-        if let Some(node) = &t.0.node {
+        if let Some(gn) = &t.0.node {
+            let saved = gn.lock();
+            let node = saved.as_ref().ok_or_else(|| gn.freed())?;
             for inp in node.inputs.iter().rev() {
                 if inp.0.track && !visited.contains(&inp.id()) {
                     stack.push((inp.clone(), false));
@@ -120,7 +161,7 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
             }
         }
     }
-    order
+    Ok(order)
 }
 
 /// Sums `g` down to `shape` (undoing a broadcast).
@@ -172,21 +213,32 @@ pub(crate) fn backward_impl(
         }
     };
     let _mode = set_grad_enabled(create_graph);
-    let order = topo_order(root);
+    let mut order = topo_order(root)?;
     let mut grads: HashMap<TensorId, Tensor> = HashMap::new();
     grads.insert(root.id(), seed);
     let mut leaves = GradStore::default();
-    for t in order.iter().rev() {
+    // Popped in reverse order: each tensor (and, without create_graph, the node holding its
+    // saved inputs) is released as soon as its rule has run.
+    while let Some(t) = order.pop() {
         let Some(g) = grads.remove(&t.id()) else {
             continue;
         };
-        let Some(node) = &t.0.node else {
+        let Some(gn) = &t.0.node else {
             if t.0.is_var {
                 leaves.grads.insert(t.id(), g);
             }
             continue;
         };
-        let in_grads = crate::ops::backward_rule(&node.op, &node.inputs, t, &g)
+        let (kept, taken);
+        let node = if create_graph {
+            kept = gn.lock();
+            kept.as_ref()
+        } else {
+            taken = gn.lock().take();
+            taken.as_ref()
+        }
+        .ok_or_else(|| gn.freed())?;
+        let in_grads = crate::ops::backward_rule(&node.op, &node.inputs, &t, &g)
             .map_err(|e| Error::Backward(format!("in the rule of {}: {e}", node.op.name())))?;
         drop(g);
         for (inp, ig) in node.inputs.iter().zip(in_grads) {
@@ -214,9 +266,13 @@ pub(crate) fn backward_impl(
 }
 
 impl Tensor {
-    /// Backpropagates from this scalar tensor to every trainable leaf it depends on.
+    /// Backpropagates from this scalar tensor to every trainable leaf it depends on. Each
+    /// node's saved tensors are released as soon as its rule has run, so the graph can be
+    /// backpropagated through once (as in PyTorch without `retain_graph`); to go through it
+    /// again, use [`Tensor::backward_with`] with `create_graph`.
     ///
-    /// Fails when the tensor has more than one element or depends on no [`crate::Var`].
+    /// Fails when the tensor has more than one element, depends on no [`crate::Var`], or its
+    /// graph was already freed by an earlier backward.
     /// ```
     /// use nabla_core::{Tensor, Var};
     /// let x = Var::from_vec(vec![3.0f64], &[1]).unwrap();
@@ -229,8 +285,58 @@ impl Tensor {
     }
 
     /// Backpropagates with an explicit seed gradient (same shape as `self`), and with
-    /// `create_graph` the gradients are themselves differentiable (second order).
+    /// `create_graph` the gradients are themselves differentiable (second order) and the
+    /// graph is kept (it can be backpropagated through again).
     pub fn backward_with(&self, seed: Option<Tensor>, create_graph: bool) -> Result<GradStore> {
         backward_impl(self, seed, create_graph)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Var;
+    use std::sync::Arc;
+
+    /// DESIGN §9: the engine drops each node's saved tensors once its rule has run, so an
+    /// intermediate activation is freed by `backward` even while the loss (the root of the
+    /// graph) is still alive; a second backward then fails with a message, and with
+    /// `create_graph` the graph is kept.
+    #[test]
+    fn saved_tensors_are_released_once_their_rule_has_run() {
+        let w = Var::from_vec(vec![0.5f64; 4096], &[4096]).unwrap();
+        let make = || {
+            let h = w.as_tensor().exp().unwrap(); // saved by sin's rule (and exp's output)
+            let weak = Arc::downgrade(&h.0);
+            let loss = h.sin().unwrap().sum().unwrap();
+            (weak, loss)
+        };
+        let (weak, loss) = make();
+        assert!(weak.upgrade().is_some(), "the graph holds the activation");
+        let g = loss.backward().unwrap();
+        assert!(w.grad(&g).is_some());
+        assert!(
+            weak.upgrade().is_none(),
+            "backward kept the activation although its rule has run"
+        );
+        assert_eq!(
+            loss.op_name(),
+            Some("reshape"),
+            "the name outlives the node"
+        );
+        let e = loss
+            .backward()
+            .err()
+            .expect("a second backward fails")
+            .to_string();
+        assert!(e.contains("freed") && e.contains("reshape"), "{e}");
+
+        let (weak, loss) = make();
+        let g1 = loss.backward_with(None, true).unwrap();
+        assert!(weak.upgrade().is_some(), "create_graph keeps the graph");
+        let g2 = loss.backward().unwrap();
+        let (a, b) = (w.grad(&g1).unwrap(), w.grad(&g2).unwrap());
+        assert_eq!(a.to_vec_f64(), b.to_vec_f64());
+        drop(g1); // its gradients' graph refers to the activation
+        assert!(weak.upgrade().is_none());
     }
 }

@@ -1,7 +1,7 @@
 //! The [`Tensor`]: an immutable, cheaply cloned, strided view of shared storage, with the
 //! operation that produced it when gradients are being tracked.
 
-use crate::backprop::{self, Node};
+use crate::backprop::{self, GraphNode};
 use crate::dtype::DType;
 use crate::layout::{fmt_shape, Layout};
 use crate::ops::Op;
@@ -27,7 +27,7 @@ pub(crate) struct Inner {
     pub(crate) storage: Arc<Storage>,
     pub(crate) layout: Layout,
     /// How this tensor was computed, when some input tracks gradients.
-    pub(crate) node: Option<Node>,
+    pub(crate) node: Option<GraphNode>,
     /// Whether gradients flow to this tensor (a trainable leaf or computed from one).
     pub(crate) track: bool,
     /// Whether this is a trainable leaf (the current value of a `Var`).
@@ -39,11 +39,11 @@ impl Drop for Inner {
     /// the stack through nested `Arc` drops.
     fn drop(&mut self) {
         let Some(node) = self.node.take() else { return };
-        let mut stack = node.inputs;
+        let mut stack = node.into_inputs();
         while let Some(t) = stack.pop() {
             if let Ok(mut inner) = Arc::try_unwrap(t.0) {
                 if let Some(n) = inner.node.take() {
-                    stack.extend(n.inputs);
+                    stack.extend(n.into_inputs());
                 }
             }
         }
@@ -105,10 +105,10 @@ impl Tensor {
     ) -> Tensor {
         let track = backprop::is_grad_enabled() && inputs.iter().any(|t| t.0.track);
         let node = if track {
-            Some(Node {
+            Some(GraphNode::new(
                 op,
-                inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-            })
+                inputs.iter().map(|t| (*t).clone()).collect(),
+            ))
         } else {
             None
         };
@@ -305,7 +305,7 @@ impl Tensor {
     }
     /// The name of the op that produced this tensor, if it is tracked.
     pub fn op_name(&self) -> Option<&'static str> {
-        self.0.node.as_ref().map(|n| n.op.name())
+        self.0.node.as_ref().map(|n| n.name)
     }
 
     /// The same values, cut from the graph: no gradient flows through the result.

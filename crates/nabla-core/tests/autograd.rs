@@ -69,14 +69,19 @@ fn a_tensor_used_twice_gets_the_sum_of_its_paths() {
     assert_eq!(grad(&y.backward().unwrap(), &w), vec![3.0 + 4.0]);
 }
 
+/// A second backward through the same graph needs the graph kept (`create_graph`, DESIGN
+/// §9: otherwise backward frees each node's saved tensors once its rule has run); without
+/// it the second backward is an error that says so, not a silently empty gradient.
 #[test]
-fn backward_can_run_twice_and_returns_only_vars() {
+fn backward_can_run_twice_with_the_graph_kept_and_returns_only_vars() {
     let x = Var::new(&t(vec![1.0, 2.0], &[2]));
     let c = t(vec![5.0, 7.0], &[2]); // a constant: never gets a gradient
     let h = x.as_tensor().mul(&c).unwrap();
     let y = h.sum().unwrap();
-    let g1 = y.backward().unwrap();
+    let g1 = y.backward_with(None, true).unwrap();
     let g2 = y.backward().unwrap();
+    let e = y.backward().err().expect("the graph was freed").to_string();
+    assert!(e.contains("freed") && e.contains("backward_with"), "{e}");
     assert_eq!(grad(&g1, &x), vec![5.0, 7.0]);
     assert_eq!(grad(&g1, &x), grad(&g2, &x));
     assert_eq!(g1.len(), 1, "only the var's gradient is returned");

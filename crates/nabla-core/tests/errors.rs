@@ -2,7 +2,9 @@
 //! and the shapes involved.
 
 use nabla_core::{
-    gradcheck, index_tensor, no_grad, DType, Error, GradcheckOptions, Result, Tensor, Var,
+    gradcheck, index_tensor, no_grad, AvgPool1dOptions, AvgPool2dOptions, Conv1dOptions,
+    Conv2dOptions, ConvTranspose2dOptions, DType, Error, GradcheckOptions, MaxPool1dOptions,
+    MaxPool2dOptions, Result, Tensor, Var,
 };
 use std::fmt::Debug;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -557,5 +559,320 @@ fn context_wraps_the_message() {
     assert_eq!(
         e.to_string(),
         "linear \"encoder.2\": matmul: lhs [64, 784] and rhs [128, 10] do not fit (784 != 128)"
+    );
+}
+
+// ---------- convolutions ----------
+
+#[test]
+fn conv2d_errors_name_the_op_and_shapes() {
+    let d = Conv2dOptions::default();
+    let conv = |x: &[usize], w: &[usize], o: Conv2dOptions| f32s(x).conv2d(&f32s(w), None, o);
+    // channels that do not match (C != w.C * groups)
+    let m = msg_has(
+        || conv(&[1, 3, 5, 5], &[4, 2, 3, 3], d),
+        &["conv2d", "[1, 3, 5, 5]", "[4, 2, 3, 3]", "3 channels"],
+    );
+    assert!(m.contains("groups 1"), "{m}");
+    // groups that do not divide C (shows as a channel mismatch) or O
+    msg_has(
+        || conv(&[1, 5, 5, 5], &[4, 2, 3, 3], d.with_groups(2)),
+        &[
+            "conv2d",
+            "[1, 5, 5, 5]",
+            "[4, 2, 3, 3]",
+            "5 channels",
+            "groups 2",
+        ],
+    );
+    msg_has(
+        || conv(&[1, 4, 5, 5], &[3, 2, 3, 3], d.with_groups(2)),
+        &[
+            "conv2d",
+            "[1, 4, 5, 5]",
+            "[3, 2, 3, 3]",
+            "groups 2 does not divide the 3 output",
+        ],
+    );
+    msg_has(
+        || conv(&[1, 4, 5, 5], &[4, 4, 3, 3], d.with_groups(0)),
+        &["conv2d", "[1, 4, 5, 5]", "groups"],
+    );
+    // a kernel larger than the padded input (also through dilation)
+    msg_has(
+        || conv(&[1, 1, 2, 2], &[1, 1, 3, 3], d),
+        &[
+            "conv2d",
+            "[1, 1, 2, 2]",
+            "[1, 1, 3, 3]",
+            "larger than the padded input",
+        ],
+    );
+    assert!(conv(&[1, 1, 2, 2], &[1, 1, 3, 3], d.with_padding(1, 1)).is_ok());
+    msg_has(
+        || conv(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_dilation(2, 1)),
+        &[
+            "conv2d",
+            "[1, 1, 4, 4]",
+            "dilation 2",
+            "larger than the padded input height",
+        ],
+    );
+    // zero stride, dilation, kernel
+    msg_has(
+        || conv(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_stride(0, 1)),
+        &["conv2d", "[1, 1, 4, 4]", "stride (0, 1)"],
+    );
+    msg_has(
+        || conv(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_dilation(1, 0)),
+        &["conv2d", "[1, 1, 4, 4]", "dilation (1, 0)"],
+    );
+    msg_has(
+        || conv(&[1, 1, 4, 4], &[1, 1, 0, 3], d),
+        &["conv2d", "[1, 1, 0, 3]", "kernel size (0, 3)"],
+    );
+    // wrong ranks
+    msg_has(
+        || conv(&[1, 1, 4, 4, 4], &[1, 1, 3, 3], d),
+        &["conv2d", "[1, 1, 4, 4, 4]", "rank 4"],
+    );
+    msg_has(
+        || conv(&[4, 4], &[1, 1, 3, 3], d),
+        &["conv2d", "[4, 4]", "rank"],
+    );
+    msg_has(
+        || conv(&[1, 1, 4, 4], &[1, 3, 3], d),
+        &["conv2d", "[1, 3, 3]", "weight must have rank 4"],
+    );
+    // bias and dtypes
+    msg_has(
+        || f32s(&[1, 2, 4, 4]).conv2d(&f32s(&[4, 2, 3, 3]), Some(&f32s(&[3])), d),
+        &["conv2d", "[1, 2, 4, 4]", "bias [3]", "[4]"],
+    );
+    msg_has(
+        || f32s(&[1, 2, 4, 4]).conv2d(&f64s(&[4, 2, 3, 3]), None, d),
+        &["conv2d", "f32", "f64"],
+    );
+    msg_has(
+        || i64s(&[0; 16], &[1, 1, 4, 4]).conv2d(&i64s(&[0; 9], &[1, 1, 3, 3]), None, d),
+        &["conv2d", "i64"],
+    );
+    // parameters so large that the size arithmetic could overflow
+    msg_has(
+        || conv(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_padding(usize::MAX, 0)),
+        &["conv2d", "[1, 1, 4, 4]", "padding", "too large"],
+    );
+    msg_has(
+        || {
+            conv(
+                &[1, 1, 4, 4],
+                &[1, 1, 3, 3],
+                d.with_dilation(1, usize::MAX / 2),
+            )
+        },
+        &["conv2d", "dilation", "too large"],
+    );
+    msg_has(
+        || conv(&[1, 4, 5, 5], &[4, 2, 3, 3], d.with_groups(usize::MAX)),
+        &["conv2d", "channels"],
+    );
+    // an empty batch is fine
+    assert_eq!(
+        conv(&[0, 1, 4, 4], &[2, 1, 3, 3], d).unwrap().shape(),
+        &[0, 2, 2, 2]
+    );
+}
+
+#[test]
+fn conv_transpose2d_errors_name_the_op_and_shapes() {
+    let d = ConvTranspose2dOptions::default();
+    let ct = |x: &[usize], w: &[usize], o: ConvTranspose2dOptions| {
+        f32s(x).conv_transpose2d(&f32s(w), None, o)
+    };
+    msg_has(
+        || ct(&[1, 3, 4, 4], &[2, 2, 3, 3], d),
+        &[
+            "conv_transpose2d",
+            "[1, 3, 4, 4]",
+            "[2, 2, 3, 3]",
+            "3 channels",
+        ],
+    );
+    msg_has(
+        || ct(&[1, 3, 4, 4], &[3, 1, 3, 3], d.with_groups(2)),
+        &[
+            "conv_transpose2d",
+            "[1, 3, 4, 4]",
+            "groups 2 does not divide the 3 input",
+        ],
+    );
+    // output_padding must be smaller than the stride or the dilation (PyTorch's rule)
+    msg_has(
+        || {
+            ct(
+                &[1, 1, 4, 4],
+                &[1, 1, 3, 3],
+                d.with_stride(2, 2).with_output_padding(2, 0),
+            )
+        },
+        &[
+            "conv_transpose2d",
+            "[1, 1, 4, 4]",
+            "output_padding 2",
+            "stride 2",
+            "dilation 1",
+        ],
+    );
+    msg_has(
+        || ct(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_output_padding(0, 1)),
+        &["conv_transpose2d", "output_padding 1", "width"],
+    );
+    assert!(ct(
+        &[1, 1, 4, 4],
+        &[1, 1, 3, 3],
+        d.with_dilation(2, 2).with_output_padding(1, 1)
+    )
+    .is_ok());
+    msg_has(
+        || ct(&[1, 1, 1, 1], &[1, 1, 1, 1], d.with_padding(1, 0)),
+        &[
+            "conv_transpose2d",
+            "[1, 1, 1, 1]",
+            "padding 1 leaves no output",
+        ],
+    );
+    msg_has(
+        || ct(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_stride(0, 0)),
+        &["conv_transpose2d", "stride (0, 0)"],
+    );
+    msg_has(
+        || ct(&[1, 0, 4, 4], &[0, 2, 3, 3], d.with_groups(usize::MAX)),
+        &["conv_transpose2d", "overflows"],
+    );
+    msg_has(
+        || ct(&[1, 1, 4, 4], &[1, 1, 3, 3], d.with_stride(usize::MAX, 1)),
+        &["conv_transpose2d", "stride", "too large"],
+    );
+    msg_has(
+        || {
+            ct(&[1, 1, 4], &[1, 1, 3, 3], d)
+                .map(|t| t.shape().to_vec())
+                .and(ct(&[1, 1], &[1, 1, 3, 3], d))
+        },
+        &["conv_transpose2d", "[1, 1]", "rank"],
+    );
+    msg_has(
+        || f32s(&[1, 2, 4, 4]).conv_transpose2d(&f32s(&[2, 3, 3, 3]), Some(&f32s(&[2])), d),
+        &["conv_transpose2d", "bias [2]", "[3]"],
+    );
+}
+
+#[test]
+fn conv1d_errors_name_the_op_and_the_callers_shapes() {
+    let d = Conv1dOptions::default();
+    msg_has(
+        || f32s(&[2, 3, 9]).conv1d(&f32s(&[4, 2, 3]), None, d),
+        &["conv1d", "[2, 3, 9]", "[4, 2, 3]", "3 channels"],
+    );
+    msg_has(
+        || f32s(&[2, 3, 9]).conv1d(&f32s(&[4, 3, 3, 1]), None, d),
+        &["conv1d", "[4, 3, 3, 1]", "rank 3"],
+    );
+    msg_has(
+        || f32s(&[2, 3, 2]).conv1d(&f32s(&[4, 3, 3]), None, d),
+        &["conv1d", "[2, 3, 2]", "larger than the padded input"],
+    );
+    msg_has(
+        || f32s(&[2, 3, 9]).conv1d(&f32s(&[4, 3, 3]), None, d.with_stride(0)),
+        &["conv1d", "[2, 3, 9]", "stride 0 must"],
+    );
+}
+
+// ---------- pooling ----------
+
+#[test]
+fn pooling_errors_name_the_op_and_shapes() {
+    let x = f32s(&[1, 2, 5, 5]);
+    let m = MaxPool2dOptions::new;
+    msg_has(
+        || x.max_pool2d(m(0, 2)),
+        &["max_pool2d", "[1, 2, 5, 5]", "kernel size (0, 2)"],
+    );
+    msg_has(
+        || x.max_pool2d(m(2, 2).with_stride(2, 0)),
+        &["max_pool2d", "[1, 2, 5, 5]", "stride (2, 0)"],
+    );
+    msg_has(
+        || x.max_pool2d(m(2, 2).with_dilation(0, 1)),
+        &["max_pool2d", "[1, 2, 5, 5]", "dilation (0, 1)"],
+    );
+    // padding above half the kernel (PyTorch's rule)
+    msg_has(
+        || x.max_pool2d(m(3, 3).with_padding(2, 1)),
+        &[
+            "max_pool2d",
+            "[1, 2, 5, 5]",
+            "padding (2, 1)",
+            "half the kernel size (3, 3)",
+        ],
+    );
+    msg_has(
+        || x.max_pool2d(m(2, 2).with_stride(usize::MAX, 1)),
+        &["max_pool2d", "[1, 2, 5, 5]", "too large"],
+    );
+    msg_has(
+        || x.max_pool2d(m(6, 2)),
+        &["max_pool2d", "[1, 2, 5, 5]", "too small"],
+    );
+    msg_has(
+        || f32s(&[5, 5]).max_pool2d(m(2, 2)),
+        &["max_pool2d", "[5, 5]", "rank"],
+    );
+    msg_has(
+        || i64s(&[0; 4], &[1, 1, 2, 2]).max_pool2d(m(2, 2)),
+        &["max_pool2d", "i64"],
+    );
+    msg_has(
+        || {
+            f32s(&[1, 2, 5])
+                .max_pool1d(MaxPool1dOptions::new(2))
+                .and(f32s(&[1, 2, 5, 5]).max_pool1d(MaxPool1dOptions::new(2)))
+        },
+        &["max_pool1d", "[1, 2, 5, 5]", "rank 3"],
+    );
+    let a = AvgPool2dOptions::new;
+    msg_has(
+        || x.avg_pool2d(a(2, 2).with_padding(0, 2)),
+        &["avg_pool2d", "[1, 2, 5, 5]", "padding (0, 2)"],
+    );
+    msg_has(
+        || x.avg_pool2d(a(2, 2).with_stride(0, 0)),
+        &["avg_pool2d", "stride (0, 0)"],
+    );
+    msg_has(
+        || x.avg_pool2d(a(2, 7)),
+        &["avg_pool2d", "[1, 2, 5, 5]", "too small"],
+    );
+    msg_has(
+        || {
+            f32s(&[1, 2, 5]).avg_pool1d(AvgPool1dOptions {
+                padding: 2,
+                ..AvgPool1dOptions::new(2)
+            })
+        },
+        &[
+            "avg_pool1d",
+            "[1, 2, 5]",
+            "padding 2",
+            "half the kernel size 2",
+        ],
+    );
+    msg_has(
+        || f32s(&[2, 5]).adaptive_avg_pool2d((2, 2)),
+        &["adaptive_avg_pool2d", "[2, 5]", "rank"],
+    );
+    msg_has(
+        || f32s(&[1, 1, 0, 3]).adaptive_avg_pool2d((2, 2)),
+        &["adaptive_avg_pool2d", "[1, 1, 0, 3]", "empty"],
     );
 }

@@ -20,8 +20,9 @@
 //! second derivative, logsumexp / softmax of infinities, and where.
 
 use nabla_core::{
-    assert_gradcheck, gradcheck, index_tensor, DType, GradcheckOptions, Mt19937, Result, Tensor,
-    Var, PRIMITIVE_OPS,
+    assert_gradcheck, gradcheck, index_tensor, AvgPool1dOptions, AvgPool2dOptions, Conv1dOptions,
+    Conv2dOptions, ConvTranspose2dOptions, DType, GradcheckOptions, MaxPool1dOptions,
+    MaxPool2dOptions, Mt19937, Result, Tensor, Var, PRIMITIVE_OPS,
 };
 use std::collections::BTreeSet;
 
@@ -102,6 +103,22 @@ fn distinct(shape: &[usize], rng: &mut Mt19937) -> Tensor {
 
 fn idx(v: &[i64], shape: &[usize]) -> Tensor {
     index_tensor(v, shape).unwrap()
+}
+
+/// The gradient of `sum(f(xs[..last]) * xs[last])` with respect to `xs[wrt]`, computed with
+/// `create_graph`: a differentiable function of all inputs whose output comes from the
+/// backward rule of the op in `f` (how the table reaches backward-only primitives).
+fn grad_of(xs: &[Tensor], wrt: usize, f: impl Fn(&[Tensor]) -> Result<Tensor>) -> Result<Tensor> {
+    let mut xs = xs.to_vec();
+    if !xs[wrt].requires_grad() {
+        xs[wrt] = Var::new(&xs[wrt]).as_tensor();
+    }
+    let v = xs.pop().expect("a cotangent input");
+    let gs = f(&xs)?.mul(&v)?.sum()?.backward_with(None, true)?;
+    Ok(gs
+        .get(&xs[wrt])
+        .cloned()
+        .unwrap_or_else(|| xs[wrt].zeros_like()))
 }
 
 /// The table: every differentiable op, with broadcasting, size-1 and size-0 dims and
@@ -958,6 +975,233 @@ fn table() -> Vec<Case> {
         &["matmul", "permute", "expand"],
         vec![randn(&[3, 2, 2], r), randn(&[2, 2, 3], r)],
         |x| x[0].permute(&[1, 0, 2])?.matmul(&x[1]),
+    ));
+
+    // ---------- convolutions ----------
+    let cv = Conv2dOptions::default();
+    c.push(case(
+        "conv2d with bias",
+        &["conv2d"],
+        vec![
+            randn(&[2, 3, 5, 5], r),
+            randn(&[4, 3, 3, 3], r),
+            randn(&[4], r),
+        ],
+        move |x| x[0].conv2d(&x[1], Some(&x[2]), cv),
+    ));
+    c.push(case(
+        "conv2d stride (2, 1), padding (1, 2), no bias",
+        &["conv2d"],
+        vec![randn(&[1, 2, 6, 5], r), randn(&[3, 2, 3, 2], r)],
+        move |x| x[0].conv2d(&x[1], None, cv.with_stride(2, 1).with_padding(1, 2)),
+    ));
+    c.push(case(
+        "conv2d groups 2, dilation (2, 1), padding, bias",
+        &["conv2d"],
+        vec![
+            randn(&[1, 4, 7, 6], r),
+            randn(&[4, 2, 2, 3], r),
+            randn(&[4], r),
+        ],
+        move |x| {
+            let o = cv.with_groups(2).with_dilation(2, 1).with_padding(1, 2);
+            x[0].conv2d(&x[1], Some(&x[2]), o)
+        },
+    ));
+    c.push(case(
+        "conv2d depthwise, stride 2, of a transposed input",
+        &["conv2d", "permute"],
+        vec![randn(&[2, 3, 6, 5], r), randn(&[3, 1, 3, 3], r)],
+        move |x| {
+            let o = cv.with_groups(3).with_stride(2, 2).with_padding(1, 1);
+            x[0].transpose(2, 3)?.conv2d(&x[1], None, o)
+        },
+    ));
+    c.push(case(
+        "conv2d 1x1 with bias",
+        &["conv2d"],
+        vec![
+            randn(&[2, 3, 3, 4], r),
+            randn(&[2, 3, 1, 1], r),
+            randn(&[2], r),
+        ],
+        move |x| x[0].conv2d(&x[1], Some(&x[2]), cv),
+    ));
+    c.push(case(
+        "conv2d inside tanh (second order through every conv rule)",
+        &["conv2d", "tanh"],
+        vec![
+            randn(&[2, 2, 4, 4], r),
+            randn(&[3, 2, 2, 2], r).mul_scalar(0.5).unwrap(),
+        ],
+        move |x| x[0].conv2d(&x[1], None, cv.with_padding(1, 0))?.tanh(),
+    ));
+    c.push(case(
+        "conv1d stride 2, padding 1, dilation 2, groups 2, bias",
+        &["conv2d", "reshape"],
+        vec![randn(&[2, 4, 9], r), randn(&[4, 2, 3], r), randn(&[4], r)],
+        |x| {
+            let o = Conv1dOptions::default()
+                .with_stride(2)
+                .with_padding(1)
+                .with_dilation(2)
+                .with_groups(2);
+            x[0].conv1d(&x[1], Some(&x[2]), o)
+        },
+    ));
+    let ct = ConvTranspose2dOptions::default();
+    c.push(case(
+        "conv_transpose2d with bias",
+        &["conv_transpose2d"],
+        vec![
+            randn(&[2, 3, 3, 3], r),
+            randn(&[3, 2, 3, 3], r),
+            randn(&[2], r),
+        ],
+        move |x| x[0].conv_transpose2d(&x[1], Some(&x[2]), ct),
+    ));
+    c.push(case(
+        "conv_transpose2d stride 2, padding 1, output_padding (1, 0), groups 2",
+        &["conv_transpose2d"],
+        vec![randn(&[1, 4, 3, 3], r), randn(&[4, 1, 3, 2], r)],
+        move |x| {
+            let o = ct
+                .with_stride(2, 2)
+                .with_padding(1, 1)
+                .with_output_padding(1, 0)
+                .with_groups(2);
+            x[0].conv_transpose2d(&x[1], None, o)
+        },
+    ));
+    c.push(case(
+        "conv_transpose2d dilation 2, output_padding 1 >= stride 1",
+        &["conv_transpose2d"],
+        vec![
+            randn(&[1, 2, 3, 3], r),
+            randn(&[2, 2, 2, 2], r),
+            randn(&[2], r),
+        ],
+        move |x| {
+            let o = ct.with_dilation(2, 2).with_output_padding(1, 1);
+            x[0].conv_transpose2d(&x[1], Some(&x[2]), o)
+        },
+    ));
+    c.push(case(
+        "conv2d_weight of input and output gradient (groups 2, stride 2, padding 1)",
+        &["conv2d_weight"],
+        vec![
+            randn(&[2, 4, 5, 5], r),
+            randn(&[4, 2, 3, 3], r),
+            randn(&[2, 4, 3, 3], r),
+        ],
+        move |x| {
+            let o = cv.with_groups(2).with_stride(2, 2).with_padding(1, 1);
+            grad_of(x, 1, |v| v[0].conv2d(&v[1], None, o))
+        },
+    ));
+
+    // ---------- pooling ----------
+    // Max pooling inputs are `distinct` (no ties, so the argmax is locally constant).
+    c.push(case(
+        "max_pool2d 2x2",
+        &["max_pool2d"],
+        vec![distinct(&[2, 2, 4, 4], r)],
+        |x| x[0].max_pool2d(MaxPool2dOptions::new(2, 2)),
+    ));
+    c.push(case(
+        "max_pool2d stride (2, 1), padding, dilation (2, 1), ceil mode",
+        &["max_pool2d"],
+        vec![distinct(&[1, 2, 7, 6], r)],
+        |x| {
+            let o = MaxPool2dOptions::new(3, 2)
+                .with_stride(2, 1)
+                .with_padding(1, 1)
+                .with_dilation(2, 1)
+                .with_ceil_mode(true);
+            x[0].max_pool2d(o)
+        },
+    ));
+    c.push(case(
+        "max_pool2d overlapping windows of a transposed view",
+        &["max_pool2d", "permute"],
+        vec![distinct(&[1, 2, 5, 4], r)],
+        |x| {
+            x[0].transpose(2, 3)?
+                .max_pool2d(MaxPool2dOptions::new(3, 3).with_stride(1, 1))
+        },
+    ));
+    c.push(case(
+        "max_pool1d stride 2, padding 1",
+        &["max_pool2d", "reshape"],
+        vec![distinct(&[2, 3, 8], r)],
+        |x| {
+            let mut o = MaxPool1dOptions::new(3);
+            o.stride = 2;
+            o.padding = 1;
+            x[0].max_pool1d(o)
+        },
+    ));
+    c.push(case(
+        "max_pool2d_backward (gradient to the saved indices)",
+        &["max_pool2d_backward"],
+        vec![distinct(&[1, 2, 4, 5], r), randn(&[1, 2, 2, 2], r)],
+        |x| grad_of(x, 0, |v| v[0].max_pool2d(MaxPool2dOptions::new(2, 2))),
+    ));
+    for (name, inc) in [
+        ("avg_pool2d padding counted, ceil mode", true),
+        ("avg_pool2d padding not counted, ceil mode", false),
+    ] {
+        c.push(case(
+            name,
+            &["avg_pool2d"],
+            vec![randn(&[1, 2, 5, 6], r)],
+            move |x| {
+                let o = AvgPool2dOptions::new(3, 3)
+                    .with_stride(2, 2)
+                    .with_padding(1, 1)
+                    .with_ceil_mode(true)
+                    .with_count_include_pad(inc);
+                x[0].avg_pool2d(o)
+            },
+        ));
+    }
+    c.push(case(
+        "avg_pool2d 2x2 of a transposed view",
+        &["avg_pool2d", "permute"],
+        vec![randn(&[2, 2, 4, 6], r)],
+        |x| {
+            x[0].transpose(2, 3)?
+                .avg_pool2d(AvgPool2dOptions::new(2, 2))
+        },
+    ));
+    c.push(case(
+        "adaptive_avg_pool2d 5x7 -> 3x4",
+        &["avg_pool2d"],
+        vec![randn(&[1, 2, 5, 7], r)],
+        |x| x[0].adaptive_avg_pool2d((3, 4)),
+    ));
+    c.push(case(
+        "avg_pool1d padding not counted",
+        &["avg_pool2d", "reshape"],
+        vec![randn(&[2, 2, 7], r)],
+        |x| {
+            let mut o = AvgPool1dOptions::new(3);
+            o.stride = 2;
+            o.padding = 1;
+            o.count_include_pad = false;
+            x[0].avg_pool1d(o)
+        },
+    ));
+    c.push(case(
+        "avg_pool2d_backward (the adjoint of avg_pool2d)",
+        &["avg_pool2d_backward"],
+        vec![randn(&[1, 2, 5, 5], r), randn(&[1, 2, 3, 3], r)],
+        |x| {
+            let o = AvgPool2dOptions::new(3, 3)
+                .with_stride(2, 2)
+                .with_padding(1, 1);
+            grad_of(x, 0, |v| v[0].avg_pool2d(o))
+        },
     ));
 
     // ---------- dtype casts ----------

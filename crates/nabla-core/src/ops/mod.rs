@@ -3,15 +3,24 @@
 //! gradients of gradients come for free.
 
 pub(crate) mod binary;
+pub(crate) mod conv;
+pub(crate) mod conv_options;
+pub(crate) mod im2col;
 pub(crate) mod index;
 pub(crate) mod kernels;
 pub(crate) mod matmul;
+pub(crate) mod pool;
+pub(crate) mod pool_kernels;
+pub(crate) mod pool_options;
 pub(crate) mod reduce;
 pub(crate) mod shape;
 pub(crate) mod unary;
 
 use crate::tensor::Tensor;
 use crate::Result;
+use im2col::ConvGeom;
+use pool_kernels::{AvgWindows, MaxWindows};
+use std::sync::Arc;
 
 macro_rules! define_ops {
     ($($(#[$m:meta])* $name:ident $({ $($f:ident : $t:ty),* $(,)? })? => $s:literal,)*) => {
@@ -76,6 +85,16 @@ define_ops! {
     IndexAdd { dim: usize } => "index_add",
     Matmul => "matmul",
     Cast => "to_dtype",
+    /// inputs: x, weight (, bias)
+    Conv2d { geom: ConvGeom } => "conv2d",
+    /// inputs: x (the convolution's output side), weight (, bias)
+    ConvTranspose2d { geom: ConvGeom } => "conv_transpose2d",
+    /// inputs: the convolution's input and its output's gradient
+    Conv2dWeight { geom: ConvGeom } => "conv2d_weight",
+    MaxPool2d { win: Arc<MaxWindows>, indices: Tensor } => "max_pool2d",
+    MaxPool2dBackward { win: Arc<MaxWindows>, indices: Tensor } => "max_pool2d_backward",
+    AvgPool2d { win: Arc<AvgWindows> } => "avg_pool2d",
+    AvgPool2dBackward { win: Arc<AvgWindows> } => "avg_pool2d_backward",
 }
 
 /// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
@@ -85,6 +104,12 @@ fn col_major(t: &Tensor) -> bool {
         let (sh, st) = (t.shape(), t.layout().strides());
         st[r - 2] == 1 && st[r - 1] == sh[r - 2] && sh[r - 2] > 1 && sh[r - 1] > 1
     }
+}
+
+/// The gradient of a convolution's bias from the output's gradient `[n, c, h, w]`: sums over
+/// the trailing dims, then the leading one (two fast reductions, no transposed copy).
+fn bias_grad(g: &Tensor) -> Result<Tensor> {
+    g.sum_dims(&[2, 3], false)?.sum_dims(&[0], false)
 }
 
 /// The vector-Jacobian product of `op`: given the inputs, the output and the output's gradient
@@ -287,5 +312,55 @@ pub(crate) fn backward_rule(
             };
             Ok(vec![ga, gb])
         }
+        // Convolutions: each one's input gradient is the other, the weight gradient is a
+        // bilinear primitive of the input and the output's gradient; bias sums over N, H, W.
+        Op::Conv2d { geom } => {
+            let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
+            let mut v = vec![
+                need(0)
+                    .then(|| conv::conv_transpose_op(g, &x[1], None, geom))
+                    .transpose()?,
+                need(1)
+                    .then(|| conv::conv_weight_op(&x[0], g, geom))
+                    .transpose()?,
+            ];
+            if x.len() == 3 {
+                v.push(need(2).then(|| bias_grad(g)).transpose()?);
+            }
+            Ok(v)
+        }
+        Op::ConvTranspose2d { geom } => {
+            let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
+            let mut v = vec![
+                need(0)
+                    .then(|| conv::conv_op(g, &x[1], None, geom))
+                    .transpose()?,
+                need(1)
+                    .then(|| conv::conv_weight_op(g, &x[0], geom))
+                    .transpose()?,
+            ];
+            if x.len() == 3 {
+                v.push(need(2).then(|| bias_grad(g)).transpose()?);
+            }
+            Ok(v)
+        }
+        Op::Conv2dWeight { geom } => {
+            // out = dW(x, gy) is bilinear: <h, dW(x, gy)> = <conv(x, h), gy> = <x, convT(gy, h)>
+            let need = |i: usize| x[i].requires_grad();
+            Ok(vec![
+                need(0)
+                    .then(|| conv::conv_transpose_op(&x[1], g, None, geom))
+                    .transpose()?,
+                need(1)
+                    .then(|| conv::conv_op(&x[0], g, None, geom))
+                    .transpose()?,
+            ])
+        }
+        // Pooling: adjoint pairs. Max pooling sends each window's gradient to its saved index;
+        // the gradient of that scatter is a gather at the same indices.
+        Op::MaxPool2d { win, indices } => one(pool::max_backward_op(g, win, indices)?),
+        Op::MaxPool2dBackward { win, indices } => one(pool::max_backward_grad(g, win, indices)?),
+        Op::AvgPool2d { win } => one(pool::avg_backward_op(g, win)?),
+        Op::AvgPool2dBackward { win } => one(pool::avg_op(g, win)?),
     }
 }

@@ -98,10 +98,16 @@ impl Tensor {
             let rank = t.rank();
             let leading = axes.iter().enumerate().all(|(i, &a)| i == a);
             if kind == Kind::Sum && leading && t.is_contiguous() && !axes.is_empty() {
-                // reduce leading dims: column sums over a [len, rows] block
                 let data = t.data::<T>()?;
                 let mut out = take_buffer::<T>(rows);
-                kernels::sum_rows_into(&data, rows, &mut out);
+                if rows == 1 {
+                    // everything: one vectorized sum (column sums of width 1 would cost a
+                    // kernel call per element)
+                    out[0] = kernels::sum(&data);
+                } else {
+                    // reduce leading dims: column sums over a [len, rows] block
+                    kernels::sum_rows_into(&data, rows, &mut out);
+                }
                 return Ok(T::into_storage(out));
             }
             let mut perm: Vec<usize> = (0..rank).filter(|d| !axes.contains(d)).collect();

@@ -1,0 +1,459 @@
+//! Convolution kernels: im2col tiles fed to single-threaded `gemm` calls (one per tile and
+//! group), col2im for the adjoint, and the weight gradient as one product summed over the
+//! whole batch.
+//!
+//! The layout is NCHW throughout. For one image and one group, with `K = C/g * kh * kw` and
+//! `P = oh * ow`, the convolution is `out[O/g, P] = w[O/g, K] · col[K, P]`, where `col` holds,
+//! in row `(c, i, j)` and column `(y, x)`, the input element under kernel tap `(i, j)` of
+//! output `(y, x)` (zero in the padding). Columns are cut into tiles of at most [`L2_BYTES`]
+//! of `col`, so a tile stays in L2 between im2col and gemm.
+//!
+//! Determinism: tile boundaries and the chunks of the weight gradient depend on the shapes
+//! only, never on the thread count, and every output element is summed in a fixed order, so
+//! results are bitwise the same for any number of threads.
+
+use crate::dtype::Float;
+use crate::parallel::{for_ranges, threads};
+use crate::storage::{take_buffer, StorageElem};
+use std::ops::Range;
+
+/// Bytes of one `col` tile (sized for a 1-2 MiB L2).
+const L2_BYTES: usize = 1 << 20;
+/// Multiply-adds below which a kernel stays on the calling thread.
+const PAR_MACS: usize = 1 << 18;
+/// Weight-gradient partial sums: at most this many, and at most [`MAX_PARTIAL_ELEMS`]
+/// elements of them in all.
+const MAX_PARTIALS: usize = 8;
+const MAX_PARTIAL_ELEMS: usize = 1 << 24;
+
+/// Geometry of one 2-d convolution in the forward direction: input `[n, c, h, w]`, weight
+/// `[o, c / groups, kh, kw]`, output `[n, o, oh, ow]`. `conv_transpose2d` is the adjoint of
+/// such a convolution and is described by the same geometry (its input is the `[n, o, oh, ow]`
+/// side). `oh` and `ow` are stored, not derived, so the adjoint of a transposed convolution
+/// with a large `output_padding` (which leaves some input rows unused) is described too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConvGeom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dilation: (usize, usize),
+    pub groups: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl ConvGeom {
+    /// Input channels per group.
+    pub fn cg(&self) -> usize {
+        self.c / self.groups
+    }
+    /// Output channels per group.
+    pub fn og(&self) -> usize {
+        self.o / self.groups
+    }
+    /// Rows of `col` (and columns of the weight matrix) per group.
+    pub fn kg(&self) -> usize {
+        self.cg() * self.kh * self.kw
+    }
+    /// Output positions per image.
+    pub fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+    /// Input shape `[n, c, h, w]`.
+    pub fn input_shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.h, self.w]
+    }
+    /// Output shape `[n, o, oh, ow]`.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.n, self.o, self.oh, self.ow]
+    }
+    /// Weight shape `[o, c / groups, kh, kw]`.
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [self.o, self.cg(), self.kh, self.kw]
+    }
+    /// A 1x1 kernel with stride 1 and no padding: `col` is the input itself.
+    fn pointwise(&self) -> bool {
+        self.kh == 1
+            && self.kw == 1
+            && self.stride == (1, 1)
+            && self.padding == (0, 0)
+            && self.oh == self.h
+            && self.ow == self.w
+    }
+    /// Columns per tile: `kg * tile * size` fits in [`L2_BYTES`], at least 16 columns.
+    fn tile(&self, elem_bytes: usize) -> usize {
+        let p = self.p().max(1);
+        if self.pointwise() {
+            return p;
+        }
+        let t = (L2_BYTES / (self.kg().max(1) * elem_bytes)).max(16);
+        if t >= p {
+            p
+        } else {
+            t / 16 * 16
+        }
+    }
+    fn macs(&self) -> usize {
+        self.n * self.o * self.p() * self.kg()
+    }
+}
+
+/// A raw pointer shared by the tasks of one parallel loop.
+#[derive(Clone, Copy)]
+struct Ptr<T>(*mut T);
+// SAFETY: each loop below states which disjoint elements each task writes through it; the
+// pointed-to buffer outlives the loop (for_ranges returns after every task is done).
+unsafe impl<T> Sync for Ptr<T> {}
+unsafe impl<T> Send for Ptr<T> {}
+
+impl<T> Ptr<T> {
+    /// The pointer (a method, so closures capture the whole `Ptr`, which is `Sync`).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// Runs `f` over `0..units`, split across threads when the work is large enough.
+fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
+    if macs >= PAR_MACS && threads() > 1 && units > 1 {
+        for_ranges(units, 1, f);
+    } else if units > 0 {
+        f(0..units);
+    }
+}
+
+/// `dst[m, n] = (dst if accumulate) + a[m, k] · b[k, n]` on this thread; strides in elements
+/// (`rs` between rows, `cs` between columns).
+///
+/// # Safety
+/// The pointers address `[m, n]`, `[m, k]` and `[k, n]` elements with the given strides,
+/// `dst` is writable and does not overlap `a` or `b`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_seq<T: StorageElem>(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    a: (*const T, usize, usize),
+    b: (*const T, usize, usize),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                // SAFETY: row r of dst holds n writable elements (caller).
+                unsafe { std::slice::from_raw_parts_mut(dst.add(r * dst_rs), n).fill(T::ZERO) };
+            }
+        }
+        return;
+    }
+    // SAFETY: forwarded from the caller; with `read_dst` false the old contents of `dst` are
+    // never read.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.0,
+            a.2 as isize,
+            a.1 as isize,
+            b.0,
+            b.2 as isize,
+            b.1 as isize,
+            if accumulate { T::ONE } else { T::ZERO },
+            T::ONE,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// For output row `y` and kernel tap `(i, j)`: the input row, and for the `run` output
+/// columns `x0..x0 + run`, the sub-range `t` whose input column `base + t * sw` lies inside
+/// `0..w` (`base` is the input column of `x0`).
+#[inline]
+fn taps(
+    g: &ConvGeom,
+    y: usize,
+    x0: usize,
+    run: usize,
+    i: usize,
+    j: usize,
+) -> Option<(usize, isize, Range<usize>)> {
+    let iy = (y * g.stride.0 + i * g.dilation.0) as isize - g.padding.0 as isize;
+    if iy < 0 || iy >= g.h as isize {
+        return None;
+    }
+    let sw = g.stride.1 as isize;
+    let base = (x0 * g.stride.1 + j * g.dilation.1) as isize - g.padding.1 as isize;
+    let lo = if base < 0 { (-base + sw - 1) / sw } else { 0 } as usize;
+    let hi = if base >= g.w as isize {
+        0
+    } else {
+        ((g.w as isize - base + sw - 1) / sw) as usize
+    };
+    let lo = lo.min(run);
+    Some((iy as usize, base, lo..hi.clamp(lo, run)))
+}
+
+/// Fills `col[kg, len]` for output positions `p0..p0 + len` of one image and group; `x` holds
+/// that group's `[c / groups, h, w]` input.
+fn im2col<T: Float>(x: &[T], g: &ConvGeom, p0: usize, len: usize, col: &mut [T]) {
+    let (hw, sw) = (g.h * g.w, g.stride.1);
+    let mut r = 0;
+    for c in 0..g.cg() {
+        let plane = &x[c * hw..(c + 1) * hw];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &mut col[r * len..(r + 1) * len];
+                r += 1;
+                let (mut q, mut y, mut x0) = (0, p0 / g.ow, p0 % g.ow);
+                while q < len {
+                    let run = (g.ow - x0).min(len - q);
+                    let dst = &mut row[q..q + run];
+                    match taps(g, y, x0, run, i, j) {
+                        None => dst.fill(T::ZERO),
+                        Some((iy, base, t)) => {
+                            let src = &plane[iy * g.w..(iy + 1) * g.w];
+                            dst[..t.start].fill(T::ZERO);
+                            dst[t.end..].fill(T::ZERO);
+                            if !t.is_empty() {
+                                let s0 = (base + (t.start * sw) as isize) as usize;
+                                if sw == 1 {
+                                    dst[t.clone()].copy_from_slice(&src[s0..s0 + t.len()]);
+                                } else {
+                                    for (k, d) in dst[t].iter_mut().enumerate() {
+                                        *d = src[s0 + k * sw];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    q += run;
+                    x0 = 0;
+                    y += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds `col[kg, len]` into the group's `[c / groups, h, w]`
+/// gradient `dx`, rows in order and columns in order within a row.
+fn col2im<T: Float>(col: &[T], g: &ConvGeom, p0: usize, len: usize, dx: &mut [T]) {
+    let (hw, sw) = (g.h * g.w, g.stride.1);
+    let mut r = 0;
+    for c in 0..g.cg() {
+        let plane = &mut dx[c * hw..(c + 1) * hw];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &col[r * len..(r + 1) * len];
+                r += 1;
+                let (mut q, mut y, mut x0) = (0, p0 / g.ow, p0 % g.ow);
+                while q < len {
+                    let run = (g.ow - x0).min(len - q);
+                    if let Some((iy, base, t)) =
+                        taps(g, y, x0, run, i, j).filter(|(_, _, t)| !t.is_empty())
+                    {
+                        let src = &row[q..q + run];
+                        let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+                        let s0 = (base + (t.start * sw) as isize) as usize;
+                        if sw == 1 {
+                            for (d, &v) in dst[s0..s0 + t.len()].iter_mut().zip(&src[t]) {
+                                *d += v;
+                            }
+                        } else {
+                            for (k, &v) in src[t].iter().enumerate() {
+                                dst[s0 + k * sw] += v;
+                            }
+                        }
+                    }
+                    q += run;
+                    x0 = 0;
+                    y += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The convolution `out[n, o, oh, ow]` of `x[n, c, h, w]` (packed) with `wt[o, c/g, kh, kw]`
+/// (packed), plus `bias[o]`. Work units are (image, tile) pairs.
+pub(crate) fn conv_forward<T: Float + StorageElem>(
+    x: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
+    g: &ConvGeom,
+) -> Vec<T> {
+    let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
+    let mut out = take_buffer::<T>(g.n * g.o * p);
+    if out.is_empty() {
+        return out;
+    }
+    let tp = g.tile(std::mem::size_of::<T>());
+    let tiles = p.div_ceil(tp);
+    let (chw, ohw) = (g.c * g.h * g.w, g.o * p);
+    let dst = Ptr(out.as_mut_ptr());
+    split(g.n * tiles, g.macs(), |units| {
+        let mut col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
+        for u in units {
+            let (img, t) = (u / tiles, u % tiles);
+            let (p0, len) = (t * tp, tp.min(p - t * tp));
+            for grp in 0..g.groups {
+                let xg = &x[img * chw + grp * cg * g.h * g.w..][..cg * g.h * g.w];
+                let (bptr, brs) = if g.pointwise() {
+                    (xg[p0..].as_ptr(), p)
+                } else {
+                    im2col(xg, g, p0, len, &mut col);
+                    (col.as_ptr(), len)
+                };
+                // SAFETY: unit (img, t) alone writes rows grp*og.. of image img, columns
+                // p0..p0+len, inside `out` (n * o * p elements); `bias` is prefilled there
+                // and accumulated onto.
+                unsafe {
+                    let d = dst.get().add(img * ohw + grp * og * p + p0);
+                    if let Some(b) = bias {
+                        for (r, &bv) in b[grp * og..(grp + 1) * og].iter().enumerate() {
+                            std::slice::from_raw_parts_mut(d.add(r * p), len).fill(bv);
+                        }
+                    }
+                    gemm_seq(
+                        (og, len, kg),
+                        d,
+                        p,
+                        bias.is_some(),
+                        (wt[grp * og * kg..].as_ptr(), kg, 1),
+                        (bptr, brs, 1),
+                    );
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The adjoint of [`conv_forward`] in its input: `dx[n, c, h, w]` from `gy[n, o, oh, ow]`
+/// (packed) and `wt[o, c/g, kh, kw]` (packed): `col = wᵀ · gy` per tile, then col2im. This is
+/// `conv_transpose2d`'s forward. Work units are (image, group) pairs, tiles in order within.
+pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &ConvGeom) -> Vec<T> {
+    let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
+    let plane = cg * g.h * g.w;
+    let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
+    dx.fill(T::ZERO);
+    if dx.is_empty() || p == 0 {
+        return dx;
+    }
+    let tp = g.tile(std::mem::size_of::<T>());
+    let dst = Ptr(dx.as_mut_ptr());
+    split(g.n * g.groups, g.macs(), |units| {
+        let mut col = take_buffer::<T>(kg * tp);
+        for u in units {
+            let (img, grp) = (u / g.groups, u % g.groups);
+            // SAFETY: unit (img, grp) alone touches this group's channels of image img.
+            let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
+            let gyg = &gy[img * g.o * p + grp * og * p..][..og * p];
+            let mut p0 = 0;
+            while p0 < p {
+                let len = tp.min(p - p0);
+                // SAFETY: col holds kg * len elements; w's group block is [og, kg] packed,
+                // read transposed; gy's block is [og, p] packed, columns p0..p0+len.
+                unsafe {
+                    gemm_seq(
+                        (kg, len, og),
+                        col.as_mut_ptr(),
+                        len,
+                        false,
+                        (wt[grp * og * kg..].as_ptr(), 1, kg),
+                        (gyg[p0..].as_ptr(), p, 1),
+                    );
+                }
+                col2im(&col[..kg * len], g, p0, len, dxg);
+                p0 += len;
+            }
+        }
+    });
+    dx
+}
+
+/// The adjoint of [`conv_forward`] in its weight: `dw[o, c/g, kh, kw] = Σ_images gy · colᵀ`,
+/// one product over the whole batch, cut into at most [`MAX_PARTIALS`] fixed chunks of
+/// (image, tile) units whose partial sums are added in order.
+pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &ConvGeom) -> Vec<T> {
+    let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
+    let wn = g.o * kg;
+    let tp = g.tile(std::mem::size_of::<T>());
+    let tiles = p.div_ceil(tp.max(1));
+    let units = g.n * tiles;
+    let mut dw = take_buffer::<T>(wn);
+    if wn == 0 {
+        return dw;
+    }
+    if units == 0 {
+        dw.fill(T::ZERO);
+        return dw;
+    }
+    let chunks = units.min(MAX_PARTIALS).min((MAX_PARTIAL_ELEMS / wn).max(1));
+    let per = units.div_ceil(chunks);
+    let chunks = units.div_ceil(per);
+    let mut partials = take_buffer::<T>((chunks - 1) * wn);
+    let (p_dw, p_rest) = (Ptr(dw.as_mut_ptr()), Ptr(partials.as_mut_ptr()));
+    let chw = g.c * g.h * g.w;
+    split(chunks, g.macs(), |cs| {
+        let mut col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
+        for ch in cs {
+            // SAFETY: chunk 0 writes dw, chunk ch > 0 its own block of partials.
+            let acc = unsafe {
+                if ch == 0 {
+                    p_dw.get()
+                } else {
+                    p_rest.get().add((ch - 1) * wn)
+                }
+            };
+            for (k, u) in (ch * per..((ch + 1) * per).min(units)).enumerate() {
+                let (img, t) = (u / tiles, u % tiles);
+                let (p0, len) = (t * tp, tp.min(p - t * tp));
+                for grp in 0..g.groups {
+                    let xg = &x[img * chw + grp * cg * g.h * g.w..][..cg * g.h * g.w];
+                    let (bptr, bcs) = if g.pointwise() {
+                        (xg[p0..].as_ptr(), p)
+                    } else {
+                        im2col(xg, g, p0, len, &mut col);
+                        (col.as_ptr(), len)
+                    };
+                    // SAFETY: acc's group block is [og, kg] packed; gy's block [og, p]
+                    // columns p0..p0+len; col read transposed ([len, kg], row stride 1).
+                    unsafe {
+                        gemm_seq(
+                            (og, kg, len),
+                            acc.add(grp * og * kg),
+                            kg,
+                            k > 0,
+                            (gy[img * g.o * p + grp * og * p + p0..].as_ptr(), p, 1),
+                            (bptr, 1, bcs),
+                        );
+                    }
+                }
+            }
+        }
+    });
+    for part in partials.chunks(wn) {
+        for (d, &v) in dw.iter_mut().zip(part) {
+            *d += v;
+        }
+    }
+    dw
+}

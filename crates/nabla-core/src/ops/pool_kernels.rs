@@ -1,0 +1,285 @@
+//! Pooling kernels: plain loops over `[h, w]` planes, split across threads by whole planes
+//! (so every element is computed by one thread in one fixed order, for any thread count).
+//!
+//! A pooling window is separable: per output row a set of input rows, per output column a
+//! set of input columns. [`MaxWindows`] holds, per output index, the first valid input index
+//! and how many valid taps follow it (at the dilation); [`AvgWindows`] holds contiguous
+//! ranges and the divisor factor of each axis (the divisor of a window is the product).
+
+use super::kernels::PAR_THRESHOLD;
+use crate::dtype::Float;
+use crate::parallel::{for_ranges, threads, SharedMut};
+use crate::storage::{take_buffer, StorageElem};
+use multiversion::multiversion;
+use std::ops::Range;
+
+/// Windows of a max pooling over `[n, c, h, w]`: output row `i` reads input rows
+/// `rows[i].0 + a * dil.0` for `a < rows[i].1`, likewise columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MaxWindows {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub rows: Vec<(usize, usize)>,
+    pub cols: Vec<(usize, usize)>,
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dil: (usize, usize),
+}
+
+/// Windows of an average pooling over `[n, c, h, w]`: output row `i` averages input rows
+/// `rows[i].0..rows[i].1`, and its divisor factor is `rows[i].2`; likewise columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AvgWindows {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub rows: Vec<(usize, usize, usize)>,
+    pub cols: Vec<(usize, usize, usize)>,
+}
+
+/// Runs `f` on ranges of the `planes` planes covering them once, in parallel (whole planes
+/// per task) when `work` elements are many.
+fn per_planes(planes: usize, work: usize, f: impl Fn(Range<usize>) + Sync) {
+    if work >= PAR_THRESHOLD && threads() > 1 && planes > 1 {
+        for_ranges(planes, 1, f);
+    } else if planes > 0 {
+        f(0..planes);
+    }
+}
+
+/// The range of outputs `o` for which `o * stride + off` lies in `0..len`, within `0..n`.
+fn valid_outputs(off: isize, stride: usize, len: usize, n: usize) -> Range<usize> {
+    let s = stride as isize;
+    let lo = if off < 0 { (-off + s - 1) / s } else { 0 } as usize;
+    let hi = if off >= len as isize {
+        0
+    } else {
+        ((len as isize - off + s - 1) / s) as usize
+    };
+    lo.min(n)..hi.min(n).max(lo.min(n))
+}
+
+/// `best, arg = v, first + k step` where `v[k] > best[k]` or `v[k]` is NaN (which wins, as
+/// in PyTorch): one kernel tap over a row of outputs, branch-free so that it vectorizes.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn select_max<T: Float>(v: &[T], best: &mut [T], arg: &mut [i64], first: i64, step: i64) {
+    for (k, ((b, a), &x)) in best.iter_mut().zip(arg.iter_mut()).zip(v).enumerate() {
+        #[allow(clippy::eq_op)]
+        let take = (x > *b) | (x != x);
+        *b = if take { x } else { *b };
+        *a = if take { first + k as i64 * step } else { *a };
+    }
+}
+
+/// One output row of a 2x2, stride-2 max pooling whose windows all lie inside the input:
+/// `r0`, `r1` are the two input rows (`2 * best.len()` elements each, `r0` at flat index
+/// `at0`, `r1` at `at0 + w`); taps in scan order, first maximum kept, NaN wins.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn max_2x2_row<T: Float>(r0: &[T], r1: &[T], best: &mut [T], arg: &mut [i64], at0: i64, w: i64) {
+    let pairs = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+    for (k, ((b, a), (p, q))) in best.iter_mut().zip(arg.iter_mut()).zip(pairs).enumerate() {
+        let i0 = at0 + 2 * k as i64;
+        let (mut m, mut i) = (p[0], i0);
+        #[allow(clippy::eq_op)]
+        for (v, vi) in [(p[1], i0 + 1), (q[0], i0 + w), (q[1], i0 + w + 1)] {
+            let take = (v > m) | (v != v);
+            m = if take { v } else { m };
+            i = if take { vi } else { i };
+        }
+        *b = m;
+        *a = i;
+    }
+}
+
+/// Max pooling: the values and, per output, the flat index (`y * w + x`) of the first
+/// maximum in window scan order (rows, then columns); NaN wins as in PyTorch.
+///
+/// One output row at a time, the kernel taps in scan order in the outer loops and the output
+/// columns in the inner loop (a branch-free compare-and-select over a row, instead of a
+/// short, mispredicted loop per window); each output still sees its taps in scan order.
+pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Vec<T>, Vec<i64>) {
+    let (hw, oh, ow) = (win.h * win.w, win.rows.len(), win.cols.len());
+    let ohw = oh * ow;
+    let planes = win.n * win.c;
+    let mut out = take_buffer::<T>(planes * ohw);
+    let mut idx = take_buffer::<i64>(planes * ohw);
+    if ohw == 0 {
+        return (out, idx);
+    }
+    let (o, ix) = (SharedMut::new(&mut out), SharedMut::new(&mut idx));
+    let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) = (win.kernel, win.stride, win.padding, win.dil);
+    // per kernel column: the input column offset and the outputs it is valid for
+    let cols: Vec<(isize, Range<usize>)> = (0..kw)
+        .map(|tb| {
+            let off = (tb * dw) as isize - pw as isize;
+            (off, valid_outputs(off, sw, win.w, ow))
+        })
+        .collect();
+    let fast_2x2 = win.kernel == (2, 2)
+        && win.stride == (2, 2)
+        && win.padding == (0, 0)
+        && win.dil == (1, 1)
+        && 2 * oh <= win.h
+        && 2 * ow <= win.w;
+    per_planes(planes, planes * hw, |r| {
+        // SAFETY: per_planes hands out disjoint plane ranges.
+        let (o, ix) = unsafe {
+            (
+                o.range(r.start * ohw..r.end * ohw),
+                ix.range(r.start * ohw..r.end * ohw),
+            )
+        };
+        let mut tmp = vec![T::ZERO; ow];
+        for (k, pl) in r.enumerate() {
+            let src = &x[pl * hw..(pl + 1) * hw];
+            for oy in 0..oh {
+                let at = k * ohw + oy * ow;
+                let (best, arg) = (&mut o[at..at + ow], &mut ix[at..at + ow]);
+                if fast_2x2 {
+                    let r0 = 2 * oy * win.w;
+                    let (a, b) = (&src[r0..r0 + 2 * ow], &src[r0 + win.w..r0 + win.w + 2 * ow]);
+                    max_2x2_row(a, b, best, arg, r0 as i64, win.w as i64);
+                    continue;
+                }
+                let y0 = win.rows[oy].0;
+                best.fill(T::NEG_INFINITY);
+                for (a, &(x0, _)) in arg.iter_mut().zip(&win.cols) {
+                    *a = (y0 * win.w + x0) as i64;
+                }
+                for ta in 0..kh {
+                    let y = (oy * sh + ta * dh) as isize - ph as isize;
+                    if y < 0 || y >= win.h as isize {
+                        continue;
+                    }
+                    let base = y as usize * win.w;
+                    let row = &src[base..base + win.w];
+                    for (off, valid) in &cols {
+                        if valid.is_empty() {
+                            continue;
+                        }
+                        let x0 = ((valid.start * sw) as isize + off) as usize;
+                        let taps = &mut tmp[..valid.len()];
+                        if sw == 1 {
+                            taps.copy_from_slice(&row[x0..x0 + valid.len()]);
+                        } else {
+                            for (t, v) in taps.iter_mut().zip(row[x0..].iter().step_by(sw)) {
+                                *t = *v;
+                            }
+                        }
+                        select_max(
+                            taps,
+                            &mut best[valid.clone()],
+                            &mut arg[valid.clone()],
+                            (base + x0) as i64,
+                            sw as i64,
+                        );
+                    }
+                }
+            }
+        }
+    });
+    (out, idx)
+}
+
+/// Max pooling's backward: `dx[plane][idx[o]] += g[o]`, outputs in order.
+pub(crate) fn max_pool_backward<T: Float + StorageElem>(
+    g: &[T],
+    idx: &[i64],
+    win: &MaxWindows,
+) -> Vec<T> {
+    let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
+    let planes = win.n * win.c;
+    let mut dx = take_buffer::<T>(planes * hw);
+    dx.fill(T::ZERO);
+    let d = SharedMut::new(&mut dx);
+    per_planes(planes, planes * (hw + ohw), |r| {
+        // SAFETY: per_planes hands out disjoint plane ranges.
+        let d = unsafe { d.range(r.start * hw..r.end * hw) };
+        for (k, pl) in r.enumerate() {
+            let dst = &mut d[k * hw..(k + 1) * hw];
+            let (gs, is) = (&g[pl * ohw..(pl + 1) * ohw], &idx[pl * ohw..(pl + 1) * ohw]);
+            for (&v, &i) in gs.iter().zip(is) {
+                dst[i as usize] += v;
+            }
+        }
+    });
+    dx
+}
+
+/// Average pooling: each output is its window's sum divided by the product of the two
+/// axes' divisor factors (an empty window gives 0, as in PyTorch).
+pub(crate) fn avg_pool<T: Float + StorageElem>(x: &[T], win: &AvgWindows) -> Vec<T> {
+    let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
+    let planes = win.n * win.c;
+    let mut out = take_buffer::<T>(planes * ohw);
+    if ohw == 0 {
+        return out;
+    }
+    let o = SharedMut::new(&mut out);
+    per_planes(planes, planes * hw, |r| {
+        // SAFETY: per_planes hands out disjoint plane ranges.
+        let o = unsafe { o.range(r.start * ohw..r.end * ohw) };
+        for (k, pl) in r.enumerate() {
+            let src = &x[pl * hw..(pl + 1) * hw];
+            let mut q = 0;
+            for &(y0, y1, fy) in &win.rows {
+                for &(x0, x1, fx) in &win.cols {
+                    let mut s = T::ZERO;
+                    for y in y0..y1 {
+                        for &v in &src[y * win.w + x0..y * win.w + x1] {
+                            s += v;
+                        }
+                    }
+                    o[k * ohw + q] = if y0 < y1 && x0 < x1 {
+                        s / T::from_f64((fy * fx) as f64)
+                    } else {
+                        T::ZERO
+                    };
+                    q += 1;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Average pooling's backward (its adjoint): each window's input elements receive the
+/// output's gradient divided by the window's divisor, outputs in order.
+pub(crate) fn avg_pool_backward<T: Float + StorageElem>(g: &[T], win: &AvgWindows) -> Vec<T> {
+    let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
+    let planes = win.n * win.c;
+    let mut dx = take_buffer::<T>(planes * hw);
+    dx.fill(T::ZERO);
+    let d = SharedMut::new(&mut dx);
+    per_planes(planes, planes * (hw + ohw), |r| {
+        // SAFETY: per_planes hands out disjoint plane ranges.
+        let d = unsafe { d.range(r.start * hw..r.end * hw) };
+        for (k, pl) in r.enumerate() {
+            let dst = &mut d[k * hw..(k + 1) * hw];
+            let gs = &g[pl * ohw..(pl + 1) * ohw];
+            let mut q = 0;
+            for &(y0, y1, fy) in &win.rows {
+                for &(x0, x1, fx) in &win.cols {
+                    let v = gs[q] / T::from_f64((fy * fx).max(1) as f64);
+                    q += 1;
+                    for y in y0..y1 {
+                        for e in &mut dst[y * win.w + x0..y * win.w + x1] {
+                            *e += v;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    dx
+}

@@ -1,0 +1,433 @@
+//! Convolutions against direct-loop references in f64 (PyTorch is not available to produce
+//! golden numbers here; the loops below are the definitions in PyTorch's docs), the adjoint
+//! identity between conv2d and conv_transpose2d, and bitwise thread-count independence.
+
+use nabla_core::{
+    Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, DType, Mt19937, Tensor, Var,
+};
+
+fn randn(shape: &[usize], dtype: DType, r: &mut Mt19937) -> Tensor {
+    Tensor::randn(shape, dtype, r).unwrap()
+}
+
+/// `torch.nn.functional.conv2d` by its definition:
+/// out[n, o, y, x] = b[o] + sum_{c in group(o), i, j} x[n, c, y s - p + i d, x s - p + j d] w[o, c', i, j]
+fn naive_conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    o: Conv2dOptions,
+) -> (Vec<f64>, Vec<usize>) {
+    let (xv, wv) = (x.to_vec_f64(), w.to_vec_f64());
+    let bv = b.map(|b| b.to_vec_f64());
+    let [n, c, h, wd] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+    let [oc, cg, kh, kw] = [w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]];
+    let oh = (h + 2 * o.padding.0 - o.dilation.0 * (kh - 1) - 1) / o.stride.0 + 1;
+    let ow = (wd + 2 * o.padding.1 - o.dilation.1 * (kw - 1) - 1) / o.stride.1 + 1;
+    let og = oc / o.groups;
+    let mut out = vec![0.0; n * oc * oh * ow];
+    for ni in 0..n {
+        for oi in 0..oc {
+            let grp = oi / og;
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut s = bv.as_ref().map_or(0.0, |b| b[oi]);
+                    for ci in 0..cg {
+                        let cin = grp * cg + ci;
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let iy = (y * o.stride.0 + i * o.dilation.0) as isize
+                                    - o.padding.0 as isize;
+                                let ix = (xx * o.stride.1 + j * o.dilation.1) as isize
+                                    - o.padding.1 as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let xvv = xv[((ni * c + cin) * h + iy as usize) * wd + ix as usize];
+                                s += xvv * wv[((oi * cg + ci) * kh + i) * kw + j];
+                            }
+                        }
+                    }
+                    out[((ni * oc + oi) * oh + y) * ow + xx] = s;
+                }
+            }
+        }
+    }
+    let _ = c;
+    (out, vec![n, oc, oh, ow])
+}
+
+/// `torch.nn.functional.conv_transpose2d` by its definition (scatter form):
+/// out[n, g og + o, y s - p + i d, x s - p + j d] += x[n, c, y, x] w[c, o, i, j], c in group g.
+fn naive_conv_transpose2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    o: ConvTranspose2dOptions,
+) -> (Vec<f64>, Vec<usize>) {
+    let (xv, wv) = (x.to_vec_f64(), w.to_vec_f64());
+    let [n, cin, h, wd] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+    let [_, og, kh, kw] = [w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]];
+    let cout = og * o.groups;
+    let cg = cin / o.groups;
+    let oh =
+        (h - 1) * o.stride.0 + o.dilation.0 * (kh - 1) + o.output_padding.0 + 1 - 2 * o.padding.0;
+    let ow =
+        (wd - 1) * o.stride.1 + o.dilation.1 * (kw - 1) + o.output_padding.1 + 1 - 2 * o.padding.1;
+    let mut out = vec![0.0; n * cout * oh * ow];
+    if let Some(b) = b {
+        let bv = b.to_vec_f64();
+        for (k, e) in out.iter_mut().enumerate() {
+            *e = bv[(k / (oh * ow)) % cout];
+        }
+    }
+    for ni in 0..n {
+        for ci in 0..cin {
+            let grp = ci / cg;
+            for y in 0..h {
+                for xx in 0..wd {
+                    let v = xv[((ni * cin + ci) * h + y) * wd + xx];
+                    for oo in 0..og {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let ty = (y * o.stride.0 + i * o.dilation.0) as isize
+                                    - o.padding.0 as isize;
+                                let tx = (xx * o.stride.1 + j * o.dilation.1) as isize
+                                    - o.padding.1 as isize;
+                                if ty < 0 || tx < 0 || ty >= oh as isize || tx >= ow as isize {
+                                    continue;
+                                }
+                                let co = grp * og + oo;
+                                out[((ni * cout + co) * oh + ty as usize) * ow + tx as usize] +=
+                                    v * wv[((ci * og + oo) * kh + i) * kw + j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (out, vec![n, cout, oh, ow])
+}
+
+#[track_caller]
+fn assert_close(got: &Tensor, want: &(Vec<f64>, Vec<usize>), tol: f64, what: &str) {
+    assert_eq!(got.shape(), &want.1[..], "{what}: shape");
+    let g = got.to_vec_f64();
+    for (k, (a, b)) in g.iter().zip(&want.0).enumerate() {
+        assert!(
+            (a - b).abs() <= tol * (1.0 + b.abs()),
+            "{what}: element {k}: {a} vs {b}"
+        );
+    }
+}
+
+fn conv_cases() -> Vec<([usize; 4], [usize; 4], Conv2dOptions, bool)> {
+    let d = Conv2dOptions::default();
+    vec![
+        ([2, 3, 7, 6], [4, 3, 3, 3], d, true),
+        ([1, 1, 28, 28], [8, 1, 3, 3], d, true),
+        (
+            [2, 4, 9, 8],
+            [6, 2, 3, 2],
+            d.with_groups(2).with_stride(2, 1).with_padding(1, 2),
+            false,
+        ),
+        (
+            [1, 6, 11, 10],
+            [6, 1, 3, 3],
+            d.with_groups(6).with_dilation(2, 3).with_padding(2, 1),
+            true,
+        ),
+        ([3, 5, 6, 6], [7, 5, 1, 1], d, true),
+        ([2, 4, 5, 5], [3, 4, 1, 1], d.with_stride(2, 2), false),
+        ([1, 2, 5, 4], [3, 2, 5, 4], d, false),
+        (
+            [2, 3, 4, 4],
+            [2, 3, 3, 3],
+            d.with_padding(2, 2).with_stride(3, 2),
+            true,
+        ),
+        // a tall image: several tiles per image (the im2col tile is 1 MiB)
+        ([1, 64, 70, 60], [4, 64, 3, 3], d.with_padding(1, 1), true),
+    ]
+}
+
+#[test]
+fn conv2d_matches_the_definition() {
+    let r = &mut Mt19937::new(1);
+    for dtype in [DType::F64, DType::F32] {
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
+        for (xs, ws, o, bias) in conv_cases() {
+            let x = randn(&xs, dtype, r);
+            let w = randn(&ws, dtype, r);
+            let b = randn(&[ws[0]], dtype, r);
+            let b = bias.then_some(&b);
+            let got = x.conv2d(&w, b, o).unwrap();
+            let want = naive_conv2d(&x, &w, b, o);
+            assert_close(
+                &got,
+                &want,
+                tol,
+                &format!("{dtype} conv2d {xs:?} {ws:?} {o:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn conv2d_of_a_non_contiguous_input_and_unbatched_input() {
+    let r = &mut Mt19937::new(2);
+    let x = randn(&[2, 3, 6, 5], DType::F64, r);
+    let w = randn(&[4, 3, 2, 3], DType::F64, r);
+    let o = Conv2dOptions::default().with_padding(1, 0);
+    let xt = x.transpose(2, 3).unwrap();
+    assert!(!xt.is_contiguous());
+    let want = naive_conv2d(&xt.contiguous().unwrap(), &w, None, o);
+    assert_close(
+        &xt.conv2d(&w, None, o).unwrap(),
+        &want,
+        1e-12,
+        "transposed input",
+    );
+    let x0 = x.narrow(0, 1, 1).unwrap().squeeze(0).unwrap();
+    let got = x0.conv2d(&w, None, o).unwrap();
+    assert_eq!(got.rank(), 3);
+    let want = naive_conv2d(&x0.unsqueeze(0).unwrap(), &w, None, o);
+    assert_close(&got.unsqueeze(0).unwrap(), &want, 1e-12, "unbatched");
+}
+
+fn transpose_cases() -> Vec<([usize; 4], [usize; 4], ConvTranspose2dOptions, bool)> {
+    let d = ConvTranspose2dOptions::default();
+    vec![
+        ([2, 3, 4, 5], [3, 2, 3, 3], d, true),
+        (
+            [1, 4, 3, 3],
+            [4, 3, 3, 2],
+            d.with_stride(2, 3).with_padding(1, 1),
+            false,
+        ),
+        (
+            [2, 4, 4, 3],
+            [4, 1, 2, 3],
+            d.with_groups(2).with_stride(2, 2).with_output_padding(1, 0),
+            true,
+        ),
+        // output_padding >= stride is allowed when it is below the dilation
+        (
+            [1, 2, 3, 4],
+            [2, 2, 3, 3],
+            d.with_dilation(3, 2).with_output_padding(2, 1),
+            true,
+        ),
+        (
+            [1, 6, 5, 5],
+            [6, 1, 3, 3],
+            d.with_groups(6).with_padding(1, 1),
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn conv_transpose2d_matches_the_definition() {
+    let r = &mut Mt19937::new(3);
+    for dtype in [DType::F64, DType::F32] {
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
+        for (xs, ws, o, bias) in transpose_cases() {
+            let x = randn(&xs, dtype, r);
+            let w = randn(&ws, dtype, r);
+            let b = randn(&[ws[1] * o.groups], dtype, r);
+            let b = bias.then_some(&b);
+            let got = x.conv_transpose2d(&w, b, o).unwrap();
+            let want = naive_conv_transpose2d(&x, &w, b, o);
+            assert_close(
+                &got,
+                &want,
+                tol,
+                &format!("{dtype} conv_transpose2d {xs:?} {ws:?} {o:?}"),
+            );
+        }
+    }
+}
+
+/// <conv2d(x, w), y> = <x, conv_transpose2d(y, w)>: the two are adjoint (the same weight).
+#[test]
+fn conv_transpose2d_is_the_adjoint_of_conv2d() {
+    let r = &mut Mt19937::new(4);
+    for (xs, ws, o, _) in conv_cases() {
+        let x = randn(&xs, DType::F64, r);
+        let w = randn(&ws, DType::F64, r);
+        let cx = x.conv2d(&w, None, o).unwrap();
+        let y = randn(cx.shape(), DType::F64, r);
+        let (h, wd) = (xs[2], xs[3]);
+        // the output padding that gives back the input size
+        let op = |len: usize, k: usize, s: usize, p: usize, d: usize| {
+            (len + 2 * p - d * (k - 1) - 1) % s
+        };
+        let to = ConvTranspose2dOptions {
+            stride: o.stride,
+            padding: o.padding,
+            output_padding: (
+                op(h, ws[2], o.stride.0, o.padding.0, o.dilation.0),
+                op(wd, ws[3], o.stride.1, o.padding.1, o.dilation.1),
+            ),
+            dilation: o.dilation,
+            groups: o.groups,
+        };
+        let ty = y.conv_transpose2d(&w, None, to).unwrap();
+        assert_eq!(ty.shape(), x.shape());
+        let lhs = cx.mul(&y).unwrap().sum().unwrap().to_scalar().unwrap();
+        let rhs = x.mul(&ty).unwrap().sum().unwrap().to_scalar().unwrap();
+        assert!(
+            (lhs - rhs).abs() < 1e-10 * (1.0 + lhs.abs()),
+            "{xs:?} {ws:?}: {lhs} vs {rhs}"
+        );
+    }
+}
+
+#[test]
+fn conv1d_is_conv2d_with_height_1() {
+    let r = &mut Mt19937::new(5);
+    let x = randn(&[2, 4, 11], DType::F64, r);
+    let w = randn(&[6, 2, 3], DType::F64, r);
+    let b = randn(&[6], DType::F64, r);
+    let o = Conv1dOptions::default()
+        .with_stride(2)
+        .with_padding(2)
+        .with_dilation(2)
+        .with_groups(2);
+    let got = x.conv1d(&w, Some(&b), o).unwrap();
+    let o2 = Conv2dOptions::default()
+        .with_stride(1, 2)
+        .with_padding(0, 2)
+        .with_dilation(1, 2)
+        .with_groups(2);
+    let want = naive_conv2d(
+        &x.unsqueeze(2).unwrap(),
+        &w.unsqueeze(2).unwrap(),
+        Some(&b),
+        o2,
+    );
+    assert_close(&got.unsqueeze(2).unwrap(), &want, 1e-12, "conv1d");
+    assert_eq!(got.shape(), &[2, 6, 6]);
+    let u = x
+        .narrow(0, 0, 1)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .conv1d(&w, None, o)
+        .unwrap();
+    assert_eq!(u.shape(), &[6, 6]);
+}
+
+/// Gradients against the direct-loop reference: for loss = sum(conv2d(x, w, b) * y), the
+/// gradients are dx = conv_transpose2d(y, w), dw[o, c, i, j] = sum x-window * y, db = sum y.
+/// Checked through the reference by finite differences of the (linear) reference itself.
+#[test]
+fn conv2d_gradients_match_the_reference_by_linearity() {
+    let r = &mut Mt19937::new(6);
+    let (xs, ws) = ([2, 4, 6, 5], [6, 2, 3, 2]);
+    let o = Conv2dOptions::default()
+        .with_groups(2)
+        .with_stride(2, 1)
+        .with_padding(1, 1);
+    let x = randn(&xs, DType::F64, r);
+    let w = randn(&ws, DType::F64, r);
+    let b = randn(&[6], DType::F64, r);
+    let (xv, wv, bv) = (Var::new(&x), Var::new(&w), Var::new(&b));
+    let out = xv
+        .as_tensor()
+        .conv2d(&wv.as_tensor(), Some(&bv.as_tensor()), o)
+        .unwrap();
+    let y = randn(out.shape(), DType::F64, r);
+    let g = out.mul(&y).unwrap().sum().unwrap().backward().unwrap();
+    let loss = |x: &Tensor, w: &Tensor, b: &Tensor| -> f64 {
+        let (v, _) = naive_conv2d(x, w, Some(b), o);
+        v.iter().zip(y.to_vec_f64()).map(|(a, b)| a * b).sum()
+    };
+    // the loss is linear in each argument: the gradient entry is loss(e_k) - loss(0)
+    for (var, t, which) in [(&xv, &x, 0), (&wv, &w, 1), (&bv, &b, 2)] {
+        let got = var.grad(&g).unwrap().to_vec_f64();
+        let n = t.numel();
+        for k in (0..n).step_by(7) {
+            let mut e = vec![0.0; n];
+            e[k] = 1.0;
+            let ek = Tensor::from_vec(e, t.shape()).unwrap();
+            let z = t.zeros_like();
+            let want = match which {
+                0 => loss(&ek, &w, &b.zeros_like()),
+                1 => loss(&x, &ek, &b.zeros_like()),
+                _ => loss(&x.zeros_like(), &w, &ek),
+            } - match which {
+                0 => loss(&z, &w, &b.zeros_like()),
+                1 => loss(&x, &z, &b.zeros_like()),
+                _ => loss(&x.zeros_like(), &w, &z),
+            };
+            assert!(
+                (got[k] - want).abs() < 1e-10,
+                "input {which} element {k}: {} vs {want}",
+                got[k]
+            );
+        }
+    }
+}
+
+fn bits(t: &Tensor) -> Vec<u64> {
+    t.to_vec_f64().iter().map(|x| x.to_bits()).collect()
+}
+
+/// Forward, input gradient and weight gradient of layers large enough to be split (by image,
+/// tile and weight-gradient chunk), on 1, 2 and 3 threads: bitwise identical.
+#[test]
+fn conv_results_are_bitwise_identical_for_any_thread_count() {
+    let work = |dtype: DType| {
+        let r = &mut Mt19937::new(8);
+        let mut out = Vec::new();
+        for (xs, ws, o) in [
+            ([16, 8, 20, 20], [16, 8, 3, 3], Conv2dOptions::default()),
+            (
+                [1, 64, 70, 60],
+                [8, 64, 3, 3],
+                Conv2dOptions::default().with_padding(1, 1),
+            ),
+            (
+                [5, 8, 13, 13],
+                [8, 2, 3, 3],
+                Conv2dOptions::default().with_groups(4).with_stride(2, 2),
+            ),
+        ] {
+            let x = Var::new(&randn(&xs, dtype, r));
+            let w = Var::new(&randn(&ws, dtype, r));
+            let b = Var::new(&randn(&[ws[0]], dtype, r));
+            let y = x
+                .as_tensor()
+                .conv2d(&w.as_tensor(), Some(&b.as_tensor()), o)
+                .unwrap();
+            let p = y
+                .relu()
+                .unwrap()
+                .max_pool2d(nabla_core::MaxPool2dOptions::new(2, 2))
+                .unwrap();
+            let g = p.sum().unwrap().backward().unwrap();
+            out.push(bits(&y));
+            out.push(bits(x.grad(&g).unwrap()));
+            out.push(bits(w.grad(&g).unwrap()));
+            out.push(bits(b.grad(&g).unwrap()));
+        }
+        out
+    };
+    for dtype in [DType::F32, DType::F64] {
+        let run = |n: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| work(dtype))
+        };
+        let one = run(1);
+        for n in [2, 3] {
+            assert!(one == run(n), "{dtype}: 1 thread and {n} threads differ");
+        }
+    }
+}
