@@ -251,6 +251,23 @@ fn conv_transpose2d_matches_the_definition() {
     }
 }
 
+#[test]
+fn conv_transpose2d_of_an_unbatched_input() {
+    let r = &mut Mt19937::new(9);
+    let x = randn(&[3, 4, 5], DType::F64, r);
+    let w = randn(&[3, 2, 3, 3], DType::F64, r);
+    let o = ConvTranspose2dOptions::default().with_stride(2, 2);
+    let got = x.conv_transpose2d(&w, None, o).unwrap();
+    assert_eq!(got.shape(), &[2, 9, 11]);
+    let want = naive_conv_transpose2d(&x.unsqueeze(0).unwrap(), &w, None, o);
+    assert_close(
+        &got.unsqueeze(0).unwrap(),
+        &want,
+        1e-12,
+        "unbatched conv_transpose2d",
+    );
+}
+
 /// <conv2d(x, w), y> = <x, conv_transpose2d(y, w)>: the two are adjoint (the same weight).
 #[test]
 fn conv_transpose2d_is_the_adjoint_of_conv2d() {
