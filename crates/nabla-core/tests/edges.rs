@@ -495,7 +495,8 @@ fn relu_abs_leaky_relu_at_0_and_nan() {
         &x.grad(&gs).unwrap().to_vec_f64(),
         &[0.0, 0.0, 0.0, 1.0, 1.0],
     );
-    // and with create_graph (the mask from the output)
+    // and with create_graph (the mask from the output; a new graph: backward freed the first)
+    let y = x.as_tensor().relu().unwrap();
     let gs = y.sum().unwrap().backward_with(None, true).unwrap();
     same(
         &x.grad(&gs).unwrap().to_vec_f64(),
