@@ -6,8 +6,10 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod batch_norm;
 pub mod check;
 pub mod clip;
+pub mod conv;
 pub mod dropout;
 pub mod embedding;
 pub mod fork;
@@ -17,21 +19,25 @@ pub mod loss;
 pub mod module;
 pub mod norm;
 pub mod optim;
+pub mod pool;
 pub mod schedule;
 pub mod sequential;
 pub mod state;
 
 pub use activation::{Activation, Flatten};
+pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use check::{cast_module, gradcheck_module, ParamCheck};
-pub use dropout::Dropout;
+pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
+pub use dropout::{Dropout, Dropout2d};
 pub use embedding::Embedding;
 pub use fork::Fork;
 pub use init::Init;
 pub use linear::Linear;
 pub use loss::{CrossEntropyOptions, Reduction};
 pub use module::{parameter_count, prefixed, ForwardCtx, Module};
-pub use norm::{BatchNorm1d, LayerNorm};
+pub use norm::LayerNorm;
 pub use optim::IntoParams;
+pub use pool::{AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d};
 pub use sequential::Sequential;
 pub use state::StateDict;
 
