@@ -168,17 +168,24 @@ fn resume_is_bitwise_identical() {
     );
     assert_eq!(text(&a).0.lines().last(), text(&b2).0.lines().last());
     // (c) killed with SIGKILL in the middle of an epoch, then resumed
+    // (checkpoints every 7 steps; an epoch has 41 steps)
+    kill_and_resume_equals(&d, "c.toml", "a", 14, 82);
+}
+
+/// Trains `cfg` into `k`, kills it with SIGKILL once checkpoint `mid` (a step inside an
+/// epoch) exists and before step `late`, resumes it for 2 epochs and checks the weights equal
+/// those of the uninterrupted 2-epoch run in `straight`.
+fn kill_and_resume_equals(d: &Path, cfg: &str, straight: &str, mid: u64, late: u64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(["train", "c.toml", "--out", "k", "--plain", "--epochs", "40"])
-        .current_dir(&d)
+        .args(["train", cfg, "--out", "k", "--plain", "--epochs", "40"])
+        .current_dir(d)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // wait for a mid-epoch checkpoint (every 7 steps; an epoch has 41 steps), then kill
     let t0 = std::time::Instant::now();
-    let mid = d.join("k/checkpoints/ckpt-0000000014");
-    while !mid.exists() && t0.elapsed().as_secs() < 120 {
+    let mid_dir = d.join(format!("k/checkpoints/ckpt-{mid:010}"));
+    while !mid_dir.exists() && t0.elapsed().as_secs() < 120 {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     assert!(
@@ -195,16 +202,106 @@ fn resume_is_bitwise_identical() {
         !left.iter().any(|n| n.starts_with("ckpt-00000000")
             && n.trim_start_matches("ckpt-")
                 .parse::<u64>()
-                .is_ok_and(|s| s >= 82)),
+                .is_ok_and(|s| s >= late)),
         "killed too late: {left:?}"
     );
-    let r = nabla(&["train", "--resume", "k", "--epochs", "2", "--plain"], &d);
+    let r = nabla(&["train", "--resume", "k", "--epochs", "2", "--plain"], d);
     assert!(r.status.success(), "{}", text(&r).1);
     assert_eq!(
-        newest_weights(&d.join("a")),
+        newest_weights(&d.join(straight)),
         newest_weights(&d.join("k")),
         "killed and resumed run differs"
     );
+}
+
+/// A small CNN on the digits as 1×8×8 images.
+const CNN: &str = r#"
+[data]
+dataset = "digits"
+[model]
+input_shape = [1, 8, 8]
+layers = [
+  { type = "conv2d", out = 4, kernel_size = 3 },
+  { type = "batch_norm2d" },
+  { type = "relu" },
+  { type = "max_pool2d", kernel_size = 2 },
+  { type = "dropout2d", p = 0.1 },
+  { type = "flatten" },
+  { type = "linear", out = 10 },
+]
+[train]
+epochs = 2
+batch_size = 32
+optimizer = { name = "adam", lr = 0.01 }
+checkpoint_every = 7
+"#;
+
+fn write_png(path: &Path, w: u32, h: u32, color: png::ColorType) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(f), w, h);
+    enc.set_color(color);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut wr = enc.write_header().unwrap();
+    let n = (w * h) as usize * color.samples();
+    wr.write_image_data(&(0..n).map(|i| (i * 37 % 256) as u8).collect::<Vec<_>>())
+        .unwrap();
+}
+
+#[test]
+fn cnn_train_resume_predict_summary_gradcheck() {
+    let d = tmp("cnn");
+    std::fs::write(d.join("cnn.toml"), CNN).unwrap();
+    let o = nabla(&["summary", "cnn.toml"], &d);
+    let out = text(&o).0;
+    assert!(
+        o.status.success() && out.contains("[None, 4, 6, 6]") && out.contains("[None, 4, 3, 3]"),
+        "{out}"
+    );
+    let g = nabla(&["gradcheck", "cnn.toml"], &d);
+    assert!(
+        g.status.success() && text(&g).0.contains("gradcheck passed"),
+        "{}",
+        text(&g).0
+    );
+    let a = nabla(&["train", "cnn.toml", "--out", "a", "--plain"], &d);
+    assert!(a.status.success(), "{}", text(&a).1);
+    let acc: f64 = text(&a)
+        .0
+        .lines()
+        .last()
+        .unwrap()
+        .split(['=', ' '])
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acc > 0.8, "{}", text(&a).0);
+    // killed mid-epoch and resumed: bitwise the same (an epoch has 41 steps)
+    kill_and_resume_equals(&d, "cnn.toml", "a", 14, 82);
+    // predict an 8x8 grayscale PNG; a PNG of another size is one line, exit 2
+    write_png(&d.join("ok.png"), 8, 8, png::ColorType::Grayscale);
+    let p = nabla(&["predict", "a", "ok.png"], &d);
+    assert!(
+        p.status.success() && text(&p).0.contains("ok.png: class"),
+        "{}",
+        text(&p).1
+    );
+    write_png(&d.join("big.png"), 28, 28, png::ColorType::Grayscale);
+    assert_bad(&nabla(&["predict", "a", "big.png"], &d), "28x28");
+    // a checkpoint whose conv weight has another shape
+    let cfg = std::fs::read_to_string(d.join("a/config.toml")).unwrap();
+    std::fs::create_dir_all(d.join("other")).unwrap();
+    std::fs::write(
+        d.join("other/config.toml"),
+        cfg.replacen("out = 4", "out = 5", 1),
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("other/checkpoints")).unwrap();
+    let src = list_checkpoints(&d.join("a")).pop().unwrap();
+    let dst = d.join("other/checkpoints").join(src.file_name().unwrap());
+    std::fs::create_dir_all(&dst).unwrap();
+    std::fs::copy(src.join("model.safetensors"), dst.join("model.safetensors")).unwrap();
+    assert_bad(&nabla(&["eval", "other"], &d), "0.weight");
 }
 
 #[test]

@@ -381,3 +381,124 @@ fn layer_spec_builder() {
     );
     assert_eq!(nabla_data::digits().unwrap().len(), 1797);
 }
+
+#[test]
+fn cnn_configs_build_with_the_shapes_of_pytorch() {
+    let cfg = ExperimentConfig::from_toml_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/mnist-cnn.toml"
+    ))
+    .unwrap();
+    let mut rng = Mt19937::new(0);
+    let (m, shapes) = build_model(&cfg, &[1, 28, 28], Some(10), &mut rng).unwrap();
+    assert_eq!(shapes[0], vec![1, 32, 26, 26]);
+    assert_eq!(shapes[4], vec![1, 64, 12, 12]);
+    assert_eq!(shapes[6], vec![1, 9216]);
+    assert_eq!(nabla_nn::parameter_count(&m), 1_199_882);
+    // every layer type and key, written as a user would
+    let text = r#"
+[model]
+input_shape = [3, 16, 16]
+layers = [
+  { type = "conv2d", out = 8, in = 3, kernel_size = [3, 5], stride = 1, padding = "same", dilation = 1, groups = 1, bias = false },
+  { type = "batch_norm2d", eps = 1e-5, momentum = 0.1 },
+  { type = "relu" },
+  { type = "dropout2d", p = 0.1 },
+  { type = "max_pool2d", kernel_size = 2, stride = 2, padding = 0, dilation = 1, ceil_mode = false },
+  { type = "conv_transpose2d", out = 4, kernel_size = 3, stride = 2, padding = 1, output_padding = 1 },
+  { type = "avg_pool2d", kernel_size = [2, 2], count_include_pad = false },
+  { type = "adaptive_avg_pool2d", output_size = [2, 4] },
+  { type = "flatten", start_dim = 1, end_dim = -1 },
+  { type = "linear", out = 10 },
+]
+"#;
+    let cfg = ExperimentConfig::from_toml_str(text, "all.toml").unwrap();
+    let (_, shapes) = build_model(&cfg, &[3, 16, 16], Some(10), &mut rng).unwrap();
+    assert_eq!(shapes[0], vec![1, 8, 16, 16]);
+    assert_eq!(shapes[5], vec![1, 4, 16, 16]);
+    assert_eq!(shapes[7], vec![1, 4, 2, 4]);
+    let text1 = r#"
+[model]
+input_shape = [2, 20]
+layers = [
+  { type = "conv1d", out = 4, kernel_size = 3, padding = "same" },
+  { type = "max_pool1d", kernel_size = 2 },
+  { type = "avg_pool1d", kernel_size = 2, stride = 1 },
+  { type = "flatten" },
+  { type = "linear", out = 3 },
+]
+"#;
+    let cfg = ExperimentConfig::from_toml_str(text1, "c1.toml").unwrap();
+    let (_, shapes) = build_model(&cfg, &[2, 20], Some(3), &mut rng).unwrap();
+    assert_eq!(shapes[2], vec![1, 4, 9]);
+}
+
+#[test]
+fn bad_cnn_configs_name_the_layer() {
+    let mut rng = Mt19937::new(0);
+    let build = |text: &str, input: &[usize]| -> String {
+        let cfg = match ExperimentConfig::from_toml_str(text, "c.toml") {
+            Ok(c) => c,
+            Err(e) => return e.to_string(),
+        };
+        let mut rng = Mt19937::new(0);
+        build_model(&cfg, input, None, &mut rng)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let _ = &mut rng;
+    // a kernel larger than its padded input
+    let e = build(
+        "[model]\nlayers = [{ type = \"conv2d\", out = 4, kernel_size = 7 }]\n",
+        &[1, 5, 5],
+    );
+    assert!(
+        e.contains("model.layers[0] (conv2d)") && e.contains("conv2d"),
+        "{e}"
+    );
+    // declared channels that do not match the previous layer
+    let e = build("[model]\nlayers = [{ type = \"conv2d\", out = 4, kernel_size = 3 }, { type = \"conv2d\", in = 8, out = 4, kernel_size = 3 }]\n", &[1, 9, 9]);
+    assert!(
+        e.contains("model.layers[1] (conv2d)") && e.contains("in = 8") && e.contains("gives 4"),
+        "{e}"
+    );
+    // padding "same" with stride 2
+    let e = build("[model]\nlayers = [{ type = \"conv2d\", out = 4, kernel_size = 3, stride = 2, padding = \"same\" }]\n", &[1, 9, 9]);
+    assert!(
+        e.contains("model.layers[0] (conv2d)") && e.contains("same") && e.contains("stride"),
+        "{e}"
+    );
+    // zero stride and kernel
+    let e = build(
+        "[model]\nlayers = [{ type = \"conv2d\", out = 4, kernel_size = 3, stride = 0 }]\n",
+        &[1, 9, 9],
+    );
+    assert!(e.contains("stride"), "{e}");
+    let e = build(
+        "[model]\nlayers = [{ type = \"max_pool2d\", kernel_size = 0 }]\n",
+        &[1, 9, 9],
+    );
+    assert!(e.contains("kernel_size"), "{e}");
+    // a pooling window larger than its input
+    let e = build(
+        "[model]\nlayers = [{ type = \"max_pool2d\", kernel_size = 4 }]\n",
+        &[1, 3, 3],
+    );
+    assert!(e.contains("model.layers[0] (max_pool2d)"), "{e}");
+    // a rank-1 input shape feeding a conv layer
+    let e = build(
+        "[model]\nlayers = [{ type = \"conv2d\", out = 4, kernel_size = 3 }]\n",
+        &[784],
+    );
+    assert!(
+        e.contains("model.layers[0] (conv2d)") && e.contains("[C, H, W]"),
+        "{e}"
+    );
+    // a padding word that is not one
+    let e = build(
+        "[model]\nlayers = [{ type = \"conv2d\", out = 4, kernel_size = 3, padding = \"full\" }]\n",
+        &[1, 9, 9],
+    );
+    assert!(e.contains("padding") && e.contains("full"), "{e}");
+}

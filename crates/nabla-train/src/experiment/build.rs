@@ -2,10 +2,13 @@
 //! layer's shapes and size before allocating), the loss, the optimizer and the schedule.
 
 use super::config::ExperimentConfig;
-use super::spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
+use super::spec::{LayerSpec, OptimizerSpec, PaddingSpec, ScheduleSpec};
 use crate::trainer::{LossFn, Task};
 use crate::TrainError;
-use nabla_core::{DType, Mt19937, Tensor, Var};
+use nabla_core::{
+    AvgPool1dOptions, AvgPool2dOptions, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions,
+    DType, MaxPool1dOptions, MaxPool2dOptions, Mt19937, Tensor, Var,
+};
 use nabla_nn::init::Init;
 use nabla_nn::loss::{self, CrossEntropyOptions, Reduction};
 use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
@@ -13,7 +16,11 @@ use nabla_nn::schedule::{
     CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleConfig,
     OneCycleLR, PlateauMode, ReduceLROnPlateau, StepLR,
 };
-use nabla_nn::{Activation, BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Module, Sequential};
+use nabla_nn::{
+    Activation, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
+    ConvTranspose2d, Dropout, Dropout2d, Flatten, LayerNorm, Linear, MaxPool1d, MaxPool2d, Module,
+    Sequential,
+};
 
 fn cfg_err(msg: String) -> TrainError {
     TrainError::Config(msg)
@@ -46,6 +53,41 @@ fn human_bytes(b: u128) -> String {
         format!("{gib:.1} GiB")
     } else {
         format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    }
+}
+
+/// Fails unless the layer's input (batch first) has `rank` dims, naming what it needs.
+fn need_rank(
+    i: usize,
+    l: &LayerSpec,
+    shape: &[usize],
+    rank: usize,
+    sample: &str,
+) -> Result<(), TrainError> {
+    if shape.len() != rank {
+        return Err(cfg_err(format!(
+            "{}: needs {sample} samples (batch first: [N, {}]) but its input is {shape:?}; set model.input_shape to {sample} (e.g. [1, 28, 28])",
+            at(i, l),
+            &sample[1..sample.len() - 1]
+        )));
+    }
+    Ok(())
+}
+
+/// Fails when a convolution's declared input channels differ from its input's.
+fn check_in(
+    i: usize,
+    l: &LayerSpec,
+    declared: Option<usize>,
+    shape: &[usize],
+) -> Result<(), TrainError> {
+    match declared {
+        Some(c) if c != shape[1] => Err(cfg_err(format!(
+            "{}: in = {c} channels but the previous layer gives {} (input {shape:?}, batch first)",
+            at(i, l),
+            shape[1]
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -85,7 +127,35 @@ pub fn build_model(
                 last as u128 * *out as u128 + if *bias { *out as u128 } else { 0 }
             }
             LayerSpec::LayerNorm { .. } => 2 * last as u128,
-            LayerSpec::BatchNorm1d { .. } => 4 * shape.get(1).copied().unwrap_or(last) as u128,
+            LayerSpec::BatchNorm1d { .. } | LayerSpec::BatchNorm2d { .. } => {
+                4 * shape.get(1).copied().unwrap_or(last) as u128
+            }
+            LayerSpec::Conv2d {
+                out,
+                kernel_size,
+                groups,
+                ..
+            }
+            | LayerSpec::ConvTranspose2d {
+                out,
+                kernel_size,
+                groups,
+                ..
+            } => {
+                let (kh, kw) = kernel_size.pair();
+                let c = shape.get(1).copied().unwrap_or(0) as u128;
+                *out as u128 * (c / (*groups).max(1) as u128) * kh as u128 * kw as u128
+                    + *out as u128
+            }
+            LayerSpec::Conv1d {
+                out,
+                kernel_size,
+                groups,
+                ..
+            } => {
+                let c = shape.get(1).copied().unwrap_or(0) as u128;
+                *out as u128 * (c / (*groups).max(1) as u128) * *kernel_size as u128 + *out as u128
+            }
             _ => 0,
         };
         total_bytes += params * 4;
@@ -139,7 +209,185 @@ pub fn build_model(
             }
             LayerSpec::Silu => Box::new(Activation::SiLU),
             LayerSpec::Softmax => Box::new(Activation::Softmax(-1)),
-            LayerSpec::Flatten => Box::new(Flatten::default()),
+            LayerSpec::Flatten { start_dim, end_dim } => Box::new(Flatten {
+                start_dim: *start_dim,
+                end_dim: *end_dim,
+            }),
+            LayerSpec::BatchNorm2d { eps, momentum } => {
+                need_rank(i, l, &shape, 4, "[C, H, W]")?;
+                Box::new(BatchNorm2d::with_options(shape[1], *eps, *momentum, true))
+            }
+            LayerSpec::Dropout2d { p } => {
+                Box::new(Dropout2d::new(*p).map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?)
+            }
+            LayerSpec::Conv2d {
+                out,
+                input,
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                groups,
+                bias,
+            } => {
+                need_rank(i, l, &shape, 4, "[C, H, W]")?;
+                check_in(i, l, *input, &shape)?;
+                let (same, pad) = match padding {
+                    PaddingSpec::Mode(m) => (m == "same", (0, 0)),
+                    PaddingSpec::Size(s) => (false, s.pair()),
+                };
+                let (s2, d2) = (stride.pair(), dilation.pair());
+                let opts = Conv2dOptions::default()
+                    .with_stride(s2.0, s2.1)
+                    .with_padding(pad.0, pad.1)
+                    .with_dilation(d2.0, d2.1)
+                    .with_groups(*groups);
+                let e = |e: nabla_core::Error| cfg_err(format!("{}: {e}", at(i, l)));
+                let c = Conv2d::with_options(shape[1], *out, kernel_size.pair(), opts, *bias, rng)
+                    .map_err(e)?;
+                Box::new(if same {
+                    c.padding_same().map_err(e)?
+                } else {
+                    c
+                })
+            }
+            LayerSpec::Conv1d {
+                out,
+                input,
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                groups,
+                bias,
+            } => {
+                need_rank(i, l, &shape, 3, "[C, L]")?;
+                check_in(i, l, *input, &shape)?;
+                let (same, pad) = match padding {
+                    PaddingSpec::Mode(m) => (m == "same", 0),
+                    PaddingSpec::Size(s) => (false, s.pair().1),
+                };
+                let opts = Conv1dOptions::default()
+                    .with_stride(*stride)
+                    .with_padding(pad)
+                    .with_dilation(*dilation)
+                    .with_groups(*groups);
+                let e = |e: nabla_core::Error| cfg_err(format!("{}: {e}", at(i, l)));
+                let c = Conv1d::with_options(shape[1], *out, *kernel_size, opts, *bias, rng)
+                    .map_err(e)?;
+                Box::new(if same {
+                    c.padding_same().map_err(e)?
+                } else {
+                    c
+                })
+            }
+            LayerSpec::ConvTranspose2d {
+                out,
+                input,
+                kernel_size,
+                stride,
+                padding,
+                output_padding,
+                dilation,
+                groups,
+                bias,
+            } => {
+                need_rank(i, l, &shape, 4, "[C, H, W]")?;
+                check_in(i, l, *input, &shape)?;
+                let (s2, p2, o2, d2) = (
+                    stride.pair(),
+                    padding.pair(),
+                    output_padding.pair(),
+                    dilation.pair(),
+                );
+                let opts = ConvTranspose2dOptions::default()
+                    .with_stride(s2.0, s2.1)
+                    .with_padding(p2.0, p2.1)
+                    .with_output_padding(o2.0, o2.1)
+                    .with_dilation(d2.0, d2.1)
+                    .with_groups(*groups);
+                Box::new(
+                    ConvTranspose2d::with_options(
+                        shape[1],
+                        *out,
+                        kernel_size.pair(),
+                        opts,
+                        *bias,
+                        rng,
+                    )
+                    .map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?,
+                )
+            }
+            LayerSpec::MaxPool2d {
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                ceil_mode,
+            } => {
+                need_rank(i, l, &shape, 4, "[C, H, W]")?;
+                let (k, p, d) = (kernel_size.pair(), padding.pair(), dilation.pair());
+                let s = stride.unwrap_or(*kernel_size).pair();
+                Box::new(MaxPool2d::with_options(
+                    MaxPool2dOptions::new(k.0, k.1)
+                        .with_stride(s.0, s.1)
+                        .with_padding(p.0, p.1)
+                        .with_dilation(d.0, d.1)
+                        .with_ceil_mode(*ceil_mode),
+                ))
+            }
+            LayerSpec::AvgPool2d {
+                kernel_size,
+                stride,
+                padding,
+                ceil_mode,
+                count_include_pad,
+            } => {
+                need_rank(i, l, &shape, 4, "[C, H, W]")?;
+                let (k, p) = (kernel_size.pair(), padding.pair());
+                let s = stride.unwrap_or(*kernel_size).pair();
+                Box::new(AvgPool2d::with_options(
+                    AvgPool2dOptions::new(k.0, k.1)
+                        .with_stride(s.0, s.1)
+                        .with_padding(p.0, p.1)
+                        .with_ceil_mode(*ceil_mode)
+                        .with_count_include_pad(*count_include_pad),
+                ))
+            }
+            LayerSpec::AdaptiveAvgPool2d { output_size } => {
+                need_rank(i, l, &shape, 4, "[C, H, W]")?;
+                Box::new(AdaptiveAvgPool2d::new(output_size.pair()))
+            }
+            LayerSpec::MaxPool1d {
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                ceil_mode,
+            } => {
+                need_rank(i, l, &shape, 3, "[C, L]")?;
+                let mut o = MaxPool1dOptions::new(*kernel_size);
+                o.stride = stride.unwrap_or(*kernel_size);
+                o.padding = *padding;
+                o.dilation = *dilation;
+                o.ceil_mode = *ceil_mode;
+                Box::new(MaxPool1d::with_options(o))
+            }
+            LayerSpec::AvgPool1d {
+                kernel_size,
+                stride,
+                padding,
+                ceil_mode,
+                count_include_pad,
+            } => {
+                need_rank(i, l, &shape, 3, "[C, L]")?;
+                let mut o = AvgPool1dOptions::new(*kernel_size);
+                o.stride = stride.unwrap_or(*kernel_size);
+                o.padding = *padding;
+                o.ceil_mode = *ceil_mode;
+                o.count_include_pad = *count_include_pad;
+                Box::new(AvgPool1d::with_options(o))
+            }
             LayerSpec::Dropout { p } => {
                 Box::new(Dropout::new(*p).map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?)
             }

@@ -48,8 +48,15 @@ pub enum LayerSpec {
     Silu,
     /// Softmax over the last dim.
     Softmax,
-    /// Flatten all but the batch dim.
-    Flatten,
+    /// Flatten dims `start_dim..=end_dim` (default 1 and -1: all but the batch dim).
+    Flatten {
+        /// First dim (default 1).
+        #[serde(default = "one_i")]
+        start_dim: isize,
+        /// Last dim (default -1).
+        #[serde(default = "minus_one")]
+        end_dim: isize,
+    },
     /// Dropout
     Dropout {
         /// Drop probability.
@@ -70,6 +77,223 @@ pub enum LayerSpec {
         #[serde(default = "bn_momentum")]
         momentum: f64,
     },
+    /// BatchNorm2d over the channels of `[N, C, H, W]`.
+    BatchNorm2d {
+        /// eps (default 1e-5).
+        #[serde(default = "eps")]
+        eps: f64,
+        /// momentum (default 0.1).
+        #[serde(default = "bn_momentum")]
+        momentum: f64,
+    },
+    /// Dropout of whole channels.
+    Dropout2d {
+        /// Drop probability.
+        p: f64,
+    },
+    /// 2-d convolution; the input channels come from the previous layer.
+    Conv2d {
+        /// Output channels.
+        out: usize,
+        /// Input channels (optional; checked against the previous layer).
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+        input: Option<usize>,
+        /// Kernel size: `3` or `[3, 5]`.
+        kernel_size: Size2,
+        /// Stride (default 1).
+        #[serde(default = "one2")]
+        stride: Size2,
+        /// Padding: `1`, `[1, 2]`, `"same"` (stride 1) or `"valid"` (default 0).
+        #[serde(default)]
+        padding: PaddingSpec,
+        /// Dilation (default 1).
+        #[serde(default = "one2")]
+        dilation: Size2,
+        /// Groups (default 1).
+        #[serde(default = "one")]
+        groups: usize,
+        /// With a bias (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// 1-d convolution over `[N, C, L]`.
+    Conv1d {
+        /// Output channels.
+        out: usize,
+        /// Input channels (optional; checked against the previous layer).
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+        input: Option<usize>,
+        /// Kernel size.
+        kernel_size: usize,
+        /// Stride (default 1).
+        #[serde(default = "one")]
+        stride: usize,
+        /// Padding: an integer, `"same"` (stride 1) or `"valid"` (default 0).
+        #[serde(default)]
+        padding: PaddingSpec,
+        /// Dilation (default 1).
+        #[serde(default = "one")]
+        dilation: usize,
+        /// Groups (default 1).
+        #[serde(default = "one")]
+        groups: usize,
+        /// With a bias (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// Transposed 2-d convolution.
+    ConvTranspose2d {
+        /// Output channels.
+        out: usize,
+        /// Input channels (optional; checked against the previous layer).
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+        input: Option<usize>,
+        /// Kernel size.
+        kernel_size: Size2,
+        /// Stride (default 1).
+        #[serde(default = "one2")]
+        stride: Size2,
+        /// Padding (default 0).
+        #[serde(default = "zero2")]
+        padding: Size2,
+        /// Extra rows/columns on one side of the output (default 0).
+        #[serde(default = "zero2")]
+        output_padding: Size2,
+        /// Dilation (default 1).
+        #[serde(default = "one2")]
+        dilation: Size2,
+        /// Groups (default 1).
+        #[serde(default = "one")]
+        groups: usize,
+        /// With a bias (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// 2-d max pooling.
+    MaxPool2d {
+        /// Window.
+        kernel_size: Size2,
+        /// Stride (default: the window).
+        #[serde(default)]
+        stride: Option<Size2>,
+        /// Padding (default 0; at most half the window).
+        #[serde(default = "zero2")]
+        padding: Size2,
+        /// Dilation (default 1).
+        #[serde(default = "one2")]
+        dilation: Size2,
+        /// Round the output size up (default false).
+        #[serde(default)]
+        ceil_mode: bool,
+    },
+    /// 2-d average pooling.
+    AvgPool2d {
+        /// Window.
+        kernel_size: Size2,
+        /// Stride (default: the window).
+        #[serde(default)]
+        stride: Option<Size2>,
+        /// Padding (default 0).
+        #[serde(default = "zero2")]
+        padding: Size2,
+        /// Round the output size up (default false).
+        #[serde(default)]
+        ceil_mode: bool,
+        /// Count the padding zeros in the divisor (default true).
+        #[serde(default = "yes")]
+        count_include_pad: bool,
+    },
+    /// Average pooling to a fixed size.
+    AdaptiveAvgPool2d {
+        /// The output size: `1` or `[h, w]`.
+        output_size: Size2,
+    },
+    /// 1-d max pooling.
+    MaxPool1d {
+        /// Window.
+        kernel_size: usize,
+        /// Stride (default: the window).
+        #[serde(default)]
+        stride: Option<usize>,
+        /// Padding (default 0).
+        #[serde(default)]
+        padding: usize,
+        /// Dilation (default 1).
+        #[serde(default = "one")]
+        dilation: usize,
+        /// Round the output size up (default false).
+        #[serde(default)]
+        ceil_mode: bool,
+    },
+    /// 1-d average pooling.
+    AvgPool1d {
+        /// Window.
+        kernel_size: usize,
+        /// Stride (default: the window).
+        #[serde(default)]
+        stride: Option<usize>,
+        /// Padding (default 0).
+        #[serde(default)]
+        padding: usize,
+        /// Round the output size up (default false).
+        #[serde(default)]
+        ceil_mode: bool,
+        /// Count the padding zeros in the divisor (default true).
+        #[serde(default = "yes")]
+        count_include_pad: bool,
+    },
+}
+
+/// A size given as one integer (both dims) or a `[h, w]` pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Size2 {
+    /// The same for height and width.
+    One(usize),
+    /// `[height, width]`.
+    Two([usize; 2]),
+}
+
+impl Size2 {
+    /// (height, width).
+    pub fn pair(self) -> (usize, usize) {
+        match self {
+            Size2::One(v) => (v, v),
+            Size2::Two([h, w]) => (h, w),
+        }
+    }
+}
+
+/// A convolution's padding: sizes, `"same"` or `"valid"` (= 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PaddingSpec {
+    /// Explicit sizes.
+    Size(Size2),
+    /// `"same"` or `"valid"`.
+    Mode(String),
+}
+
+impl Default for PaddingSpec {
+    fn default() -> Self {
+        PaddingSpec::Size(Size2::One(0))
+    }
+}
+
+fn one() -> usize {
+    1
+}
+fn one2() -> Size2 {
+    Size2::One(1)
+}
+fn zero2() -> Size2 {
+    Size2::One(0)
+}
+fn one_i() -> isize {
+    1
+}
+fn minus_one() -> isize {
+    -1
 }
 
 fn slope() -> f64 {
@@ -105,13 +329,100 @@ impl LayerSpec {
             } if a != "none" && a != "tanh" => Err(format!(
                 "approximate must be \"none\" or \"tanh\", got \"{a}\""
             )),
-            LayerSpec::LayerNorm { eps } | LayerSpec::BatchNorm1d { eps, .. }
+            LayerSpec::LayerNorm { eps }
+            | LayerSpec::BatchNorm1d { eps, .. }
+            | LayerSpec::BatchNorm2d { eps, .. }
                 if !(eps.is_finite() && *eps > 0.0) =>
             {
                 Err(format!("eps must be positive, got {eps}"))
             }
-            LayerSpec::BatchNorm1d { momentum, .. } if !(0.0..=1.0).contains(momentum) => {
+            LayerSpec::BatchNorm1d { momentum, .. } | LayerSpec::BatchNorm2d { momentum, .. }
+                if !(0.0..=1.0).contains(momentum) =>
+            {
                 Err(format!("momentum must be in [0, 1], got {momentum}"))
+            }
+            LayerSpec::Dropout2d { p } if !(0.0..1.0).contains(p) => {
+                Err(format!("p must be in [0, 1), got {p}"))
+            }
+            LayerSpec::Conv2d { out: 0, .. }
+            | LayerSpec::Conv1d { out: 0, .. }
+            | LayerSpec::ConvTranspose2d { out: 0, .. } => Err("out must be at least 1".into()),
+            LayerSpec::Conv2d {
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                groups,
+                ..
+            } => {
+                positive2("kernel_size", *kernel_size)?;
+                positive2("stride", *stride)?;
+                positive2("dilation", *dilation)?;
+                check_groups(*groups)?;
+                check_padding(padding, stride.pair() == (1, 1))
+            }
+            LayerSpec::Conv1d {
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                groups,
+                ..
+            } => {
+                positive2("kernel_size", Size2::One(*kernel_size))?;
+                positive2("stride", Size2::One(*stride))?;
+                positive2("dilation", Size2::One(*dilation))?;
+                check_groups(*groups)?;
+                check_padding(padding, *stride == 1)
+            }
+            LayerSpec::ConvTranspose2d {
+                kernel_size,
+                stride,
+                dilation,
+                groups,
+                ..
+            } => {
+                positive2("kernel_size", *kernel_size)?;
+                positive2("stride", *stride)?;
+                positive2("dilation", *dilation)?;
+                check_groups(*groups)
+            }
+            LayerSpec::MaxPool2d {
+                kernel_size,
+                stride,
+                dilation,
+                ..
+            } => {
+                positive2("kernel_size", *kernel_size)?;
+                positive2("dilation", *dilation)?;
+                stride.map_or(Ok(()), |s| positive2("stride", s))
+            }
+            LayerSpec::AvgPool2d {
+                kernel_size,
+                stride,
+                ..
+            } => {
+                positive2("kernel_size", *kernel_size)?;
+                stride.map_or(Ok(()), |s| positive2("stride", s))
+            }
+            LayerSpec::AdaptiveAvgPool2d { output_size } => positive2("output_size", *output_size),
+            LayerSpec::MaxPool1d {
+                kernel_size,
+                stride,
+                dilation,
+                ..
+            } => {
+                positive2("kernel_size", Size2::One(*kernel_size))?;
+                positive2("dilation", Size2::One(*dilation))?;
+                stride.map_or(Ok(()), |s| positive2("stride", Size2::One(s)))
+            }
+            LayerSpec::AvgPool1d {
+                kernel_size,
+                stride,
+                ..
+            } => {
+                positive2("kernel_size", Size2::One(*kernel_size))?;
+                stride.map_or(Ok(()), |s| positive2("stride", Size2::One(s)))
             }
             _ => Ok(()),
         }
@@ -128,11 +439,48 @@ impl LayerSpec {
             LayerSpec::Gelu { .. } => "gelu",
             LayerSpec::Silu => "silu",
             LayerSpec::Softmax => "softmax",
-            LayerSpec::Flatten => "flatten",
+            LayerSpec::Flatten { .. } => "flatten",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::LayerNorm { .. } => "layer_norm",
             LayerSpec::BatchNorm1d { .. } => "batch_norm1d",
+            LayerSpec::BatchNorm2d { .. } => "batch_norm2d",
+            LayerSpec::Dropout2d { .. } => "dropout2d",
+            LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::Conv1d { .. } => "conv1d",
+            LayerSpec::ConvTranspose2d { .. } => "conv_transpose2d",
+            LayerSpec::MaxPool2d { .. } => "max_pool2d",
+            LayerSpec::AvgPool2d { .. } => "avg_pool2d",
+            LayerSpec::AdaptiveAvgPool2d { .. } => "adaptive_avg_pool2d",
+            LayerSpec::MaxPool1d { .. } => "max_pool1d",
+            LayerSpec::AvgPool1d { .. } => "avg_pool1d",
         }
+    }
+}
+
+fn positive2(key: &str, v: Size2) -> Result<(), String> {
+    let (h, w) = v.pair();
+    if h == 0 || w == 0 {
+        return Err(format!("{key} must be at least 1, got {v:?}"));
+    }
+    Ok(())
+}
+
+fn check_groups(g: usize) -> Result<(), String> {
+    if g == 0 {
+        return Err("groups must be at least 1".into());
+    }
+    Ok(())
+}
+
+fn check_padding(p: &PaddingSpec, stride_one: bool) -> Result<(), String> {
+    match p {
+        PaddingSpec::Mode(m) if m == "same" && !stride_one => {
+            Err("padding = \"same\" needs stride 1 (as PyTorch)".into())
+        }
+        PaddingSpec::Mode(m) if m != "same" && m != "valid" => Err(format!(
+            "padding must be a size, \"same\" or \"valid\", got \"{m}\""
+        )),
+        _ => Ok(()),
     }
 }
 
