@@ -1,5 +1,5 @@
-//! `nabla bench`: the workloads of `shared/peers/WORKLOADS.md`, measured with the peer scripts'
-//! rules (20 warm-up steps, then per-step wall time until ≥ 200 steps and ≥ 1 s, or ≥ 5 s with
+//! `nabla bench`: the benchmark workloads W1-W8 (defined with the peer scripts that measure
+//! PyTorch and NumPy on them), measured with the peer scripts' rules (20 warm-up steps, then per-step wall time until ≥ 200 steps and ≥ 1 s, or ≥ 5 s with
 //! at least 20 steps; the median is reported).
 
 use crate::demo::xor::{self, XorOptions};
@@ -8,17 +8,17 @@ use nabla::core::{DType, Mt19937, Result, Tensor, Var};
 use nabla::data::{DataLoader, Dataset, LoaderConfig};
 use nabla::nn::loss::{cross_entropy, CrossEntropyOptions};
 use nabla::nn::optim::{Optimizer, Sgd};
-use nabla::nn::{Activation, ForwardCtx, Linear, Module, Sequential};
+use nabla::nn::{Activation, Conv2d, Flatten, ForwardCtx, Linear, MaxPool2d, Module, Sequential};
 use serde_json::json;
 use std::time::Instant;
 
 /// Workloads this build implements.
-const WORKLOADS: &[&str] = &["W1", "W2", "W6", "W7", "W8"];
+const WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4", "W6", "W7", "W8"];
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1 W2 W6 W7 W8); all when none are named (W8 only with --data or
-    /// NABLA_DATA).
+    /// Workloads to run (W1 W2 W3 W4 W6 W7 W8); all when none are named (W8 only with --data
+    /// or NABLA_DATA).
     workloads: Vec<String>,
     /// Threads for the kernels (default: every core).
     #[arg(long)]
@@ -44,7 +44,7 @@ fn w2_model(rng: &mut Mt19937) -> Result<Sequential> {
         .append(Linear::new(128, 10, rng)?))
 }
 
-/// One W2 step: forward, cross-entropy, backward, SGD with momentum.
+/// One step of W2, W3 or W4: forward, cross-entropy, backward, SGD with momentum.
 fn w2_step(
     m: &Sequential,
     opt: &mut Sgd,
@@ -60,6 +60,63 @@ fn w2_step(
     drop((loss, out));
     opt.step(&g)?;
     Ok(l)
+}
+
+/// W3's network (PyTorch's MNIST example without dropout).
+fn w3_model(rng: &mut Mt19937) -> Result<Sequential> {
+    Ok(Sequential::new()
+        .append(Conv2d::new(1, 32, 3, rng)?)
+        .append(Activation::ReLU)
+        .append(Conv2d::new(32, 64, 3, rng)?)
+        .append(Activation::ReLU)
+        .append(MaxPool2d::new(2))
+        .append(Flatten::default())
+        .append(Linear::new(9216, 128, rng)?)
+        .append(Activation::ReLU)
+        .append(Linear::new(128, 10, rng)?))
+}
+
+/// W4's network: LeNet-5 with ReLU and max pooling.
+fn w4_model(rng: &mut Mt19937) -> Result<Sequential> {
+    Ok(Sequential::new()
+        .append(Conv2d::with_options(
+            1,
+            6,
+            (5, 5),
+            nabla::core::Conv2dOptions::default().with_padding(2, 2),
+            true,
+            rng,
+        )?)
+        .append(Activation::ReLU)
+        .append(MaxPool2d::new(2))
+        .append(Conv2d::new(6, 16, 5, rng)?)
+        .append(Activation::ReLU)
+        .append(MaxPool2d::new(2))
+        .append(Flatten::default())
+        .append(Linear::new(400, 120, rng)?)
+        .append(Activation::ReLU)
+        .append(Linear::new(120, 84, rng)?)
+        .append(Activation::ReLU)
+        .append(Linear::new(84, 10, rng)?))
+}
+
+/// W3 or W4: a train step (SGD 0.01, momentum 0.9) of the CNN on a batch of 64 images.
+fn cnn(name: &str, threads: usize, model: fn(&mut Mt19937) -> Result<Sequential>) -> Result<()> {
+    let mut rng = Mt19937::new(0);
+    let m = model(&mut rng)?;
+    let mut opt = Sgd::new(m.parameters(), 0.01).momentum(0.9);
+    let x = Tensor::randn(&[64, 1, 28, 28], DType::F32, &mut rng)?;
+    let y = Tensor::from_vec((0..64i64).map(|i| i % 10).collect::<Vec<_>>(), &[64])?;
+    let mut t = measure(|| w2_step(&m, &mut opt, &x, &y, &mut rng).map(drop))?;
+    emit(
+        name,
+        json!({"batch": 64}),
+        threads,
+        &mut t,
+        64.0,
+        "samples/s",
+    );
+    Ok(())
 }
 
 fn w2(threads: usize, batches: &[usize]) -> Result<()> {
@@ -269,6 +326,8 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
             match w.as_str() {
                 "W1" => w1(threads, &sizes).map_err(s)?,
                 "W2" => w2(threads, &batches).map_err(s)?,
+                "W3" => cnn("W3", threads, w3_model).map_err(s)?,
+                "W4" => cnn("W4", threads, w4_model).map_err(s)?,
                 "W6" => w6(threads).map_err(s)?,
                 "W7" => w7(threads).map_err(s)?,
                 "W8" => {

@@ -139,7 +139,8 @@ pub use nabla_train as train;
 pub mod prelude {
     pub use crate::{Error, Result};
     pub use nabla_core::{
-        gradcheck, no_grad, DType, GradStore, GradcheckOptions, Mt19937, Rng, Tensor, Var,
+        gradcheck, no_grad, AvgPool2dOptions, Conv2dOptions, ConvTranspose2dOptions, DType,
+        GradStore, GradcheckOptions, MaxPool2dOptions, Mt19937, Rng, Tensor, Var,
     };
     pub use nabla_data::{
         diabetes, digits, load_mnist, read_csv, Batch, CsvOptions, DataLoader, Dataset,
@@ -156,8 +157,9 @@ pub mod prelude {
         ReduceLROnPlateau, StepLR,
     };
     pub use nabla_nn::{
-        Activation, BatchNorm1d, Dropout, Embedding, Flatten, Fork, ForwardCtx, Init, LayerNorm,
-        Linear, Module, Param, Sequential,
+        Activation, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
+        Conv2d, ConvTranspose2d, Dropout, Dropout2d, Embedding, Flatten, Fork, ForwardCtx, Init,
+        LayerNorm, Linear, MaxPool1d, MaxPool2d, Module, Param, Sequential,
     };
     pub use nabla_train::checkpoint::{load_model, save_model};
     pub use nabla_train::metrics::{accuracy, ConfusionMatrix};

@@ -5,6 +5,8 @@
 mod custom_loop;
 #[path = "../../../examples/experiment_toml.rs"]
 mod experiment_toml;
+#[path = "../../../examples/mnist_cnn.rs"]
+mod mnist_cnn;
 #[path = "../../../examples/mnist_mlp.rs"]
 mod mnist_mlp;
 #[path = "../../../examples/vae.rs"]
@@ -135,4 +137,12 @@ fn vae_trains_and_draws() {
     let size = |f: &str| nabla::train::image::png_size(out.join(f)).unwrap();
     assert_eq!(size("samples.png"), (242, 242));
     assert_eq!(size("reconstructions.png"), (242, 62));
+}
+
+#[test]
+fn mnist_cnn_trains_on_tiny_images() {
+    let t = Tmp::new("cnn");
+    tiny_mnist(&t.0, 128, 32);
+    let ev = mnist_cnn::run(t.0.to_str().unwrap(), 1, 0).unwrap();
+    assert!(ev.loss.is_finite() && ev.samples == 32, "{ev:?}");
 }
