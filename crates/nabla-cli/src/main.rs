@@ -102,6 +102,10 @@ struct TrainCmd {
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     plain: bool,
+    /// Check every op's output and gradient; stop at the first NaN or infinity, naming the op
+    /// and the layer (slow).
+    #[arg(long)]
+    detect_anomaly: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,6 +182,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 resume: t.resume,
                 data: t.data,
                 progress: t.plain.then_some(nabla::train::ProgressMode::Plain),
+                detect_anomaly: t.detect_anomaly,
             };
             run::train(&args).map_err(to_exit)
         }

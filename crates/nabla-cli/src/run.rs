@@ -66,6 +66,8 @@ pub struct TrainArgs {
     pub data: Option<PathBuf>,
     /// Progress display (None: the config's).
     pub progress: Option<ProgressMode>,
+    /// Anomaly mode (on when set here or in the config).
+    pub detect_anomaly: bool,
 }
 
 /// `nabla train`.
@@ -92,6 +94,9 @@ pub fn train(a: &TrainArgs) -> R<()> {
     }
     if let Some(p) = a.progress {
         exp = exp.with_progress(p);
+    }
+    if a.detect_anomaly {
+        exp = exp.with_detect_anomaly(true);
     }
     let run = exp.fit().map_err(train_err)?;
     println!("run saved in {}", run.dir.display());

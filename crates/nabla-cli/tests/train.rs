@@ -431,6 +431,22 @@ fn bad_checkpoints_and_outputs() {
     let o = nabla(&["train", "nan.toml", "--out", "nan", "--plain"], &d);
     assert_bad(&o, "non-finite");
     assert!(text(&o).1.contains("epoch 1"), "{}", text(&o).1);
+    assert!(text(&o).1.contains("--detect-anomaly"), "{}", text(&o).1);
+    // anomaly mode names the op and the layer that made the first NaN or infinity
+    let o = nabla(
+        &[
+            "train",
+            "nan.toml",
+            "--out",
+            "nan2",
+            "--plain",
+            "--detect-anomaly",
+        ],
+        &d,
+    );
+    assert_bad(&o, "anomaly:");
+    let err = text(&o).1;
+    assert!(err.contains("(Linear)") && err.contains("pass"), "{err}");
 }
 
 #[test]

@@ -24,13 +24,18 @@ pub(crate) struct Node {
 /// tensors of a step do not outlive their use; the op's name stays for messages.
 pub(crate) struct GraphNode {
     pub(crate) name: &'static str,
+    /// The layer path that computed it (anomaly mode only).
+    pub(crate) path: Option<Box<str>>,
     saved: Mutex<Option<Node>>,
 }
 
 impl GraphNode {
     pub(crate) fn new(op: Op, inputs: Vec<Tensor>) -> Self {
+        let path = crate::anomaly::is_anomaly_enabled()
+            .then(|| crate::anomaly::current_path().into_boxed_str());
         GraphNode {
             name: op.name(),
+            path,
             saved: Mutex::new(Some(Node { op, inputs })),
         }
     }
@@ -213,6 +218,7 @@ pub(crate) fn backward_impl(
         }
     };
     let _mode = set_grad_enabled(create_graph);
+    let _backward = crate::anomaly::in_backward();
     let mut order = topo_order(root)?;
     let mut grads: HashMap<TensorId, Tensor> = HashMap::new();
     grads.insert(root.id(), seed);
@@ -241,8 +247,19 @@ pub(crate) fn backward_impl(
         let in_grads = crate::ops::backward_rule(&node.op, &node.inputs, &t, &g)
             .map_err(|e| Error::Backward(format!("in the rule of {}: {e}", node.op.name())))?;
         drop(g);
+        let anomaly = crate::anomaly::is_anomaly_enabled();
         for (inp, ig) in node.inputs.iter().zip(in_grads) {
             let Some(ig) = ig else { continue };
+            if anomaly {
+                let shapes: Vec<Vec<usize>> =
+                    node.inputs.iter().map(|t| t.shape().to_vec()).collect();
+                crate::anomaly::check_backward(
+                    gn.name,
+                    gn.path.as_deref().unwrap_or(""),
+                    &ig,
+                    &shapes,
+                )?;
+            }
             if !inp.0.track {
                 continue;
             }

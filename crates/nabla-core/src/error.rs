@@ -34,6 +34,10 @@ pub enum Error {
     /// Backpropagation could not run (e.g. nothing requires gradients).
     #[error("backward: {0}")]
     Backward(String),
+    /// Anomaly mode found a NaN or infinity (see [`crate::anomaly`]); the message names the
+    /// op, the layer path, the shapes and the pass.
+    #[error("{0}")]
+    Anomaly(String),
     /// An error raised inside a named context (a layer path), wrapping the original.
     #[error("{context}: {source}")]
     Context {

@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod anomaly;
 mod backprop;
 mod dtype;
 mod error;
@@ -29,6 +30,7 @@ mod storage;
 mod tensor;
 mod var;
 
+pub use anomaly::detect_anomaly;
 pub use backprop::{is_grad_enabled, no_grad, GradStore, NoGradGuard};
 pub use dtype::{erf_f64, DType, Element, Float};
 pub use error::{Error, Result};

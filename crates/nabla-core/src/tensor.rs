@@ -104,6 +104,7 @@ impl Tensor {
         inputs: &[&Tensor],
     ) -> Tensor {
         let track = backprop::is_grad_enabled() && inputs.iter().any(|t| t.0.track);
+        let name = crate::anomaly::is_anomaly_enabled().then(|| op.name());
         let node = if track {
             Some(GraphNode::new(
                 op,
@@ -112,14 +113,18 @@ impl Tensor {
         } else {
             None
         };
-        Tensor(Arc::new(Inner {
+        let t = Tensor(Arc::new(Inner {
             id: TensorId::new(),
             storage,
             layout,
             node,
             track,
             is_var: false,
-        }))
+        }));
+        if let Some(name) = name {
+            crate::anomaly::check_forward(name, &t, inputs);
+        }
+        t
     }
 
     pub(crate) fn new_var_version(storage: Arc<Storage>, layout: Layout, id: TensorId) -> Tensor {

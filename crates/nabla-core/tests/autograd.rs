@@ -486,3 +486,38 @@ fn large_reductions_match_an_f64_reference() {
     let total: f64 = v.iter().sum();
     assert!((m.sum().unwrap().to_scalar().unwrap() - total).abs() < 0.5);
 }
+
+#[test]
+fn anomaly_mode_names_the_first_non_finite_op() {
+    use nabla_core::anomaly;
+    // forward: recorded, with the layer path, and reported once
+    let x = Var::from_vec(vec![1.0f64, -1.0], &[2]).unwrap();
+    {
+        let _on = anomaly::detect_anomaly();
+        let _l = anomaly::scope("2", "Linear");
+        let y = x.as_tensor().sqrt().unwrap(); // sqrt(-1) = NaN
+        let _ = y.exp().unwrap(); // NaN again: only the first is kept
+        let e = anomaly::take_anomaly().unwrap();
+        assert!(
+            e.contains("sqrt") && e.contains("2 (Linear)") && e.contains("forward"),
+            "{e}"
+        );
+        assert!(e.contains("[2]"), "{e}");
+        assert!(anomaly::take_anomaly().is_none());
+    }
+    // backward: the gradient of sqrt at 0 is infinite; backward fails naming the op
+    let z = Var::from_vec(vec![0.0f64, 4.0], &[2]).unwrap();
+    let loss = z.as_tensor().sqrt().unwrap().sum().unwrap();
+    let e = {
+        let _on = anomaly::detect_anomaly();
+        loss.backward().err().unwrap()
+    };
+    assert!(matches!(e, nabla_core::Error::Anomaly(_)), "{e:?}");
+    let m = e.to_string();
+    assert!(m.contains("sqrt") && m.contains("backward"), "{m}");
+    // outside the scope nothing is checked
+    let loss = z.as_tensor().sqrt().unwrap().sum().unwrap();
+    assert!(loss.backward().is_ok());
+    let _ = x.as_tensor().sqrt().unwrap();
+    assert!(anomaly::take_anomaly().is_none());
+}

@@ -10,10 +10,20 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] nabla_data::DataError),
     /// A loss or gradient became NaN or infinite.
-    #[error("non-finite {what} at epoch {epoch}, step {step}: training stopped (try a smaller learning rate or gradient clipping); no checkpoint was written with this state")]
+    #[error("non-finite {what} at epoch {epoch}, step {step}: training stopped (try a smaller learning rate or gradient clipping; --detect-anomaly names the op and layer that made it); no checkpoint was written with this state")]
     NonFinite {
         /// `loss` or `gradient`.
         what: &'static str,
+        /// Epoch (from 1).
+        epoch: usize,
+        /// Optimizer step (from 1).
+        step: u64,
+    },
+    /// Anomaly mode found the first op whose output or gradient is not finite.
+    #[error("{msg}, at epoch {epoch}, step {step}: training stopped; no checkpoint was written with this state")]
+    Anomaly {
+        /// The op, the layer path, the shapes and the pass.
+        msg: String,
         /// Epoch (from 1).
         epoch: usize,
         /// Optimizer step (from 1).

@@ -55,6 +55,14 @@ impl StepParts<'_> {
     /// Drop every other handle on the graph (the model's outputs) before calling it, so the
     /// optimizer can update the parameters in place instead of copying them.
     pub fn backward_and_step(&mut self, loss: Tensor) -> Result<f64> {
+        let anomaly = |msg: String, p: &Self| TrainError::Anomaly {
+            msg,
+            epoch: p.epoch,
+            step: p.step,
+        };
+        if let Some(msg) = nabla_core::anomaly::take_anomaly() {
+            return Err(anomaly(msg, self));
+        }
         let lv = loss.to_scalar()?;
         if !lv.is_finite() {
             return Err(TrainError::NonFinite {
@@ -63,7 +71,10 @@ impl StepParts<'_> {
                 step: self.step,
             });
         }
-        let mut grads = loss.backward()?;
+        let mut grads = match loss.backward() {
+            Err(nabla_core::Error::Anomaly(msg)) => return Err(anomaly(msg, self)),
+            r => r?,
+        };
         // free the graph, so the optimizer updates the parameters in place
         drop(loss);
         // the global norm guards against non-finite gradients and, when asked, clips them

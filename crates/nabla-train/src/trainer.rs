@@ -62,6 +62,9 @@ pub struct TrainConfig {
     pub progress: ProgressMode,
     /// What the run learns: the metrics reported beside the loss.
     pub task: Task,
+    /// Anomaly mode: check every op's output and gradient, and stop at the first non-finite
+    /// one naming the op and the layer (slow; see [`nabla_core::anomaly`]).
+    pub detect_anomaly: bool,
 }
 
 impl Default for TrainConfig {
@@ -78,6 +81,7 @@ impl Default for TrainConfig {
             schedule_per_step: false,
             progress: ProgressMode::Auto,
             task: Task::Classification,
+            detect_anomaly: false,
         }
     }
 }
@@ -367,6 +371,10 @@ impl Trainer {
                 let n = batch.len() as f64;
                 let t0 = Instant::now();
                 let out = {
+                    let _anomaly = self
+                        .config
+                        .detect_anomaly
+                        .then(nabla_core::anomaly::detect_anomaly);
                     let mut parts = StepParts {
                         model: self.model.as_ref(),
                         params: &self.params,

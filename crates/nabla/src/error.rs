@@ -41,6 +41,8 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         use nabla_train::TrainError as T;
         match self {
+            Error::Core(nabla_core::Error::Anomaly(_)) => true,
+            Error::Train(T::Core(nabla_core::Error::Anomaly(_))) => true,
             Error::Core(_) => false,
             Error::Train(T::Core(_)) => false,
             Error::Data(_) | Error::Train(_) | Error::Io(_) | Error::Msg(_) => true,

@@ -210,6 +210,10 @@ pub struct TrainSection {
     /// The decrease of the monitored loss that counts as improvement (default 0).
     #[serde(default)]
     pub early_stopping_min_delta: f64,
+    /// Anomaly mode: stop at the first op whose output or gradient is not finite, naming it
+    /// and its layer (slow; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub detect_anomaly: bool,
     /// Progress display: auto (a bar on a terminal), plain or quiet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<ProgressMode>,
@@ -246,6 +250,7 @@ impl Default for TrainSection {
             checkpoint_every: None,
             early_stopping_patience: None,
             early_stopping_min_delta: 0.0,
+            detect_anomaly: false,
             progress: None,
             out_dir: None,
         }

@@ -230,6 +230,11 @@ impl Experiment {
         self.config.train.seed = seed;
         self
     }
+    /// Turns anomaly mode on (`train.detect_anomaly`).
+    pub fn with_detect_anomaly(mut self, on: bool) -> Self {
+        self.config.train.detect_anomaly = on;
+        self
+    }
     /// Sets the progress display (overrides `train.progress`).
     pub fn with_progress(mut self, mode: ProgressMode) -> Self {
         self.progress = Some(mode);
@@ -319,6 +324,7 @@ impl Experiment {
             schedule_per_step: sched.as_ref().is_some_and(|s| s.1),
             progress,
             task,
+            detect_anomaly: t.detect_anomaly,
         };
         let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
         if let Some((s, _)) = sched {
