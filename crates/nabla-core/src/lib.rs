@@ -35,6 +35,7 @@ pub use error::{Error, Result};
 pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport, Mismatch};
 pub use layout::{broadcast_shapes, Layout};
 pub use ops::index::index_tensor;
+pub use ops::rnn::RnnNonlinearity;
 pub use ops::PRIMITIVE_OPS;
 pub use rng::{stream_seed, Mt19937, MtState, Rng};
 pub use storage::{pool_misses, Storage, StorageElem};

@@ -7,6 +7,7 @@ pub(crate) mod index;
 pub(crate) mod kernels;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
+pub(crate) mod rnn;
 pub(crate) mod shape;
 pub(crate) mod unary;
 
@@ -76,6 +77,10 @@ define_ops! {
     IndexAdd { dim: usize } => "index_add",
     Matmul => "matmul",
     Cast => "to_dtype",
+    // recurrent scans (ops/rnn.rs): the activations their rules need are saved
+    RnnScan { relu: bool, reverse: bool } => "rnn_scan",
+    LstmScan { reverse: bool, saved: Tensor } => "lstm_scan",
+    GruScan { reverse: bool, saved: Tensor } => "gru_scan",
 }
 
 /// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
@@ -286,6 +291,9 @@ pub(crate) fn backward_rule(
                 None
             };
             Ok(vec![ga, gb])
+        }
+        Op::RnnScan { .. } | Op::LstmScan { .. } | Op::GruScan { .. } => {
+            rnn::backward(op, x, out, g)
         }
     }
 }
