@@ -17,6 +17,8 @@ pub mod loss;
 pub mod module;
 pub mod norm;
 pub mod optim;
+pub mod recurrent;
+pub mod rnn_cell;
 pub mod schedule;
 pub mod sequential;
 pub mod state;
@@ -32,6 +34,9 @@ pub use loss::{CrossEntropyOptions, Reduction};
 pub use module::{parameter_count, prefixed, ForwardCtx, Module};
 pub use norm::{BatchNorm1d, LayerNorm};
 pub use optim::IntoParams;
+pub use recurrent::{Gru, Lstm, Rnn, RnnOptions, RnnState};
+pub use rnn_cell::{GruCell, LstmCell, RnnCell};
+pub use nabla_core::RnnNonlinearity;
 pub use sequential::Sequential;
 pub use state::StateDict;
 
