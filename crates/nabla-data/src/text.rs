@@ -98,7 +98,10 @@ impl Vocab {
                     .ok_or_else(|| {
                         DataError::arg(
                             "Vocab::decode",
-                            format!("id {k} is outside the vocabulary of {} characters", self.len()),
+                            format!(
+                                "id {k} is outside the vocabulary of {} characters",
+                                self.len()
+                            ),
                         )
                     })
             })
@@ -120,7 +123,9 @@ impl Vocab {
         let v: serde_json::Value =
             serde_json::from_str(json).map_err(|e| bad(format!("not JSON: {e}")))?;
         if v.get("kind").and_then(|k| k.as_str()) != Some("char") {
-            return Err(bad("not a character vocabulary (\"kind\" is not \"char\")".into()));
+            return Err(bad(
+                "not a character vocabulary (\"kind\" is not \"char\")".into()
+            ));
         }
         let list = v
             .get("chars")
@@ -264,7 +269,11 @@ impl TextCorpus {
     ///
     /// Fails when `validation_split` is not in `(0, 1)`, `seq_len` is 0, or either part is
     /// shorter than `seq_len + 1` characters (naming the part and its length).
-    pub fn split(&self, seq_len: usize, validation_split: f64) -> Result<(CharWindows, CharWindows)> {
+    pub fn split(
+        &self,
+        seq_len: usize,
+        validation_split: f64,
+    ) -> Result<(CharWindows, CharWindows)> {
         if !(validation_split > 0.0 && validation_split < 1.0) {
             return Err(DataError::arg(
                 "TextCorpus::split",
@@ -283,7 +292,10 @@ impl TextCorpus {
             self.ids.clone(),
             cut..n,
             seq_len,
-            &format!("{} (validation part, last {validation_split} of the text)", self.name),
+            &format!(
+                "{} (validation part, last {validation_split} of the text)",
+                self.name
+            ),
         )?;
         Ok((train, val))
     }
@@ -318,7 +330,12 @@ pub struct CharWindows {
 }
 
 impl CharWindows {
-    fn new(ids: Arc<[i64]>, range: std::ops::Range<usize>, seq_len: usize, name: &str) -> Result<Self> {
+    fn new(
+        ids: Arc<[i64]>,
+        range: std::ops::Range<usize>,
+        seq_len: usize,
+        name: &str,
+    ) -> Result<Self> {
         if seq_len == 0 {
             return Err(DataError::arg("CharWindows", "seq_len must be at least 1"));
         }
@@ -371,7 +388,10 @@ impl Dataset for CharWindows {
     /// Gathers the windows straight into `[B, T]` tensors.
     fn get_batch(&self, indices: &[usize]) -> Result<Batch> {
         if indices.is_empty() {
-            return Err(DataError::arg("CharWindows::get_batch", "empty list of indices"));
+            return Err(DataError::arg(
+                "CharWindows::get_batch",
+                "empty list of indices",
+            ));
         }
         let mut xs = Vec::with_capacity(indices.len() * self.seq_len);
         let mut ys = Vec::with_capacity(indices.len() * self.seq_len);
@@ -414,19 +434,27 @@ mod tests {
             let (x, y) = w.get(i).unwrap();
             let s = 4 * i as i64;
             assert_eq!(x.to_vec::<i64>().unwrap(), (s..s + 4).collect::<Vec<_>>());
-            assert_eq!(y.to_vec::<i64>().unwrap(), (s + 1..s + 5).collect::<Vec<_>>());
+            assert_eq!(
+                y.to_vec::<i64>().unwrap(),
+                (s + 1..s + 5).collect::<Vec<_>>()
+            );
         }
         assert!(w.get(3).is_err());
         // exactly seq_len + 1 characters: one window
         assert_eq!(c.windows(15).unwrap().len(), 1);
         let b = w.get_batch(&[2, 0]).unwrap();
         assert_eq!(b.x.shape(), &[2, 4]);
-        assert_eq!(b.y.to_vec::<i64>().unwrap(), vec![9, 10, 11, 12, 1, 2, 3, 4]);
+        assert_eq!(
+            b.y.to_vec::<i64>().unwrap(),
+            vec![9, 10, 11, 12, 1, 2, 3, 4]
+        );
     }
 
     #[test]
     fn split_by_position_and_loader() {
-        let text: String = (0..100).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let text: String = (0..100)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         let c = TextCorpus::from_text(&text, "abc").unwrap();
         let (train, val) = c.split(8, 0.1).unwrap();
         // the first 90 characters: (90 - 1) / 8 = 11 windows; the last 10: 1 window
@@ -434,10 +462,16 @@ mod tests {
         let (vx, _) = val.get(0).unwrap();
         assert_eq!(vx.to_vec::<i64>().unwrap(), c.ids()[90..98].to_vec());
         let e = c.split(8, 0.05).unwrap_err().to_string();
-        assert!(e.contains("validation part") && e.contains("5 characters"), "{e}");
+        assert!(
+            e.contains("validation part") && e.contains("5 characters"),
+            "{e}"
+        );
         assert!(c.split(8, 0.0).is_err() && c.split(8, 1.0).is_err());
         // seeded shuffling and a resumable cursor through the DataLoader
-        let cfg = LoaderConfig::new(4).with_shuffle(true).with_seed(3).with_prefetch(0);
+        let cfg = LoaderConfig::new(4)
+            .with_shuffle(true)
+            .with_seed(3)
+            .with_prefetch(0);
         let mut l = DataLoader::new(train.clone(), cfg.clone()).unwrap();
         let all: Vec<Vec<usize>> = l.epoch_iter().map(|b| b.unwrap().indices).collect();
         let mut l2 = DataLoader::new(train, cfg).unwrap();
@@ -449,17 +483,27 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_the_problem() {
-        let e = TextCorpus::read(tmp("empty.txt", b"")).unwrap_err().to_string();
+        let e = TextCorpus::read(tmp("empty.txt", b""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("empty.txt") && e.contains("empty"), "{e}");
-        let e = TextCorpus::read(tmp("bad.txt", b"ab\xffc")).unwrap_err().to_string();
-        assert!(e.contains("bad.txt") && e.contains("byte offset 2") && e.contains("0xff"), "{e}");
+        let e = TextCorpus::read(tmp("bad.txt", b"ab\xffc"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad.txt") && e.contains("byte offset 2") && e.contains("0xff"),
+            "{e}"
+        );
         let missing = tmp("present.txt", b"x").with_file_name("really-missing.txt");
         let e = TextCorpus::read(missing).unwrap_err().to_string();
         assert!(e.contains("really-missing.txt"), "{e}");
         let c = TextCorpus::read(tmp("short.txt", "héllo".as_bytes())).unwrap();
         assert_eq!(c.len(), 5);
         let e = c.windows(5).unwrap_err().to_string();
-        assert!(e.contains("short.txt") && e.contains("seq_len + 1 = 6"), "{e}");
+        assert!(
+            e.contains("short.txt") && e.contains("seq_len + 1 = 6"),
+            "{e}"
+        );
         let e = c.windows(0).unwrap_err().to_string();
         assert!(e.contains("seq_len must be at least 1"), "{e}");
         // a text with a character the given vocabulary lacks
@@ -478,7 +522,11 @@ mod tests {
         assert_eq!(Vocab::load(&p).unwrap(), v);
         let ids = v.encode("be\n").unwrap();
         assert_eq!(v.decode(&ids).unwrap(), "be\n");
-        assert!(v.decode(&[v.len() as i64]).unwrap_err().to_string().contains("outside"));
+        assert!(v
+            .decode(&[v.len() as i64])
+            .unwrap_err()
+            .to_string()
+            .contains("outside"));
         assert!(v.decode(&[-1]).is_err());
         for bad in [
             "[1, 2]",

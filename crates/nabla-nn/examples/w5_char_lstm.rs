@@ -12,7 +12,10 @@ use nabla_nn::{Embedding, ForwardCtx, Linear, Lstm, Module, RnnOptions, Sequenti
 use std::time::Instant;
 
 fn main() -> Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let steps = args.first().copied().unwrap_or(30);
     let threads = nabla_core::parallel::threads();
     let (b, t, v) = (32usize, 64usize, 65usize);

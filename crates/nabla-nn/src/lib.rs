@@ -32,11 +32,11 @@ pub use init::Init;
 pub use linear::Linear;
 pub use loss::{CrossEntropyOptions, Reduction};
 pub use module::{parameter_count, prefixed, ForwardCtx, Module};
+pub use nabla_core::RnnNonlinearity;
 pub use norm::{BatchNorm1d, LayerNorm};
 pub use optim::IntoParams;
 pub use recurrent::{Gru, Lstm, Rnn, RnnOptions, RnnState};
 pub use rnn_cell::{GruCell, LstmCell, RnnCell};
-pub use nabla_core::RnnNonlinearity;
 pub use sequential::Sequential;
 pub use state::StateDict;
 

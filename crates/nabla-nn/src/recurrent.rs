@@ -428,7 +428,8 @@ impl Stack {
             input = if d == 2 {
                 Tensor::cat(&[&outs[0], &outs[1]], 2)?
             } else {
-                outs.pop().ok_or_else(|| misfit(&self.label(), "no direction".into()))?
+                outs.pop()
+                    .ok_or_else(|| misfit(&self.label(), "no direction".into()))?
             };
         }
         let out = if self.opts.batch_first {

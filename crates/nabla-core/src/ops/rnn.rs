@@ -158,7 +158,11 @@ fn check(
     if gx.rank() != 3 || gx.shape()[2] != g * h {
         return Err(Error::shape(
             name,
-            format!("gx must be [T, N, {}] ({g}*H with H = {h}); got {}", g * h, all()),
+            format!(
+                "gx must be [T, N, {}] ({g}*H with H = {h}); got {}",
+                g * h,
+                all()
+            ),
         ));
     }
     let (t, n) = (gx.shape()[0], gx.shape()[1]);
@@ -379,7 +383,10 @@ mod tests {
     fn close(a: &Tensor, b: &Tensor, what: &str) {
         assert_eq!(a.shape(), b.shape(), "{what}");
         for (x, y) in a.to_vec_f64().iter().zip(b.to_vec_f64()) {
-            assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{what}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-12 * (1.0 + y.abs()),
+                "{what}: {x} vs {y}"
+            );
         }
     }
 
@@ -405,7 +412,11 @@ mod tests {
                 };
                 for (i, v) in vars.iter().enumerate() {
                     let got = v.grad(&grads).unwrap();
-                    close(got, want[i].as_ref().unwrap(), &format!("{cell:?} grad {i}"));
+                    close(
+                        got,
+                        want[i].as_ref().unwrap(),
+                        &format!("{cell:?} grad {i}"),
+                    );
                 }
             }
         }

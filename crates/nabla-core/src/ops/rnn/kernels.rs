@@ -355,7 +355,13 @@ fn bwd_rows<T: Float>(cell: Cell, h: usize, s: BwdStep<'_, T>) {
                 let sv = &s.saved[r * sw..(r + 1) * sw];
                 let cp = &s.cp[r * h..(r + 1) * h];
                 for j in 0..h {
-                    let (i, f, g, o, tc) = (sv[j], sv[h + j], sv[2 * h + j], sv[3 * h + j], sv[4 * h + j]);
+                    let (i, f, g, o, tc) = (
+                        sv[j],
+                        sv[h + j],
+                        sv[2 * h + j],
+                        sv[3 * h + j],
+                        sv[4 * h + j],
+                    );
                     let dc2 = dc[j] + dh[j] * o * (T::ONE - tc * tc);
                     dgx[j] = dc2 * g * i * (T::ONE - i);
                     dgx[h + j] = dc2 * cp[j] * f * (T::ONE - f);
@@ -460,7 +466,10 @@ pub(crate) fn backward<T: StorageElem + Float + 'static>(
             } else {
                 &mut []
             });
-            let (svt, ht) = (&saved[ti * d.n * sw..(ti + 1) * d.n * sw], &hs[ti * nh..(ti + 1) * nh]);
+            let (svt, ht) = (
+                &saved[ti * d.n * sw..(ti + 1) * d.n * sw],
+                &hs[ti * nh..(ti + 1) * nh],
+            );
             by_rows(d.n, ngh, |r| {
                 let (hr, gr, sr) = (
                     r.start * d.h..r.end * d.h,
