@@ -226,12 +226,15 @@ fn cells_match_pytorch() {
     );
 }
 
+/// How [`WithState`] runs its layer: input and initial state to output and final state.
+type RunFn<M> = fn(&M, &Tensor, Option<&RnnState>) -> Result<(Tensor, RnnState)>;
+
 /// A module that runs a recurrent layer from a fixed initial state and returns the output
 /// and the final state concatenated, so gradcheck_module sees every path.
 struct WithState<M> {
     m: M,
     state: Option<RnnState>,
-    run: fn(&M, &Tensor, Option<&RnnState>) -> Result<(Tensor, RnnState)>,
+    run: RunFn<M>,
 }
 
 impl<M: Module> Module for WithState<M> {

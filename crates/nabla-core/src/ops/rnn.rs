@@ -12,12 +12,13 @@
 
 use super::Op;
 use crate::backprop::is_grad_enabled;
-use crate::dtype::{DType, Float};
+use crate::dtype::DType;
 use crate::layout::fmt_shape;
 use crate::storage::{Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
+mod act;
 mod kernels;
 pub(crate) mod reference;
 
@@ -205,7 +206,7 @@ fn scan(
     let b = b
         .cloned()
         .unwrap_or_else(|| Tensor::zeros(&[d.gh()], gx.dtype()));
-    fn go<T: StorageElem + Float + 'static>(
+    fn go<T: StorageElem + act::GateAct + 'static>(
         cell: Cell,
         reverse: bool,
         d: Dims,
@@ -290,7 +291,8 @@ pub(crate) fn backward(
         .map(|i| x.get(i).is_some_and(|t| t.requires_grad()))
         .collect();
     let need = [need[0], need[1], need[2], need[3], need[4]];
-    fn go<T: StorageElem + Float + 'static>(
+    #[allow(clippy::too_many_arguments)]
+    fn go<T: StorageElem + act::GateAct + 'static>(
         cell: Cell,
         reverse: bool,
         d: Dims,

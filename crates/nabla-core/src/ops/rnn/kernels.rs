@@ -2,11 +2,12 @@
 //! through `gemm` (split across the pool's threads) and one pass of gate arithmetic; in the
 //! backward pass the weight gradient as one product over the whole sequence.
 
+use super::act::GateAct;
 use super::Cell;
-use crate::dtype::Float;
 use crate::ops::kernels::sum_rows_into;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
+use multiversion::multiversion;
 use std::ops::Range;
 
 /// Sizes of one scan: `t` steps of a batch of `n`, hidden size `h`, `g` gates.
@@ -98,7 +99,7 @@ fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 /// and `n` across [`crate::parallel`]'s threads; each element is computed the same way for any
 /// split, so results do not depend on the thread count.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_into<T: StorageElem + Float + 'static>(
+pub(crate) fn gemm_into<T: StorageElem + GateAct + 'static>(
     (m, n, k): (usize, usize, usize),
     dst: &mut [T],
     acc: bool,
@@ -158,16 +159,6 @@ fn by_rows(rows: usize, elems: usize, f: impl Fn(Range<usize>) + Sync) {
     }
 }
 
-#[inline(always)]
-fn sigmoid<T: Float>(x: T) -> T {
-    if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::ONE + e)
-    }
-}
-
 /// The slices one forward step reads and writes (rows of the batch).
 struct FwdStep<'a, T> {
     gx: &'a [T],
@@ -181,58 +172,112 @@ struct FwdStep<'a, T> {
 }
 
 /// The gate arithmetic of one step for the rows held by `s` (`h` units per row).
-fn fwd_rows<T: Float>(cell: Cell, h: usize, s: FwdStep<'_, T>) {
+fn fwd_rows<T: GateAct>(cell: Cell, h: usize, s: FwdStep<'_, T>) {
     let rows = s.hp.len() / h.max(1);
     let gw = cell.gates() * h;
+    let sw = saved_width(cell, h);
     for r in 0..rows {
         let (gx, gh) = (&s.gx[r * gw..(r + 1) * gw], &s.gh[r * gw..(r + 1) * gw]);
-        let hp = &s.hp[r * h..(r + 1) * h];
         let ho = &mut s.h[r * h..(r + 1) * h];
         match cell {
-            Cell::Tanh | Cell::Relu => {
-                for j in 0..h {
-                    let a = gx[j] + gh[j] + s.b[j];
-                    ho[j] = match cell {
-                        Cell::Tanh => a.tanh(),
-                        // NaN stays NaN, as relu
-                        _ if a < T::ZERO => T::ZERO,
-                        _ => a,
-                    };
-                }
-            }
-            Cell::Lstm => {
-                let cp = &s.cp[r * h..(r + 1) * h];
-                let co = &mut s.c[r * h..(r + 1) * h];
-                let sv = &mut s.saved[r * 5 * h..(r + 1) * 5 * h];
-                for j in 0..h {
-                    let a = |k: usize| gx[k * h + j] + gh[k * h + j] + s.b[k * h + j];
-                    let (i, f, g, o) = (sigmoid(a(0)), sigmoid(a(1)), a(2).tanh(), sigmoid(a(3)));
-                    let c = f * cp[j] + i * g;
-                    let tc = c.tanh();
-                    co[j] = c;
-                    ho[j] = o * tc;
-                    sv[j] = i;
-                    sv[h + j] = f;
-                    sv[2 * h + j] = g;
-                    sv[3 * h + j] = o;
-                    sv[4 * h + j] = tc;
-                }
-            }
-            Cell::Gru => {
-                let sv = &mut s.saved[r * 4 * h..(r + 1) * 4 * h];
-                for j in 0..h {
-                    let rr = sigmoid(gx[j] + gh[j] + s.b[j]);
-                    let z = sigmoid(gx[h + j] + gh[h + j] + s.b[h + j]);
-                    let hn = gh[2 * h + j] + s.b[2 * h + j];
-                    let n = (gx[2 * h + j] + rr * hn).tanh();
-                    ho[j] = n + z * (hp[j] - n);
-                    sv[j] = rr;
-                    sv[h + j] = z;
-                    sv[2 * h + j] = n;
-                    sv[3 * h + j] = hn;
-                }
-            }
+            Cell::Tanh => rnn_row(gx, gh, s.b, ho, false),
+            Cell::Relu => rnn_row(gx, gh, s.b, ho, true),
+            Cell::Lstm => lstm_row(
+                gx,
+                gh,
+                s.b,
+                &s.cp[r * h..(r + 1) * h],
+                &mut s.c[r * h..(r + 1) * h],
+                ho,
+                &mut s.saved[r * sw..(r + 1) * sw],
+            ),
+            Cell::Gru => gru_row(
+                gx,
+                gh,
+                s.b,
+                &s.hp[r * h..(r + 1) * h],
+                ho,
+                &mut s.saved[r * sw..(r + 1) * sw],
+            ),
         }
+    }
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn rnn_row<T: GateAct>(gx: &[T], gh: &[T], b: &[T], ho: &mut [T], relu: bool) {
+    for (((o, &x), &y), &bb) in ho.iter_mut().zip(gx).zip(gh).zip(b) {
+        let a = x + y + bb;
+        *o = if !relu {
+            a.th()
+        } else if a < T::ZERO {
+            // NaN stays NaN, as relu
+            T::ZERO
+        } else {
+            a
+        };
+    }
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn lstm_row<T: GateAct>(
+    gx: &[T],
+    gh: &[T],
+    b: &[T],
+    cp: &[T],
+    co: &mut [T],
+    ho: &mut [T],
+    sv: &mut [T],
+) {
+    let h = ho.len();
+    let (gx, gh, b) = (&gx[..4 * h], &gh[..4 * h], &b[..4 * h]);
+    let (cp, co) = (&cp[..h], &mut co[..h]);
+    let (si, rest) = sv[..5 * h].split_at_mut(h);
+    let (sf, rest) = rest.split_at_mut(h);
+    let (sg, rest) = rest.split_at_mut(h);
+    let (so, st) = rest.split_at_mut(h);
+    for j in 0..h {
+        let i = (gx[j] + gh[j] + b[j]).sigm();
+        let f = (gx[h + j] + gh[h + j] + b[h + j]).sigm();
+        let g = (gx[2 * h + j] + gh[2 * h + j] + b[2 * h + j]).th();
+        let o = (gx[3 * h + j] + gh[3 * h + j] + b[3 * h + j]).sigm();
+        let c = f * cp[j] + i * g;
+        let tc = c.th();
+        co[j] = c;
+        ho[j] = o * tc;
+        si[j] = i;
+        sf[j] = f;
+        sg[j] = g;
+        so[j] = o;
+        st[j] = tc;
+    }
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn gru_row<T: GateAct>(gx: &[T], gh: &[T], b: &[T], hp: &[T], ho: &mut [T], sv: &mut [T]) {
+    let h = ho.len();
+    let (gx, gh, b, hp) = (&gx[..3 * h], &gh[..3 * h], &b[..3 * h], &hp[..h]);
+    let (sr, rest) = sv[..4 * h].split_at_mut(h);
+    let (sz, rest) = rest.split_at_mut(h);
+    let (sn, shn) = rest.split_at_mut(h);
+    for j in 0..h {
+        let r = (gx[j] + gh[j] + b[j]).sigm();
+        let z = (gx[h + j] + gh[h + j] + b[h + j]).sigm();
+        let hn = gh[2 * h + j] + b[2 * h + j];
+        let n = (gx[2 * h + j] + r * hn).th();
+        ho[j] = n + z * (hp[j] - n);
+        sr[j] = r;
+        sz[j] = z;
+        sn[j] = n;
+        shn[j] = hn;
     }
 }
 
@@ -251,7 +296,7 @@ pub(crate) fn saved_width(cell: Cell, h: usize) -> usize {
 /// (`c0` empty unless LSTM). Returns the output (`[t, n, h]`, for LSTM `[2, t, n, h]`: the h
 /// block, then the c block) and the saved activations `[t, n, saved_width]`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn forward<T: StorageElem + Float + 'static>(
+pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     cell: Cell,
     reverse: bool,
     d: Dims,
@@ -272,10 +317,25 @@ pub(crate) fn forward<T: StorageElem + Float + 'static>(
     cp.copy_from_slice(c0);
     let mut gh = take_buffer::<T>(ngh);
     let (hs, cs) = out.split_at_mut(d.t * nh);
+    // W_hhᵀ packed row-major [h, g*h] once, so the per-step products read it row by row
+    let mut wt = take_buffer::<T>(gh_w * d.h);
+    for (r, row) in w.chunks(d.h.max(1)).enumerate().take(gh_w) {
+        for (k, &v) in row.iter().enumerate() {
+            wt[k * gh_w + r] = v;
+        }
+    }
     for s in 0..d.t {
         let ti = d.time(s, reverse);
-        // gh = h_prev · W_hhᵀ (W_hh is [g*h, h] row-major, so its transpose has strides (1, h))
-        gemm_into((d.n, gh_w, d.h), &mut gh, false, &hp, (d.h, 1), w, (1, d.h));
+        // gh = h_prev · W_hhᵀ
+        gemm_into(
+            (d.n, gh_w, d.h),
+            &mut gh,
+            false,
+            &hp,
+            (d.h, 1),
+            &wt,
+            (gh_w, 1),
+        );
         let hsl = SharedMut::new(&mut hs[ti * nh..(ti + 1) * nh]);
         let csl = SharedMut::new(if lstm {
             &mut cs[ti * nh..(ti + 1) * nh]
@@ -330,7 +390,7 @@ struct BwdStep<'a, T> {
     dgh: &'a mut [T],
 }
 
-fn bwd_rows<T: Float>(cell: Cell, h: usize, s: BwdStep<'_, T>) {
+fn bwd_rows<T: GateAct>(cell: Cell, h: usize, s: BwdStep<'_, T>) {
     let rows = s.hp.len() / h.max(1);
     let gw = cell.gates() * h;
     let sw = saved_width(cell, h);
@@ -407,7 +467,7 @@ pub(crate) struct Grads<T> {
 /// `dh_prev += dG_t · W_hh`; after the loop `dW_hh = dGᵀ · H_prev` over all steps as one
 /// product and `db_hh` as one column sum.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn backward<T: StorageElem + Float + 'static>(
+pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
     cell: Cell,
     reverse: bool,
     d: Dims,
