@@ -39,6 +39,7 @@ pub use layout::{broadcast_shapes, Layout};
 pub use ops::conv::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions};
 pub use ops::index::index_tensor;
 pub use ops::pool::{AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions};
+pub use ops::rnn::RnnNonlinearity;
 pub use ops::PRIMITIVE_OPS;
 pub use rng::{stream_seed, Mt19937, MtState, Rng};
 pub use storage::{pool_misses, Storage, StorageElem};

@@ -22,7 +22,7 @@
 use nabla_core::{
     assert_gradcheck, gradcheck, index_tensor, AvgPool1dOptions, AvgPool2dOptions, Conv1dOptions,
     Conv2dOptions, ConvTranspose2dOptions, DType, GradcheckOptions, MaxPool1dOptions,
-    MaxPool2dOptions, Mt19937, Result, Tensor, Var, PRIMITIVE_OPS,
+    MaxPool2dOptions, Mt19937, Result, RnnNonlinearity, Tensor, Var, PRIMITIVE_OPS,
 };
 use std::collections::BTreeSet;
 
@@ -1230,6 +1230,74 @@ fn table() -> Vec<Case> {
             .opts(GradcheckOptions::default().with_eps(1.0 / 4096.0)),
         );
     }
+
+    // ---------- recurrent scans: T = 3 steps, N = 2, H = 3 ----------
+    // Inputs: gx [T, N, G*H], w_hh [G*H, H], b_hh [G*H], h0 (and c0) [N, H].
+    let scan_inputs = |g: usize, c0: bool, r: &mut Mt19937| {
+        let mut v = vec![
+            randn(&[3, 2, g * 3], r),
+            uniform(&[g * 3, 3], -0.8, 0.8, r),
+            randn(&[g * 3], r),
+            randn(&[2, 3], r),
+        ];
+        if c0 {
+            v.push(randn(&[2, 3], r));
+        }
+        v
+    };
+    c.push(case(
+        "rnn_scan tanh",
+        &["rnn_scan"],
+        scan_inputs(1, false, r),
+        |x| x[0].rnn_scan(&x[1], Some(&x[2]), &x[3], RnnNonlinearity::Tanh, false),
+    ));
+    // random pre-activations are far from relu's kink at 0 (further than eps)
+    c.push(case(
+        "rnn_scan relu reverse",
+        &["rnn_scan"],
+        scan_inputs(1, false, r),
+        |x| x[0].rnn_scan(&x[1], Some(&x[2]), &x[3], RnnNonlinearity::Relu, true),
+    ));
+    c.push(case(
+        "lstm_scan",
+        &["lstm_scan"],
+        scan_inputs(4, true, r),
+        |x| x[0].lstm_scan(&x[1], Some(&x[2]), &x[3], &x[4], false),
+    ));
+    c.push(case(
+        "lstm_scan reverse, outputs used through narrow",
+        &["lstm_scan", "narrow", "reshape", "mul", "add"],
+        scan_inputs(4, true, r),
+        |x| {
+            let y = x[0].lstm_scan(&x[1], Some(&x[2]), &x[3], &x[4], true)?;
+            // the h sequence and the final c, as a layer uses them
+            let h = y.narrow(0, 0, 1)?.reshape(&[3, 2, 3])?;
+            let c = y.narrow(0, 1, 1)?.narrow(1, 0, 1)?.reshape(&[2, 3])?;
+            h.mul(&h)?.add(&c)
+        },
+    ));
+    c.push(case(
+        "lstm_scan without bias",
+        &["lstm_scan"],
+        {
+            let mut v = scan_inputs(4, true, r);
+            v.remove(2);
+            v
+        },
+        |x| x[0].lstm_scan(&x[1], None, &x[2], &x[3], false),
+    ));
+    c.push(case(
+        "gru_scan",
+        &["gru_scan"],
+        scan_inputs(3, false, r),
+        |x| x[0].gru_scan(&x[1], Some(&x[2]), &x[3], false),
+    ));
+    c.push(case(
+        "gru_scan reverse",
+        &["gru_scan"],
+        scan_inputs(3, false, r),
+        |x| x[0].gru_scan(&x[1], Some(&x[2]), &x[3], true),
+    ));
     c
 }
 

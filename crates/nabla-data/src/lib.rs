@@ -9,6 +9,7 @@
 //! - the IDX format of MNIST and Fashion-MNIST ([`read_idx_images`], [`read_idx_labels`],
 //!   [`load_mnist`]), gzipped or raw, strictly validated;
 //! - CSV files ([`read_csv`], [`parse_csv`]) and a [`Standardizer`];
+//! - character corpora for language models ([`TextCorpus`], [`Vocab`], [`CharWindows`]);
 //! - the bundled 8x8 digits set ([`digits`]) and diabetes regression set ([`diabetes`]);
 //! - downloads verified by MD5 ([`fetch`], [`fetch_files`]).
 //!
@@ -38,6 +39,7 @@ mod fetch;
 mod idx;
 mod loader;
 mod read;
+mod text;
 
 pub use csv::{parse_csv, read_csv, CsvData, CsvOptions, Header, LabelColumn, Standardizer, Task};
 pub use dataset::{random_split, random_split_n, Batch, Dataset, Split, Subset, TensorDataset};
@@ -53,3 +55,4 @@ pub use idx::{
     IdxImages, IdxLabels, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
 };
 pub use loader::{Cursor, DataLoader, EpochIter, LoaderConfig};
+pub use text::{CharWindows, TextCorpus, Vocab};

@@ -13,6 +13,7 @@ pub(crate) mod pool;
 pub(crate) mod pool_kernels;
 pub(crate) mod pool_options;
 pub(crate) mod reduce;
+pub(crate) mod rnn;
 pub(crate) mod shape;
 pub(crate) mod unary;
 
@@ -95,6 +96,10 @@ define_ops! {
     MaxPool2dBackward { win: Arc<MaxWindows>, indices: Tensor } => "max_pool2d_backward",
     AvgPool2d { win: Arc<AvgWindows> } => "avg_pool2d",
     AvgPool2dBackward { win: Arc<AvgWindows> } => "avg_pool2d_backward",
+    // recurrent scans (ops/rnn.rs): the activations their rules need are saved
+    RnnScan { relu: bool, reverse: bool } => "rnn_scan",
+    LstmScan { reverse: bool, saved: Tensor } => "lstm_scan",
+    GruScan { reverse: bool, saved: Tensor } => "gru_scan",
 }
 
 /// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
@@ -362,5 +367,8 @@ pub(crate) fn backward_rule(
         Op::MaxPool2dBackward { win, indices } => one(pool::max_backward_grad(g, win, indices)?),
         Op::AvgPool2d { win } => one(pool::avg_backward_op(g, win)?),
         Op::AvgPool2dBackward { win } => one(pool::avg_op(g, win)?),
+        Op::RnnScan { .. } | Op::LstmScan { .. } | Op::GruScan { .. } => {
+            rnn::backward(op, x, out, g)
+        }
     }
 }

@@ -1,0 +1,439 @@
+//! Recurrent scans: one direction of an Elman RNN, LSTM or GRU layer over a whole sequence as
+//! one primitive op, with PyTorch's gate order and formulas.
+//!
+//! The input projections of all steps are computed beforehand by the caller as one product
+//! (`gx = x · W_ihᵀ + b_ih`, `[T, N, G*H]`); a scan then runs per step only the recurrent
+//! product `h_{t-1} · W_hhᵀ` and one fused pass of gate arithmetic. Its backward rule runs the
+//! steps in reverse with one fused pass and one product `dG_t · W_hh` per step, and computes
+//! the weight gradient `dW_hh = Σ_t dG_tᵀ h_{t-1}` as one product over the whole sequence (and
+//! `db_hh` as one column sum), so the weight gradients of a layer are a few large products.
+//! When gradients of gradients are recorded (`create_graph`), the rule is instead written in
+//! ordinary differentiable tensor ops, step by step.
+
+use super::Op;
+use crate::backprop::is_grad_enabled;
+use crate::dtype::DType;
+use crate::layout::fmt_shape;
+use crate::storage::{Storage, StorageElem};
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+mod act;
+mod kernels;
+pub(crate) mod reference;
+
+use kernels::Dims;
+
+/// The nonlinearity of an Elman RNN (`torch.nn.RNN(nonlinearity=...)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RnnNonlinearity {
+    /// `tanh` (PyTorch's default).
+    #[default]
+    Tanh,
+    /// `relu`.
+    Relu,
+}
+
+/// Which cell a scan runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cell {
+    Tanh,
+    Relu,
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    /// Gates per unit: the rows of `W_hh` are `gates() * hidden`.
+    pub(crate) fn gates(self) -> usize {
+        match self {
+            Cell::Tanh | Cell::Relu => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+    fn op_name(self) -> &'static str {
+        match self {
+            Cell::Tanh | Cell::Relu => "rnn_scan",
+            Cell::Lstm => "lstm_scan",
+            Cell::Gru => "gru_scan",
+        }
+    }
+}
+
+impl Tensor {
+    /// One direction of an Elman RNN over a sequence: with `self` = `gx` `[T, N, H]` (the input
+    /// projections `x_t W_ihᵀ + b_ih` of all steps), `h_t = act(gx_t + h_{t-1} W_hhᵀ + b_hh)`
+    /// for `t = 0..T` (with `reverse`, for `t = T-1` down to 0, as the backward direction of a
+    /// bidirectional RNN). Returns every `h_t`, `[T, N, H]`, in time order.
+    ///
+    /// `w_hh` is `[H, H]`, `b_hh` `[H]` (`None`: no bias), `h0` `[N, H]`. Fails when the
+    /// shapes do not fit (the message names every shape) or the dtypes differ or are not float.
+    pub fn rnn_scan(
+        &self,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        h0: &Tensor,
+        nonlinearity: RnnNonlinearity,
+        reverse: bool,
+    ) -> Result<Tensor> {
+        let cell = match nonlinearity {
+            RnnNonlinearity::Tanh => Cell::Tanh,
+            RnnNonlinearity::Relu => Cell::Relu,
+        };
+        scan(cell, reverse, self, w_hh, b_hh, h0, None)
+    }
+
+    /// One direction of an LSTM over a sequence, PyTorch's gates i, f, g, o: with `self` =
+    /// `gx` `[T, N, 4H]` (the input projections of all steps) and `a_t = gx_t + h_{t-1} W_hhᵀ +
+    /// b_hh` split into four blocks of `H`, `i = σ(a_i)`, `f = σ(a_f)`, `g = tanh(a_g)`,
+    /// `o = σ(a_o)`, `c_t = f c_{t-1} + i g`, `h_t = o tanh(c_t)`; `reverse` runs from the last
+    /// step to the first.
+    ///
+    /// Returns `[2, T, N, H]`: index 0 of dim 0 holds every `h_t`, index 1 every `c_t`, in time
+    /// order (so `out.narrow(0, 0, 1)` is the output sequence, contiguous).
+    ///
+    /// `w_hh` is `[4H, H]`, `b_hh` `[4H]` (`None`: no bias), `h0` and `c0` `[N, H]`. Fails when
+    /// the shapes do not fit (naming every shape) or the dtypes differ or are not float.
+    pub fn lstm_scan(
+        &self,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        h0: &Tensor,
+        c0: &Tensor,
+        reverse: bool,
+    ) -> Result<Tensor> {
+        scan(Cell::Lstm, reverse, self, w_hh, b_hh, h0, Some(c0))
+    }
+
+    /// One direction of a GRU over a sequence, PyTorch's gates r, z, n with `b_hn` inside the
+    /// reset product: with `self` = `gx` `[T, N, 3H]` (the input projections `x_t W_ihᵀ + b_ih`
+    /// of all steps, blocks r, z, n) and `gh_t = h_{t-1} W_hhᵀ + b_hh`, `r = σ(gx_r + gh_r)`,
+    /// `z = σ(gx_z + gh_z)`, `n = tanh(gx_n + r ⊙ gh_n)`, `h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}`;
+    /// `reverse` runs from the last step to the first. Returns every `h_t`, `[T, N, H]`.
+    ///
+    /// `w_hh` is `[3H, H]`, `b_hh` `[3H]` (`None`: no bias), `h0` `[N, H]`. Fails when the
+    /// shapes do not fit (naming every shape) or the dtypes differ or are not float.
+    pub fn gru_scan(
+        &self,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        h0: &Tensor,
+        reverse: bool,
+    ) -> Result<Tensor> {
+        scan(Cell::Gru, reverse, self, w_hh, b_hh, h0, None)
+    }
+}
+
+/// Checks the operands of a scan and returns its sizes.
+fn check(
+    cell: Cell,
+    gx: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    h0: &Tensor,
+    c0: Option<&Tensor>,
+) -> Result<Dims> {
+    let name = cell.op_name();
+    let g = cell.gates();
+    let all = || {
+        let mut s = format!(
+            "gx {}, w_hh {}, b_hh {}, h0 {}",
+            fmt_shape(gx.shape()),
+            fmt_shape(w.shape()),
+            b.map_or("none".into(), |b| fmt_shape(b.shape())),
+            fmt_shape(h0.shape())
+        );
+        if let Some(c) = c0 {
+            s += &format!(", c0 {}", fmt_shape(c.shape()));
+        }
+        s
+    };
+    if w.rank() != 2 || w.shape()[0] != g * w.shape()[1] {
+        return Err(Error::shape(
+            name,
+            format!("w_hh must be [{g}*H, H]; got {}", all()),
+        ));
+    }
+    let h = w.shape()[1];
+    if gx.rank() != 3 || gx.shape()[2] != g * h {
+        return Err(Error::shape(
+            name,
+            format!(
+                "gx must be [T, N, {}] ({g}*H with H = {h}); got {}",
+                g * h,
+                all()
+            ),
+        ));
+    }
+    let (t, n) = (gx.shape()[0], gx.shape()[1]);
+    if b.is_some_and(|b| b.shape() != [g * h]) {
+        return Err(Error::shape(
+            name,
+            format!("b_hh must be [{}]; got {}", g * h, all()),
+        ));
+    }
+    for (what, s) in [("h0", Some(h0)), ("c0", c0)] {
+        if let Some(s) = s {
+            if s.shape() != [n, h] {
+                return Err(Error::shape(
+                    name,
+                    format!("{what} must be [N, H] = [{n}, {h}]; got {}", all()),
+                ));
+            }
+        }
+    }
+    let mut ts = vec![gx, w, h0];
+    ts.extend(b);
+    ts.extend(c0);
+    for o in &ts {
+        gx.check_same_dtype(name, o)?;
+    }
+    gx.check_float(name)?;
+    Ok(Dims { t, n, h, g })
+}
+
+fn scan(
+    cell: Cell,
+    reverse: bool,
+    gx: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    h0: &Tensor,
+    c0: Option<&Tensor>,
+) -> Result<Tensor> {
+    let d = check(cell, gx, w, b, h0, c0)?;
+    let b = b
+        .cloned()
+        .unwrap_or_else(|| Tensor::zeros(&[d.gh()], gx.dtype()));
+    fn go<T: StorageElem + act::GateAct + 'static>(
+        cell: Cell,
+        reverse: bool,
+        d: Dims,
+        ts: [&Tensor; 4],
+        c0: Option<&Tensor>,
+    ) -> Result<(Storage, Storage)> {
+        let [gx, w, b, h0] = ts;
+        let c0 = match c0 {
+            Some(c) => c.data::<T>()?,
+            None => std::borrow::Cow::Borrowed(&[][..]),
+        };
+        let (out, saved) = kernels::forward(
+            cell,
+            reverse,
+            d,
+            &gx.data::<T>()?,
+            &w.data::<T>()?,
+            &b.data::<T>()?,
+            &h0.data::<T>()?,
+            &c0,
+        );
+        Ok((T::into_storage(out), T::into_storage(saved)))
+    }
+    let ts = [gx, w, &b, h0];
+    let (out, saved) = match gx.dtype() {
+        DType::F32 => go::<f32>(cell, reverse, d, ts, c0)?,
+        _ => go::<f64>(cell, reverse, d, ts, c0)?,
+    };
+    let saved_shape = [d.t, d.n, kernels::saved_width(cell, d.h)];
+    let op = match cell {
+        Cell::Tanh | Cell::Relu => Op::RnnScan {
+            relu: cell == Cell::Relu,
+            reverse,
+        },
+        Cell::Lstm => Op::LstmScan {
+            reverse,
+            saved: Tensor::from_storage(saved, &saved_shape),
+        },
+        Cell::Gru => Op::GruScan {
+            reverse,
+            saved: Tensor::from_storage(saved, &saved_shape),
+        },
+    };
+    let mut inputs = vec![gx, w, &b, h0];
+    inputs.extend(c0);
+    let shape: Vec<usize> = if cell == Cell::Lstm {
+        vec![2, d.t, d.n, d.h]
+    } else {
+        vec![d.t, d.n, d.h]
+    };
+    Ok(Tensor::from_op(out, &shape, op, &inputs))
+}
+
+/// The backward rule of the scan ops: `x` is `[gx, w_hh, b_hh, h0]` (and `c0` for LSTM).
+pub(crate) fn backward(
+    op: &Op,
+    x: &[Tensor],
+    out: &Tensor,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
+    let (cell, reverse, saved) = match op {
+        Op::RnnScan { relu, reverse } => {
+            let cell = if *relu { Cell::Relu } else { Cell::Tanh };
+            (cell, *reverse, None)
+        }
+        Op::LstmScan { reverse, saved } => (Cell::Lstm, *reverse, Some(saved)),
+        Op::GruScan { reverse, saved } => (Cell::Gru, *reverse, Some(saved)),
+        _ => return Err(Error::arg("rnn_scan", "not a scan op")),
+    };
+    if is_grad_enabled() {
+        // gradients of gradients: the rule in differentiable ops
+        return reference::backward(cell, reverse, x, g);
+    }
+    let (gx, w) = (&x[0], &x[1]);
+    let d = Dims {
+        t: gx.shape()[0],
+        n: gx.shape()[1],
+        h: w.shape()[1],
+        g: cell.gates(),
+    };
+    let need: Vec<bool> = (0..5)
+        .map(|i| x.get(i).is_some_and(|t| t.requires_grad()))
+        .collect();
+    let need = [need[0], need[1], need[2], need[3], need[4]];
+    #[allow(clippy::too_many_arguments)]
+    fn go<T: StorageElem + act::GateAct + 'static>(
+        cell: Cell,
+        reverse: bool,
+        d: Dims,
+        x: &[Tensor],
+        out: &Tensor,
+        saved: Option<&Tensor>,
+        g: &Tensor,
+        need: [bool; 5],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let c0 = match x.get(4) {
+            Some(c) => c.data::<T>()?,
+            None => std::borrow::Cow::Borrowed(&[][..]),
+        };
+        let saved = match saved {
+            Some(s) => s.data::<T>()?,
+            None => std::borrow::Cow::Borrowed(&[][..]),
+        };
+        let r = kernels::backward(
+            cell,
+            reverse,
+            d,
+            &x[1].data::<T>()?,
+            &x[3].data::<T>()?,
+            &c0,
+            &out.data::<T>()?,
+            &saved,
+            &g.data::<T>()?,
+            need,
+        );
+        let wrap = |v: Option<Vec<T>>, like: &Tensor| {
+            v.map(|v| Tensor::from_storage(T::into_storage(v), like.shape()))
+        };
+        let mut grads = vec![
+            wrap(r.gx, &x[0]),
+            wrap(r.w, &x[1]),
+            wrap(r.b, &x[2]),
+            wrap(r.h0, &x[3]),
+        ];
+        if let Some(c) = x.get(4) {
+            grads.push(wrap(r.c0, c));
+        }
+        Ok(grads)
+    }
+    match gx.dtype() {
+        DType::F32 => go::<f32>(cell, reverse, d, x, out, saved, g, need),
+        _ => go::<f64>(cell, reverse, d, x, out, saved, g, need),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backprop::no_grad;
+    use crate::rng::Mt19937;
+    use crate::var::Var;
+
+    fn inputs(cell: Cell, t: usize, n: usize, h: usize, seed: u32) -> Vec<Tensor> {
+        let r = &mut Mt19937::new(seed);
+        let g = cell.gates();
+        let mut v = vec![
+            Tensor::randn(&[t, n, g * h], DType::F64, r).unwrap(),
+            Tensor::randn(&[g * h, h], DType::F64, r)
+                .unwrap()
+                .mul_scalar(0.5)
+                .unwrap(),
+            Tensor::randn(&[g * h], DType::F64, r).unwrap(),
+            Tensor::randn(&[n, h], DType::F64, r).unwrap(),
+        ];
+        if cell == Cell::Lstm {
+            v.push(Tensor::randn(&[n, h], DType::F64, r).unwrap());
+        }
+        v
+    }
+
+    fn run(cell: Cell, reverse: bool, x: &[Tensor]) -> Result<Tensor> {
+        match cell {
+            Cell::Tanh | Cell::Relu => {
+                let nl = if cell == Cell::Relu {
+                    RnnNonlinearity::Relu
+                } else {
+                    RnnNonlinearity::Tanh
+                };
+                x[0].rnn_scan(&x[1], Some(&x[2]), &x[3], nl, reverse)
+            }
+            Cell::Lstm => x[0].lstm_scan(&x[1], Some(&x[2]), &x[3], &x[4], reverse),
+            Cell::Gru => x[0].gru_scan(&x[1], Some(&x[2]), &x[3], reverse),
+        }
+    }
+
+    fn close(a: &Tensor, b: &Tensor, what: &str) {
+        assert_eq!(a.shape(), b.shape(), "{what}");
+        for (x, y) in a.to_vec_f64().iter().zip(b.to_vec_f64()) {
+            assert!(
+                (x - y).abs() <= 1e-12 * (1.0 + y.abs()),
+                "{what}: {x} vs {y}"
+            );
+        }
+    }
+
+    /// The fused kernels (forward and backward, large enough to split across threads) agree
+    /// with the step-by-step tensor-op reference.
+    #[test]
+    fn fused_kernels_match_the_reference() {
+        for cell in [Cell::Tanh, Cell::Relu, Cell::Lstm, Cell::Gru] {
+            for reverse in [false, true] {
+                // large enough that the products and the gate passes split across threads
+                let x = inputs(cell, 4, 33, 250, 3);
+                let fast = run(cell, reverse, &x).unwrap();
+                let st = reference::forward(cell, reverse, &x).unwrap();
+                close(&fast, &reference::output(cell, &st).unwrap(), "forward");
+                let vars: Vec<Var> = x.iter().map(Var::new).collect();
+                let xs: Vec<Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
+                let y = run(cell, reverse, &xs).unwrap();
+                let w = Tensor::randn(y.shape(), DType::F64, &mut Mt19937::new(9)).unwrap();
+                let grads = y.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+                let want = {
+                    let _g = no_grad();
+                    reference::backward(cell, reverse, &x, &w).unwrap()
+                };
+                for (i, v) in vars.iter().enumerate() {
+                    let got = v.grad(&grads).unwrap();
+                    close(
+                        got,
+                        want[i].as_ref().unwrap(),
+                        &format!("{cell:?} grad {i}"),
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_steps_and_no_bias() {
+        let x = inputs(Cell::Lstm, 0, 2, 3, 1);
+        let y = x[0].lstm_scan(&x[1], None, &x[3], &x[4], false).unwrap();
+        assert_eq!(y.shape(), &[2, 0, 2, 3]);
+        let x = inputs(Cell::Gru, 2, 2, 3, 1);
+        let with_zero = x[0]
+            .gru_scan(&x[1], Some(&x[2].zeros_like()), &x[3], true)
+            .unwrap();
+        let none = x[0].gru_scan(&x[1], None, &x[3], true).unwrap();
+        close(&none, &with_zero, "no bias");
+    }
+}

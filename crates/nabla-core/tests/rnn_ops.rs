@@ -1,0 +1,127 @@
+//! The recurrent scan ops (`rnn_scan`, `lstm_scan`, `gru_scan`): values against PyTorch and
+//! every operand that does not fit as an `Err` naming the op and the shapes.
+
+use nabla_core::{DType, RnnNonlinearity, Tensor};
+
+fn z(shape: &[usize]) -> Tensor {
+    Tensor::zeros(shape, DType::F64)
+}
+
+fn err(r: nabla_core::Result<Tensor>) -> String {
+    r.expect_err("expected an error").to_string()
+}
+
+#[test]
+fn lstm_scan_rejects_shapes_that_do_not_fit() {
+    // T = 3, N = 2, H = 4: gx [3, 2, 16], w_hh [16, 4], b_hh [16], h0 = c0 = [2, 4]
+    let (gx, w, b, h) = (z(&[3, 2, 16]), z(&[16, 4]), z(&[16]), z(&[2, 4]));
+    assert!(gx.lstm_scan(&w, Some(&b), &h, &h, false).is_ok());
+    let cases = [
+        (
+            err(z(&[3, 2, 12]).lstm_scan(&w, Some(&b), &h, &h, false)),
+            "gx [3, 2, 12]",
+        ),
+        (
+            err(z(&[6, 16]).lstm_scan(&w, Some(&b), &h, &h, false)),
+            "gx [6, 16]",
+        ),
+        (
+            err(gx.lstm_scan(&z(&[12, 4]), Some(&b), &h, &h, false)),
+            "w_hh [12, 4]",
+        ),
+        (
+            err(gx.lstm_scan(&z(&[16]), Some(&b), &h, &h, false)),
+            "w_hh [16]",
+        ),
+        (
+            err(gx.lstm_scan(&w, Some(&z(&[4])), &h, &h, false)),
+            "b_hh [4]",
+        ),
+        (
+            err(gx.lstm_scan(&w, Some(&b), &z(&[3, 4]), &h, false)),
+            "h0 [3, 4]",
+        ),
+        (
+            err(gx.lstm_scan(&w, Some(&b), &h, &z(&[2, 5]), false)),
+            "c0 [2, 5]",
+        ),
+    ];
+    for (e, part) in cases {
+        assert!(
+            e.contains("lstm_scan") && e.contains(part),
+            "{e:?} lacks {part:?}"
+        );
+    }
+}
+
+#[test]
+fn gru_and_rnn_scans_reject_shapes_that_do_not_fit() {
+    let h = z(&[2, 4]);
+    let e = err(z(&[3, 2, 16]).gru_scan(&z(&[16, 4]), None, &h, false));
+    assert!(e.contains("gru_scan") && e.contains("w_hh [16, 4]"), "{e}");
+    let e = err(z(&[3, 2, 8]).gru_scan(&z(&[12, 4]), None, &h, true));
+    assert!(e.contains("gru_scan") && e.contains("gx [3, 2, 8]"), "{e}");
+    let e =
+        err(z(&[3, 2, 4]).rnn_scan(&z(&[4, 4]), None, &z(&[1, 4]), RnnNonlinearity::Relu, false));
+    assert!(e.contains("rnn_scan") && e.contains("h0 [1, 4]"), "{e}");
+}
+
+#[test]
+fn scans_reject_mixed_and_integer_dtypes() {
+    let (gx, w, h) = (z(&[1, 1, 2]), z(&[2, 2]), z(&[1, 2]));
+    let e = err(gx.rnn_scan(
+        &w.to_dtype(DType::F32).unwrap(),
+        None,
+        &h,
+        RnnNonlinearity::Tanh,
+        false,
+    ));
+    assert!(e.contains("rnn_scan") && e.contains("f32"), "{e}");
+    let i = |t: &Tensor| t.to_dtype(DType::I64).unwrap();
+    let e = err(i(&gx).rnn_scan(&i(&w), None, &i(&h), RnnNonlinearity::Tanh, false));
+    assert!(e.contains("rnn_scan") && e.contains("float"), "{e}");
+}
+
+/// One LSTM step against PyTorch:
+/// ```python
+/// import torch
+/// gx = torch.tensor([[[0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8]]], dtype=torch.float64)
+/// w = torch.tensor([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6], [0.7, 0.8],
+///                   [-0.1, 0.2], [0.3, -0.4], [0.5, 0.6], [-0.7, 0.8]], dtype=torch.float64)
+/// h0 = torch.tensor([[0.5, -1.0]], dtype=torch.float64); c0 = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+/// a = gx[0] + h0 @ w.T
+/// i, f, g, o = a.chunk(4, 1)
+/// c = f.sigmoid() * c0 + i.sigmoid() * g.tanh(); h = o.sigmoid() * c.tanh()
+/// print(h.tolist(), c.tolist())  # same as torch.nn.LSTMCell with these weights, zero biases
+/// ```
+#[test]
+fn lstm_scan_matches_pytorch_on_one_step() {
+    let gx = Tensor::from_vec(
+        vec![0.1f64, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8],
+        &[1, 1, 8],
+    )
+    .unwrap();
+    let w = Tensor::from_vec(
+        vec![
+            0.1f64, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8, -0.1, 0.2, 0.3, -0.4, 0.5, 0.6, -0.7, 0.8,
+        ],
+        &[8, 2],
+    )
+    .unwrap();
+    let h0 = Tensor::from_vec(vec![0.5f64, -1.0], &[1, 2]).unwrap();
+    let c0 = Tensor::from_vec(vec![1.0f64, 2.0], &[1, 2]).unwrap();
+    let y = gx
+        .lstm_scan(&w, None, &h0, &c0, false)
+        .unwrap()
+        .to_vec_f64();
+    // [h, c] printed by the snippet above
+    let want = [
+        0.41407724093386383,
+        0.3074822903479298,
+        0.878909402520524,
+        0.9589774961905088,
+    ];
+    for (a, b) in y.iter().zip(want) {
+        assert!((a - b).abs() < 1e-12, "{y:?} vs {want:?}");
+    }
+}
