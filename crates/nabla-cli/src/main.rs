@@ -46,6 +46,29 @@ enum Command {
         #[arg(long)]
         logits: bool,
     },
+    /// Samples text from a character-level language model run.
+    Sample {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// The text to start from.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Characters to generate.
+        #[arg(long, default_value_t = 500)]
+        length: usize,
+        /// Temperature (> 0): below 1 sharper, above 1 more varied.
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        temperature: f64,
+        /// Sample among the K most likely characters only.
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Seed of the sampling stream (the same seed gives the same text).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// A checkpoint folder (or model.safetensors file) to use instead of the newest.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
     /// Prints each layer's output shape and parameter count, like Keras' summary.
     Summary {
         /// The config file.
@@ -197,6 +220,24 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             inputs,
             logits,
         } => run::predict(&run_dir, checkpoint.as_deref(), &inputs, logits).map_err(to_exit),
+        Command::Sample {
+            run_dir,
+            prompt,
+            length,
+            temperature,
+            top_k,
+            seed,
+            checkpoint,
+        } => {
+            let opts = nabla::train::experiment::SampleOptions {
+                prompt,
+                length,
+                temperature,
+                top_k,
+                seed,
+            };
+            run::sample(&run_dir, checkpoint.as_deref(), &opts).map_err(to_exit)
+        }
         Command::Summary { config, data } => {
             run::summary(&config, data.as_deref()).map_err(to_exit)
         }

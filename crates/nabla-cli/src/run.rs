@@ -198,6 +198,9 @@ fn read_png_gray(path: &Path) -> R<(Vec<f32>, usize, usize)> {
 /// `nabla predict RUN_DIR INPUT...`.
 pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits: bool) -> R<()> {
     let (cfg, model, loaded) = open(run, checkpoint)?;
+    if cfg.data.task() == Task::LanguageModel {
+        return predict_text(run, &cfg, &model, &loaded, inputs);
+    }
     let input_shape = cfg.model.input_shape.clone().unwrap_or_default();
     let per: usize = input_shape.iter().product();
     // a CSV run saved where its label column was
@@ -279,6 +282,67 @@ pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits
             .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
         println!("{name}: class {k} (p={pk:.4})");
     }
+    Ok(())
+}
+
+/// The vocabulary of a text run, or an error saying the run is not one.
+fn text_run_vocab(run: &Path, cfg: &ExperimentConfig) -> R<nabla::data::Vocab> {
+    if cfg.data.task() != Task::LanguageModel {
+        return Err(bad(format!(
+            "{}: not a text model (its dataset is {}); sample needs a run trained on dataset = \"text\"",
+            run.display(),
+            nabla::train::experiment::config::dataset_name(cfg.data.dataset)
+        )));
+    }
+    nabla::data::Vocab::load(run.join("vocab.json")).map_err(|e| bad(e.to_string()))
+}
+
+/// `nabla predict` on a text model: for each text file, the logits of the next character at
+/// every position, one JSON object per position.
+fn predict_text(
+    run: &Path,
+    cfg: &ExperimentConfig,
+    model: &nabla::nn::Sequential,
+    loaded: &str,
+    inputs: &[PathBuf],
+) -> R<()> {
+    let vocab = text_run_vocab(run, cfg)?;
+    let mut lines = Vec::new();
+    for p in inputs {
+        let text = std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+        let ids = vocab
+            .encode(&text)
+            .map_err(|e| bad(format!("{}: {e}", p.display())))?;
+        if ids.is_empty() {
+            return Err(bad(format!("{}: no text", p.display())));
+        }
+        let x =
+            Tensor::from_vec(ids.clone(), &[1, ids.len()]).map_err(|e| internal(e.to_string()))?;
+        let out = nabla::train::predict(model, &x).map_err(train_err)?;
+        let v = out.shape()[2];
+        let flat = out.to_vec_f64();
+        for (t, row) in flat.chunks(v).enumerate() {
+            lines.push(json!({"input": p.display().to_string(), "position": t, "logits": row}));
+        }
+    }
+    eprintln!("{loaded}");
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(())
+}
+
+/// `nabla sample RUN_DIR`.
+pub fn sample(
+    run: &Path,
+    checkpoint: Option<&Path>,
+    opts: &nabla::train::experiment::SampleOptions,
+) -> R<()> {
+    let (cfg, model, loaded) = open(run, checkpoint)?;
+    let vocab = text_run_vocab(run, &cfg)?;
+    let text = nabla::train::experiment::sample_text(&model, &vocab, opts).map_err(train_err)?;
+    eprintln!("{loaded}");
+    println!("{text}");
     Ok(())
 }
 

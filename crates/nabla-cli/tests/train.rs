@@ -687,3 +687,186 @@ fn thread_counts_far_beyond_the_cores_are_refused() {
         "--threads",
     );
 }
+
+/// A tiny character-level LSTM on a made-up text.
+const LM: &str = r#"
+[data]
+dataset = "text"
+path = "t.txt"
+seq_len = 8
+validation_split = 0.2
+[model]
+layers = [
+  { type = "embedding", dim = 8 },
+  { type = "lstm", hidden = 16, num_layers = 2, dropout = 0.1 },
+  { type = "linear", out = 12 },
+]
+[train]
+epochs = 2
+batch_size = 4
+optimizer = { name = "adam", lr = 0.01 }
+checkpoint_every = 7
+"#;
+
+fn lm_text() -> String {
+    // 12 distinct characters: "abcdefgh ,.\n"
+    let words = ["abc", "de", "fgh", "ha", "bed", "cafe", "gag"];
+    let mut s = String::new();
+    for i in 0..400 {
+        s.push_str(words[i * 3 % words.len()]);
+        s.push(if i % 9 == 8 {
+            '\n'
+        } else if i % 5 == 4 {
+            ','
+        } else {
+            ' '
+        });
+        if i % 13 == 12 {
+            s.push('.');
+        }
+    }
+    s
+}
+
+#[test]
+fn text_models_train_resume_sample_and_refuse_bad_input() {
+    let d = tmp("text");
+    std::fs::write(d.join("t.txt"), lm_text()).unwrap();
+    std::fs::write(d.join("lm.toml"), LM).unwrap();
+    let a = nabla(&["train", "lm.toml", "--out", "a", "--plain"], &d);
+    let (out, err) = text(&a);
+    assert!(a.status.success(), "{err}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("val_loss=") && last.contains(" val_bpc="),
+        "{last}"
+    );
+    assert!(
+        out.contains("train_bpc") && out.contains("val_bpc"),
+        "{out}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("a/summary.json")).unwrap()).unwrap();
+    let (vl, vb) = (
+        s["val_loss"].as_f64().unwrap(),
+        s["val_bpc"].as_f64().unwrap(),
+    );
+    assert!((vb - vl / std::f64::consts::LN_2).abs() < 1e-9, "{s}");
+    assert!(d.join("a/vocab.json").exists());
+    // killed mid-epoch (an epoch has 10 steps at batch 4) and resumed: bitwise the same
+    kill_and_resume_equals(&d, "lm.toml", "a", 7, 20);
+    // sampling: the prompt then N characters; the same seed gives the same text
+    let s1 = nabla(
+        &[
+            "sample", "a", "--prompt", "abc", "--length", "30", "--seed", "5",
+        ],
+        &d,
+    );
+    assert!(s1.status.success(), "{}", text(&s1).1);
+    let t1 = text(&s1).0;
+    assert!(
+        t1.starts_with("abc") && t1.trim_end_matches('\n').chars().count() == 33,
+        "{t1:?}"
+    );
+    let s2 = nabla(
+        &[
+            "sample", "a", "--prompt", "abc", "--length", "30", "--seed", "5",
+        ],
+        &d,
+    );
+    assert_eq!(t1, text(&s2).0);
+    let s3 = nabla(
+        &[
+            "sample",
+            "a",
+            "--length",
+            "30",
+            "--seed",
+            "6",
+            "--top-k",
+            "3",
+            "--temperature",
+            "0.8",
+        ],
+        &d,
+    );
+    assert!(s3.status.success(), "{}", text(&s3).1);
+    // bad sampling input
+    assert_bad(&nabla(&["sample", "a", "--prompt", "abz"], &d), "'z'");
+    assert_bad(
+        &nabla(&["sample", "a", "--temperature", "0"], &d),
+        "--temperature",
+    );
+    assert_bad(
+        &nabla(&["sample", "a", "--temperature", "-1"], &d),
+        "--temperature",
+    );
+    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let o = nabla(
+        &[
+            "train", "c.toml", "--out", "mlp", "--epochs", "1", "--plain",
+        ],
+        &d,
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_bad(&nabla(&["sample", "mlp"], &d), "not a text model");
+    // a checkpoint whose LSTM weights have another shape
+    let cfg = std::fs::read_to_string(d.join("a/config.toml")).unwrap();
+    std::fs::create_dir_all(d.join("other/checkpoints/ckpt-0000000001")).unwrap();
+    std::fs::write(
+        d.join("other/config.toml"),
+        cfg.replace("hidden = 16", "hidden = 12"),
+    )
+    .unwrap();
+    std::fs::copy(d.join("a/vocab.json"), d.join("other/vocab.json")).unwrap();
+    let src = list_checkpoints(&d.join("a")).pop().unwrap();
+    std::fs::copy(
+        src.join("model.safetensors"),
+        d.join("other/checkpoints/ckpt-0000000001/model.safetensors"),
+    )
+    .unwrap();
+    assert_bad(&nabla(&["sample", "other"], &d), "weight_ih_l0");
+    // bad text data and configs: one line, exit 2, nothing written
+    let cases: &[(&str, &[u8], &str, &str)] = &[
+        ("empty.txt", b"", "", "empty"),
+        (
+            "latin1.txt",
+            b"caf\xe9 au lait, encore et encore",
+            "",
+            "UTF-8",
+        ),
+        ("short.txt", b"abcdefgh", "", "shorter"),
+        ("t.txt", b"", "seq_len = 8", "seq_len = 0"),
+        (
+            "t.txt",
+            b"",
+            "{ type = \"lstm\", hidden = 16, num_layers = 2, dropout = 0.1 },",
+            "{ type = \"flatten\" },\n  { type = \"lstm\", hidden = 16 },",
+        ),
+    ];
+    for (i, (file, bytes, from, to)) in cases.iter().enumerate() {
+        if !bytes.is_empty() || from.is_empty() {
+            std::fs::write(d.join(file), bytes).unwrap();
+        }
+        let mut cfg = LM.replace("path = \"t.txt\"", &format!("path = \"{file}\""));
+        if !from.is_empty() {
+            cfg = cfg.replace(from, to);
+        }
+        let name = format!("bad{i}.toml");
+        std::fs::write(d.join(&name), cfg).unwrap();
+        let out = format!("never{i}");
+        let o = nabla(&["train", &name, "--out", &out], &d);
+        let needle = match i {
+            0 => "empty",
+            1 => "UTF-8",
+            2 => "short.txt",
+            3 => "data.seq_len",
+            _ => "model.layers[2] (lstm)",
+        };
+        assert_bad(&o, needle);
+        assert!(
+            !d.join(&out).exists(),
+            "case {i}: an output folder was created"
+        );
+    }
+}

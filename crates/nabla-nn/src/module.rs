@@ -124,9 +124,27 @@ pub trait Module: Send {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()
     }
+    /// For recurrent layers: the forward pass from (and returning) a state, so a sequence can
+    /// be fed in pieces (sampling one character at a time). `None` for stateless layers.
+    fn forward_stateful(
+        &self,
+        _x: &Tensor,
+        _state: Option<&crate::RnnState>,
+        _ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<(Tensor, crate::RnnState)>> {
+        None
+    }
 }
 
 impl<M: Module + ?Sized> Module for Box<M> {
+    fn forward_stateful(
+        &self,
+        x: &Tensor,
+        state: Option<&crate::RnnState>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<(Tensor, crate::RnnState)>> {
+        (**self).forward_stateful(x, state, ctx)
+    }
     fn kind(&self) -> &'static str {
         (**self).kind()
     }

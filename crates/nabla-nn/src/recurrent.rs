@@ -539,6 +539,14 @@ macro_rules! recurrent_layer {
             fn describe(&self) -> String {
                 self.0.describe()
             }
+            fn forward_stateful(
+                &self,
+                x: &Tensor,
+                state: Option<&RnnState>,
+                ctx: &mut ForwardCtx<'_>,
+            ) -> Option<Result<(Tensor, RnnState)>> {
+                Some(self.0.forward_with_state(x, state, ctx))
+            }
         }
     };
 }

@@ -36,6 +36,32 @@ impl Sequential {
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }
+    /// The forward pass carrying the states of its recurrent layers: `states[i]` is layer
+    /// `i`'s state (None: a zero state), replaced by its final state, so a sequence can be fed
+    /// in pieces (e.g. one character at a time when sampling). Stateless layers run as usual.
+    ///
+    /// Fails as the layers do; `states` is resized to the number of layers.
+    pub fn forward_with_states(
+        &self,
+        x: &Tensor,
+        states: &mut Vec<Option<crate::RnnState>>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Result<Tensor> {
+        states.resize(self.layers.len(), None);
+        let mut h = x.clone();
+        for (i, l) in self.layers.iter().enumerate() {
+            let wrap = |e: nabla_core::Error| e.context(format!("layer {i} ({})", l.kind()));
+            h = match l.forward_stateful(&h, states[i].as_ref(), ctx) {
+                Some(r) => {
+                    let (y, s) = r.map_err(wrap)?;
+                    states[i] = Some(s);
+                    y
+                }
+                None => l.forward(&h, ctx).map_err(wrap)?,
+            };
+        }
+        Ok(h)
+    }
 }
 
 impl Module for Sequential {

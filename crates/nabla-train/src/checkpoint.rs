@@ -39,6 +39,12 @@ pub struct EpochMetrics {
     pub val_loss: Option<f64>,
     /// Validation accuracy.
     pub val_accuracy: Option<f64>,
+    /// Training bits per token (language models: the loss / ln 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_bpc: Option<f64>,
+    /// Validation bits per token (language models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_bpc: Option<f64>,
     /// Validation mean absolute error (regression).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_mae: Option<f64>,

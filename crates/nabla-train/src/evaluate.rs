@@ -47,7 +47,7 @@ where
         match task {
             Task::Classification => correct += count_correct(&out, &batch.y)?,
             Task::Regression => reg.update(&out, &batch.y)?,
-            Task::LossOnly => {}
+            Task::LossOnly | Task::LanguageModel => {}
         }
         n += batch.len();
     }

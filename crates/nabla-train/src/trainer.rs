@@ -35,6 +35,9 @@ pub enum Task {
     Regression,
     /// The loss alone (custom steps such as a VAE's).
     LossOnly,
+    /// Next-token prediction: the loss is cross-entropy in nats per token; bits per token
+    /// (the loss / ln 2) are reported beside it.
+    LanguageModel,
 }
 
 /// How a run trains (plain data; the CLI's `[train]` table maps onto it).
@@ -416,6 +419,7 @@ impl Trainer {
             let val_accuracy = val_ev.and_then(|v| v.accuracy);
             let val_reg = val_ev.and_then(|v| v.regression);
             let monitored = val_loss.unwrap_or(train_loss);
+            let lm = self.config.task == Task::LanguageModel;
             if !self.config.schedule_per_step {
                 if let Some(s) = self.scheduler.as_mut() {
                     s.step(self.optimizer.as_mut(), Some(monitored))?;
@@ -429,6 +433,8 @@ impl Trainer {
                 train_accuracy,
                 val_loss,
                 val_accuracy,
+                train_bpc: lm.then(|| train_loss / std::f64::consts::LN_2),
+                val_bpc: val_loss.filter(|_| lm).map(|l| l / std::f64::consts::LN_2),
                 val_mae: val_reg.map(|r| r.mae),
                 val_rmse: val_reg.map(|r| r.rmse),
                 val_r2: val_reg.map(|r| r.r2),
@@ -442,8 +448,17 @@ impl Trainer {
             if let Some(a) = train_accuracy {
                 line.push_str(&format!("  train_acc {a:.4}"));
             }
+            if lm {
+                line.push_str(&format!(
+                    "  train_bpc {:.4}",
+                    train_loss / std::f64::consts::LN_2
+                ));
+            }
             if let Some(l) = val_loss {
                 line.push_str(&format!("  val_loss {l:.4}"));
+                if lm {
+                    line.push_str(&format!("  val_bpc {:.4}", l / std::f64::consts::LN_2));
+                }
             }
             if let Some(a) = val_accuracy {
                 line.push_str(&format!("  val_acc {a:.4}"));

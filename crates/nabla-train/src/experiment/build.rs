@@ -18,8 +18,8 @@ use nabla_nn::schedule::{
 };
 use nabla_nn::{
     Activation, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
-    ConvTranspose2d, Dropout, Dropout2d, Flatten, LayerNorm, Linear, MaxPool1d, MaxPool2d, Module,
-    Sequential,
+    ConvTranspose2d, Dropout, Dropout2d, Embedding, Flatten, Gru, LayerNorm, Linear, Lstm,
+    MaxPool1d, MaxPool2d, Module, Rnn, RnnNonlinearity, RnnOptions, Sequential,
 };
 
 fn cfg_err(msg: String) -> TrainError {
@@ -127,6 +127,41 @@ pub fn build_model(
                 last as u128 * *out as u128 + if *bias { *out as u128 } else { 0 }
             }
             LayerSpec::LayerNorm { .. } => 2 * last as u128,
+            LayerSpec::Embedding { dim, num } => {
+                num.or(outputs).unwrap_or(0) as u128 * *dim as u128
+            }
+            LayerSpec::Lstm {
+                hidden,
+                num_layers,
+                bidirectional,
+                ..
+            }
+            | LayerSpec::Gru {
+                hidden,
+                num_layers,
+                bidirectional,
+                ..
+            }
+            | LayerSpec::Rnn {
+                hidden,
+                num_layers,
+                bidirectional,
+                ..
+            } => {
+                let g: u128 = match l {
+                    LayerSpec::Lstm { .. } => 4,
+                    LayerSpec::Gru { .. } => 3,
+                    _ => 1,
+                };
+                let d = if *bidirectional { 2 } else { 1 };
+                let (h, i0) = (*hidden as u128, last as u128);
+                (0..*num_layers as u128)
+                    .map(|k| {
+                        let inp = if k == 0 { i0 } else { d * h };
+                        d * g * h * (inp + h + 2)
+                    })
+                    .sum()
+            }
             LayerSpec::BatchNorm1d { .. } | LayerSpec::BatchNorm2d { .. } => {
                 4 * shape.get(1).copied().unwrap_or(last) as u128
             }
@@ -213,6 +248,67 @@ pub fn build_model(
                 start_dim: *start_dim,
                 end_dim: *end_dim,
             }),
+            LayerSpec::Embedding { dim, num } => {
+                let n = num.or(outputs).ok_or_else(|| {
+                    cfg_err(format!(
+                        "{}: num (the number of tokens) is needed when the data is not text",
+                        at(i, l)
+                    ))
+                })?;
+                Box::new(
+                    Embedding::new(n, *dim, rng)
+                        .map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?,
+                )
+            }
+            LayerSpec::Lstm {
+                hidden,
+                num_layers,
+                dropout,
+                bidirectional,
+                bias,
+            }
+            | LayerSpec::Gru {
+                hidden,
+                num_layers,
+                dropout,
+                bidirectional,
+                bias,
+            }
+            | LayerSpec::Rnn {
+                hidden,
+                num_layers,
+                dropout,
+                bidirectional,
+                bias,
+                ..
+            } => {
+                need_rank(i, l, &shape, 3, "[T, features]")?;
+                let opts = RnnOptions::default()
+                    .with_num_layers(*num_layers)
+                    .with_dropout(*dropout)
+                    .with_bidirectional(*bidirectional)
+                    .with_bias(*bias)
+                    .with_batch_first(true);
+                let e = |e: nabla_core::Error| cfg_err(format!("{}: {e}", at(i, l)));
+                let input = shape[2];
+                match l {
+                    LayerSpec::Lstm { .. } => {
+                        Box::new(Lstm::with_options(input, *hidden, opts, rng).map_err(e)?)
+                    }
+                    LayerSpec::Gru { .. } => {
+                        Box::new(Gru::with_options(input, *hidden, opts, rng).map_err(e)?)
+                    }
+                    LayerSpec::Rnn { nonlinearity, .. } => {
+                        let nl = if nonlinearity == "relu" {
+                            RnnNonlinearity::Relu
+                        } else {
+                            RnnNonlinearity::Tanh
+                        };
+                        Box::new(Rnn::with_options(input, *hidden, nl, opts, rng).map_err(e)?)
+                    }
+                    _ => unreachable!("matched above"),
+                }
+            }
             LayerSpec::BatchNorm2d { eps, momentum } => {
                 need_rank(i, l, &shape, 4, "[C, H, W]")?;
                 Box::new(BatchNorm2d::with_options(shape[1], *eps, *momentum, true))
@@ -404,10 +500,16 @@ pub fn build_model(
         seq.push(m);
     }
     if let (Some(c), Some(out)) = (outputs, shapes.last()) {
-        if out.len() != 2 || out[1] != c {
+        let fits = if cfg.data.task() == Task::LanguageModel {
+            out.len() == 3 && out[2] == c
+        } else {
+            out.len() == 2 && out[1] == c
+        };
+        if !fits {
             let i = cfg.model.layers.len() - 1;
             let what = match cfg.data.task() {
                 Task::Regression => "regression targets",
+                Task::LanguageModel => "characters in its vocabulary (outputs [N, T, vocabulary])",
                 _ => "classes",
             };
             return Err(cfg_err(format!(
@@ -446,6 +548,18 @@ pub fn make_loss(cfg: &ExperimentConfig) -> LossFn {
     let ls = t.label_smoothing;
     let delta = t.huber_delta.unwrap_or(1.0);
     let regression = cfg.data.task() == Task::Regression;
+    if cfg.data.task() == Task::LanguageModel {
+        // cross-entropy over every position: [N, T, V] logits, [N, T] targets
+        return Box::new(|y: &Tensor, t: &Tensor| {
+            let v = y.shape().last().copied().unwrap_or(1);
+            let n = t.numel();
+            loss::cross_entropy(
+                &y.reshape(&[n, v])?,
+                &t.reshape(&[n])?,
+                CrossEntropyOptions::default(),
+            )
+        });
+    }
     match t.loss.as_str() {
         "nll" => Box::new(|y: &Tensor, t: &Tensor| {
             loss::nll_loss(&y.log_softmax(-1)?, t, -100, Reduction::Mean)

@@ -39,6 +39,8 @@ pub enum DatasetKind {
     FashionMnist,
     /// A CSV file.
     Csv,
+    /// A UTF-8 text file, for character-level language models.
+    Text,
 }
 
 impl DatasetKind {
@@ -51,6 +53,7 @@ impl DatasetKind {
     pub fn default_task(self) -> Task {
         match self {
             DatasetKind::Diabetes => Task::Regression,
+            DatasetKind::Text => Task::LanguageModel,
             _ => Task::Classification,
         }
     }
@@ -83,7 +86,11 @@ pub struct DataConfig {
     /// (default `","`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
-    /// Fraction of the training data held out for validation.
+    /// Text: the window length in characters (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq_len: Option<usize>,
+    /// Fraction of the training data held out for validation (text: the last part of the
+    /// text).
     #[serde(default = "default_val")]
     pub validation_split: f64,
     /// Fraction held out as the test set (digits, diabetes and CSV; MNIST has its own test
@@ -110,6 +117,7 @@ impl Default for DataConfig {
             header: None,
             skip_rows: None,
             delimiter: None,
+            seq_len: None,
             validation_split: default_val(),
             test_split: None,
             standardize: None,
@@ -122,9 +130,14 @@ impl DataConfig {
     pub fn task(&self) -> Task {
         self.task.unwrap_or(self.dataset.default_task())
     }
-    /// The test fraction (default 0.2; 0 for the MNIST family, which has test files).
+    /// The window length of a text dataset (default 64).
+    pub fn seq_len(&self) -> usize {
+        self.seq_len.unwrap_or(64)
+    }
+    /// The test fraction (default 0.2; 0 for the MNIST family, which has test files, and
+    /// for text, which is judged on its validation part).
     pub fn test_split(&self) -> f64 {
-        if self.dataset.has_test_files() {
+        if self.dataset.has_test_files() || self.dataset == DatasetKind::Text {
             0.0
         } else {
             self.test_split.unwrap_or(0.2)
@@ -381,6 +394,28 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
                 .into(),
         );
     }
+    if (task == Task::LanguageModel) != (d_kind_text(c)) {
+        return Err(format!(
+            "data.task: language_model goes with dataset = \"text\" (dataset {}, task {})",
+            dataset_name(c.data.dataset),
+            task_name(task)
+        ));
+    }
+    if task == Task::LanguageModel && t.loss != "cross_entropy" {
+        return Err(format!(
+            "train.loss: a language model trains with cross_entropy, not '{}'",
+            t.loss
+        ));
+    }
+    if c.data.seq_len == Some(0) {
+        return Err("data.seq_len: must be at least 1".into());
+    }
+    if c.data.seq_len.is_some() && c.data.dataset != DatasetKind::Text {
+        return Err(format!(
+            "data.seq_len: only a text dataset has it, not {}",
+            dataset_name(c.data.dataset)
+        ));
+    }
     match (task, t.loss.as_str()) {
         (Task::Regression, "cross_entropy" | "nll") => {
             return Err(format!(
@@ -499,12 +534,17 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
     Ok(())
 }
 
+fn d_kind_text(c: &ExperimentConfig) -> bool {
+    c.data.dataset == DatasetKind::Text
+}
+
 /// The config spelling of a task.
 pub fn task_name(t: Task) -> &'static str {
     match t {
         Task::Classification => "classification",
         Task::Regression => "regression",
         Task::LossOnly => "loss_only",
+        Task::LanguageModel => "language_model",
     }
 }
 
@@ -516,5 +556,6 @@ pub fn dataset_name(d: DatasetKind) -> &'static str {
         DatasetKind::Mnist => "mnist",
         DatasetKind::FashionMnist => "fashion-mnist",
         DatasetKind::Csv => "csv",
+        DatasetKind::Text => "text",
     }
 }

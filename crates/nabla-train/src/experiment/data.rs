@@ -27,6 +27,45 @@ pub struct Data {
     pub class_names: Option<Vec<String>>,
     /// CSV: the label column's 0-based index among the file's columns.
     pub label_index: Option<usize>,
+    /// Text: the vocabulary (saved with the run as `vocab.json`).
+    pub vocab: Option<nabla_data::Vocab>,
+}
+
+/// All windows of a text part as one in-memory dataset (`x`, `y` i64 `[windows, T]`).
+fn windows_dataset(w: &nabla_data::CharWindows) -> Result<TensorDataset, TrainError> {
+    use nabla_data::Dataset;
+    let idx: Vec<usize> = (0..w.len()).collect();
+    let b = w.get_batch(&idx)?;
+    Ok(TensorDataset::new(b.x, b.y)?)
+}
+
+/// A text dataset: windows of `data.seq_len` characters, the last `validation_split` of the
+/// text for validation (and as the test set).
+fn load_text(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, TrainError> {
+    let path = csv_path(cfg, data_flag)?;
+    let corpus = nabla_data::TextCorpus::read(&path)?;
+    let seq = cfg.data.seq_len();
+    let (train, val) = corpus.split(seq, cfg.data.validation_split)?;
+    let train = windows_dataset(&train)?;
+    let val = windows_dataset(&val)?;
+    if let Some(s) = &cfg.model.input_shape {
+        if s.as_slice() != [seq] {
+            return Err(TrainError::Config(format!(
+                "model.input_shape: a text model takes windows of data.seq_len = {seq} characters, not {s:?}"
+            )));
+        }
+    }
+    Ok(Data {
+        train,
+        test: val.clone(),
+        val: Some(val),
+        input_shape: vec![seq],
+        outputs: corpus.vocab().len(),
+        standardizer: None,
+        class_names: None,
+        label_index: None,
+        vocab: Some(corpus.vocab().clone()),
+    })
 }
 
 fn bad(e: DataError) -> TrainError {
@@ -66,13 +105,16 @@ pub fn data_dir(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Path
     Ok(base)
 }
 
-/// The CSV file: `data_flag`, else `data.path`.
+/// The CSV or text file: `data_flag`, else `data.path`.
 pub fn csv_path(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<PathBuf, TrainError> {
     data_flag
         .map(Path::to_path_buf)
         .or_else(|| cfg.data.path.as_ref().map(PathBuf::from))
         .ok_or_else(|| {
-            TrainError::Config("data.path: a CSV dataset needs a file (config or --data)".into())
+            TrainError::Config(format!(
+                "data.path: a {} dataset needs a file (config or --data)",
+                super::config::dataset_name(cfg.data.dataset)
+            ))
         })
 }
 
@@ -123,6 +165,9 @@ fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> Result<TensorDataset, Train
 /// Fails when the data cannot be read (naming the file), when a regression target is not a
 /// number, or when `model.input_shape` does not fit the samples.
 pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, TrainError> {
+    if cfg.data.dataset == DatasetKind::Text {
+        return load_text(cfg, data_flag);
+    }
     let seed = cfg.train.seed;
     let d = &cfg.data;
     let test_split = d.test_split();
@@ -203,6 +248,7 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
         standardizer,
         class_names,
         label_index,
+        vocab: None,
     })
 }
 

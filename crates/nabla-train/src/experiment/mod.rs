@@ -18,12 +18,14 @@ pub mod build;
 pub mod config;
 pub mod data;
 pub mod run_dir;
+pub mod sample;
 pub mod spec;
 
 pub use build::{build_model, make_loss, make_optimizer, make_schedule};
 pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
 pub use data::{load_data, Data};
 pub use run_dir::{new_run_dir, open_run, open_run_with};
+pub use sample::{sample_text, SampleOptions};
 pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
 
 use crate::checkpoint::EpochMetrics;
@@ -74,6 +76,14 @@ impl RunResult {
     /// `test_r2=0.4521 test_mae=43.1234 test_rmse=54.3210 test_loss=2950.1234` for regression
     /// (the metrics of `train.metrics`, in its order).
     pub fn closing_line(&self) -> String {
+        if self.config.data.task() == Task::LanguageModel {
+            // judged on the validation part: nats and bits per character
+            return format!(
+                "val_loss={:.4} val_bpc={:.4}",
+                self.test.loss,
+                self.test.loss / std::f64::consts::LN_2
+            );
+        }
         let mut parts = Vec::new();
         for m in metric_names(&self.config) {
             if let Some(v) = self.summary[format!("test_{m}")].as_f64() {
@@ -91,7 +101,8 @@ fn metric_names(cfg: &ExperimentConfig) -> Vec<String> {
         Some(m) => m.clone(),
         None => match cfg.data.task() {
             Task::Regression => vec!["r2".into(), "mae".into(), "rmse".into()],
-            _ => vec!["accuracy".into()],
+            Task::Classification => vec!["accuracy".into()],
+            Task::LossOnly | Task::LanguageModel => Vec::new(),
         },
     }
 }
@@ -284,7 +295,7 @@ impl Experiment {
         if cfg.data.dataset.has_test_files() {
             let dir = data::data_dir(&cfg, flag)?;
             cfg.data.path = Some(canonical(&dir));
-        } else if cfg.data.dataset == DatasetKind::Csv {
+        } else if matches!(cfg.data.dataset, DatasetKind::Csv | DatasetKind::Text) {
             cfg.data.path = Some(canonical(&data::csv_path(&cfg, flag)?));
         }
         let task = cfg.data.task();
@@ -295,6 +306,16 @@ impl Experiment {
         if let Some(s) = &data.standardizer {
             let j = json!({"mean": s.mean(), "std": s.std()});
             crate::trainer::write_json(&out.join("standardizer.json"), &j)?;
+        }
+        if let Some(v) = &data.vocab {
+            v.save(out.join("vocab.json"))?;
+            // the saved config names the vocabulary size, so the model rebuilds without data
+            for l in &mut cfg.model.layers {
+                if let LayerSpec::Embedding { num, .. } = l {
+                    num.get_or_insert(v.len());
+                }
+            }
+            nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
         }
         if let Some(i) = data.label_index {
             let j = json!({"label_index": i, "classes": data.class_names});
@@ -403,6 +424,10 @@ impl Experiment {
             if let Some(v) = v {
                 summary[format!("test_{m}")] = json!(v);
             }
+        }
+        if task == Task::LanguageModel {
+            summary["val_loss"] = json!(test.loss);
+            summary["val_bpc"] = json!(test.loss / std::f64::consts::LN_2);
         }
         crate::trainer::write_json(&out.join("summary.json"), &summary)?;
         Ok(RunResult {

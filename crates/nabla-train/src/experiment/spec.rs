@@ -77,6 +77,68 @@ pub enum LayerSpec {
         #[serde(default = "bn_momentum")]
         momentum: f64,
     },
+    /// Token embeddings: `[N, T]` indices to `[N, T, dim]`.
+    Embedding {
+        /// The embedding size.
+        dim: usize,
+        /// The number of tokens (default: the text's vocabulary size).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        num: Option<usize>,
+    },
+    /// An LSTM over `[N, T, features]` (batch first), returning every step's output.
+    Lstm {
+        /// Hidden size.
+        hidden: usize,
+        /// Stacked layers (default 1).
+        #[serde(default = "one")]
+        num_layers: usize,
+        /// Dropout between stacked layers (default 0).
+        #[serde(default)]
+        dropout: f64,
+        /// Both directions, features concatenated (default false).
+        #[serde(default)]
+        bidirectional: bool,
+        /// With biases (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// A GRU (keys as the LSTM's).
+    Gru {
+        /// Hidden size.
+        hidden: usize,
+        /// Stacked layers (default 1).
+        #[serde(default = "one")]
+        num_layers: usize,
+        /// Dropout between stacked layers (default 0).
+        #[serde(default)]
+        dropout: f64,
+        /// Both directions (default false).
+        #[serde(default)]
+        bidirectional: bool,
+        /// With biases (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// An Elman RNN with tanh or relu.
+    Rnn {
+        /// Hidden size.
+        hidden: usize,
+        /// "tanh" (default) or "relu".
+        #[serde(default = "tanh_name")]
+        nonlinearity: String,
+        /// Stacked layers (default 1).
+        #[serde(default = "one")]
+        num_layers: usize,
+        /// Dropout between stacked layers (default 0).
+        #[serde(default)]
+        dropout: f64,
+        /// Both directions (default false).
+        #[serde(default)]
+        bidirectional: bool,
+        /// With biases (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
     /// BatchNorm2d over the channels of `[N, C, H, W]`.
     BatchNorm2d {
         /// eps (default 1e-5).
@@ -283,6 +345,9 @@ impl Default for PaddingSpec {
 fn one() -> usize {
     1
 }
+fn tanh_name() -> String {
+    "tanh".into()
+}
 fn one2() -> Size2 {
     Size2::One(1)
 }
@@ -340,6 +405,20 @@ impl LayerSpec {
                 if !(0.0..=1.0).contains(momentum) =>
             {
                 Err(format!("momentum must be in [0, 1], got {momentum}"))
+            }
+            LayerSpec::Embedding { dim: 0, .. } => Err("dim must be at least 1".into()),
+            LayerSpec::Embedding { num: Some(0), .. } => Err("num must be at least 1".into()),
+            LayerSpec::Lstm { hidden, num_layers, dropout, .. }
+            | LayerSpec::Gru { hidden, num_layers, dropout, .. }
+            | LayerSpec::Rnn { hidden, num_layers, dropout, .. }
+                if *hidden == 0 || *num_layers == 0 || !(0.0..1.0).contains(dropout) =>
+            {
+                Err(format!(
+                    "hidden and num_layers must be at least 1 and dropout in [0, 1), got hidden = {hidden}, num_layers = {num_layers}, dropout = {dropout}"
+                ))
+            }
+            LayerSpec::Rnn { nonlinearity, .. } if nonlinearity != "tanh" && nonlinearity != "relu" => {
+                Err(format!("nonlinearity must be \"tanh\" or \"relu\", got \"{nonlinearity}\""))
             }
             LayerSpec::Dropout2d { p } if !(0.0..1.0).contains(p) => {
                 Err(format!("p must be in [0, 1), got {p}"))
@@ -444,6 +523,10 @@ impl LayerSpec {
             LayerSpec::LayerNorm { .. } => "layer_norm",
             LayerSpec::BatchNorm1d { .. } => "batch_norm1d",
             LayerSpec::BatchNorm2d { .. } => "batch_norm2d",
+            LayerSpec::Embedding { .. } => "embedding",
+            LayerSpec::Lstm { .. } => "lstm",
+            LayerSpec::Gru { .. } => "gru",
+            LayerSpec::Rnn { .. } => "rnn",
             LayerSpec::Dropout2d { .. } => "dropout2d",
             LayerSpec::Conv2d { .. } => "conv2d",
             LayerSpec::Conv1d { .. } => "conv1d",
