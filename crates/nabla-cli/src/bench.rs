@@ -13,12 +13,12 @@ use serde_json::json;
 use std::time::Instant;
 
 /// Workloads this build implements.
-const WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4", "W6", "W7", "W8"];
+const WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"];
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1 W2 W3 W4 W6 W7 W8); all when none are named (W8 only with --data
-    /// or NABLA_DATA).
+    /// Workloads to run (W1 W2 W3 W4 W5 W6 W7 W8); all when none are named (W8 only with
+    /// --data or NABLA_DATA).
     workloads: Vec<String>,
     /// Threads for the kernels (default: every core).
     #[arg(long)]
@@ -115,6 +115,52 @@ fn cnn(name: &str, threads: usize, model: fn(&mut Mt19937) -> Result<Sequential>
         &mut t,
         64.0,
         "samples/s",
+    );
+    Ok(())
+}
+
+/// W5: a char-LSTM train step (Embedding(65, 64), LSTM(64, 256), Linear(256, 65), batch 32,
+/// sequence 64, cross-entropy over every position, Adam 1e-3); tokens/s.
+fn w5(threads: usize) -> Result<()> {
+    use nabla::nn::optim::Adam;
+    use nabla::nn::{Embedding, Lstm, RnnOptions};
+    let mut rng = Mt19937::new(0);
+    let m = Sequential::new()
+        .append(Embedding::new(65, 64, &mut rng)?)
+        .append(Lstm::with_options(
+            64,
+            256,
+            RnnOptions::default().with_batch_first(true),
+            &mut rng,
+        )?)
+        .append(Linear::new(256, 65, &mut rng)?);
+    let mut opt = Adam::new(m.parameters(), 1e-3);
+    let ids = |rng: &mut Mt19937| -> Result<Tensor> {
+        let v: Vec<i64> = (0..32 * 64)
+            .map(|_| (rng.random() * 65.0) as i64 % 65)
+            .collect();
+        Tensor::from_vec(v, &[32, 64])
+    };
+    let (x, y) = (ids(&mut rng)?, ids(&mut rng)?);
+    let y = y.reshape(&[32 * 64])?;
+    let mut t = measure(|| {
+        let out = m.forward(&x, &mut ForwardCtx::train(&mut rng))?;
+        let loss = cross_entropy(
+            &out.reshape(&[32 * 64, 65])?,
+            &y,
+            CrossEntropyOptions::default(),
+        )?;
+        let g = loss.backward()?;
+        drop((loss, out));
+        opt.step(&g)
+    })?;
+    emit(
+        "W5",
+        json!({"batch": 32, "seq": 64, "hidden": 256}),
+        threads,
+        &mut t,
+        32.0 * 64.0,
+        "tokens/s",
     );
     Ok(())
 }
@@ -328,6 +374,7 @@ pub fn run(args: &BenchArgs) -> std::result::Result<(), (u8, String)> {
                 "W2" => w2(threads, &batches).map_err(s)?,
                 "W3" => cnn("W3", threads, w3_model).map_err(s)?,
                 "W4" => cnn("W4", threads, w4_model).map_err(s)?,
+                "W5" => w5(threads).map_err(s)?,
                 "W6" => w6(threads).map_err(s)?,
                 "W7" => w7(threads).map_err(s)?,
                 "W8" => {

@@ -1,6 +1,8 @@
 //! Every example runs here on tiny data: each example file is compiled into this test as a
 //! module and its `run` is called, so what `cargo run --example` runs is what is tested.
 
+#[path = "../../../examples/char_lstm.rs"]
+mod char_lstm;
 #[path = "../../../examples/custom_loop.rs"]
 mod custom_loop;
 #[path = "../../../examples/experiment_toml.rs"]
@@ -145,4 +147,20 @@ fn mnist_cnn_trains_on_tiny_images() {
     tiny_mnist(&t.0, 128, 32);
     let ev = mnist_cnn::run(t.0.to_str().unwrap(), 1, 0).unwrap();
     assert!(ev.loss.is_finite() && ev.samples == 32, "{ev:?}");
+}
+
+#[test]
+fn char_lstm_learns_and_samples() {
+    let t = Tmp::new("lstm");
+    let p = t.0.join("t.txt");
+    let text: String = (0..300)
+        .map(|i| ["to be ", "or not ", "that is "][i % 3])
+        .collect();
+    std::fs::write(&p, &text).unwrap();
+    let (val_loss, sample) = char_lstm::run(p.to_str().unwrap(), 2, 16, 32).unwrap();
+    assert!(
+        val_loss.is_finite() && val_loss < (12f64).ln(),
+        "{val_loss}"
+    );
+    assert_eq!(sample.chars().count(), 201, "{sample:?}");
 }
