@@ -69,6 +69,11 @@ enum Command {
         #[arg(long)]
         checkpoint: Option<PathBuf>,
     },
+    /// Gradient health of a run: a per-layer table (first, last, min, max) and the diagnoses.
+    Health {
+        /// The run folder.
+        run_dir: PathBuf,
+    },
     /// Prints each layer's output shape and parameter count, like Keras' summary.
     Summary {
         /// The config file.
@@ -238,6 +243,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             };
             run::sample(&run_dir, checkpoint.as_deref(), &opts).map_err(to_exit)
         }
+        Command::Health { run_dir } => run::health(&run_dir).map_err(to_exit),
         Command::Summary { config, data } => {
             run::summary(&config, data.as_deref()).map_err(to_exit)
         }

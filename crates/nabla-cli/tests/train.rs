@@ -870,3 +870,50 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
         );
     }
 }
+
+#[test]
+fn health_reports_and_its_bad_input() {
+    let d = tmp("health");
+    std::fs::write(
+        d.join("c.toml"),
+        SMALL.replace("[train]", "[train]\nhealth_every = 10"),
+    )
+    .unwrap();
+    let o = nabla(&["train", "c.toml", "--out", "r", "--plain"], &d);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let h = nabla(&["health", "r"], &d);
+    let (out, err) = text(&h);
+    assert!(h.status.success(), "{err}");
+    assert!(
+        out.contains("0.weight") && out.contains("grad_norm") && out.contains("update/weight"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 (ReLU)") && out.contains("dead") && out.contains("diagnoses"),
+        "{out}"
+    );
+    // a health.jsonl cut mid-line: the complete lines are used, the damage reported, exit 0
+    let p = d.join("r/health.jsonl");
+    let t = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, &t[..t.len() - 30]).unwrap();
+    let h = nabla(&["health", "r"], &d);
+    assert!(h.status.success(), "{}", text(&h).1);
+    assert!(text(&h).1.contains("cut short"), "{}", text(&h).1);
+    // not a run; a run without health records
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    assert_bad(&nabla(&["health", "empty"], &d), "not a nabla run");
+    std::fs::remove_file(&p).unwrap();
+    assert_bad(&nabla(&["health", "r"], &d), "health.jsonl");
+    // health_every must be a non-negative integer
+    for bad in ["-1", "2.5", "\"often\""] {
+        std::fs::write(
+            d.join("h.toml"),
+            SMALL.replace("[train]", &format!("[train]\nhealth_every = {bad}")),
+        )
+        .unwrap();
+        assert_bad(
+            &nabla(&["train", "h.toml", "--out", "never"], &d),
+            "train.health_every",
+        );
+    }
+}

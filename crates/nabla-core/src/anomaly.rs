@@ -30,6 +30,24 @@ thread_local! {
     static PATH: RefCell<Vec<(String, &'static str)>> = const { RefCell::new(Vec::new()) };
     static FIRST: RefCell<Option<String>> = const { RefCell::new(None) };
     static IN_BACKWARD: Cell<bool> = const { Cell::new(false) };
+    static PATHS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Keeps the layer path (see [`scope`]) while the guard lives, also outside anomaly mode
+/// (the health monitor names layers with it).
+#[must_use = "paths are kept only while the guard lives"]
+pub struct PathGuard(());
+
+/// Layers report their path while the guard lives.
+pub fn track_paths() -> PathGuard {
+    PATHS.with(|c| c.set(c.get() + 1));
+    PathGuard(())
+}
+
+impl Drop for PathGuard {
+    fn drop(&mut self) {
+        PATHS.with(|c| c.set(c.get().saturating_sub(1)));
+    }
 }
 
 /// Marks the backward pass while it lives: its ops are checked by the backward pass itself
@@ -76,7 +94,7 @@ pub struct ScopeGuard(bool);
 /// `"Linear"`): ops computed until the guard drops are reported as `3 (Linear)`, nested paths
 /// as `0.3 (Linear)`. Does nothing outside anomaly mode.
 pub fn scope(name: &str, kind: &'static str) -> ScopeGuard {
-    if !is_anomaly_enabled() {
+    if !is_anomaly_enabled() && PATHS.with(|c| c.get()) == 0 {
         return ScopeGuard(false);
     }
     PATH.with(|p| p.borrow_mut().push((name.to_string(), kind)));

@@ -57,7 +57,16 @@ impl Module for Activation {
         }
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        self.apply(x)
+        let y = self.apply(x)?;
+        if crate::health::collecting() {
+            match self {
+                Activation::ReLU => crate::health::record_relu(&y),
+                Activation::Sigmoid => crate::health::record_saturation(&y, 0.01, 0.99),
+                Activation::Tanh => crate::health::record_saturation(&y, -0.99, 0.99),
+                _ => {}
+            }
+        }
+        Ok(y)
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if let Activation::Softmax(d) | Activation::LogSoftmax(d) = *self {

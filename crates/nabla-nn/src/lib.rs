@@ -13,6 +13,7 @@ pub mod conv;
 pub mod dropout;
 pub mod embedding;
 pub mod fork;
+pub mod health;
 pub mod init;
 pub mod linear;
 pub mod loss;

@@ -10,6 +10,7 @@ pub mod checkpoint;
 mod error;
 mod evaluate;
 pub mod experiment;
+pub mod health;
 pub mod image;
 pub mod metrics;
 pub mod plot;

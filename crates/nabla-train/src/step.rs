@@ -1,6 +1,7 @@
 //! A training step ([`TrainStep`]) and the parts it works with; [`StandardStep`] is the usual
 //! one.
 
+use crate::health::{HealthRecord, ParamHealth};
 use crate::metrics::count_correct;
 use crate::trainer::{LossFn, Result, Task, TrainConfig};
 use crate::TrainError;
@@ -38,6 +39,12 @@ pub struct StepParts<'a> {
     pub epoch: usize,
     /// The step number.
     pub step: u64,
+    /// The parameters' `state_dict` names, in `params` order.
+    pub names: &'a [String],
+    /// Whether this step records gradient health (every `health_every` steps).
+    pub health_due: bool,
+    /// The health record of this step, filled by [`StepParts::backward_and_step`] when due.
+    pub health: Option<HealthRecord>,
 }
 
 /// A training step: the hook for custom loops (several optimizers, extra losses, ...).
@@ -90,7 +97,47 @@ impl StepParts<'_> {
         if let Some(c) = self.config.clip_grad_value {
             clip_grad_value(&mut grads, self.params, c)?;
         }
+        if !self.health_due {
+            self.optimizer.step(&grads)?;
+            return Ok(lv);
+        }
+        // gradient health: norms before the update (the gradients here are clipped; the
+        // global norm is the one before clipping), then the update each parameter received
+        let before: Vec<Tensor> = self.params.iter().map(|v| v.as_tensor()).collect();
+        let mut params = Vec::with_capacity(self.params.len());
+        let mut total_bad = 0;
+        for (i, v) in self.params.iter().enumerate() {
+            let (g2, bad) = match v.grad(&grads) {
+                Some(g) => (g.sum_sq_f64()?, nabla_core::anomaly::count_non_finite(g)),
+                None => (0.0, 0),
+            };
+            total_bad += bad;
+            params.push(ParamHealth {
+                name: self.names.get(i).cloned().unwrap_or_else(|| i.to_string()),
+                grad_norm: g2.sqrt(),
+                weight_norm: before[i].sum_sq_f64()?.sqrt(),
+                update_ratio: 0.0,
+                non_finite: bad,
+            });
+        }
         self.optimizer.step(&grads)?;
+        for ((p, v), b) in params.iter_mut().zip(self.params).zip(&before) {
+            let d = v.as_tensor().sub(b)?.sum_sq_f64()?.sqrt();
+            p.update_ratio = if p.weight_norm > 0.0 {
+                d / p.weight_norm
+            } else {
+                0.0
+            };
+        }
+        self.health = Some(HealthRecord {
+            step: self.step,
+            epoch: self.epoch,
+            global_grad_norm: norm,
+            clipped: norm > max_norm,
+            non_finite: total_bad,
+            params,
+            activations: nabla_nn::health::take(),
+        });
         Ok(lv)
     }
 }

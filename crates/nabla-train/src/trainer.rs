@@ -68,6 +68,9 @@ pub struct TrainConfig {
     /// Anomaly mode: check every op's output and gradient, and stop at the first non-finite
     /// one naming the op and the layer (slow; see [`nabla_core::anomaly`]).
     pub detect_anomaly: bool,
+    /// Record gradient health (see [`crate::health`]) every this many optimizer steps (and at
+    /// step 1) into `health.jsonl`; 0 turns it off.
+    pub health_every: u64,
 }
 
 impl Default for TrainConfig {
@@ -85,6 +88,7 @@ impl Default for TrainConfig {
             progress: ProgressMode::Auto,
             task: Task::Classification,
             detect_anomaly: false,
+            health_every: 50,
         }
     }
 }
@@ -165,6 +169,9 @@ pub struct Trainer {
     pub config: TrainConfig,
     step_fn: Box<dyn TrainStep>,
     params: Vec<Var>,
+    names: Vec<String>,
+    health: Vec<crate::health::HealthRecord>,
+    diagnosed: Vec<&'static str>,
     rng: Mt19937,
     epoch: usize,
     step: u64,
@@ -187,7 +194,7 @@ impl Trainer {
         let model: Box<dyn Module> = Box::new(model);
         let optimizer: Box<dyn Optimizer> = Box::new(optimizer);
         let loss: LossFn = Box::new(loss);
-        let params = model.parameters().into_iter().map(|(_, v)| v).collect();
+        let (names, params) = model.parameters().into_iter().unzip();
         let rng = Mt19937::new(nabla_core::stream_seed(config.seed, "dropout"));
         Trainer {
             model,
@@ -197,6 +204,9 @@ impl Trainer {
             config,
             step_fn: Box::new(StandardStep),
             params,
+            names,
+            health: Vec::new(),
+            diagnosed: Vec::new(),
             rng,
             epoch: 0,
             step: 0,
@@ -326,6 +336,37 @@ impl Trainer {
         }
     }
 
+    /// Keeps a health record, appends it to `health.jsonl` and prints each new diagnosis once.
+    fn record_health(&mut self, h: crate::health::HealthRecord) -> Result<()> {
+        if let Some(out) = &self.config.out_dir {
+            use std::io::Write;
+            let line = serde_json::to_string(&h).map_err(|e| TrainError::Io(e.to_string()))?;
+            let path = out.join("health.jsonl");
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+            writeln!(f, "{line}")
+                .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+        }
+        self.health.push(h);
+        for d in crate::health::diagnose(&self.health) {
+            if !self.diagnosed.contains(&d.kind) {
+                self.diagnosed.push(d.kind);
+                if self.config.progress != ProgressMode::Quiet {
+                    eprintln!("nabla: health: {}", d.message);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The gradient-health records of this run so far (this process's, after a resume).
+    pub fn health_records(&self) -> &[crate::health::HealthRecord] {
+        &self.health
+    }
+
     fn write_metrics(&self) -> Result<()> {
         let Some(out) = &self.config.out_dir else {
             return Ok(());
@@ -378,6 +419,9 @@ impl Trainer {
                         .config
                         .detect_anomaly
                         .then(nabla_core::anomaly::detect_anomaly);
+                    let every = self.config.health_every;
+                    let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
+                    let _collect = health_due.then(nabla_nn::health::collect);
                     let mut parts = StepParts {
                         model: self.model.as_ref(),
                         params: &self.params,
@@ -387,8 +431,15 @@ impl Trainer {
                         config: &self.config,
                         epoch: e,
                         step: self.step,
+                        names: &self.names,
+                        health_due,
+                        health: None,
                     };
-                    self.step_fn.step(&mut parts, &batch)?
+                    let out = self.step_fn.step(&mut parts, &batch)?;
+                    if let Some(h) = parts.health.take() {
+                        self.record_health(h)?;
+                    }
+                    out
                 };
                 samples += batch.len() as u64;
                 self.running[0] += out.loss * n;

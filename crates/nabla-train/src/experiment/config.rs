@@ -223,6 +223,10 @@ pub struct TrainSection {
     /// The decrease of the monitored loss that counts as improvement (default 0).
     #[serde(default)]
     pub early_stopping_min_delta: f64,
+    /// Record gradient health into `health.jsonl` every this many optimizer steps (default
+    /// 50; 0 turns it off).
+    #[serde(default = "health_every")]
+    pub health_every: u64,
     /// Anomaly mode: stop at the first op whose output or gradient is not finite, naming it
     /// and its layer (slow; default false).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -240,6 +244,9 @@ fn epochs() -> usize {
 }
 fn batch() -> usize {
     64
+}
+fn health_every() -> u64 {
+    50
 }
 fn ce() -> String {
     "cross_entropy".into()
@@ -264,6 +271,7 @@ impl Default for TrainSection {
             early_stopping_patience: None,
             early_stopping_min_delta: 0.0,
             detect_anomaly: false,
+            health_every: health_every(),
             progress: None,
             out_dir: None,
         }

@@ -346,6 +346,7 @@ impl Experiment {
             progress,
             task,
             detect_anomaly: t.detect_anomaly,
+            health_every: t.health_every,
         };
         let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
         if let Some((s, _)) = sched {
@@ -364,6 +365,18 @@ impl Experiment {
             let resumed = ck.is_some();
             if let Some(ck) = &ck {
                 trainer.restore(ck, &mut train_loader)?;
+            }
+            // health records past the checkpoint are written again by the resumed run
+            let hp = out.join("health.jsonl");
+            if let Ok((records, _)) = crate::health::read_health(&hp) {
+                let mut text = String::new();
+                for r in records.iter().filter(|r| r.step <= trainer.step()) {
+                    text.push_str(
+                        &serde_json::to_string(r).map_err(|e| TrainError::Io(e.to_string()))?,
+                    );
+                    text.push('\n');
+                }
+                nabla_core::io::write_atomic(&hp, text.as_bytes())?;
             }
             if progress != ProgressMode::Quiet {
                 if resumed {

@@ -1,0 +1,228 @@
+//! The gradient-health monitor: every `health_every` optimizer steps, per parameter tensor the
+//! gradient and weight norms and the update-to-weight ratio ‖Δw‖/‖w‖ the optimizer applied,
+//! per activation layer the dead (ReLU) and saturated (sigmoid, tanh) fractions, the global
+//! gradient norm before clipping, whether clipping fired, and the count of non-finite
+//! gradient values — one JSON line per record in `health.jsonl` — and the diagnoses drawn
+//! from them (vanishing and exploding gradients, dead or saturated units, a learning rate
+//! too high or too low), printed once per kind during training and by `nabla health`.
+
+use nabla_nn::health::ActivationStat;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One parameter tensor's statistics at a health step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamHealth {
+    /// The `state_dict` name, e.g. `0.weight`.
+    pub name: String,
+    /// ‖∂C/∂w‖ (L2, before clipping).
+    pub grad_norm: f64,
+    /// ‖w‖ before the update.
+    pub weight_norm: f64,
+    /// ‖Δw‖ / ‖w‖ of the update the optimizer applied.
+    pub update_ratio: f64,
+    /// NaN or infinite gradient elements.
+    pub non_finite: usize,
+}
+
+/// One health step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthRecord {
+    /// Optimizer step (from 1).
+    pub step: u64,
+    /// Epoch (from 1).
+    pub epoch: usize,
+    /// The global gradient norm before clipping.
+    pub global_grad_norm: f64,
+    /// Whether norm clipping scaled the gradients down.
+    pub clipped: bool,
+    /// NaN or infinite gradient elements over all parameters.
+    pub non_finite: usize,
+    /// Per parameter tensor.
+    pub params: Vec<ParamHealth>,
+    /// Per activation layer (ReLU, sigmoid, tanh).
+    pub activations: Vec<ActivationStat>,
+}
+
+/// A problem seen in the health records, with its suggested fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// `vanishing_gradients`, `exploding_gradients`, `dead_relu`, `saturated`,
+    /// `learning_rate_too_high` or `learning_rate_too_low`.
+    pub kind: &'static str,
+    /// What was seen (layers and numbers) and what to do.
+    pub message: String,
+}
+
+fn weights(r: &HealthRecord) -> Vec<&ParamHealth> {
+    // weight matrices and kernels (not biases or norm scales)
+    r.params
+        .iter()
+        .filter(|p| p.name.ends_with("weight") || p.name.contains("weight_"))
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The diagnoses the records support (each kind at most once), in a fixed order; none for a
+/// healthy run.
+///
+/// - vanishing gradients: the first weight tensor's gradient norm below 1e-3 of the last's
+///   (median over the records);
+/// - exploding gradients: a non-finite gradient, or the global norm grown more than 1000-fold
+///   from the first record;
+/// - dead ReLUs: a ReLU layer with more than half its units dead (latest record);
+/// - saturated sigmoid/tanh: more than half the outputs saturated (latest record);
+/// - learning rate too high / too low: the median update-to-weight ratio above 0.1 or below
+///   1e-6 (about 1e-3 is healthy: CS231n's rule of thumb).
+pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        return out;
+    };
+    // vanishing: first layer's gradient a tiny fraction of the last's
+    let ratios: Vec<(f64, String, String)> = records
+        .iter()
+        .filter_map(|r| {
+            let w = weights(r);
+            let (a, b) = (w.first()?, w.last()?);
+            (w.len() >= 2 && b.grad_norm > 0.0)
+                .then(|| (a.grad_norm / b.grad_norm, a.name.clone(), b.name.clone()))
+        })
+        .collect();
+    if !ratios.is_empty() {
+        let m = median(ratios.iter().map(|r| r.0).collect());
+        if m < 1e-3 {
+            out.push(Diagnosis {
+                kind: "vanishing_gradients",
+                message: format!(
+                    "vanishing gradients: ‖∂C/∂W‖ of {} is {m:.1e} of {}'s (median over {} records): δ shrinks on its way back through the layers (each sigmoid multiplies it by σ' ≤ 1/4); use ReLU with Kaiming init, batch normalization, or residual connections",
+                    ratios[0].1, ratios[0].2, ratios.len()
+                ),
+            });
+        }
+    }
+    // exploding
+    let non_finite = records
+        .iter()
+        .find(|r| r.non_finite > 0 || !r.global_grad_norm.is_finite());
+    let growth = last.global_grad_norm / first.global_grad_norm;
+    if let Some(r) = non_finite {
+        out.push(Diagnosis {
+            kind: "exploding_gradients",
+            message: format!(
+                "exploding gradients: {} non-finite gradient values at step {} (global norm {:.3e}); lower the learning rate, clip the gradient norm (train.clip_grad_norm), or run with --detect-anomaly to find the op",
+                r.non_finite, r.step, r.global_grad_norm
+            ),
+        });
+    } else if first.global_grad_norm > 0.0 && growth > 1e3 {
+        out.push(Diagnosis {
+            kind: "exploding_gradients",
+            message: format!(
+                "exploding gradients: the global gradient norm grew {growth:.1e}-fold, from {:.3e} at step {} to {:.3e} at step {}; lower the learning rate or clip the gradient norm (train.clip_grad_norm)",
+                first.global_grad_norm, first.step, last.global_grad_norm, last.step
+            ),
+        });
+    }
+    // dead ReLUs, saturated units: the latest record
+    let dead: Vec<String> = last
+        .activations
+        .iter()
+        .filter(|a| a.dead.is_some_and(|d| d > 0.5))
+        .map(|a| format!("{} ({:.0}% dead)", a.layer, 100.0 * a.dead.unwrap_or(0.0)))
+        .collect();
+    if !dead.is_empty() {
+        out.push(Diagnosis {
+            kind: "dead_relu",
+            message: format!(
+                "dead ReLUs: {} output 0 for every sample, so no gradient flows through them; lower the learning rate, use Kaiming init or LeakyReLU",
+                dead.join(", ")
+            ),
+        });
+    }
+    let sat: Vec<String> = last
+        .activations
+        .iter()
+        .filter(|a| a.saturated.is_some_and(|s| s > 0.5))
+        .map(|a| {
+            format!(
+                "{} ({:.0}% saturated)",
+                a.layer,
+                100.0 * a.saturated.unwrap_or(0.0)
+            )
+        })
+        .collect();
+    if !sat.is_empty() {
+        out.push(Diagnosis {
+            kind: "saturated",
+            message: format!(
+                "saturated units: {} sit in the flat tails where σ' ≈ 0, so δ vanishes there; scale the inputs, use a smaller init, batch normalization, or ReLU",
+                sat.join(", ")
+            ),
+        });
+    }
+    // learning rate: update / weight ratios
+    let upd = median(
+        records
+            .iter()
+            .map(|r| median(weights(r).iter().map(|p| p.update_ratio).collect()))
+            .collect(),
+    );
+    if upd > 0.1 {
+        out.push(Diagnosis {
+            kind: "learning_rate_too_high",
+            message: format!(
+                "learning rate too high: the updates change the weights by {upd:.1e} of their norm per step (median; about 1e-3 is healthy); lower train.optimizer.lr"
+            ),
+        });
+    } else if upd < 1e-6 {
+        out.push(Diagnosis {
+            kind: "learning_rate_too_low",
+            message: format!(
+                "learning rate too low: the updates change the weights by only {upd:.1e} of their norm per step (median; about 1e-3 is healthy); raise train.optimizer.lr"
+            ),
+        });
+    }
+    out
+}
+
+/// The records of a `health.jsonl`: every complete line, and a note on each damaged one
+/// (a line cut short or not a record), naming the file and the line.
+///
+/// Fails when the file cannot be read.
+pub fn read_health(path: &Path) -> std::io::Result<(Vec<HealthRecord>, Vec<String>)> {
+    let text = std::fs::read_to_string(path)?;
+    let mut records = Vec::new();
+    let mut damage = Vec::new();
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<HealthRecord>(line) {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                let cut = i + 1 == lines.len() && !complete;
+                damage.push(format!(
+                    "{}: line {} {} ({e}); it is ignored",
+                    path.display(),
+                    i + 1,
+                    if cut {
+                        "is cut short"
+                    } else {
+                        "is not a health record"
+                    }
+                ));
+            }
+        }
+    }
+    Ok((records, damage))
+}
