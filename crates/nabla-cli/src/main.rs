@@ -155,6 +155,27 @@ enum DataCmd {
 enum Demo {
     /// The seed's NumPy XOR program (2-2-1 sigmoid network, f64), reproduced.
     Xor(XorArgs),
+    /// Vanishing gradients in a deep MLP: ‖δˡ‖ and ‖∂C/∂Wˡ‖ per layer, first step and last.
+    Vanishing(VanishingArgs),
+}
+
+#[derive(Args, Debug)]
+struct VanishingArgs {
+    /// Hidden layers.
+    #[arg(long, default_value_t = 10)]
+    depth: usize,
+    /// sigmoid | tanh | relu
+    #[arg(long, default_value = "sigmoid")]
+    activation: String,
+    /// Weight initializer (default, kaiming_normal, kaiming_uniform, xavier_normal, ...).
+    #[arg(long, default_value = "default")]
+    init: String,
+    /// Batch normalization after every hidden layer.
+    #[arg(long)]
+    batch_norm: bool,
+    /// Training steps.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
 }
 
 #[derive(Args, Debug)]
@@ -191,6 +212,19 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 print!("{}", r.explanation);
             }
             print!("{}", r.report());
+            Ok(())
+        }
+        Command::Demo {
+            demo: Demo::Vanishing(a),
+        } => {
+            let o = demo::vanishing::VanishingOptions {
+                depth: a.depth,
+                activation: a.activation,
+                init: a.init,
+                batch_norm: a.batch_norm,
+                steps: a.steps,
+            };
+            println!("{}", demo::vanishing::run(&o)?);
             Ok(())
         }
         Command::Bench(b) => bench::run(&b),

@@ -108,3 +108,25 @@ fn bench_prints_one_json_object_per_line() {
     assert!(v["median_ms"].as_f64().unwrap() > 0.0);
     assert!(v["throughput"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn demo_vanishing_shows_the_sigmoid_gradient_shrink_and_the_fix() {
+    let ratio = |args: &[&str]| -> f64 {
+        let mut a = vec!["demo", "vanishing", "--steps", "5"];
+        a.extend_from_slice(args);
+        let o = nabla(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = stdout(&o);
+        assert!(out.contains("δˡ") && out.contains("‖∂C/∂Wˡ‖"), "{out}");
+        let last = out.lines().last().unwrap();
+        last.strip_prefix("first_to_last_grad_ratio=")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(ratio(&[]) < 1e-3);
+    assert!(ratio(&["--activation", "relu", "--init", "kaiming_normal"]) > 0.1);
+    assert!(ratio(&["--batch-norm"]) > 1e-3);
+    let o = nabla(&["demo", "vanishing", "--activation", "softsign"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,3 +1,4 @@
 //! Runnable demonstrations for learners.
 
+pub mod vanishing;
 pub mod xor;
