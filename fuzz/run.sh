@@ -30,7 +30,7 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     tail -40 "target/$t.log"
   fi
-  grep -E '^#[0-9]+ +DONE|^stat::number_of_executed_units|^stat::peak_rss_mb' "target/$t.log" | tr '\n' ' '
+  grep -E 'DONE +cov|^stat::number_of_executed_units|^stat::peak_rss_mb' "target/$t.log" | tr '\n' ' '
   echo
 done
 if [ ${#failed[@]} -gt 0 ]; then

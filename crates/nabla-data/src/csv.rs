@@ -221,9 +221,8 @@ pub fn parse_csv_bytes(bytes: &[u8], name: &str, options: &CsvOptions) -> Result
 
 fn csv_from(mut src: Source<'_>, options: &CsvOptions) -> Result<CsvData> {
     let bytes = src.read_rest()?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        DataError::format(&src.name, format!("not UTF-8 text: {}", e.utf8_error()))
-    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| DataError::format(&src.name, format!("not UTF-8 text: {}", e.utf8_error())))?;
     parse_csv(&text, &src.name, options)
 }
 

@@ -188,7 +188,11 @@ mod tests {
         for &b in bytes {
             c ^= b as u32;
             for _ in 0..8 {
-                c = if c & 1 == 1 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 == 1 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -257,17 +261,22 @@ mod tests {
 
     #[test]
     fn a_header_announcing_more_pixels_than_the_file_holds_is_refused() {
-        // 2^31-1 x 2^31-1 pixels announced by 60 bytes: refused before allocating (the buffer
-        // size png computes overflows usize)
-        let side = (1u32 << 31) - 1;
-        let bytes = png_bytes(side, side, 8, 0, &[], &zlib_stored(&[0, 0]));
+        // 20000 x 20000 pixels announced by 60 bytes: refused before allocating the 400 MB
+        // they would take (png itself refuses only rows over its 64 MiB limit)
+        let bytes = png_bytes(20_000, 20_000, 8, 0, &[], &zlib_stored(&[0, 0]));
         let e = decode_png_gray(&bytes, "big.png").unwrap_err().to_string();
         assert!(
-            e.starts_with("big.png: bad PNG data (the header announces 2147483647x2147483647 pixels"),
+            e.starts_with("big.png: bad PNG data (the header announces 20000x20000 pixels, 400020000 bytes of image data, more than"),
             "{e}"
         );
+        // 2^31-1 x 2^31-1 (the buffer size png would compute overflows usize)
+        let side = (1u32 << 31) - 1;
+        let bytes = png_bytes(side, side, 8, 0, &[], &zlib_stored(&[0, 0]));
+        assert!(decode_png_gray(&bytes, "huge.png").is_err());
         // a file that is no PNG, and a missing one
-        let e = decode_png_gray(b"not a png", "x.png").unwrap_err().to_string();
+        let e = decode_png_gray(b"not a png", "x.png")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.png: not a PNG image ("), "{e}");
         let e = read_png_gray("/nonexistent/x.png").unwrap_err().to_string();
         assert!(e.starts_with("/nonexistent/x.png: "), "{e}");

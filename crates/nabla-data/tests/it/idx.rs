@@ -195,7 +195,10 @@ fn huge_claims_and_gzip_bombs_are_refused_cheaply() {
         "claim: truncated: the header announces 4294967295 labels (4294967295 bytes of data), the file has 1"
     );
     let e = err_of(nabla_data::parse_idx_labels(&gzip(&claim), "claim.gz"));
-    assert!(e.starts_with("claim.gz: truncated: the header announces 4294967295 labels"), "{e}");
+    assert!(
+        e.starts_with("claim.gz: truncated: the header announces 4294967295 labels"),
+        "{e}"
+    );
     // valid labels with 64 MiB of zeros behind them, gzipped to 64 KiB: counted up to 1 MiB
     let mut bomb = idx_labels(&[1, 2, 3]);
     bomb.resize(bomb.len() + (64 << 20), 0);
