@@ -172,29 +172,6 @@ pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> 
     Ok(())
 }
 
-fn read_png_gray(path: &Path) -> R<(Vec<f32>, usize, usize)> {
-    let f = std::fs::File::open(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
-    let mut dec = png::Decoder::new(std::io::BufReader::new(f));
-    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = dec
-        .read_info()
-        .map_err(|e| bad(format!("{}: not a PNG image ({e})", path.display())))?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader
-        .next_frame(&mut buf)
-        .map_err(|e| bad(format!("{}: bad PNG data ({e})", path.display())))?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    let ch = info.color_type.samples();
-    let px: Vec<f32> = buf[..info.buffer_size()]
-        .chunks(ch)
-        .map(|c| match ch {
-            1 | 2 => c[0] as f32 / 255.0,
-            _ => (0.299 * c[0] as f32 + 0.587 * c[1] as f32 + 0.114 * c[2] as f32) / 255.0,
-        })
-        .collect();
-    Ok((px, w, h))
-}
-
 /// `nabla predict RUN_DIR INPUT...`.
 pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits: bool) -> R<()> {
     let (cfg, model, loaded) = open(run, checkpoint)?;
@@ -213,7 +190,7 @@ pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits
     for p in inputs {
         let is_png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
         if is_png {
-            let (px, w, h) = read_png_gray(p)?;
+            let (px, w, h) = nabla::train::image::read_png_gray(p).map_err(train_err)?;
             if px.len() != per {
                 return Err(bad(format!(
                     "{}: image is {w}x{h} ({} pixels) but the model takes {per} values",

@@ -101,25 +101,29 @@ pub fn from_safetensors_bytes(bytes: &[u8], what: &str) -> Result<BTreeMap<Strin
     for (name, v) in st.tensors() {
         let shape = v.shape().to_vec();
         let d = v.data();
+        let bad_shape = |e: Error| Error::Io(format!("{what}: tensor {name}: {e}"));
         let t = match v.dtype() {
             Dtype::F32 => Tensor::from_vec(
                 d.chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect::<Vec<_>>(),
                 &shape,
-            )?,
+            )
+            .map_err(bad_shape)?,
             Dtype::F64 => Tensor::from_vec(
                 d.chunks_exact(8)
                     .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
                     .collect::<Vec<_>>(),
                 &shape,
-            )?,
+            )
+            .map_err(bad_shape)?,
             Dtype::I64 => Tensor::from_vec(
                 d.chunks_exact(8)
                     .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
                     .collect::<Vec<_>>(),
                 &shape,
-            )?,
+            )
+            .map_err(bad_shape)?,
             other => {
                 return Err(Error::Io(format!(
                     "{what}: tensor {name} has unsupported dtype {other:?}"
@@ -178,5 +182,36 @@ mod tests {
         assert!(from_safetensors_bytes(&bad, "x").is_err());
         assert!(load_safetensors(&dir.join("missing")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Safetensors bytes of one tensor with this header entry and no data.
+    fn empty_tensor_file(shape: &str) -> Vec<u8> {
+        let mut h = format!(r#"{{"e":{{"dtype":"F32","shape":{shape},"data_offsets":[0,0]}}}}"#)
+            .into_bytes();
+        h.resize(h.len().next_multiple_of(8), b' ');
+        let mut v = (h.len() as u64).to_le_bytes().to_vec();
+        v.extend(h);
+        v
+    }
+
+    #[test]
+    fn a_shape_whose_strides_overflow_is_refused() {
+        // found with the safetensors fuzz target: no element (a zero dimension), so the
+        // safetensors crate accepts it, but the other dimensions' product overflows, which
+        // panicked computing the strides
+        for shape in [
+            "[0,9223372036854775808,9223372036854775808]",
+            "[4611686018427387904,0,8]",
+        ] {
+            let e = from_safetensors_bytes(&empty_tensor_file(shape), "m.safetensors")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("m.safetensors: tensor e: ") && e.contains("is too large"),
+                "{e}"
+            );
+        }
+        let ok = from_safetensors_bytes(&empty_tensor_file("[0,3]"), "m").unwrap();
+        assert_eq!(ok["e"].shape(), &[0, 3]);
     }
 }

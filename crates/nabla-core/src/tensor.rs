@@ -140,13 +140,30 @@ impl Tensor {
 
     /// A tensor from a vector and a shape.
     ///
-    /// Fails when the vector's length is not the product of the shape.
+    /// Fails when the vector's length is not the product of the shape, or when the shape's
+    /// strides overflow (a shape with a zero dimension and others whose product overflows:
+    /// no element, but no layout either).
     /// ```
     /// use nabla_core::Tensor;
     /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
     /// assert_eq!(t.shape(), &[2, 2]);
+    /// assert!(Tensor::from_vec(Vec::<f32>::new(), &[0, 1 << 40, 1 << 40]).is_err());
     /// ```
     pub fn from_vec<T: StorageElem>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        // the strides multiply the dimensions with zeros counted as 1
+        if shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))
+            .is_none()
+        {
+            return Err(Error::shape(
+                "from_vec",
+                format!(
+                    "shape {} is too large: the product of its dimensions overflows",
+                    fmt_shape(shape)
+                ),
+            ));
+        }
         let n: usize = shape.iter().product();
         if n != data.len() {
             return Err(Error::shape(

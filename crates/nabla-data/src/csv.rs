@@ -208,15 +208,22 @@ fn parse_num(s: &str) -> Option<f64> {
 /// ```
 pub fn read_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<CsvData> {
     let path = path.as_ref();
-    let mut src = Source::open(path)?;
+    csv_from(Source::open(path)?, options)
+}
+
+/// [`read_csv`] on the bytes of a file in memory (gzipped or not, detected by its magic
+/// bytes); `name` names them in errors.
+///
+/// Fails as [`read_csv`] does, and when the (decompressed) bytes are not UTF-8 text.
+pub fn parse_csv_bytes(bytes: &[u8], name: &str, options: &CsvOptions) -> Result<CsvData> {
+    csv_from(Source::from_bytes(bytes, name), options)
+}
+
+fn csv_from(mut src: Source<'_>, options: &CsvOptions) -> Result<CsvData> {
     let bytes = src.read_rest()?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        DataError::format(
-            path.display(),
-            format!("not UTF-8 text: {}", e.utf8_error()),
-        )
-    })?;
-    parse_csv(&text, &path.display().to_string(), options)
+    let text = String::from_utf8(bytes)
+        .map_err(|e| DataError::format(&src.name, format!("not UTF-8 text: {}", e.utf8_error())))?;
+    parse_csv(&text, &src.name, options)
 }
 
 /// Parsed rows: the raw feature matrix, the label strings, names.

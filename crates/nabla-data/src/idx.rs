@@ -3,7 +3,7 @@
 
 use crate::dataset::TensorDataset;
 use crate::error::{DataError, Result};
-use crate::read::Source;
+use crate::read::{Source, COUNT_CAP};
 use nabla_core::Tensor;
 use std::path::{Path, PathBuf};
 
@@ -110,6 +110,11 @@ fn read_payload(src: &mut Source<'_>, expected: usize, what: &str) -> Result<Vec
     }
     let extra = src.count_rest()?;
     if extra > 0 {
+        let extra = if extra > COUNT_CAP {
+            format!("more than {COUNT_CAP}")
+        } else {
+            extra.to_string()
+        };
         return Err(DataError::format(
             &src.name,
             format!("{extra} trailing bytes after {what} ({expected} bytes of data)"),

@@ -41,7 +41,10 @@ mod loader;
 mod read;
 mod text;
 
-pub use csv::{parse_csv, read_csv, CsvData, CsvOptions, Header, LabelColumn, Standardizer, Task};
+pub use csv::{
+    parse_csv, parse_csv_bytes, read_csv, CsvData, CsvOptions, Header, LabelColumn, Standardizer,
+    Task,
+};
 pub use dataset::{random_split, random_split_n, Batch, Dataset, Split, Subset, TensorDataset};
 pub use diabetes::{diabetes, DIABETES_DATA_GZ, DIABETES_FEATURES, DIABETES_TARGET_GZ};
 pub use digits::{digits, DIGITS_CSV_GZ};

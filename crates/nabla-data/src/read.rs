@@ -9,10 +9,21 @@ use std::path::Path;
 /// The two magic bytes that open every gzip stream.
 pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The most bytes one byte of a deflate stream can decompress to (a 258-byte match coded in
+/// two bits).
+pub(crate) const DEFLATE_RATIO: u64 = 1032;
+
+/// [`Source::count_rest`] stops counting past this many bytes (so trailing garbage, or a
+/// gzip bomb behind valid data, is not decompressed to the end only to be counted).
+pub(crate) const COUNT_CAP: u64 = 1 << 20;
+
 /// A byte source, decompressing gzip transparently, whose errors name the file.
 pub(crate) struct Source<'a> {
     reader: Box<dyn Read + 'a>,
     gz: bool,
+    /// The most bytes the source can yield: the bytes it holds, times [`DEFLATE_RATIO`] when
+    /// gzipped (bounds what a reader allocates up front, whatever a header claims).
+    most: u64,
     /// How the file is named in error messages.
     pub(crate) name: String,
 }
@@ -32,20 +43,38 @@ impl<'a> Source<'a> {
                 Err(e) => return Err(DataError::io(path, e)),
             }
         }
+        // the file's length bounds up-front allocations only; reading goes to the real end
+        let len = f.metadata().map_or(u64::MAX, |m| m.len());
         let prefix = std::io::Cursor::new(head[..got].to_vec());
         let chained = prefix.chain(BufReader::with_capacity(1 << 16, f));
         let gz = got == 2 && head == GZIP_MAGIC;
+        let most = if gz {
+            len.saturating_mul(DEFLATE_RATIO)
+        } else {
+            len
+        };
         let reader: Box<dyn Read> = if gz {
             Box::new(MultiGzDecoder::new(chained))
         } else {
             Box::new(chained)
         };
-        Ok(Source { reader, gz, name })
+        Ok(Source {
+            reader,
+            gz,
+            most,
+            name,
+        })
     }
 
     /// Reads from bytes in memory; gzip is detected by the first two bytes.
     pub(crate) fn from_bytes(bytes: &'a [u8], name: &str) -> Source<'a> {
         let gz = bytes.starts_with(&GZIP_MAGIC);
+        let len = bytes.len() as u64;
+        let most = if gz {
+            len.saturating_mul(DEFLATE_RATIO)
+        } else {
+            len
+        };
         let reader: Box<dyn Read + 'a> = if gz {
             Box::new(MultiGzDecoder::new(bytes))
         } else {
@@ -54,6 +83,7 @@ impl<'a> Source<'a> {
         Source {
             reader,
             gz,
+            most,
             name: name.to_string(),
         }
     }
@@ -84,10 +114,11 @@ impl<'a> Source<'a> {
         Ok(got)
     }
 
-    /// Reads at most `limit` bytes into a vector (growing as data arrives, so a header that
-    /// claims a huge size cannot make it allocate more than the data holds).
+    /// Reads at most `limit` bytes into a vector (reserving no more than the source can
+    /// yield, and growing as data arrives, so a header that claims a huge size cannot make it
+    /// allocate more than the data holds).
     pub(crate) fn read_up_to(&mut self, limit: u64) -> Result<Vec<u8>> {
-        let mut v = Vec::with_capacity(limit.min(1 << 26) as usize);
+        let mut v = Vec::with_capacity(limit.min(self.most).min(1 << 26) as usize);
         let r = (&mut self.reader).take(limit).read_to_end(&mut v);
         r.map_err(|e| self.err(e))?;
         Ok(v)
@@ -101,9 +132,55 @@ impl<'a> Source<'a> {
         Ok(v)
     }
 
-    /// Counts (and discards) the bytes that are left.
+    /// Counts (and discards) the bytes that are left, up to [`COUNT_CAP`] + 1 (more than the
+    /// cap are counted as `COUNT_CAP + 1`).
     pub(crate) fn count_rest(&mut self) -> Result<u64> {
-        let r = std::io::copy(&mut self.reader, &mut std::io::sink());
+        let mut rest = (&mut self.reader).take(COUNT_CAP + 1);
+        let r = std::io::copy(&mut rest, &mut std::io::sink());
         r.map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_huge_limit_reserves_no_more_than_the_source_holds() {
+        // found by fuzzing (idx_labels): a 9-byte file whose header claims 4 billion labels
+        // made the reader reserve 64 MiB before finding it truncated
+        let mut src = Source::from_bytes(&[1, 2, 3], "x");
+        let v = src.read_up_to(u64::MAX).unwrap();
+        assert_eq!(v, [1, 2, 3]);
+        assert!(v.capacity() <= 3, "reserved {}", v.capacity());
+        let gz = gzip(&[7; 100]);
+        let mut src = Source::from_bytes(&gz, "x.gz");
+        let v = src.read_up_to(1 << 40).unwrap();
+        assert_eq!(v, [7; 100]);
+        assert!(v.capacity() as u64 <= gz.len() as u64 * DEFLATE_RATIO);
+        // and a file
+        let p = std::env::temp_dir().join(format!("nabla-read-{}", std::process::id()));
+        std::fs::write(&p, [5u8; 10]).unwrap();
+        let v = Source::open(&p).unwrap().read_up_to(1 << 40).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(v, [5; 10]);
+        assert!(v.capacity() <= 10, "reserved {}", v.capacity());
+    }
+
+    #[test]
+    fn counting_the_rest_stops_past_the_cap() {
+        // 8 MiB of zeros behind the data: a few KiB of gzip
+        let gz = gzip(&vec![0u8; 8 << 20]);
+        let mut src = Source::from_bytes(&gz, "bomb.gz");
+        assert_eq!(src.count_rest().unwrap(), COUNT_CAP + 1);
+        let mut src = Source::from_bytes(&[0; 5], "five");
+        assert_eq!(src.count_rest().unwrap(), 5);
     }
 }

@@ -90,6 +90,15 @@ pub struct TrainerState {
 }
 
 impl TrainerState {
+    /// Parses the bytes of a `state.json`; `name` names the file in errors.
+    ///
+    /// Fails ([`TrainError::Checkpoint`], naming the file) when they are not the JSON of a
+    /// `TrainerState`.
+    pub fn from_json_bytes(bytes: &[u8], name: &str) -> Result<Self, TrainError> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| TrainError::Checkpoint(format!("{name}: corrupted ({e})")))
+    }
+
     /// The random state as an [`MtState`].
     pub fn rng_state(&self) -> MtState {
         MtState {
@@ -287,8 +296,7 @@ pub fn read_checkpoint(dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
     let sp = dir.join("state.json");
     let bytes =
         std::fs::read(&sp).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", sp.display())))?;
-    let state: TrainerState = serde_json::from_slice(&bytes)
-        .map_err(|e| TrainError::Checkpoint(format!("{}: corrupted ({e})", sp.display())))?;
+    let state = TrainerState::from_json_bytes(&bytes, &sp.display().to_string())?;
     let model = load_safetensors(&dir.join("model.safetensors"))
         .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
     let ot = load_safetensors(&dir.join("optim.safetensors"))

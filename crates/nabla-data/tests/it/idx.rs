@@ -178,3 +178,35 @@ fn real_mnist_t10k_when_present() {
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     );
 }
+
+#[test]
+fn huge_claims_and_gzip_bombs_are_refused_cheaply() {
+    // found by fuzzing: a header claiming 4 billion labels (or 2^26 pixels) over a byte of
+    // data reserved 64 MiB before finding the file truncated (the reader now reserves no
+    // more than the file can hold: see read.rs's tests)
+    let mut claim = Vec::new();
+    for v in [2049u32, u32::MAX] {
+        claim.extend_from_slice(&v.to_be_bytes());
+    }
+    claim.push(3);
+    let e = err_of(nabla_data::parse_idx_labels(&claim, "claim"));
+    assert_eq!(
+        e,
+        "claim: truncated: the header announces 4294967295 labels (4294967295 bytes of data), the file has 1"
+    );
+    let e = err_of(nabla_data::parse_idx_labels(&gzip(&claim), "claim.gz"));
+    assert!(
+        e.starts_with("claim.gz: truncated: the header announces 4294967295 labels"),
+        "{e}"
+    );
+    // valid labels with 64 MiB of zeros behind them, gzipped to 64 KiB: counted up to 1 MiB
+    let mut bomb = idx_labels(&[1, 2, 3]);
+    bomb.resize(bomb.len() + (64 << 20), 0);
+    let dir = TempDir::new("idx-bomb");
+    let p = dir.write("bomb.gz", &gzip(&bomb));
+    let e = err_of(read_idx_labels(&p));
+    assert!(
+        e.ends_with("bomb.gz: more than 1048576 trailing bytes after 3 labels (3 bytes of data)"),
+        "{e}"
+    );
+}
