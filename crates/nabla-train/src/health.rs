@@ -78,8 +78,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 ///   (median over the records);
 /// - exploding gradients: a non-finite gradient, or the global norm grown more than 1000-fold
 ///   from the first record;
-/// - dead ReLUs: a ReLU layer with more than half its units dead (latest record);
-/// - saturated sigmoid/tanh: more than half the outputs saturated (latest record);
+/// - dead ReLUs: a ReLU layer with more than half its units dead in each of the last three
+///   records;
+/// - saturated sigmoid/tanh: more than half the outputs saturated in each of the last three;
 /// - learning rate too high / too low: the median update-to-weight ratio above 0.1 or below
 ///   1e-6 (about 1e-3 is healthy: CS231n's rule of thumb).
 pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
@@ -131,12 +132,21 @@ pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
             ),
         });
     }
-    // dead ReLUs, saturated units: the latest record
+    // dead ReLUs, saturated units: in each of the last 3 records (a layer can start with
+    // half its units off, e.g. after non-negative inputs, and recover in a few steps)
+    let recent = &records[records.len().saturating_sub(3)..];
+    let persists = |i: usize, f: &dyn Fn(&ActivationStat) -> Option<f64>| {
+        recent.len() == 3
+            && recent
+                .iter()
+                .all(|r| r.activations.get(i).and_then(f).is_some_and(|v| v > 0.5))
+    };
     let dead: Vec<String> = last
         .activations
         .iter()
-        .filter(|a| a.dead.is_some_and(|d| d > 0.5))
-        .map(|a| format!("{} ({:.0}% dead)", a.layer, 100.0 * a.dead.unwrap_or(0.0)))
+        .enumerate()
+        .filter(|(i, _)| persists(*i, &|a: &ActivationStat| a.dead))
+        .map(|(_, a)| format!("{} ({:.0}% dead)", a.layer, 100.0 * a.dead.unwrap_or(0.0)))
         .collect();
     if !dead.is_empty() {
         out.push(Diagnosis {
@@ -150,8 +160,9 @@ pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
     let sat: Vec<String> = last
         .activations
         .iter()
-        .filter(|a| a.saturated.is_some_and(|s| s > 0.5))
-        .map(|a| {
+        .enumerate()
+        .filter(|(i, _)| persists(*i, &|a: &ActivationStat| a.saturated))
+        .map(|(_, a)| {
             format!(
                 "{} ({:.0}% saturated)",
                 a.layer,
