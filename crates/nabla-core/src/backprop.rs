@@ -250,16 +250,6 @@ pub(crate) fn backward_impl(
         let anomaly = crate::anomaly::is_anomaly_enabled();
         for (inp, ig) in node.inputs.iter().zip(in_grads) {
             let Some(ig) = ig else { continue };
-            if anomaly {
-                let shapes: Vec<Vec<usize>> =
-                    node.inputs.iter().map(|t| t.shape().to_vec()).collect();
-                crate::anomaly::check_backward(
-                    gn.name,
-                    gn.path.as_deref().unwrap_or(""),
-                    &ig,
-                    &shapes,
-                )?;
-            }
             if !inp.0.track {
                 continue;
             }
@@ -269,9 +259,32 @@ pub(crate) fn backward_impl(
             } else {
                 ig
             };
+            if anomaly {
+                // after un-broadcasting: a sum over the batch can overflow too
+                let shapes: Vec<Vec<usize>> =
+                    node.inputs.iter().map(|t| t.shape().to_vec()).collect();
+                crate::anomaly::check_backward(
+                    gn.name,
+                    gn.path.as_deref().unwrap_or(""),
+                    &ig,
+                    &shapes,
+                )?;
+            }
             match grads.remove(&inp.id()) {
                 Some(prev) => {
-                    grads.insert(inp.id(), prev.add(&ig)?);
+                    let sum = prev.add(&ig)?;
+                    if anomaly {
+                        // two finite contributions can overflow when added
+                        let shapes: Vec<Vec<usize>> =
+                            node.inputs.iter().map(|t| t.shape().to_vec()).collect();
+                        crate::anomaly::check_backward(
+                            gn.name,
+                            gn.path.as_deref().unwrap_or(""),
+                            &sum,
+                            &shapes,
+                        )?;
+                    }
+                    grads.insert(inp.id(), sum);
                 }
                 None => {
                     grads.insert(inp.id(), ig);
