@@ -427,7 +427,14 @@ fn bad_checkpoints_and_outputs() {
         "file/sub",
     );
     // a learning rate so large the loss becomes NaN
-    std::fs::write(d.join("nan.toml"), SMALL.replace("lr = 0.05", "lr = 1e30")).unwrap();
+    // (health_every = 0: the monitor's diagnosis would be a warning line before the error)
+    std::fs::write(
+        d.join("nan.toml"),
+        SMALL
+            .replace("lr = 0.05", "lr = 1e30")
+            .replace("[train]", "[train]\nhealth_every = 0"),
+    )
+    .unwrap();
     let o = nabla(&["train", "nan.toml", "--out", "nan", "--plain"], &d);
     assert_bad(&o, "non-finite");
     assert!(text(&o).1.contains("epoch 1"), "{}", text(&o).1);

@@ -82,14 +82,19 @@ impl Tensor {
     // ----- construction -----
 
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
-        Tensor(Arc::new(Inner {
+        let t = Tensor(Arc::new(Inner {
             id: TensorId::new(),
             storage: Arc::new(storage),
             layout: Layout::contiguous(shape),
             node: None,
             track: false,
             is_var: false,
-        }))
+        }));
+        if crate::anomaly::is_anomaly_enabled() {
+            // results of fused kernels without an op of their own
+            crate::anomaly::check_forward("kernel", &t, &[]);
+        }
+        t
     }
 
     /// The result of an op: records the op when gradients are enabled and an input tracks them.

@@ -12,7 +12,8 @@ pub enum TrainError {
     /// A loss or gradient became NaN or infinite.
     #[error("non-finite {what} at epoch {epoch}, step {step}: training stopped (try a smaller learning rate or gradient clipping; --detect-anomaly names the op and layer that made it); no checkpoint was written with this state")]
     NonFinite {
-        /// `loss` or `gradient`.
+        /// `loss` or `gradient norm` (a NaN or infinite gradient, or finite gradients so large
+        /// that the sum of their squares overflows the dtype).
         what: &'static str,
         /// Epoch (from 1).
         epoch: usize,

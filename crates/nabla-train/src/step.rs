@@ -89,7 +89,7 @@ impl StepParts<'_> {
         let norm = clip_grad_norm(&mut grads, self.params, max_norm)?;
         if !norm.is_finite() {
             return Err(TrainError::NonFinite {
-                what: "gradient",
+                what: "gradient norm",
                 epoch: self.epoch,
                 step: self.step,
             });

@@ -126,17 +126,20 @@ fn sum_seq<T: Float>(x: &[T]) -> T {
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-fn sum_sq_seq<T: Float>(x: &[T]) -> T {
-    let mut acc = [T::ZERO; 16];
+fn sum_sq_seq<T: Float>(x: &[T]) -> f64 {
+    // squares in f64: a finite f32 above ~1.8e19 would overflow when squared in f32
+    let mut acc = [0.0f64; 16];
     let mut it = x.chunks_exact(16);
     for c in &mut it {
         for i in 0..16 {
-            acc[i] += c[i] * c[i];
+            let v = c[i].to_f64();
+            acc[i] += v * v;
         }
     }
-    let mut t = T::ZERO;
+    let mut t = 0.0f64;
     for r in it.remainder() {
-        t += *r * *r;
+        let v = r.to_f64();
+        t += v * v;
     }
     for a in acc {
         t += a;
@@ -145,10 +148,10 @@ fn sum_sq_seq<T: Float>(x: &[T]) -> T {
 }
 
 /// `f` of each `CHUNK` of `x`, in order (in parallel above the threshold).
-fn chunk_partials<T: Float>(x: &[T], f: fn(&[T]) -> T) -> Vec<T> {
+fn chunk_partials<T: Float, R: Copy + Default + Send>(x: &[T], f: fn(&[T]) -> R) -> Vec<R> {
     if x.len() >= PAR_THRESHOLD && threads() > 1 {
         let out_len = x.len().div_ceil(CHUNK);
-        let mut out = vec![T::ZERO; out_len];
+        let mut out = vec![R::default(); out_len];
         let o = SharedMut::new(&mut out);
         for_ranges(out_len, 1, |r| {
             // SAFETY: for_ranges hands out disjoint ranges.
@@ -166,7 +169,7 @@ fn chunk_partials<T: Float>(x: &[T], f: fn(&[T]) -> T) -> Vec<T> {
 /// combined in f64 in index order, so any thread count gives the same bits.
 pub(crate) fn sum_sq_f64<T: Float>(x: &[T]) -> f64 {
     let partials = chunk_partials(x, sum_sq_seq);
-    partials.into_iter().map(|p| p.to_f64()).sum()
+    partials.into_iter().sum()
 }
 
 /// Sum of a slice: fixed-size chunks combined in index order, so any thread count gives the
