@@ -93,7 +93,9 @@ pub struct ScopeGuard(bool);
 /// Enters layer `name` (its place in its parent, e.g. `"3"`) of type `kind` (e.g.
 /// `"Linear"`): ops computed until the guard drops are reported as `3 (Linear)`, nested paths
 /// as `0.3 (Linear)`. Does nothing outside anomaly mode.
-pub fn scope(name: &str, kind: &'static str) -> ScopeGuard {
+/// The name is formatted only when paths are kept, so a layer's forward pass allocates
+/// nothing for it otherwise.
+pub fn scope(name: impl std::fmt::Display, kind: &'static str) -> ScopeGuard {
     if !is_anomaly_enabled() && PATHS.with(|c| c.get()) == 0 {
         return ScopeGuard(false);
     }

@@ -2,7 +2,7 @@
 //! initialization and weight layouts.
 
 use crate::init::Init;
-use crate::module::{misfit, ForwardCtx, Module};
+use crate::module::{misfit, shape_by_forward, ForwardCtx, Module};
 use nabla_core::{
     Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, DType, Error, Mt19937, Result, Tensor,
     Var,
@@ -37,11 +37,36 @@ fn init_params(
     Ok((Var::new(&w), b))
 }
 
-fn nonzero(layer: &str, what: &str, v: &[usize]) -> Result<()> {
-    if v.contains(&0) {
+/// Fails unless every kernel, stride and dilation size is at least 1 and `groups` divides
+/// both channel counts; `op` is the layer type, `name` the layer as messages show it.
+#[allow(clippy::too_many_arguments)]
+fn check_sizes(
+    op: &'static str,
+    name: &str,
+    kernel: &[usize],
+    stride: &[usize],
+    dilation: &[usize],
+    groups: usize,
+    in_channels: usize,
+    out_channels: usize,
+) -> Result<()> {
+    for (what, v) in [
+        ("kernel_size", kernel),
+        ("stride", stride),
+        ("dilation", dilation),
+    ] {
+        if v.contains(&0) {
+            return Err(Error::Arg {
+                op,
+                msg: format!("{name}: {what} must be at least 1, got {v:?}"),
+            });
+        }
+    }
+    let g = groups;
+    if g == 0 || in_channels % g != 0 || out_channels % g != 0 {
         return Err(Error::Arg {
-            op: "Conv",
-            msg: format!("{layer}: {what} must be at least 1, got {v:?}"),
+            op,
+            msg: format!("{name}: groups = {g} must divide in_channels and out_channels"),
         });
     }
     Ok(())
@@ -112,16 +137,17 @@ impl Conv2d {
         rng: &mut Mt19937,
     ) -> Result<Self> {
         let name = format!("Conv2d({in_channels}, {out_channels})");
-        nonzero(&name, "kernel_size", &[kernel.0, kernel.1])?;
-        nonzero(&name, "stride", &[opts.stride.0, opts.stride.1])?;
-        nonzero(&name, "dilation", &[opts.dilation.0, opts.dilation.1])?;
+        check_sizes(
+            "Conv2d",
+            &name,
+            &[kernel.0, kernel.1],
+            &[opts.stride.0, opts.stride.1],
+            &[opts.dilation.0, opts.dilation.1],
+            opts.groups,
+            in_channels,
+            out_channels,
+        )?;
         let g = opts.groups;
-        if g == 0 || in_channels % g != 0 || out_channels % g != 0 {
-            return Err(Error::Arg {
-                op: "Conv2d",
-                msg: format!("{name}: groups = {g} must divide in_channels and out_channels"),
-            });
-        }
         let (weight, bias) = init_params(
             &[out_channels, in_channels / g, kernel.0, kernel.1],
             bias.then_some(out_channels),
@@ -189,7 +215,7 @@ impl Module for Conv2d {
                 format!("input {input:?} is not [N, {}, H, W]", self.in_channels),
             ));
         }
-        conv_shape(self, input)
+        shape_by_forward(self, input)
     }
     fn describe(&self) -> String {
         format!(
@@ -208,20 +234,6 @@ impl Module for Conv2d {
             self.bias.is_some()
         )
     }
-}
-
-/// The output shape by a forward pass on zeros of one sample (cheap: the batch is 1).
-fn conv_shape(m: &dyn Module, input: &[usize]) -> Result<Vec<usize>> {
-    let mut one = input.to_vec();
-    let n = one[0];
-    one[0] = 1;
-    let _g = nabla_core::no_grad();
-    let mut out = m
-        .forward(&Tensor::zeros(&one, DType::F32), &mut ForwardCtx::eval())?
-        .shape()
-        .to_vec();
-    out[0] = n;
-    Ok(out)
 }
 
 fn weight_and_bias(w: &Var, b: &Option<Var>) -> Vec<(String, Var)> {
@@ -275,16 +287,17 @@ impl Conv1d {
         rng: &mut Mt19937,
     ) -> Result<Self> {
         let name = format!("Conv1d({in_channels}, {out_channels})");
-        nonzero(&name, "kernel_size", &[kernel])?;
-        nonzero(&name, "stride", &[opts.stride])?;
-        nonzero(&name, "dilation", &[opts.dilation])?;
+        check_sizes(
+            "Conv1d",
+            &name,
+            &[kernel],
+            &[opts.stride],
+            &[opts.dilation],
+            opts.groups,
+            in_channels,
+            out_channels,
+        )?;
         let g = opts.groups;
-        if g == 0 || in_channels % g != 0 || out_channels % g != 0 {
-            return Err(Error::Arg {
-                op: "Conv1d",
-                msg: format!("{name}: groups = {g} must divide in_channels and out_channels"),
-            });
-        }
         let (weight, bias) = init_params(
             &[out_channels, in_channels / g, kernel],
             bias.then_some(out_channels),
@@ -342,7 +355,7 @@ impl Module for Conv1d {
                 format!("input {input:?} is not [N, {}, L]", self.in_channels),
             ));
         }
-        conv_shape(self, input)
+        shape_by_forward(self, input)
     }
     fn describe(&self) -> String {
         format!(
@@ -404,16 +417,17 @@ impl ConvTranspose2d {
         rng: &mut Mt19937,
     ) -> Result<Self> {
         let name = format!("ConvTranspose2d({in_channels}, {out_channels})");
-        nonzero(&name, "kernel_size", &[kernel.0, kernel.1])?;
-        nonzero(&name, "stride", &[opts.stride.0, opts.stride.1])?;
-        nonzero(&name, "dilation", &[opts.dilation.0, opts.dilation.1])?;
+        check_sizes(
+            "ConvTranspose2d",
+            &name,
+            &[kernel.0, kernel.1],
+            &[opts.stride.0, opts.stride.1],
+            &[opts.dilation.0, opts.dilation.1],
+            opts.groups,
+            in_channels,
+            out_channels,
+        )?;
         let g = opts.groups;
-        if g == 0 || in_channels % g != 0 || out_channels % g != 0 {
-            return Err(Error::Arg {
-                op: "ConvTranspose2d",
-                msg: format!("{name}: groups = {g} must divide in_channels and out_channels"),
-            });
-        }
         let (weight, bias) = init_params(
             &[in_channels, out_channels / g, kernel.0, kernel.1],
             bias.then_some(out_channels),
@@ -450,7 +464,7 @@ impl Module for ConvTranspose2d {
                 format!("input {input:?} is not [N, {}, H, W]", self.in_channels),
             ));
         }
-        conv_shape(self, input)
+        shape_by_forward(self, input)
     }
     fn describe(&self) -> String {
         format!(

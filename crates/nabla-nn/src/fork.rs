@@ -52,7 +52,7 @@ impl Fork {
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                let _path = nabla_core::anomaly::scope(&i.to_string(), b.kind());
+                let _path = nabla_core::anomaly::scope(i, b.kind());
                 b.forward(x, ctx)
                     .map_err(|e| e.context(format!("branch {i} ({})", b.kind())))
             })

@@ -187,6 +187,28 @@ pub fn prefixed(children: &[(&str, &dyn Module)]) -> Vec<(String, Var)> {
         .collect()
 }
 
+/// The output shape of `m` for `input` (batch first) by a forward pass on zeros of one
+/// sample in evaluation mode without gradients (cheap for convolutions and pooling, whose
+/// shapes follow from many parameters); the batch dim is put back.
+///
+/// Fails as the forward pass does (e.g. a kernel larger than the padded input).
+pub fn shape_by_forward(m: &dyn Module, input: &[usize]) -> Result<Vec<usize>> {
+    let mut one = input.to_vec();
+    let n = one.first().copied().unwrap_or(1);
+    if let Some(b) = one.first_mut() {
+        *b = 1;
+    }
+    let _g = no_grad();
+    let mut out = m
+        .forward(&Tensor::zeros(&one, DType::F32), &mut ForwardCtx::eval())?
+        .shape()
+        .to_vec();
+    if let Some(b) = out.first_mut() {
+        *b = n;
+    }
+    Ok(out)
+}
+
 /// Number of trainable scalars in a module.
 pub fn parameter_count(m: &dyn Module) -> usize {
     m.parameters().iter().map(|(_, v)| v.numel()).sum()

@@ -1,9 +1,9 @@
 //! Pooling layers: `MaxPool1d`, `MaxPool2d`, `AvgPool1d`, `AvgPool2d`, `AdaptiveAvgPool2d`,
 //! with PyTorch's defaults (the stride defaults to the kernel size).
 
-use crate::module::{misfit, ForwardCtx, Module};
+use crate::module::{misfit, shape_by_forward, ForwardCtx, Module};
 use nabla_core::{
-    AvgPool1dOptions, AvgPool2dOptions, DType, MaxPool1dOptions, MaxPool2dOptions, Result, Tensor,
+    AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions, Result, Tensor,
 };
 
 /// The output shape by a forward pass on zeros of one sample, after checking the rank.
@@ -11,16 +11,7 @@ fn pool_shape(m: &dyn Module, input: &[usize], rank: usize, want: &str) -> Resul
     if input.len() != rank {
         return Err(misfit(m.kind(), format!("input {input:?} is not {want}")));
     }
-    let mut one = input.to_vec();
-    let n = one[0];
-    one[0] = 1;
-    let _g = nabla_core::no_grad();
-    let mut out = m
-        .forward(&Tensor::zeros(&one, DType::F32), &mut ForwardCtx::eval())?
-        .shape()
-        .to_vec();
-    out[0] = n;
-    Ok(out)
+    shape_by_forward(m, input)
 }
 
 macro_rules! pool_layer {

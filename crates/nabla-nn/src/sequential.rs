@@ -71,7 +71,7 @@ impl Module for Sequential {
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         let mut h = x.clone();
         for (i, l) in self.layers.iter().enumerate() {
-            let _path = nabla_core::anomaly::scope(&i.to_string(), l.kind());
+            let _path = nabla_core::anomaly::scope(i, l.kind());
             h = l
                 .forward(&h, ctx)
                 .map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
