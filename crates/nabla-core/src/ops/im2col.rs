@@ -12,6 +12,7 @@
 //! only, never on the thread count, and every output element is summed in a fixed order, so
 //! results are bitwise the same for any number of threads.
 
+use super::unfold::{col2im, im2col, unpad_add, Padded};
 use crate::dtype::Float;
 use crate::parallel::{for_ranges, threads};
 use crate::storage::{take_buffer, StorageElem};
@@ -60,6 +61,10 @@ impl ConvGeom {
     /// Rows of `col` (and columns of the weight matrix) per group.
     pub fn kg(&self) -> usize {
         self.cg() * self.kh * self.kw
+    }
+    /// The input planes' size with the padding on both sides: `(h + 2 ph, w + 2 pw)`.
+    pub fn padded(&self) -> (usize, usize) {
+        (self.h + 2 * self.padding.0, self.w + 2 * self.padding.1)
     }
     /// Output positions per image.
     pub fn p(&self) -> usize {
@@ -182,115 +187,6 @@ unsafe fn gemm_seq<T: StorageElem>(
     }
 }
 
-/// For output row `y` and kernel tap `(i, j)`: the input row, and for the `run` output
-/// columns `x0..x0 + run`, the sub-range `t` whose input column `base + t * sw` lies inside
-/// `0..w` (`base` is the input column of `x0`).
-#[inline]
-fn taps(
-    g: &ConvGeom,
-    y: usize,
-    x0: usize,
-    run: usize,
-    i: usize,
-    j: usize,
-) -> Option<(usize, isize, Range<usize>)> {
-    let iy = (y * g.stride.0 + i * g.dilation.0) as isize - g.padding.0 as isize;
-    if iy < 0 || iy >= g.h as isize {
-        return None;
-    }
-    let sw = g.stride.1 as isize;
-    let base = (x0 * g.stride.1 + j * g.dilation.1) as isize - g.padding.1 as isize;
-    let lo = if base < 0 { (-base + sw - 1) / sw } else { 0 } as usize;
-    let hi = if base >= g.w as isize {
-        0
-    } else {
-        ((g.w as isize - base + sw - 1) / sw) as usize
-    };
-    let lo = lo.min(run);
-    Some((iy as usize, base, lo..hi.clamp(lo, run)))
-}
-
-/// Fills `col[kg, len]` for output positions `p0..p0 + len` of one image and group; `x` holds
-/// that group's `[c / groups, h, w]` input.
-fn im2col<T: Float>(x: &[T], g: &ConvGeom, p0: usize, len: usize, col: &mut [T]) {
-    let (hw, sw) = (g.h * g.w, g.stride.1);
-    let mut r = 0;
-    for c in 0..g.cg() {
-        let plane = &x[c * hw..(c + 1) * hw];
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let row = &mut col[r * len..(r + 1) * len];
-                r += 1;
-                let (mut q, mut y, mut x0) = (0, p0 / g.ow, p0 % g.ow);
-                while q < len {
-                    let run = (g.ow - x0).min(len - q);
-                    let dst = &mut row[q..q + run];
-                    match taps(g, y, x0, run, i, j) {
-                        None => dst.fill(T::ZERO),
-                        Some((iy, base, t)) => {
-                            let src = &plane[iy * g.w..(iy + 1) * g.w];
-                            dst[..t.start].fill(T::ZERO);
-                            dst[t.end..].fill(T::ZERO);
-                            if !t.is_empty() {
-                                let s0 = (base + (t.start * sw) as isize) as usize;
-                                if sw == 1 {
-                                    dst[t.clone()].copy_from_slice(&src[s0..s0 + t.len()]);
-                                } else {
-                                    for (k, d) in dst[t].iter_mut().enumerate() {
-                                        *d = src[s0 + k * sw];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    q += run;
-                    x0 = 0;
-                    y += 1;
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of [`im2col`]: adds `col[kg, len]` into the group's `[c / groups, h, w]`
-/// gradient `dx`, rows in order and columns in order within a row.
-fn col2im<T: Float>(col: &[T], g: &ConvGeom, p0: usize, len: usize, dx: &mut [T]) {
-    let (hw, sw) = (g.h * g.w, g.stride.1);
-    let mut r = 0;
-    for c in 0..g.cg() {
-        let plane = &mut dx[c * hw..(c + 1) * hw];
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let row = &col[r * len..(r + 1) * len];
-                r += 1;
-                let (mut q, mut y, mut x0) = (0, p0 / g.ow, p0 % g.ow);
-                while q < len {
-                    let run = (g.ow - x0).min(len - q);
-                    if let Some((iy, base, t)) =
-                        taps(g, y, x0, run, i, j).filter(|(_, _, t)| !t.is_empty())
-                    {
-                        let src = &row[q..q + run];
-                        let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
-                        let s0 = (base + (t.start * sw) as isize) as usize;
-                        if sw == 1 {
-                            for (d, &v) in dst[s0..s0 + t.len()].iter_mut().zip(&src[t]) {
-                                *d += v;
-                            }
-                        } else {
-                            for (k, &v) in src[t].iter().enumerate() {
-                                dst[s0 + k * sw] += v;
-                            }
-                        }
-                    }
-                    q += run;
-                    x0 = 0;
-                    y += 1;
-                }
-            }
-        }
-    }
-}
-
 /// The convolution `out[n, o, oh, ow]` of `x[n, c, h, w]` (packed) with `wt[o, c/g, kh, kw]`
 /// (packed), plus `bias[o]`. Work units are (image, tile) pairs.
 pub(crate) fn conv_forward<T: Float + StorageElem>(
@@ -310,15 +206,16 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
     let dst = Ptr(out.as_mut_ptr());
     split(g.n * tiles, g.macs(), |units| {
         let mut col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
+        let mut pad = Padded::new();
         for u in units {
             let (img, t) = (u / tiles, u % tiles);
             let (p0, len) = (t * tp, tp.min(p - t * tp));
+            let xi = &x[img * chw..][..chw];
             for grp in 0..g.groups {
-                let xg = &x[img * chw + grp * cg * g.h * g.w..][..cg * g.h * g.w];
                 let (bptr, brs) = if g.pointwise() {
-                    (xg[p0..].as_ptr(), p)
+                    (xi[grp * cg * p + p0..].as_ptr(), p)
                 } else {
-                    im2col(xg, g, p0, len, &mut col);
+                    im2col(pad.group(xi, g, img, grp), g, p0, len, &mut col);
                     (col.as_ptr(), len)
                 };
                 // SAFETY: unit (img, t) alone writes rows grp*og.. of image img, columns
@@ -361,10 +258,20 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
     let dst = Ptr(dx.as_mut_ptr());
     split(g.n * g.groups, g.macs(), |units| {
         let mut col = take_buffer::<T>(kg * tp);
+        let (hp, wp) = g.padded();
+        let pads = g.padding != (0, 0);
+        let mut dxp = take_buffer::<T>(if pads { cg * hp * wp } else { 0 });
         for u in units {
             let (img, grp) = (u / g.groups, u % g.groups);
             // SAFETY: unit (img, grp) alone touches this group's channels of image img.
             let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
+            // col2im adds into the padded planes, whose middle then goes to dx
+            let acc: &mut [T] = if pads {
+                dxp.fill(T::ZERO);
+                &mut dxp
+            } else {
+                dxg
+            };
             let gyg = &gy[img * g.o * p + grp * og * p..][..og * p];
             let mut p0 = 0;
             while p0 < p {
@@ -381,8 +288,11 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
                         (gyg[p0..].as_ptr(), p, 1),
                     );
                 }
-                col2im(&col[..kg * len], g, p0, len, dxg);
+                col2im(&col[..kg * len], g, p0, len, acc);
                 p0 += len;
+            }
+            if pads {
+                unpad_add(&dxp, g, dxg);
             }
         }
     });
@@ -414,6 +324,7 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
     let chw = g.c * g.h * g.w;
     split(chunks, g.macs(), |cs| {
         let mut col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
+        let mut pad = Padded::new();
         for ch in cs {
             // SAFETY: chunk 0 writes dw, chunk ch > 0 its own block of partials.
             let acc = unsafe {
@@ -426,12 +337,12 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
             for (k, u) in (ch * per..((ch + 1) * per).min(units)).enumerate() {
                 let (img, t) = (u / tiles, u % tiles);
                 let (p0, len) = (t * tp, tp.min(p - t * tp));
+                let xi = &x[img * chw..][..chw];
                 for grp in 0..g.groups {
-                    let xg = &x[img * chw + grp * cg * g.h * g.w..][..cg * g.h * g.w];
                     let (bptr, bcs) = if g.pointwise() {
-                        (xg[p0..].as_ptr(), p)
+                        (xi[grp * cg * p + p0..].as_ptr(), p)
                     } else {
-                        im2col(xg, g, p0, len, &mut col);
+                        im2col(pad.group(xi, g, img, grp), g, p0, len, &mut col);
                         (col.as_ptr(), len)
                     };
                     // SAFETY: acc's group block is [og, kg] packed; gy's block [og, p]

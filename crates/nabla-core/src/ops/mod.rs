@@ -16,6 +16,7 @@ pub(crate) mod reduce;
 pub(crate) mod rnn;
 pub(crate) mod shape;
 pub(crate) mod unary;
+mod unfold;
 
 use crate::tensor::Tensor;
 use crate::Result;
