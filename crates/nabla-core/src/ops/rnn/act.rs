@@ -46,8 +46,11 @@ impl GateAct for f32 {
 #[inline(always)]
 pub(crate) fn exp_f32(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    // round to nearest by the 1.5 * 2^23 trick
-    let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    // round to nearest by the 1.5 * 2^23 trick: t's low mantissa bits hold n (read as an
+    // integer below; `n as i32` would be a saturating scalar conversion that stops the
+    // vectorizer)
+    let t = x * std::f32::consts::LOG2_E + 12_582_912.0;
+    let n = t - 12_582_912.0;
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let p = (((((1.987_569_1e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
@@ -57,8 +60,9 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
         * r
         + r
         + 1.0;
-    // n is in [-126, 127], so the exponent field is in [1, 254]
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // n is in [-126, 127], so the exponent field is in [1, 254]; t's bits are 0x4B40_0000 + n
+    let e = (t.to_bits() as i32).wrapping_sub(0x4B40_0000 - 127);
+    p * f32::from_bits((e as u32) << 23)
 }
 
 /// `tanh(x)` for f32 without branches: Cephes' odd polynomial below 0.625 in magnitude,
