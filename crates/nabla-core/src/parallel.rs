@@ -185,6 +185,23 @@ impl<'a, T> SharedMut<'a, T> {
         // SAFETY: in bounds (checked); exclusive by the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.len()) }
     }
+
+    /// The elements in `r`, to read.
+    ///
+    /// # Safety
+    /// No range obtained with [`SharedMut::range`] that overlaps `r` may be alive while the
+    /// returned slice is.
+    pub unsafe fn get(&self, r: std::ops::Range<usize>) -> &'a [T] {
+        assert!(r.start <= r.end && r.end <= self.len, "range out of bounds");
+        // SAFETY: in bounds (checked); not written meanwhile by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(r.start), r.len()) }
+    }
+
+    /// The start of the slice, for kernels that write disjoint strided elements (which no
+    /// range of [`SharedMut::range`] can describe).
+    pub fn as_mut_ptr(&self) -> *mut T {
+        self.ptr
+    }
 }
 
 /// Runs `f(0)`, ..., `f(n - 1)` on the caller and the pool's helpers and returns when all are

@@ -125,3 +125,72 @@ fn lstm_scan_matches_pytorch_on_one_step() {
         assert!((a - b).abs() < 1e-12, "{y:?} vs {want:?}");
     }
 }
+
+/// The scans split their unit blocks across threads; every block is computed the same way
+/// whichever thread runs it, so outputs and gradients are bitwise equal for 1, 2 and 3
+/// threads (sizes large enough to split: 3 blocks of 64 units and a short one).
+#[test]
+fn scans_are_bitwise_identical_for_any_thread_count() {
+    use nabla_core::{Mt19937, Var};
+    fn bits(t: &Tensor) -> Vec<u64> {
+        t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
+    }
+    let work = |dtype: DType| {
+        let r = &mut Mt19937::new(5);
+        let (t, n, h) = (5, 9, 200);
+        let mut out = Vec::new();
+        for (g, kind) in [(4, 0), (3, 1), (1, 2)] {
+            let mk = |s: &[usize], r: &mut Mt19937| {
+                Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap())
+            };
+            let (gx, w, b) = (mk(&[t, n, g * h], r), mk(&[g * h, h], r), mk(&[g * h], r));
+            let (h0, c0) = (mk(&[n, h], r), mk(&[n, h], r));
+            let y = match kind {
+                0 => gx.as_tensor().lstm_scan(
+                    &w.as_tensor(),
+                    Some(&b.as_tensor()),
+                    &h0.as_tensor(),
+                    &c0.as_tensor(),
+                    false,
+                ),
+                1 => gx.as_tensor().gru_scan(
+                    &w.as_tensor(),
+                    Some(&b.as_tensor()),
+                    &h0.as_tensor(),
+                    true,
+                ),
+                _ => gx.as_tensor().rnn_scan(
+                    &w.as_tensor(),
+                    Some(&b.as_tensor()),
+                    &h0.as_tensor(),
+                    RnnNonlinearity::Tanh,
+                    false,
+                ),
+            }
+            .unwrap();
+            let wy = Tensor::randn(y.shape(), dtype, r).unwrap();
+            let grads = y.mul(&wy).unwrap().sum().unwrap().backward().unwrap();
+            out.push(bits(&y));
+            for v in [&gx, &w, &b, &h0] {
+                out.push(bits(v.grad(&grads).unwrap()));
+            }
+            if kind == 0 {
+                out.push(bits(c0.grad(&grads).unwrap()));
+            }
+        }
+        out
+    };
+    for dtype in [DType::F32, DType::F64] {
+        let run = |k: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(k)
+                .build()
+                .unwrap()
+                .install(|| work(dtype))
+        };
+        let one = run(1);
+        for k in [2, 3] {
+            assert!(one == run(k), "{dtype}: 1 thread and {k} threads differ");
+        }
+    }
+}

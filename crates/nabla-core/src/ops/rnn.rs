@@ -19,8 +19,10 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 mod act;
+mod cells;
 mod kernels;
 pub(crate) mod reference;
+mod team;
 
 use kernels::Dims;
 

@@ -96,8 +96,9 @@ fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
         dst[..4].copy_from_slice(&src[..4]);
         dst[n - 4..].copy_from_slice(&src[n - 4..]);
     } else {
-        for k in 0..n {
-            dst[k] = src[k];
+        // 0 to 3 elements, one by one (not a memcpy call)
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
         }
     }
 }

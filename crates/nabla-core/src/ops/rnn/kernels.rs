@@ -1,13 +1,15 @@
-//! The fused loops of the recurrent scans over plain slices: per step one recurrent product
-//! through `gemm` (split across the pool's threads) and one pass of gate arithmetic; in the
-//! backward pass the weight gradient as one product over the whole sequence.
+//! The fused loops of the recurrent scans over plain slices. The hidden units are cut into
+//! fixed blocks; per step, each block runs its part of the recurrent product (one
+//! single-threaded `gemm`) and its gate arithmetic, and the pool's threads share the blocks
+//! ([`super::team`]). The backward pass has two phases per step (gate arithmetic, then the
+//! product `dG_t · W_hh` by blocks of `dh`'s columns) and the weight gradient as one product
+//! over the whole sequence.
 
 use super::act::GateAct;
-use super::Cell;
+use super::{cells, team, Cell};
 use crate::ops::kernels::sum_rows_into;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
-use multiversion::multiversion;
 use std::ops::Range;
 
 /// Sizes of one scan: `t` steps of a batch of `n`, hidden size `h`, `g` gates.
@@ -36,8 +38,8 @@ impl Dims {
 
 /// Products of at least this many multiply-adds are split across threads.
 const PAR_FLOPS: usize = 1 << 17;
-/// Gate passes over at least this many elements are split across threads (by rows).
-const PAR_ELEMS: usize = 1 << 13;
+/// Hidden units per block of a scan step (fixed, so results do not depend on the threads).
+const UNITS: usize = 64;
 
 /// One strided product `dst[m, n] (+)= a[m, k] · b[k, n]`, `dst` row-major with row stride `n`.
 struct Mm<T> {
@@ -150,135 +152,11 @@ pub(crate) fn gemm_into<T: StorageElem + GateAct + 'static>(
     }
 }
 
-/// Runs `f` on row ranges of `0..rows`, split across threads when `elems` is large.
-fn by_rows(rows: usize, elems: usize, f: impl Fn(Range<usize>) + Sync) {
-    if elems >= PAR_ELEMS && rows > 1 && threads() > 1 {
-        for_ranges(rows, 1, f);
-    } else {
-        f(0..rows);
-    }
-}
-
-/// The slices one forward step reads and writes (rows of the batch).
-struct FwdStep<'a, T> {
-    gx: &'a [T],
-    gh: &'a [T],
-    b: &'a [T],
-    hp: &'a [T],
-    cp: &'a [T],
-    h: &'a mut [T],
-    c: &'a mut [T],
-    saved: &'a mut [T],
-}
-
-/// The gate arithmetic of one step for the rows held by `s` (`h` units per row).
-fn fwd_rows<T: GateAct>(cell: Cell, h: usize, s: FwdStep<'_, T>) {
-    let rows = s.hp.len() / h.max(1);
-    let gw = cell.gates() * h;
-    let sw = saved_width(cell, h);
-    for r in 0..rows {
-        let (gx, gh) = (&s.gx[r * gw..(r + 1) * gw], &s.gh[r * gw..(r + 1) * gw]);
-        let ho = &mut s.h[r * h..(r + 1) * h];
-        match cell {
-            Cell::Tanh => rnn_row(gx, gh, s.b, ho, false),
-            Cell::Relu => rnn_row(gx, gh, s.b, ho, true),
-            Cell::Lstm => lstm_row(
-                gx,
-                gh,
-                s.b,
-                &s.cp[r * h..(r + 1) * h],
-                &mut s.c[r * h..(r + 1) * h],
-                ho,
-                &mut s.saved[r * sw..(r + 1) * sw],
-            ),
-            Cell::Gru => gru_row(
-                gx,
-                gh,
-                s.b,
-                &s.hp[r * h..(r + 1) * h],
-                ho,
-                &mut s.saved[r * sw..(r + 1) * sw],
-            ),
-        }
-    }
-}
-
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
-    "x86_64+avx2+fma",
-))]
-fn rnn_row<T: GateAct>(gx: &[T], gh: &[T], b: &[T], ho: &mut [T], relu: bool) {
-    for (((o, &x), &y), &bb) in ho.iter_mut().zip(gx).zip(gh).zip(b) {
-        let a = x + y + bb;
-        *o = if !relu {
-            a.th()
-        } else if a < T::ZERO {
-            // NaN stays NaN, as relu
-            T::ZERO
-        } else {
-            a
-        };
-    }
-}
-
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
-    "x86_64+avx2+fma",
-))]
-fn lstm_row<T: GateAct>(
-    gx: &[T],
-    gh: &[T],
-    b: &[T],
-    cp: &[T],
-    co: &mut [T],
-    ho: &mut [T],
-    sv: &mut [T],
-) {
-    let h = ho.len();
-    let (gx, gh, b) = (&gx[..4 * h], &gh[..4 * h], &b[..4 * h]);
-    let (cp, co) = (&cp[..h], &mut co[..h]);
-    let (si, rest) = sv[..5 * h].split_at_mut(h);
-    let (sf, rest) = rest.split_at_mut(h);
-    let (sg, rest) = rest.split_at_mut(h);
-    let (so, st) = rest.split_at_mut(h);
-    for j in 0..h {
-        let i = (gx[j] + gh[j] + b[j]).sigm();
-        let f = (gx[h + j] + gh[h + j] + b[h + j]).sigm();
-        let g = (gx[2 * h + j] + gh[2 * h + j] + b[2 * h + j]).th();
-        let o = (gx[3 * h + j] + gh[3 * h + j] + b[3 * h + j]).sigm();
-        let c = f * cp[j] + i * g;
-        let tc = c.th();
-        co[j] = c;
-        ho[j] = o * tc;
-        si[j] = i;
-        sf[j] = f;
-        sg[j] = g;
-        so[j] = o;
-        st[j] = tc;
-    }
-}
-
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
-    "x86_64+avx2+fma",
-))]
-fn gru_row<T: GateAct>(gx: &[T], gh: &[T], b: &[T], hp: &[T], ho: &mut [T], sv: &mut [T]) {
-    let h = ho.len();
-    let (gx, gh, b, hp) = (&gx[..3 * h], &gh[..3 * h], &b[..3 * h], &hp[..h]);
-    let (sr, rest) = sv[..4 * h].split_at_mut(h);
-    let (sz, rest) = rest.split_at_mut(h);
-    let (sn, shn) = rest.split_at_mut(h);
-    for j in 0..h {
-        let r = (gx[j] + gh[j] + b[j]).sigm();
-        let z = (gx[h + j] + gh[h + j] + b[h + j]).sigm();
-        let hn = gh[2 * h + j] + b[2 * h + j];
-        let n = (gx[2 * h + j] + r * hn).th();
-        ho[j] = n + z * (hp[j] - n);
-        sr[j] = r;
-        sz[j] = z;
-        sn[j] = n;
-        shn[j] = hn;
-    }
+/// The fixed blocks of hidden units: `UNITS` each, the last one shorter.
+fn unit_blocks(h: usize) -> Vec<Range<usize>> {
+    (0..h.div_ceil(UNITS))
+        .map(|b| b * UNITS..((b + 1) * UNITS).min(h))
+        .collect()
 }
 
 /// Width per row of the activations saved for the backward pass.
@@ -290,6 +168,31 @@ pub(crate) fn saved_width(cell: Cell, h: usize) -> usize {
         // r, z, n and W_hn h + b_hn
         Cell::Gru => 4 * h,
     }
+}
+
+/// `W_hhᵀ` for the forward products, by unit block: block `j0..j1` (`u` units) is `[h, g*u]`
+/// row-major at offset `h * g * j0`, its column `k * u + jj` being gate `k` of unit `j0 + jj`.
+fn pack_blocks<T: StorageElem>(w: &[T], d: Dims, blocks: &[Range<usize>]) -> Vec<T> {
+    let mut wt = take_buffer::<T>(d.gh() * d.h);
+    for units in blocks {
+        let u = units.len();
+        let dst = &mut wt[d.h * d.g * units.start..][..d.h * d.g * u];
+        for k in 0..d.g {
+            for (jj, j) in units.clone().enumerate() {
+                let row = &w[(k * d.h + j) * d.h..][..d.h];
+                let col = k * u + jj;
+                for (kk, &v) in row.iter().enumerate() {
+                    dst[kk * d.g * u + col] = v;
+                }
+            }
+        }
+    }
+    wt
+}
+
+/// `range` shifted by `off`.
+fn at(off: usize, r: &Range<usize>) -> Range<usize> {
+    off + r.start..off + r.end
 }
 
 /// The forward scan. `gx` `[t, n, g*h]`, `w` `[g*h, h]`, `b` `[g*h]`, `h0`, `c0` `[n, h]`
@@ -306,151 +209,92 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     h0: &[T],
     c0: &[T],
 ) -> (Vec<T>, Vec<T>) {
-    let (nh, ngh, gh_w) = (d.n * d.h, d.n * d.gh(), d.gh());
-    let sw = saved_width(cell, d.h);
+    let (nh, ngh, gw, h, g) = (d.n * d.h, d.n * d.gh(), d.gh(), d.h, d.g);
+    let sw = saved_width(cell, h);
     let lstm = cell == Cell::Lstm;
     let mut out = take_buffer::<T>(if lstm { 2 } else { 1 } * d.t * nh);
     let mut saved = take_buffer::<T>(d.t * d.n * sw);
-    let mut hp = take_buffer::<T>(nh);
-    hp.copy_from_slice(h0);
-    let mut cp = take_buffer::<T>(if lstm { nh } else { 0 });
-    cp.copy_from_slice(c0);
+    let blocks = unit_blocks(h);
+    let wt = pack_blocks(w, d, &blocks);
+    // the recurrent pre-activations of one step; block j0.. is [n, g*u] at offset n * g * j0
     let mut gh = take_buffer::<T>(ngh);
     let (hs, cs) = out.split_at_mut(d.t * nh);
-    // W_hhᵀ packed row-major [h, g*h] once, so the per-step products read it row by row
-    let mut wt = take_buffer::<T>(gh_w * d.h);
-    for (r, row) in w.chunks(d.h.max(1)).enumerate().take(gh_w) {
-        for (k, &v) in row.iter().enumerate() {
-            wt[k * gh_w + r] = v;
-        }
-    }
-    for s in 0..d.t {
+    let (hs, cs) = (SharedMut::new(hs), SharedMut::new(cs));
+    let (svs, ghs) = (SharedMut::new(&mut saved), SharedMut::new(&mut gh));
+    let parallel = d.n * gw * h >= PAR_FLOPS;
+    team::run(d.t, 1, blocks.len(), parallel, |s, _, bi| {
+        let units = &blocks[bi];
+        let (j0, u) = (units.start, units.len());
         let ti = d.time(s, reverse);
-        // gh = h_prev · W_hhᵀ
-        gemm_into(
-            (d.n, gh_w, d.h),
-            &mut gh,
-            false,
-            &hp,
-            (d.h, 1),
-            &wt,
-            (gh_w, 1),
-        );
-        let hsl = SharedMut::new(&mut hs[ti * nh..(ti + 1) * nh]);
-        let csl = SharedMut::new(if lstm {
-            &mut cs[ti * nh..(ti + 1) * nh]
+        let prev = if reverse {
+            (ti + 1 < d.t).then_some(ti + 1)
         } else {
-            &mut []
-        });
-        let svl = SharedMut::new(&mut saved[ti * d.n * sw..(ti + 1) * d.n * sw]);
-        let (gxt, ghr, hpr, cpr) = (&gx[ti * ngh..(ti + 1) * ngh], &gh[..], &hp[..], &cp[..]);
-        by_rows(d.n, ngh, |r| {
-            let (hr, gr, sr) = (
-                r.start * d.h..r.end * d.h,
-                r.start * gh_w..r.end * gh_w,
-                r.start * sw..r.end * sw,
-            );
-            // SAFETY: by_rows hands out disjoint row ranges, so the output ranges are disjoint.
-            let step = unsafe {
-                FwdStep {
-                    gx: &gxt[gr.clone()],
-                    gh: &ghr[gr],
-                    b,
-                    hp: &hpr[hr.clone()],
-                    cp: if lstm { &cpr[hr.clone()] } else { &[] },
-                    h: hsl.range(hr.clone()),
-                    c: if lstm { csl.range(hr) } else { &mut [] },
-                    saved: svl.range(sr),
-                }
+            ti.checked_sub(1)
+        };
+        // SAFETY (every `get` and `range` below): the previous step is complete and no block
+        // writes it any more (team phases are ordered); this block alone writes its units of
+        // step ti and its own region of `gh`.
+        let (hp, cp) = match prev {
+            Some(p) => unsafe {
+                let c = if lstm { p * nh..(p + 1) * nh } else { 0..0 };
+                (hs.get(p * nh..(p + 1) * nh), cs.get(c))
+            },
+            None => (h0, c0),
+        };
+        let ghb = unsafe { ghs.range(d.n * g * j0..d.n * g * (j0 + u)) };
+        if d.n > 0 && h > 0 {
+            // gh_b = h_prev · (W_hhᵀ)_b
+            let mm = Mm {
+                a: hp.as_ptr(),
+                a_rs: h as isize,
+                a_cs: 1,
+                b: wt[h * g * j0..].as_ptr(),
+                b_rs: (g * u) as isize,
+                b_cs: 1,
+                dst: ghb.as_mut_ptr(),
+                dst_rs: (g * u) as isize,
+                acc: false,
             };
-            fwd_rows(cell, d.h, step);
-        });
-        hp.copy_from_slice(&hs[ti * nh..(ti + 1) * nh]);
-        if lstm {
-            cp.copy_from_slice(&cs[ti * nh..(ti + 1) * nh]);
+            // SAFETY: hp is [n, h]; the block of wt is [h, g*u]; ghb is [n, g*u].
+            unsafe { mm.block(0..d.n, 0..g * u, h) };
+        } else {
+            ghb.fill(T::ZERO);
         }
-    }
+        for r in 0..d.n {
+            let (row, hrow, srow) = (r * gw, ti * nh + r * h, (ti * d.n + r) * sw);
+            let gxr = &gx[ti * ngh + row..][..gw];
+            let ghr = &ghb[r * g * u..][..g * u];
+            let gate = |k: usize| &gxr[k * h + j0..][..u];
+            let ghk = |k: usize| &ghr[k * u..][..u];
+            let bk = |k: usize| &b[k * h + j0..][..u];
+            let ho = unsafe { hs.range(hrow + j0..hrow + j0 + u) };
+            let sv = |k: usize| unsafe { svs.range(srow + k * h + j0..srow + k * h + j0 + u) };
+            match cell {
+                Cell::Tanh | Cell::Relu => {
+                    cells::rnn_fwd(gate(0), ghk(0), bk(0), ho, cell == Cell::Relu)
+                }
+                Cell::Lstm => cells::lstm_fwd(
+                    [gate(0), gate(1), gate(2), gate(3)],
+                    [ghk(0), ghk(1), ghk(2), ghk(3)],
+                    [bk(0), bk(1), bk(2), bk(3)],
+                    &cp[r * h + j0..][..u],
+                    unsafe { cs.range(hrow + j0..hrow + j0 + u) },
+                    ho,
+                    [sv(0), sv(1), sv(2), sv(3), sv(4)],
+                ),
+                Cell::Gru => cells::gru_fwd(
+                    [gate(0), gate(1), gate(2)],
+                    [ghk(0), ghk(1), ghk(2)],
+                    [bk(0), bk(1), bk(2)],
+                    &hp[r * h + j0..][..u],
+                    ho,
+                    [sv(0), sv(1), sv(2), sv(3)],
+                ),
+            }
+        }
+    });
+    drop(gh);
     (out, saved)
-}
-
-/// The slices one backward step reads and writes (rows of the batch).
-struct BwdStep<'a, T> {
-    /// Gradient w.r.t. this step's h (in), then w.r.t. the previous h except through the
-    /// recurrent product (out).
-    dh: &'a mut [T],
-    /// Gradient w.r.t. this step's c (in), then w.r.t. the previous c (out); LSTM only.
-    dc: &'a mut [T],
-    saved: &'a [T],
-    h: &'a [T],
-    hp: &'a [T],
-    cp: &'a [T],
-    /// Gradient w.r.t. this step's input pre-activations.
-    dgx: &'a mut [T],
-    /// Gradient w.r.t. the recurrent pre-activations (GRU only; the others share `dgx`).
-    dgh: &'a mut [T],
-}
-
-fn bwd_rows<T: GateAct>(cell: Cell, h: usize, s: BwdStep<'_, T>) {
-    let rows = s.hp.len() / h.max(1);
-    let gw = cell.gates() * h;
-    let sw = saved_width(cell, h);
-    for r in 0..rows {
-        let dh = &mut s.dh[r * h..(r + 1) * h];
-        let dgx = &mut s.dgx[r * gw..(r + 1) * gw];
-        match cell {
-            Cell::Tanh | Cell::Relu => {
-                let hv = &s.h[r * h..(r + 1) * h];
-                for j in 0..h {
-                    dgx[j] = match cell {
-                        Cell::Tanh => dh[j] * (T::ONE - hv[j] * hv[j]),
-                        // NaN passes its gradient, as relu's rule
-                        _ if hv[j] <= T::ZERO => T::ZERO,
-                        _ => dh[j],
-                    };
-                    dh[j] = T::ZERO;
-                }
-            }
-            Cell::Lstm => {
-                let dc = &mut s.dc[r * h..(r + 1) * h];
-                let sv = &s.saved[r * sw..(r + 1) * sw];
-                let cp = &s.cp[r * h..(r + 1) * h];
-                for j in 0..h {
-                    let (i, f, g, o, tc) = (
-                        sv[j],
-                        sv[h + j],
-                        sv[2 * h + j],
-                        sv[3 * h + j],
-                        sv[4 * h + j],
-                    );
-                    let dc2 = dc[j] + dh[j] * o * (T::ONE - tc * tc);
-                    dgx[j] = dc2 * g * i * (T::ONE - i);
-                    dgx[h + j] = dc2 * cp[j] * f * (T::ONE - f);
-                    dgx[2 * h + j] = dc2 * i * (T::ONE - g * g);
-                    dgx[3 * h + j] = dh[j] * tc * o * (T::ONE - o);
-                    dc[j] = dc2 * f;
-                    dh[j] = T::ZERO;
-                }
-            }
-            Cell::Gru => {
-                let sv = &s.saved[r * sw..(r + 1) * sw];
-                let hp = &s.hp[r * h..(r + 1) * h];
-                let dgh = &mut s.dgh[r * gw..(r + 1) * gw];
-                for j in 0..h {
-                    let (rr, z, n, hn) = (sv[j], sv[h + j], sv[2 * h + j], sv[3 * h + j]);
-                    let dn = dh[j] * (T::ONE - z) * (T::ONE - n * n);
-                    let dz = dh[j] * (hp[j] - n) * z * (T::ONE - z);
-                    let dr = dn * hn * rr * (T::ONE - rr);
-                    dgx[j] = dr;
-                    dgx[h + j] = dz;
-                    dgx[2 * h + j] = dn;
-                    dgh[j] = dr;
-                    dgh[h + j] = dz;
-                    dgh[2 * h + j] = dn * rr;
-                    dh[j] *= z;
-                }
-            }
-        }
-    }
 }
 
 /// The gradients of a scan (each `None` unless asked for).
@@ -463,9 +307,9 @@ pub(crate) struct Grads<T> {
 }
 
 /// The backward scan: `g` is the gradient of the output (its layout), `need` says which of
-/// gx, w, b, h0, c0 want a gradient. Per step: one pass of gate arithmetic and one product
-/// `dh_prev += dG_t · W_hh`; after the loop `dW_hh = dGᵀ · H_prev` over all steps as one
-/// product and `db_hh` as one column sum.
+/// gx, w, b, h0, c0 want a gradient. Per step: the gate arithmetic by unit blocks, then
+/// `dh_prev (+)= dG_t · W_hh` by blocks of `dh`'s columns; after the loop `dW_hh = dGᵀ ·
+/// H_prev` over all steps as one product and `db_hh` as one column sum.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
     cell: Cell,
@@ -479,8 +323,8 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
     g: &[T],
     need: [bool; 5],
 ) -> Grads<T> {
-    let (nh, ngh, gh_w) = (d.n * d.h, d.n * d.gh(), d.gh());
-    let sw = saved_width(cell, d.h);
+    let (nh, ngh, gw, h) = (d.n * d.h, d.n * d.gh(), d.gh(), d.h);
+    let sw = saved_width(cell, h);
     let lstm = cell == Cell::Lstm;
     let gru = cell == Cell::Gru;
     let (hs, cs) = out.split_at(d.t * nh);
@@ -498,70 +342,95 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
             ti.checked_sub(1)
         }
     };
-    for s in (0..d.t).rev() {
-        let ti = d.time(s, reverse);
-        for (a, &b) in dh.iter_mut().zip(&gh_in[ti * nh..(ti + 1) * nh]) {
-            *a += b;
-        }
-        if lstm {
-            for (a, &b) in dc.iter_mut().zip(&gc_in[ti * nh..(ti + 1) * nh]) {
-                *a += b;
-            }
-        }
-        let hp = match prev(ti) {
-            Some(p) => &hs[p * nh..(p + 1) * nh],
-            None => h0,
-        };
-        let cp = match (lstm, prev(ti)) {
-            (false, _) => &[][..],
-            (true, Some(p)) => &cs[p * nh..(p + 1) * nh],
-            (true, None) => c0,
-        };
-        {
-            let dhs = SharedMut::new(&mut dh);
-            let dcs = SharedMut::new(&mut dc);
-            let dgxs = SharedMut::new(&mut dgx[ti * ngh..(ti + 1) * ngh]);
-            let dghs = SharedMut::new(if gru {
-                &mut dgh_own[ti * ngh..(ti + 1) * ngh]
-            } else {
-                &mut []
-            });
-            let (svt, ht) = (
-                &saved[ti * d.n * sw..(ti + 1) * d.n * sw],
-                &hs[ti * nh..(ti + 1) * nh],
-            );
-            by_rows(d.n, ngh, |r| {
-                let (hr, gr, sr) = (
-                    r.start * d.h..r.end * d.h,
-                    r.start * gh_w..r.end * gh_w,
-                    r.start * sw..r.end * sw,
-                );
-                // SAFETY: by_rows hands out disjoint row ranges, so the ranges are disjoint.
-                let step = unsafe {
-                    BwdStep {
-                        dh: dhs.range(hr.clone()),
-                        dc: if lstm { dcs.range(hr.clone()) } else { &mut [] },
-                        saved: &svt[sr],
-                        h: &ht[hr.clone()],
-                        hp: &hp[hr.clone()],
-                        cp: if lstm { &cp[hr] } else { &[] },
-                        dgx: dgxs.range(gr.clone()),
-                        dgh: if gru { dghs.range(gr) } else { &mut [] },
+    let blocks = unit_blocks(h);
+    {
+        let (dhs, dcs) = (SharedMut::new(&mut dh), SharedMut::new(&mut dc));
+        let (dgxs, dghs) = (SharedMut::new(&mut dgx), SharedMut::new(&mut dgh_own));
+        let parallel = d.n * gw * h >= PAR_FLOPS;
+        team::run(d.t, 2, blocks.len(), parallel, |s, phase, bi| {
+            let units = &blocks[bi];
+            let (j0, u) = (units.start, units.len());
+            let ti = d.time(d.t - 1 - s, reverse);
+            if phase == 1 {
+                // dh_b (+)= dG_t · W_hh[:, b]: needs every block's dG_t (phase 0 is done)
+                // SAFETY: phase 0 of this step is complete; this block alone writes its
+                // columns of dh.
+                let dgt = unsafe {
+                    if gru {
+                        dghs.get(ti * ngh..(ti + 1) * ngh)
+                    } else {
+                        dgxs.get(ti * ngh..(ti + 1) * ngh)
                     }
                 };
-                bwd_rows(cell, d.h, step);
-            });
-        }
-        // dh_prev += dG_t · W_hh
-        let dgt = if gru {
-            &dgh_own[ti * ngh..(ti + 1) * ngh]
-        } else {
-            &dgx[ti * ngh..(ti + 1) * ngh]
-        };
-        gemm_into((d.n, d.h, gh_w), &mut dh, true, dgt, (gh_w, 1), w, (d.h, 1));
+                if d.n == 0 {
+                    return;
+                }
+                let mm = Mm {
+                    a: dgt.as_ptr(),
+                    a_rs: gw as isize,
+                    a_cs: 1,
+                    b: w[j0..].as_ptr(),
+                    b_rs: h as isize,
+                    b_cs: 1,
+                    dst: dhs.as_mut_ptr().wrapping_add(j0),
+                    dst_rs: h as isize,
+                    acc: gru,
+                };
+                // SAFETY: dG_t is [n, g*h], W_hh's columns j0..j0+u are [g*h, u] with row
+                // stride h, dst addresses [n, u] with row stride h inside dh (columns that no
+                // other block touches now).
+                unsafe { mm.block(0..d.n, 0..u, gw) };
+                return;
+            }
+            let hp = match prev(ti) {
+                Some(p) => &hs[p * nh..(p + 1) * nh],
+                None => h0,
+            };
+            let cp = match (lstm, prev(ti)) {
+                (false, _) => &[][..],
+                (true, Some(p)) => &cs[p * nh..(p + 1) * nh],
+                (true, None) => c0,
+            };
+            for r in 0..d.n {
+                let (hrow, row, srow) = (r * h + j0, ti * ngh + r * gw, (ti * d.n + r) * sw);
+                let ur = hrow..hrow + u;
+                let gin = &gh_in[ti * nh + hrow..][..u];
+                let sv = |k: usize| &saved[srow + k * h + j0..][..u];
+                // SAFETY: this block alone touches its units of dh, dc, dG_t in phase 0.
+                let dgk = |k: usize| unsafe { dgxs.range(row + k * h + j0..row + k * h + j0 + u) };
+                match cell {
+                    Cell::Tanh | Cell::Relu => cells::rnn_bwd(
+                        unsafe { dhs.get(ur.clone()) },
+                        gin,
+                        &hs[ti * nh + hrow..][..u],
+                        dgk(0),
+                        cell == Cell::Relu,
+                    ),
+                    Cell::Lstm => cells::lstm_bwd(
+                        unsafe { dhs.get(ur.clone()) },
+                        [gin, &gc_in[ti * nh + hrow..][..u]],
+                        unsafe { dcs.range(ur.clone()) },
+                        [sv(0), sv(1), sv(2), sv(3), sv(4)],
+                        &cp[ur.clone()],
+                        [dgk(0), dgk(1), dgk(2), dgk(3)],
+                    ),
+                    Cell::Gru => {
+                        let dhk = |k: usize| unsafe { dghs.range(at(row + k * h, units)) };
+                        cells::gru_bwd(
+                            unsafe { dhs.range(ur.clone()) },
+                            gin,
+                            [sv(0), sv(1), sv(2), sv(3)],
+                            &hp[ur.clone()],
+                            [dgk(0), dgk(1), dgk(2)],
+                            [dhk(0), dhk(1), dhk(2)],
+                        )
+                    }
+                }
+            }
+        });
     }
     let dgh_all: &[T] = if gru { &dgh_own } else { &dgx };
-    let gw = need[1].then(|| {
+    let gwt = need[1].then(|| {
         // H_prev for every step, in time order
         let mut hprev = take_buffer::<T>(d.t * nh);
         for ti in 0..d.t {
@@ -571,28 +440,28 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
             };
             hprev[ti * nh..(ti + 1) * nh].copy_from_slice(src);
         }
-        let mut dw = take_buffer::<T>(gh_w * d.h);
+        let mut dw = take_buffer::<T>(gw * h);
         // dW = dGᵀ [g*h, t*n] · H_prev [t*n, h]
         gemm_into(
-            (gh_w, d.h, d.t * d.n),
+            (gw, h, d.t * d.n),
             &mut dw,
             false,
             dgh_all,
-            (1, gh_w),
+            (1, gw),
             &hprev,
-            (d.h, 1),
+            (h, 1),
         );
         dw
     });
     let gb = need[2].then(|| {
-        let mut db = take_buffer::<T>(gh_w);
-        sum_rows_into(dgh_all, gh_w, &mut db);
+        let mut db = take_buffer::<T>(gw);
+        sum_rows_into(dgh_all, gw, &mut db);
         db
     });
     drop(dgh_own);
     Grads {
         gx: need[0].then_some(dgx),
-        w: gw,
+        w: gwt,
         b: gb,
         h0: need[3].then_some(dh),
         c0: (need[4] && lstm).then_some(dc),
