@@ -876,3 +876,33 @@ fn pooling_errors_name_the_op_and_shapes() {
         &["adaptive_avg_pool2d", "[1, 1, 0, 3]", "empty"],
     );
 }
+
+#[test]
+fn batch_norm_errors_name_the_op_and_shapes() {
+    let x = Tensor::ones(&[4, 3, 2, 2], DType::F32);
+    let w = Tensor::ones(&[3], DType::F32);
+    msg_has(
+        || Tensor::ones(&[4], DType::F32).batch_norm_train(None, None, 1e-5),
+        &["batch_norm", "[N, C, ...]", "[4]"],
+    );
+    msg_has(
+        || x.batch_norm_train(Some(&Tensor::ones(&[4], DType::F32)), None, 1e-5),
+        &["batch_norm", "weight must be [3]", "[4]"],
+    );
+    msg_has(
+        || x.batch_norm_train(Some(&w), Some(&Tensor::ones(&[2, 3], DType::F32)), 1e-5),
+        &["batch_norm", "bias must be [3]"],
+    );
+    msg_has(
+        || x.batch_norm_train(Some(&Tensor::ones(&[3], DType::F64)), None, 1e-5),
+        &["batch_norm"],
+    );
+    msg_has(
+        || Tensor::ones(&[4, 3], DType::I64).batch_norm_train(None, None, 1e-5),
+        &["batch_norm"],
+    );
+    msg_has(
+        || Tensor::ones(&[0, 3, 2], DType::F32).batch_norm_train(None, None, 1e-5),
+        &["batch_norm", "no values per channel"],
+    );
+}

@@ -1286,6 +1286,30 @@ fn table() -> Vec<Case> {
         },
         |x| x[0].lstm_scan(&x[1], None, &x[2], &x[3], false),
     ));
+    // the loss weights the outputs unevenly (a plain sum of normalized values is constant)
+    c.push(case(
+        "batch_norm over [N, C, H, W] with weight and bias",
+        &["batch_norm", "mul", "sum", "reshape"],
+        vec![
+            randn(&[3, 2, 2, 3], r),
+            randn(&[2], r),
+            randn(&[2], r),
+            randn(&[3, 2, 2, 3], r),
+        ],
+        |x| {
+            let (y, _, _) = x[0].batch_norm_train(Some(&x[1]), Some(&x[2]), 1e-5)?;
+            y.mul(&x[3])?.sum()
+        },
+    ));
+    c.push(case(
+        "batch_norm over [N, C] without affine",
+        &["batch_norm", "mul", "sum", "reshape"],
+        vec![randn(&[5, 3], r), randn(&[5, 3], r)],
+        |x| {
+            let (y, _, _) = x[0].batch_norm_train(None, None, 1e-3)?;
+            y.mul(&x[1])?.sum()
+        },
+    ));
     c.push(case(
         "gru_scan",
         &["gru_scan"],

@@ -637,3 +637,130 @@ fn i64_comparisons_are_exact_beyond_2_pow_53() {
     assert_eq!(a.lt(&b).unwrap().to_vec::<i64>().unwrap(), vec![1, 0, 0]);
     assert_eq!(a.ge(&b).unwrap().to_vec::<i64>().unwrap(), vec![0, 1, 1]);
 }
+
+/// The fused batch_norm against PyTorch 2.15 (f64; the affine parameters copied from f32
+/// literals, as `copy_` of a float32 tensor leaves them):
+/// ```python
+/// x = torch.tensor([float((i*7) % 11 - 5) for i in range(24)], dtype=torch.float64).reshape(2,3,2,2).requires_grad_()
+/// c = torch.tensor([float((i*3) % 5 - 2) for i in range(24)], dtype=torch.float64).reshape(2,3,2,2)
+/// bn = torch.nn.BatchNorm2d(3).double()
+/// with torch.no_grad():
+///     bn.weight.copy_(torch.tensor([0.5, -1.0, 2.0])); bn.bias.copy_(torch.tensor([0.1, 0.2, -0.3]))
+/// y = bn(x); (y*c).sum().backward()   # y, x.grad, bn.weight.grad, bn.bias.grad
+/// ```
+#[test]
+fn batch_norm_matches_pytorch() {
+    use nabla_core::Var;
+    let x = Var::new(
+        &Tensor::from_vec(
+            (0..24)
+                .map(|i| ((i * 7) % 11 - 5) as f64)
+                .collect::<Vec<_>>(),
+            &[2, 3, 2, 2],
+        )
+        .unwrap(),
+    );
+    let c = Tensor::from_vec(
+        (0..24)
+            .map(|i| ((i * 3) % 5 - 2) as f64)
+            .collect::<Vec<_>>(),
+        &[2, 3, 2, 2],
+    )
+    .unwrap();
+    let f = |v: [f32; 3]| Var::new(&Tensor::from_vec(v.map(|x| x as f64).to_vec(), &[3]).unwrap());
+    let (w, b) = (f([0.5, -1.0, 2.0]), f([0.1, 0.2, -0.3]));
+    let (y, mean, var) = x
+        .as_tensor()
+        .batch_norm_train(Some(&w.as_tensor()), Some(&b.as_tensor()), 1e-5)
+        .unwrap();
+    let g = y.mul(&c).unwrap().sum().unwrap().backward().unwrap();
+    let close = |got: Vec<f64>, want: &[f64], what: &str| {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() < 1e-8, "{what}: {got:?} vs {want:?}");
+        }
+    };
+    close(
+        y.to_vec_f64(),
+        &[
+            -0.769317889,
+            0.2889821516,
+            -0.3157607288,
+            0.7425393119,
+            -0.1891036953,
+            1.1943761209,
+            -1.2267135575,
+            0.1567662587,
+            -2.1740842404,
+            2.1987789594,
+            -0.3000000119,
+            -2.7987789832,
+            0.2889821516,
+            -0.3157607288,
+            0.7425393119,
+            0.1377964315,
+            1.1943761209,
+            -1.2267135575,
+            0.1567662587,
+            1.540246075,
+            2.1987789594,
+            -0.3000000119,
+            -2.7987789832,
+            1.5740842166,
+        ],
+        "y",
+    );
+    close(
+        x.grad(&g).unwrap().to_vec_f64(),
+        &[
+            -0.1170610954,
+            0.1339073852,
+            -0.0526990952,
+            0.1982693854,
+            0.0174550983,
+            0.6471324347,
+            -0.281867927,
+            0.3478094094,
+            0.9884653355,
+            0.1656962336,
+            -1.3274763285,
+            0.3028248235,
+            -0.168464055,
+            0.4008580651,
+            -0.1041020548,
+            -0.2907085352,
+            -0.3904774275,
+            0.4098719811,
+            -0.6898004528,
+            -0.0601231164,
+            -1.0836932521,
+            0.5466079,
+            -0.9465646621,
+            1.3541399501,
+        ],
+        "dx",
+    );
+    close(
+        w.grad(&g).unwrap().to_vec_f64(),
+        &[5.064721623, 1.0376098622, -2.4987789713],
+        "dw",
+    );
+    close(b.grad(&g).unwrap().to_vec_f64(), &[-1.0, 0.0, 1.0], "db");
+    // running statistics after one step (momentum 0.1, unbiased variance): 0.75 / 21.5 etc.
+    close(
+        mean.mul_scalar(0.1).unwrap().to_vec_f64(),
+        &[0.075, -0.0125, -0.1],
+        "mean",
+    );
+    let unbiased = var.mul_scalar(8.0 / 7.0).unwrap();
+    close(
+        unbiased
+            .mul_scalar(0.1)
+            .unwrap()
+            .add_scalar(0.9)
+            .unwrap()
+            .to_vec_f64(),
+        &[2.15, 1.8553571429, 2.0714285714],
+        "var",
+    );
+}

@@ -69,51 +69,47 @@ impl<const SPATIAL: usize> Module for BatchNorm<SPATIAL> {
     }
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.output_shape(x.shape())?;
-        // statistics over every dim but C (dim 1); broadcast shape [1, C, 1, ...]
-        let dims: Vec<isize> = (0..x.rank() as isize).filter(|&d| d != 1).collect();
+        // evaluation: the running statistics, broadcast as [1, C, 1, ...]
         let mut bshape = vec![1; x.rank()];
         bshape[1] = self.c;
-        let (xc, var) = if ctx.training {
-            let n: usize = dims.iter().map(|&d| x.shape()[d as usize]).product();
-            let mean = x.mean_dims(&dims, true)?;
-            let xc = x.sub(&mean)?;
-            let var = xc.sqr()?.mean_dims(&dims, true)?;
-            {
-                let _g = no_grad();
-                let m = self.momentum;
-                let unbiased = if n > 1 {
-                    var.mul_scalar(n as f64 / (n - 1) as f64)?
-                } else {
-                    var.clone()
-                };
-                let rm = self
-                    .running_mean
-                    .as_tensor()
-                    .mul_scalar(1.0 - m)?
-                    .add(&mean.reshape(&[self.c])?.mul_scalar(m)?)?;
-                let rv = self
-                    .running_var
-                    .as_tensor()
-                    .mul_scalar(1.0 - m)?
-                    .add(&unbiased.reshape(&[self.c])?.mul_scalar(m)?)?;
-                self.running_mean.set(&rm.detach())?;
-                self.running_var.set(&rv.detach())?;
-                self.num_batches_tracked
-                    .with_mut::<i64, _>(|v| v.iter_mut().for_each(|n| *n += 1))?;
-            }
-            (xc, var)
-        } else {
-            (
-                x.sub(&self.running_mean.as_tensor().reshape(&bshape)?)?,
-                self.running_var.as_tensor().reshape(&bshape)?,
-            )
-        };
+        if ctx.training {
+            // one fused op: statistics, normalization and affine map (and a fused backward)
+            let w = self.weight.as_ref().map(|w| w.as_tensor());
+            let b = self.bias.as_ref().map(|b| b.as_tensor());
+            let (y, mean, var) = x.batch_norm_train(w.as_ref(), b.as_ref(), self.eps)?;
+            let n = x.numel() / self.c.max(1);
+            let _g = no_grad();
+            let m = self.momentum;
+            let unbiased = if n > 1 {
+                var.mul_scalar(n as f64 / (n - 1) as f64)?
+            } else {
+                var
+            };
+            let rm = self
+                .running_mean
+                .as_tensor()
+                .mul_scalar(1.0 - m)?
+                .add(&mean.to_dtype(self.running_mean.dtype())?.mul_scalar(m)?)?;
+            let rv = self
+                .running_var
+                .as_tensor()
+                .mul_scalar(1.0 - m)?
+                .add(&unbiased.to_dtype(self.running_var.dtype())?.mul_scalar(m)?)?;
+            self.running_mean.set(&rm.detach())?;
+            self.running_var.set(&rv.detach())?;
+            self.num_batches_tracked
+                .with_mut::<i64, _>(|v| v.iter_mut().for_each(|n| *n += 1))?;
+            return Ok(y);
+        }
+        let dims_shape = |t: &Var| t.as_tensor().reshape(&bshape);
+        let xc = x.sub(&dims_shape(&self.running_mean)?)?;
+        let var = dims_shape(&self.running_var)?;
         let mut y = xc.div(&var.add_scalar(self.eps)?.sqrt()?)?;
         if let Some(w) = &self.weight {
-            y = y.mul(&w.as_tensor().reshape(&bshape)?)?;
+            y = y.mul(&dims_shape(w)?)?;
         }
         if let Some(b) = &self.bias {
-            y = y.add(&b.as_tensor().reshape(&bshape)?)?;
+            y = y.add(&dims_shape(b)?)?;
         }
         Ok(y)
     }

@@ -2,6 +2,7 @@
 //! vector-Jacobian rule ([`backward_rule`]) written in ordinary differentiable tensor ops, so
 //! gradients of gradients come for free.
 
+pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
 pub(crate) mod conv_options;
@@ -101,6 +102,8 @@ define_ops! {
     RnnScan { relu: bool, reverse: bool } => "rnn_scan",
     LstmScan { reverse: bool, saved: Tensor } => "lstm_scan",
     GruScan { reverse: bool, saved: Tensor } => "gru_scan",
+    /// inputs: x, weight?, bias? (which ones: `affine`); the batch's mean and 1/std saved
+    BatchNorm { eps: f64, mean: Tensor, invstd: Tensor, affine: (bool, bool) } => "batch_norm",
 }
 
 /// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
@@ -371,5 +374,6 @@ pub(crate) fn backward_rule(
         Op::RnnScan { .. } | Op::LstmScan { .. } | Op::GruScan { .. } => {
             rnn::backward(op, x, out, g)
         }
+        Op::BatchNorm { .. } => batch_norm::backward(op, x, g),
     }
 }
