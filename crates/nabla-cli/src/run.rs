@@ -449,8 +449,12 @@ pub fn report(run: &Path, output: Option<&Path>, to_stdout: bool) -> R<()> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| run.join("report.html"));
     nabla::core::io::write_atomic(&path, html.as_bytes()).map_err(|e| {
+        // the error names the temporary file; say it of the report
+        let e = e.to_string();
+        let reason = e.split_once(": ").map_or(e.as_str(), |(_, r)| r);
         bad(format!(
-            "{e} (is the folder read-only?); write the report elsewhere with -o FILE, or to stdout with --stdout"
+            "{}: {reason}; is the folder read-only? Write the report elsewhere with -o FILE, or to stdout with --stdout",
+            path.display()
         ))
     })?;
     println!("report written to {}", path.display());

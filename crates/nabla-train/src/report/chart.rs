@@ -143,11 +143,18 @@ impl LineChart {
             escape(&self.title),
             escape(&self.title)
         );
+        // the x axis spans every point (a line that stops early, e.g. at a ratio of 0 on a
+        // log scale, shows where it stops); the y axis the drawable ones
+        let drawable = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .any(|p| p.0.is_finite() && self.usable(p.1));
         let xs: Vec<f64> = self
             .series
             .iter()
             .flat_map(|s| s.points.iter())
-            .filter(|p| p.0.is_finite() && self.usable(p.1))
+            .filter(|p| p.0.is_finite() && drawable)
             .map(|p| p.0)
             .collect();
         let mut ys: Vec<f64> = self
@@ -392,6 +399,21 @@ mod tests {
         assert!(svg.contains(">train</text>") && svg.contains(">val</text>"));
         assert!(svg.contains("1e-3 healthy") && svg.contains(">1e-3<"));
         assert!(!svg.contains("NaN,"), "a NaN coordinate: {svg}");
+    }
+
+    #[test]
+    fn the_x_axis_spans_points_that_cannot_be_drawn() {
+        let c = LineChart {
+            log_y: true,
+            series: vec![Series::new(
+                "ratio",
+                vec![(0.0, 1e-3), (500.0, 1e-4), (1000.0, 0.0), (1500.0, 0.0)],
+            )],
+            ..LineChart::default()
+        };
+        let svg = c.to_svg(400, 200);
+        assert!(svg.contains(">1500<"), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 2);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::chart::{LineChart, Series};
 use super::heatmap::Heatmap;
-use super::tables::{class_table, confusion_table, key_values, model_table, thousands};
+use super::tables::{class_table, confusion_table, model_table, thousands};
 use super::text::{escape, num, percent};
 use super::RunData;
 use crate::experiment::config::{dataset_name, task_name};
@@ -18,7 +18,7 @@ body { margin: 0; background: var(--bg); color: var(--ink);
 main { max-width: 1120px; margin: 0 auto; padding: 24px 20px 40px; }
 header h1 { font-size: 24px; margin: 0 0 2px; }
 header .sub { color: var(--muted); margin: 0 0 14px; }
-nav { display: flex; flex-wrap: wrap; gap: 6px 14px; margin: 0 0 18px; font-size: 13px; }
+nav { display: flex; flex-wrap: wrap; gap: 6px 14px; margin: 14px 0 18px; font-size: 13px; }
 nav a { color: var(--accent); text-decoration: none; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 10px;
   padding: 16px 20px 18px; margin: 0 0 18px; }
@@ -58,14 +58,13 @@ tfoot td, tfoot th { font-weight: 600; border-bottom: none; }
 td.num, th.num { text-align: right; }
 .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
 .small { font-size: 12px; color: #4b5563; }
-table.confusion td { text-align: center; min-width: 38px; border: 1px solid #fff; }
+table.confusion td { text-align: center; min-width: 30px; padding: 4px 6px; border: 1px solid #fff; }
 table.confusion td.dark { color: #fff; }
 table.confusion th { text-align: center; }
 table.confusion th.corner { font-size: 11px; color: var(--muted); font-weight: 500; }
 td.bar { min-width: 90px; background-clip: content-box; }
 .side { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
 .scroll { overflow-x: auto; }
-table.kv th { color: var(--muted); font-weight: 500; padding-right: 18px; }
 pre { background: #f3f4f6; border-radius: 8px; padding: 12px 14px; overflow-x: auto;
   font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; margin: 0; }
 footer { color: var(--muted); font-size: 12px; text-align: center; }
@@ -272,16 +271,11 @@ fn curves(d: &RunData) -> String {
         "learning rate",
         vec![epoch_series(d, "lr", |m| Some(m.lr))],
     ) {
-        let lrs: Vec<f64> = d
-            .metrics
-            .iter()
-            .map(|m| m.lr)
-            .filter(|v| *v > 0.0)
-            .collect();
-        let (lo, hi) = lrs
-            .iter()
-            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
-        c.log_y = !lrs.is_empty() && hi / lo > 20.0;
+        // a log scale for schedules spanning decades, unless one reaches 0 (cosine's end)
+        let (lo, hi) = d.metrics.iter().fold((f64::INFINITY, 0.0f64), |(a, b), m| {
+            (a.min(m.lr), b.max(m.lr))
+        });
+        c.log_y = lo > 0.0 && hi / lo > 20.0;
         charts.push(c);
     }
     let mut body = String::from("<div class=\"grid\">");
@@ -464,26 +458,11 @@ fn model(d: &RunData) -> String {
 }
 
 fn config(d: &RunData) -> String {
-    let mut body = String::new();
-    if let Some(c) = &d.config {
-        let t = &c.train;
-        let mut rows = vec![
-            (
-                "optimizer".to_string(),
-                escape(&format!("{:?}", t.optimizer)),
-            ),
-            ("batch size".to_string(), t.batch_size.to_string()),
-            ("loss".to_string(), escape(&t.loss)),
-            ("seed".to_string(), t.seed.to_string()),
-            ("health_every".to_string(), t.health_every.to_string()),
-        ];
-        if let Some(s) = &t.schedule {
-            rows.insert(1, ("schedule".into(), escape(&format!("{s:?}"))));
-        }
-        body.push_str(&key_values(&rows));
-        body.push_str("<h3>config.toml</h3>");
-    }
-    let _ = write!(body, "<pre>{}</pre>", escape(&d.config_text));
+    let body = format!(
+        "{}<pre>{}</pre>",
+        note("config.toml of the run folder: the resolved config (eval, predict and --resume read it)."),
+        escape(&d.config_text)
+    );
     section("config", "Config", &body)
 }
 

@@ -1,7 +1,7 @@
 //! The report's HTML tables: the model summary, the confusion matrix (cells shaded by their
 //! share of the true class) and the per-class precision, recall and F1.
 
-use super::text::{escape, num};
+use super::text::escape;
 use crate::experiment::LayerSummary;
 use crate::metrics::{ClassMetrics, ConfusionMatrix};
 use std::fmt::Write;
@@ -135,21 +135,6 @@ pub fn class_table(cm: &ConfusionMatrix) -> String {
     row(&mut s, "weighted avg", &cm.weighted_avg());
     s.push_str("</tfoot></table>");
     s
-}
-
-/// A two-column table of `(key, value)` rows (values already HTML).
-pub fn key_values(rows: &[(String, String)]) -> String {
-    let mut s = String::from(r#"<table class="kv"><tbody>"#);
-    for (k, v) in rows {
-        let _ = write!(s, "<tr><th>{}</th><td>{v}</td></tr>", escape(k));
-    }
-    s.push_str("</tbody></table>");
-    s
-}
-
-/// A value for a table cell: the number, or a dash when absent.
-pub fn opt_num(v: Option<f64>) -> String {
-    v.map(num).unwrap_or_else(|| "–".into())
 }
 
 #[cfg(test)]

@@ -69,22 +69,36 @@ pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
             }
         }
     }
-    let decimals = if step > 0.0 && step.is_finite() {
+    let base = if step > 0.0 && step.is_finite() {
         (-(step.log10().floor()) as i32).clamp(0, 12) as usize
     } else {
         2
     };
-    ticks
-        .iter()
-        .map(|&t| {
-            let s = trim(&format!("{t:.decimals$}"));
-            if s == "-0" {
-                "0".into()
-            } else {
-                s
-            }
-        })
-        .collect()
+    // a step like 0.25 needs one decimal more than its magnitude says
+    let fmt = |decimals: usize| -> Vec<String> {
+        ticks
+            .iter()
+            .map(|&t| {
+                let s = trim(&format!("{t:.decimals$}"));
+                if s == "-0" {
+                    "0".into()
+                } else {
+                    s
+                }
+            })
+            .collect()
+    };
+    for decimals in base..base + 3 {
+        let v = fmt(decimals);
+        let exact = v.iter().zip(ticks).all(|(l, t)| {
+            l.parse::<f64>()
+                .is_ok_and(|x| (x - t).abs() <= step.abs() * 1e-3)
+        });
+        if exact {
+            return v;
+        }
+    }
+    fmt(base + 3)
 }
 
 /// Trailing zeros (and a trailing point) trimmed from a decimal.
