@@ -242,10 +242,8 @@ fn nabla_unprivileged(args: &[&str], cwd: &Path, bin_dir: &Path) -> Output {
         return nabla(args, cwd);
     }
     let bin = bin_dir.join("nabla");
-    if !bin.exists() {
-        if std::fs::hard_link(env!("CARGO_BIN_EXE_nabla"), &bin).is_err() {
-            std::fs::copy(env!("CARGO_BIN_EXE_nabla"), &bin).unwrap();
-        }
+    if !bin.exists() && std::fs::hard_link(env!("CARGO_BIN_EXE_nabla"), &bin).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_nabla"), &bin).unwrap();
     }
     Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
