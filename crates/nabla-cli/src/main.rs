@@ -74,6 +74,18 @@ enum Command {
         /// The run folder.
         run_dir: PathBuf,
     },
+    /// Writes a run's HTML report (curves, gradient health, confusion matrix, model,
+    /// config) to RUN_DIR/report.html, another file, or stdout.
+    Report {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// Write the report here instead (`-` for stdout).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Print the report to stdout (leaves the run folder untouched).
+        #[arg(long, conflicts_with = "output")]
+        stdout: bool,
+    },
     /// Prints each layer's output shape and parameter count, like Keras' summary.
     Summary {
         /// The config file.
@@ -134,6 +146,9 @@ struct TrainCmd {
     /// and the layer (slow).
     #[arg(long)]
     detect_anomaly: bool,
+    /// Write a TensorBoard event file into the run folder (train.tensorboard).
+    #[arg(long)]
+    tensorboard: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,6 +260,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 data: t.data,
                 progress: t.plain.then_some(nabla::train::ProgressMode::Plain),
                 detect_anomaly: t.detect_anomaly,
+                tensorboard: t.tensorboard,
             };
             run::train(&args).map_err(to_exit)
         }
@@ -278,6 +294,19 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             run::sample(&run_dir, checkpoint.as_deref(), &opts).map_err(to_exit)
         }
         Command::Health { run_dir } => run::health(&run_dir).map_err(to_exit),
+        Command::Report {
+            run_dir,
+            output,
+            stdout,
+        } => {
+            let to_stdout = stdout || output.as_deref() == Some(std::path::Path::new("-"));
+            run::report(
+                &run_dir,
+                if to_stdout { None } else { output.as_deref() },
+                to_stdout,
+            )
+            .map_err(to_exit)
+        }
         Command::Summary { config, data } => {
             run::summary(&config, data.as_deref()).map_err(to_exit)
         }

@@ -3,12 +3,11 @@
 
 use nabla::core::{GradcheckOptions, Mt19937, Tensor};
 use nabla::data::{DataLoader, Dataset, LoaderConfig, Standardizer};
-use nabla::nn::Module;
 use nabla::train::experiment::data::prediction_rows;
 use nabla::train::experiment::{
-    build_model, load_data, make_loss, open_run_with, ExperimentConfig,
+    build_model, load_data, make_loss, model_summary, open_run_with, ExperimentConfig,
 };
-use nabla::train::{Experiment, LossFn, ProgressMode, Task, TrainError};
+use nabla::train::{Experiment, ProgressMode, Task, TrainError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +67,8 @@ pub struct TrainArgs {
     pub progress: Option<ProgressMode>,
     /// Anomaly mode (on when set here or in the config).
     pub detect_anomaly: bool,
+    /// TensorBoard event file (on when set here or in the config).
+    pub tensorboard: bool,
 }
 
 /// `nabla train`.
@@ -97,6 +98,9 @@ pub fn train(a: &TrainArgs) -> R<()> {
     }
     if a.detect_anomaly {
         exp = exp.with_detect_anomaly(true);
+    }
+    if a.tensorboard {
+        exp = exp.with_tensorboard(true);
     }
     let run = exp.fit().map_err(train_err)?;
     println!("run saved in {}", run.dir.display());
@@ -148,22 +152,12 @@ pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> 
         );
         return Ok(());
     }
-    // one pass: the loss sees every batch's outputs, so it also fills the confusion matrix
-    use nabla::train::metrics::ConfusionMatrix;
-    use std::sync::{Arc, Mutex};
-    let cm = Arc::new(Mutex::new(ConfusionMatrix::new(data.outputs)));
-    let base = make_loss(&cfg);
-    let cm_in = Arc::clone(&cm);
-    let lossf: LossFn = Box::new(move |y: &Tensor, t: &Tensor| {
-        cm_in
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .update(y, t)?;
-        base(y, t)
-    });
-    let ev = nabla::train::evaluate(&model, &lossf, &mut l, task).map_err(train_err)?;
+    // one pass: the loss and the confusion matrix
+    let (ev, cm) =
+        nabla::train::evaluate_with_confusion(&model, &make_loss(&cfg), &mut l, data.outputs)
+            .map_err(train_err)?;
     // per-class precision, recall and F1 with the confusion matrix
-    println!("{}", cm.lock().unwrap_or_else(|p| p.into_inner()));
+    println!("{cm}");
     println!(
         "test_accuracy={:.4} test_loss={:.4}",
         ev.accuracy.unwrap_or(0.0),
@@ -433,6 +427,40 @@ pub fn health(run: &Path) -> R<()> {
     Ok(())
 }
 
+/// `nabla report RUN_DIR`: the HTML report into `RUN_DIR/report.html`, `output`, or stdout.
+/// Damaged lines of the run's files are reported on stderr (exit 0); a folder that is not a
+/// run, or a report that cannot be written (a read-only run folder), is exit 2 and leaves
+/// the run folder as it was.
+pub fn report(run: &Path, output: Option<&Path>, to_stdout: bool) -> R<()> {
+    let data = nabla::train::report::read_run(run).map_err(train_err)?;
+    for d in &data.damage {
+        eprintln!("nabla: warning: {d}");
+    }
+    let html = nabla::train::report::render(&data);
+    if to_stdout {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(html.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| internal(format!("stdout: {e}")));
+    }
+    let path = output
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| run.join("report.html"));
+    nabla::core::io::write_atomic(&path, html.as_bytes()).map_err(|e| {
+        // the error names the temporary file; say it of the report
+        let e = e.to_string();
+        let reason = e.split_once(": ").map_or(e.as_str(), |(_, r)| r);
+        bad(format!(
+            "{}: {reason}; is the folder read-only? Write the report elsewhere with -o FILE, or to stdout with --stdout",
+            path.display()
+        ))
+    })?;
+    println!("report written to {}", path.display());
+    Ok(())
+}
+
 /// `nabla summary CONFIG`.
 pub fn summary(path: &Path, data_flag: Option<&Path>) -> R<()> {
     let cfg = ExperimentConfig::from_toml_file(path).map_err(train_err)?;
@@ -440,31 +468,16 @@ pub fn summary(path: &Path, data_flag: Option<&Path>) -> R<()> {
         Some(s) => s.clone(),
         None => load_data(&cfg, data_flag).map_err(train_err)?.input_shape,
     };
-    let mut rng = Mt19937::new(0);
-    let (model, shapes) = build_model(&cfg, &input, None, &mut rng).map_err(train_err)?;
+    let layers = model_summary(&cfg, &input).map_err(train_err)?;
     println!(
         "{:<28}{:<22}{:>12}",
         "Layer (type)", "Output Shape", "Param #"
     );
     println!("{}", "=".repeat(62));
     let mut total = 0;
-    for (i, ((_, m), s)) in model.children().iter().zip(&shapes).enumerate() {
-        let p: usize = m.parameters().iter().map(|(_, v)| v.numel()).sum();
-        total += p;
-        let shape = format!(
-            "[None, {}]",
-            s[1..]
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        println!(
-            "{:<28}{:<22}{:>12}",
-            format!("{i} ({})", m.kind()),
-            shape,
-            p
-        );
+    for l in &layers {
+        total += l.count;
+        println!("{:<28}{:<22}{:>12}", l.name, l.shape_text(), l.count);
     }
     println!("{}", "=".repeat(62));
     println!("Total params: {total}");

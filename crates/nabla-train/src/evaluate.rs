@@ -1,11 +1,12 @@
 //! Evaluation: mean loss and the task's metrics over a data set, and predictions.
 
-use crate::metrics::count_correct;
+use crate::metrics::{count_correct, ConfusionMatrix};
 use crate::regression::{RegressionAccumulator, RegressionMetrics};
 use crate::trainer::{Result, Task};
 use nabla_core::{no_grad, Tensor};
 use nabla_data::DataLoader;
 use nabla_nn::{ForwardCtx, Module};
+use std::cell::RefCell;
 
 /// Loss and the task's metrics over a data set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +59,28 @@ where
         regression: (task == Task::Regression).then(|| reg.finish()),
         samples: n,
     })
+}
+
+/// [`evaluate`] for a classifier, counting each prediction into a confusion matrix of
+/// `classes` classes in the same pass.
+///
+/// Fails as [`evaluate`] does, and when the model's outputs do not have `classes` columns.
+pub fn evaluate_with_confusion<L>(
+    model: &dyn Module,
+    loss: &L,
+    loader: &mut DataLoader,
+    classes: usize,
+) -> Result<(Evaluation, ConfusionMatrix)>
+where
+    L: Fn(&Tensor, &Tensor) -> nabla_core::Result<Tensor> + ?Sized,
+{
+    let cm = RefCell::new(ConfusionMatrix::new(classes));
+    let counting = |y: &Tensor, t: &Tensor| {
+        cm.borrow_mut().update(y, t)?;
+        loss(y, t)
+    };
+    let ev = evaluate(model, &counting, loader, Task::Classification)?;
+    Ok((ev, cm.into_inner()))
 }
 
 /// The outputs of `model` for `x` in evaluation mode, without gradients.

@@ -42,6 +42,21 @@ pub struct HealthRecord {
     pub params: Vec<ParamHealth>,
     /// Per activation layer (ReLU, sigmoid, tanh).
     pub activations: Vec<ActivationStat>,
+    /// Weight and gradient histograms per parameter tensor, taken only when TensorBoard is
+    /// on (`TrainConfig::tensorboard`); not written to `health.jsonl`.
+    #[serde(skip)]
+    pub histograms: Vec<ParamHistograms>,
+}
+
+/// One parameter tensor's histograms at a health step (for TensorBoard).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParamHistograms {
+    /// The `state_dict` name.
+    pub name: String,
+    /// Its values before the update.
+    pub weights: crate::tensorboard::Histogram,
+    /// Its gradient (after clipping); `None` when it received none.
+    pub grads: Option<crate::tensorboard::Histogram>,
 }
 
 /// A problem seen in the health records, with its suggested fix.
@@ -209,31 +224,5 @@ pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
 ///
 /// Fails when the file cannot be read.
 pub fn read_health(path: &Path) -> std::io::Result<(Vec<HealthRecord>, Vec<String>)> {
-    let text = std::fs::read_to_string(path)?;
-    let mut records = Vec::new();
-    let mut damage = Vec::new();
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<HealthRecord>(line) {
-            Ok(r) => records.push(r),
-            Err(e) => {
-                let cut = i + 1 == lines.len() && !complete;
-                damage.push(format!(
-                    "{}: line {} {} ({e}); it is ignored",
-                    path.display(),
-                    i + 1,
-                    if cut {
-                        "is cut short"
-                    } else {
-                        "is not a health record"
-                    }
-                ));
-            }
-        }
-    }
-    Ok((records, damage))
+    crate::jsonl::read_jsonl(path, "health record")
 }

@@ -309,6 +309,29 @@ impl ConfusionMatrix {
         }
     }
 
+    /// A matrix of the given counts, `rows[actual][predicted]` (as [`counts`](Self::counts)
+    /// returns them; `confusion.json` stores them so).
+    ///
+    /// # Errors
+    /// When the rows do not form a square matrix.
+    pub fn from_counts(rows: &[Vec<u64>]) -> Result<Self> {
+        let c = rows.len();
+        if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != c) {
+            return Err(Error::Shape {
+                op: "confusion_matrix",
+                msg: format!("row {i} has {} counts, not {c} (one per class)", r.len()),
+            });
+        }
+        let mut m = Self::new(c);
+        m.counts = rows.iter().flatten().copied().collect();
+        Ok(m)
+    }
+
+    /// The class names (`"0"`, `"1"`, ... unless named).
+    pub fn class_names(&self) -> &[String] {
+        &self.names
+    }
+
     /// Names the classes in the printed report (one name per class).
     ///
     /// # Errors

@@ -142,7 +142,7 @@ fn ensure_font(path: &Path) -> Result<(), PlotError> {
 }
 
 /// Axis range `[lo, hi]` covering the finite values with 5 % padding, never empty.
-fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite()) {
         lo = lo.min(v);
@@ -179,7 +179,7 @@ fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// about `target` of them, with a step of at least `min_step`. Computed here rather than by
 /// plotters, whose search does not terminate for some extreme ranges. Always terminates and
 /// never returns more than `target + 2` ticks.
-fn nice_ticks(lo: f64, hi: f64, target: usize, min_step: f64) -> Vec<f64> {
+pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize, min_step: f64) -> Vec<f64> {
     let span = hi - lo;
     if !(span.is_finite() && span > 0.0) || target == 0 {
         return vec![lo];

@@ -1,7 +1,7 @@
 //! A training step ([`TrainStep`]) and the parts it works with; [`StandardStep`] is the usual
 //! one.
 
-use crate::health::{HealthRecord, ParamHealth};
+use crate::health::{HealthRecord, ParamHealth, ParamHistograms};
 use crate::metrics::count_correct;
 use crate::trainer::{LossFn, Result, Task, TrainConfig};
 use crate::TrainError;
@@ -129,6 +129,11 @@ impl StepParts<'_> {
                 0.0
             };
         }
+        let histograms = if self.config.tensorboard {
+            histograms(self.names, self.params, &before, &grads)
+        } else {
+            Vec::new()
+        };
         self.health = Some(HealthRecord {
             step: self.step,
             epoch: self.epoch,
@@ -137,9 +142,30 @@ impl StepParts<'_> {
             non_finite: total_bad,
             params,
             activations: nabla_nn::health::take(),
+            histograms,
         });
         Ok(lv)
     }
+}
+
+/// Each parameter's weight histogram (before the update) and gradient histogram.
+fn histograms(
+    names: &[String],
+    params: &[Var],
+    before: &[Tensor],
+    grads: &nabla_core::GradStore,
+) -> Vec<ParamHistograms> {
+    use crate::tensorboard::{histogram::BUCKETS, Histogram};
+    params
+        .iter()
+        .zip(before)
+        .enumerate()
+        .map(|(i, (v, b))| ParamHistograms {
+            name: names.get(i).cloned().unwrap_or_else(|| i.to_string()),
+            weights: Histogram::of_tensor(b, BUCKETS),
+            grads: v.grad(grads).map(|g| Histogram::of_tensor(g, BUCKETS)),
+        })
+        .collect()
 }
 
 /// The usual step: forward in training mode, loss, backward, finite guard, clipping, update.

@@ -71,6 +71,8 @@ pub struct TrainConfig {
     /// Record gradient health (see [`crate::health`]) every this many optimizer steps (and at
     /// step 1) into `health.jsonl`; 0 turns it off.
     pub health_every: u64,
+    /// Write a TensorBoard event file into `out_dir` (see [`crate::tensorboard`]).
+    pub tensorboard: bool,
 }
 
 impl Default for TrainConfig {
@@ -89,6 +91,7 @@ impl Default for TrainConfig {
             task: Task::Classification,
             detect_anomaly: false,
             health_every: 50,
+            tensorboard: false,
         }
     }
 }
@@ -172,6 +175,7 @@ pub struct Trainer {
     names: Vec<String>,
     health: Vec<crate::health::HealthRecord>,
     diagnosed: Vec<&'static str>,
+    tensorboard: Option<crate::tensorboard::EventWriter>,
     rng: Mt19937,
     epoch: usize,
     step: u64,
@@ -207,6 +211,7 @@ impl Trainer {
             names,
             health: Vec::new(),
             diagnosed: Vec::new(),
+            tensorboard: None,
             rng,
             epoch: 0,
             step: 0,
@@ -350,6 +355,9 @@ impl Trainer {
             writeln!(f, "{line}")
                 .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
         }
+        if let Some(tb) = &mut self.tensorboard {
+            tb.add_health(&h)?;
+        }
         self.health.push(h);
         for d in crate::health::diagnose(&self.health) {
             if !self.diagnosed.contains(&d.kind) {
@@ -390,6 +398,9 @@ impl Trainer {
         if let Some(out) = &self.config.out_dir {
             std::fs::create_dir_all(out)
                 .map_err(|e| TrainError::Io(format!("{}: cannot create: {e}", out.display())))?;
+            if self.config.tensorboard && self.tensorboard.is_none() {
+                self.tensorboard = Some(crate::tensorboard::EventWriter::create(out)?);
+            }
         }
         let t_start = Instant::now();
         let mut samples = 0u64;
@@ -519,6 +530,9 @@ impl Trainer {
             }
             line.push_str(&format!("  lr {:.3e}  {seconds:.2}s", row.lr));
             bar.finish(self.config.progress, &line);
+            if let Some(tb) = &mut self.tensorboard {
+                tb.add_epoch(&row)?;
+            }
             self.history.push(row);
             self.epoch += 1;
             self.running = [0.0; 4];

@@ -103,6 +103,7 @@ fn record(step: u64, norm: f64, bad: usize) -> HealthRecord {
             non_finite: bad,
         }],
         activations: vec![],
+        histograms: vec![],
     }
 }
 

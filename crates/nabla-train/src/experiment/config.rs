@@ -231,6 +231,11 @@ pub struct TrainSection {
     /// and its layer (slow; default false).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detect_anomaly: bool,
+    /// Write a TensorBoard event file (`events.out.tfevents.*`) into the run folder:
+    /// losses, accuracy, learning rate, gradient norms, weight and gradient histograms
+    /// (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tensorboard: bool,
     /// Progress display: auto (a bar on a terminal), plain or quiet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<ProgressMode>,
@@ -271,6 +276,7 @@ impl Default for TrainSection {
             early_stopping_patience: None,
             early_stopping_min_delta: 0.0,
             detect_anomaly: false,
+            tensorboard: false,
             health_every: health_every(),
             progress: None,
             out_dir: None,

@@ -12,7 +12,9 @@
 //!
 //! The config's tables and keys are the serde form of [`ExperimentConfig`]; a run folder
 //! receives the resolved config (`config.toml`, complete: a run can be evaluated, predicted
-//! with or resumed without flags), checkpoints, `metrics.jsonl`, `summary.json` and plots.
+//! with or resumed without flags), checkpoints, `metrics.jsonl`, `health.jsonl`,
+//! `summary.json`, `confusion.json` (classifiers: the test set's), plots, the HTML report
+//! `report.html` (see [`crate::report`]) and, when asked, a TensorBoard event file.
 
 pub mod build;
 pub mod config;
@@ -20,6 +22,7 @@ pub mod data;
 pub mod run_dir;
 pub mod sample;
 pub mod spec;
+pub mod summary;
 
 pub use build::{build_model, make_loss, make_optimizer, make_schedule};
 pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
@@ -27,6 +30,7 @@ pub use data::{load_data, Data};
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use sample::{sample_text, SampleOptions};
 pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
+pub use summary::{model_summary, LayerSummary};
 
 use crate::checkpoint::EpochMetrics;
 use crate::evaluate::Evaluation;
@@ -246,6 +250,11 @@ impl Experiment {
         self.config.train.detect_anomaly = on;
         self
     }
+    /// Turns the TensorBoard event file on (`train.tensorboard`).
+    pub fn with_tensorboard(mut self, on: bool) -> Self {
+        self.config.train.tensorboard = on;
+        self
+    }
     /// Sets the progress display (overrides `train.progress`).
     pub fn with_progress(mut self, mode: ProgressMode) -> Self {
         self.progress = Some(mode);
@@ -273,7 +282,8 @@ impl Experiment {
 
     /// Trains: loads the data, builds the model, optimizer and schedule, trains with
     /// checkpoints, evaluates on the test set, and writes the run folder (config,
-    /// checkpoints, `metrics.jsonl`, `summary.json`, plots).
+    /// checkpoints, `metrics.jsonl`, `summary.json`, `confusion.json`, plots, `report.html`;
+    /// a run that fails while training still gets its report).
     ///
     /// Fails before loading any data when the run folder already holds a run (unless
     /// resuming) or cannot be written; then as the data, the model and training fail.
@@ -347,6 +357,7 @@ impl Experiment {
             task,
             detect_anomaly: t.detect_anomaly,
             health_every: t.health_every,
+            tensorboard: t.tensorboard,
         };
         let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
         if let Some((s, _)) = sched {
@@ -401,9 +412,32 @@ impl Experiment {
             Some(v) => Some(loader(v, 256, false, 0)?),
             None => None,
         };
-        let report = trainer.fit(&mut train_loader, val_loader.as_mut())?;
+        let report = match trainer.fit(&mut train_loader, val_loader.as_mut()) {
+            Ok(r) => r,
+            Err(e) => {
+                // the report of a run that stopped (a NaN, say) shows its health and diagnoses
+                let _ = crate::report::write_report(&out);
+                return Err(e);
+            }
+        };
         let mut test_loader = loader(&data.test, 256, false, 0)?;
-        let test = trainer.evaluate(&mut test_loader)?;
+        let test = if task == Task::Classification {
+            let (test, cm) = crate::evaluate::evaluate_with_confusion(
+                trainer.model.as_ref(),
+                &trainer.loss,
+                &mut test_loader,
+                data.outputs,
+            )?;
+            let classes: Vec<String> = match &data.class_names {
+                Some(n) if n.len() == data.outputs => n.clone(),
+                _ => cm.class_names().to_vec(),
+            };
+            let j = json!({"split": "test", "classes": classes, "counts": cm.counts()});
+            crate::trainer::write_json(&out.join("confusion.json"), &j)?;
+            test
+        } else {
+            trainer.evaluate(&mut test_loader)?
+        };
         let rows: Vec<crate::plot::EpochRow> = report
             .history
             .iter()
@@ -443,6 +477,14 @@ impl Experiment {
             summary["val_bpc"] = json!(test.loss / std::f64::consts::LN_2);
         }
         crate::trainer::write_json(&out.join("summary.json"), &summary)?;
+        match crate::report::write_report(&out) {
+            Ok(w) => {
+                for d in w.damage {
+                    eprintln!("nabla: warning: {d}");
+                }
+            }
+            Err(e) => eprintln!("nabla: warning: report.html not written: {e}"),
+        }
         Ok(RunResult {
             dir: out,
             config: cfg,
