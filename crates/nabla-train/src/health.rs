@@ -96,8 +96,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// - dead ReLUs: a ReLU layer with more than half its units dead in each of the last three
 ///   records;
 /// - saturated sigmoid/tanh: more than half the outputs saturated in each of the last three;
-/// - learning rate too high / too low: the median update-to-weight ratio above 0.1 or below
-///   1e-6 (about 1e-3 is healthy: CS231n's rule of thumb).
+/// - learning rate too high / too low: the median update-to-weight ratio above 0.1 (or one
+///   record's above 1) or below 1e-6 (about 1e-3 is healthy: CS231n's rule of thumb), over
+///   the weight tensors that got a gradient (a dead layer's zero update is not a low rate).
 pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
     let mut out = Vec::new();
     let (Some(first), Some(last)) = (records.first(), records.last()) else {
@@ -194,21 +195,30 @@ pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
             ),
         });
     }
-    // learning rate: update / weight ratios
-    let upd = median(
-        records
-            .iter()
-            .map(|r| median(weights(r).iter().map(|p| p.update_ratio).collect()))
-            .collect(),
-    );
-    if upd > 0.1 {
+    // learning rate: update / weight ratios of the tensors that got a gradient (a dead layer's
+    // zero update says nothing about the learning rate)
+    let per_record: Vec<f64> = records
+        .iter()
+        .filter_map(|r| {
+            let v: Vec<f64> = weights(r)
+                .iter()
+                .filter(|p| p.grad_norm > 0.0)
+                .map(|p| p.update_ratio)
+                .collect();
+            (!v.is_empty()).then(|| median(v))
+        })
+        .collect();
+    let upd = median(per_record.clone());
+    // one step that moves the weights by more than their norm is too high whatever follows
+    let worst = per_record.iter().copied().fold(0.0f64, f64::max);
+    if upd > 0.1 || worst > 1.0 {
         out.push(Diagnosis {
             kind: "learning_rate_too_high",
             message: format!(
-                "learning rate too high: the updates change the weights by {upd:.1e} of their norm per step (median; about 1e-3 is healthy); lower train.optimizer.lr"
+                "learning rate too high: the updates change the weights by {upd:.1e} of their norm per step (median; up to {worst:.1e} in one step; about 1e-3 is healthy); lower train.optimizer.lr"
             ),
         });
-    } else if upd < 1e-6 {
+    } else if !per_record.is_empty() && upd < 1e-6 {
         out.push(Diagnosis {
             kind: "learning_rate_too_low",
             message: format!(

@@ -169,3 +169,38 @@ fn health_jsonl_is_written_and_damage_is_reported() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A layer whose gradient is zero (dead) moves by 0 of its norm: that is no evidence of a low
+/// learning rate; one step that moves the weights by more than their norm is a high one.
+#[test]
+fn zero_gradient_layers_are_not_a_low_learning_rate() {
+    let dead = |step: u64, ratio: f64| {
+        let mut r = record(step, 1.0, 0);
+        r.params[0].update_ratio = ratio;
+        r.params.push(ParamHealth {
+            name: "3.weight".into(),
+            grad_norm: 0.0,
+            weight_norm: 1.0,
+            update_ratio: 0.0,
+            non_finite: 0,
+        });
+        r.params.push(ParamHealth {
+            name: "6.weight".into(),
+            grad_norm: 0.0,
+            weight_norm: 2.0,
+            update_ratio: 0.0,
+            non_finite: 0,
+        });
+        r
+    };
+    let k: Vec<&str> = diagnose(&[dead(1, 1e-3), dead(50, 1e-3), dead(100, 1e-3)])
+        .iter()
+        .map(|d| d.kind)
+        .collect();
+    assert!(!k.contains(&"learning_rate_too_low"), "{k:?}");
+    let k: Vec<&str> = diagnose(&[dead(1, 40.0), dead(50, 1e-3), dead(100, 1e-3)])
+        .iter()
+        .map(|d| d.kind)
+        .collect();
+    assert!(k.contains(&"learning_rate_too_high"), "{k:?}");
+}
