@@ -2,8 +2,9 @@
 //! fixed blocks; per step, each block runs its part of the recurrent product (one
 //! single-threaded `gemm`) and its gate arithmetic, and the pool's threads share the blocks
 //! ([`super::team`]). The backward pass has two phases per step (gate arithmetic, then the
-//! product `dG_t · W_hh` by blocks of `dh`'s columns) and the weight gradient as one product
-//! over the whole sequence.
+//! product `dG_t · W_hh` by blocks of `dh`'s columns), a block's second phase and its next
+//! first phase run back to back (one barrier per step), and the weight gradient is one
+//! product over the whole sequence.
 
 use super::act::GateAct;
 use super::{cells, team, Cell};
@@ -347,14 +348,15 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
         let (dhs, dcs) = (SharedMut::new(&mut dh), SharedMut::new(&mut dc));
         let (dgxs, dghs) = (SharedMut::new(&mut dgx), SharedMut::new(&mut dgh_own));
         let parallel = d.n * gw * h >= PAR_FLOPS;
-        team::run(d.t, 2, blocks.len(), parallel, |s, phase, bi| {
+        // phase 0 of step s (gate arithmetic), phase 1 (dh (+)= dG_s · W_hh) for one block
+        let work = |s: usize, phase: usize, bi: usize| {
             let units = &blocks[bi];
             let (j0, u) = (units.start, units.len());
             let ti = d.time(d.t - 1 - s, reverse);
             if phase == 1 {
                 // dh_b (+)= dG_t · W_hh[:, b]: needs every block's dG_t (phase 0 is done)
-                // SAFETY: phase 0 of this step is complete; this block alone writes its
-                // columns of dh.
+                // SAFETY: phase 0 of this step is complete (the barrier before this team
+                // step); this block alone writes its columns of dh.
                 let dgt = unsafe {
                     if gru {
                         dghs.get(ti * ngh..(ti + 1) * ngh)
@@ -426,6 +428,17 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                         )
                     }
                 }
+            }
+        };
+        // Phase 0 of a block needs only that block's columns of dh (from its own phase 1 of
+        // the step before) and of dc, so a block runs phase 1 of step s - 1 and phase 0 of
+        // step s back to back: one barrier per step (phase 1 needs every block's dG).
+        team::run(d.t + 1, 1, blocks.len(), parallel, |k, _, bi| {
+            if k > 0 {
+                work(k - 1, 1, bi);
+            }
+            if k < d.t {
+                work(k, 0, bi);
             }
         });
     }
