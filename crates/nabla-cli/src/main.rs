@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod ranks;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
@@ -229,7 +230,9 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
         }
         Command::Bench(b) => bench::run(&b),
         Command::Train(t) => {
-            if let Some(n) = t.threads {
+            // under mpirun: the MPI world, or a refusal without the mpi feature
+            let ranks = ranks::Ranks::start()?;
+            if let Some(n) = t.threads.or(ranks.default_threads()) {
                 check_threads(n)?;
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
@@ -246,7 +249,8 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 progress: t.plain.then_some(nabla::train::ProgressMode::Plain),
                 detect_anomaly: t.detect_anomaly,
             };
-            run::train(&args).map_err(to_exit)
+            let r = run::train(&args, ranks.comm.clone()).map_err(|e| (e.code, e.msg, e.collective));
+            ranks.finish(r)
         }
         Command::Eval {
             run_dir,
@@ -356,7 +360,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {
-            eprintln!("nabla: {msg}");
+            // (a rank other than 0 of a data-parallel run leaves the message to rank 0)
+            if !msg.is_empty() {
+                eprintln!("nabla: {msg}");
+            }
             ExitCode::from(code)
         }
     }

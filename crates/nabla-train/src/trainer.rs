@@ -4,9 +4,10 @@ use crate::checkpoint::{
     latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, EncodedCheckpoint,
     EpochMetrics, LoadedCheckpoint, TrainerState,
 };
+use crate::distributed::{Communicator, GradAverager};
 use crate::evaluate::{evaluate, predict, Evaluation};
 use crate::progress::{EpochProgress, ProgressMode};
-use crate::step::{StandardStep, StepParts, TrainStep};
+use crate::step::{ParallelParts, StandardStep, StepOutput, StepParts, TrainStep};
 use crate::TrainError;
 use nabla_core::{Mt19937, Tensor, Var};
 use nabla_data::{Cursor, DataLoader};
@@ -15,6 +16,7 @@ use nabla_nn::schedule::LrScheduler;
 use nabla_nn::{Module, StateDict};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// `loss(output, target)`.
@@ -153,6 +155,11 @@ pub struct FitReport {
     pub samples: u64,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
+    /// Optimizer steps taken in this process.
+    pub steps: u64,
+    /// Seconds this process spent in the gradients' all-reduces (data-parallel training;
+    /// 0 in one process).
+    pub allreduce_seconds: f64,
 }
 
 /// Trains a model (see the crate docs).
@@ -179,6 +186,8 @@ pub struct Trainer {
     best: Option<f64>,
     bad_epochs: usize,
     history: Vec<EpochMetrics>,
+    comm: Option<Arc<dyn Communicator>>,
+    averager: GradAverager,
 }
 
 impl Trainer {
@@ -214,6 +223,45 @@ impl Trainer {
             best: None,
             bad_epochs: 0,
             history: Vec::new(),
+            comm: None,
+            averager: GradAverager::new(),
+        }
+    }
+    /// Trains data-parallel over the ranks of `comm` (see [`crate::distributed`]): give the
+    /// same model, optimizer, loss and config on every rank, and training loaders split with
+    /// [`nabla_data::Shard`]`(rank, size)` (and, for speed, the evaluation loaders too). Rank
+    /// 0 alone writes the output folder and prints; the others train quietly.
+    pub fn with_communicator(mut self, comm: Arc<dyn Communicator>) -> Self {
+        self.comm = Some(comm);
+        self
+    }
+    /// Sets the size of the gradient buckets of data-parallel training (default 4 MiB).
+    pub fn with_bucket_bytes(mut self, bytes: usize) -> Self {
+        self.averager = GradAverager::with_bucket_bytes(bytes);
+        self
+    }
+    /// The communicator of a data-parallel run of several ranks (`None` in one process).
+    fn parallel(&self) -> Option<&dyn Communicator> {
+        self.comm.as_deref().filter(|c| c.size() > 1)
+    }
+    /// This process's rank (0 in one process).
+    pub fn rank(&self) -> usize {
+        self.comm.as_ref().map_or(0, |c| c.rank())
+    }
+    /// Ranks training together (1 in one process).
+    pub fn world_size(&self) -> usize {
+        self.comm.as_ref().map_or(1, |c| c.size())
+    }
+    /// The output folder, on rank 0 (the other ranks write nothing).
+    fn out_dir(&self) -> Option<&Path> {
+        self.config.out_dir.as_deref().filter(|_| self.rank() == 0)
+    }
+    /// The progress display: the config's on rank 0, quiet on the others.
+    fn progress(&self) -> ProgressMode {
+        if self.rank() == 0 {
+            self.config.progress
+        } else {
+            ProgressMode::Quiet
         }
     }
     /// Adds a learning-rate schedule.
@@ -260,6 +308,7 @@ impl Trainer {
             best: self.best,
             bad_epochs: self.bad_epochs,
             history: self.history.clone(),
+            world_size: self.world_size(),
         }
     }
 
@@ -289,7 +338,7 @@ impl Trainer {
     /// Writes a checkpoint of the current state into `out_dir/checkpoints` (and keeps the
     /// previous one).
     pub fn save_checkpoint(&self, cursor: Cursor) -> Result<Option<PathBuf>> {
-        let Some(out) = &self.config.out_dir else {
+        let Some(out) = self.out_dir() else {
             return Ok(None);
         };
         let snap = self.snapshot(cursor)?;
@@ -338,7 +387,7 @@ impl Trainer {
 
     /// Keeps a health record, appends it to `health.jsonl` and prints each new diagnosis once.
     fn record_health(&mut self, h: crate::health::HealthRecord) -> Result<()> {
-        if let Some(out) = &self.config.out_dir {
+        if let Some(out) = self.out_dir() {
             use std::io::Write;
             let line = serde_json::to_string(&h).map_err(|e| TrainError::Io(e.to_string()))?;
             let path = out.join("health.jsonl");
@@ -354,7 +403,7 @@ impl Trainer {
         for d in crate::health::diagnose(&self.health) {
             if !self.diagnosed.contains(&d.kind) {
                 self.diagnosed.push(d.kind);
-                if self.config.progress != ProgressMode::Quiet {
+                if self.progress() != ProgressMode::Quiet {
                     eprintln!("nabla: health: {}", d.message);
                 }
             }
@@ -368,7 +417,7 @@ impl Trainer {
     }
 
     fn write_metrics(&self) -> Result<()> {
-        let Some(out) = &self.config.out_dir else {
+        let Some(out) = self.out_dir() else {
             return Ok(());
         };
         let mut text = String::new();
@@ -387,10 +436,13 @@ impl Trainer {
         train: &mut DataLoader,
         mut val: Option<&mut DataLoader>,
     ) -> Result<FitReport> {
-        if let Some(out) = &self.config.out_dir {
+        if let Some(out) = self.out_dir() {
             std::fs::create_dir_all(out)
                 .map_err(|e| TrainError::Io(format!("{}: cannot create: {e}", out.display())))?;
         }
+        self.start_parallel(train)?;
+        let reduce_start = self.averager.seconds();
+        let steps_start = self.step;
         let t_start = Instant::now();
         let mut samples = 0u64;
         let mut stopped_early = false;
@@ -403,13 +455,17 @@ impl Trainer {
             // seconds this epoch ran before a resume (0 otherwise)
             let carried = self.running[3];
             let bar = EpochProgress::start(
-                self.config.progress,
+                self.progress(),
                 e,
                 self.config.epochs,
                 train.len() as u64,
                 train.cursor().position,
             );
-            while let Some(batch) = train.next_batch() {
+            loop {
+                let position = train.cursor().position;
+                let Some(batch) = train.next_batch() else {
+                    break;
+                };
                 let batch = batch?;
                 self.step += 1;
                 let n = batch.len() as f64;
@@ -422,6 +478,18 @@ impl Trainer {
                     let every = self.config.health_every;
                     let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
                     let _collect = health_due.then(nabla_nn::health::collect);
+                    let (offset, whole) = train.shard_span(position);
+                    let parallel = self.comm.as_deref().filter(|c| c.size() > 1).map(|comm| {
+                        ParallelParts {
+                            comm,
+                            averager: &mut self.averager,
+                            shard: nabla_nn::BatchShard {
+                                offset,
+                                rows: batch.len(),
+                                whole,
+                            },
+                        }
+                    });
                     let mut parts = StepParts {
                         model: self.model.as_ref(),
                         params: &self.params,
@@ -434,23 +502,50 @@ impl Trainer {
                         names: &self.names,
                         health_due,
                         health: None,
+                        parallel,
                     };
-                    let out = self.step_fn.step(&mut parts, &batch)?;
+                    let out = if batch.is_empty() && parts.parallel.is_some() {
+                        parts.step_without_samples()?;
+                        StepOutput {
+                            loss: 0.0,
+                            correct: (self.config.task == Task::Classification).then_some(0),
+                        }
+                    } else {
+                        self.step_fn.step(&mut parts, &batch)?
+                    };
                     if let Some(h) = parts.health.take() {
                         self.record_health(h)?;
+                    }
+                    if whole < self.world_size() && train.config().shard.world > 1 {
+                        // a rank without samples drew no dropout masks: take rank 0's stream
+                        self.sync_rng()?;
                     }
                     out
                 };
                 samples += batch.len() as u64;
-                self.running[0] += out.loss * n;
-                self.running[1] += out.correct.unwrap_or(0) as f64;
-                self.running[2] += n;
+                let batch_loss = match self.parallel() {
+                    // the whole batch's sums, the same on every rank
+                    Some(c) => {
+                        let mut s = [out.loss * n, out.correct.unwrap_or(0) as f64, n];
+                        c.allreduce_sum_f64(&mut s)?;
+                        self.running[0] += s[0];
+                        self.running[1] += s[1];
+                        self.running[2] += s[2];
+                        s[0] / s[2].max(1.0)
+                    }
+                    None => {
+                        self.running[0] += out.loss * n;
+                        self.running[1] += out.correct.unwrap_or(0) as f64;
+                        self.running[2] += n;
+                        out.loss
+                    }
+                };
                 if self.config.schedule_per_step {
                     if let Some(s) = self.scheduler.as_mut() {
                         s.step(self.optimizer.as_mut(), None)?;
                     }
                 }
-                bar.update(out.loss, n / t0.elapsed().as_secs_f64().max(1e-9));
+                bar.update(batch_loss, n / t0.elapsed().as_secs_f64().max(1e-9));
                 if let Some(every) = self.config.checkpoint_every_steps {
                     if every > 0 && self.step % every == 0 {
                         self.running[3] = carried + t_epoch.elapsed().as_secs_f64();
@@ -518,7 +613,7 @@ impl Trainer {
                 line.push_str(&format!("  val_mae {:.4}  val_r2 {:.4}", r.mae, r.r2));
             }
             line.push_str(&format!("  lr {:.3e}  {seconds:.2}s", row.lr));
-            bar.finish(self.config.progress, &line);
+            bar.finish(self.progress(), &line);
             self.history.push(row);
             self.epoch += 1;
             self.running = [0.0; 4];
@@ -538,7 +633,7 @@ impl Trainer {
                     stopped_early = true;
                 }
             }
-            if let Some(out) = &self.config.out_dir {
+            if let Some(out) = self.out_dir() {
                 // one snapshot for the epoch's checkpoint and, when it improved, `best`
                 let snap = self.snapshot(train.cursor())?;
                 self.write_step_checkpoint(out, &snap)?;
@@ -552,12 +647,102 @@ impl Trainer {
             seconds: t_start.elapsed().as_secs_f64(),
             samples,
             stopped_early,
+            steps: self.step - steps_start,
+            allreduce_seconds: self.averager.seconds() - reduce_start,
         })
     }
 
-    /// Mean loss (and the task's metrics) over every batch of `loader`, in evaluation mode.
+    /// The start of data-parallel training: checks that the training loader is split for
+    /// these ranks, hands rank 0's parameters and buffers to every rank, and checks that every
+    /// rank holds rank 0's training state (a rank that differs stops every rank).
+    fn start_parallel(&mut self, train: &DataLoader) -> Result<()> {
+        let Some(comm) = self.parallel() else {
+            return Ok(());
+        };
+        let sh = train.config().shard;
+        let fits = if sh.world == 1 || (sh.world == comm.size() && sh.rank == comm.rank()) {
+            Ok(())
+        } else {
+            Err(TrainError::Config(format!(
+                "the training loader is split as rank {} of {}, but this process is rank {} of {}",
+                sh.rank,
+                sh.world,
+                comm.rank(),
+                comm.size()
+            )))
+        };
+        crate::distributed::agree(comm, fits)?;
+        let mine = model_tensors(self.model.as_ref());
+        let root = crate::distributed::broadcast_tensors(comm, 0, &mine)?;
+        let loaded = if comm.rank() == 0 {
+            Ok(())
+        } else {
+            load_model_tensors(self.model.as_ref(), &root, "rank 0's weights")
+        };
+        crate::distributed::agree(comm, loaded)?;
+        let snap = self.snapshot(train.cursor())?;
+        crate::distributed::check_same_state(comm, self.step, snap.state_fingerprint())
+    }
+
+    /// Rank 0's dropout stream on every rank.
+    fn sync_rng(&mut self) -> Result<()> {
+        let Some(comm) = self.parallel() else {
+            return Ok(());
+        };
+        let st = self.rng.state();
+        let mut bytes = serde_json::to_vec(&(st.key, st.pos, st.gauss))
+            .map_err(|e| TrainError::Comm(e.to_string()))?;
+        comm.broadcast_bytes(0, &mut bytes)?;
+        let (key, pos, gauss): (Vec<u32>, usize, Option<f64>) = serde_json::from_slice(&bytes)
+            .map_err(|e| TrainError::Comm(format!("rank 0's random stream: {e}")))?;
+        self.rng = Mt19937::from_state(&nabla_core::MtState { key, pos, gauss })
+            .map_err(|e| TrainError::Comm(format!("rank 0's random stream: {e}")))?;
+        Ok(())
+    }
+
+    /// Rank 0's buffers (BatchNorm running statistics) on every rank, as DDP's
+    /// `broadcast_buffers` does before a forward pass that uses them.
+    fn sync_buffers(&self) -> Result<()> {
+        let Some(comm) = self.parallel() else {
+            return Ok(());
+        };
+        let bufs: std::collections::BTreeMap<String, Tensor> = self
+            .model
+            .buffers()
+            .into_iter()
+            .map(|(k, v)| (k, v.as_tensor().detach()))
+            .collect();
+        if bufs.is_empty() {
+            return Ok(());
+        }
+        let root = crate::distributed::broadcast_tensors(comm, 0, &bufs)?;
+        if comm.rank() != 0 {
+            for (k, v) in self.model.buffers() {
+                if let Some(t) = root.get(&k) {
+                    v.set(t)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Mean loss (and the task's metrics) over every batch of `loader`, in evaluation mode;
+    /// in data-parallel training the sums over every rank's part (with rank 0's BatchNorm
+    /// statistics), the same on every rank.
     pub fn evaluate(&self, loader: &mut DataLoader) -> Result<Evaluation> {
-        evaluate(self.model.as_ref(), &self.loss, loader, self.config.task)
+        match self.parallel() {
+            Some(c) => {
+                self.sync_buffers()?;
+                crate::evaluate::evaluate_distributed(
+                    self.model.as_ref(),
+                    &self.loss,
+                    loader,
+                    self.config.task,
+                    c,
+                )
+            }
+            None => evaluate(self.model.as_ref(), &self.loss, loader, self.config.task),
+        }
     }
 
     /// The model's outputs for `x`, in evaluation mode.
