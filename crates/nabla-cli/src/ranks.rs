@@ -46,7 +46,13 @@ impl Ranks {
             (Ok(()), _) => Ok(()),
             (Err((code, msg, _)), None) => Err((code, msg)),
             (Err((code, msg, true)), Some(c)) => {
-                Err((code, if c.rank() == 0 { msg } else { String::new() }))
+                // rank 0 prints before any rank exits: mpirun stops the job when the first
+                // rank exits with an error, which could kill rank 0 before it printed
+                if c.rank() == 0 {
+                    eprintln!("nabla: {msg}");
+                }
+                let _ = c.barrier();
+                Err((code, String::new()))
             }
             (Err((code, msg, false)), Some(c)) => {
                 eprintln!("nabla: rank {}: {msg}", c.rank());

@@ -321,6 +321,8 @@ impl Experiment {
         agree(comm, cfg.validate().map_err(TrainError::Config))?;
         if ranks > 1 {
             let text = agree(comm, parallel::canonical_config(&cfg))?;
+            // whether it resumes is part of what the ranks must share
+            let text = format!("{text}\n[launch]\nresume = {}\n", self.resume.is_some());
             crate::distributed::check_same_text(comm, &text, parallel::config_difference)?;
             let small = if cfg.train.batch_size < ranks {
                 Err(TrainError::Config(format!(
@@ -432,8 +434,13 @@ impl Experiment {
                 );
             }
             let resumed = ck.is_some();
+            // (every rank takes part in the agreement, with a checkpoint or without)
+            let restored = match &ck {
+                Some(ck) => trainer.restore(ck, &mut train_loader),
+                None => Ok(()),
+            };
+            agree(comm, restored)?;
             if let Some(ck) = &ck {
-                agree(comm, trainer.restore(ck, &mut train_loader))?;
                 let before = ck.state.world_size;
                 if before != ranks && root && progress != ProgressMode::Quiet {
                     println!(
