@@ -249,7 +249,8 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 progress: t.plain.then_some(nabla::train::ProgressMode::Plain),
                 detect_anomaly: t.detect_anomaly,
             };
-            let r = run::train(&args, ranks.comm.clone()).map_err(|e| (e.code, e.msg, e.collective));
+            let r =
+                run::train(&args, ranks.comm.clone()).map_err(|e| (e.code, e.msg, e.collective));
             ranks.finish(r)
         }
         Command::Eval {

@@ -4,11 +4,11 @@
 use nabla::core::{GradcheckOptions, Mt19937, Tensor};
 use nabla::data::{DataLoader, Dataset, LoaderConfig, Standardizer};
 use nabla::nn::Module;
+use nabla::train::distributed::agree;
 use nabla::train::experiment::data::prediction_rows;
 use nabla::train::experiment::{
     build_model, load_data, make_loss, open_run_with, ExperimentConfig,
 };
-use nabla::train::distributed::agree;
 use nabla::train::{Communicator, Experiment, LossFn, ProgressMode, Task, TrainError};
 use serde_json::json;
 use std::path::{Path, PathBuf};

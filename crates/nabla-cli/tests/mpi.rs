@@ -135,8 +135,16 @@ fn two_and_three_ranks_train_the_single_process_model() {
     let d = tmp("same");
     std::fs::write(d.join("c.toml"), SMALL).unwrap();
     let one = ok(&single(&["train", "c.toml", "--out", "one", "--plain"], &d));
-    let two = ok(&ranks(2, &["train", "c.toml", "--out", "two", "--plain"], &d));
-    ok(&ranks(2, &["train", "c.toml", "--out", "again", "--plain"], &d));
+    let two = ok(&ranks(
+        2,
+        &["train", "c.toml", "--out", "two", "--plain"],
+        &d,
+    ));
+    ok(&ranks(
+        2,
+        &["train", "c.toml", "--out", "again", "--plain"],
+        &d,
+    ));
     let three = ok(&ranks(3, &["train", "c.toml", "--plain"], &d));
     let w1 = weights(&d.join("one"));
     let (m2, m3) = (
@@ -215,7 +223,9 @@ fn running(pid: u32) -> bool {
 fn start_and_wait(k: usize, d: &Path, out: &str, step: u64) -> Child {
     let mut child = mpirun()
         .args(["-n", &k.to_string(), BIN])
-        .args(["train", "c.toml", "--out", out, "--plain", "--epochs", "400"])
+        .args([
+            "train", "c.toml", "--out", out, "--plain", "--epochs", "400",
+        ])
         .current_dir(d)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -267,7 +277,11 @@ fn killed_rank_stops_the_others_and_the_run_resumes_bitwise() {
     let _one = serial();
     let d = tmp("kill");
     std::fs::write(d.join("c.toml"), SMALL).unwrap();
-    ok(&ranks(2, &["train", "c.toml", "--out", "straight", "--plain"], &d));
+    ok(&ranks(
+        2,
+        &["train", "c.toml", "--out", "straight", "--plain"],
+        &d,
+    ));
     // 3 ranks, rank 1 killed mid-epoch (an epoch has 39 steps, checkpoints every 7)
     let mut child = start_and_wait(3, &d, "k3", 14);
     let (status, secs) = kill_rank(&mut child, 1);
@@ -284,12 +298,26 @@ fn killed_rank_stops_the_others_and_the_run_resumes_bitwise() {
     let left = list_checkpoints(&d.join("k2"));
     let late = left.iter().any(|c| c.ends_with("ckpt-0000000078"));
     assert!(!late, "killed too late: {left:?}");
-    let out = ok(&ranks(2, &["train", "--resume", "k2", "--epochs", "2", "--plain"], &d));
+    let out = ok(&ranks(
+        2,
+        &["train", "--resume", "k2", "--epochs", "2", "--plain"],
+        &d,
+    ));
     assert!(out.contains("resuming"), "{out}");
-    assert_eq!(newest_bytes(&d.join("straight")), newest_bytes(&d.join("k2")));
+    assert_eq!(
+        newest_bytes(&d.join("straight")),
+        newest_bytes(&d.join("k2"))
+    );
     // the 3-rank run resumed on 2 ranks: the same training, summed in another order
-    let out = ok(&ranks(2, &["train", "--resume", "k3", "--epochs", "2", "--plain"], &d));
-    assert!(out.contains("trained on 3 rank(s) and continues on 2"), "{out}");
+    let out = ok(&ranks(
+        2,
+        &["train", "--resume", "k3", "--epochs", "2", "--plain"],
+        &d,
+    ));
+    assert!(
+        out.contains("trained on 3 rank(s) and continues on 2"),
+        "{out}"
+    );
     let m = max_diff(&weights(&d.join("straight")), &weights(&d.join("k3")));
     assert!(m <= 1e-4, "{m}");
 }
@@ -302,7 +330,9 @@ fn bad_input_stops_every_rank_with_exit_2() {
     // ranks started with different seeds (or configs)
     let o = mpirun()
         .args(["-n", "1", BIN, "train", "c.toml", "--out", "x", ":"])
-        .args(["-n", "1", BIN, "train", "c.toml", "--out", "x", "--seed", "1"])
+        .args([
+            "-n", "1", BIN, "train", "c.toml", "--out", "x", "--seed", "1",
+        ])
         .current_dir(&d)
         .output()
         .unwrap();
@@ -310,7 +340,11 @@ fn bad_input_stops_every_rank_with_exit_2() {
         &o,
         "rank 1: this rank's config differs from rank 0's: train.seed = 1 (rank 0: 0)",
     );
-    std::fs::write(d.join("other.toml"), SMALL.replace("lr = 0.01", "lr = 0.02")).unwrap();
+    std::fs::write(
+        d.join("other.toml"),
+        SMALL.replace("lr = 0.01", "lr = 0.02"),
+    )
+    .unwrap();
     let o = mpirun()
         .args(["-n", "2", BIN, "train", "c.toml", "--out", "x", ":"])
         .args(["-n", "1", BIN, "train", "other.toml", "--out", "x"])
@@ -321,12 +355,19 @@ fn bad_input_stops_every_rank_with_exit_2() {
     assert_bad(&o, "train.optimizer.lr = 0.02 (rank 0: 0.01)");
     assert!(!d.join("x").exists(), "a run folder was made");
     // a batch smaller than the number of ranks
-    std::fs::write(d.join("b2.toml"), SMALL.replace("batch_size = 34", "batch_size = 2")).unwrap();
+    std::fs::write(
+        d.join("b2.toml"),
+        SMALL.replace("batch_size = 34", "batch_size = 2"),
+    )
+    .unwrap();
     let o = ranks(3, &["train", "b2.toml", "--out", "y"], &d);
     assert_bad(&o, "train.batch_size = 2 is smaller than the 3 ranks");
     assert!(!d.join("y").exists());
     // one rank resuming, the other starting afresh
-    ok(&single(&["train", "c.toml", "--out", "run", "--epochs", "1"], &d));
+    ok(&single(
+        &["train", "c.toml", "--out", "run", "--epochs", "1"],
+        &d,
+    ));
     let o = mpirun()
         .args(["-n", "1", BIN, "train", "--resume", "run", ":"])
         .args(["-n", "1", BIN, "train", "c.toml", "--out", "z"])
@@ -339,8 +380,24 @@ fn bad_input_stops_every_rank_with_exit_2() {
     let before = list_checkpoints(&d.join("run"));
     std::fs::create_dir_all(d.join("elsewhere")).unwrap();
     let o = mpirun()
-        .args(["-n", "1", "--wdir", d.to_str().unwrap(), BIN, "train", "--resume", "run", ":"])
-        .args(["-n", "1", "--wdir", d.join("elsewhere").to_str().unwrap(), BIN])
+        .args([
+            "-n",
+            "1",
+            "--wdir",
+            d.to_str().unwrap(),
+            BIN,
+            "train",
+            "--resume",
+            "run",
+            ":",
+        ])
+        .args([
+            "-n",
+            "1",
+            "--wdir",
+            d.join("elsewhere").to_str().unwrap(),
+            BIN,
+        ])
         .args(["train", "--resume", "run"])
         .output()
         .unwrap();
@@ -350,12 +407,31 @@ fn bad_input_stops_every_rank_with_exit_2() {
     std::fs::create_dir_all(&copy).unwrap();
     std::fs::copy(d.join("run/config.toml"), copy.join("config.toml")).unwrap();
     let o = mpirun()
-        .args(["-n", "1", "--wdir", d.to_str().unwrap(), BIN, "train", "--resume", "run", ":"])
-        .args(["-n", "1", "--wdir", d.join("elsewhere").to_str().unwrap(), BIN])
+        .args([
+            "-n",
+            "1",
+            "--wdir",
+            d.to_str().unwrap(),
+            BIN,
+            "train",
+            "--resume",
+            "run",
+            ":",
+        ])
+        .args([
+            "-n",
+            "1",
+            "--wdir",
+            d.join("elsewhere").to_str().unwrap(),
+            BIN,
+        ])
         .args(["train", "--resume", "run"])
         .output()
         .unwrap();
-    assert_bad(&o, "rank 1: this rank's training state (step 0) is not rank 0's (step 39)");
+    assert_bad(
+        &o,
+        "rank 1: this rank's training state (step 0) is not rank 0's (step 39)",
+    );
     // the run was not touched
     assert_eq!(list_checkpoints(&d.join("run")), before);
 }

@@ -932,7 +932,10 @@ fn health_reports_and_its_bad_input() {
 fn several_ranks_without_the_mpi_feature_are_refused() {
     let d = tmp("nompi");
     std::fs::write(d.join("c.toml"), SMALL).unwrap();
-    for (var, rank) in [("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"), ("PMI_SIZE", "PMI_RANK")] {
+    for (var, rank) in [
+        ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
+        ("PMI_SIZE", "PMI_RANK"),
+    ] {
         let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
             .args(["train", "c.toml", "--out", "x"])
             .current_dir(&d)

@@ -717,7 +717,8 @@ mod tests {
             assert_eq!(b.x.shape(), &[0, 1]);
             assert_eq!(b.y.shape(), &[0]);
             // a resumed shard continues exactly where the whole loader does
-            let mut a = DataLoader::new(ds(23), cfg.clone().with_shard(Shard::new(1, 3).unwrap())).unwrap();
+            let mut a =
+                DataLoader::new(ds(23), cfg.clone().with_shard(Shard::new(1, 3).unwrap())).unwrap();
             a.resume(Cursor::from_array([1, 2, 3])).unwrap();
             let mut w = DataLoader::new(ds(23), cfg.clone()).unwrap();
             w.resume(Cursor::from_array([1, 2, 3])).unwrap();

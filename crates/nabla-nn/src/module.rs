@@ -68,7 +68,11 @@ impl<'a> ForwardCtx<'a> {
     ///
     /// Fails when the rows do not lie inside the whole batch.
     pub fn with_shard(mut self, shard: BatchShard) -> Result<Self> {
-        if shard.offset.checked_add(shard.rows).is_none_or(|e| e > shard.whole) {
+        if shard
+            .offset
+            .checked_add(shard.rows)
+            .is_none_or(|e| e > shard.whole)
+        {
             return Err(Error::Arg {
                 op: "ForwardCtx::with_shard",
                 msg: format!(

@@ -470,58 +470,59 @@ impl Trainer {
                 self.step += 1;
                 let n = batch.len() as f64;
                 let t0 = Instant::now();
-                let out = {
-                    let _anomaly = self
-                        .config
-                        .detect_anomaly
-                        .then(nabla_core::anomaly::detect_anomaly);
-                    let every = self.config.health_every;
-                    let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
-                    let _collect = health_due.then(nabla_nn::health::collect);
-                    let (offset, whole) = train.shard_span(position);
-                    let parallel = self.comm.as_deref().filter(|c| c.size() > 1).map(|comm| {
-                        ParallelParts {
-                            comm,
-                            averager: &mut self.averager,
-                            shard: nabla_nn::BatchShard {
-                                offset,
-                                rows: batch.len(),
-                                whole,
-                            },
+                let out =
+                    {
+                        let _anomaly = self
+                            .config
+                            .detect_anomaly
+                            .then(nabla_core::anomaly::detect_anomaly);
+                        let every = self.config.health_every;
+                        let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
+                        let _collect = health_due.then(nabla_nn::health::collect);
+                        let (offset, whole) = train.shard_span(position);
+                        let parallel = self.comm.as_deref().filter(|c| c.size() > 1).map(|comm| {
+                            ParallelParts {
+                                comm,
+                                averager: &mut self.averager,
+                                shard: nabla_nn::BatchShard {
+                                    offset,
+                                    rows: batch.len(),
+                                    whole,
+                                },
+                            }
+                        });
+                        let mut parts = StepParts {
+                            model: self.model.as_ref(),
+                            params: &self.params,
+                            optimizer: self.optimizer.as_mut(),
+                            loss: &self.loss,
+                            rng: &mut self.rng,
+                            config: &self.config,
+                            epoch: e,
+                            step: self.step,
+                            names: &self.names,
+                            health_due,
+                            health: None,
+                            parallel,
+                        };
+                        let out = if batch.is_empty() && parts.parallel.is_some() {
+                            parts.step_without_samples()?;
+                            StepOutput {
+                                loss: 0.0,
+                                correct: (self.config.task == Task::Classification).then_some(0),
+                            }
+                        } else {
+                            self.step_fn.step(&mut parts, &batch)?
+                        };
+                        if let Some(h) = parts.health.take() {
+                            self.record_health(h)?;
                         }
-                    });
-                    let mut parts = StepParts {
-                        model: self.model.as_ref(),
-                        params: &self.params,
-                        optimizer: self.optimizer.as_mut(),
-                        loss: &self.loss,
-                        rng: &mut self.rng,
-                        config: &self.config,
-                        epoch: e,
-                        step: self.step,
-                        names: &self.names,
-                        health_due,
-                        health: None,
-                        parallel,
-                    };
-                    let out = if batch.is_empty() && parts.parallel.is_some() {
-                        parts.step_without_samples()?;
-                        StepOutput {
-                            loss: 0.0,
-                            correct: (self.config.task == Task::Classification).then_some(0),
+                        if whole < self.world_size() && train.config().shard.world > 1 {
+                            // a rank without samples drew no dropout masks: take rank 0's stream
+                            self.sync_rng()?;
                         }
-                    } else {
-                        self.step_fn.step(&mut parts, &batch)?
+                        out
                     };
-                    if let Some(h) = parts.health.take() {
-                        self.record_health(h)?;
-                    }
-                    if whole < self.world_size() && train.config().shard.world > 1 {
-                        // a rank without samples drew no dropout masks: take rank 0's stream
-                        self.sync_rng()?;
-                    }
-                    out
-                };
                 samples += batch.len() as u64;
                 let batch_loss = match self.parallel() {
                     // the whole batch's sums, the same on every rank

@@ -175,7 +175,10 @@ mod tests {
     fn a_failure_on_one_rank_stops_every_rank_with_its_message() {
         let out = run(3, |c| {
             let local: Result<usize> = if c.rank() >= 1 {
-                Err(TrainError::Config(format!("cannot read x on rank {}", c.rank())))
+                Err(TrainError::Config(format!(
+                    "cannot read x on rank {}",
+                    c.rank()
+                )))
             } else {
                 Ok(7)
             };
@@ -194,20 +197,34 @@ mod tests {
     #[test]
     fn texts_and_states_are_checked_against_rank_0() {
         let out = run(3, |c| {
-            let text = if c.rank() == 2 { "seed = 1" } else { "seed = 0" };
+            let text = if c.rank() == 2 {
+                "seed = 1"
+            } else {
+                "seed = 0"
+            };
             check_same_text(&c, text, |own, root| format!("'{own}' is not '{root}'"))
                 .map_err(|e| e.to_string())
         });
         for o in &out {
-            assert_eq!(o.as_ref().unwrap_err(), "rank 2: 'seed = 1' is not 'seed = 0'");
+            assert_eq!(
+                o.as_ref().unwrap_err(),
+                "rank 2: 'seed = 1' is not 'seed = 0'"
+            );
         }
-        let out = run(2, |c| check_same_text(&c, "same", |_, _| String::new()).is_ok());
+        let out = run(2, |c| {
+            check_same_text(&c, "same", |_, _| String::new()).is_ok()
+        });
         assert_eq!(out, [true, true]);
         let out = run(2, |c| {
             let fp = fingerprint(&[b"optim", if c.rank() == 0 { b"a" } else { b"b" }]);
             check_same_state(&c, 5, fp).map_err(|e| e.to_string())
         });
-        assert!(out[0].as_ref().unwrap_err().contains("rank 1: this rank's training state (step 5) is not rank 0's (step 5, with another"), "{out:?}");
+        assert!(
+            out[0].as_ref().unwrap_err().contains(
+                "rank 1: this rank's training state (step 5) is not rank 0's (step 5, with another"
+            ),
+            "{out:?}"
+        );
         assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
     }
 
@@ -216,10 +233,19 @@ mod tests {
         let out = run(2, |c| {
             let mut m = BTreeMap::new();
             let v = if c.rank() == 0 { 0.1f64 } else { 9.0 };
-            m.insert("w".to_string(), Tensor::from_vec(vec![v, v / 3.0], &[2]).unwrap());
-            m.insert("n".to_string(), Tensor::from_vec(vec![c.rank() as i64 + 4], &[1]).unwrap());
+            m.insert(
+                "w".to_string(),
+                Tensor::from_vec(vec![v, v / 3.0], &[2]).unwrap(),
+            );
+            m.insert(
+                "n".to_string(),
+                Tensor::from_vec(vec![c.rank() as i64 + 4], &[1]).unwrap(),
+            );
             let got = broadcast_tensors(&c, 0, &m).unwrap();
-            (got["w"].to_vec::<f64>().unwrap(), got["n"].to_vec::<i64>().unwrap())
+            (
+                got["w"].to_vec::<f64>().unwrap(),
+                got["n"].to_vec::<i64>().unwrap(),
+            )
         });
         assert_eq!(out[0], out[1]);
         assert_eq!(out[1].0, vec![0.1, 0.1 / 3.0]);

@@ -161,7 +161,14 @@ impl GradAverager {
             .collect();
         let any_f32 = params.iter().any(|v| v.dtype() == DType::F32);
         let mut present = None;
-        self.sync::<f32>(comm, grads, params, weight, any_f32.then_some(&flags), &mut present)?;
+        self.sync::<f32>(
+            comm,
+            grads,
+            params,
+            weight,
+            any_f32.then_some(&flags),
+            &mut present,
+        )?;
         self.sync::<f64>(
             comm,
             grads,
@@ -268,10 +275,19 @@ mod tests {
                     let d = Var::from_vec(vec![0f32; 1], &[1]).unwrap();
                     let mut g = GradStore::default();
                     if c.rank() != 2 {
-                        g.insert(&a.as_tensor(), Tensor::from_vec(vec![r + 1.0; 3], &[3]).unwrap());
+                        g.insert(
+                            &a.as_tensor(),
+                            Tensor::from_vec(vec![r + 1.0; 3], &[3]).unwrap(),
+                        );
                     }
-                    g.insert(&b.as_tensor(), Tensor::from_vec(vec![1.0, 2.0, 3.0, r], &[2, 2]).unwrap());
-                    g.insert(&cc.as_tensor(), Tensor::from_vec(vec![0.5f64, r as f64], &[2]).unwrap());
+                    g.insert(
+                        &b.as_tensor(),
+                        Tensor::from_vec(vec![1.0, 2.0, 3.0, r], &[2, 2]).unwrap(),
+                    );
+                    g.insert(
+                        &cc.as_tensor(),
+                        Tensor::from_vec(vec![0.5f64, r as f64], &[2]).unwrap(),
+                    );
                     let params = vec![a.clone(), b.clone(), cc.clone(), d.clone()];
                     let mut avg = GradAverager::with_bucket_bytes(16);
                     avg.average(&c, &mut g, &params, 0.5).unwrap();
@@ -297,14 +313,22 @@ mod tests {
         // one process: only the weight
         let a = Var::from_vec(vec![0f32; 2], &[2]).unwrap();
         let mut g = GradStore::default();
-        g.insert(&a.as_tensor(), Tensor::from_vec(vec![2.0f32, 4.0], &[2]).unwrap());
+        g.insert(
+            &a.as_tensor(),
+            Tensor::from_vec(vec![2.0f32, 4.0], &[2]).unwrap(),
+        );
         let mut avg = GradAverager::new();
-        avg.average(&SingleProcess, &mut g, &[a.clone()], 1.0).unwrap();
+        avg.average(&SingleProcess, &mut g, &[a.clone()], 1.0)
+            .unwrap();
         assert_eq!(a.grad(&g).unwrap().to_vec::<f32>().unwrap(), vec![2.0, 4.0]);
-        avg.average(&SingleProcess, &mut g, &[a.clone()], 0.25).unwrap();
+        avg.average(&SingleProcess, &mut g, &[a.clone()], 0.25)
+            .unwrap();
         assert_eq!(a.grad(&g).unwrap().to_vec::<f32>().unwrap(), vec![0.5, 1.0]);
         // a gradient of the wrong shape is refused
-        g.insert(&a.as_tensor(), Tensor::from_vec(vec![1.0f32; 3], &[3]).unwrap());
+        g.insert(
+            &a.as_tensor(),
+            Tensor::from_vec(vec![1.0f32; 3], &[3]).unwrap(),
+        );
         assert!(avg.average(&SingleProcess, &mut g, &[a], 0.5).is_err());
     }
 }

@@ -102,7 +102,10 @@ mod tests {
         let e = env(&[("PMI_SIZE", "2"), ("PMI_RANK", "1")]).unwrap();
         assert_eq!((e.size, e.rank, e.variable), (2, Some(1), "PMI_SIZE"));
         let m = missing_mpi_message(&e);
-        assert!(m.contains("rank 1 of 2 ranks") && m.contains("--features mpi"), "{m}");
+        assert!(
+            m.contains("rank 1 of 2 ranks") && m.contains("--features mpi"),
+            "{m}"
+        );
         assert_eq!(threads_per_rank(16, 4), 4);
         assert_eq!(threads_per_rank(2, 3), 1);
         assert_eq!(threads_per_rank(2, 0), 2);

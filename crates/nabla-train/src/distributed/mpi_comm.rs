@@ -46,9 +46,7 @@ impl MpiCommunicator {
     /// `MPI_THREAD_SERIALIZED`.
     pub fn init() -> Result<Self> {
         let (universe, threading) = ::mpi::initialize_with_threading(Threading::Serialized)
-            .ok_or_else(|| {
-                TrainError::Comm("MPI is already initialized in this process".into())
-            })?;
+            .ok_or_else(|| TrainError::Comm("MPI is already initialized in this process".into()))?;
         if !matches!(threading, Threading::Serialized | Threading::Multiple) {
             return Err(TrainError::Comm(format!(
                 "the MPI library offers thread level {threading:?}, nabla needs Serialized"

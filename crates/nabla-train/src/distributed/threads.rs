@@ -204,7 +204,10 @@ impl Communicator for ThreadComm {
     }
     fn abort(&self, code: i32) -> ! {
         self.break_group(format!("rank {} aborted (code {code})", self.rank));
-        panic!("rank {} aborted the thread group with code {code}", self.rank)
+        panic!(
+            "rank {} aborted the thread group with code {code}",
+            self.rank
+        )
     }
 }
 
@@ -269,7 +272,10 @@ mod tests {
             let mut v = [1.0f64];
             Some(c.allreduce_sum_f64(&mut v).unwrap_err().to_string())
         });
-        assert!(out[0].as_deref().unwrap().contains("rank 2 left"), "{out:?}");
+        assert!(
+            out[0].as_deref().unwrap().contains("rank 2 left"),
+            "{out:?}"
+        );
         // different lengths are an error, not garbage
         let out = run(2, |c| {
             let mut v = vec![1.0f32; 1 + c.rank()];

@@ -382,15 +382,27 @@ impl Experiment {
         let mut rng = Mt19937::new(nabla_core::stream_seed(cfg.train.seed, "init"));
         let built = build_model(&cfg, &data.input_shape, Some(data.outputs), &mut rng);
         let (model, _) = agree(comm, built)?;
-        agree(comm, if root { self.write_run_files(&out, &mut cfg, &data) } else { Ok(()) })?;
+        agree(
+            comm,
+            if root {
+                self.write_run_files(&out, &mut cfg, &data)
+            } else {
+                Ok(())
+            },
+        )?;
         let n_params = nabla_nn::parameter_count(&model);
         let mut optimizer = make_optimizer(
             &cfg.train.optimizer,
             model.parameters().into_iter().map(|(_, v)| v).collect(),
         );
         let shard = nabla_data::Shard::new(rank, ranks)?;
-        let mut train_loader =
-            loader(&data.train, cfg.train.batch_size, true, cfg.train.seed, shard)?;
+        let mut train_loader = loader(
+            &data.train,
+            cfg.train.batch_size,
+            true,
+            cfg.train.seed,
+            shard,
+        )?;
         let sched = make_schedule(&cfg, optimizer.as_mut(), train_loader.len())?;
         let progress = if root {
             self.progress
@@ -424,8 +436,7 @@ impl Experiment {
         }
         let mut resumed_from = None;
         if self.resume.is_some() {
-            let (ck, skipped) =
-                agree(comm, crate::checkpoint::latest_checkpoint_reporting(&out))?;
+            let (ck, skipped) = agree(comm, crate::checkpoint::latest_checkpoint_reporting(&out))?;
             for s in skipped.iter().filter(|_| root) {
                 eprintln!(
                     "nabla: warning: checkpoint {} is damaged, passed over: {}",

@@ -47,7 +47,11 @@ pub fn config_difference(own: &str, root: &str) -> String {
     let shown = if diffs.is_empty() {
         "its text".to_string()
     } else if diffs.len() > 4 {
-        format!("{}, and {} more keys", diffs[..4].join(", "), diffs.len() - 4)
+        format!(
+            "{}, and {} more keys",
+            diffs[..4].join(", "),
+            diffs.len() - 4
+        )
     } else {
         diffs.join(", ")
     };
@@ -80,14 +84,12 @@ fn flatten(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeMap<S
 ///
 /// Fails when a tensor cannot be read.
 pub fn data_fingerprint(d: &Data) -> Result<u64, TrainError> {
-    let mut parts: Vec<Vec<u8>> = vec![format!(
-        "{:?} {} {}",
-        d.input_shape,
-        d.outputs,
-        d.val.is_some()
-    )
-    .into_bytes()];
-    for ds in [Some(&d.train), d.val.as_ref(), Some(&d.test)].into_iter().flatten() {
+    let mut parts: Vec<Vec<u8>> =
+        vec![format!("{:?} {} {}", d.input_shape, d.outputs, d.val.is_some()).into_bytes()];
+    for ds in [Some(&d.train), d.val.as_ref(), Some(&d.test)]
+        .into_iter()
+        .flatten()
+    {
         parts.push(tensor_digest(ds)?);
     }
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
@@ -112,7 +114,10 @@ fn tensor_digest(ds: &TensorDataset) -> Result<Vec<u8>, TrainError> {
 
 fn words(t: &Tensor, mix: &mut impl FnMut(u64)) -> Result<(), TrainError> {
     match t.dtype() {
-        DType::F32 => t.data::<f32>()?.iter().for_each(|v| mix(u64::from(v.to_bits()))),
+        DType::F32 => t
+            .data::<f32>()?
+            .iter()
+            .for_each(|v| mix(u64::from(v.to_bits()))),
         DType::I64 => t.data::<i64>()?.iter().for_each(|&v| mix(v as u64)),
         _ => t.to_vec_f64().iter().for_each(|v| mix(v.to_bits())),
     }
@@ -133,13 +138,19 @@ mod tests {
         let (ta, tb) = (canonical_config(&a).unwrap(), canonical_config(&b).unwrap());
         let msg = config_difference(&tb, &ta);
         assert!(msg.contains("train.seed = 3 (rank 0: 0)"), "{msg}");
-        assert!(!msg.contains("data.path") && !msg.contains("progress"), "{msg}");
+        assert!(
+            !msg.contains("data.path") && !msg.contains("progress"),
+            "{msg}"
+        );
         b.train.seed = 0;
         assert_eq!(canonical_config(&b).unwrap(), ta);
         b.train.batch_size = 7;
         b.train.clip_grad_norm = Some(1.0);
         let msg = config_difference(&canonical_config(&b).unwrap(), &ta);
         assert!(msg.contains("train.batch_size = 7 (rank 0: 32)"), "{msg}");
-        assert!(msg.contains("train.clip_grad_norm = 1.0 (rank 0: (absent))"), "{msg}");
+        assert!(
+            msg.contains("train.clip_grad_norm = 1.0 (rank 0: (absent))"),
+            "{msg}"
+        );
     }
 }
