@@ -228,7 +228,13 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             println!("{}", demo::vanishing::run(&o)?);
             Ok(())
         }
-        Command::Bench(b) => bench::run(&b),
+        Command::Bench(b) => {
+            // under mpirun: W2, W3, W4, W8 data-parallel (or a refusal without the feature)
+            let ranks = ranks::Ranks::start()?;
+            let threads = ranks.default_threads();
+            let r = bench::run(&b, ranks.comm.clone(), threads).map(|()| ());
+            ranks.finish(r.map_err(|(c, m)| (c, m, c == 2)))
+        }
         Command::Train(t) => {
             // under mpirun: the MPI world, or a refusal without the mpi feature
             let ranks = ranks::Ranks::start()?;

@@ -318,10 +318,10 @@ mod tests {
             Tensor::from_vec(vec![2.0f32, 4.0], &[2]).unwrap(),
         );
         let mut avg = GradAverager::new();
-        avg.average(&SingleProcess, &mut g, &[a.clone()], 1.0)
+        avg.average(&SingleProcess, &mut g, std::slice::from_ref(&a), 1.0)
             .unwrap();
         assert_eq!(a.grad(&g).unwrap().to_vec::<f32>().unwrap(), vec![2.0, 4.0]);
-        avg.average(&SingleProcess, &mut g, &[a.clone()], 0.25)
+        avg.average(&SingleProcess, &mut g, std::slice::from_ref(&a), 0.25)
             .unwrap();
         assert_eq!(a.grad(&g).unwrap().to_vec::<f32>().unwrap(), vec![0.5, 1.0]);
         // a gradient of the wrong shape is refused
