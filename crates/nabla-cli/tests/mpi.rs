@@ -435,3 +435,19 @@ fn bad_input_stops_every_rank_with_exit_2() {
     // the run was not touched
     assert_eq!(list_checkpoints(&d.join("run")), before);
 }
+
+#[test]
+fn bench_runs_data_parallel_and_refuses_single_process_workloads() {
+    let _one = serial();
+    let d = tmp("bench");
+    let o = ranks(2, &["bench", "W2", "--batches", "16", "--threads", "1"], &d);
+    let out = ok(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "rank 0 alone prints: {out}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["workload"], "W2");
+    assert_eq!(v["ranks"], 2);
+    assert!(v["allreduce_ms"].as_f64().unwrap() > 0.0);
+    assert!(v["throughput"].as_f64().unwrap() > 0.0);
+    assert_bad(&ranks(2, &["bench", "W1"], &d), "W1 runs in one process");
+}

@@ -948,6 +948,13 @@ fn several_ranks_without_the_mpi_feature_are_refused() {
         assert_bad(&o, &format!("rank 1 of 2 ranks ({var}=2)"));
         assert!(!d.join("x").exists());
     }
+    // nor does bench run K copies that compete for the cores
+    let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["bench", "W6"])
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .output()
+        .unwrap();
+    assert_bad(&o, "--features mpi");
     // one rank is one process: it trains
     let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
         .args(["train", "c.toml", "--out", "y", "--epochs", "1", "--plain"])
