@@ -232,7 +232,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             // under mpirun: W2, W3, W4, W8 data-parallel (or a refusal without the feature)
             let ranks = ranks::Ranks::start()?;
             let threads = ranks.default_threads();
-            let r = bench::run(&b, ranks.comm.clone(), threads).map(|()| ());
+            let r = bench::run(&b, ranks.comm.clone(), threads);
             ranks.finish(r.map_err(|(c, m)| (c, m, c == 2)))
         }
         Command::Train(t) => {

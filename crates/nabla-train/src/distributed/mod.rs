@@ -29,7 +29,7 @@
 //!
 //! A step that can fail on some ranks only (reading a file, a config that differs) goes
 //! through [`agree`]: every rank learns that some rank failed and returns the same
-//! [`TrainError::AllRanks`] error, instead of the others waiting forever in the next
+//! [`crate::TrainError::AllRanks`] error, instead of the others waiting forever in the next
 //! collective.
 
 mod agree;
@@ -40,7 +40,7 @@ mod mpi_comm;
 mod threads;
 
 pub use agree::{agree, broadcast_tensors, check_same_state, check_same_text, fingerprint};
-pub use grad_sync::GradAverager;
+pub use grad_sync::{GradAverager, DEFAULT_BUCKET_BYTES};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiCommunicator;
 pub use threads::{ThreadComm, ThreadGroup};
