@@ -7,7 +7,7 @@ use crate::checkpoint::{
 use crate::distributed::{Communicator, GradAverager};
 use crate::evaluate::{evaluate, predict, Evaluation};
 use crate::progress::{EpochProgress, ProgressMode};
-use crate::step::{ParallelParts, StandardStep, StepOutput, StepParts, TrainStep};
+use crate::step::{StandardStep, StepParts, TrainStep};
 use crate::TrainError;
 use nabla_core::{Mt19937, Tensor, Var};
 use nabla_data::{Cursor, DataLoader};
@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
+
+mod parallel;
 
 /// `loss(output, target)`.
 pub type LossFn = Box<dyn Fn(&Tensor, &Tensor) -> nabla_core::Result<Tensor> + Send + Sync>;
@@ -227,43 +229,6 @@ impl Trainer {
             averager: GradAverager::new(),
         }
     }
-    /// Trains data-parallel over the ranks of `comm` (see [`crate::distributed`]): give the
-    /// same model, optimizer, loss and config on every rank, and training loaders split with
-    /// [`nabla_data::Shard`]`(rank, size)` (and, for speed, the evaluation loaders too). Rank
-    /// 0 alone writes the output folder and prints; the others train quietly.
-    pub fn with_communicator(mut self, comm: Arc<dyn Communicator>) -> Self {
-        self.comm = Some(comm);
-        self
-    }
-    /// Sets the size of the gradient buckets of data-parallel training (default 4 MiB).
-    pub fn with_bucket_bytes(mut self, bytes: usize) -> Self {
-        self.averager = GradAverager::with_bucket_bytes(bytes);
-        self
-    }
-    /// The communicator of a data-parallel run of several ranks (`None` in one process).
-    fn parallel(&self) -> Option<&dyn Communicator> {
-        self.comm.as_deref().filter(|c| c.size() > 1)
-    }
-    /// This process's rank (0 in one process).
-    pub fn rank(&self) -> usize {
-        self.comm.as_ref().map_or(0, |c| c.rank())
-    }
-    /// Ranks training together (1 in one process).
-    pub fn world_size(&self) -> usize {
-        self.comm.as_ref().map_or(1, |c| c.size())
-    }
-    /// The output folder, on rank 0 (the other ranks write nothing).
-    fn out_dir(&self) -> Option<&Path> {
-        self.config.out_dir.as_deref().filter(|_| self.rank() == 0)
-    }
-    /// The progress display: the config's on rank 0, quiet on the others.
-    fn progress(&self) -> ProgressMode {
-        if self.rank() == 0 {
-            self.config.progress
-        } else {
-            ProgressMode::Quiet
-        }
-    }
     /// Adds a learning-rate schedule.
     pub fn with_scheduler(mut self, s: impl LrScheduler + 'static) -> Self {
         self.scheduler = Some(Box::new(s));
@@ -470,77 +435,54 @@ impl Trainer {
                 self.step += 1;
                 let n = batch.len() as f64;
                 let t0 = Instant::now();
-                let out =
-                    {
-                        let _anomaly = self
-                            .config
-                            .detect_anomaly
-                            .then(nabla_core::anomaly::detect_anomaly);
-                        let every = self.config.health_every;
-                        let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
-                        let _collect = health_due.then(nabla_nn::health::collect);
-                        let (offset, whole) = train.shard_span(position);
-                        let parallel = self.comm.as_deref().filter(|c| c.size() > 1).map(|comm| {
-                            ParallelParts {
-                                comm,
-                                averager: &mut self.averager,
-                                shard: nabla_nn::BatchShard {
-                                    offset,
-                                    rows: batch.len(),
-                                    whole,
-                                },
-                            }
-                        });
-                        let mut parts = StepParts {
-                            model: self.model.as_ref(),
-                            params: &self.params,
-                            optimizer: self.optimizer.as_mut(),
-                            loss: &self.loss,
-                            rng: &mut self.rng,
-                            config: &self.config,
-                            epoch: e,
-                            step: self.step,
-                            names: &self.names,
-                            health_due,
-                            health: None,
-                            parallel,
-                        };
-                        let out = if batch.is_empty() && parts.parallel.is_some() {
-                            parts.step_without_samples()?;
-                            StepOutput {
-                                loss: 0.0,
-                                correct: (self.config.task == Task::Classification).then_some(0),
-                            }
-                        } else {
-                            self.step_fn.step(&mut parts, &batch)?
-                        };
-                        if let Some(h) = parts.health.take() {
-                            self.record_health(h)?;
-                        }
-                        if whole < self.world_size() && train.config().shard.world > 1 {
-                            // a rank without samples drew no dropout masks: take rank 0's stream
-                            self.sync_rng()?;
-                        }
-                        out
+                let out = {
+                    let _anomaly = self
+                        .config
+                        .detect_anomaly
+                        .then(nabla_core::anomaly::detect_anomaly);
+                    let every = self.config.health_every;
+                    let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
+                    let _collect = health_due.then(nabla_nn::health::collect);
+                    let (offset, whole) = train.shard_span(position);
+                    let parallel = parallel::parts(
+                        self.comm.as_deref(),
+                        &mut self.averager,
+                        nabla_nn::BatchShard {
+                            offset,
+                            rows: batch.len(),
+                            whole,
+                        },
+                    );
+                    let mut parts = StepParts {
+                        model: self.model.as_ref(),
+                        params: &self.params,
+                        optimizer: self.optimizer.as_mut(),
+                        loss: &self.loss,
+                        rng: &mut self.rng,
+                        config: &self.config,
+                        epoch: e,
+                        step: self.step,
+                        names: &self.names,
+                        health_due,
+                        health: None,
+                        parallel,
                     };
-                samples += batch.len() as u64;
-                let batch_loss = match self.parallel() {
-                    // the whole batch's sums, the same on every rank
-                    Some(c) => {
-                        let mut s = [out.loss * n, out.correct.unwrap_or(0) as f64, n];
-                        c.allreduce_sum_f64(&mut s)?;
-                        self.running[0] += s[0];
-                        self.running[1] += s[1];
-                        self.running[2] += s[2];
-                        s[0] / s[2].max(1.0)
+                    let out = if batch.is_empty() && parts.parallel.is_some() {
+                        parallel::step_without_samples(&mut parts)?
+                    } else {
+                        self.step_fn.step(&mut parts, &batch)?
+                    };
+                    if let Some(h) = parts.health.take() {
+                        self.record_health(h)?;
                     }
-                    None => {
-                        self.running[0] += out.loss * n;
-                        self.running[1] += out.correct.unwrap_or(0) as f64;
-                        self.running[2] += n;
-                        out.loss
+                    if whole < self.world_size() && train.config().shard.world > 1 {
+                        // a rank without samples drew no dropout masks: take rank 0's stream
+                        self.sync_rng()?;
                     }
+                    out
                 };
+                samples += batch.len() as u64;
+                let batch_loss = self.add_step(&out, n)?;
                 if self.config.schedule_per_step {
                     if let Some(s) = self.scheduler.as_mut() {
                         s.step(self.optimizer.as_mut(), None)?;
@@ -653,95 +595,12 @@ impl Trainer {
         })
     }
 
-    /// The start of data-parallel training: checks that the training loader is split for
-    /// these ranks, hands rank 0's parameters and buffers to every rank, and checks that every
-    /// rank holds rank 0's training state (a rank that differs stops every rank).
-    fn start_parallel(&mut self, train: &DataLoader) -> Result<()> {
-        let Some(comm) = self.parallel() else {
-            return Ok(());
-        };
-        let sh = train.config().shard;
-        let fits = if sh.world == 1 || (sh.world == comm.size() && sh.rank == comm.rank()) {
-            Ok(())
-        } else {
-            Err(TrainError::Config(format!(
-                "the training loader is split as rank {} of {}, but this process is rank {} of {}",
-                sh.rank,
-                sh.world,
-                comm.rank(),
-                comm.size()
-            )))
-        };
-        crate::distributed::agree(comm, fits)?;
-        let mine = model_tensors(self.model.as_ref());
-        let root = crate::distributed::broadcast_tensors(comm, 0, &mine)?;
-        let loaded = if comm.rank() == 0 {
-            Ok(())
-        } else {
-            load_model_tensors(self.model.as_ref(), &root, "rank 0's weights")
-        };
-        crate::distributed::agree(comm, loaded)?;
-        let snap = self.snapshot(train.cursor())?;
-        crate::distributed::check_same_state(comm, self.step, snap.state_fingerprint())
-    }
-
-    /// Rank 0's dropout stream on every rank.
-    fn sync_rng(&mut self) -> Result<()> {
-        let Some(comm) = self.parallel() else {
-            return Ok(());
-        };
-        let st = self.rng.state();
-        let mut bytes = serde_json::to_vec(&(st.key, st.pos, st.gauss))
-            .map_err(|e| TrainError::Comm(e.to_string()))?;
-        comm.broadcast_bytes(0, &mut bytes)?;
-        let (key, pos, gauss): (Vec<u32>, usize, Option<f64>) = serde_json::from_slice(&bytes)
-            .map_err(|e| TrainError::Comm(format!("rank 0's random stream: {e}")))?;
-        self.rng = Mt19937::from_state(&nabla_core::MtState { key, pos, gauss })
-            .map_err(|e| TrainError::Comm(format!("rank 0's random stream: {e}")))?;
-        Ok(())
-    }
-
-    /// Rank 0's buffers (BatchNorm running statistics) on every rank, as DDP's
-    /// `broadcast_buffers` does before a forward pass that uses them.
-    fn sync_buffers(&self) -> Result<()> {
-        let Some(comm) = self.parallel() else {
-            return Ok(());
-        };
-        let bufs: std::collections::BTreeMap<String, Tensor> = self
-            .model
-            .buffers()
-            .into_iter()
-            .map(|(k, v)| (k, v.as_tensor().detach()))
-            .collect();
-        if bufs.is_empty() {
-            return Ok(());
-        }
-        let root = crate::distributed::broadcast_tensors(comm, 0, &bufs)?;
-        if comm.rank() != 0 {
-            for (k, v) in self.model.buffers() {
-                if let Some(t) = root.get(&k) {
-                    v.set(t)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Mean loss (and the task's metrics) over every batch of `loader`, in evaluation mode;
     /// in data-parallel training the sums over every rank's part (with rank 0's BatchNorm
     /// statistics), the same on every rank.
     pub fn evaluate(&self, loader: &mut DataLoader) -> Result<Evaluation> {
         match self.parallel() {
-            Some(c) => {
-                self.sync_buffers()?;
-                crate::evaluate::evaluate_distributed(
-                    self.model.as_ref(),
-                    &self.loss,
-                    loader,
-                    self.config.task,
-                    c,
-                )
-            }
+            Some(c) => self.evaluate_parallel(loader, c),
             None => evaluate(self.model.as_ref(), &self.loss, loader, self.config.task),
         }
     }
