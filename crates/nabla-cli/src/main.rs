@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod ranks;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
@@ -242,9 +243,17 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             println!("{}", demo::vanishing::run(&o)?);
             Ok(())
         }
-        Command::Bench(b) => bench::run(&b),
+        Command::Bench(b) => {
+            // under mpirun: W2, W3, W4, W8 data-parallel (or a refusal without the feature)
+            let ranks = ranks::Ranks::start()?;
+            let threads = ranks.default_threads();
+            let r = bench::run(&b, ranks.comm.clone(), threads);
+            ranks.finish(r.map_err(|(c, m)| (c, m, c == 2)))
+        }
         Command::Train(t) => {
-            if let Some(n) = t.threads {
+            // under mpirun: the MPI world, or a refusal without the mpi feature
+            let ranks = ranks::Ranks::start()?;
+            if let Some(n) = t.threads.or(ranks.default_threads()) {
                 check_threads(n)?;
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
@@ -262,7 +271,9 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 detect_anomaly: t.detect_anomaly,
                 tensorboard: t.tensorboard,
             };
-            run::train(&args).map_err(to_exit)
+            let r =
+                run::train(&args, ranks.comm.clone()).map_err(|e| (e.code, e.msg, e.collective));
+            ranks.finish(r)
         }
         Command::Eval {
             run_dir,
@@ -385,7 +396,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {
-            eprintln!("nabla: {msg}");
+            // (a rank other than 0 of a data-parallel run leaves the message to rank 0)
+            if !msg.is_empty() {
+                eprintln!("nabla: {msg}");
+            }
             ExitCode::from(code)
         }
     }

@@ -3,13 +3,15 @@
 
 use nabla::core::{GradcheckOptions, Mt19937, Tensor};
 use nabla::data::{DataLoader, Dataset, LoaderConfig, Standardizer};
+use nabla::train::distributed::agree;
 use nabla::train::experiment::data::prediction_rows;
 use nabla::train::experiment::{
     build_model, load_data, make_loss, model_summary, open_run_with, ExperimentConfig,
 };
-use nabla::train::{Experiment, ProgressMode, Task, TrainError};
+use nabla::train::{Communicator, Experiment, ProgressMode, Task, TrainError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An error with its exit code: 2 for bad input, 1 for internal failures.
 #[derive(Debug)]
@@ -18,6 +20,9 @@ pub struct CliError {
     pub code: u8,
     /// One-line message.
     pub msg: String,
+    /// Whether every rank of a data-parallel run met it at once (see
+    /// `TrainError::is_collective`).
+    pub collective: bool,
 }
 
 /// Bad input (exit 2).
@@ -25,6 +30,7 @@ pub fn bad(msg: impl Into<String>) -> CliError {
     CliError {
         code: 2,
         msg: msg.into(),
+        collective: false,
     }
 }
 
@@ -33,6 +39,7 @@ pub fn internal(msg: impl Into<String>) -> CliError {
     CliError {
         code: 1,
         msg: msg.into(),
+        collective: false,
     }
 }
 
@@ -41,12 +48,15 @@ type R<T> = Result<T, CliError>;
 /// Exit 2 for what the user gave (config, data, checkpoint, files), 1 for nabla's own
 /// failures.
 fn train_err(e: TrainError) -> CliError {
+    let collective = e.is_collective();
     let bad_input = nabla::Error::from(e);
-    if bad_input.is_bad_input() {
+    let mut c = if bad_input.is_bad_input() {
         bad(bad_input.to_string())
     } else {
         internal(bad_input.to_string())
-    }
+    };
+    c.collective = collective;
+    c
 }
 
 /// Options of `nabla train`.
@@ -71,16 +81,35 @@ pub struct TrainArgs {
     pub tensorboard: bool,
 }
 
-/// `nabla train`.
-pub fn train(a: &TrainArgs) -> R<()> {
+/// `nabla train`; with `comm`, as one rank of a data-parallel run (every rank agrees on the
+/// outcome of reading the config or the run folder, so a rank that cannot stops them all).
+pub fn train(a: &TrainArgs, comm: Option<Arc<dyn Communicator>>) -> R<()> {
+    let setup = experiment(a);
+    let mut exp = match &comm {
+        Some(c) => agree(c.as_ref(), setup).map_err(train_err)?,
+        None => setup.map_err(train_err)?,
+    };
+    if let Some(c) = &comm {
+        exp = exp.with_communicator(c.clone());
+    }
+    let run = exp.fit().map_err(train_err)?;
+    if comm.as_ref().is_none_or(|c| c.rank() == 0) {
+        println!("run saved in {}", run.dir.display());
+        println!("{}", run.closing_line());
+    }
+    Ok(())
+}
+
+/// The experiment `nabla train` runs: the config or the resumed run, with the flags.
+fn experiment(a: &TrainArgs) -> Result<Experiment, TrainError> {
     let mut exp = match (&a.resume, &a.config) {
-        (Some(run), _) => Experiment::resume(run).map_err(train_err)?,
-        (None, Some(p)) => Experiment::from_toml_file(p).map_err(train_err)?,
+        (Some(run), _) => Experiment::resume(run)?,
+        (None, Some(p)) => Experiment::from_toml_file(p)?,
         (None, None) => Experiment::digits_mlp(),
     };
     if let Some(e) = a.epochs {
         if e == 0 {
-            return Err(bad("--epochs must be at least 1"));
+            return Err(TrainError::Config("--epochs must be at least 1".into()));
         }
         exp = exp.with_epochs(e);
     }
@@ -102,10 +131,7 @@ pub fn train(a: &TrainArgs) -> R<()> {
     if a.tensorboard {
         exp = exp.with_tensorboard(true);
     }
-    let run = exp.fit().map_err(train_err)?;
-    println!("run saved in {}", run.dir.display());
-    println!("{}", run.closing_line());
-    Ok(())
+    Ok(exp)
 }
 
 fn loader(ds: &nabla::data::TensorDataset) -> R<DataLoader> {

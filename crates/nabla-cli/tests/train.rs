@@ -924,3 +924,44 @@ fn health_reports_and_its_bad_input() {
         );
     }
 }
+
+/// Started by mpirun (its environment) as one of several ranks, a build without the `mpi`
+/// feature refuses instead of training K copies into the same folder.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn several_ranks_without_the_mpi_feature_are_refused() {
+    let d = tmp("nompi");
+    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    for (var, rank) in [
+        ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
+        ("PMI_SIZE", "PMI_RANK"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+            .args(["train", "c.toml", "--out", "x"])
+            .current_dir(&d)
+            .env(var, "2")
+            .env(rank, "1")
+            .output()
+            .unwrap();
+        assert_bad(&o, "built without MPI");
+        assert_bad(&o, "--features mpi");
+        assert_bad(&o, &format!("rank 1 of 2 ranks ({var}=2)"));
+        assert!(!d.join("x").exists());
+    }
+    // nor does bench run K copies that compete for the cores
+    let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["bench", "W6"])
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .output()
+        .unwrap();
+    assert_bad(&o, "--features mpi");
+    // one rank is one process: it trains
+    let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["train", "c.toml", "--out", "y", "--epochs", "1", "--plain"])
+        .current_dir(&d)
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(d.join("y/summary.json").exists());
+}

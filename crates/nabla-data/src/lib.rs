@@ -57,5 +57,5 @@ pub use idx::{
     load_mnist, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels, read_mnist,
     IdxImages, IdxLabels, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
 };
-pub use loader::{Cursor, DataLoader, EpochIter, LoaderConfig};
+pub use loader::{Cursor, DataLoader, EpochIter, LoaderConfig, Shard};
 pub use text::{CharWindows, TextCorpus, Vocab};

@@ -36,6 +36,60 @@ impl Cursor {
     }
 }
 
+/// The part of every batch that one process of a data-parallel run takes: rank `rank` of
+/// `world` processes. Each global batch (the same seeded shuffle on every rank) is cut into
+/// `world` contiguous, disjoint slices whose sizes differ by at most one; rank `r` takes slice
+/// `r` (the first `B % world` ranks hold one sample more). The whole batch is
+/// [`Shard::WHOLE`] (rank 0 of 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Shard {
+    /// This process's index, `0..world`.
+    pub rank: usize,
+    /// Number of processes the batch is split across (at least 1).
+    pub world: usize,
+}
+
+impl Shard {
+    /// The whole batch: rank 0 of 1.
+    pub const WHOLE: Shard = Shard { rank: 0, world: 1 };
+
+    /// Rank `rank` of `world`.
+    ///
+    /// Fails when `world` is 0 or `rank >= world`.
+    pub fn new(rank: usize, world: usize) -> Result<Self> {
+        if world == 0 || rank >= world {
+            return Err(DataError::arg(
+                "Shard",
+                format!("rank {rank} of {world} processes: need 0 <= rank < world"),
+            ));
+        }
+        Ok(Shard { rank, world })
+    }
+
+    /// The rows of a batch of `n` samples this rank takes: `start..end` with
+    /// `start = rank·⌊n/world⌋ + min(rank, n % world)`. Empty when `n < world` and
+    /// `rank >= n`.
+    ///
+    /// ```
+    /// use nabla_data::Shard;
+    /// let parts: Vec<_> = (0..3).map(|r| Shard::new(r, 3).unwrap().range(10)).collect();
+    /// assert_eq!(parts, vec![0..4, 4..7, 7..10]);
+    /// ```
+    pub fn range(&self, n: usize) -> std::ops::Range<usize> {
+        let w = self.world.max(1);
+        let (q, rem) = (n / w, n % w);
+        let start = self.rank * q + self.rank.min(rem);
+        let len = q + usize::from(self.rank < rem);
+        start.min(n)..(start + len).min(n)
+    }
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::WHOLE
+    }
+}
+
 /// How a [`DataLoader`] batches; PyTorch's defaults (`batch_size` 1, no shuffle, keep the
 /// last partial batch, prefetch 2 batches).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +105,9 @@ pub struct LoaderConfig {
     /// How many batches the background thread may prepare ahead (0: no thread, batches are
     /// made on the caller's thread).
     pub prefetch: usize,
+    /// The part of each batch this loader yields (data-parallel training); the batch count,
+    /// the order and the [`Cursor`] are those of the whole batches.
+    pub shard: Shard,
 }
 
 impl Default for LoaderConfig {
@@ -61,6 +118,7 @@ impl Default for LoaderConfig {
             seed: 0,
             drop_last: false,
             prefetch: 2,
+            shard: Shard::WHOLE,
         }
     }
 }
@@ -98,6 +156,11 @@ impl LoaderConfig {
         self.prefetch = v;
         self
     }
+    /// Sets [`LoaderConfig::shard`].
+    pub fn with_shard(mut self, v: Shard) -> Self {
+        self.shard = v;
+        self
+    }
 }
 
 /// The order in which epoch `epoch` visits `n` samples.
@@ -119,10 +182,33 @@ fn num_batches(n: usize, bs: usize, drop_last: bool) -> usize {
     }
 }
 
+/// The whole batch number `position` of an epoch's order.
 fn batch_slice(order: &[usize], bs: usize, position: u64) -> &[usize] {
     let start = (position as usize).saturating_mul(bs).min(order.len());
     let end = start.saturating_add(bs).min(order.len());
     &order[start..end]
+}
+
+/// This shard's part of batch `position`: the samples of its slice, or, when the slice is
+/// empty (a last batch smaller than the number of ranks), a batch of no rows shaped like the
+/// whole batch's.
+fn shard_batch(
+    ds: &dyn Dataset,
+    order: &[usize],
+    cfg: &LoaderConfig,
+    position: u64,
+) -> Result<Batch> {
+    let whole = batch_slice(order, cfg.batch_size, position);
+    let part = &whole[cfg.shard.range(whole.len())];
+    if !part.is_empty() || whole.is_empty() {
+        return ds.get_batch(part);
+    }
+    let one = ds.get_batch(&whole[..1])?;
+    Ok(Batch {
+        x: one.x.narrow(0, 0, 0)?,
+        y: one.y.narrow(0, 0, 0)?,
+        indices: Vec::new(),
+    })
 }
 
 /// One batch from the prefetch thread, tagged with where it belongs.
@@ -166,7 +252,7 @@ fn worker_loop(
     loop {
         let order = epoch_order(n, cfg.shuffle, cfg.seed, epoch);
         while position < nb {
-            let batch = ds.get_batch(batch_slice(&order, cfg.batch_size, position));
+            let batch = shard_batch(ds.as_ref(), &order, &cfg, position);
             let failed = batch.is_err();
             let item = Item {
                 epoch,
@@ -192,6 +278,9 @@ fn worker_loop(
 /// - With `prefetch > 0` a background thread prepares the next batches (across epoch ends)
 ///   through a bounded channel while the caller trains; the batches and their order are the
 ///   same as without it, whatever the timing.
+/// - With a [`Shard`] (data-parallel training), every batch is this rank's slice of the
+///   whole batch the unsplit loader yields; a rank's slice of a last batch smaller than the
+///   number of ranks can be empty.
 /// - [`DataLoader::next_batch`] yields the batches of the current epoch, then `None` once,
 ///   moving on to the next epoch; [`DataLoader::epoch_iter`] wraps that as an iterator.
 ///
@@ -331,6 +420,18 @@ impl DataLoader {
         self.position = 0;
     }
 
+    /// Where this loader's part of whole batch `position` lies in it: `(offset, whole)`, the
+    /// index of its first row in the whole batch and the whole batch's size (`(0, n)` for an
+    /// unsplit loader). A data-parallel step weighs its gradient by its part's share and
+    /// draws its rows of the whole batch's dropout masks from these.
+    pub fn shard_span(&self, position: u64) -> (usize, usize) {
+        let n = self.dataset.len();
+        let bs = self.config.batch_size;
+        let start = (position as usize).saturating_mul(bs).min(n);
+        let whole = start.saturating_add(bs).min(n) - start;
+        (self.config.shard.range(whole).start, whole)
+    }
+
     /// The order in which epoch `epoch` visits the samples (dataset indices).
     pub fn epoch_order(&self, epoch: u64) -> Vec<usize> {
         epoch_order(
@@ -375,8 +476,7 @@ impl DataLoader {
             .as_ref()
             .map(|(_, o)| o.as_slice())
             .unwrap_or(&[]);
-        let idx = batch_slice(order, self.config.batch_size, self.position);
-        self.dataset.get_batch(idx)
+        shard_batch(self.dataset.as_ref(), order, &self.config, self.position)
     }
 
     fn receive(&mut self) -> Result<Batch> {
@@ -550,5 +650,80 @@ mod tests {
         l.resume(Cursor::from_array([4, 2, 0])).unwrap();
         assert!(l.next_batch().is_none());
         assert_eq!(l.cursor().to_array(), [5, 0, 0]);
+    }
+
+    #[test]
+    fn shard_ranges_are_disjoint_cover_the_batch_and_differ_by_at_most_one() {
+        assert!(Shard::new(0, 0).is_err());
+        assert!(Shard::new(2, 2).is_err());
+        for world in 1..6 {
+            for n in 0..20 {
+                let parts: Vec<_> = (0..world)
+                    .map(|r| Shard::new(r, world).unwrap().range(n))
+                    .collect();
+                let mut next = 0;
+                for p in &parts {
+                    assert_eq!(p.start, next, "n {n} world {world}: {parts:?}");
+                    next = p.end;
+                }
+                assert_eq!(next, n);
+                let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+                let (lo, hi) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{lens:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sharded_loaders_split_the_same_shuffled_batches_and_resume() {
+        // 23 samples, batch 7: whole batches of 7, 7, 7, 2; three ranks
+        let cfg = LoaderConfig::new(7).with_shuffle(true).with_seed(3);
+        for prefetch in [0, 2] {
+            let cfg = cfg.clone().with_prefetch(prefetch);
+            let mut whole = DataLoader::new(ds(23), cfg.clone()).unwrap();
+            let mut parts: Vec<DataLoader> = (0..3)
+                .map(|r| {
+                    let c = cfg.clone().with_shard(Shard::new(r, 3).unwrap());
+                    DataLoader::new(ds(23), c).unwrap()
+                })
+                .collect();
+            for epoch in 0..2 {
+                for pos in 0..4u64 {
+                    let w = whole.next_batch().unwrap().unwrap();
+                    let mut joined = Vec::new();
+                    for (r, p) in parts.iter_mut().enumerate() {
+                        let (off, n) = p.shard_span(pos);
+                        assert_eq!(n, w.len());
+                        assert_eq!(off, joined.len(), "rank {r} at {epoch}/{pos}");
+                        let b = p.next_batch().unwrap().unwrap();
+                        assert_eq!(b.x.shape()[0], b.len());
+                        assert_eq!(b.x.shape()[1..], w.x.shape()[1..]);
+                        joined.extend(b.indices);
+                    }
+                    assert_eq!(joined, w.indices, "epoch {epoch} batch {pos}");
+                }
+                assert!(whole.next_batch().is_none());
+                for p in &mut parts {
+                    assert!(p.next_batch().is_none());
+                    assert_eq!(p.cursor(), whole.cursor());
+                }
+            }
+            // the last batch has 2 samples: rank 2's part is empty, with the right shape
+            let c = cfg.clone().with_shard(Shard::new(2, 3).unwrap());
+            let mut p = DataLoader::new(ds(23), c).unwrap();
+            p.resume(Cursor::from_array([0, 3, 3])).unwrap();
+            let b = p.next_batch().unwrap().unwrap();
+            assert!(b.is_empty());
+            assert_eq!(b.x.shape(), &[0, 1]);
+            assert_eq!(b.y.shape(), &[0]);
+            // a resumed shard continues exactly where the whole loader does
+            let mut a =
+                DataLoader::new(ds(23), cfg.clone().with_shard(Shard::new(1, 3).unwrap())).unwrap();
+            a.resume(Cursor::from_array([1, 2, 3])).unwrap();
+            let mut w = DataLoader::new(ds(23), cfg.clone()).unwrap();
+            w.resume(Cursor::from_array([1, 2, 3])).unwrap();
+            let wb = w.next_batch().unwrap().unwrap();
+            assert_eq!(a.next_batch().unwrap().unwrap().indices, wb.indices[3..5]);
+        }
     }
 }

@@ -37,7 +37,7 @@ pub use fork::Fork;
 pub use init::Init;
 pub use linear::Linear;
 pub use loss::{CrossEntropyOptions, Reduction};
-pub use module::{parameter_count, prefixed, ForwardCtx, Module};
+pub use module::{parameter_count, prefixed, BatchShard, ForwardCtx, Module};
 pub use nabla_core::RnnNonlinearity;
 pub use norm::LayerNorm;
 pub use optim::IntoParams;

@@ -19,6 +19,22 @@ pub struct ForwardCtx<'a> {
     /// Training mode (dropout active, batch norm uses and updates batch statistics).
     pub training: bool,
     rng: Option<&'a mut Mt19937>,
+    shard: Option<BatchShard>,
+}
+
+/// Which rows of a whole batch a forward pass holds, in data-parallel training: rows
+/// `offset..offset + rows` of a batch of `whole` samples that several processes split.
+/// Dropout layers then draw the whole batch's mask from the stream and keep their rows, so
+/// every process draws the same numbers and each sample gets the mask it would get in one
+/// process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchShard {
+    /// The first row held.
+    pub offset: usize,
+    /// Rows held.
+    pub rows: usize,
+    /// Rows of the whole batch.
+    pub whole: usize,
 }
 
 impl<'a> ForwardCtx<'a> {
@@ -27,6 +43,7 @@ impl<'a> ForwardCtx<'a> {
         ForwardCtx {
             training: true,
             rng: Some(rng),
+            shard: None,
         }
     }
     /// An evaluation-mode context (no random stream: evaluation draws nothing).
@@ -34,6 +51,7 @@ impl<'a> ForwardCtx<'a> {
         ForwardCtx {
             training: false,
             rng: None,
+            shard: None,
         }
     }
     /// An evaluation-mode context that still carries a random stream (for layers that sample
@@ -42,7 +60,35 @@ impl<'a> ForwardCtx<'a> {
         ForwardCtx {
             training: false,
             rng: Some(rng),
+            shard: None,
         }
+    }
+    /// This context for rows `shard.offset..shard.offset + shard.rows` of a whole batch
+    /// split across processes (see [`BatchShard`]).
+    ///
+    /// Fails when the rows do not lie inside the whole batch.
+    pub fn with_shard(mut self, shard: BatchShard) -> Result<Self> {
+        if shard
+            .offset
+            .checked_add(shard.rows)
+            .is_none_or(|e| e > shard.whole)
+        {
+            return Err(Error::Arg {
+                op: "ForwardCtx::with_shard",
+                msg: format!(
+                    "rows {}..{} lie outside a batch of {}",
+                    shard.offset,
+                    shard.offset.saturating_add(shard.rows),
+                    shard.whole
+                ),
+            });
+        }
+        self.shard = Some(shard);
+        Ok(self)
+    }
+    /// The rows of the whole batch this pass holds, when it is one process's part.
+    pub fn shard(&self) -> Option<BatchShard> {
+        self.shard
     }
     /// The random stream.
     ///

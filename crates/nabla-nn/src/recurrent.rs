@@ -398,7 +398,8 @@ impl Stack {
         let (mut hn, mut cn) = (Vec::new(), Vec::new());
         for l in 0..self.opts.num_layers {
             if l > 0 && ctx.training && self.opts.dropout > 0.0 {
-                input = Dropout::new(self.opts.dropout)?.forward(&input, ctx)?;
+                // time-major here: the batch is dim 1
+                input = Dropout::new(self.opts.dropout)?.forward_batch_dim(&input, ctx, 1)?;
             }
             let feat = input.shape()[2];
             let flat = input.reshape(&[t * n, feat])?;

@@ -87,6 +87,14 @@ pub struct TrainerState {
     pub bad_epochs: usize,
     /// Metrics of the completed epochs.
     pub history: Vec<EpochMetrics>,
+    /// Ranks that trained the run when the checkpoint was written (1 in one process; absent
+    /// in checkpoints older than data-parallel training).
+    #[serde(default = "one")]
+    pub world_size: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainerState {
@@ -222,6 +230,12 @@ impl EncodedCheckpoint {
             state: serde_json::to_vec_pretty(state)
                 .map_err(|e| TrainError::Io(format!("state.json: {e}")))?,
         })
+    }
+
+    /// A fingerprint of the optimizer, schedule and scalar state (not the model): what every
+    /// rank of a data-parallel run must share.
+    pub(crate) fn state_fingerprint(&self) -> u64 {
+        crate::distributed::fingerprint(&[&self.optim, &self.state])
     }
 
     /// Writes the checkpoint folder atomically at `dir` (which must not exist yet, or is

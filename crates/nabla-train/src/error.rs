@@ -40,4 +40,30 @@ pub enum TrainError {
     /// key path or the layer).
     #[error("{0}")]
     Config(String),
+    /// A data-parallel run stopped on every rank together because rank `rank` met this error
+    /// (see [`crate::distributed::agree`]).
+    #[error("rank {rank}: {msg}")]
+    AllRanks {
+        /// The lowest rank that met the error.
+        rank: usize,
+        /// Its message.
+        msg: String,
+    },
+    /// Communication between the ranks of a data-parallel run failed.
+    #[error("communication between ranks failed: {0}")]
+    Comm(String),
+}
+
+impl TrainError {
+    /// Whether every rank of a data-parallel run meets this error at the same point, so each
+    /// can stop on its own without leaving the others waiting: errors agreed between the
+    /// ranks, and the non-finite loss or gradient norm, which every rank computes from the
+    /// same reduced values. Any other error met by one rank calls for
+    /// [`crate::distributed::Communicator::abort`].
+    pub fn is_collective(&self) -> bool {
+        matches!(
+            self,
+            TrainError::AllRanks { .. } | TrainError::NonFinite { .. }
+        )
+    }
 }

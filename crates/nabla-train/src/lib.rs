@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod distributed;
 mod error;
 mod evaluate;
 pub mod experiment;
@@ -23,10 +24,11 @@ pub mod tensorboard;
 pub mod trainer;
 
 pub use checkpoint::{EpochMetrics, LoadedCheckpoint, TrainerState};
+pub use distributed::{Communicator, SingleProcess};
 pub use error::TrainError;
-pub use evaluate::{evaluate, evaluate_with_confusion, predict, Evaluation};
+pub use evaluate::{evaluate, evaluate_distributed, evaluate_with_confusion, predict, Evaluation};
 pub use experiment::{Experiment, ExperimentConfig, RunResult};
 pub use progress::ProgressMode;
 pub use regression::{RegressionAccumulator, RegressionMetrics};
-pub use step::{StandardStep, StepOutput, StepParts, TrainStep};
+pub use step::{ParallelParts, StandardStep, StepOutput, StepParts, TrainStep};
 pub use trainer::{FitReport, LossFn, Task, TrainConfig, Trainer};

@@ -84,6 +84,21 @@ impl RegressionAccumulator {
         self.n += y.len() as u64;
         Ok(())
     }
+    /// The sums: count, Σ|y − p|, Σ(y − p)², Σy, Σy² (to add up over the ranks of a
+    /// data-parallel run).
+    pub fn to_sums(&self) -> [f64; 5] {
+        [self.n as f64, self.abs, self.sq, self.y_sum, self.y_sq]
+    }
+    /// An accumulator holding these sums (see [`RegressionAccumulator::to_sums`]).
+    pub fn from_sums(s: [f64; 5]) -> Self {
+        RegressionAccumulator {
+            n: s[0] as u64,
+            abs: s[1],
+            sq: s[2],
+            y_sum: s[3],
+            y_sq: s[4],
+        }
+    }
     /// The metrics so far (NaN for an empty accumulator).
     pub fn finish(&self) -> RegressionMetrics {
         let n = self.n as f64;

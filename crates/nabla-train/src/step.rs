@@ -1,16 +1,17 @@
 //! A training step ([`TrainStep`]) and the parts it works with; [`StandardStep`] is the usual
 //! one.
 
+use crate::distributed::{Communicator, GradAverager};
 use crate::health::{HealthRecord, ParamHealth, ParamHistograms};
 use crate::metrics::count_correct;
 use crate::trainer::{LossFn, Result, Task, TrainConfig};
 use crate::TrainError;
-use nabla_core::{Mt19937, Tensor, Var};
+use nabla_core::{GradStore, Mt19937, Tensor, Var};
 use nabla_data::Batch;
 use nabla_nn::clip::{clip_grad_norm, clip_grad_value};
 use nabla_nn::optim::Optimizer;
-use nabla_nn::ForwardCtx;
 use nabla_nn::Module;
+use nabla_nn::{BatchShard, ForwardCtx};
 
 /// What one training step reports.
 #[derive(Debug, Clone)]
@@ -45,6 +46,19 @@ pub struct StepParts<'a> {
     pub health_due: bool,
     /// The health record of this step, filled by [`StepParts::backward_and_step`] when due.
     pub health: Option<HealthRecord>,
+    /// In data-parallel training (a communicator of several ranks): this rank's part of the
+    /// step, which [`StepParts::backward_and_step`] averages the gradients with.
+    pub parallel: Option<ParallelParts<'a>>,
+}
+
+/// This rank's part of a data-parallel step (see [`crate::distributed`]).
+pub struct ParallelParts<'a> {
+    /// The ranks.
+    pub comm: &'a dyn Communicator,
+    /// Sums the gradients over the ranks.
+    pub averager: &'a mut GradAverager,
+    /// Which rows of the whole batch this rank holds (`shard.rows` samples).
+    pub shard: BatchShard,
 }
 
 /// A training step: the hook for custom loops (several optimizers, extra losses, ...).
@@ -54,10 +68,49 @@ pub trait TrainStep: Send {
 }
 
 impl StepParts<'_> {
+    /// A training-mode forward context with the dropout stream and, in data-parallel
+    /// training, this rank's rows of the whole batch (so dropout draws the masks one process
+    /// would). Custom steps should build their forward passes' contexts with it.
+    ///
+    /// Fails when the shard does not fit (a bug of the caller).
+    pub fn train_ctx(&mut self) -> Result<ForwardCtx<'_>> {
+        let ctx = ForwardCtx::train(&mut *self.rng);
+        Ok(match &self.parallel {
+            Some(p) => ctx.with_shard(p.shard)?,
+            None => ctx,
+        })
+    }
+
+    /// The loss of the whole batch: this rank's `lv` in one process; in data-parallel
+    /// training the mean over every rank's samples (one all-reduce of `lv · n` and `n`),
+    /// with this rank's share `n / B` of the batch. Refuses a non-finite loss (on every
+    /// rank at once).
+    fn whole_loss(&mut self, lv: f64) -> Result<(f64, f64)> {
+        let (whole, share) = match &self.parallel {
+            Some(p) => {
+                let n = p.shard.rows as f64;
+                let mut s = [if n > 0.0 { lv * n } else { 0.0 }, n];
+                p.comm.allreduce_sum_f64(&mut s)?;
+                (s[0] / s[1].max(1.0), n / s[1].max(1.0))
+            }
+            None => (lv, 1.0),
+        };
+        if !whole.is_finite() {
+            return Err(TrainError::NonFinite {
+                what: "loss",
+                epoch: self.epoch,
+                step: self.step,
+            });
+        }
+        Ok((whole, share))
+    }
+
     /// The rest of a training step once the loss is computed: refuses a non-finite loss,
-    /// backpropagates, refuses non-finite gradients, clips them as configured
+    /// backpropagates, averages the gradients over the ranks in data-parallel training,
+    /// refuses non-finite gradients, clips them as configured
     /// ([`TrainConfig::clip_grad_norm`], [`TrainConfig::clip_grad_value`]) and lets the
-    /// optimizer update the parameters. Returns the loss value.
+    /// optimizer update the parameters. Returns the loss value (this rank's; the loss must
+    /// be a mean over the batch's samples, as every built-in loss is).
     ///
     /// Drop every other handle on the graph (the model's outputs) before calling it, so the
     /// optimizer can update the parameters in place instead of copying them.
@@ -71,19 +124,32 @@ impl StepParts<'_> {
             return Err(anomaly(msg, self));
         }
         let lv = loss.to_scalar()?;
-        if !lv.is_finite() {
-            return Err(TrainError::NonFinite {
-                what: "loss",
-                epoch: self.epoch,
-                step: self.step,
-            });
-        }
-        let mut grads = match loss.backward() {
+        let (_, share) = self.whole_loss(lv)?;
+        let grads = match loss.backward() {
             Err(nabla_core::Error::Anomaly(msg)) => return Err(anomaly(msg, self)),
             r => r?,
         };
         // free the graph, so the optimizer updates the parameters in place
         drop(loss);
+        self.update(grads, share)?;
+        Ok(lv)
+    }
+
+    /// The step of a rank whose part of the batch is empty (a last batch with fewer samples
+    /// than ranks): it adds nothing to the loss and zero to the gradients, and takes the same
+    /// averaged optimizer step as the other ranks.
+    ///
+    /// Fails as [`StepParts::backward_and_step`] does.
+    pub fn step_without_samples(&mut self) -> Result<()> {
+        let (_, share) = self.whole_loss(0.0)?;
+        self.update(GradStore::default(), share)
+    }
+
+    /// Averages (data-parallel), guards, clips and applies the gradients.
+    fn update(&mut self, mut grads: GradStore, share: f64) -> Result<()> {
+        if let Some(p) = self.parallel.as_mut() {
+            p.averager.average(p.comm, &mut grads, self.params, share)?;
+        }
         // the global norm guards against non-finite gradients and, when asked, clips them
         let max_norm = self.config.clip_grad_norm.unwrap_or(f64::INFINITY);
         let norm = clip_grad_norm(&mut grads, self.params, max_norm)?;
@@ -99,7 +165,7 @@ impl StepParts<'_> {
         }
         if !self.health_due {
             self.optimizer.step(&grads)?;
-            return Ok(lv);
+            return Ok(());
         }
         // gradient health: norms before the update (the gradients here are clipped; the
         // global norm is the one before clipping), then the update each parameter received
@@ -144,7 +210,7 @@ impl StepParts<'_> {
             activations: nabla_nn::health::take(),
             histograms,
         });
-        Ok(lv)
+        Ok(())
     }
 }
 
@@ -173,7 +239,8 @@ pub struct StandardStep;
 
 impl TrainStep for StandardStep {
     fn step(&mut self, p: &mut StepParts<'_>, batch: &Batch) -> Result<StepOutput> {
-        let out = p.model.forward(&batch.x, &mut ForwardCtx::train(p.rng))?;
+        let model = p.model;
+        let out = model.forward(&batch.x, &mut p.train_ctx()?)?;
         let loss = (p.loss)(&out, &batch.y)?;
         let correct = if p.config.task == Task::Classification {
             Some(count_correct(&out, &batch.y)?)

@@ -4,6 +4,7 @@ use crate::checkpoint::{
     latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, EncodedCheckpoint,
     EpochMetrics, LoadedCheckpoint, TrainerState,
 };
+use crate::distributed::{Communicator, GradAverager};
 use crate::evaluate::{evaluate, predict, Evaluation};
 use crate::progress::{EpochProgress, ProgressMode};
 use crate::step::{StandardStep, StepParts, TrainStep};
@@ -15,7 +16,10 @@ use nabla_nn::schedule::LrScheduler;
 use nabla_nn::{Module, StateDict};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
+
+mod parallel;
 
 /// `loss(output, target)`.
 pub type LossFn = Box<dyn Fn(&Tensor, &Tensor) -> nabla_core::Result<Tensor> + Send + Sync>;
@@ -156,6 +160,11 @@ pub struct FitReport {
     pub samples: u64,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
+    /// Optimizer steps taken in this process.
+    pub steps: u64,
+    /// Seconds this process spent in the gradients' all-reduces (data-parallel training;
+    /// 0 in one process).
+    pub allreduce_seconds: f64,
 }
 
 /// Trains a model (see the crate docs).
@@ -183,6 +192,8 @@ pub struct Trainer {
     best: Option<f64>,
     bad_epochs: usize,
     history: Vec<EpochMetrics>,
+    comm: Option<Arc<dyn Communicator>>,
+    averager: GradAverager,
 }
 
 impl Trainer {
@@ -219,6 +230,8 @@ impl Trainer {
             best: None,
             bad_epochs: 0,
             history: Vec::new(),
+            comm: None,
+            averager: GradAverager::new(),
         }
     }
     /// Adds a learning-rate schedule.
@@ -265,6 +278,7 @@ impl Trainer {
             best: self.best,
             bad_epochs: self.bad_epochs,
             history: self.history.clone(),
+            world_size: self.world_size(),
         }
     }
 
@@ -294,7 +308,7 @@ impl Trainer {
     /// Writes a checkpoint of the current state into `out_dir/checkpoints` (and keeps the
     /// previous one).
     pub fn save_checkpoint(&self, cursor: Cursor) -> Result<Option<PathBuf>> {
-        let Some(out) = &self.config.out_dir else {
+        let Some(out) = self.out_dir() else {
             return Ok(None);
         };
         let snap = self.snapshot(cursor)?;
@@ -343,7 +357,7 @@ impl Trainer {
 
     /// Keeps a health record, appends it to `health.jsonl` and prints each new diagnosis once.
     fn record_health(&mut self, h: crate::health::HealthRecord) -> Result<()> {
-        if let Some(out) = &self.config.out_dir {
+        if let Some(out) = self.out_dir() {
             use std::io::Write;
             let line = serde_json::to_string(&h).map_err(|e| TrainError::Io(e.to_string()))?;
             let path = out.join("health.jsonl");
@@ -362,7 +376,7 @@ impl Trainer {
         for d in crate::health::diagnose(&self.health) {
             if !self.diagnosed.contains(&d.kind) {
                 self.diagnosed.push(d.kind);
-                if self.config.progress != ProgressMode::Quiet {
+                if self.progress() != ProgressMode::Quiet {
                     eprintln!("nabla: health: {}", d.message);
                 }
             }
@@ -376,7 +390,7 @@ impl Trainer {
     }
 
     fn write_metrics(&self) -> Result<()> {
-        let Some(out) = &self.config.out_dir else {
+        let Some(out) = self.out_dir() else {
             return Ok(());
         };
         let mut text = String::new();
@@ -395,13 +409,16 @@ impl Trainer {
         train: &mut DataLoader,
         mut val: Option<&mut DataLoader>,
     ) -> Result<FitReport> {
-        if let Some(out) = &self.config.out_dir {
+        if let Some(out) = self.out_dir() {
             std::fs::create_dir_all(out)
                 .map_err(|e| TrainError::Io(format!("{}: cannot create: {e}", out.display())))?;
             if self.config.tensorboard && self.tensorboard.is_none() {
                 self.tensorboard = Some(crate::tensorboard::EventWriter::create(out)?);
             }
         }
+        self.start_parallel(train)?;
+        let reduce_start = self.averager.seconds();
+        let steps_start = self.step;
         let t_start = Instant::now();
         let mut samples = 0u64;
         let mut stopped_early = false;
@@ -414,13 +431,17 @@ impl Trainer {
             // seconds this epoch ran before a resume (0 otherwise)
             let carried = self.running[3];
             let bar = EpochProgress::start(
-                self.config.progress,
+                self.progress(),
                 e,
                 self.config.epochs,
                 train.len() as u64,
                 train.cursor().position,
             );
-            while let Some(batch) = train.next_batch() {
+            loop {
+                let position = train.cursor().position;
+                let Some(batch) = train.next_batch() else {
+                    break;
+                };
                 let batch = batch?;
                 self.step += 1;
                 let n = batch.len() as f64;
@@ -433,6 +454,16 @@ impl Trainer {
                     let every = self.config.health_every;
                     let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
                     let _collect = health_due.then(nabla_nn::health::collect);
+                    let (offset, whole) = train.shard_span(position);
+                    let parallel = parallel::parts(
+                        self.comm.as_deref(),
+                        &mut self.averager,
+                        nabla_nn::BatchShard {
+                            offset,
+                            rows: batch.len(),
+                            whole,
+                        },
+                    );
                     let mut parts = StepParts {
                         model: self.model.as_ref(),
                         params: &self.params,
@@ -445,23 +476,30 @@ impl Trainer {
                         names: &self.names,
                         health_due,
                         health: None,
+                        parallel,
                     };
-                    let out = self.step_fn.step(&mut parts, &batch)?;
+                    let out = if batch.is_empty() && parts.parallel.is_some() {
+                        parallel::step_without_samples(&mut parts)?
+                    } else {
+                        self.step_fn.step(&mut parts, &batch)?
+                    };
                     if let Some(h) = parts.health.take() {
                         self.record_health(h)?;
+                    }
+                    if whole < self.world_size() && train.config().shard.world > 1 {
+                        // a rank without samples drew no dropout masks: take rank 0's stream
+                        self.sync_rng()?;
                     }
                     out
                 };
                 samples += batch.len() as u64;
-                self.running[0] += out.loss * n;
-                self.running[1] += out.correct.unwrap_or(0) as f64;
-                self.running[2] += n;
+                let batch_loss = self.add_step(&out, n)?;
                 if self.config.schedule_per_step {
                     if let Some(s) = self.scheduler.as_mut() {
                         s.step(self.optimizer.as_mut(), None)?;
                     }
                 }
-                bar.update(out.loss, n / t0.elapsed().as_secs_f64().max(1e-9));
+                bar.update(batch_loss, n / t0.elapsed().as_secs_f64().max(1e-9));
                 if let Some(every) = self.config.checkpoint_every_steps {
                     if every > 0 && self.step % every == 0 {
                         self.running[3] = carried + t_epoch.elapsed().as_secs_f64();
@@ -529,7 +567,7 @@ impl Trainer {
                 line.push_str(&format!("  val_mae {:.4}  val_r2 {:.4}", r.mae, r.r2));
             }
             line.push_str(&format!("  lr {:.3e}  {seconds:.2}s", row.lr));
-            bar.finish(self.config.progress, &line);
+            bar.finish(self.progress(), &line);
             if let Some(tb) = &mut self.tensorboard {
                 tb.add_epoch(&row)?;
             }
@@ -552,7 +590,7 @@ impl Trainer {
                     stopped_early = true;
                 }
             }
-            if let Some(out) = &self.config.out_dir {
+            if let Some(out) = self.out_dir() {
                 // one snapshot for the epoch's checkpoint and, when it improved, `best`
                 let snap = self.snapshot(train.cursor())?;
                 self.write_step_checkpoint(out, &snap)?;
@@ -566,12 +604,19 @@ impl Trainer {
             seconds: t_start.elapsed().as_secs_f64(),
             samples,
             stopped_early,
+            steps: self.step - steps_start,
+            allreduce_seconds: self.averager.seconds() - reduce_start,
         })
     }
 
-    /// Mean loss (and the task's metrics) over every batch of `loader`, in evaluation mode.
+    /// Mean loss (and the task's metrics) over every batch of `loader`, in evaluation mode;
+    /// in data-parallel training the sums over every rank's part (with rank 0's BatchNorm
+    /// statistics), the same on every rank.
     pub fn evaluate(&self, loader: &mut DataLoader) -> Result<Evaluation> {
-        evaluate(self.model.as_ref(), &self.loss, loader, self.config.task)
+        match self.parallel() {
+            Some(c) => self.evaluate_parallel(loader, c),
+            None => evaluate(self.model.as_ref(), &self.loss, loader, self.config.task),
+        }
     }
 
     /// The model's outputs for `x`, in evaluation mode.

@@ -45,6 +45,7 @@ impl Error {
             Error::Train(T::Core(nabla_core::Error::Anomaly(_))) => true,
             Error::Core(_) => false,
             Error::Train(T::Core(_)) => false,
+            Error::Train(T::Comm(_)) => false,
             Error::Data(_) | Error::Train(_) | Error::Io(_) | Error::Msg(_) => true,
         }
     }

@@ -19,6 +19,7 @@
 pub mod build;
 pub mod config;
 pub mod data;
+pub mod parallel;
 pub mod run_dir;
 pub mod sample;
 pub mod spec;
@@ -33,6 +34,7 @@ pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
 pub use summary::{model_summary, LayerSummary};
 
 use crate::checkpoint::EpochMetrics;
+use crate::distributed::{agree, Communicator, SingleProcess};
 use crate::evaluate::Evaluation;
 use crate::progress::ProgressMode;
 use crate::trainer::{Task, TrainConfig, Trainer};
@@ -42,9 +44,10 @@ use nabla_data::{DataLoader, LoaderConfig, TensorDataset};
 use nabla_nn::Module;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A training run to carry out: a validated config and where its data and results go.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Experiment {
     /// The config (validated when the experiment was made; change it through the builders or
     /// validate it again).
@@ -56,6 +59,22 @@ pub struct Experiment {
     runs_root: PathBuf,
     progress: Option<ProgressMode>,
     resume: Option<PathBuf>,
+    comm: Option<Arc<dyn Communicator>>,
+}
+
+impl std::fmt::Debug for Experiment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Experiment")
+            .field("config", &self.config)
+            .field("name", &self.name)
+            .field("data_dir", &self.data_dir)
+            .field("out_dir", &self.out_dir)
+            .field("runs_root", &self.runs_root)
+            .field("progress", &self.progress)
+            .field("resume", &self.resume)
+            .field("ranks", &self.comm.as_ref().map(|c| c.size()))
+            .finish()
+    }
 }
 
 /// What a finished run produced.
@@ -116,12 +135,14 @@ fn loader(
     batch: usize,
     shuffle: bool,
     seed: u64,
+    shard: nabla_data::Shard,
 ) -> Result<DataLoader, TrainError> {
     Ok(DataLoader::new(
         ds.clone(),
         LoaderConfig::new(batch)
             .with_shuffle(shuffle)
-            .with_seed(seed),
+            .with_seed(seed)
+            .with_shard(shard),
     )?)
 }
 
@@ -158,6 +179,7 @@ impl Experiment {
             runs_root: PathBuf::from("runs"),
             progress: None,
             resume: None,
+            comm: None,
         })
     }
 
@@ -261,6 +283,14 @@ impl Experiment {
         self
     }
 
+    /// Trains data-parallel over the ranks of `comm` (see [`crate::distributed`]): every rank
+    /// runs the same experiment; rank 0 checks that the others hold its config and data,
+    /// and alone writes the run folder.
+    pub fn with_communicator(mut self, comm: Arc<dyn Communicator>) -> Self {
+        self.comm = Some(comm);
+        self
+    }
+
     /// The data folder or file given with [`Experiment::with_data_dir`].
     pub fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()
@@ -287,61 +317,110 @@ impl Experiment {
     ///
     /// Fails before loading any data when the run folder already holds a run (unless
     /// resuming) or cannot be written; then as the data, the model and training fail.
+    ///
+    /// With a communicator of several ranks ([`Experiment::with_communicator`]) every rank
+    /// calls it; a rank whose config (or data) differs from rank 0's, or that cannot read
+    /// what it needs, stops every rank with [`TrainError::AllRanks`] naming it; a training
+    /// batch smaller than the number of ranks is refused.
     pub fn fit(&self) -> Result<RunResult, TrainError> {
+        let comm: Arc<dyn Communicator> = self.comm.clone().unwrap_or(Arc::new(SingleProcess));
+        let comm = comm.as_ref();
+        let (rank, ranks) = (comm.rank(), comm.size());
+        let root = rank == 0;
         let mut cfg = self.config.clone();
-        cfg.validate().map_err(TrainError::Config)?;
-        let out = self.out_dir();
-        if self.resume.is_none() && out.join("checkpoints").exists() {
-            return Err(TrainError::Config(format!(
+        agree(comm, cfg.validate().map_err(TrainError::Config))?;
+        if ranks > 1 {
+            let text = agree(comm, parallel::canonical_config(&cfg))?;
+            // whether it resumes is part of what the ranks must share
+            let text = format!("{text}\n[launch]\nresume = {}\n", self.resume.is_some());
+            crate::distributed::check_same_text(comm, &text, parallel::config_difference)?;
+            let small = if cfg.train.batch_size < ranks {
+                Err(TrainError::Config(format!(
+                    "train.batch_size = {} is smaller than the {ranks} ranks: every rank needs \
+                     at least one sample of each batch (a larger batch_size, or fewer ranks)",
+                    cfg.train.batch_size
+                )))
+            } else {
+                Ok(())
+            };
+            agree(comm, small)?;
+        }
+        // rank 0 names and checks the run folder; the others learn its name
+        let mut out = self.out_dir();
+        let fresh = if root && self.resume.is_none() && out.join("checkpoints").exists() {
+            Err(TrainError::Config(format!(
                 "output folder {} already holds a run; use --resume or another --out",
                 out.display()
-            )));
+            )))
+        } else {
+            Ok(())
+        };
+        agree(comm, fresh)?;
+        if ranks > 1 {
+            let mut name = out.to_string_lossy().into_owned().into_bytes();
+            comm.broadcast_bytes(0, &mut name)?;
+            out = PathBuf::from(String::from_utf8_lossy(&name).into_owned());
         }
-        let data = self.load_data()?;
+        let data = agree(comm, self.load_data())?;
+        if ranks > 1 {
+            let fp = agree(comm, parallel::data_fingerprint(&data))?;
+            crate::distributed::check_same_state(comm, 0, fp).map_err(|e| match e {
+                TrainError::AllRanks { rank, .. } => TrainError::AllRanks {
+                    rank,
+                    msg: "this rank's data differ from rank 0's (other files, or another \
+                          version of them, on its host)"
+                        .into(),
+                },
+                e => e,
+            })?;
+        }
         // the saved config is complete: eval, predict and --resume need no flags
         cfg.model.input_shape = Some(data.input_shape.clone());
         cfg.train.out_dir = None;
         let flag = self.data_dir.as_deref();
-        if cfg.data.dataset.has_test_files() {
-            let dir = data::data_dir(&cfg, flag)?;
-            cfg.data.path = Some(canonical(&dir));
-        } else if matches!(cfg.data.dataset, DatasetKind::Csv | DatasetKind::Text) {
-            cfg.data.path = Some(canonical(&data::csv_path(&cfg, flag)?));
-        }
+        let resolved = (|| -> Result<Option<String>, TrainError> {
+            Ok(if cfg.data.dataset.has_test_files() {
+                Some(canonical(&data::data_dir(&cfg, flag)?))
+            } else if matches!(cfg.data.dataset, DatasetKind::Csv | DatasetKind::Text) {
+                Some(canonical(&data::csv_path(&cfg, flag)?))
+            } else {
+                cfg.data.path.clone()
+            })
+        })();
+        cfg.data.path = agree(comm, resolved)?;
         let task = cfg.data.task();
         let mut rng = Mt19937::new(nabla_core::stream_seed(cfg.train.seed, "init"));
-        let (model, _) = build_model(&cfg, &data.input_shape, Some(data.outputs), &mut rng)?;
-        check_writable(&out)?;
-        nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
-        if let Some(s) = &data.standardizer {
-            let j = json!({"mean": s.mean(), "std": s.std()});
-            crate::trainer::write_json(&out.join("standardizer.json"), &j)?;
-        }
-        if let Some(v) = &data.vocab {
-            v.save(out.join("vocab.json"))?;
-            // the saved config names the vocabulary size, so the model rebuilds without data
-            for l in &mut cfg.model.layers {
-                if let LayerSpec::Embedding { num, .. } = l {
-                    num.get_or_insert(v.len());
-                }
-            }
-            nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
-        }
-        if let Some(i) = data.label_index {
-            let j = json!({"label_index": i, "classes": data.class_names});
-            crate::trainer::write_json(&out.join("columns.json"), &j)?;
-        }
+        let built = build_model(&cfg, &data.input_shape, Some(data.outputs), &mut rng);
+        let (model, _) = agree(comm, built)?;
+        agree(
+            comm,
+            if root {
+                self.write_run_files(&out, &mut cfg, &data)
+            } else {
+                Ok(())
+            },
+        )?;
         let n_params = nabla_nn::parameter_count(&model);
         let mut optimizer = make_optimizer(
             &cfg.train.optimizer,
             model.parameters().into_iter().map(|(_, v)| v).collect(),
         );
-        let mut train_loader = loader(&data.train, cfg.train.batch_size, true, cfg.train.seed)?;
+        let shard = nabla_data::Shard::new(rank, ranks)?;
+        let mut train_loader = loader(
+            &data.train,
+            cfg.train.batch_size,
+            true,
+            cfg.train.seed,
+            shard,
+        )?;
         let sched = make_schedule(&cfg, optimizer.as_mut(), train_loader.len())?;
-        let progress = self
-            .progress
-            .or(cfg.train.progress)
-            .unwrap_or(ProgressMode::Auto);
+        let progress = if root {
+            self.progress
+                .or(cfg.train.progress)
+                .unwrap_or(ProgressMode::Auto)
+        } else {
+            ProgressMode::Quiet
+        };
         let t = &cfg.train;
         let tc = TrainConfig {
             epochs: t.epochs,
@@ -363,10 +442,13 @@ impl Experiment {
         if let Some((s, _)) = sched {
             trainer = trainer.with_boxed_scheduler(s);
         }
+        if let Some(c) = &self.comm {
+            trainer = trainer.with_communicator(c.clone());
+        }
         let mut resumed_from = None;
         if self.resume.is_some() {
-            let (ck, skipped) = crate::checkpoint::latest_checkpoint_reporting(&out)?;
-            for s in &skipped {
+            let (ck, skipped) = agree(comm, crate::checkpoint::latest_checkpoint_reporting(&out))?;
+            for s in skipped.iter().filter(|_| root) {
                 eprintln!(
                     "nabla: warning: checkpoint {} is damaged, passed over: {}",
                     s.dir.display(),
@@ -374,12 +456,25 @@ impl Experiment {
                 );
             }
             let resumed = ck.is_some();
+            // (every rank takes part in the agreement, with a checkpoint or without)
+            let restored = match &ck {
+                Some(ck) => trainer.restore(ck, &mut train_loader),
+                None => Ok(()),
+            };
+            agree(comm, restored)?;
             if let Some(ck) = &ck {
-                trainer.restore(ck, &mut train_loader)?;
+                let before = ck.state.world_size;
+                if before != ranks && root && progress != ProgressMode::Quiet {
+                    println!(
+                        "note: the run was trained on {before} rank(s) and continues on {ranks}: \
+                         the same batches, samples and dropout masks, summed in another order \
+                         (equal to float rounding, not bitwise)"
+                    );
+                }
             }
             // health records past the checkpoint are written again by the resumed run
             let hp = out.join("health.jsonl");
-            if let Ok((records, _)) = crate::health::read_health(&hp) {
+            if let Some(Ok((records, _))) = root.then(|| crate::health::read_health(&hp)) {
                 let mut text = String::new();
                 for r in records.iter().filter(|r| r.step <= trainer.step()) {
                     text.push_str(
@@ -409,19 +504,21 @@ impl Experiment {
             }
         }
         let mut val_loader = match &data.val {
-            Some(v) => Some(loader(v, 256, false, 0)?),
+            Some(v) => Some(loader(v, 256, false, 0, shard)?),
             None => None,
         };
         let report = match trainer.fit(&mut train_loader, val_loader.as_mut()) {
             Ok(r) => r,
             Err(e) => {
                 // the report of a run that stopped (a NaN, say) shows its health and diagnoses
-                let _ = crate::report::write_report(&out);
+                if root {
+                    let _ = crate::report::write_report(&out);
+                }
                 return Err(e);
             }
         };
-        let mut test_loader = loader(&data.test, 256, false, 0)?;
-        let test = if task == Task::Classification {
+        let mut test_loader = loader(&data.test, 256, false, 0, shard)?;
+        let test = if task == Task::Classification && ranks == 1 {
             let (test, cm) = crate::evaluate::evaluate_with_confusion(
                 trainer.model.as_ref(),
                 &trainer.loss,
@@ -436,6 +533,8 @@ impl Experiment {
             crate::trainer::write_json(&out.join("confusion.json"), &j)?;
             test
         } else {
+            // several ranks: each evaluates its slice and the sums are reduced (the confusion
+            // matrix, one process's view, is left out of such a run's report)
             trainer.evaluate(&mut test_loader)?
         };
         let rows: Vec<crate::plot::EpochRow> = report
@@ -449,7 +548,7 @@ impl Experiment {
                 val_accuracy: h.val_accuracy,
             })
             .collect();
-        if let Err(e) = crate::plot::plot_training(&rows, &out) {
+        if let Some(Err(e)) = root.then(|| crate::plot::plot_training(&rows, &out)) {
             eprintln!("nabla: warning: plots not written: {e}");
         }
         let mut summary = json!({
@@ -460,6 +559,11 @@ impl Experiment {
             "samples_per_second": if report.seconds > 0.0 { report.samples as f64 / report.seconds } else { 0.0 },
             "stopped_early": report.stopped_early,
         });
+        if ranks > 1 {
+            summary["ranks"] = json!(ranks);
+            summary["allreduce_ms_per_step"] =
+                json!(1e3 * report.allreduce_seconds / report.steps.max(1) as f64);
+        }
         for m in metric_names(&cfg) {
             let v = match (m.as_str(), test.accuracy, test.regression) {
                 ("accuracy", Some(a), _) => Some(a),
@@ -476,14 +580,16 @@ impl Experiment {
             summary["val_loss"] = json!(test.loss);
             summary["val_bpc"] = json!(test.loss / std::f64::consts::LN_2);
         }
-        crate::trainer::write_json(&out.join("summary.json"), &summary)?;
-        match crate::report::write_report(&out) {
-            Ok(w) => {
-                for d in w.damage {
-                    eprintln!("nabla: warning: {d}");
+        if root {
+            crate::trainer::write_json(&out.join("summary.json"), &summary)?;
+            match crate::report::write_report(&out) {
+                Ok(w) => {
+                    for d in w.damage {
+                        eprintln!("nabla: warning: {d}");
+                    }
                 }
+                Err(e) => eprintln!("nabla: warning: report.html not written: {e}"),
             }
-            Err(e) => eprintln!("nabla: warning: report.html not written: {e}"),
         }
         Ok(RunResult {
             dir: out,
@@ -493,6 +599,39 @@ impl Experiment {
             summary,
             resumed_from,
         })
+    }
+}
+
+impl Experiment {
+    /// Rank 0's files of a new (or resumed) run: the resolved config, and the standardizer,
+    /// vocabulary and CSV columns when the data have them.
+    fn write_run_files(
+        &self,
+        out: &Path,
+        cfg: &mut ExperimentConfig,
+        data: &Data,
+    ) -> Result<(), TrainError> {
+        check_writable(out)?;
+        nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+        if let Some(s) = &data.standardizer {
+            let j = json!({"mean": s.mean(), "std": s.std()});
+            crate::trainer::write_json(&out.join("standardizer.json"), &j)?;
+        }
+        if let Some(v) = &data.vocab {
+            v.save(out.join("vocab.json"))?;
+            // the saved config names the vocabulary size, so the model rebuilds without data
+            for l in &mut cfg.model.layers {
+                if let LayerSpec::Embedding { num, .. } = l {
+                    num.get_or_insert(v.len());
+                }
+            }
+            nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+        }
+        if let Some(i) = data.label_index {
+            let j = json!({"label_index": i, "classes": data.class_names});
+            crate::trainer::write_json(&out.join("columns.json"), &j)?;
+        }
+        Ok(())
     }
 }
 
