@@ -8,6 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::text;
+
+fn tmp(name: &str) -> PathBuf {
+    common::tmp_in("mpi", name)
+}
+
 const BIN: &str = env!("CARGO_BIN_EXE_nabla");
 
 /// `mpirun` for tests: as root, more ranks than cores, a time limit, and no single-copy shared memory
@@ -46,20 +53,6 @@ fn single(args: &[&str], cwd: &Path) -> Output {
         .env_remove("NABLA_DATA")
         .output()
         .expect("the nabla binary runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nabla-mpi-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 fn ok(o: &Output) -> String {

@@ -7,34 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn nabla(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("NABLA_DATA")
-        .output()
-        .expect("the nabla binary runs")
-}
+mod common;
+use common::{assert_bad, nabla, text};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nabla-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn assert_bad(o: &Output, needle: &str) {
-    let (out, err) = text(o);
-    assert_eq!(o.status.code(), Some(2), "stdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line:\n{err}");
-    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    common::tmp_in("report", name)
 }
 
 /// A small, fast config on the bundled digits, a health record every 5 steps.

@@ -3,29 +3,13 @@
 
 use nabla::train::checkpoint::list_checkpoints;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn nabla(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("NABLA_DATA")
-        .output()
-        .expect("the nabla binary runs")
-}
+mod common;
+use common::{assert_bad, nabla, text};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nabla-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    common::tmp_in("cli", name)
 }
 
 /// A small, fast config on the bundled digits.
@@ -51,13 +35,6 @@ checkpoint_every = 7
 fn newest_weights(run: &Path) -> Vec<u8> {
     let cks = list_checkpoints(run);
     std::fs::read(cks.last().unwrap().join("model.safetensors")).unwrap()
-}
-
-fn assert_bad(o: &Output, needle: &str) {
-    let (out, err) = text(o);
-    assert_eq!(o.status.code(), Some(2), "stdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line:\n{err}");
-    assert!(err.contains(needle), "expected '{needle}' in: {err}");
 }
 
 #[test]

@@ -153,23 +153,9 @@ pub fn broadcast_tensors(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributed::{SingleProcess, ThreadComm, ThreadGroup};
-    use std::sync::Arc;
+    use crate::distributed::SingleProcess;
 
-    fn run<T: Send + 'static>(
-        k: usize,
-        f: impl Fn(ThreadComm) -> T + Send + Sync + 'static,
-    ) -> Vec<T> {
-        let f = Arc::new(f);
-        let hs: Vec<_> = ThreadGroup::new(k)
-            .into_iter()
-            .map(|c| {
-                let f = f.clone();
-                std::thread::spawn(move || f(c))
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    }
+    use crate::distributed::threads::run_ranks as run;
 
     #[test]
     fn a_failure_on_one_rank_stops_every_rank_with_its_message() {

@@ -211,24 +211,28 @@ impl Communicator for ThreadComm {
     }
 }
 
+/// Runs `f` on each of `k` thread ranks and returns their results in rank order (tests).
+#[cfg(test)]
+pub(crate) fn run_ranks<T: Send + 'static>(
+    k: usize,
+    f: impl Fn(ThreadComm) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let f = Arc::new(f);
+    let hs: Vec<_> = ThreadGroup::new(k)
+        .into_iter()
+        .map(|c| {
+            let f = f.clone();
+            std::thread::spawn(move || f(c))
+        })
+        .collect();
+    hs.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run<T: Send + 'static>(
-        k: usize,
-        f: impl Fn(ThreadComm) -> T + Send + Sync + 'static,
-    ) -> Vec<T> {
-        let f = Arc::new(f);
-        let hs: Vec<_> = ThreadGroup::new(k)
-            .into_iter()
-            .map(|c| {
-                let f = f.clone();
-                std::thread::spawn(move || f(c))
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    }
+    use super::run_ranks as run;
 
     #[test]
     fn collectives_agree_on_every_rank_over_many_rounds() {
