@@ -111,7 +111,7 @@ fn helper(pool: &'static Pool) {
             }
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins % 256 == 0 {
+            if spins.is_multiple_of(256) {
                 if idle_since.elapsed() > SPIN {
                     let mut g = lock(&pool.lock);
                     pool.sleepers.fetch_add(1, Ordering::SeqCst);

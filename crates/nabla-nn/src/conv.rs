@@ -63,7 +63,7 @@ fn check_sizes(
         }
     }
     let g = groups;
-    if g == 0 || in_channels % g != 0 || out_channels % g != 0 {
+    if g == 0 || !in_channels.is_multiple_of(g) || !out_channels.is_multiple_of(g) {
         return Err(Error::Arg {
             op,
             msg: format!("{name}: groups = {g} must divide in_channels and out_channels"),

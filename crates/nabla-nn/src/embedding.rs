@@ -42,6 +42,9 @@ impl Module for Embedding {
     fn parameters(&self) -> Vec<(String, Var)> {
         vec![("weight".into(), self.weight.clone())]
     }
+    fn lookup_table(&self) -> Option<Tensor> {
+        Some(self.weight.as_tensor())
+    }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if input.is_empty() {
             return Err(misfit(

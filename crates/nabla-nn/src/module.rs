@@ -180,9 +180,38 @@ pub trait Module: Send {
     ) -> Option<Result<(Tensor, crate::RnnState)>> {
         None
     }
+    /// For a lookup layer (`Embedding`): its table, so that [`crate::Sequential`] can hand
+    /// the table and the indices to the next layer's [`Module::forward_lookup`]. `None` for
+    /// other layers.
+    fn lookup_table(&self) -> Option<Tensor> {
+        None
+    }
+    /// The forward pass over `table[idx]` (the rows a lookup layer would give, shape
+    /// `idx.shape() + [dim]`) for layers that compute it better without the looked-up rows:
+    /// the recurrent layers project the table's rows once and pick them (the same function;
+    /// for a char-LM far fewer multiply-adds). `None`: no such path, feed it the rows.
+    fn forward_lookup(
+        &self,
+        _table: &Tensor,
+        _idx: &Tensor,
+        _ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 impl<M: Module + ?Sized> Module for Box<M> {
+    fn lookup_table(&self) -> Option<Tensor> {
+        (**self).lookup_table()
+    }
+    fn forward_lookup(
+        &self,
+        table: &Tensor,
+        idx: &Tensor,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<Tensor>> {
+        (**self).forward_lookup(table, idx, ctx)
+    }
     fn forward_stateful(
         &self,
         x: &Tensor,

@@ -70,11 +70,24 @@ impl Module for Sequential {
     }
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         let mut h = x.clone();
-        for (i, l) in self.layers.iter().enumerate() {
+        let mut i = 0;
+        while i < self.layers.len() {
+            let l = &self.layers[i];
+            // a lookup followed by a layer that takes the table and indices directly
+            if let (Some(table), Some(next)) = (l.lookup_table(), self.layers.get(i + 1)) {
+                let _path = nabla_core::anomaly::scope(i + 1, next.kind());
+                if let Some(r) = next.forward_lookup(&table, &h, ctx) {
+                    let what = format!("layers {i}-{} ({}, {})", i + 1, l.kind(), next.kind());
+                    h = r.map_err(|e| e.context(what))?;
+                    i += 2;
+                    continue;
+                }
+            }
             let _path = nabla_core::anomaly::scope(i, l.kind());
             h = l
                 .forward(&h, ctx)
                 .map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
+            i += 1;
         }
         Ok(h)
     }

@@ -36,7 +36,7 @@ pub fn save_image_grid(
     let (n, h, w) = match (s.len(), side) {
         (3, _) => (s[0], s[1], s[2]),
         (4, _) if s[1] == 1 => (s[0], s[2], s[3]),
-        (2, Some(wd)) if wd > 0 && s[1] % wd == 0 => (s[0], s[1] / wd, wd),
+        (2, Some(wd)) if wd > 0 && s[1].is_multiple_of(wd) => (s[0], s[1] / wd, wd),
         _ => {
             return Err(bad(format!(
                 "images {s:?} are not [N, H, W], [N, 1, H, W] or [N, H*W] with a side"

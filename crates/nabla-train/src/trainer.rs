@@ -452,7 +452,8 @@ impl Trainer {
                         .detect_anomaly
                         .then(nabla_core::anomaly::detect_anomaly);
                     let every = self.config.health_every;
-                    let health_due = every > 0 && (self.step == 1 || self.step % every == 0);
+                    let health_due =
+                        every > 0 && (self.step == 1 || self.step.is_multiple_of(every));
                     let _collect = health_due.then(nabla_nn::health::collect);
                     let (offset, whole) = train.shard_span(position);
                     let parallel = parallel::parts(
@@ -501,7 +502,7 @@ impl Trainer {
                 }
                 bar.update(batch_loss, n / t0.elapsed().as_secs_f64().max(1e-9));
                 if let Some(every) = self.config.checkpoint_every_steps {
-                    if every > 0 && self.step % every == 0 {
+                    if every > 0 && self.step.is_multiple_of(every) {
                         self.running[3] = carried + t_epoch.elapsed().as_secs_f64();
                         self.save_checkpoint(train.cursor())?;
                     }

@@ -7,6 +7,7 @@
 //! product over the whole sequence.
 
 use super::act::GateAct;
+use super::panel::{self, Packed};
 use super::{cells, team, Cell};
 use crate::ops::kernels::sum_rows_into;
 use crate::parallel::{for_ranges, threads, SharedMut};
@@ -191,6 +192,55 @@ fn pack_blocks<T: StorageElem>(w: &[T], d: Dims, blocks: &[Range<usize>]) -> Vec
     wt
 }
 
+/// `s` as f32 when `T` is f32.
+fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32, so the slice is one of f32.
+        unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) }
+    })
+}
+
+/// The blocks' right-hand sides packed for [`panel`] (f32 on an AVX-512 CPU), or `None`
+/// (the `gemm` crate then runs the per-step products): block `b` is `B_b[kk, j] =
+/// src[off + kk * rs + j]` for `kk < k`, `j < cols`, where `place(b) = (off, rs, cols)`.
+fn pack_panels<T: 'static>(
+    src: &[T],
+    blocks: &[Range<usize>],
+    k: usize,
+    place: impl Fn(&Range<usize>) -> (usize, usize, usize),
+) -> Option<Vec<Packed>> {
+    let s = as_f32(src).filter(|_| panel::available())?;
+    Some(
+        blocks
+            .iter()
+            .map(|units| {
+                let (off, rs, cols) = place(units);
+                Packed::new(&s[off..], (rs, 1), k, cols)
+            })
+            .collect(),
+    )
+}
+
+/// Asks the CPU to bring the cache lines of `s` closer (a hint; no effect on results).
+#[inline]
+fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = std::mem::size_of_val(s);
+        let p = s.as_ptr().cast::<i8>();
+        for off in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults and the address lies inside `s`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    p.wrapping_add(off),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
+}
+
 /// `range` shifted by `off`.
 fn at(off: usize, r: &Range<usize>) -> Range<usize> {
     off + r.start..off + r.end
@@ -217,6 +267,10 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     let mut saved = take_buffer::<T>(d.t * d.n * sw);
     let blocks = unit_blocks(h);
     let wt = pack_blocks(w, d, &blocks);
+    // block j0.. of wt is [h, g*u] row-major
+    let packed = pack_panels(&wt, &blocks, h, |b| {
+        (h * g * b.start, g * b.len(), g * b.len())
+    });
     // the recurrent pre-activations of one step; block j0.. is [n, g*u] at offset n * g * j0
     let mut gh = take_buffer::<T>(ngh);
     let (hs, cs) = out.split_at_mut(d.t * nh);
@@ -243,7 +297,26 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
             None => (h0, c0),
         };
         let ghb = unsafe { ghs.range(d.n * g * j0..d.n * g * (j0 + u)) };
-        if d.n > 0 && h > 0 {
+        // this step's input projections are far in memory (the whole [t, n, g*h] is tens of
+        // MB): ask for the block's lines now, to arrive while the product runs
+        for r in 0..d.n {
+            for k in 0..g {
+                prefetch(&gx[ti * ngh + r * gw + k * h + j0..][..u]);
+            }
+        }
+        if let (Some(p), true) = (&packed, d.n > 0 && h > 0) {
+            // SAFETY: as below; T is f32 whenever `packed` is set.
+            unsafe {
+                p[bi].product(
+                    d.n,
+                    hp.as_ptr().cast(),
+                    h,
+                    ghb.as_mut_ptr().cast(),
+                    g * u,
+                    false,
+                )
+            };
+        } else if d.n > 0 && h > 0 {
             // gh_b = h_prev · (W_hhᵀ)_b
             let mm = Mm {
                 a: hp.as_ptr(),
@@ -344,6 +417,8 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
         }
     };
     let blocks = unit_blocks(h);
+    // block j0.. of B is W_hh[:, j0..j0 + u]: [g*h, u] with row stride h
+    let packed = pack_panels(w, &blocks, gw, |b| (b.start, h, b.len()));
     {
         let (dhs, dcs) = (SharedMut::new(&mut dh), SharedMut::new(&mut dc));
         let (dgxs, dghs) = (SharedMut::new(&mut dgx), SharedMut::new(&mut dgh_own));
@@ -365,6 +440,20 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                     }
                 };
                 if d.n == 0 {
+                    return;
+                }
+                if let Some(p) = &packed {
+                    // SAFETY: as below; T is f32 whenever `packed` is set.
+                    unsafe {
+                        p[bi].product(
+                            d.n,
+                            dgt.as_ptr().cast(),
+                            gw,
+                            dhs.as_mut_ptr().wrapping_add(j0).cast(),
+                            h,
+                            gru,
+                        )
+                    };
                     return;
                 }
                 let mm = Mm {

@@ -68,7 +68,7 @@ pub(crate) fn run(
             while c.done.load(Ordering::Acquire) < blocks {
                 std::hint::spin_loop();
                 spins = spins.wrapping_add(1);
-                if spins % 1024 == 0 {
+                if spins.is_multiple_of(1024) {
                     // the thread we wait for may have lost its CPU
                     std::thread::yield_now();
                 }
