@@ -24,16 +24,22 @@ impl Embedding {
     }
 }
 
+/// The indices `x` (any shape, any dtype) as a flat i64 tensor, as a lookup takes them.
+pub(crate) fn flat_indices(x: &Tensor) -> Result<Tensor> {
+    let flat = x.flatten_all()?;
+    if flat.dtype() == DType::I64 {
+        Ok(flat)
+    } else {
+        flat.to_dtype(DType::I64)
+    }
+}
+
 impl Module for Embedding {
     fn kind(&self) -> &'static str {
         "Embedding"
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        let idx = if x.dtype() == DType::I64 {
-            x.flatten_all()?
-        } else {
-            x.flatten_all()?.to_dtype(DType::I64)?
-        };
+        let idx = flat_indices(x)?;
         let rows = self.weight.as_tensor().index_select(0, &idx)?;
         let mut shape = x.shape().to_vec();
         shape.push(self.dim);

@@ -262,7 +262,6 @@ impl DirWeights {
     }
 }
 
-/// A stack of recurrent layers: what [`Rnn`], [`Lstm`] and [`Gru`] share.
 /// The input of a stack's first layer: a sequence of feature vectors, or the rows of an
 /// embedding table picked by indices (time-major inside the stack). The second form lets the
 /// input projection run over the table's V rows and be picked afterwards: for a char-LM
@@ -273,6 +272,7 @@ pub(crate) enum StackInput<'a, X = Tensor> {
     Lookup { table: &'a Tensor, idx: X },
 }
 
+/// A stack of recurrent layers: what [`Rnn`], [`Lstm`] and [`Gru`] share.
 pub(crate) struct Stack {
     kind: Kind,
     input_size: usize,
@@ -458,38 +458,32 @@ impl Stack {
         };
         let first = match x {
             StackInput::Seq(x) => StackInput::Seq(tm(x)?),
-            StackInput::Lookup { table, idx } => {
-                let idx = tm(idx)?.reshape(&[t * n])?;
-                let idx = if idx.dtype() == DType::I64 {
-                    idx
-                } else {
-                    idx.to_dtype(DType::I64)?
-                };
-                StackInput::Lookup { table, idx }
-            }
+            StackInput::Lookup { table, idx } => StackInput::Lookup {
+                table,
+                idx: crate::embedding::flat_indices(&tm(idx)?)?,
+            },
         };
         if let Some(s) = state {
             self.check_state(s, n)?;
         }
         let d = self.opts.num_directions();
         let lstm = self.kind == Kind::Lstm;
-        let mut first = Some(first);
-        let mut input = Tensor::zeros(&[0], DType::F32);
+        // each layer's input: `first`, then the layer below's output
+        let mut input = first;
         let (mut hn, mut cn) = (Vec::new(), Vec::new());
         for l in 0..self.opts.num_layers {
             if l > 0 && ctx.training && self.opts.dropout > 0.0 {
-                // time-major here: the batch is dim 1
-                input = Dropout::new(self.opts.dropout)?.forward_batch_dim(&input, ctx, 1)?;
+                if let StackInput::Seq(x) = &input {
+                    // time-major here: the batch is dim 1
+                    let x = Dropout::new(self.opts.dropout)?.forward_batch_dim(x, ctx, 1)?;
+                    input = StackInput::Seq(x);
+                }
             }
-            let this = match first.take() {
-                Some(f) => f,
-                None => StackInput::Seq(input.clone()),
-            };
             let mut outs = Vec::with_capacity(d);
             for dir in 0..d {
                 let k = l * d + dir;
                 let w = &self.dirs[k];
-                let gx = w.project_input(&this, t, n)?;
+                let gx = w.project_input(&input, t, n)?;
                 let pick = |s: &Tensor| s.narrow(0, k, 1)?.reshape(&[n, self.hidden]);
                 let h0 = match state {
                     Some(s) => pick(&s.h)?,
@@ -508,17 +502,20 @@ impl Stack {
                 }
                 outs.push(y);
             }
-            input = if d == 2 {
+            input = StackInput::Seq(if d == 2 {
                 Tensor::cat(&[&outs[0], &outs[1]], 2)?
             } else {
                 outs.pop()
                     .ok_or_else(|| misfit(&self.label(), "no direction".into()))?
-            };
+            });
         }
+        let StackInput::Seq(last) = input else {
+            return Err(misfit(&self.label(), "no layers".into()));
+        };
         let out = if self.opts.batch_first {
-            input.transpose(0, 1)?
+            last.transpose(0, 1)?
         } else {
-            input
+            last
         };
         let h = Tensor::cat(&hn.iter().collect::<Vec<_>>(), 0)?;
         let c = if lstm {

@@ -395,6 +395,35 @@ mod tests {
         }
     }
 
+    /// The fused scan's output and input gradients at `x` and the step-by-step reference's at
+    /// `x_ref` (f64), both under `w · y` summed as the loss: `(y, grads, want_y, want)`.
+    fn fast_and_reference(
+        cell: Cell,
+        reverse: bool,
+        x: &[Tensor],
+        x_ref: &[Tensor],
+        w: &Tensor,
+    ) -> (Tensor, Vec<Tensor>, Tensor, Vec<Tensor>) {
+        let vars: Vec<Var> = x.iter().map(Var::new).collect();
+        let xs: Vec<Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
+        let y = run(cell, reverse, &xs).unwrap();
+        let wy = w.to_dtype(y.dtype()).unwrap();
+        let grads = y.mul(&wy).unwrap().sum().unwrap().backward().unwrap();
+        let got = vars
+            .iter()
+            .map(|v| v.grad(&grads).unwrap().clone())
+            .collect();
+        let st = reference::forward(cell, reverse, x_ref).unwrap();
+        let want_y = reference::output(cell, &st).unwrap();
+        let want = {
+            let _g = no_grad();
+            reference::backward(cell, reverse, x_ref, w).unwrap()
+        };
+        assert_eq!(want.len(), x.len(), "a reference gradient for every input");
+        let want = want.into_iter().map(|g| g.unwrap()).collect();
+        (y, got, want_y, want)
+    }
+
     /// The fused kernels (forward and backward, large enough to split across threads) agree
     /// with the step-by-step tensor-op reference.
     #[test]
@@ -403,25 +432,12 @@ mod tests {
             for reverse in [false, true] {
                 // large enough that the products and the gate passes split across threads
                 let x = inputs(cell, 4, 33, 250, 3);
-                let fast = run(cell, reverse, &x).unwrap();
-                let st = reference::forward(cell, reverse, &x).unwrap();
-                close(&fast, &reference::output(cell, &st).unwrap(), "forward");
-                let vars: Vec<Var> = x.iter().map(Var::new).collect();
-                let xs: Vec<Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
-                let y = run(cell, reverse, &xs).unwrap();
-                let w = Tensor::randn(y.shape(), DType::F64, &mut Mt19937::new(9)).unwrap();
-                let grads = y.mul(&w).unwrap().sum().unwrap().backward().unwrap();
-                let want = {
-                    let _g = no_grad();
-                    reference::backward(cell, reverse, &x, &w).unwrap()
-                };
-                for (i, v) in vars.iter().enumerate() {
-                    let got = v.grad(&grads).unwrap();
-                    close(
-                        got,
-                        want[i].as_ref().unwrap(),
-                        &format!("{cell:?} grad {i}"),
-                    );
+                let shape = run(cell, reverse, &x).unwrap().shape().to_vec();
+                let w = Tensor::randn(&shape, DType::F64, &mut Mt19937::new(9)).unwrap();
+                let (y, got, want_y, want) = fast_and_reference(cell, reverse, &x, &x, &w);
+                close(&y, &want_y, "forward");
+                for (i, (g, wg)) in got.iter().zip(&want).enumerate() {
+                    close(g, wg, &format!("{cell:?} grad {i}"));
                 }
             }
         }
@@ -443,23 +459,9 @@ mod tests {
                     .iter()
                     .map(|t| t.to_dtype(DType::F64).unwrap())
                     .collect();
-                let vars: Vec<Var> = x32.iter().map(Var::new).collect();
-                let xs: Vec<Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
-                let y = run(cell, reverse, &xs).unwrap();
-                let st = reference::forward(cell, reverse, &x64).unwrap();
-                let want_y = reference::output(cell, &st).unwrap();
-                let w = Tensor::randn(y.shape(), DType::F64, &mut Mt19937::new(2)).unwrap();
-                let grads = y
-                    .mul(&w.to_dtype(DType::F32).unwrap())
-                    .unwrap()
-                    .sum()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
-                let want = {
-                    let _g = no_grad();
-                    reference::backward(cell, reverse, &x64, &w).unwrap()
-                };
+                let shape = run(cell, reverse, &x64).unwrap().shape().to_vec();
+                let w = Tensor::randn(&shape, DType::F64, &mut Mt19937::new(2)).unwrap();
+                let (y, got, want_y, want) = fast_and_reference(cell, reverse, &x32, &x64, &w);
                 let near = |a: &Tensor, b: &Tensor, what: &str| {
                     assert_eq!(a.shape(), b.shape(), "{what}");
                     for (p, q) in a.to_vec_f64().iter().zip(b.to_vec_f64()) {
@@ -470,13 +472,8 @@ mod tests {
                     }
                 };
                 near(&y, &want_y, &format!("{cell:?} forward"));
-                for (i, v) in vars.iter().enumerate() {
-                    let got = v.grad(&grads).unwrap();
-                    near(
-                        got,
-                        want[i].as_ref().unwrap(),
-                        &format!("{cell:?} grad {i}"),
-                    );
+                for (i, (g, wg)) in got.iter().zip(&want).enumerate() {
+                    near(g, wg, &format!("{cell:?} grad {i}"));
                 }
             }
         }

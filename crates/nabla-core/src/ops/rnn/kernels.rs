@@ -201,22 +201,20 @@ fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
 }
 
 /// The blocks' right-hand sides packed for [`panel`] (f32 on an AVX-512 CPU), or `None`
-/// (the `gemm` crate then runs the per-step products): block `b` is `B_b[kk, j] =
-/// src[off + kk * rs + j]` for `kk < k`, `j < cols`, where `place(b) = (off, rs, cols)`.
+/// (the `gemm` crate then runs the per-step products): block `b` is `[k, cols(b)]`, element
+/// `(kk, j)` being `w[index(b, kk, j)]`.
 fn pack_panels<T: 'static>(
-    src: &[T],
+    w: &[T],
     blocks: &[Range<usize>],
     k: usize,
-    place: impl Fn(&Range<usize>) -> (usize, usize, usize),
+    cols: impl Fn(&Range<usize>) -> usize,
+    index: impl Fn(&Range<usize>, usize, usize) -> usize,
 ) -> Option<Vec<Packed>> {
-    let s = as_f32(src).filter(|_| panel::available())?;
+    let w = as_f32(w).filter(|_| panel::available())?;
     Some(
         blocks
             .iter()
-            .map(|units| {
-                let (off, rs, cols) = place(units);
-                Packed::new(&s[off..], (rs, 1), k, cols)
-            })
+            .map(|b| Packed::new(k, cols(b), |kk, j| w[index(b, kk, j)]))
             .collect(),
     )
 }
@@ -266,11 +264,20 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     let mut out = take_buffer::<T>(if lstm { 2 } else { 1 } * d.t * nh);
     let mut saved = take_buffer::<T>(d.t * d.n * sw);
     let blocks = unit_blocks(h);
-    let wt = pack_blocks(w, d, &blocks);
-    // block j0.. of wt is [h, g*u] row-major
-    let packed = pack_panels(&wt, &blocks, h, |b| {
-        (h * g * b.start, g * b.len(), g * b.len())
-    });
+    // block j0.. is (W_hhᵀ)_b, [h, g*u]: column k*u + jj is gate k of unit j0 + jj
+    let packed = pack_panels(
+        w,
+        &blocks,
+        h,
+        |b| g * b.len(),
+        |b, kk, col| ((col / b.len()) * h + b.start + col % b.len()) * h + kk,
+    );
+    // the same blocks in one plain buffer, for the `gemm` crate when nothing was packed
+    let wt = if packed.is_none() {
+        pack_blocks(w, d, &blocks)
+    } else {
+        Vec::new()
+    };
     // the recurrent pre-activations of one step; block j0.. is [n, g*u] at offset n * g * j0
     let mut gh = take_buffer::<T>(ngh);
     let (hs, cs) = out.split_at_mut(d.t * nh);
@@ -417,8 +424,8 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
         }
     };
     let blocks = unit_blocks(h);
-    // block j0.. of B is W_hh[:, j0..j0 + u]: [g*h, u] with row stride h
-    let packed = pack_panels(w, &blocks, gw, |b| (b.start, h, b.len()));
+    // block j0.. is W_hh[:, j0..j0 + u], [g*h, u]
+    let packed = pack_panels(w, &blocks, gw, |b| b.len(), |b, kk, j| kk * h + b.start + j);
     {
         let (dhs, dcs) = (SharedMut::new(&mut dh), SharedMut::new(&mut dc));
         let (dgxs, dghs) = (SharedMut::new(&mut dgx), SharedMut::new(&mut dgh_own));

@@ -32,8 +32,8 @@ pub(super) fn available() -> bool {
 }
 
 impl Packed {
-    /// Packs `B[kk, j] = b[kk * rs + j * cs]` for `kk < k`, `j < n`.
-    pub(super) fn new(b: &[f32], (rs, cs): (usize, usize), k: usize, n: usize) -> Packed {
+    /// Packs `B[kk, j] = b(kk, j)` for `kk < k`, `j < n`.
+    pub(super) fn new(k: usize, n: usize, b: impl Fn(usize, usize) -> f32) -> Packed {
         let panels = n.div_ceil(NR);
         let mut data = vec![0f32; panels * k * NR];
         for p in 0..panels {
@@ -41,7 +41,7 @@ impl Packed {
             let dst = &mut data[p * k * NR..][..k * NR];
             for kk in 0..k {
                 for j in 0..cols {
-                    dst[kk * NR + j] = b[kk * rs + (p * NR + j) * cs];
+                    dst[kk * NR + j] = b(kk, p * NR + j);
                 }
             }
         }
@@ -213,9 +213,9 @@ mod tests {
             (25, 9, 70),
         ] {
             let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32) - 5.0).collect();
-            // B read transposed (row stride 1, column stride k) to test the strides
+            // B stored transposed, to test that packing reads it through `b(kk, j)`
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32) * 0.5).collect();
-            let p = Packed::new(&b, (1, k), k, n);
+            let p = Packed::new(k, n, |kk, j| b[j * k + kk]);
             for acc in [false, true] {
                 let ldc = n + 3;
                 let mut c = vec![1.5f32; m * ldc];
