@@ -133,17 +133,15 @@ fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
     }
 }
 
-/// `dst[m, n] = (dst if accumulate) + a[m, k] · b[k, n]` on this thread; strides in elements
-/// (`rs` between rows, `cs` between columns).
+/// `dst[m, n] = (dst if accumulate) + a[m, k] · b[k, n]` on this thread; each operand is a
+/// pointer with its strides in elements (`rs` between rows, `cs` between columns).
 ///
 /// # Safety
 /// The pointers address `[m, n]`, `[m, k]` and `[k, n]` elements with the given strides,
 /// `dst` is writable and does not overlap `a` or `b`.
-#[allow(clippy::too_many_arguments)]
 unsafe fn gemm_seq<T: StorageElem>(
     (m, n, k): (usize, usize, usize),
-    dst: *mut T,
-    dst_rs: usize,
+    (dst, dst_rs, dst_cs): (*mut T, usize, usize),
     accumulate: bool,
     a: (*const T, usize, usize),
     b: (*const T, usize, usize),
@@ -154,8 +152,10 @@ unsafe fn gemm_seq<T: StorageElem>(
     if k == 0 {
         if !accumulate {
             for r in 0..m {
-                // SAFETY: row r of dst holds n writable elements (caller).
-                unsafe { std::slice::from_raw_parts_mut(dst.add(r * dst_rs), n).fill(T::ZERO) };
+                for c in 0..n {
+                    // SAFETY: element (r, c) of dst is writable (caller).
+                    unsafe { *dst.add(r * dst_rs + c * dst_cs) = T::ZERO };
+                }
             }
         }
         return;
@@ -168,7 +168,7 @@ unsafe fn gemm_seq<T: StorageElem>(
             n,
             k,
             dst,
-            1,
+            dst_cs as isize,
             dst_rs as isize,
             accumulate,
             a.0,
@@ -230,8 +230,7 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
                     }
                     gemm_seq(
                         (og, len, kg),
-                        d,
-                        p,
+                        (d, p, 1),
                         bias.is_some(),
                         (wt[grp * og * kg..].as_ptr(), kg, 1),
                         (bptr, brs, 1),
@@ -281,8 +280,7 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
                 unsafe {
                     gemm_seq(
                         (kg, len, og),
-                        col.as_mut_ptr(),
-                        len,
+                        (col.as_mut_ptr(), len, 1),
                         false,
                         (wt[grp * og * kg..].as_ptr(), 1, kg),
                         (gyg[p0..].as_ptr(), p, 1),
@@ -301,7 +299,9 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
 
 /// The adjoint of [`conv_forward`] in its weight: `dw[o, c/g, kh, kw] = Σ_images gy · colᵀ`,
 /// one product over the whole batch, cut into at most [`MAX_PARTIALS`] fixed chunks of
-/// (image, tile) units whose partial sums are added in order.
+/// (image, tile) units whose partial sums are added in order. The sums are kept transposed
+/// (`[kg, og]` per group) and turned round at the end: with that destination the `gemm`
+/// crate packs the small `gy` block of each tile instead of the `kg x len` block of `col`.
 pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &ConvGeom) -> Vec<T> {
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let wn = g.o * kg;
@@ -345,13 +345,13 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
                         im2col(pad.group(xi, g, img, grp), g, p0, len, &mut col);
                         (col.as_ptr(), len)
                     };
-                    // SAFETY: acc's group block is [og, kg] packed; gy's block [og, p]
-                    // columns p0..p0+len; col read transposed ([len, kg], row stride 1).
+                    // SAFETY: acc's group block is [og, kg] stored transposed ([kg, og]
+                    // packed); gy's block [og, p] columns p0..p0+len; col read
+                    // transposed ([len, kg], row stride 1).
                     unsafe {
                         gemm_seq(
                             (og, kg, len),
-                            acc.add(grp * og * kg),
-                            kg,
+                            (acc.add(grp * og * kg), 1, og),
                             k > 0,
                             (gy[img * g.o * p + grp * og * p + p0..].as_ptr(), p, 1),
                             (bptr, 1, bcs),
@@ -366,5 +366,14 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
             *d += v;
         }
     }
-    dw
+    // each group's block from [kg, og] to [og, kg]
+    let mut out = take_buffer::<T>(wn);
+    for (src, dst) in dw.chunks_exact(og * kg).zip(out.chunks_exact_mut(og * kg)) {
+        for (r, row) in src.chunks_exact(og).enumerate() {
+            for (o, &v) in row.iter().enumerate() {
+                dst[o * kg + r] = v;
+            }
+        }
+    }
+    out
 }
