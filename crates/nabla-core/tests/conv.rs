@@ -448,3 +448,135 @@ fn conv_results_are_bitwise_identical_for_any_thread_count() {
         }
     }
 }
+
+/// `dw[o, c', i, j] = sum_{n, y, x} gy[n, o, y, x] x[n, c, y s - p + i d, x s - p + j d]`, the
+/// weight gradient of `sum(conv2d(x, w) * gy)` by its definition.
+fn naive_conv2d_weight(x: &Tensor, gy: &Tensor, ws: [usize; 4], o: Conv2dOptions) -> Vec<f64> {
+    let (xv, gv) = (x.to_vec_f64(), gy.to_vec_f64());
+    let [n, c, h, wd] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+    let [oh, ow] = [gy.shape()[2], gy.shape()[3]];
+    let [oc, cg, kh, kw] = ws;
+    let og = oc / o.groups;
+    let mut dw = vec![0.0; oc * cg * kh * kw];
+    for oi in 0..oc {
+        for ci in 0..cg {
+            let cin = (oi / og) * cg + ci;
+            for i in 0..kh {
+                for j in 0..kw {
+                    let mut s = 0.0;
+                    for ni in 0..n {
+                        for y in 0..oh {
+                            for xx in 0..ow {
+                                let iy = (y * o.stride.0 + i * o.dilation.0) as isize
+                                    - o.padding.0 as isize;
+                                let ix = (xx * o.stride.1 + j * o.dilation.1) as isize
+                                    - o.padding.1 as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                s += gv[((ni * oc + oi) * oh + y) * ow + xx]
+                                    * xv[((ni * c + cin) * h + iy as usize) * wd + ix as usize];
+                            }
+                        }
+                    }
+                    dw[((oi * cg + ci) * kh + i) * kw + j] = s;
+                }
+            }
+        }
+    }
+    dw
+}
+
+/// Equal up to `tol`, NaN where the reference is NaN, the same infinity where it is infinite.
+fn assert_close_ieee(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (k, (a, b)) in got.iter().zip(want).enumerate() {
+        let ok = if b.is_nan() {
+            a.is_nan()
+        } else if b.is_infinite() {
+            a == b
+        } else {
+            (a - b).abs() <= tol * (1.0 + b.abs())
+        };
+        assert!(ok, "{what}: element {k}: {a} vs {b}");
+    }
+}
+
+/// Stride-1 convolutions (which run on the wide grid when the padded width is at most 1.5x
+/// the output width: LeNet's layers, groups with dilation, several tiles per image): output,
+/// input, weight and bias gradients against the definitions, in f64 and f32; then with an
+/// infinite input element and an infinite weight element, where the gradients must have
+/// exactly the reference's infinities and NaNs (no `0 x inf` from the extra columns).
+#[test]
+fn stride_1_convolutions_and_gradients_match_the_definitions() {
+    let r = &mut Mt19937::new(9);
+    let d = Conv2dOptions::default();
+    let cases = [
+        ([3, 1, 28, 28], [6, 1, 5, 5], d.with_padding(2, 2)),
+        ([2, 6, 14, 14], [16, 6, 5, 5], d),
+        (
+            [2, 4, 9, 12],
+            [6, 2, 3, 3],
+            d.with_groups(2).with_padding(1, 1).with_dilation(1, 2),
+        ),
+        ([1, 64, 40, 30], [2, 64, 3, 3], d.with_padding(1, 1)),
+        ([2, 3, 7, 6], [4, 3, 3, 3], d),
+    ];
+    for dtype in [DType::F64, DType::F32] {
+        let tol = if dtype == DType::F64 { 1e-10 } else { 2e-4 };
+        for (xs, ws, o) in cases {
+            for damage in [None, Some(0), Some(1)] {
+                let mut x = randn(&xs, dtype, r);
+                let mut w = randn(&ws, dtype, r);
+                // an infinite element of x (in its last column, which the wide grid's extra
+                // columns read) or of w
+                let put = |t: &Tensor, k: usize| {
+                    let mut v = t.to_vec_f64();
+                    v[k] = f64::INFINITY;
+                    Tensor::from_vec(v, t.shape())
+                        .unwrap()
+                        .to_dtype(dtype)
+                        .unwrap()
+                };
+                match damage {
+                    Some(0) => x = put(&x, x.numel() - 1 - xs[3] * (xs[2] / 2)),
+                    Some(_) => w = put(&w, w.numel() / 2),
+                    None => {}
+                }
+                let b = randn(&[ws[0]], dtype, r);
+                let (xv, wv, bv) = (Var::new(&x), Var::new(&w), Var::new(&b));
+                let y = xv
+                    .as_tensor()
+                    .conv2d(&wv.as_tensor(), Some(&bv.as_tensor()), o)
+                    .unwrap();
+                let what = format!("{dtype} {xs:?} {ws:?} {o:?} damage {damage:?}");
+                let (want_y, shape) = naive_conv2d(&x, &w, Some(&b), o);
+                assert_eq!(y.shape(), &shape[..], "{what}");
+                // with an infinite weight, a padded tap is 0 x inf = NaN, as in PyTorch's
+                // im2col; the definition skips those taps, so y is compared without damage
+                // to w only
+                if damage != Some(1) {
+                    assert_close_ieee(&y.to_vec_f64(), &want_y, tol, &format!("{what}: y"));
+                }
+                let gy = randn(y.shape(), dtype, r);
+                let g = y.mul(&gy).unwrap().sum().unwrap().backward().unwrap();
+                let to = ConvTranspose2dOptions {
+                    stride: o.stride,
+                    padding: o.padding,
+                    output_padding: (0, 0),
+                    dilation: o.dilation,
+                    groups: o.groups,
+                };
+                let (want_dx, _) = naive_conv_transpose2d(&gy, &w, None, to);
+                let dx = xv.grad(&g).unwrap().to_vec_f64();
+                assert_close_ieee(&dx, &want_dx, tol, &format!("{what}: dx"));
+                let want_dw = naive_conv2d_weight(&x, &gy, ws, o);
+                let dw = wv.grad(&g).unwrap().to_vec_f64();
+                assert_close_ieee(&dw, &want_dw, tol, &format!("{what}: dw"));
+                let db = bv.grad(&g).unwrap().to_vec_f64();
+                let want_db = gy.sum_dims(&[0, 2, 3], false).unwrap().to_vec_f64();
+                assert_close_ieee(&db, &want_db, tol, &format!("{what}: db"));
+            }
+        }
+    }
+}

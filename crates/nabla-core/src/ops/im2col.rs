@@ -12,6 +12,7 @@
 //! only, never on the thread count, and every output element is summed in a fixed order, so
 //! results are bitwise the same for any number of threads.
 
+use super::conv_wide as wide;
 use super::unfold::{col2im, im2col, unpad_add, Padded};
 use crate::dtype::Float;
 use crate::parallel::{for_ranges, threads};
@@ -19,13 +20,13 @@ use crate::storage::{take_buffer, StorageElem};
 use std::ops::Range;
 
 /// Bytes of one `col` tile (sized for a 1-2 MiB L2).
-const L2_BYTES: usize = 1 << 20;
+pub(super) const L2_BYTES: usize = 1 << 20;
 /// Multiply-adds below which a kernel stays on the calling thread.
 const PAR_MACS: usize = 1 << 18;
 /// Weight-gradient partial sums: at most this many, and at most [`MAX_PARTIAL_ELEMS`]
 /// elements of them in all.
-const MAX_PARTIALS: usize = 8;
-const MAX_PARTIAL_ELEMS: usize = 1 << 24;
+pub(super) const MAX_PARTIALS: usize = 8;
+pub(super) const MAX_PARTIAL_ELEMS: usize = 1 << 24;
 
 /// Geometry of one 2-d convolution in the forward direction: input `[n, c, h, w]`, weight
 /// `[o, c / groups, kh, kw]`, output `[n, o, oh, ow]`. `conv_transpose2d` is the adjoint of
@@ -104,14 +105,14 @@ impl ConvGeom {
             t / 16 * 16
         }
     }
-    fn macs(&self) -> usize {
+    pub(super) fn macs(&self) -> usize {
         self.n * self.o * self.p() * self.kg()
     }
 }
 
 /// A raw pointer shared by the tasks of one parallel loop.
 #[derive(Clone, Copy)]
-struct Ptr<T>(*mut T);
+pub(super) struct Ptr<T>(pub(super) *mut T);
 // SAFETY: each loop below states which disjoint elements each task writes through it; the
 // pointed-to buffer outlives the loop (for_ranges returns after every task is done).
 unsafe impl<T> Sync for Ptr<T> {}
@@ -119,13 +120,13 @@ unsafe impl<T> Send for Ptr<T> {}
 
 impl<T> Ptr<T> {
     /// The pointer (a method, so closures capture the whole `Ptr`, which is `Sync`).
-    fn get(self) -> *mut T {
+    pub(super) fn get(self) -> *mut T {
         self.0
     }
 }
 
 /// Runs `f` over `0..units`, split across threads when the work is large enough.
-fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
+pub(super) fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
     if macs >= PAR_MACS && threads() > 1 && units > 1 {
         for_ranges(units, 1, f);
     } else if units > 0 {
@@ -139,7 +140,7 @@ fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
 /// # Safety
 /// The pointers address `[m, n]`, `[m, k]` and `[k, n]` elements with the given strides,
 /// `dst` is writable and does not overlap `a` or `b`.
-unsafe fn gemm_seq<T: StorageElem>(
+pub(super) unsafe fn gemm_seq<T: StorageElem>(
     (m, n, k): (usize, usize, usize),
     (dst, dst_rs, dst_cs): (*mut T, usize, usize),
     accumulate: bool,
@@ -195,6 +196,9 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
     bias: Option<&[T]>,
     g: &ConvGeom,
 ) -> Vec<T> {
+    if wide::applies(g) {
+        return wide::forward(x, wt, bias, g);
+    }
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let mut out = take_buffer::<T>(g.n * g.o * p);
     if out.is_empty() {
@@ -246,6 +250,11 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
 /// (packed) and `wt[o, c/g, kh, kw]` (packed): `col = wᵀ · gy` per tile, then col2im. This is
 /// `conv_transpose2d`'s forward. Work units are (image, group) pairs, tiles in order within.
 pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &ConvGeom) -> Vec<T> {
+    if wide::applies(g) {
+        if let Some(dx) = wide::input_grad(gy, wt, g) {
+            return dx;
+        }
+    }
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let plane = cg * g.h * g.w;
     let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
@@ -303,6 +312,11 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
 /// (`[kg, og]` per group) and turned round at the end: with that destination the `gemm`
 /// crate packs the small `gy` block of each tile instead of the `kg x len` block of `col`.
 pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &ConvGeom) -> Vec<T> {
+    if wide::applies(g) {
+        if let Some(dw) = wide::weight_grad(x, gy, g) {
+            return dw;
+        }
+    }
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let wn = g.o * kg;
     let tp = g.tile(std::mem::size_of::<T>());
@@ -361,13 +375,26 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
             }
         }
     });
-    for part in partials.chunks(wn) {
+    finish_weight_grad(dw, &partials, g)
+}
+
+/// Adds the weight gradient's partial sums to the first, in order, and turns each group's
+/// block from `[kg, og]` to `[og, kg]`.
+pub(super) fn finish_weight_grad<T: Float + StorageElem>(
+    mut dw: Vec<T>,
+    partials: &[T],
+    g: &ConvGeom,
+) -> Vec<T> {
+    let (og, kg) = (g.og(), g.kg());
+    for part in partials.chunks(dw.len().max(1)) {
         for (d, &v) in dw.iter_mut().zip(part) {
             *d += v;
         }
     }
-    // each group's block from [kg, og] to [og, kg]
-    let mut out = take_buffer::<T>(wn);
+    let mut out = take_buffer::<T>(dw.len());
+    if og * kg == 0 {
+        return out;
+    }
     for (src, dst) in dw.chunks_exact(og * kg).zip(out.chunks_exact_mut(og * kg)) {
         for (r, row) in src.chunks_exact(og).enumerate() {
             for (o, &v) in row.iter().enumerate() {

@@ -6,6 +6,7 @@ pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
 pub(crate) mod conv_options;
+mod conv_wide;
 pub(crate) mod im2col;
 pub(crate) mod index;
 pub(crate) mod kernels;
@@ -18,6 +19,7 @@ pub(crate) mod rnn;
 pub(crate) mod shape;
 pub(crate) mod unary;
 mod unfold;
+mod unfold_avx512;
 
 use crate::tensor::Tensor;
 use crate::Result;
