@@ -19,7 +19,6 @@ pub(crate) mod rnn;
 pub(crate) mod shape;
 pub(crate) mod unary;
 mod unfold;
-mod unfold_avx512;
 
 use crate::tensor::Tensor;
 use crate::Result;

@@ -7,7 +7,6 @@
 //! (LeNet's runs are 10 to 28 elements long, where the call cost was most of the time).
 
 use super::im2col::ConvGeom;
-use super::unfold_avx512 as fast;
 use crate::dtype::Float;
 use crate::storage::{take_buffer, StorageElem};
 use multiversion::multiversion;
@@ -164,20 +163,11 @@ fn runs(g: &ConvGeom, p0: usize, len: usize, mut f: impl FnMut(usize, usize, usi
 
 /// Fills `col[kg, len]` for output positions `p0..p0 + len` of one image and group, from
 /// the group's padded planes `xp` (see [`Padded::group`]).
-pub(crate) fn im2col<T: Float>(xp: &[T], g: &ConvGeom, p0: usize, len: usize, col: &mut [T]) {
-    if fast::applies::<T>(g) {
-        fast::im2col(xp, g, p0, len, col)
-    } else {
-        im2col_any(xp, g, p0, len, col)
-    }
-}
-
-/// [`im2col`] for any float type and stride.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-pub(super) fn im2col_any<T: Float>(xp: &[T], g: &ConvGeom, p0: usize, len: usize, col: &mut [T]) {
+pub(crate) fn im2col<T: Float>(xp: &[T], g: &ConvGeom, p0: usize, len: usize, col: &mut [T]) {
     let sw = g.stride.1;
     runs(g, p0, len, |r, q, s, run| {
         let dst = &mut col[r * len + q..][..run];
@@ -193,20 +183,11 @@ pub(super) fn im2col_any<T: Float>(xp: &[T], g: &ConvGeom, p0: usize, len: usize
 
 /// The adjoint of [`im2col`]: adds `col[kg, len]` into the group's padded `[cg, hp, wp]`
 /// gradient planes `dxp`, rows in order and columns in order within a row.
-pub(crate) fn col2im<T: Float>(col: &[T], g: &ConvGeom, p0: usize, len: usize, dxp: &mut [T]) {
-    if fast::applies::<T>(g) {
-        fast::col2im(col, g, p0, len, dxp)
-    } else {
-        col2im_any(col, g, p0, len, dxp)
-    }
-}
-
-/// [`col2im`] for any float type and stride.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-pub(super) fn col2im_any<T: Float>(col: &[T], g: &ConvGeom, p0: usize, len: usize, dxp: &mut [T]) {
+pub(crate) fn col2im<T: Float>(col: &[T], g: &ConvGeom, p0: usize, len: usize, dxp: &mut [T]) {
     let sw = g.stride.1;
     runs(g, p0, len, |r, q, s, run| {
         let src = &col[r * len + q..][..run];
