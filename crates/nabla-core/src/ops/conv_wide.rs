@@ -125,10 +125,14 @@ fn widen<T: Float>(gy: &[T], g: &ConvGeom, q0: usize, len: usize, gyw: &mut [T])
         .zip(gyw.chunks_exact_mut(len))
         .take(g.og())
     {
-        dst.fill(T::ZERO);
+        // zeros between the runs only
+        let mut at = 0;
         real_runs(g, q0, len, |q, y, x, run| {
+            dst[at..q - q0].fill(T::ZERO);
             copy_run(&mut dst[q - q0..][..run], &src[y * g.ow + x..][..run]);
+            at = q - q0 + run;
         });
+        dst[at..].fill(T::ZERO);
     }
 }
 
