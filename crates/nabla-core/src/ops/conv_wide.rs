@@ -212,7 +212,6 @@ pub(super) fn input_grad<T: Float + StorageElem>(
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let plane = cg * g.h * g.w;
     let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
-    dx.fill(T::ZERO);
     if dx.is_empty() {
         return Some(dx);
     }
@@ -228,6 +227,8 @@ pub(super) fn input_grad<T: Float + StorageElem>(
             let (img, grp) = (u / g.groups, u % g.groups);
             // SAFETY: unit (img, grp) alone touches this group's channels of image img.
             let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
+            // zeroed here, by the thread that fills it
+            dxg.fill(T::ZERO);
             let acc: &mut [T] = if pads {
                 dxp.fill(T::ZERO);
                 &mut dxp

@@ -258,8 +258,8 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let plane = cg * g.h * g.w;
     let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
-    dx.fill(T::ZERO);
     if dx.is_empty() || p == 0 {
+        dx.fill(T::ZERO);
         return dx;
     }
     let tp = g.tile(std::mem::size_of::<T>());
@@ -273,6 +273,8 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
             let (img, grp) = (u / g.groups, u % g.groups);
             // SAFETY: unit (img, grp) alone touches this group's channels of image img.
             let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
+            // zeroed here, by the thread that fills it
+            dxg.fill(T::ZERO);
             // col2im adds into the padded planes, whose middle then goes to dx
             let acc: &mut [T] = if pads {
                 dxp.fill(T::ZERO);

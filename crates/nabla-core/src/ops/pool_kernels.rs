@@ -200,11 +200,12 @@ pub(crate) fn max_pool_backward<T: Float + StorageElem>(
     let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
     let planes = win.n * win.c;
     let mut dx = take_buffer::<T>(planes * hw);
-    dx.fill(T::ZERO);
     let d = SharedMut::new(&mut dx);
     per_planes(planes, planes * (hw + ohw), |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let d = unsafe { d.range(r.start * hw..r.end * hw) };
+        // zeroed here, by the thread that fills these planes
+        d.fill(T::ZERO);
         for (k, pl) in r.enumerate() {
             let dst = &mut d[k * hw..(k + 1) * hw];
             let (gs, is) = (&g[pl * ohw..(pl + 1) * ohw], &idx[pl * ohw..(pl + 1) * ohw]);
@@ -259,11 +260,12 @@ pub(crate) fn avg_pool_backward<T: Float + StorageElem>(g: &[T], win: &AvgWindow
     let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
     let planes = win.n * win.c;
     let mut dx = take_buffer::<T>(planes * hw);
-    dx.fill(T::ZERO);
     let d = SharedMut::new(&mut dx);
     per_planes(planes, planes * (hw + ohw), |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let d = unsafe { d.range(r.start * hw..r.end * hw) };
+        // zeroed here, by the thread that fills these planes
+        d.fill(T::ZERO);
         for (k, pl) in r.enumerate() {
             let dst = &mut d[k * hw..(k + 1) * hw];
             let gs = &g[pl * ohw..(pl + 1) * ohw];
