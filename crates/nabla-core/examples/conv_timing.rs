@@ -48,17 +48,17 @@ fn layer(name: &str, xs: [usize; 4], ws: [usize; 4], pad: usize, r: &mut Mt19937
     })? - fwd;
     let bt = b.as_tensor();
     let fwd_b = time(REPS, || x.conv2d(&w, Some(&bt), o).map(drop))?;
-    println!("  forward with bias {:.2} ms", fwd_b * 1e3);
     let gf = |s: f64| flops / s / 1e9;
     println!(
-        "{name}: forward {:.2} ms ({:.1} GFLOP/s), input grad {:.2} ms ({:.1}), weight grad {:.2} ms ({:.1}), bias (add and grad) {:.2} ms",
+        "{name}: forward {:.2} ms ({:.1} GFLOP/s), input grad {:.2} ms ({:.1}), weight grad {:.2} ms ({:.1}), bias (add and grad) {:.2} ms, forward with bias {:.2} ms",
         fwd * 1e3,
         gf(fwd),
         dx * 1e3,
         gf(dx),
         dw * 1e3,
         gf(dw),
-        db * 1e3
+        db * 1e3,
+        fwd_b * 1e3
     );
     // the same product as a batched matmul: w [O, K] x col [N, K, P]
     let k = ws[1] * ws[2] * ws[3];

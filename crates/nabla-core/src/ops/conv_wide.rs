@@ -19,7 +19,9 @@
 //! Tiles, chunks and summation orders depend on the shapes only, so results are bitwise the
 //! same for any thread count, as in [`super::im2col`].
 
-use super::im2col::{gemm_seq, split, ConvGeom, Ptr, L2_BYTES, MAX_PARTIALS, MAX_PARTIAL_ELEMS};
+use super::im2col::{
+    gemm_seq, input_grad_units, split, weight_grad_chunks, ConvGeom, Ptr, L2_BYTES,
+};
 use super::unfold::{copy_run, Padded};
 use crate::dtype::Float;
 use crate::storage::{take_buffer, StorageElem};
@@ -112,12 +114,12 @@ fn real_runs(g: &ConvGeom, q0: usize, len: usize, mut f: impl FnMut(usize, usize
     }
 }
 
+/// `gyw[og, len]`: the group's `gy` block (`[og, oh * ow]`) on wide positions `q0..q0 + len`,
+/// zeros in the extra columns.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-/// `gyw[og, len]`: the group's `gy` block (`[og, oh * ow]`) on wide positions `q0..q0 + len`,
-/// zeros in the extra columns.
 fn widen<T: Float>(gy: &[T], g: &ConvGeom, q0: usize, len: usize, gyw: &mut [T]) {
     let p = g.p();
     for (src, dst) in gy
@@ -209,37 +211,17 @@ pub(super) fn input_grad<T: Float + StorageElem>(
     if !all_finite(wt) {
         return None;
     }
-    let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
-    let plane = cg * g.h * g.w;
-    let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
-    if dx.is_empty() {
-        return Some(dx);
-    }
+    let (p, kg, og) = (g.p(), g.kg(), g.og());
     let (pw, tp) = (wide(g), tile::<T>(g));
-    let dst = Ptr(dx.as_mut_ptr());
-    split(g.n * g.groups, g.macs(), |units| {
-        let mut col = take_buffer::<T>(kg * tp);
-        let mut gyw = take_buffer::<T>(og * tp);
-        let (hp, wp) = g.padded();
-        let pads = g.padding != (0, 0);
-        let mut dxp = take_buffer::<T>(if pads { cg * hp * wp } else { 0 });
-        for u in units {
-            let (img, grp) = (u / g.groups, u % g.groups);
-            // SAFETY: unit (img, grp) alone touches this group's channels of image img.
-            let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
-            // zeroed here, by the thread that fills it
-            dxg.fill(T::ZERO);
-            let acc: &mut [T] = if pads {
-                dxp.fill(T::ZERO);
-                &mut dxp
-            } else {
-                dxg
-            };
+    let dx = input_grad_units(
+        g,
+        || (take_buffer::<T>(kg * tp), take_buffer::<T>(og * tp)),
+        |(col, gyw), img, grp, acc| {
             let gyg = &gy[img * g.o * p + grp * og * p..][..og * p];
             let mut q0 = 0;
             while q0 < pw {
                 let len = tp.min(pw - q0);
-                widen(gyg, g, q0, len, &mut gyw);
+                widen(gyg, g, q0, len, gyw);
                 // SAFETY: col holds kg * len elements; w's group block is [og, kg] packed,
                 // read transposed; gyw is [og, len] packed.
                 unsafe {
@@ -251,14 +233,11 @@ pub(super) fn input_grad<T: Float + StorageElem>(
                         (gyw.as_ptr(), len, 1),
                     );
                 }
-                col2im(&col, g, q0, len, acc);
+                col2im(col, g, q0, len, acc);
                 q0 += len;
             }
-            if pads {
-                super::unfold::unpad_add(&dxp, g, dxg);
-            }
-        }
-    });
+        },
+    );
     Some(dx)
 }
 
@@ -273,50 +252,30 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
         return None;
     }
     let (p, kg, og) = (g.p(), g.kg(), g.og());
-    let wn = g.o * kg;
     let (pw, tp) = (wide(g), tile::<T>(g));
     let tiles = pw.div_ceil(tp);
-    let units = g.n * tiles;
-    let mut dw = take_buffer::<T>(wn);
-    if wn == 0 {
-        return Some(dw);
-    }
-    if units == 0 {
-        dw.fill(T::ZERO);
-        return Some(dw);
-    }
-    let chunks = units.min(MAX_PARTIALS).min((MAX_PARTIAL_ELEMS / wn).max(1));
-    let per = units.div_ceil(chunks);
-    let chunks = units.div_ceil(per);
-    let mut partials = take_buffer::<T>((chunks - 1) * wn);
-    let (p_dw, p_rest) = (Ptr(dw.as_mut_ptr()), Ptr(partials.as_mut_ptr()));
     let chw = g.c * g.h * g.w;
-    split(chunks, g.macs(), |cs| {
-        let mut col = take_buffer::<T>(kg * tp);
-        let mut gyw = take_buffer::<T>(og * tp);
-        let mut pad = Padded::new();
-        for ch in cs {
-            // SAFETY: chunk 0 writes dw, chunk ch > 0 its own block of partials.
-            let acc = unsafe {
-                if ch == 0 {
-                    p_dw.get()
-                } else {
-                    p_rest.get().add((ch - 1) * wn)
-                }
-            };
-            for (k, u) in (ch * per..((ch + 1) * per).min(units)).enumerate() {
+    let dw = weight_grad_chunks(
+        g,
+        g.n * tiles,
+        || {
+            let (col, gyw) = (take_buffer::<T>(kg * tp), take_buffer::<T>(og * tp));
+            (col, gyw, Padded::new())
+        },
+        |(col, gyw, pad), acc, units| {
+            for (k, u) in units.enumerate() {
                 let (img, t) = (u / tiles, u % tiles);
                 let (q0, len) = (t * tp, tp.min(pw - t * tp));
                 let xi = &x[img * chw..][..chw];
                 for grp in 0..g.groups {
-                    im2col(pad.group(xi, g, img, grp), g, q0, len, &mut col);
-                    widen(&gy[img * g.o * p + grp * og * p..], g, q0, len, &mut gyw);
+                    im2col(pad.group(xi, g, img, grp), g, q0, len, col);
+                    widen(&gy[img * g.o * p + grp * og * p..], g, q0, len, gyw);
                     // SAFETY: acc's group block is [og, kg] stored transposed; gyw is
                     // [og, len] packed; col read transposed ([len, kg], row stride 1).
                     unsafe {
                         gemm_seq(
                             (og, kg, len),
-                            (acc.add(grp * og * kg), 1, og),
+                            (acc[grp * og * kg..].as_mut_ptr(), 1, og),
                             k > 0,
                             (gyw.as_ptr(), len, 1),
                             (col.as_ptr(), 1, len),
@@ -324,7 +283,7 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
                     }
                 }
             }
-        }
-    });
-    Some(super::im2col::finish_weight_grad(dw, &partials, g))
+        },
+    );
+    Some(dw)
 }

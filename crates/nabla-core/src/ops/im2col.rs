@@ -25,8 +25,8 @@ pub(super) const L2_BYTES: usize = 1 << 20;
 const PAR_MACS: usize = 1 << 18;
 /// Weight-gradient partial sums: at most this many, and at most [`MAX_PARTIAL_ELEMS`]
 /// elements of them in all.
-pub(super) const MAX_PARTIALS: usize = 8;
-pub(super) const MAX_PARTIAL_ELEMS: usize = 1 << 24;
+const MAX_PARTIALS: usize = 8;
+const MAX_PARTIAL_ELEMS: usize = 1 << 24;
 
 /// Geometry of one 2-d convolution in the forward direction: input `[n, c, h, w]`, weight
 /// `[o, c / groups, kh, kw]`, output `[n, o, oh, ow]`. `conv_transpose2d` is the adjoint of
@@ -255,33 +255,12 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
             return dx;
         }
     }
-    let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
-    let plane = cg * g.h * g.w;
-    let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
-    if dx.is_empty() || p == 0 {
-        dx.fill(T::ZERO);
-        return dx;
-    }
+    let (p, kg, og) = (g.p(), g.kg(), g.og());
     let tp = g.tile(std::mem::size_of::<T>());
-    let dst = Ptr(dx.as_mut_ptr());
-    split(g.n * g.groups, g.macs(), |units| {
-        let mut col = take_buffer::<T>(kg * tp);
-        let (hp, wp) = g.padded();
-        let pads = g.padding != (0, 0);
-        let mut dxp = take_buffer::<T>(if pads { cg * hp * wp } else { 0 });
-        for u in units {
-            let (img, grp) = (u / g.groups, u % g.groups);
-            // SAFETY: unit (img, grp) alone touches this group's channels of image img.
-            let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
-            // zeroed here, by the thread that fills it
-            dxg.fill(T::ZERO);
-            // col2im adds into the padded planes, whose middle then goes to dx
-            let acc: &mut [T] = if pads {
-                dxp.fill(T::ZERO);
-                &mut dxp
-            } else {
-                dxg
-            };
+    input_grad_units(
+        g,
+        || take_buffer::<T>(kg * tp),
+        |col, img, grp, acc| {
             let gyg = &gy[img * g.o * p + grp * og * p..][..og * p];
             let mut p0 = 0;
             while p0 < p {
@@ -300,8 +279,42 @@ pub(crate) fn conv_input_grad<T: Float + StorageElem>(gy: &[T], wt: &[T], g: &Co
                 col2im(&col[..kg * len], g, p0, len, acc);
                 p0 += len;
             }
+        },
+    )
+}
+
+/// The frame of an input gradient `dx[n, c, h, w]` computed by (image, group) units on the
+/// threads: each unit's planes are zeroed by the thread that fills them, and
+/// `body(scratch, img, grp, acc)` adds the unit's gradient into `acc`. That is the group's
+/// padded planes (zeroed first; their middle is then added to `dx`) when the geometry pads,
+/// `dx`'s own planes otherwise. `scratch` makes one thread's buffers.
+pub(super) fn input_grad_units<T: Float + StorageElem, S>(
+    g: &ConvGeom,
+    scratch: impl Fn() -> S + Sync,
+    body: impl Fn(&mut S, usize, usize, &mut [T]) + Sync,
+) -> Vec<T> {
+    let plane = g.cg() * g.h * g.w;
+    let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
+    if dx.is_empty() {
+        return dx;
+    }
+    let dst = Ptr(dx.as_mut_ptr());
+    split(g.n * g.groups, g.macs(), |units| {
+        let mut s = scratch();
+        let (hp, wp) = g.padded();
+        let pads = g.padding != (0, 0);
+        let mut dxp = take_buffer::<T>(if pads { g.cg() * hp * wp } else { 0 });
+        for u in units {
+            let (img, grp) = (u / g.groups, u % g.groups);
+            // SAFETY: unit (img, grp) alone touches this group's channels of image img.
+            let dxg = unsafe { std::slice::from_raw_parts_mut(dst.get().add(u * plane), plane) };
+            dxg.fill(T::ZERO);
             if pads {
+                dxp.fill(T::ZERO);
+                body(&mut s, img, grp, &mut dxp);
                 unpad_add(&dxp, g, dxg);
+            } else {
+                body(&mut s, img, grp, dxg);
             }
         }
     });
@@ -320,10 +333,58 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
         }
     }
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
-    let wn = g.o * kg;
     let tp = g.tile(std::mem::size_of::<T>());
     let tiles = p.div_ceil(tp.max(1));
-    let units = g.n * tiles;
+    let chw = g.c * g.h * g.w;
+    weight_grad_chunks(
+        g,
+        g.n * tiles,
+        || {
+            let col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
+            (col, Padded::new())
+        },
+        |(col, pad), acc, units| {
+            for (k, u) in units.enumerate() {
+                let (img, t) = (u / tiles, u % tiles);
+                let (p0, len) = (t * tp, tp.min(p - t * tp));
+                let xi = &x[img * chw..][..chw];
+                for grp in 0..g.groups {
+                    let (bptr, bcs) = if g.pointwise() {
+                        (xi[grp * cg * p + p0..].as_ptr(), p)
+                    } else {
+                        im2col(pad.group(xi, g, img, grp), g, p0, len, col);
+                        (col.as_ptr(), len)
+                    };
+                    // SAFETY: acc's group block is [og, kg] stored transposed ([kg, og]
+                    // packed); gy's block [og, p] columns p0..p0+len; col read
+                    // transposed ([len, kg], row stride 1).
+                    unsafe {
+                        gemm_seq(
+                            (og, kg, len),
+                            (acc[grp * og * kg..].as_mut_ptr(), 1, og),
+                            k > 0,
+                            (gy[img * g.o * p + grp * og * p + p0..].as_ptr(), p, 1),
+                            (bptr, 1, bcs),
+                        );
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The frame of a weight gradient summed over `units` (image, tile) units: they are cut
+/// into at most [`MAX_PARTIALS`] fixed chunks of consecutive units (by the shapes alone), and
+/// `body(scratch, acc, chunk)` sums a chunk's units into `acc` (`[kg, og]` per group,
+/// transposed; the chunk's first product overwrites it, the others add). The chunks' sums
+/// are then added in order and turned round. `scratch` makes one thread's buffers.
+pub(super) fn weight_grad_chunks<T: Float + StorageElem, S>(
+    g: &ConvGeom,
+    units: usize,
+    scratch: impl Fn() -> S + Sync,
+    body: impl Fn(&mut S, &mut [T], Range<usize>) + Sync,
+) -> Vec<T> {
+    let wn = g.o * g.kg();
     let mut dw = take_buffer::<T>(wn);
     if wn == 0 {
         return dw;
@@ -337,44 +398,19 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
     let chunks = units.div_ceil(per);
     let mut partials = take_buffer::<T>((chunks - 1) * wn);
     let (p_dw, p_rest) = (Ptr(dw.as_mut_ptr()), Ptr(partials.as_mut_ptr()));
-    let chw = g.c * g.h * g.w;
     split(chunks, g.macs(), |cs| {
-        let mut col = take_buffer::<T>(if g.pointwise() { 0 } else { kg * tp });
-        let mut pad = Padded::new();
+        let mut s = scratch();
         for ch in cs {
-            // SAFETY: chunk 0 writes dw, chunk ch > 0 its own block of partials.
+            // SAFETY: chunk 0 writes dw, chunk ch > 0 its own block of partials (wn each).
             let acc = unsafe {
-                if ch == 0 {
+                let at = if ch == 0 {
                     p_dw.get()
                 } else {
                     p_rest.get().add((ch - 1) * wn)
-                }
+                };
+                std::slice::from_raw_parts_mut(at, wn)
             };
-            for (k, u) in (ch * per..((ch + 1) * per).min(units)).enumerate() {
-                let (img, t) = (u / tiles, u % tiles);
-                let (p0, len) = (t * tp, tp.min(p - t * tp));
-                let xi = &x[img * chw..][..chw];
-                for grp in 0..g.groups {
-                    let (bptr, bcs) = if g.pointwise() {
-                        (xi[grp * cg * p + p0..].as_ptr(), p)
-                    } else {
-                        im2col(pad.group(xi, g, img, grp), g, p0, len, &mut col);
-                        (col.as_ptr(), len)
-                    };
-                    // SAFETY: acc's group block is [og, kg] stored transposed ([kg, og]
-                    // packed); gy's block [og, p] columns p0..p0+len; col read
-                    // transposed ([len, kg], row stride 1).
-                    unsafe {
-                        gemm_seq(
-                            (og, kg, len),
-                            (acc.add(grp * og * kg), 1, og),
-                            k > 0,
-                            (gy[img * g.o * p + grp * og * p + p0..].as_ptr(), p, 1),
-                            (bptr, 1, bcs),
-                        );
-                    }
-                }
-            }
+            body(&mut s, acc, ch * per..((ch + 1) * per).min(units));
         }
     });
     finish_weight_grad(dw, &partials, g)
@@ -382,7 +418,7 @@ pub(crate) fn conv_weight_grad<T: Float + StorageElem>(x: &[T], gy: &[T], g: &Co
 
 /// Adds the weight gradient's partial sums to the first, in order, and turns each group's
 /// block from `[kg, og]` to `[og, kg]`.
-pub(super) fn finish_weight_grad<T: Float + StorageElem>(
+fn finish_weight_grad<T: Float + StorageElem>(
     mut dw: Vec<T>,
     partials: &[T],
     g: &ConvGeom,

@@ -3,8 +3,10 @@
 //!
 //! The planes are zero-padded once per image ([`Padded`]), so the inner loops are plain
 //! copies (or additions) of runs of `ow` elements with no edge tests; runs are copied in
-//! fixed blocks of 16 (compiled for AVX2 and AVX-512 where the CPU has them), which are vector moves instead of a `memcpy` call per run
-//! (LeNet's runs are 10 to 28 elements long, where the call cost was most of the time).
+//! fixed blocks of 16, 8 or 4 (compiled for AVX2 and AVX-512 where the CPU has them), which
+//! are vector moves instead of a `memcpy` call per run (runs of 10 to 28 elements are common,
+//! and there the call cost was most of the time). Stride-1 convolutions mostly take the
+//! wide grid of [`super::conv_wide`] instead.
 
 use super::im2col::ConvGeom;
 use crate::dtype::Float;
