@@ -185,6 +185,73 @@ fn max_pool2d_matches_pytorchs_loop() {
     }
 }
 
+/// The 2x2, stride-2 pooling of CNNs in f32 (on an AVX-512 CPU a vector kernel, 16 outputs at
+/// a time, with a scalar tail), on rows long enough for both parts, odd sizes that leave a
+/// row and a column unused, and values with ties, NaNs, infinities and signed zeros: the
+/// values and indices are PyTorch's loop's, and the gradient is bitwise that of
+/// `zeros().index_put_(idx, g, accumulate=True)` (`+0.0` where `g` is `-0.0`).
+#[test]
+fn max_pool_2x2_f32_with_ties_nans_and_signed_zeros() {
+    let r = &mut Mt19937::new(7);
+    for xs in [[2, 3, 7, 37], [1, 2, 64, 64], [1, 1, 4, 66], [3, 1, 2, 2]] {
+        let n: usize = xs.iter().product();
+        let mut v: Vec<f32> = Tensor::randn(&[n], DType::F32, r)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|&a| (a * 2.0).round() / 2.0)
+            .collect();
+        for (k, e) in v.iter_mut().enumerate() {
+            match k % 29 {
+                3 => *e = f32::NAN,
+                5 => *e = f32::INFINITY,
+                7 => *e = f32::NEG_INFINITY,
+                11 => *e = -0.0,
+                13 => *e = 0.0,
+                _ => {}
+            }
+        }
+        let x = Var::new(&Tensor::from_vec(v.clone(), &xs).unwrap());
+        let o = MaxPool2dOptions::new(2, 2);
+        let (y, i) = x.as_tensor().max_pool2d_with_indices(o).unwrap();
+        let x64 = Tensor::from_vec(v.iter().map(|&a| a as f64).collect::<Vec<_>>(), &xs).unwrap();
+        let (want_v, want_i, shape) = naive_max(&x64, o);
+        assert_eq!(y.shape(), &shape[..]);
+        let idx = i.to_vec::<i64>().unwrap();
+        assert_eq!(idx, want_i, "{xs:?}");
+        let got: Vec<u32> = y
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|a| a.to_bits())
+            .collect();
+        let want: Vec<u32> = want_v.iter().map(|&a| (a as f32).to_bits()).collect();
+        assert_eq!(got, want, "{xs:?}");
+        // the gradient, with signed zeros among its values
+        let m: usize = shape.iter().product();
+        let mut gv: Vec<f32> = Tensor::randn(&[m], DType::F32, r)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        for (k, e) in gv.iter_mut().enumerate() {
+            if k % 5 == 1 {
+                *e = -0.0;
+            }
+        }
+        let gt = Tensor::from_vec(gv.clone(), &shape).unwrap();
+        let grads = y.backward_with(Some(gt), false).unwrap();
+        let dx = x.grad(&grads).unwrap().to_vec::<f32>().unwrap();
+        let (hw, ohw) = (xs[2] * xs[3], shape[2] * shape[3]);
+        let mut want = vec![0.0f32; n];
+        for (k, (&g, &at)) in gv.iter().zip(&idx).enumerate() {
+            want[k / ohw * hw + at as usize] += g;
+        }
+        let bits = |d: &[f32]| d.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&dx), bits(&want), "{xs:?}");
+    }
+}
+
 /// The ceil-mode rule, by hand (length, kernel, stride, padding):
 /// (5, 2, 2, 0): floor 3 / 2 + 1 = 2, ceil 4 / 2 + 1 = 3 (the last window starts at 4 < 5);
 /// (4, 3, 2, 1): floor 3 / 2 + 1 = 2, ceil 4 / 2 + 1 = 3 (starts at 3 < 4 + 1);

@@ -14,6 +14,7 @@ pub(crate) mod matmul;
 pub(crate) mod pool;
 pub(crate) mod pool_kernels;
 pub(crate) mod pool_options;
+mod pool_simd;
 pub(crate) mod reduce;
 pub(crate) mod rnn;
 pub(crate) mod shape;

@@ -7,7 +7,8 @@
 //! ranges and the divisor factor of each axis (the divisor of a window is the product).
 
 use super::kernels::PAR_THRESHOLD;
-use crate::dtype::Float;
+use super::pool_simd;
+use crate::dtype::{as_f32, as_f32_mut, Float};
 use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
 use multiversion::multiversion;
@@ -27,6 +28,18 @@ pub(crate) struct MaxWindows {
     pub stride: (usize, usize),
     pub padding: (usize, usize),
     pub dil: (usize, usize),
+}
+
+impl MaxWindows {
+    /// A 2x2, stride-2 pooling whose windows all lie inside the input (they do not overlap).
+    fn fast_2x2(&self) -> bool {
+        self.kernel == (2, 2)
+            && self.stride == (2, 2)
+            && self.padding == (0, 0)
+            && self.dil == (1, 1)
+            && 2 * self.rows.len() <= self.h
+            && 2 * self.cols.len() <= self.w
+    }
 }
 
 /// Windows of an average pooling over `[n, c, h, w]`: output row `i` averages input rows
@@ -125,12 +138,7 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
             (off, valid_outputs(off, sw, win.w, ow))
         })
         .collect();
-    let fast_2x2 = win.kernel == (2, 2)
-        && win.stride == (2, 2)
-        && win.padding == (0, 0)
-        && win.dil == (1, 1)
-        && 2 * oh <= win.h
-        && 2 * ow <= win.w;
+    let fast_2x2 = win.fast_2x2();
     per_planes(planes, planes * hw, |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let (o, ix) = unsafe {
@@ -142,6 +150,10 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
         let mut tmp = vec![T::ZERO; ow];
         for (k, pl) in r.enumerate() {
             let src = &x[pl * hw..(pl + 1) * hw];
+            let (best, arg) = (&mut o[k * ohw..][..ohw], &mut ix[k * ohw..][..ohw]);
+            if fast_2x2 && max_2x2_plane_simd(src, best, arg, win) {
+                continue;
+            }
             for oy in 0..oh {
                 let at = k * ohw + oy * ow;
                 let (best, arg) = (&mut o[at..at + ow], &mut ix[at..at + ow]);
@@ -191,6 +203,60 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
     (out, idx)
 }
 
+/// Whether the AVX-512 kernels of [`pool_simd`] run for `T` here (f32 on such a CPU, planes
+/// narrower than 2^31).
+fn simd_2x2<T: 'static>(win: &MaxWindows) -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && win.w < 1 << 31
+        && pool_simd::available()
+}
+
+/// [`pool_simd::max_2x2_plane`] on one plane of a [`MaxWindows::fast_2x2`] pooling, when it
+/// runs here ([`simd_2x2`]); false (nothing written) otherwise.
+fn max_2x2_plane_simd<T: 'static>(
+    x: &[T],
+    best: &mut [T],
+    arg: &mut [i64],
+    win: &MaxWindows,
+) -> bool {
+    if !simd_2x2::<T>(win) {
+        return false;
+    }
+    let (Some(x), Some(best)) = (as_f32(x), as_f32_mut(best)) else {
+        return false;
+    };
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: simd_2x2 checked the CPU and the width; fast_2x2 (the caller's) that the
+    // windows lie inside the [h, w] plane; best and arg hold the plane's oh * ow outputs.
+    unsafe {
+        pool_simd::max_2x2_plane(x, best, arg, win.w, (win.rows.len(), win.cols.len()));
+    }
+    true
+}
+
+/// [`pool_simd::max_2x2_backward_plane`]: `dst` (one `[h, w]` plane) written whole from the
+/// plane's `g` and `idx`, when the kernel runs here; false (nothing written) otherwise.
+fn max_2x2_backward_simd<T: 'static>(
+    g: &[T],
+    idx: &[i64],
+    dst: &mut [T],
+    win: &MaxWindows,
+) -> bool {
+    if !simd_2x2::<T>(win) {
+        return false;
+    }
+    let (Some(g), Some(dst)) = (as_f32(g), as_f32_mut(dst)) else {
+        return false;
+    };
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in max_2x2_plane_simd; the indices come from the forward of these windows,
+    // so each lies inside its own window.
+    unsafe {
+        pool_simd::max_2x2_backward_plane(g, idx, dst, win.w, (win.rows.len(), win.cols.len()));
+    }
+    true
+}
+
 /// Max pooling's backward: `dx[plane][idx[o]] += g[o]`, outputs in order.
 pub(crate) fn max_pool_backward<T: Float + StorageElem>(
     g: &[T],
@@ -201,9 +267,17 @@ pub(crate) fn max_pool_backward<T: Float + StorageElem>(
     let planes = win.n * win.c;
     let mut dx = take_buffer::<T>(planes * hw);
     let d = SharedMut::new(&mut dx);
+    let fast_2x2 = win.fast_2x2();
     per_planes(planes, planes * (hw + ohw), |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let d = unsafe { d.range(r.start * hw..r.end * hw) };
+        if fast_2x2 && simd_2x2::<T>(win) {
+            for (k, pl) in r.enumerate() {
+                let (gs, is) = (&g[pl * ohw..(pl + 1) * ohw], &idx[pl * ohw..(pl + 1) * ohw]);
+                max_2x2_backward_simd(gs, is, &mut d[k * hw..(k + 1) * hw], win);
+            }
+            return;
+        }
         // zeroed here, by the thread that fills these planes
         d.fill(T::ZERO);
         for (k, pl) in r.enumerate() {

@@ -9,6 +9,7 @@
 use super::act::GateAct;
 use super::panel::{self, Packed};
 use super::{cells, team, Cell};
+use crate::dtype::as_f32;
 use crate::ops::kernels::sum_rows_into;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
@@ -190,14 +191,6 @@ fn pack_blocks<T: StorageElem>(w: &[T], d: Dims, blocks: &[Range<usize>]) -> Vec
         }
     }
     wt
-}
-
-/// `s` as f32 when `T` is f32.
-fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
-        // SAFETY: T is f32, so the slice is one of f32.
-        unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) }
-    })
 }
 
 /// The blocks' right-hand sides packed for [`panel`] (f32 on an AVX-512 CPU), or `None`
