@@ -5,6 +5,7 @@
 pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
+mod conv_direct;
 pub(crate) mod conv_options;
 mod conv_wide;
 pub(crate) mod im2col;

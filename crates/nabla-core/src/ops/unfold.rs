@@ -59,7 +59,7 @@ impl<T: Float + StorageElem> Padded<T> {
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-fn pad_planes<T: Float>(x: &[T], g: &ConvGeom, dst: &mut [T]) {
+pub(super) fn pad_planes<T: Float>(x: &[T], g: &ConvGeom, dst: &mut [T]) {
     let (hp, wp) = g.padded();
     let (ph, pw) = g.padding;
     dst.fill(T::ZERO);
