@@ -17,7 +17,7 @@
 
 use super::im2col::{split, ConvGeom, Ptr};
 use super::unfold::pad_planes;
-use crate::dtype::{as_f32, Float};
+use crate::dtype::{as_f32, as_f32_mut, Float};
 use crate::storage::{take_buffer, StorageElem};
 
 #[cfg(target_arch = "x86_64")]
@@ -55,22 +55,99 @@ fn row_offsets(g: &ConvGeom) -> Vec<usize> {
         .collect()
 }
 
-/// The weight of each group as `[og / MR][kg][MR]` blocks (zeros past `og`).
-fn pack_weights(wt: &[f32], g: &ConvGeom) -> Vec<f32> {
-    let (og, kg) = (g.og(), g.kg());
-    let blocks = og.div_ceil(MR);
-    let mut out = vec![0.0f32; g.groups * blocks * kg * MR];
-    for grp in 0..g.groups {
-        for o in 0..og {
-            let (b, m) = (o / MR, o % MR);
-            let src = &wt[(grp * og + o) * kg..][..kg];
-            let dst = &mut out[(grp * blocks + b) * kg * MR..][..kg * MR];
-            for (r, &v) in src.iter().enumerate() {
-                dst[r * MR + m] = v;
-            }
+/// `[rows / MR][k][MR]` blocks of the matrix `v(m, r)`, `m < rows`, `r < k` (zeros past
+/// `rows`): the microkernel's left-hand operand.
+fn pack(rows: usize, k: usize, v: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+    let mut out = vec![0.0f32; rows.div_ceil(MR) * k * MR];
+    for m in 0..rows {
+        let dst = &mut out[(m / MR) * k * MR..][..k * MR];
+        for r in 0..k {
+            dst[r * MR + m % MR] = v(m, r);
         }
     }
     out
+}
+
+/// The positions a direct product runs over: `t0..t1` on a grid of rows `wp` wide, of which
+/// those in columns `x0..x0 + xw` are real; the real ones are the consecutive outputs of an
+/// `xw`-wide plane whose first row is grid row `row0`.
+struct Grid {
+    t0: usize,
+    t1: usize,
+    wp: usize,
+    x0: usize,
+    xw: usize,
+    row0: usize,
+}
+
+impl Grid {
+    fn strips(&self) -> usize {
+        (self.t1 - self.t0).div_ceil(NR)
+    }
+
+    /// For strip `s`: per vector, the mask of its real positions and the output index of the
+    /// first of them.
+    fn masks(&self, s: usize) -> ([u16; NV], [usize; NV]) {
+        let mut masks = [0u16; NV];
+        let mut first = [0usize; NV];
+        for v in 0..NV {
+            let tv = self.t0 + s * NR + 16 * v;
+            for l in 0..16 {
+                let t = tv + l;
+                if t < self.t1 && (self.x0..self.x0 + self.xw).contains(&(t % self.wp)) {
+                    masks[v] |= 1 << l;
+                }
+            }
+            let col = (tv % self.wp).saturating_sub(self.x0).min(self.xw);
+            first[v] = (tv / self.wp).saturating_sub(self.row0) * self.xw + col;
+        }
+        (masks, first)
+    }
+}
+
+/// One group's direct product over strips `ss` of `grid`: for every output row `m < rows`
+/// (plane `m` of `out`, `plane` elements apart), the real positions `t` get
+/// `bias[m] + Σ_r packed(m, r) · xg[offs[r] + t]`.
+///
+/// # Safety
+/// AVX-512F is available; `xg` holds `offs[r] + t0 + strips * NR` elements for every `r`;
+/// `packed` holds [`pack`]'s blocks of `rows x offs.len()`; the real outputs of the strips lie
+/// inside `out`'s `rows` planes and no other thread writes them.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(
+    xg: &[f32],
+    offs: &[usize],
+    packed: &[f32],
+    rows: usize,
+    grid: &Grid,
+    ss: std::ops::Range<usize>,
+    out: *mut f32,
+    plane: usize,
+    bias: Option<&[f32]>,
+) {
+    let k = offs.len();
+    for s in ss {
+        let (masks, first) = grid.masks(s);
+        for b in 0..rows.div_ceil(MR) {
+            let n = MR.min(rows - b * MR);
+            let bias = bias.map(|v| &v[b * MR..b * MR + n]);
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                kernel(
+                    xg,
+                    offs,
+                    grid.t0 + s * NR,
+                    &packed[b * k * MR..][..k * MR],
+                    out.add(b * MR * plane),
+                    plane,
+                    n,
+                    bias,
+                    &masks,
+                    &first,
+                );
+            }
+        }
+    }
 }
 
 /// [`super::im2col::conv_forward`] for a stride-1 geometry on the wide grid
@@ -95,18 +172,23 @@ pub(super) fn forward<T: Float + StorageElem>(
         return Some(out);
     }
     let (hp, wp) = g.padded();
-    let wide = (g.oh - 1) * wp + g.ow;
-    let strips = wide.div_ceil(NR);
+    let grid = Grid {
+        t0: 0,
+        t1: (g.oh - 1) * wp + g.ow,
+        wp,
+        x0: 0,
+        xw: g.ow,
+        row0: 0,
+    };
+    let strips = grid.strips();
     let offs = row_offsets(g);
-    let packed = pack_weights(wt, g);
-    let blocks = og.div_ceil(MR);
-    // reads reach `base(r) + q` for q < strips * NR: the planes plus slack
+    let packed: Vec<Vec<f32>> = (0..g.groups)
+        .map(|grp| pack(og, kg, |m, r| wt[(grp * og + m) * kg + r]))
+        .collect();
+    // reads reach `offs[r] + t` for t < strips * NR: the planes plus slack
     let planes = g.c * hp * wp;
     let slack = strips * NR + 16;
-    // units: (image, range of strips); several per image when the batch is small
-    let per_img = (8usize).div_ceil(g.n).min(strips).max(1);
-    let per_unit = strips.div_ceil(per_img);
-    let units = strips.div_ceil(per_unit);
+    let (units, per_unit) = units(g.n, strips);
     let chw = g.c * g.h * g.w;
     let dst = Ptr(out.as_mut_ptr().cast::<f32>());
     split(g.n * units, g.macs(), |us| {
@@ -123,41 +205,129 @@ pub(super) fn forward<T: Float + StorageElem>(
                 }
                 have = Some(img);
             }
-            for grp in 0..g.groups {
-                let xg = &xs[grp * g.cg() * hp * wp..];
-                for s in t * per_unit..((t + 1) * per_unit).min(strips) {
-                    let q0 = s * NR;
-                    // per vector: the mask of real positions and the output index of the first
-                    let mut masks = [0u16; NV];
-                    let mut first = [0usize; NV];
-                    for v in 0..NV {
-                        let qv = q0 + 16 * v;
-                        for l in 0..16 {
-                            let q = qv + l;
-                            if q < wide && q % wp < g.ow {
-                                masks[v] |= 1 << l;
-                            }
-                        }
-                        first[v] = (qv / wp) * g.ow + (qv % wp).min(g.ow);
-                    }
-                    for b in 0..blocks {
-                        let wb = &packed[(grp * blocks + b) * kg * MR..][..kg * MR];
-                        let rows = MR.min(og - b * MR);
-                        let o0 = grp * og + b * MR;
-                        // SAFETY: available() checked the CPU; xg holds base(r) + q0 + NR
-                        // elements for every r (the slack); unit (img, t) alone writes the
-                        // real positions of its strips in image img's planes of `out`.
-                        unsafe {
-                            let outp = dst.get().add((img * g.o + o0) * p);
-                            let bias = bias.map(|b| &b[o0..o0 + rows]);
-                            kernel(xg, &offs, q0, wb, outp, p, rows, bias, &masks, &first);
-                        }
-                    }
+            for (grp, packed) in packed.iter().enumerate() {
+                let o0 = grp * og;
+                // SAFETY: available() checked the CPU; xs holds the slack; unit (img, t)
+                // alone writes the real positions of its strips in image img's planes.
+                unsafe {
+                    product(
+                        &xs[grp * g.cg() * hp * wp..],
+                        &offs,
+                        packed,
+                        og,
+                        &grid,
+                        t * per_unit..((t + 1) * per_unit).min(strips),
+                        dst.get().add((img * g.o + o0) * p),
+                        p,
+                        bias.map(|b| &b[o0..o0 + og]),
+                    );
                 }
             }
         }
     });
     Some(out)
+}
+
+/// Work units of `n` images of `strips` strips: (units per image, strips per unit), several
+/// units per image when the batch is small.
+fn units(n: usize, strips: usize) -> (usize, usize) {
+    let per_img = 8usize.div_ceil(n.max(1)).min(strips).max(1);
+    let per_unit = strips.div_ceil(per_img).max(1);
+    (strips.div_ceil(per_unit), per_unit)
+}
+
+/// [`super::im2col::conv_input_grad`] for a stride-1 geometry on the wide grid, or `None`
+/// when `T` is not f32, the CPU lacks AVX-512 or the groups have fewer than 8 input channels
+/// (the microkernel's 8 rows would be mostly padding). The caller has checked that the
+/// weight is finite (the zero gaps add `w · 0`).
+///
+/// The same product as the forward, with the roles turned: `gy` on the wide grid of the
+/// padded input (`gyw[o, q]` at `q = y * wp + x`, zeros at the extra columns and around), and
+/// `dxp[c, t] = Σ_(o, i, j) w[o, c, i, j] · gyw[o, t - i d0 wp - j d1]` for the positions `t`
+/// of the unpadded input, written straight into `dx`.
+pub(super) fn input_grad<T: Float + StorageElem>(
+    gy: &[T],
+    wt: &[T],
+    g: &ConvGeom,
+) -> Option<Vec<T>> {
+    let (gy, wt) = (as_f32(gy)?, as_f32(wt)?);
+    if !available() || g.cg() < MR {
+        return None;
+    }
+    let (p, og, cg, kg) = (g.p(), g.og(), g.cg(), g.kg());
+    let mut dx = take_buffer::<T>(g.n * g.c * g.h * g.w);
+    if dx.is_empty() {
+        return Some(dx);
+    }
+    let (hp, wp) = g.padded();
+    let (ph, pw) = g.padding;
+    let (khw, (d0, d1)) = (g.kh * g.kw, g.dilation);
+    let grid = Grid {
+        t0: ph * wp,
+        t1: (ph + g.h - 1) * wp + pw + g.w,
+        wp,
+        x0: pw,
+        xw: g.w,
+        row0: ph,
+    };
+    let strips = grid.strips();
+    // gyw of channel o at o * len + lead + q; reads reach q from -lead to t1 + strips * NR
+    let lead = (g.kh - 1) * d0 * wp + (g.kw - 1) * d1;
+    let wide_gy = (g.oh - 1) * wp + g.ow;
+    let len = lead + (grid.t0 + strips * NR).max(wide_gy) + 16;
+    let offs: Vec<usize> = (0..og * khw)
+        .map(|r| {
+            let (o, ij) = (r / khw, r % khw);
+            o * len + lead - (ij / g.kw) * d0 * wp - (ij % g.kw) * d1
+        })
+        .collect();
+    let packed: Vec<Vec<f32>> = (0..g.groups)
+        .map(|grp| {
+            pack(cg, og * khw, |c, r| {
+                wt[(grp * og + r / khw) * kg + c * khw + r % khw]
+            })
+        })
+        .collect();
+    debug_assert!(hp * wp >= grid.t1);
+    let (units, per_unit) = units(g.n, strips);
+    let hw = g.h * g.w;
+    let dst = Ptr(dx.as_mut_ptr().cast::<f32>());
+    split(g.n * units, g.macs(), |us| {
+        // the zeros (gaps, lead, tail) are never written, so they stay zero
+        let mut gw = vec![0.0f32; g.groups * og * len];
+        let mut have = None;
+        for u in us {
+            let (img, t) = (u / units, u % units);
+            if have != Some(img) {
+                for (o, src) in gy[img * g.o * p..][..g.o * p].chunks_exact(p).enumerate() {
+                    let dst = &mut gw[o * len + lead..];
+                    for (y, row) in src.chunks_exact(g.ow).enumerate() {
+                        dst[y * wp..y * wp + g.ow].copy_from_slice(row);
+                    }
+                }
+                have = Some(img);
+            }
+            for (grp, packed) in packed.iter().enumerate() {
+                // SAFETY: available() checked the CPU; every read offs[r] + t lies in the
+                // group's og * len elements of gw; unit (img, t) alone writes the real
+                // positions of its strips in image img's planes of dx.
+                unsafe {
+                    product(
+                        &gw[grp * og * len..],
+                        &offs,
+                        packed,
+                        cg,
+                        &grid,
+                        t * per_unit..((t + 1) * per_unit).min(strips),
+                        dst.get().add((img * g.c + grp * cg) * hw),
+                        hw,
+                        None,
+                    );
+                }
+            }
+        }
+    });
+    Some(dx)
 }
 
 /// `out[m, first[v]..]` (compressed by `masks[v]`) = `bias[m] + Σ_r wb[r][m] · xg[offs[r]
@@ -213,6 +383,255 @@ unsafe fn kernel(
     }
 }
 
+/// Output channels of the weight gradient per microkernel (four vectors).
+const WO: usize = 64;
+/// Positions per block of the weight gradient's loop (the block of `gyᵀ` stays in L1).
+const WQ: usize = 128;
+
+/// [`super::im2col::conv_weight_grad`] for a stride-1 geometry on the wide grid, or `None`
+/// when `T` is not f32, the CPU lacks AVX-512 or padding the groups' output channels to a
+/// multiple of 16 would add more than a quarter. The caller has checked that `x` is finite
+/// (the extra positions add `0 · x`).
+///
+/// Per image, `gy` is turned round to `gyᵀ[q][o]` on the wide positions (zero rows at the
+/// extra ones, zero columns up to a multiple of 16 channels), and the sums are kept as
+/// `dwᵀ[r][o]`: a microkernel holds `rows x (vectors of 16 channels)` sums (24 registers)
+/// and per position broadcasts one plane element per row and loads the position's channels
+/// of `gyᵀ`. No horizontal sums; the layout is the `[kg, og]` of
+/// [`super::im2col::weight_grad_chunks`].
+pub(super) fn weight_grad<T: Float + StorageElem>(
+    x: &[T],
+    gy: &[T],
+    g: &ConvGeom,
+) -> Option<Vec<T>> {
+    let (x, gy) = (as_f32(x)?, as_f32(gy)?);
+    let (p, og, kg) = (g.p(), g.og(), g.kg());
+    let ogp = og.next_multiple_of(16);
+    // channels padded to vectors of 16: not when most of a vector would be padding
+    if !available() || 4 * ogp > 5 * og {
+        return None;
+    }
+    let (hp, wp) = g.padded();
+    let wide = (g.oh - 1) * wp + g.ow;
+    let offs = row_offsets(g);
+    let planes = g.c * hp * wp;
+    let chw = g.c * g.h * g.w;
+    let dw = super::im2col::weight_grad_chunks(
+        g,
+        g.n,
+        || {
+            let xs = vec![0.0f32; planes + wide + 16];
+            let gyt = vec![0.0f32; wide * ogp];
+            let dwt = vec![0.0f32; g.groups * kg * ogp];
+            (xs, gyt, dwt)
+        },
+        |(xs, gyt, dwt), acc: &mut [T], imgs| {
+            dwt.fill(0.0);
+            for img in imgs {
+                let xi = &x[img * chw..][..chw];
+                if g.padding == (0, 0) {
+                    xs[..planes].copy_from_slice(xi);
+                } else {
+                    pad_planes(xi, g, &mut xs[..planes]);
+                }
+                for grp in 0..g.groups {
+                    let gyg = &gy[(img * g.o + grp * og) * p..][..og * p];
+                    // gyᵀ on the wide positions; the extra rows and padding columns stay 0
+                    // SAFETY: available() checked the CPU; gyg is [og, p], gyt [wide, ogp].
+                    unsafe { transpose_gy(gyg, og, p, (g.ow, wp), ogp, gyt) };
+                    let xg = &xs[grp * g.cg() * hp * wp..];
+                    let dg = &mut dwt[grp * kg * ogp..][..kg * ogp];
+                    // SAFETY: available() checked the CPU; xg holds offs[r] + wide elements
+                    // for every r, gyt wide * ogp, dg kg * ogp.
+                    unsafe { weight_grad_image(xg, &offs, gyt, wide, ogp, dg) };
+                }
+            }
+            let acc = as_f32_mut(acc).expect("T is f32");
+            for grp in 0..g.groups {
+                for r in 0..kg {
+                    let src = &dwt[(grp * kg + r) * ogp..][..og];
+                    acc[grp * og * kg + r * og..][..og].copy_from_slice(src);
+                }
+            }
+        },
+    );
+    Some(dw)
+}
+
+/// Transposes 16 vectors of 16 lanes in place: lane `j` of vector `i` goes to lane `i` of
+/// vector `j` (four stages of two-source permutes: at stage `b` the off-diagonal `b x b`
+/// blocks of each `2b x 2b` block swap).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose16(r: &mut [__m512; 16]) {
+    for b in [8usize, 4, 2, 1] {
+        let lo: [i32; 16] = std::array::from_fn(|j| (if j & b == 0 { j } else { 16 + j - b }) as i32);
+        let hi: [i32; 16] = std::array::from_fn(|j| (if j & b == 0 { j + b } else { 16 + j }) as i32);
+        // SAFETY: the index arrays hold 16 i32 each.
+        let (lo, hi) = unsafe {
+            (
+                _mm512_loadu_si512(lo.as_ptr().cast()),
+                _mm512_loadu_si512(hi.as_ptr().cast()),
+            )
+        };
+        for i in 0..16 {
+            if i & b == 0 {
+                let (a, c) = (r[i], r[i + b]);
+                r[i] = _mm512_permutex2var_ps(a, lo, c);
+                r[i + b] = _mm512_permutex2var_ps(a, hi, c);
+            }
+        }
+    }
+}
+
+/// `gyt[q(pos)][o] = gy[o][pos]` for `o < og` and the `p` real positions, `q(pos)` being
+/// position `pos`'s wide index (`(pos / ow) * wp + pos % ow`), in 16 x 16 blocks.
+///
+/// # Safety
+/// AVX-512F is available; `gy` holds `og * p` elements, `gyt` `q(p - 1) + 1` rows of `ogp`
+/// (a multiple of 16, at least `og`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_gy(
+    gy: &[f32],
+    og: usize,
+    p: usize,
+    (ow, wp): (usize, usize),
+    ogp: usize,
+    gyt: &mut [f32],
+) {
+    let mut pos0 = 0;
+    while pos0 < p {
+        let n = 16.min(p - pos0);
+        let m = if n == 16 { u16::MAX } else { (1u16 << n) - 1 };
+        let mut o0 = 0;
+        while o0 < og {
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (k, r) in r.iter_mut().enumerate().take(og - o0) {
+                // SAFETY: row o0 + k < og of gy, positions pos0..pos0 + n < p.
+                *r = unsafe { _mm512_maskz_loadu_ps(m, gy.as_ptr().add((o0 + k) * p + pos0)) };
+            }
+            // SAFETY: forwarded.
+            unsafe { transpose16(&mut r) };
+            for (l, r) in r.iter().enumerate().take(n) {
+                let pos = pos0 + l;
+                let q = (pos / ow) * wp + pos % ow;
+                // SAFETY: row q of gyt, channels o0..o0 + 16 <= ogp.
+                unsafe { _mm512_storeu_ps(gyt.as_mut_ptr().add(q * ogp + o0), *r) };
+            }
+            o0 += 16;
+        }
+        pos0 += 16;
+    }
+}
+
+/// `dg[r][o] += Σ_q xg[offs[r] + q] · gyt[q][o]` for `q < wide`, every `r` and `o < ogp`,
+/// in blocks of [`WQ`] positions (each sum in position order).
+///
+/// # Safety
+/// AVX-512F is available; `xg` holds `offs[r] + wide` elements for every `r`; `gyt` holds
+/// `wide * ogp` and `dg` `offs.len() * ogp`, with `ogp` a multiple of 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_grad_image(
+    xg: &[f32],
+    offs: &[usize],
+    gyt: &[f32],
+    wide: usize,
+    ogp: usize,
+    dg: &mut [f32],
+) {
+    let kg = offs.len();
+    let mut q0 = 0;
+    while q0 < wide {
+        let nq = WQ.min(wide - q0);
+        let mut o0 = 0;
+        while o0 < ogp {
+            let nv = ((ogp - o0) / 16).min(WO / 16);
+            let mut r = 0;
+            while r < kg {
+                let left = kg - r;
+                // SAFETY: forwarded; the tile's rows r.. and channels o0.. are inside dg.
+                unsafe {
+                    match nv {
+                        4 => r += wg_tile::<4, 6>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
+                        3 => r += wg_tile::<3, 8>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
+                        2 => r += wg_tile::<2, 12>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
+                        _ => r += wg_tile::<1, 24>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
+                    }
+                }
+            }
+            o0 += nv * 16;
+        }
+        q0 += nq;
+    }
+}
+
+/// One tile of [`weight_grad_image`]: rows `r0..r0 + min(R, left)`, channels
+/// `o0..o0 + 16 NV`, positions `q0..q0 + nq`. Returns the number of rows done.
+///
+/// # Safety
+/// As for [`weight_grad_image`], with the tile inside `dg`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn wg_tile<const NV: usize, const R: usize>(
+    xg: &[f32],
+    offs: &[usize],
+    gyt: &[f32],
+    ogp: usize,
+    dg: &mut [f32],
+    (q0, nq): (usize, usize),
+    o0: usize,
+    r0: usize,
+    left: usize,
+) -> usize {
+    let rows = R.min(left);
+    let mut acc = [[_mm512_setzero_ps(); NV]; R];
+    let mut xr = [xg.as_ptr(); R];
+    for (i, xr) in xr.iter_mut().enumerate() {
+        // rows past the last repeat it (their sums are dropped)
+        *xr = xg.as_ptr().add(offs[r0 + i.min(rows - 1)] + q0);
+    }
+    let dp = dg.as_mut_ptr();
+    for (i, acc) in acc.iter_mut().enumerate().take(rows) {
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = _mm512_loadu_ps(dp.add((r0 + i) * ogp + o0 + 16 * v));
+        }
+    }
+    let mut gp = gyt.as_ptr().add(q0 * ogp + o0);
+    for q in 0..nq {
+        let mut gv = [_mm512_setzero_ps(); NV];
+        for (v, gv) in gv.iter_mut().enumerate() {
+            *gv = _mm512_loadu_ps(gp.add(16 * v));
+        }
+        for (acc, xr) in acc.iter_mut().zip(&xr) {
+            let b = _mm512_set1_ps(*xr.add(q));
+            for (a, &gv) in acc.iter_mut().zip(&gv) {
+                *a = _mm512_fmadd_ps(b, gv, *a);
+            }
+        }
+        gp = gp.add(ogp);
+    }
+    for (i, acc) in acc.iter().enumerate().take(rows) {
+        for (v, a) in acc.iter().enumerate() {
+            _mm512_storeu_ps(dp.add((r0 + i) * ogp + o0 + 16 * v), *a);
+        }
+    }
+    rows
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn transpose_gy(_: &[f32], _: usize, _: usize, _: (usize, usize), _: usize, _: &mut [f32]) {
+    unreachable!("available() is false off x86_64")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn weight_grad_image(_: &[f32], _: &[usize], _: &[f32], _: usize, _: usize, _: &mut [f32]) {
+    unreachable!("available() is false off x86_64")
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel(
@@ -228,4 +647,32 @@ unsafe fn kernel(
     _: &[usize; NV],
 ) {
     unreachable!("available() is false off x86_64")
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose16_transposes() {
+        if !available() {
+            return;
+        }
+        let m: Vec<f32> = (0..256).map(|k| k as f32).collect();
+        // SAFETY: available() checked the CPU; m holds 16 rows of 16.
+        let t = unsafe {
+            let mut r: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(m.as_ptr().add(16 * i)));
+            transpose16(&mut r);
+            let mut out = vec![0.0f32; 256];
+            for (i, r) in r.iter().enumerate() {
+                _mm512_storeu_ps(out.as_mut_ptr().add(16 * i), *r);
+            }
+            out
+        };
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(t[16 * i + j], m[16 * j + i], "({i}, {j})");
+            }
+        }
+    }
 }

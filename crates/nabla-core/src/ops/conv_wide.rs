@@ -211,6 +211,9 @@ pub(super) fn input_grad<T: Float + StorageElem>(
     if !all_finite(wt) {
         return None;
     }
+    if let Some(dx) = super::conv_direct::input_grad(gy, wt, g) {
+        return Some(dx);
+    }
     let (p, kg, og) = (g.p(), g.kg(), g.og());
     let (pw, tp) = (wide(g), tile::<T>(g));
     let dx = input_grad_units(
@@ -250,6 +253,9 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
 ) -> Option<Vec<T>> {
     if !all_finite(x) {
         return None;
+    }
+    if let Some(dw) = super::conv_direct::weight_grad(x, gy, g) {
+        return Some(dw);
     }
     let (p, kg, og) = (g.p(), g.kg(), g.og());
     let (pw, tp) = (wide(g), tile::<T>(g));
