@@ -16,7 +16,7 @@
 //! same for any thread count.
 
 use super::im2col::{split, ConvGeom, Ptr};
-use super::unfold::pad_planes;
+use super::unfold::{copy_run, pad_planes};
 use crate::dtype::{as_f32, as_f32_mut, Float};
 use crate::storage::{take_buffer, StorageElem};
 
@@ -189,29 +189,20 @@ pub(super) fn forward<T: Float + StorageElem>(
     let planes = g.c * hp * wp;
     let slack = strips * NR + 16;
     let (units, per_unit) = units(g.n, strips);
-    let chw = g.c * g.h * g.w;
     let dst = Ptr(out.as_mut_ptr().cast::<f32>());
     split(g.n * units, g.macs(), |us| {
-        let mut xs = vec![0.0f32; planes + slack];
+        let mut xs = Vec::new();
         let mut have = None;
         for u in us {
             let (img, t) = (u / units, u % units);
-            if have != Some(img) {
-                let xi = &x[img * chw..][..chw];
-                if g.padding == (0, 0) {
-                    xs[..planes].copy_from_slice(xi);
-                } else {
-                    pad_planes(xi, g, &mut xs[..planes]);
-                }
-                have = Some(img);
-            }
+            let src = planes_with_slack(x, g, img, planes + slack, &mut xs, &mut have);
             for (grp, packed) in packed.iter().enumerate() {
                 let o0 = grp * og;
                 // SAFETY: available() checked the CPU; xs holds the slack; unit (img, t)
                 // alone writes the real positions of its strips in image img's planes.
                 unsafe {
                     product(
-                        &xs[grp * g.cg() * hp * wp..],
+                        &src[grp * g.cg() * hp * wp..],
                         &offs,
                         packed,
                         og,
@@ -226,6 +217,39 @@ pub(super) fn forward<T: Float + StorageElem>(
         }
     });
     Some(out)
+}
+
+/// Image `img`'s padded planes followed by at least `need - c hp wp` readable elements: the
+/// input itself when the geometry does not pad and the next images (or the end of `x`) leave
+/// room, else a copy in `xs` (`need` elements, zeros past the planes; kept while `have` is
+/// the same image).
+fn planes_with_slack<'a>(
+    x: &'a [f32],
+    g: &ConvGeom,
+    img: usize,
+    need: usize,
+    xs: &'a mut Vec<f32>,
+    have: &mut Option<usize>,
+) -> &'a [f32] {
+    let chw = g.c * g.h * g.w;
+    if g.padding == (0, 0) && img * chw + need <= x.len() {
+        return &x[img * chw..];
+    }
+    if xs.len() < need {
+        *xs = vec![0.0; need];
+        *have = None;
+    }
+    if *have != Some(img) {
+        let planes = g.c * g.padded().0 * g.padded().1;
+        let xi = &x[img * chw..][..chw];
+        if g.padding == (0, 0) {
+            xs[..planes].copy_from_slice(xi);
+        } else {
+            pad_planes(xi, g, &mut xs[..planes]);
+        }
+        *have = Some(img);
+    }
+    xs
 }
 
 /// Work units of `n` images of `strips` strips: (units per image, strips per unit), several
@@ -302,7 +326,7 @@ pub(super) fn input_grad<T: Float + StorageElem>(
                 for (o, src) in gy[img * g.o * p..][..g.o * p].chunks_exact(p).enumerate() {
                     let dst = &mut gw[o * len + lead..];
                     for (y, row) in src.chunks_exact(g.ow).enumerate() {
-                        dst[y * wp..y * wp + g.ow].copy_from_slice(row);
+                        copy_run(&mut dst[y * wp..y * wp + g.ow], row);
                     }
                 }
                 have = Some(img);
@@ -415,31 +439,26 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
     let wide = (g.oh - 1) * wp + g.ow;
     let offs = row_offsets(g);
     let planes = g.c * hp * wp;
-    let chw = g.c * g.h * g.w;
     let dw = super::im2col::weight_grad_chunks(
         g,
         g.n,
         || {
-            let xs = vec![0.0f32; planes + wide + 16];
+            let xs = Vec::new();
             let gyt = vec![0.0f32; wide * ogp];
             let dwt = vec![0.0f32; g.groups * kg * ogp];
             (xs, gyt, dwt)
         },
         |(xs, gyt, dwt), acc: &mut [T], imgs| {
             dwt.fill(0.0);
+            let mut have = None;
             for img in imgs {
-                let xi = &x[img * chw..][..chw];
-                if g.padding == (0, 0) {
-                    xs[..planes].copy_from_slice(xi);
-                } else {
-                    pad_planes(xi, g, &mut xs[..planes]);
-                }
+                let src = planes_with_slack(x, g, img, planes + wide + 16, xs, &mut have);
                 for grp in 0..g.groups {
                     let gyg = &gy[(img * g.o + grp * og) * p..][..og * p];
                     // gyᵀ on the wide positions; the extra rows and padding columns stay 0
                     // SAFETY: available() checked the CPU; gyg is [og, p], gyt [wide, ogp].
                     unsafe { transpose_gy(gyg, og, p, (g.ow, wp), ogp, gyt) };
-                    let xg = &xs[grp * g.cg() * hp * wp..];
+                    let xg = &src[grp * g.cg() * hp * wp..];
                     let dg = &mut dwt[grp * kg * ogp..][..kg * ogp];
                     // SAFETY: available() checked the CPU; xg holds offs[r] + wide elements
                     // for every r, gyt wide * ogp, dg kg * ogp.
@@ -458,6 +477,53 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
     Some(dw)
 }
 
+/// The permute indices of [`transpose16`]'s stage `b`: lane `j` of the first result takes
+/// lane `j` of the first source where bit `b` of `j` is clear, else lane `j - b` of the second;
+/// the second result takes lane `j + b` of the first or lane `j` of the second.
+const fn stage_index(b: usize, second: bool) -> [i32; 16] {
+    let mut out = [0i32; 16];
+    let mut j = 0;
+    while j < 16 {
+        out[j] = match (j & b == 0, second) {
+            (true, false) => j,
+            (false, false) => 16 + j - b,
+            (true, true) => j + b,
+            (false, true) => 16 + j,
+        } as i32;
+        j += 1;
+    }
+    out
+}
+
+const STAGES: [[[i32; 16]; 2]; 4] = [
+    [stage_index(8, false), stage_index(8, true)],
+    [stage_index(4, false), stage_index(4, true)],
+    [stage_index(2, false), stage_index(2, true)],
+    [stage_index(1, false), stage_index(1, true)],
+];
+
+/// One stage of [`transpose16`]: rows `i` and `i + B` (bit `B` of `i` clear) exchange their
+/// off-diagonal `B`-lane blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn stage<const B: usize>(r: &mut [__m512; 16], idx: &[[i32; 16]; 2]) {
+    // SAFETY: the index arrays hold 16 i32 each.
+    let (lo, hi) = unsafe {
+        (
+            _mm512_loadu_si512(idx[0].as_ptr().cast()),
+            _mm512_loadu_si512(idx[1].as_ptr().cast()),
+        )
+    };
+    for i in 0..16 {
+        if i & B == 0 {
+            let (a, c) = (r[i], r[i + B]);
+            r[i] = _mm512_permutex2var_ps(a, lo, c);
+            r[i + B] = _mm512_permutex2var_ps(a, hi, c);
+        }
+    }
+}
+
 /// Transposes 16 vectors of 16 lanes in place: lane `j` of vector `i` goes to lane `i` of
 /// vector `j` (four stages of two-source permutes: at stage `b` the off-diagonal `b x b`
 /// blocks of each `2b x 2b` block swap).
@@ -465,23 +531,12 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn transpose16(r: &mut [__m512; 16]) {
-    for b in [8usize, 4, 2, 1] {
-        let lo: [i32; 16] = std::array::from_fn(|j| (if j & b == 0 { j } else { 16 + j - b }) as i32);
-        let hi: [i32; 16] = std::array::from_fn(|j| (if j & b == 0 { j + b } else { 16 + j }) as i32);
-        // SAFETY: the index arrays hold 16 i32 each.
-        let (lo, hi) = unsafe {
-            (
-                _mm512_loadu_si512(lo.as_ptr().cast()),
-                _mm512_loadu_si512(hi.as_ptr().cast()),
-            )
-        };
-        for i in 0..16 {
-            if i & b == 0 {
-                let (a, c) = (r[i], r[i + b]);
-                r[i] = _mm512_permutex2var_ps(a, lo, c);
-                r[i + b] = _mm512_permutex2var_ps(a, hi, c);
-            }
-        }
+    // SAFETY: forwarded (AVX-512F).
+    unsafe {
+        stage::<8>(r, &STAGES[0]);
+        stage::<4>(r, &STAGES[1]);
+        stage::<2>(r, &STAGES[2]);
+        stage::<1>(r, &STAGES[3]);
     }
 }
 
@@ -507,13 +562,16 @@ unsafe fn transpose_gy(
         let m = if n == 16 { u16::MAX } else { (1u16 << n) - 1 };
         let mut o0 = 0;
         while o0 < og {
-            let mut r = [_mm512_setzero_ps(); 16];
-            for (k, r) in r.iter_mut().enumerate().take(og - o0) {
-                // SAFETY: row o0 + k < og of gy, positions pos0..pos0 + n < p.
-                *r = unsafe { _mm512_maskz_loadu_ps(m, gy.as_ptr().add((o0 + k) * p + pos0)) };
-            }
+            let r: &mut [__m512; 16] = &mut std::array::from_fn(|k| {
+                if o0 + k < og {
+                    // SAFETY: row o0 + k < og of gy, positions pos0..pos0 + n <= p.
+                    unsafe { _mm512_maskz_loadu_ps(m, gy.as_ptr().add((o0 + k) * p + pos0)) }
+                } else {
+                    _mm512_setzero_ps()
+                }
+            });
             // SAFETY: forwarded.
-            unsafe { transpose16(&mut r) };
+            unsafe { transpose16(r) };
             for (l, r) in r.iter().enumerate().take(n) {
                 let pos = pos0 + l;
                 let q = (pos / ow) * wp + pos % ow;
@@ -661,7 +719,8 @@ mod tests {
         let m: Vec<f32> = (0..256).map(|k| k as f32).collect();
         // SAFETY: available() checked the CPU; m holds 16 rows of 16.
         let t = unsafe {
-            let mut r: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(m.as_ptr().add(16 * i)));
+            let mut r: [__m512; 16] =
+                std::array::from_fn(|i| _mm512_loadu_ps(m.as_ptr().add(16 * i)));
             transpose16(&mut r);
             let mut out = vec![0.0f32; 256];
             for (i, r) in r.iter().enumerate() {
