@@ -557,9 +557,19 @@ unsafe fn transpose_gy(
     gyt: &mut [f32],
 ) {
     let mut pos0 = 0;
+    // the wide index of each lane's position, advanced without divisions
+    let (mut y, mut x) = (0, 0);
+    let mut qs = [0usize; 16];
     while pos0 < p {
         let n = 16.min(p - pos0);
         let m = if n == 16 { u16::MAX } else { (1u16 << n) - 1 };
+        for q in qs.iter_mut().take(n) {
+            *q = y * wp + x;
+            x += 1;
+            if x == ow {
+                (y, x) = (y + 1, 0);
+            }
+        }
         let mut o0 = 0;
         while o0 < og {
             let r: &mut [__m512; 16] = &mut std::array::from_fn(|k| {
@@ -572,9 +582,7 @@ unsafe fn transpose_gy(
             });
             // SAFETY: forwarded.
             unsafe { transpose16(r) };
-            for (l, r) in r.iter().enumerate().take(n) {
-                let pos = pos0 + l;
-                let q = (pos / ow) * wp + pos % ow;
+            for (r, &q) in r.iter().zip(&qs).take(n) {
                 // SAFETY: row q of gyt, channels o0..o0 + 16 <= ogp.
                 unsafe { _mm512_storeu_ps(gyt.as_mut_ptr().add(q * ogp + o0), *r) };
             }
