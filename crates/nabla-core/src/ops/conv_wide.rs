@@ -61,6 +61,20 @@ fn all_finite<T: Float>(v: &[T]) -> bool {
         .all(|c| c.iter().fold(true, |a, x| a & x.is_finite_()))
 }
 
+/// [`all_finite`], split across the threads when `v` is long (it is a whole batch's input).
+fn all_finite_par<T: Float>(v: &[T]) -> bool {
+    if v.len() < 1 << 16 || crate::parallel::threads() < 2 {
+        return all_finite(v);
+    }
+    let ok = std::sync::atomic::AtomicBool::new(true);
+    crate::parallel::for_ranges(v.len(), 4096, |r| {
+        if !all_finite(&v[r]) {
+            ok.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    ok.into_inner()
+}
+
 /// `col[kg, len]` for wide positions `q0..q0 + len` of one group's padded planes `xp`.
 /// Positions past the end of the planes read as zeros.
 fn im2col<T: Float>(xp: &[T], g: &ConvGeom, q0: usize, len: usize, col: &mut [T]) {
@@ -208,7 +222,7 @@ pub(super) fn input_grad<T: Float + StorageElem>(
     wt: &[T],
     g: &ConvGeom,
 ) -> Option<Vec<T>> {
-    if !all_finite(wt) {
+    if !all_finite_par(wt) {
         return None;
     }
     if let Some(dx) = super::conv_direct::input_grad(gy, wt, g) {
@@ -251,7 +265,7 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
     gy: &[T],
     g: &ConvGeom,
 ) -> Option<Vec<T>> {
-    if !all_finite(x) {
+    if !all_finite_par(x) {
         return None;
     }
     if let Some(dw) = super::conv_direct::weight_grad(x, gy, g) {
