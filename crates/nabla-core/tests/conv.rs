@@ -521,6 +521,15 @@ fn stride_1_convolutions_and_gradients_match_the_definitions() {
         ),
         ([1, 64, 40, 30], [2, 64, 3, 3], d.with_padding(1, 1)),
         ([2, 3, 7, 6], [4, 3, 3, 3], d),
+        // the direct kernels' gradients (f32 on AVX-512): 8 input channels per group, 16
+        // output channels per group, with groups, uneven padding and dilation
+        (
+            [2, 16, 11, 13],
+            [32, 8, 3, 3],
+            d.with_groups(2).with_padding(1, 2).with_dilation(2, 1),
+        ),
+        // one image: several strip units per image
+        ([1, 8, 20, 21], [16, 8, 3, 3], d),
     ];
     for dtype in [DType::F64, DType::F32] {
         let tol = if dtype == DType::F64 { 1e-10 } else { 2e-4 };

@@ -16,6 +16,9 @@
 //!   `w · 0`, zero when the weight is finite (checked likewise), and adding them changes
 //!   nothing but the sign of a zero.
 //!
+//! In f32 on an AVX-512 CPU, [`super::conv_direct`]'s kernels take these geometries first
+//! (the same grid, without `col` or packing); the kernels here are the portable path.
+//!
 //! Tiles, chunks and summation orders depend on the shapes only, so results are bitwise the
 //! same for any thread count, as in [`super::im2col`].
 
