@@ -1,23 +1,26 @@
-//! The forward of stride-1 convolutions in f32 on an AVX-512 CPU, without im2col: on the wide
-//! grid of [`super::conv_wide`], `col` row `r = (c, i, j)` at wide position `q` is
-//! `xp[base(r) + q]`, so the product `w · col` can read its right-hand operand straight from
-//! the padded planes, 48 positions (three vectors) at a time, with no `col` matrix and no
-//! packing of it. A microkernel keeps 8 output channels x 48 positions in 24 registers and
-//! runs over all `kg` rows: per row three unaligned loads of the planes, eight weight
-//! broadcasts, 24 FMAs.
+//! The forward and input gradient of stride-1 convolutions in f32 on an AVX-512 CPU,
+//! without im2col: on the wide grid of [`super::conv_wide`], `col` row `r = (c, i, j)` at
+//! wide position `q` is `xp[base(r) + q]`, so the product `w · col` can read its right-hand
+//! operand straight from the padded planes, 48 positions (three vectors) at a time, with no
+//! `col` matrix and no packing of it. A microkernel keeps 8 output channels x 48 positions
+//! in 24 registers and runs over all `kg` rows: per row three unaligned loads of the planes,
+//! eight weight broadcasts, 24 FMAs.
 //!
 //! Each vector's real positions (`x < ow`) are the consecutive outputs from
 //! `(q / wp) * ow + min(q % wp, ow)` on, so a compressing masked store writes them (with the
 //! bias added) and drops the extra ones. The extra positions read elements outside their
 //! channel's window, whose values are never stored, so unlike the gradients on the wide grid
-//! the forward needs no finiteness check.
+//! the forward needs no finiteness check. The input gradient is the same product over the
+//! output gradient laid on the padded input's grid (see [`input_grad`]).
+//!
+//! The weight gradient's direct kernel is in [`super::conv_direct_wgrad`].
 //!
 //! Every output is one sum over `r` in order, whatever the tiling, so results are bitwise the
 //! same for any thread count.
 
 use super::im2col::{split, ConvGeom, Ptr};
 use super::unfold::{copy_run, pad_planes};
-use crate::dtype::{as_f32, as_f32_mut, Float};
+use crate::dtype::{as_f32, Float};
 use crate::storage::{take_buffer, StorageElem};
 
 #[cfg(target_arch = "x86_64")]
@@ -31,7 +34,7 @@ const NV: usize = 3;
 const NR: usize = NV * 16;
 
 /// Whether the kernel runs on this CPU.
-fn available() -> bool {
+pub(super) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
@@ -43,7 +46,7 @@ fn available() -> bool {
 }
 
 /// Offsets of the `col` rows in a group's padded `[cg, hp, wp]` planes (wide position 0).
-fn row_offsets(g: &ConvGeom) -> Vec<usize> {
+pub(super) fn row_offsets(g: &ConvGeom) -> Vec<usize> {
     let (hp, wp) = g.padded();
     let (kh, kw) = (g.kh, g.kw);
     (0..g.kg())
@@ -223,7 +226,7 @@ pub(super) fn forward<T: Float + StorageElem>(
 /// input itself when the geometry does not pad and the next images (or the end of `x`) leave
 /// room, else a copy in `xs` (`need` elements, zeros past the planes; kept while `have` is
 /// the same image).
-fn planes_with_slack<'a>(
+pub(super) fn planes_with_slack<'a>(
     x: &'a [f32],
     g: &ConvGeom,
     img: usize,
@@ -407,297 +410,6 @@ unsafe fn kernel(
     }
 }
 
-/// Output channels of the weight gradient per microkernel (four vectors).
-const WO: usize = 64;
-/// Positions per block of the weight gradient's loop (the block of `gyᵀ` stays in L1).
-const WQ: usize = 128;
-
-/// [`super::im2col::conv_weight_grad`] for a stride-1 geometry on the wide grid, or `None`
-/// when `T` is not f32, the CPU lacks AVX-512 or padding the groups' output channels to a
-/// multiple of 16 would add more than a quarter. The caller has checked that `x` is finite
-/// (the extra positions add `0 · x`).
-///
-/// Per image, `gy` is turned round to `gyᵀ[q][o]` on the wide positions (zero rows at the
-/// extra ones, zero columns up to a multiple of 16 channels), and the sums are kept as
-/// `dwᵀ[r][o]`: a microkernel holds `rows x (vectors of 16 channels)` sums (24 registers)
-/// and per position broadcasts one plane element per row and loads the position's channels
-/// of `gyᵀ`. No horizontal sums; the layout is the `[kg, og]` of
-/// [`super::im2col::weight_grad_chunks`].
-pub(super) fn weight_grad<T: Float + StorageElem>(
-    x: &[T],
-    gy: &[T],
-    g: &ConvGeom,
-) -> Option<Vec<T>> {
-    let (x, gy) = (as_f32(x)?, as_f32(gy)?);
-    let (p, og, kg) = (g.p(), g.og(), g.kg());
-    let ogp = og.next_multiple_of(16);
-    // channels padded to vectors of 16: not when most of a vector would be padding
-    if !available() || 4 * ogp > 5 * og {
-        return None;
-    }
-    let (hp, wp) = g.padded();
-    let wide = (g.oh - 1) * wp + g.ow;
-    let offs = row_offsets(g);
-    let planes = g.c * hp * wp;
-    let dw = super::im2col::weight_grad_chunks(
-        g,
-        g.n,
-        || {
-            let xs = Vec::new();
-            let gyt = vec![0.0f32; wide * ogp];
-            let dwt = vec![0.0f32; g.groups * kg * ogp];
-            (xs, gyt, dwt)
-        },
-        |(xs, gyt, dwt), acc: &mut [T], imgs| {
-            dwt.fill(0.0);
-            let mut have = None;
-            for img in imgs {
-                let src = planes_with_slack(x, g, img, planes + wide + 16, xs, &mut have);
-                for grp in 0..g.groups {
-                    let gyg = &gy[(img * g.o + grp * og) * p..][..og * p];
-                    // gyᵀ on the wide positions; the extra rows and padding columns stay 0
-                    // SAFETY: available() checked the CPU; gyg is [og, p], gyt [wide, ogp].
-                    unsafe { transpose_gy(gyg, og, p, (g.ow, wp), ogp, gyt) };
-                    let xg = &src[grp * g.cg() * hp * wp..];
-                    let dg = &mut dwt[grp * kg * ogp..][..kg * ogp];
-                    // SAFETY: available() checked the CPU; xg holds offs[r] + wide elements
-                    // for every r, gyt wide * ogp, dg kg * ogp.
-                    unsafe { weight_grad_image(xg, &offs, gyt, wide, ogp, dg) };
-                }
-            }
-            let acc = as_f32_mut(acc).expect("T is f32");
-            for grp in 0..g.groups {
-                for r in 0..kg {
-                    let src = &dwt[(grp * kg + r) * ogp..][..og];
-                    acc[grp * og * kg + r * og..][..og].copy_from_slice(src);
-                }
-            }
-        },
-    );
-    Some(dw)
-}
-
-/// The permute indices of [`transpose16`]'s stage `b`: lane `j` of the first result takes
-/// lane `j` of the first source where bit `b` of `j` is clear, else lane `j - b` of the second;
-/// the second result takes lane `j + b` of the first or lane `j` of the second.
-const fn stage_index(b: usize, second: bool) -> [i32; 16] {
-    let mut out = [0i32; 16];
-    let mut j = 0;
-    while j < 16 {
-        out[j] = match (j & b == 0, second) {
-            (true, false) => j,
-            (false, false) => 16 + j - b,
-            (true, true) => j + b,
-            (false, true) => 16 + j,
-        } as i32;
-        j += 1;
-    }
-    out
-}
-
-const STAGES: [[[i32; 16]; 2]; 4] = [
-    [stage_index(8, false), stage_index(8, true)],
-    [stage_index(4, false), stage_index(4, true)],
-    [stage_index(2, false), stage_index(2, true)],
-    [stage_index(1, false), stage_index(1, true)],
-];
-
-/// One stage of [`transpose16`]: rows `i` and `i + B` (bit `B` of `i` clear) exchange their
-/// off-diagonal `B`-lane blocks.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn stage<const B: usize>(r: &mut [__m512; 16], idx: &[[i32; 16]; 2]) {
-    // SAFETY: the index arrays hold 16 i32 each.
-    let (lo, hi) = unsafe {
-        (
-            _mm512_loadu_si512(idx[0].as_ptr().cast()),
-            _mm512_loadu_si512(idx[1].as_ptr().cast()),
-        )
-    };
-    for i in 0..16 {
-        if i & B == 0 {
-            let (a, c) = (r[i], r[i + B]);
-            r[i] = _mm512_permutex2var_ps(a, lo, c);
-            r[i + B] = _mm512_permutex2var_ps(a, hi, c);
-        }
-    }
-}
-
-/// Transposes 16 vectors of 16 lanes in place: lane `j` of vector `i` goes to lane `i` of
-/// vector `j` (four stages of two-source permutes: at stage `b` the off-diagonal `b x b`
-/// blocks of each `2b x 2b` block swap).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn transpose16(r: &mut [__m512; 16]) {
-    // SAFETY: forwarded (AVX-512F).
-    unsafe {
-        stage::<8>(r, &STAGES[0]);
-        stage::<4>(r, &STAGES[1]);
-        stage::<2>(r, &STAGES[2]);
-        stage::<1>(r, &STAGES[3]);
-    }
-}
-
-/// `gyt[q(pos)][o] = gy[o][pos]` for `o < og` and the `p` real positions, `q(pos)` being
-/// position `pos`'s wide index (`(pos / ow) * wp + pos % ow`), in 16 x 16 blocks.
-///
-/// # Safety
-/// AVX-512F is available; `gy` holds `og * p` elements, `gyt` `q(p - 1) + 1` rows of `ogp`
-/// (a multiple of 16, at least `og`).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn transpose_gy(
-    gy: &[f32],
-    og: usize,
-    p: usize,
-    (ow, wp): (usize, usize),
-    ogp: usize,
-    gyt: &mut [f32],
-) {
-    let mut pos0 = 0;
-    // the wide index of each lane's position, advanced without divisions
-    let (mut y, mut x) = (0, 0);
-    let mut qs = [0usize; 16];
-    while pos0 < p {
-        let n = 16.min(p - pos0);
-        let m = if n == 16 { u16::MAX } else { (1u16 << n) - 1 };
-        for q in qs.iter_mut().take(n) {
-            *q = y * wp + x;
-            x += 1;
-            if x == ow {
-                (y, x) = (y + 1, 0);
-            }
-        }
-        let mut o0 = 0;
-        while o0 < og {
-            let r: &mut [__m512; 16] = &mut std::array::from_fn(|k| {
-                if o0 + k < og {
-                    // SAFETY: row o0 + k < og of gy, positions pos0..pos0 + n <= p.
-                    unsafe { _mm512_maskz_loadu_ps(m, gy.as_ptr().add((o0 + k) * p + pos0)) }
-                } else {
-                    _mm512_setzero_ps()
-                }
-            });
-            // SAFETY: forwarded.
-            unsafe { transpose16(r) };
-            for (r, &q) in r.iter().zip(&qs).take(n) {
-                // SAFETY: row q of gyt, channels o0..o0 + 16 <= ogp.
-                unsafe { _mm512_storeu_ps(gyt.as_mut_ptr().add(q * ogp + o0), *r) };
-            }
-            o0 += 16;
-        }
-        pos0 += 16;
-    }
-}
-
-/// `dg[r][o] += Σ_q xg[offs[r] + q] · gyt[q][o]` for `q < wide`, every `r` and `o < ogp`,
-/// in blocks of [`WQ`] positions (each sum in position order).
-///
-/// # Safety
-/// AVX-512F is available; `xg` holds `offs[r] + wide` elements for every `r`; `gyt` holds
-/// `wide * ogp` and `dg` `offs.len() * ogp`, with `ogp` a multiple of 16.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn weight_grad_image(
-    xg: &[f32],
-    offs: &[usize],
-    gyt: &[f32],
-    wide: usize,
-    ogp: usize,
-    dg: &mut [f32],
-) {
-    let kg = offs.len();
-    let mut q0 = 0;
-    while q0 < wide {
-        let nq = WQ.min(wide - q0);
-        let mut o0 = 0;
-        while o0 < ogp {
-            let nv = ((ogp - o0) / 16).min(WO / 16);
-            let mut r = 0;
-            while r < kg {
-                let left = kg - r;
-                // SAFETY: forwarded; the tile's rows r.. and channels o0.. are inside dg.
-                unsafe {
-                    match nv {
-                        4 => r += wg_tile::<4, 6>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
-                        3 => r += wg_tile::<3, 8>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
-                        2 => r += wg_tile::<2, 12>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
-                        _ => r += wg_tile::<1, 24>(xg, offs, gyt, ogp, dg, (q0, nq), o0, r, left),
-                    }
-                }
-            }
-            o0 += nv * 16;
-        }
-        q0 += nq;
-    }
-}
-
-/// One tile of [`weight_grad_image`]: rows `r0..r0 + min(R, left)`, channels
-/// `o0..o0 + 16 NV`, positions `q0..q0 + nq`. Returns the number of rows done.
-///
-/// # Safety
-/// As for [`weight_grad_image`], with the tile inside `dg`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn wg_tile<const NV: usize, const R: usize>(
-    xg: &[f32],
-    offs: &[usize],
-    gyt: &[f32],
-    ogp: usize,
-    dg: &mut [f32],
-    (q0, nq): (usize, usize),
-    o0: usize,
-    r0: usize,
-    left: usize,
-) -> usize {
-    let rows = R.min(left);
-    let mut acc = [[_mm512_setzero_ps(); NV]; R];
-    let mut xr = [xg.as_ptr(); R];
-    for (i, xr) in xr.iter_mut().enumerate() {
-        // rows past the last repeat it (their sums are dropped)
-        *xr = xg.as_ptr().add(offs[r0 + i.min(rows - 1)] + q0);
-    }
-    let dp = dg.as_mut_ptr();
-    for (i, acc) in acc.iter_mut().enumerate().take(rows) {
-        for (v, a) in acc.iter_mut().enumerate() {
-            *a = _mm512_loadu_ps(dp.add((r0 + i) * ogp + o0 + 16 * v));
-        }
-    }
-    let mut gp = gyt.as_ptr().add(q0 * ogp + o0);
-    for q in 0..nq {
-        let mut gv = [_mm512_setzero_ps(); NV];
-        for (v, gv) in gv.iter_mut().enumerate() {
-            *gv = _mm512_loadu_ps(gp.add(16 * v));
-        }
-        for (acc, xr) in acc.iter_mut().zip(&xr) {
-            let b = _mm512_set1_ps(*xr.add(q));
-            for (a, &gv) in acc.iter_mut().zip(&gv) {
-                *a = _mm512_fmadd_ps(b, gv, *a);
-            }
-        }
-        gp = gp.add(ogp);
-    }
-    for (i, acc) in acc.iter().enumerate().take(rows) {
-        for (v, a) in acc.iter().enumerate() {
-            _mm512_storeu_ps(dp.add((r0 + i) * ogp + o0 + 16 * v), *a);
-        }
-    }
-    rows
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn transpose_gy(_: &[f32], _: usize, _: usize, _: (usize, usize), _: usize, _: &mut [f32]) {
-    unreachable!("available() is false off x86_64")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn weight_grad_image(_: &[f32], _: &[usize], _: &[f32], _: usize, _: usize, _: &mut [f32]) {
-    unreachable!("available() is false off x86_64")
-}
-
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel(
@@ -713,33 +425,4 @@ unsafe fn kernel(
     _: &[usize; NV],
 ) {
     unreachable!("available() is false off x86_64")
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transpose16_transposes() {
-        if !available() {
-            return;
-        }
-        let m: Vec<f32> = (0..256).map(|k| k as f32).collect();
-        // SAFETY: available() checked the CPU; m holds 16 rows of 16.
-        let t = unsafe {
-            let mut r: [__m512; 16] =
-                std::array::from_fn(|i| _mm512_loadu_ps(m.as_ptr().add(16 * i)));
-            transpose16(&mut r);
-            let mut out = vec![0.0f32; 256];
-            for (i, r) in r.iter().enumerate() {
-                _mm512_storeu_ps(out.as_mut_ptr().add(16 * i), *r);
-            }
-            out
-        };
-        for i in 0..16 {
-            for j in 0..16 {
-                assert_eq!(t[16 * i + j], m[16 * j + i], "({i}, {j})");
-            }
-        }
-    }
 }

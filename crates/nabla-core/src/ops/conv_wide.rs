@@ -271,7 +271,7 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
     if !all_finite_par(x) {
         return None;
     }
-    if let Some(dw) = super::conv_direct::weight_grad(x, gy, g) {
+    if let Some(dw) = super::conv_direct_wgrad::weight_grad(x, gy, g) {
         return Some(dw);
     }
     let (p, kg, og) = (g.p(), g.kg(), g.og());

@@ -6,6 +6,7 @@ pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
 mod conv_direct;
+mod conv_direct_wgrad;
 pub(crate) mod conv_options;
 mod conv_wide;
 pub(crate) mod im2col;
