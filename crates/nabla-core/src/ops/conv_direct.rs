@@ -357,8 +357,9 @@ pub(super) fn input_grad<T: Float + StorageElem>(
     Some(dx)
 }
 
-/// `out[m, first[v]..]` (compressed by `masks[v]`) = `bias[m] + Σ_r wb[r][m] · xg[offs[r]
-/// + q0 + 16 v + lane]` for `m < rows`; output channel `m`'s plane starts at `outp + m * p`.
+/// For `m < rows`: `y = bias[m] + Σ_r wb[r][m] · xg[offs[r] + q0 + 16 v + lane]`, and the
+/// lanes of `masks[v]` of `y` stored compressed at `out[m][first[v]..]`, output channel `m`'s
+/// plane starting at `outp + m * p`.
 ///
 /// # Safety
 /// AVX-512F is available; `xg` holds `offs[r] + q0 + NR` elements for every `r`; `wb` holds
