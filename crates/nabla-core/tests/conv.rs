@@ -589,3 +589,66 @@ fn stride_1_convolutions_and_gradients_match_the_definitions() {
         }
     }
 }
+
+/// Random stride-1 geometries in f32 (sizes down to 1, kernels as large as the padded input,
+/// uneven padding and dilation, groups; channel counts on both sides of the direct kernels'
+/// limits: 8 input channels per group for the input gradient, 13 or more output channels per
+/// group for the weight gradient): output and all gradients against the definitions.
+#[test]
+fn random_stride_1_geometries_match_the_definitions() {
+    let r = &mut Mt19937::new(21);
+    let mut pick = |n: u64| r.below(n) as usize;
+    let mut done = 0;
+    while done < 40 {
+        let groups = 1 + pick(2);
+        let cg = [1, 3, 8, 9][pick(4)];
+        let og = [2, 13, 16, 17][pick(4)];
+        let (kh, kw) = (1 + pick(4), 1 + pick(4));
+        let (dh, dw) = (1 + pick(2), 1 + pick(2));
+        let (ph, pw) = (pick(3), pick(3));
+        let (h, w) = (1 + pick(12), 1 + pick(14));
+        if h + 2 * ph < dh * (kh - 1) + 1 || w + 2 * pw < dw * (kw - 1) + 1 {
+            continue;
+        }
+        done += 1;
+        let n = 1 + pick(3);
+        let xs = [n, groups * cg, h, w];
+        let ws = [groups * og, cg, kh, kw];
+        let o = Conv2dOptions::default()
+            .with_groups(groups)
+            .with_padding(ph, pw)
+            .with_dilation(dh, dw);
+        let mut rr = Mt19937::new(done as u32);
+        let x = randn(&xs, DType::F32, &mut rr);
+        let wt = randn(&ws, DType::F32, &mut rr);
+        let b = randn(&[ws[0]], DType::F32, &mut rr);
+        let (xv, wv, bv) = (Var::new(&x), Var::new(&wt), Var::new(&b));
+        let y = xv
+            .as_tensor()
+            .conv2d(&wv.as_tensor(), Some(&bv.as_tensor()), o)
+            .unwrap();
+        let what = format!("{xs:?} {ws:?} {o:?}");
+        let (want_y, shape) = naive_conv2d(&x, &wt, Some(&b), o);
+        assert_eq!(y.shape(), &shape[..], "{what}");
+        let tol = 2e-4;
+        assert_close_ieee(&y.to_vec_f64(), &want_y, tol, &format!("{what}: y"));
+        let gy = randn(y.shape(), DType::F32, &mut rr);
+        let g = y.mul(&gy).unwrap().sum().unwrap().backward().unwrap();
+        let to = ConvTranspose2dOptions {
+            stride: (1, 1),
+            padding: o.padding,
+            output_padding: (0, 0),
+            dilation: o.dilation,
+            groups,
+        };
+        let (want_dx, _) = naive_conv_transpose2d(&gy, &wt, None, to);
+        let dx = xv.grad(&g).unwrap().to_vec_f64();
+        assert_close_ieee(&dx, &want_dx, tol, &format!("{what}: dx"));
+        let want_dw = naive_conv2d_weight(&x, &gy, ws, o);
+        let dwv = wv.grad(&g).unwrap().to_vec_f64();
+        assert_close_ieee(&dwv, &want_dw, tol, &format!("{what}: dw"));
+        let db = bv.grad(&g).unwrap().to_vec_f64();
+        let want_db = gy.sum_dims(&[0, 2, 3], false).unwrap().to_vec_f64();
+        assert_close_ieee(&db, &want_db, tol, &format!("{what}: db"));
+    }
+}
