@@ -592,17 +592,18 @@ fn stride_1_convolutions_and_gradients_match_the_definitions() {
 
 /// Random stride-1 geometries in f32 (sizes down to 1, kernels as large as the padded input,
 /// uneven padding and dilation, groups; channel counts on both sides of the direct kernels'
-/// limits: 8 input channels per group for the input gradient, 13 or more output channels per
-/// group for the weight gradient): output and all gradients against the definitions.
+/// limits and tiles: 6 input channels per group for the input gradient, 13 output channels
+/// for the weight gradient, 6 and 8 rows per tile): output and all gradients against the
+/// definitions.
 #[test]
 fn random_stride_1_geometries_match_the_definitions() {
     let r = &mut Mt19937::new(21);
     let mut pick = |n: u64| r.below(n) as usize;
     let mut done = 0;
-    while done < 40 {
+    while done < 60 {
         let groups = 1 + pick(2);
-        let cg = [1, 3, 8, 9][pick(4)];
-        let og = [2, 13, 16, 17][pick(4)];
+        let cg = [1, 3, 6, 8, 9, 12][pick(6)];
+        let og = [2, 6, 12, 13, 16, 17][pick(6)];
         let (kh, kw) = (1 + pick(4), 1 + pick(4));
         let (dh, dw) = (1 + pick(2), 1 + pick(2));
         let (ph, pw) = (pick(3), pick(3));
