@@ -1,8 +1,8 @@
 //! The forward and input gradient of stride-1 convolutions in f32 on an AVX-512 CPU,
 //! without im2col: on the wide grid of [`super::conv_wide`], `col` row `r = (c, i, j)` at
 //! wide position `q` is `xp[base(r) + q]`, so the product `w · col` can read its right-hand
-//! operand straight from the padded planes, 48 positions (three vectors) at a time, with no
-//! `col` matrix and no packing of it. A microkernel keeps 8 output channels x 48 positions
+//! operand straight from the padded planes, a strip of positions at a time, with no `col`
+//! matrix and no packing of it. A microkernel keeps 8 output channels x 48 positions
 //! (or 6 x 64, for channel counts such as LeNet's 6) in 24 registers and runs over all `kg`
 //! rows: per row three (four) unaligned loads of the planes, eight (six) weight broadcasts,
 //! 24 FMAs.
@@ -20,7 +20,7 @@
 //! same for any thread count.
 
 use super::im2col::{split, ConvGeom, Ptr};
-use super::unfold::{copy_run, pad_planes};
+use super::unfold::{copy_run, Padded};
 use crate::dtype::{as_f32, Float};
 use crate::storage::{take_buffer, StorageElem};
 
@@ -31,18 +31,6 @@ use std::arch::x86_64::*;
 /// or 6 x 4 where that pads the rows less (LeNet's 6 channels).
 fn six_rows(rows: usize) -> bool {
     rows.next_multiple_of(6) - rows < rows.next_multiple_of(8) - rows
-}
-
-/// Whether the kernel runs on this CPU.
-pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// Offsets of the `col` rows in a group's padded `[cg, hp, wp]` planes (wide position 0).
@@ -89,8 +77,8 @@ impl Grid {
         (self.t1 - self.t0).div_ceil(nr)
     }
 
-    /// For strip `s` (of `V` vectors): per vector, the mask of its real positions and the output index of the
-    /// first of them.
+    /// For strip `s` (of `V` vectors): per vector, the mask of its real positions and the
+    /// output index of the first of them.
     fn masks<const V: usize>(&self, s: usize) -> ([u16; V], [usize; V]) {
         let mut masks = [0u16; V];
         let mut first = [0usize; V];
@@ -181,7 +169,7 @@ fn forward_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
         Some(b) => Some(as_f32(b)?),
         None => None,
     };
-    if !available() {
+    if !super::avx512f() {
         return None;
     }
     let (p, og, kg) = (g.p(), g.og(), g.kg());
@@ -204,19 +192,17 @@ fn forward_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
         .map(|grp| pack::<M>(og, kg, |m, r| wt[(grp * og + m) * kg + r]))
         .collect();
     // reads reach `offs[r] + t` for t < strips * 16 V: the planes plus slack
-    let planes = g.c * hp * wp;
     let slack = strips * 16 * V + 16;
     let (units, per_unit) = units(g.n, strips);
     let dst = Ptr(out.as_mut_ptr().cast::<f32>());
     split(g.n * units, g.macs(), |us| {
-        let mut xs = Vec::new();
-        let mut have = None;
+        let mut pad = Padded::new();
         for u in us {
             let (img, t) = (u / units, u % units);
-            let src = planes_with_slack(x, g, img, planes + slack, &mut xs, &mut have);
+            let src = pad.image_with_slack(x, g, img, slack);
             for (grp, packed) in packed.iter().enumerate() {
                 let o0 = grp * og;
-                // SAFETY: available() checked the CPU; xs holds the slack; unit (img, t)
+                // SAFETY: avx512f() checked the CPU; src holds the slack; unit (img, t)
                 // alone writes the real positions of its strips in image img's planes.
                 unsafe {
                     product::<M, V>(
@@ -235,39 +221,6 @@ fn forward_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
         }
     });
     Some(out)
-}
-
-/// Image `img`'s padded planes followed by at least `need - c hp wp` readable elements: the
-/// input itself when the geometry does not pad and the next images (or the end of `x`) leave
-/// room, else a copy in `xs` (`need` elements, zeros past the planes; kept while `have` is
-/// the same image).
-pub(super) fn planes_with_slack<'a>(
-    x: &'a [f32],
-    g: &ConvGeom,
-    img: usize,
-    need: usize,
-    xs: &'a mut Vec<f32>,
-    have: &mut Option<usize>,
-) -> &'a [f32] {
-    let chw = g.c * g.h * g.w;
-    if g.padding == (0, 0) && img * chw + need <= x.len() {
-        return &x[img * chw..];
-    }
-    if xs.len() < need {
-        *xs = vec![0.0; need];
-        *have = None;
-    }
-    if *have != Some(img) {
-        let planes = g.c * g.padded().0 * g.padded().1;
-        let xi = &x[img * chw..][..chw];
-        if g.padding == (0, 0) {
-            xs[..planes].copy_from_slice(xi);
-        } else {
-            pad_planes(xi, g, &mut xs[..planes]);
-        }
-        *have = Some(img);
-    }
-    xs
 }
 
 /// Work units of `n` images of `strips` strips: (units per image, strips per unit), several
@@ -309,7 +262,7 @@ fn input_grad_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
     g: &ConvGeom,
 ) -> Option<Vec<T>> {
     let (gy, wt) = (as_f32(gy)?, as_f32(wt)?);
-    if !available() {
+    if !super::avx512f() {
         return None;
     }
     let (p, og, cg, kg) = (g.p(), g.og(), g.cg(), g.kg());
@@ -366,7 +319,7 @@ fn input_grad_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
                 have = Some(img);
             }
             for (grp, packed) in packed.iter().enumerate() {
-                // SAFETY: available() checked the CPU; every read offs[r] + t lies in the
+                // SAFETY: avx512f() checked the CPU; every read offs[r] + t lies in the
                 // group's og * len elements of gw; unit (img, t) alone writes the real
                 // positions of its strips in image img's planes of dx.
                 unsafe {
@@ -455,5 +408,5 @@ unsafe fn kernel<const M: usize, const V: usize>(
     _: &[u16; V],
     _: &[usize; V],
 ) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("avx512f() is false off x86_64")
 }

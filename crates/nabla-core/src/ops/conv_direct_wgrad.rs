@@ -3,8 +3,9 @@
 //! [`super::conv_direct`]): `dw[o, r] = Σ_q gy_wide[o, q] · xp[base(r) + q]`, with `gy`
 //! turned round per image so that the sums are kept over output channels in registers.
 
-use super::conv_direct::{available, planes_with_slack, row_offsets};
+use super::conv_direct::row_offsets;
 use super::im2col::ConvGeom;
+use super::unfold::Padded;
 use crate::dtype::{as_f32, as_f32_mut, Float};
 use crate::storage::StorageElem;
 
@@ -35,36 +36,35 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
     let (x, gy) = (as_f32(x)?, as_f32(gy)?);
     let (p, og, kg) = (g.p(), g.og(), g.kg());
     let ogp = og.next_multiple_of(16);
-    // channels padded to vectors of 16: not when most of a vector would be padding
-    if !available() || 4 * ogp > 5 * og {
+    // channels padded to vectors of 16: not when that adds more than a quarter
+    if !super::avx512f() || 4 * ogp > 5 * og {
         return None;
     }
     let (hp, wp) = g.padded();
     let wide = (g.oh - 1) * wp + g.ow;
     let offs = row_offsets(g);
-    let planes = g.c * hp * wp;
     let dw = super::im2col::weight_grad_chunks(
         g,
         g.n,
         || {
-            let xs = Vec::new();
             let gyt = vec![0.0f32; wide * ogp];
             let dwt = vec![0.0f32; g.groups * kg * ogp];
-            (xs, gyt, dwt)
+            (Padded::new(), gyt, dwt)
         },
-        |(xs, gyt, dwt), acc: &mut [T], imgs| {
+        |(pad, gyt, dwt), acc: &mut [T], imgs| {
             dwt.fill(0.0);
-            let mut have = None;
             for img in imgs {
-                let src = planes_with_slack(x, g, img, planes + wide + 16, xs, &mut have);
+                // (slack beyond an image is the next image's elements, finite like all of x,
+                // or zeros)
+                let src = pad.image_with_slack(x, g, img, wide + 16);
                 for grp in 0..g.groups {
                     let gyg = &gy[(img * g.o + grp * og) * p..][..og * p];
                     // gyᵀ on the wide positions; the extra rows and padding columns stay 0
-                    // SAFETY: available() checked the CPU; gyg is [og, p], gyt [wide, ogp].
+                    // SAFETY: avx512f() checked the CPU; gyg is [og, p], gyt [wide, ogp].
                     unsafe { transpose_gy(gyg, og, p, (g.ow, wp), ogp, gyt) };
                     let xg = &src[grp * g.cg() * hp * wp..];
                     let dg = &mut dwt[grp * kg * ogp..][..kg * ogp];
-                    // SAFETY: available() checked the CPU; xg holds offs[r] + wide elements
+                    // SAFETY: avx512f() checked the CPU; xg holds offs[r] + wide elements
                     // for every r, gyt wide * ogp, dg kg * ogp.
                     unsafe { weight_grad_image(xg, &offs, gyt, wide, ogp, dg) };
                 }
@@ -294,12 +294,12 @@ unsafe fn wg_tile<const NV: usize, const R: usize>(
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn transpose_gy(_: &[f32], _: usize, _: usize, _: (usize, usize), _: usize, _: &mut [f32]) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("avx512f() is false off x86_64")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn weight_grad_image(_: &[f32], _: &[usize], _: &[f32], _: usize, _: usize, _: &mut [f32]) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("avx512f() is false off x86_64")
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -308,11 +308,11 @@ mod tests {
 
     #[test]
     fn transpose16_transposes() {
-        if !available() {
+        if !crate::ops::avx512f() {
             return;
         }
         let m: Vec<f32> = (0..256).map(|k| k as f32).collect();
-        // SAFETY: available() checked the CPU; m holds 16 rows of 16.
+        // SAFETY: avx512f() checked the CPU; m holds 16 rows of 16.
         let t = unsafe {
             let mut r: [__m512; 16] =
                 std::array::from_fn(|i| _mm512_loadu_ps(m.as_ptr().add(16 * i)));

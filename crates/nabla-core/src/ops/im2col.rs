@@ -12,7 +12,6 @@
 //! only, never on the thread count, and every output element is summed in a fixed order, so
 //! results are bitwise the same for any number of threads.
 
-use super::conv_direct as direct;
 use super::conv_wide as wide;
 use super::unfold::{col2im, im2col, unpad_add, Padded};
 use crate::dtype::Float;
@@ -198,7 +197,7 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
     g: &ConvGeom,
 ) -> Vec<T> {
     if wide::applies(g) {
-        return direct::forward(x, wt, bias, g).unwrap_or_else(|| wide::forward(x, wt, bias, g));
+        return wide::forward(x, wt, bias, g);
     }
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let mut out = take_buffer::<T>(g.n * g.o * p);

@@ -25,6 +25,20 @@ mod unfold;
 
 use crate::tensor::Tensor;
 use crate::Result;
+
+/// Whether this CPU has AVX-512F, which the hand-written f32 kernels need (`conv_direct`,
+/// `conv_direct_wgrad`, `pool_simd`, `rnn::panel`); without it they fall back to portable
+/// code.
+pub(crate) fn avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
 use im2col::ConvGeom;
 use pool_kernels::{AvgWindows, MaxWindows};
 use std::sync::Arc;

@@ -139,6 +139,7 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
         })
         .collect();
     let fast_2x2 = win.fast_2x2();
+    let simd = fast_2x2 && simd_2x2::<T>(win);
     per_planes(planes, planes * hw, |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let (o, ix) = unsafe {
@@ -151,7 +152,8 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
         for (k, pl) in r.enumerate() {
             let src = &x[pl * hw..(pl + 1) * hw];
             let (best, arg) = (&mut o[k * ohw..][..ohw], &mut ix[k * ohw..][..ohw]);
-            if fast_2x2 && max_2x2_plane_simd(src, best, arg, win) {
+            if simd {
+                max_2x2_plane_simd(src, best, arg, win);
                 continue;
             }
             for oy in 0..oh {
@@ -208,22 +210,14 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
 fn simd_2x2<T: 'static>(win: &MaxWindows) -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && win.w < 1 << 31
-        && pool_simd::available()
+        && super::avx512f()
 }
 
-/// [`pool_simd::max_2x2_plane`] on one plane of a [`MaxWindows::fast_2x2`] pooling, when it
-/// runs here ([`simd_2x2`]); false (nothing written) otherwise.
-fn max_2x2_plane_simd<T: 'static>(
-    x: &[T],
-    best: &mut [T],
-    arg: &mut [i64],
-    win: &MaxWindows,
-) -> bool {
-    if !simd_2x2::<T>(win) {
-        return false;
-    }
+/// [`pool_simd::max_2x2_plane`] on one plane of a [`MaxWindows::fast_2x2`] pooling, for a
+/// caller that has checked [`simd_2x2`].
+fn max_2x2_plane_simd<T: 'static>(x: &[T], best: &mut [T], arg: &mut [i64], win: &MaxWindows) {
     let (Some(x), Some(best)) = (as_f32(x), as_f32_mut(best)) else {
-        return false;
+        unreachable!("simd_2x2 checked that T is f32")
     };
     #[cfg(target_arch = "x86_64")]
     // SAFETY: simd_2x2 checked the CPU and the width; fast_2x2 (the caller's) that the
@@ -231,22 +225,14 @@ fn max_2x2_plane_simd<T: 'static>(
     unsafe {
         pool_simd::max_2x2_plane(x, best, arg, win.w, (win.rows.len(), win.cols.len()));
     }
-    true
+    let _ = (x, best, arg, win);
 }
 
 /// [`pool_simd::max_2x2_backward_plane`]: `dst` (one `[h, w]` plane) written whole from the
-/// plane's `g` and `idx`, when the kernel runs here; false (nothing written) otherwise.
-fn max_2x2_backward_simd<T: 'static>(
-    g: &[T],
-    idx: &[i64],
-    dst: &mut [T],
-    win: &MaxWindows,
-) -> bool {
-    if !simd_2x2::<T>(win) {
-        return false;
-    }
+/// plane's `g` and `idx`, for a caller that has checked [`simd_2x2`].
+fn max_2x2_backward_simd<T: 'static>(g: &[T], idx: &[i64], dst: &mut [T], win: &MaxWindows) {
     let (Some(g), Some(dst)) = (as_f32(g), as_f32_mut(dst)) else {
-        return false;
+        unreachable!("simd_2x2 checked that T is f32")
     };
     #[cfg(target_arch = "x86_64")]
     // SAFETY: as in max_2x2_plane_simd; the indices come from the forward of these windows,
@@ -254,7 +240,7 @@ fn max_2x2_backward_simd<T: 'static>(
     unsafe {
         pool_simd::max_2x2_backward_plane(g, idx, dst, win.w, (win.rows.len(), win.cols.len()));
     }
-    true
+    let _ = (g, idx, dst, win);
 }
 
 /// Max pooling's backward: `dx[plane][idx[o]] += g[o]`, outputs in order.
@@ -267,11 +253,11 @@ pub(crate) fn max_pool_backward<T: Float + StorageElem>(
     let planes = win.n * win.c;
     let mut dx = take_buffer::<T>(planes * hw);
     let d = SharedMut::new(&mut dx);
-    let fast_2x2 = win.fast_2x2();
+    let simd = win.fast_2x2() && simd_2x2::<T>(win);
     per_planes(planes, planes * (hw + ohw), |r| {
         // SAFETY: per_planes hands out disjoint plane ranges.
         let d = unsafe { d.range(r.start * hw..r.end * hw) };
-        if fast_2x2 && simd_2x2::<T>(win) {
+        if simd {
             for (k, pl) in r.enumerate() {
                 let (gs, is) = (&g[pl * ohw..(pl + 1) * ohw], &idx[pl * ohw..(pl + 1) * ohw]);
                 max_2x2_backward_simd(gs, is, &mut d[k * hw..(k + 1) * hw], win);

@@ -16,18 +16,6 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 const LANES: usize = 16;
 
-/// Whether the kernels run on this CPU.
-pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The lanes below `n` (at most 16).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -55,7 +43,7 @@ fn step_masks(len: usize) -> (u16, u16, u16) {
 /// (`[oh, ow]`) get each window's maximum and its flat index in the plane.
 ///
 /// # Safety
-/// [`available`] must be true; `x` holds `h * w` elements with `2 * oh <= h`, `2 * ow <= w`,
+/// [`super::avx512f`] must be true; `x` holds `h * w` elements with `2 * oh <= h`, `2 * ow <= w`,
 /// `w < 2^31`, and `best`, `arg` hold `oh * ow`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]

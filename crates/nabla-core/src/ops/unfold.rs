@@ -51,6 +51,38 @@ impl<T: Float + StorageElem> Padded<T> {
         }
         &self.buf[grp * gp..(grp + 1) * gp]
     }
+
+    /// Image `img`'s padded `[c, hp, wp]` planes followed by at least `slack` more readable
+    /// elements (for kernels whose vectors run past a plane's end): the input itself when the
+    /// geometry does not pad and `x` goes on far enough (the next images' elements), else a
+    /// copy whose slack is zeros.
+    pub(crate) fn image_with_slack<'a>(
+        &'a mut self,
+        x: &'a [T],
+        g: &ConvGeom,
+        img: usize,
+        slack: usize,
+    ) -> &'a [T] {
+        let (hp, wp) = g.padded();
+        let (planes, chw) = (g.c * hp * wp, g.c * g.h * g.w);
+        if g.padding == (0, 0) && img * chw + planes + slack <= x.len() {
+            return &x[img * chw..];
+        }
+        if self.buf.len() != planes + slack {
+            self.buf = vec![T::ZERO; planes + slack];
+            self.img = None;
+        }
+        if self.img != Some(img) {
+            let xi = &x[img * chw..][..chw];
+            if g.padding == (0, 0) {
+                self.buf[..planes].copy_from_slice(xi);
+            } else {
+                pad_planes(xi, g, &mut self.buf[..planes]);
+            }
+            self.img = Some(img);
+        }
+        &self.buf
+    }
 }
 
 /// Copies `c` planes `[h, w]` of `x` into the middle of `[hp, wp]` planes of `dst`, zeros
@@ -59,7 +91,7 @@ impl<T: Float + StorageElem> Padded<T> {
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-pub(super) fn pad_planes<T: Float>(x: &[T], g: &ConvGeom, dst: &mut [T]) {
+fn pad_planes<T: Float>(x: &[T], g: &ConvGeom, dst: &mut [T]) {
     let (hp, wp) = g.padded();
     let (ph, pw) = g.padding;
     dst.fill(T::ZERO);

@@ -7,7 +7,7 @@
 //! product over the whole sequence.
 
 use super::act::GateAct;
-use super::panel::{self, Packed};
+use super::panel::Packed;
 use super::{cells, team, Cell};
 use crate::dtype::as_f32;
 use crate::ops::kernels::sum_rows_into;
@@ -203,7 +203,7 @@ fn pack_panels<T: 'static>(
     cols: impl Fn(&Range<usize>) -> usize,
     index: impl Fn(&Range<usize>, usize, usize) -> usize,
 ) -> Option<Vec<Packed>> {
-    let w = as_f32(w).filter(|_| panel::available())?;
+    let w = as_f32(w).filter(|_| crate::ops::avx512f())?;
     Some(
         blocks
             .iter()

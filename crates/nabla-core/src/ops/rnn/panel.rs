@@ -19,18 +19,6 @@ pub(super) struct Packed {
     n: usize,
 }
 
-/// Whether the packed kernel runs on this CPU.
-pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 impl Packed {
     /// Packs `B[kk, j] = b(kk, j)` for `kk < k`, `j < n`.
     pub(super) fn new(k: usize, n: usize, b: impl Fn(usize, usize) -> f32) -> Packed {
@@ -52,7 +40,7 @@ impl Packed {
     /// row stride `ldc`; with `acc` the old `C` is added to.
     ///
     /// # Safety
-    /// [`available`] is true; `a` addresses `m` rows of `k` readable elements with stride
+    /// [`crate::ops::avx512f`] is true; `a` addresses `m` rows of `k` readable elements with stride
     /// `lda`, `c` `m` rows of `n` writable ones with stride `ldc`, not overlapping `a`.
     pub(super) unsafe fn product(
         &self,
@@ -202,7 +190,7 @@ mod tests {
 
     #[test]
     fn matches_a_plain_product_for_ragged_sizes() {
-        if !available() {
+        if !crate::ops::avx512f() {
             return;
         }
         for &(m, k, n) in &[
@@ -219,7 +207,7 @@ mod tests {
             for acc in [false, true] {
                 let ldc = n + 3;
                 let mut c = vec![1.5f32; m * ldc];
-                // SAFETY: available; the buffers have the sizes named.
+                // SAFETY: avx512f() checked the CPU; the buffers have the sizes named.
                 unsafe { p.product(m, a.as_ptr(), k, c.as_mut_ptr(), ldc, acc) };
                 for i in 0..m {
                     for j in 0..ldc {
