@@ -502,6 +502,50 @@ fn assert_close_ieee(got: &[f64], want: &[f64], tol: f64, what: &str) {
     }
 }
 
+/// `conv2d(x, w, b)` and its gradients for a random output gradient (from `gy_seed`) against
+/// the definitions: y (when `check_y`), dx, dw and db, within `tol` (IEEE specials exactly).
+#[allow(clippy::too_many_arguments)]
+fn check_against_definitions(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    o: Conv2dOptions,
+    tol: f64,
+    check_y: bool,
+    gy_seed: u32,
+    what: &str,
+) {
+    let ws = [w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]];
+    let (xv, wv, bv) = (Var::new(x), Var::new(w), Var::new(b));
+    let y = xv
+        .as_tensor()
+        .conv2d(&wv.as_tensor(), Some(&bv.as_tensor()), o)
+        .unwrap();
+    let (want_y, shape) = naive_conv2d(x, w, Some(b), o);
+    assert_eq!(y.shape(), &shape[..], "{what}");
+    if check_y {
+        assert_close_ieee(&y.to_vec_f64(), &want_y, tol, &format!("{what}: y"));
+    }
+    let gy = randn(y.shape(), x.dtype(), &mut Mt19937::new(gy_seed));
+    let g = y.mul(&gy).unwrap().sum().unwrap().backward().unwrap();
+    let to = ConvTranspose2dOptions {
+        stride: o.stride,
+        padding: o.padding,
+        output_padding: (0, 0),
+        dilation: o.dilation,
+        groups: o.groups,
+    };
+    let (want_dx, _) = naive_conv_transpose2d(&gy, w, None, to);
+    let dx = xv.grad(&g).unwrap().to_vec_f64();
+    assert_close_ieee(&dx, &want_dx, tol, &format!("{what}: dx"));
+    let want_dw = naive_conv2d_weight(x, &gy, ws, o);
+    let dw = wv.grad(&g).unwrap().to_vec_f64();
+    assert_close_ieee(&dw, &want_dw, tol, &format!("{what}: dw"));
+    let db = bv.grad(&g).unwrap().to_vec_f64();
+    let want_db = gy.sum_dims(&[0, 2, 3], false).unwrap().to_vec_f64();
+    assert_close_ieee(&db, &want_db, tol, &format!("{what}: db"));
+}
+
 /// Stride-1 convolutions (which run on the wide grid when the padded width is at most 1.5x
 /// the output width: LeNet's layers, groups with dilation, several tiles per image): output,
 /// input, weight and bias gradients against the definitions, in f64 and f32; then with an
@@ -553,38 +597,12 @@ fn stride_1_convolutions_and_gradients_match_the_definitions() {
                     None => {}
                 }
                 let b = randn(&[ws[0]], dtype, r);
-                let (xv, wv, bv) = (Var::new(&x), Var::new(&w), Var::new(&b));
-                let y = xv
-                    .as_tensor()
-                    .conv2d(&wv.as_tensor(), Some(&bv.as_tensor()), o)
-                    .unwrap();
+                let gy_seed = r.next_u32();
                 let what = format!("{dtype} {xs:?} {ws:?} {o:?} damage {damage:?}");
-                let (want_y, shape) = naive_conv2d(&x, &w, Some(&b), o);
-                assert_eq!(y.shape(), &shape[..], "{what}");
                 // with an infinite weight, a padded tap is 0 x inf = NaN, as in PyTorch's
                 // im2col; the definition skips those taps, so y is compared without damage
                 // to w only
-                if damage != Some(1) {
-                    assert_close_ieee(&y.to_vec_f64(), &want_y, tol, &format!("{what}: y"));
-                }
-                let gy = randn(y.shape(), dtype, r);
-                let g = y.mul(&gy).unwrap().sum().unwrap().backward().unwrap();
-                let to = ConvTranspose2dOptions {
-                    stride: o.stride,
-                    padding: o.padding,
-                    output_padding: (0, 0),
-                    dilation: o.dilation,
-                    groups: o.groups,
-                };
-                let (want_dx, _) = naive_conv_transpose2d(&gy, &w, None, to);
-                let dx = xv.grad(&g).unwrap().to_vec_f64();
-                assert_close_ieee(&dx, &want_dx, tol, &format!("{what}: dx"));
-                let want_dw = naive_conv2d_weight(&x, &gy, ws, o);
-                let dw = wv.grad(&g).unwrap().to_vec_f64();
-                assert_close_ieee(&dw, &want_dw, tol, &format!("{what}: dw"));
-                let db = bv.grad(&g).unwrap().to_vec_f64();
-                let want_db = gy.sum_dims(&[0, 2, 3], false).unwrap().to_vec_f64();
-                assert_close_ieee(&db, &want_db, tol, &format!("{what}: db"));
+                check_against_definitions(&x, &w, &b, o, tol, damage != Some(1), gy_seed, &what);
             }
         }
     }
@@ -623,33 +641,7 @@ fn random_stride_1_geometries_match_the_definitions() {
         let x = randn(&xs, DType::F32, &mut rr);
         let wt = randn(&ws, DType::F32, &mut rr);
         let b = randn(&[ws[0]], DType::F32, &mut rr);
-        let (xv, wv, bv) = (Var::new(&x), Var::new(&wt), Var::new(&b));
-        let y = xv
-            .as_tensor()
-            .conv2d(&wv.as_tensor(), Some(&bv.as_tensor()), o)
-            .unwrap();
         let what = format!("{xs:?} {ws:?} {o:?}");
-        let (want_y, shape) = naive_conv2d(&x, &wt, Some(&b), o);
-        assert_eq!(y.shape(), &shape[..], "{what}");
-        let tol = 2e-4;
-        assert_close_ieee(&y.to_vec_f64(), &want_y, tol, &format!("{what}: y"));
-        let gy = randn(y.shape(), DType::F32, &mut rr);
-        let g = y.mul(&gy).unwrap().sum().unwrap().backward().unwrap();
-        let to = ConvTranspose2dOptions {
-            stride: (1, 1),
-            padding: o.padding,
-            output_padding: (0, 0),
-            dilation: o.dilation,
-            groups,
-        };
-        let (want_dx, _) = naive_conv_transpose2d(&gy, &wt, None, to);
-        let dx = xv.grad(&g).unwrap().to_vec_f64();
-        assert_close_ieee(&dx, &want_dx, tol, &format!("{what}: dx"));
-        let want_dw = naive_conv2d_weight(&x, &gy, ws, o);
-        let dwv = wv.grad(&g).unwrap().to_vec_f64();
-        assert_close_ieee(&dwv, &want_dw, tol, &format!("{what}: dw"));
-        let db = bv.grad(&g).unwrap().to_vec_f64();
-        let want_db = gy.sum_dims(&[0, 2, 3], false).unwrap().to_vec_f64();
-        assert_close_ieee(&db, &want_db, tol, &format!("{what}: db"));
+        check_against_definitions(&x, &wt, &b, o, 2e-4, true, rr.next_u32(), &what);
     }
 }
