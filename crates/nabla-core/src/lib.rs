@@ -27,6 +27,7 @@ mod ops;
 pub mod parallel;
 mod rng;
 mod storage;
+mod strided;
 mod tensor;
 mod var;
 

@@ -175,6 +175,16 @@ impl<'a, T> SharedMut<'a, T> {
         }
     }
 
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The elements in `r`.
     ///
     /// # Safety

@@ -364,11 +364,7 @@ impl Tensor {
             Some(r) => Cow::Borrowed(&s[r]),
             None => {
                 let mut v = take_buffer::<T>(self.numel());
-                let mut i = 0;
-                self.0.layout.for_each_offset(|o| {
-                    v[i] = s[o];
-                    i += 1;
-                });
+                crate::strided::gather(s, &self.0.layout, &mut v);
                 Cow::Owned(v)
             }
         })

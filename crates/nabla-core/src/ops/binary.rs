@@ -37,11 +37,7 @@ fn repeat_period(l: &Layout) -> Option<(usize, usize)> {
 /// Elements of a (possibly broadcast) layout, gathered in row-major order.
 fn gather<T: Copy + Default + StorageElem>(s: &[T], l: &Layout) -> Vec<T> {
     let mut v = take_buffer::<T>(l.numel());
-    let mut i = 0;
-    l.for_each_offset(|o| {
-        v[i] = s[o];
-        i += 1;
-    });
+    crate::strided::gather(s, l, &mut v);
     v
 }
 

@@ -3,6 +3,7 @@
 use super::Op;
 use crate::dtype::DType;
 use crate::layout::{fmt_shape, norm_axis};
+use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -32,6 +33,9 @@ fn indices(op: &'static str, idx: &Tensor, bound: usize) -> Result<Vec<usize>> {
         })
         .collect()
 }
+
+/// Copies and sums of at least this many elements are split across threads.
+const PAR_ELEMS: usize = 1 << 16;
 
 fn add_values<T: StorageElem + std::ops::AddAssign>(dst: &mut T, v: T) {
     *dst += v;
@@ -63,14 +67,22 @@ impl Tensor {
             inner: usize,
         ) -> Result<Storage> {
             let src = t.data::<T>()?;
-            let mut out = take_buffer::<T>(outer * ix.len() * inner);
-            let mut p = 0;
-            for o in 0..outer {
-                for &i in ix {
-                    let s = (o * size + i) * inner;
-                    out[p..p + inner].copy_from_slice(&src[s..s + inner]);
-                    p += inner;
+            let rows = outer * ix.len();
+            let mut out = take_buffer::<T>(rows * inner);
+            let dst = SharedMut::new(&mut out);
+            // output row p is entry ix[p % len] of outer block p / len
+            let copy = |ps: std::ops::Range<usize>| {
+                for p in ps {
+                    let s = (p / ix.len() * size + ix[p % ix.len()]) * inner;
+                    // SAFETY: the tasks' row ranges are disjoint.
+                    unsafe { dst.range(p * inner..(p + 1) * inner) }
+                        .copy_from_slice(&src[s..s + inner]);
                 }
+            };
+            if rows * inner >= PAR_ELEMS && rows > 1 && threads() > 1 {
+                for_ranges(rows, 1, copy);
+            } else {
+                copy(0..rows);
             }
             Ok(T::into_storage(out))
         }
@@ -135,14 +147,26 @@ impl Tensor {
         ) -> Result<Storage> {
             let mut out = t.data_pooled::<T>()?;
             let s = src.data::<T>()?;
-            for o in 0..outer {
-                for (j, &i) in ix.iter().enumerate() {
-                    let dst = (o * size + i) * inner;
-                    let from = (o * ix.len() + j) * inner;
-                    for k in 0..inner {
-                        add_values(&mut out[dst + k], s[from + k]);
+            let shared = SharedMut::new(&mut out);
+            // columns `cols` of every (outer, index) pair, pairs in order: each element sums
+            // its sources in the same order whatever the column split
+            let add = |cols: std::ops::Range<usize>| {
+                for o in 0..outer {
+                    for (j, &i) in ix.iter().enumerate() {
+                        let dst = (o * size + i) * inner;
+                        let from = (o * ix.len() + j) * inner;
+                        // SAFETY: the tasks' column ranges are disjoint.
+                        let d = unsafe { shared.range(dst + cols.start..dst + cols.end) };
+                        for (d, &v) in d.iter_mut().zip(&s[from + cols.start..from + cols.end]) {
+                            add_values(d, v);
+                        }
                     }
                 }
+            };
+            if outer * ix.len() * inner >= PAR_ELEMS && inner >= 128 && threads() > 1 {
+                for_ranges(inner, 64, add);
+            } else {
+                add(0..inner);
             }
             Ok(T::into_storage(out))
         }

@@ -378,12 +378,7 @@ impl Tensor {
         ) -> Result<Storage> {
             let data = src.data::<T>()?;
             let mut v = take_buffer::<T>(n);
-            v.fill(T::from_f64(value));
-            let mut i = 0;
-            interior.for_each_offset(|o| {
-                v[o] = data[i];
-                i += 1;
-            });
+            crate::strided::scatter_fill(&data, interior, &mut v, T::from_f64(value));
             Ok(T::into_storage(v))
         }
         let n = shape.iter().product();

@@ -195,21 +195,30 @@ fn pack_blocks<T: StorageElem>(w: &[T], d: Dims, blocks: &[Range<usize>]) -> Vec
 
 /// The blocks' right-hand sides packed for [`panel`] (f32 on an AVX-512 CPU), or `None`
 /// (the `gemm` crate then runs the per-step products): block `b` is `[k, cols(b)]`, element
-/// `(kk, j)` being `w[index(b, kk, j)]`.
+/// `(kk, j)` being `w[col(b, j) + kk * kk_stride]`. The blocks are packed in parallel.
 fn pack_panels<T: 'static>(
     w: &[T],
     blocks: &[Range<usize>],
     k: usize,
     cols: impl Fn(&Range<usize>) -> usize,
-    index: impl Fn(&Range<usize>, usize, usize) -> usize,
+    col: impl Fn(&Range<usize>, usize) -> usize + Sync,
+    kk_stride: usize,
 ) -> Option<Vec<Packed>> {
     let w = as_f32(w).filter(|_| crate::ops::avx512f())?;
-    Some(
-        blocks
-            .iter()
-            .map(|b| Packed::new(k, cols(b), |kk, j| w[index(b, kk, j)]))
-            .collect(),
-    )
+    let mut packs: Vec<Packed> = blocks.iter().map(|b| Packed::alloc(k, cols(b))).collect();
+    let n = packs.len();
+    let shared = SharedMut::new(&mut packs);
+    let fill = |bi: usize| {
+        // SAFETY: each task fills its own block.
+        let p = unsafe { &mut shared.range(bi..bi + 1)[0] };
+        p.fill(w, |j| col(&blocks[bi], j), kk_stride);
+    };
+    if k * blocks.iter().map(&cols).sum::<usize>() >= PAR_FLOPS / 8 {
+        crate::parallel::for_each(n, &fill);
+    } else {
+        (0..n).for_each(fill);
+    }
+    Some(packs)
 }
 
 /// Asks the CPU to bring the cache lines of `s` closer (a hint; no effect on results).
@@ -263,7 +272,8 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
         &blocks,
         h,
         |b| g * b.len(),
-        |b, kk, col| ((col / b.len()) * h + b.start + col % b.len()) * h + kk,
+        |b, col| ((col / b.len()) * h + b.start + col % b.len()) * h,
+        1,
     );
     // the same blocks in one plain buffer, for the `gemm` crate when nothing was packed
     let wt = if packed.is_none() {
@@ -418,7 +428,7 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
     };
     let blocks = unit_blocks(h);
     // block j0.. is W_hh[:, j0..j0 + u], [g*h, u]
-    let packed = pack_panels(w, &blocks, gw, |b| b.len(), |b, kk, j| kk * h + b.start + j);
+    let packed = pack_panels(w, &blocks, gw, |b| b.len(), |b, j| b.start + j, h);
     {
         let (dhs, dcs) = (SharedMut::new(&mut dh), SharedMut::new(&mut dc));
         let (dgxs, dghs) = (SharedMut::new(&mut dgx), SharedMut::new(&mut dgh_own));

@@ -7,33 +7,63 @@
 //! thread: about 2x. Only with AVX-512 (checked at run time); the caller falls back to `gemm`
 //! otherwise. Every element is a plain sum over `k` in order, whatever the row split.
 
+use crate::storage::{give_buffer, take_buffer};
+
 /// Columns per panel (two AVX-512 registers).
 const NR: usize = 32;
 /// Rows per kernel call (24 accumulators).
 const MR: usize = 12;
 
-/// `B` `[k, n]` packed by panels of [`NR`] columns.
+/// `B` `[k, n]` packed by panels of [`NR`] columns, in a buffer of the storage pool.
 pub(super) struct Packed {
     data: Vec<f32>,
     k: usize,
     n: usize,
 }
 
+impl Drop for Packed {
+    fn drop(&mut self) {
+        give_buffer(std::mem::take(&mut self.data));
+    }
+}
+
 impl Packed {
-    /// Packs `B[kk, j] = b(kk, j)` for `kk < k`, `j < n`.
-    pub(super) fn new(k: usize, n: usize, b: impl Fn(usize, usize) -> f32) -> Packed {
-        let panels = n.div_ceil(NR);
-        let mut data = vec![0f32; panels * k * NR];
-        for p in 0..panels {
-            let cols = NR.min(n - p * NR);
-            let dst = &mut data[p * k * NR..][..k * NR];
-            for kk in 0..k {
-                for j in 0..cols {
-                    dst[kk * NR + j] = b(kk, p * NR + j);
+    /// Room for a `[k, n]` `B`, contents unspecified until [`Packed::fill`].
+    pub(super) fn alloc(k: usize, n: usize) -> Packed {
+        Packed {
+            data: take_buffer(n.div_ceil(NR) * k * NR),
+            k,
+            n,
+        }
+    }
+
+    /// Packs `B[kk, j] = src[col(j) + kk * kk_stride]`. It walks `B` by 16 x 16 tiles, so a
+    /// source stored by rows or by columns is read a cache line at a time.
+    pub(super) fn fill(&mut self, src: &[f32], col: impl Fn(usize) -> usize, kk_stride: usize) {
+        const T: usize = 16;
+        let k = self.k;
+        let mut base = [0usize; T];
+        for p in 0..self.n.div_ceil(NR) {
+            let cols = NR.min(self.n - p * NR);
+            let dst = &mut self.data[p * k * NR..][..k * NR];
+            if cols < NR {
+                dst.fill(0.0);
+            }
+            for j0 in (0..cols).step_by(T) {
+                let tj = T.min(cols - j0);
+                for (jj, b) in base[..tj].iter_mut().enumerate() {
+                    *b = col(p * NR + j0 + jj);
+                }
+                for k0 in (0..k).step_by(T) {
+                    for kk in k0..(k0 + T).min(k) {
+                        let row = &mut dst[kk * NR + j0..][..tj];
+                        for (d, &b) in row.iter_mut().zip(&base[..tj]) {
+                            *d = src[b + kk * kk_stride];
+                        }
+                    }
                 }
             }
         }
-        Packed { data, k, n }
     }
 
     /// `C (+)= A · B` for `m` rows: `a` is `[m, k]` with row stride `lda`, `c` `[m, n]` with
@@ -203,7 +233,8 @@ mod tests {
             let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32) - 5.0).collect();
             // B stored transposed, to test that packing reads it through `b(kk, j)`
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32) * 0.5).collect();
-            let p = Packed::new(k, n, |kk, j| b[j * k + kk]);
+            let mut p = Packed::alloc(k, n);
+            p.fill(&b, |j| j * k, 1);
             for acc in [false, true] {
                 let ldc = n + 3;
                 let mut c = vec![1.5f32; m * ldc];
