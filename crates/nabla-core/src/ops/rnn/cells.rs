@@ -23,11 +23,20 @@ fn chunked<T: GateAct, F: Unit<T, I, P, O>, const I: usize, const P: usize, cons
     _f: F,
 ) {
     let u = if O > 0 { outs[0].len() } else { io[0].len() };
-    let ins = ins.map(|s| &s[..u]);
+    for s in &ins {
+        assert!(s.len() >= u, "chunked: an input is shorter than the outputs");
+    }
+    for s in &io {
+        assert!(s.len() >= u, "chunked: an in-out is shorter than the outputs");
+    }
     let mut j = 0;
     while j + L <= u {
-        let src: [&[T; L]; I] = ins.map(|s| s[j..j + L].try_into().expect("chunk"));
-        let cur: [[T; L]; P] = std::array::from_fn(|k| io[k][j..j + L].try_into().expect("chunk"));
+        // SAFETY: j + L <= u and every slice holds at least u elements (asserted above).
+        let src: [&[T; L]; I] =
+            std::array::from_fn(|k| unsafe { &*ins[k].as_ptr().add(j).cast::<[T; L]>() });
+        // SAFETY: as above.
+        let cur: [[T; L]; P] =
+            std::array::from_fn(|k| unsafe { *io[k].as_ptr().add(j).cast::<[T; L]>() });
         let mut po = [[T::ZERO; L]; P];
         let mut oo = [[T::ZERO; L]; O];
         for l in 0..L {
