@@ -21,6 +21,7 @@ use crate::{Error, Result};
 mod act;
 mod cells;
 mod kernels;
+mod lstm_simd;
 mod panel;
 pub(crate) mod reference;
 mod team;

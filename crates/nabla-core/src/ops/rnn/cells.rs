@@ -24,10 +24,16 @@ fn chunked<T: GateAct, F: Unit<T, I, P, O>, const I: usize, const P: usize, cons
 ) {
     let u = if O > 0 { outs[0].len() } else { io[0].len() };
     for s in &ins {
-        assert!(s.len() >= u, "chunked: an input is shorter than the outputs");
+        assert!(
+            s.len() >= u,
+            "chunked: an input is shorter than the outputs"
+        );
     }
     for s in &io {
-        assert!(s.len() >= u, "chunked: an in-out is shorter than the outputs");
+        assert!(
+            s.len() >= u,
+            "chunked: an in-out is shorter than the outputs"
+        );
     }
     let mut j = 0;
     while j + L <= u {

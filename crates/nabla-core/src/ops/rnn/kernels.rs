@@ -7,6 +7,7 @@
 //! product over the whole sequence.
 
 use super::act::GateAct;
+use super::lstm_simd::LstmRows;
 use super::panel::Packed;
 use super::{cells, team, Cell};
 use crate::dtype::as_f32;
@@ -287,6 +288,7 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     let (hs, cs) = (SharedMut::new(hs), SharedMut::new(cs));
     let (svs, ghs) = (SharedMut::new(&mut saved), SharedMut::new(&mut gh));
     let parallel = d.n * gw * h >= PAR_FLOPS;
+    let simd_lstm = lstm && as_f32(gx).is_some() && crate::ops::avx512f();
     team::run(d.t, 1, blocks.len(), parallel, |s, _, bi| {
         let units = &blocks[bi];
         let (j0, u) = (units.start, units.len());
@@ -343,6 +345,30 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
             unsafe { mm.block(0..d.n, 0..g * u, h) };
         } else {
             ghb.fill(T::ZERO);
+        }
+        if simd_lstm {
+            let rows = LstmRows {
+                n: d.n,
+                u,
+                h,
+                gx: gx[ti * ngh + j0..].as_ptr().cast(),
+                gx_rs: gw,
+                gh: ghb.as_ptr().cast(),
+                gh_rs: g * u,
+                b: b[j0..].as_ptr().cast(),
+                cp: cp[j0..].as_ptr().cast(),
+                cp_rs: h,
+                co: cs.as_mut_ptr().wrapping_add(ti * nh + j0).cast(),
+                ho: hs.as_mut_ptr().wrapping_add(ti * nh + j0).cast(),
+                out_rs: h,
+                sv: svs.as_mut_ptr().wrapping_add(ti * d.n * sw + j0).cast(),
+                sv_rs: sw,
+            };
+            // SAFETY: T is f32 and the CPU has AVX-512 (`simd_lstm`); the pointers address
+            // this block's units of step ti in gx, gh, b, c_{t-1} (all [n, ..] with the row
+            // strides given) and of the outputs, which this block alone writes now.
+            unsafe { rows.run() };
+            return;
         }
         for r in 0..d.n {
             let (row, hrow, srow) = (r * gw, ti * nh + r * h, (ti * d.n + r) * sw);

@@ -15,9 +15,10 @@
 use crate::parallel::{for_each, threads};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Claim and completion counts of one phase of one step.
+/// Claim counts (one per task's share of the blocks) and the completion count of one phase
+/// of one step.
 struct Phase {
-    next: AtomicUsize,
+    next: Vec<AtomicUsize>,
     done: AtomicUsize,
 }
 
@@ -25,6 +26,10 @@ struct Phase {
 /// every block in `0..blocks`, in order of (step, phase): all blocks of a phase finish before
 /// any block of the next phase starts. Blocks of a phase run in parallel across the pool's
 /// threads when `parallel` is set. `f` must not panic (a panicking task aborts the process).
+///
+/// Each task owns a contiguous share of the blocks and claims its own share first, then
+/// what is left of the others' shares: so a thread runs the same blocks step after step and
+/// finds their weights in its own cache, and a thread that falls behind is still helped.
 pub(crate) fn run(
     steps: usize,
     phases: usize,
@@ -47,22 +52,28 @@ pub(crate) fn run(
         }
         return;
     }
+    // task k's share is blocks share(k)
+    let per = blocks.div_ceil(tasks);
+    let share = |k: usize| (k * per).min(blocks)..((k + 1) * per).min(blocks);
     let counts: Vec<Phase> = (0..steps * phases)
         .map(|_| Phase {
-            next: AtomicUsize::new(0),
+            next: (0..tasks).map(|_| AtomicUsize::new(0)).collect(),
             done: AtomicUsize::new(0),
         })
         .collect();
-    for_each(tasks, &|_| {
+    for_each(tasks, &|me| {
         for (i, c) in counts.iter().enumerate() {
             let (s, p) = (i / phases, i % phases);
-            loop {
-                let b = c.next.fetch_add(1, Ordering::Relaxed);
-                if b >= blocks {
-                    break;
+            for k in (0..tasks).map(|k| (me + k) % tasks) {
+                let own = share(k);
+                loop {
+                    let b = own.start + c.next[k].fetch_add(1, Ordering::Relaxed);
+                    if b >= own.end {
+                        break;
+                    }
+                    f(s, p, b);
+                    c.done.fetch_add(1, Ordering::Release);
                 }
-                f(s, p, b);
-                c.done.fetch_add(1, Ordering::Release);
             }
             let mut spins = 0u32;
             while c.done.load(Ordering::Acquire) < blocks {
