@@ -569,31 +569,24 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
     }
     let dgh_all: &[T] = if gru { &dgh_own } else { &dgx };
     let gwt = need[1].then(|| {
-        // dW = Σ_t dG_tᵀ H_prev(t): H_prev(t) is the output of the step before, so all steps
-        // but the first one processed are one product over the outputs as they lie in `hs`
-        // (shifted by a step against dG), and the first adds dG_tᵀ h0
+        // H_prev for every step, in time order
+        let mut hprev = take_buffer::<T>(d.t * nh);
+        for ti in 0..d.t {
+            let src = match prev(ti) {
+                Some(p) => &hs[p * nh..(p + 1) * nh],
+                None => h0,
+            };
+            hprev[ti * nh..(ti + 1) * nh].copy_from_slice(src);
+        }
         let mut dw = take_buffer::<T>(gw * h);
-        let (first, rest_g, rest_h) = if reverse {
-            (d.t - 1, 0..(d.t - 1) * ngh, nh..d.t * nh)
-        } else {
-            (0, ngh..d.t * ngh, 0..(d.t - 1) * nh)
-        };
+        // dW = dGᵀ [g*h, t*n] · H_prev [t*n, h]
         gemm_into(
-            (gw, h, (d.t - 1) * d.n),
+            (gw, h, d.t * d.n),
             &mut dw,
             false,
-            &dgh_all[rest_g],
+            dgh_all,
             (1, gw),
-            &hs[rest_h],
-            (h, 1),
-        );
-        gemm_into(
-            (gw, h, d.n),
-            &mut dw,
-            true,
-            &dgh_all[first * ngh..(first + 1) * ngh],
-            (1, gw),
-            h0,
+            &hprev,
             (h, 1),
         );
         dw
