@@ -8,8 +8,7 @@ use crate::layout::Layout;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use std::ops::Range;
 
-/// Copies of at least this many elements are split across threads.
-const PAR_ELEMS: usize = 1 << 16;
+use crate::ops::kernels::PAR_THRESHOLD as PAR_ELEMS;
 
 /// A layout as runs: `outer` dims (sizes and strides) of runs of `len` elements each, the
 /// elements of a run `step` apart in storage.

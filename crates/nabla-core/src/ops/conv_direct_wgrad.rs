@@ -166,7 +166,7 @@ unsafe fn transpose_gy(
     let mut qs = [0usize; 16];
     while pos0 < p {
         let n = 16.min(p - pos0);
-        let m = if n == 16 { u16::MAX } else { (1u16 << n) - 1 };
+        let m = crate::ops::lane_mask(n);
         for q in qs.iter_mut().take(n) {
             *q = y * wp + x;
             x += 1;

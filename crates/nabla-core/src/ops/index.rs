@@ -1,5 +1,6 @@
 //! Indexing ops: index_select, gather, scatter_add, index_add (indices are i64 tensors).
 
+use super::kernels::PAR_THRESHOLD as PAR_ELEMS;
 use super::Op;
 use crate::dtype::DType;
 use crate::layout::{fmt_shape, norm_axis};
@@ -33,9 +34,6 @@ fn indices(op: &'static str, idx: &Tensor, bound: usize) -> Result<Vec<usize>> {
         })
         .collect()
 }
-
-/// Copies and sums of at least this many elements are split across threads.
-const PAR_ELEMS: usize = 1 << 16;
 
 fn add_values<T: StorageElem + std::ops::AddAssign>(dst: &mut T, v: T) {
     *dst += v;

@@ -39,6 +39,17 @@ pub(crate) fn avx512f() -> bool {
         false
     }
 }
+/// The AVX-512 lane mask of the first `n` of 16 lanes (all 16 for `n >= 16`): the tail
+/// mask of the hand-written f32 kernels.
+#[inline(always)]
+pub(crate) fn lane_mask(n: usize) -> u16 {
+    if n >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
 use im2col::ConvGeom;
 use pool_kernels::{AvgWindows, MaxWindows};
 use std::sync::Arc;

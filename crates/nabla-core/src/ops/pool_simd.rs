@@ -10,22 +10,13 @@
 //! zero-fill-then-add does for windows that do not overlap.
 
 #[cfg(target_arch = "x86_64")]
+use crate::ops::lane_mask;
+#[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 /// Outputs per vector step.
 #[cfg(target_arch = "x86_64")]
 const LANES: usize = 16;
-
-/// The lanes below `n` (at most 16).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn mask(n: usize) -> u16 {
-    if n >= 16 {
-        u16::MAX
-    } else {
-        (1u16 << n) - 1
-    }
-}
 
 /// Masks of one step of `len` outputs (`len <= 16`): the outputs, and the two vectors of
 /// `2 * len` inputs (or `dx` elements), low and high.
@@ -33,9 +24,9 @@ fn mask(n: usize) -> u16 {
 #[inline(always)]
 fn step_masks(len: usize) -> (u16, u16, u16) {
     (
-        mask(len),
-        mask(2 * len),
-        mask((2 * len).saturating_sub(LANES)),
+        lane_mask(len),
+        lane_mask(2 * len),
+        lane_mask((2 * len).saturating_sub(LANES)),
     )
 }
 

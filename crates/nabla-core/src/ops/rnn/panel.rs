@@ -170,16 +170,8 @@ mod x86 {
         #[inline]
         unsafe fn run<const R: usize>(&self) {
             // the two registers' column masks
-            let lo: u16 = if self.cols >= 16 {
-                u16::MAX
-            } else {
-                ((1u32 << self.cols) - 1) as u16
-            };
-            let hi: u16 = match self.cols {
-                0..=16 => 0,
-                32.. => u16::MAX,
-                c => ((1u32 << (c - 16)) - 1) as u16,
-            };
+            let lo = crate::ops::lane_mask(self.cols);
+            let hi = crate::ops::lane_mask(self.cols.saturating_sub(16));
             // SAFETY (the whole body): the caller's bounds; masked loads and stores touch only
             // the tile's `cols` columns.
             unsafe {

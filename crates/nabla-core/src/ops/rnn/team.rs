@@ -28,8 +28,8 @@ struct Phase {
 /// threads when `parallel` is set. `f` must not panic (a panicking task aborts the process).
 ///
 /// Each task owns a contiguous share of the blocks and claims its own share first, then
-/// what is left of the others' shares: so a thread runs the same blocks step after step and
-/// finds their weights in its own cache, and a thread that falls behind is still helped.
+/// what is left of the others' shares: so a thread runs the same blocks step after step (and
+/// can keep their weights in its own cache), and a thread that falls behind is still helped.
 pub(crate) fn run(
     steps: usize,
     phases: usize,
