@@ -126,18 +126,20 @@ fn lstm_scan_matches_pytorch_on_one_step() {
     }
 }
 
-/// The scans split their unit blocks across threads; every block is computed the same way
-/// whichever thread runs it, so outputs and gradients are bitwise equal for 1, 2 and 3
-/// threads (sizes large enough to split: 3 blocks of 64 units and a short one).
+/// The scans split their unit blocks (unit mode) or their batch rows (row mode) across
+/// threads; every block and row is computed the same way whichever thread runs it and
+/// whatever rows share its call, so outputs and gradients are bitwise equal for 1, 2 and 3
+/// threads (sizes large enough to split: 3 blocks of 64 units and a short one; a batch of 9
+/// rows, too small for row mode, and one of 35, split into lanes of 8 and 9 rows).
 #[test]
 fn scans_are_bitwise_identical_for_any_thread_count() {
     use nabla_core::{Mt19937, Var};
     fn bits(t: &Tensor) -> Vec<u64> {
         t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
     }
-    let work = |dtype: DType| {
+    let work = |dtype: DType, n: usize| {
         let r = &mut Mt19937::new(5);
-        let (t, n, h) = (5, 9, 200);
+        let (t, h) = (5, 200);
         let mut out = Vec::new();
         for (g, kind) in [(4, 0), (3, 1), (1, 2)] {
             let mk = |s: &[usize], r: &mut Mt19937| {
@@ -180,17 +182,25 @@ fn scans_are_bitwise_identical_for_any_thread_count() {
         }
         out
     };
-    for dtype in [DType::F32, DType::F64] {
+    for (dtype, n) in [
+        (DType::F32, 9),
+        (DType::F32, 35),
+        (DType::F64, 9),
+        (DType::F64, 35),
+    ] {
         let run = |k: usize| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(k)
                 .build()
                 .unwrap()
-                .install(|| work(dtype))
+                .install(|| work(dtype, n))
         };
         let one = run(1);
         for k in [2, 3] {
-            assert!(one == run(k), "{dtype}: 1 thread and {k} threads differ");
+            assert!(
+                one == run(k),
+                "{dtype} batch {n}: 1 thread and {k} threads differ"
+            );
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The fused loops of the recurrent scans over plain slices. The hidden units are cut into
-//! fixed blocks; per step, each block runs its part of the recurrent product (one
-//! single-threaded `gemm`) and its gate arithmetic, and the pool's threads share the blocks
-//! ([`super::team`]). The backward pass has two phases per step (gate arithmetic, then the
-//! product `dG_t · W_hh` by blocks of `dh`'s columns), a block's second phase and its next
-//! first phase run back to back (one barrier per step), and the weight gradient is one
-//! product over the whole sequence.
+//! fixed blocks; per step, each block runs its part of the recurrent product and its gate
+//! arithmetic. The threads share a step's blocks ([`super::team::run`], unit mode, a barrier
+//! every step) or, when the batch is large enough and the products run on the packed panels,
+//! each thread runs whole steps of its own batch rows ([`super::team::lanes`], row mode, no
+//! barrier: see [`row_groups`]). The backward pass has two phases per step (gate arithmetic,
+//! then the product `dG_t · W_hh` by blocks of `dh`'s columns), a block's second phase and
+//! its next first phase run back to back, and the weight gradient is one product over the
+//! whole sequence.
 
 use super::act::GateAct;
 use super::lstm_simd::LstmRows;
@@ -156,6 +158,31 @@ pub(crate) fn gemm_into<T: StorageElem + GateAct + 'static>(
     }
 }
 
+/// Fewest batch rows per lane of a scan in row mode.
+const MIN_ROWS: usize = 8;
+/// Lanes per thread in row mode: two, so that a thread that runs ahead can take the steps
+/// of a lane whose owner is busy with its other one.
+const LANES_PER_THREAD: usize = 2;
+
+/// The batch rows of each lane of a scan in row mode, or `None` for unit mode. A row's
+/// recurrence never reads another row, so in row mode the rows are cut into lanes, each a
+/// sequence of whole steps for its rows, run by the threads with no barrier per step
+/// ([`team::lanes`]), no `h_{t-1}` coming from another core's cache, and each thread's
+/// weights in its own L2. Unit mode (all rows, the blocks of units shared by a [`team`]
+/// that waits at every step) is left for a batch too small to split and one thread, and for
+/// the `gemm` crate's products (`allowed` false): the packed panels compute each row the
+/// same way in a call of any number of rows, so on them the two modes give the same bits and
+/// the split may follow the thread count. Interleaved W5 runs (2 threads, 5 rounds): median
+/// step 32.2 ms in unit mode, 29.9-30.0 ms in row mode with one or two lanes per thread.
+fn row_groups(n: usize, allowed: bool) -> Option<Vec<Range<usize>>> {
+    let lanes = (LANES_PER_THREAD * threads()).min(n / MIN_ROWS);
+    (allowed && threads() >= 2 && lanes >= 2).then(|| {
+        (0..lanes)
+            .map(|k| k * n / lanes..(k + 1) * n / lanes)
+            .collect()
+    })
+}
+
 /// The fixed blocks of hidden units: `UNITS` each, the last one shorter.
 fn unit_blocks(h: usize) -> Vec<Range<usize>> {
     (0..h.div_ceil(UNITS))
@@ -282,25 +309,26 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     } else {
         Vec::new()
     };
-    // the recurrent pre-activations of one step; block j0.. is [n, g*u] at offset n * g * j0
-    let mut gh = take_buffer::<T>(ngh);
     let (hs, cs) = out.split_at_mut(d.t * nh);
     let (hs, cs) = (SharedMut::new(hs), SharedMut::new(cs));
-    let (svs, ghs) = (SharedMut::new(&mut saved), SharedMut::new(&mut gh));
+    let svs = SharedMut::new(&mut saved);
     let parallel = d.n * gw * h >= PAR_FLOPS;
     let simd_lstm = lstm && as_f32(gx).is_some() && crate::ops::avx512f();
-    team::run(d.t, 1, blocks.len(), parallel, |s, _, bi| {
+    // step s of block bi for the batch rows `rows`; `ghb` [rows, g*u] receives the rows'
+    // recurrent pre-activations of the block
+    let step = |s: usize, bi: usize, rows: Range<usize>, ghb: &mut [T]| {
         let units = &blocks[bi];
         let (j0, u) = (units.start, units.len());
+        let (r0, m) = (rows.start, rows.len());
         let ti = d.time(s, reverse);
         let prev = if reverse {
             (ti + 1 < d.t).then_some(ti + 1)
         } else {
             ti.checked_sub(1)
         };
-        // SAFETY (every `get` and `range` below): the previous step is complete and no block
-        // writes it any more (team phases are ordered); this block alone writes its units of
-        // step ti and its own region of `gh`.
+        // SAFETY (every `get` and `range` below): the previous step of these rows is
+        // complete and nothing writes it any more (team phases are ordered; in row mode the
+        // same task wrote it); only this call writes these rows' units of step ti.
         let (hp, cp) = match prev {
             Some(p) => unsafe {
                 let c = if lstm { p * nh..(p + 1) * nh } else { 0..0 };
@@ -308,30 +336,29 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
             },
             None => (h0, c0),
         };
-        let ghb = unsafe { ghs.range(d.n * g * j0..d.n * g * (j0 + u)) };
         // this step's input projections are far in memory (the whole [t, n, g*h] is tens of
         // MB): ask for the block's lines now, to arrive while the product runs
-        for r in 0..d.n {
+        for r in rows.clone() {
             for k in 0..g {
                 prefetch(&gx[ti * ngh + r * gw + k * h + j0..][..u]);
             }
         }
-        if let (Some(p), true) = (&packed, d.n > 0 && h > 0) {
+        if let (Some(p), true) = (&packed, m > 0 && h > 0) {
             // SAFETY: as below; T is f32 whenever `packed` is set.
             unsafe {
                 p[bi].product(
-                    d.n,
-                    hp.as_ptr().cast(),
+                    m,
+                    hp[r0 * h..].as_ptr().cast(),
                     h,
                     ghb.as_mut_ptr().cast(),
                     g * u,
                     false,
                 )
             };
-        } else if d.n > 0 && h > 0 {
+        } else if m > 0 && h > 0 {
             // gh_b = h_prev · (W_hhᵀ)_b
             let mm = Mm {
-                a: hp.as_ptr(),
+                a: hp[r0 * h..].as_ptr(),
                 a_rs: h as isize,
                 a_cs: 1,
                 b: wt[h * g * j0..].as_ptr(),
@@ -341,39 +368,42 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
                 dst_rs: (g * u) as isize,
                 acc: false,
             };
-            // SAFETY: hp is [n, h]; the block of wt is [h, g*u]; ghb is [n, g*u].
-            unsafe { mm.block(0..d.n, 0..g * u, h) };
+            // SAFETY: hp's rows are [m, h]; the block of wt is [h, g*u]; ghb is [m, g*u].
+            unsafe { mm.block(0..m, 0..g * u, h) };
         } else {
             ghb.fill(T::ZERO);
         }
         if simd_lstm {
             let rows = LstmRows {
-                n: d.n,
+                n: m,
                 u,
                 h,
-                gx: gx[ti * ngh + j0..].as_ptr().cast(),
+                gx: gx[ti * ngh + r0 * gw + j0..].as_ptr().cast(),
                 gx_rs: gw,
                 gh: ghb.as_ptr().cast(),
                 gh_rs: g * u,
                 b: b[j0..].as_ptr().cast(),
-                cp: cp[j0..].as_ptr().cast(),
+                cp: cp[r0 * h + j0..].as_ptr().cast(),
                 cp_rs: h,
-                co: cs.as_mut_ptr().wrapping_add(ti * nh + j0).cast(),
-                ho: hs.as_mut_ptr().wrapping_add(ti * nh + j0).cast(),
+                co: cs.as_mut_ptr().wrapping_add(ti * nh + r0 * h + j0).cast(),
+                ho: hs.as_mut_ptr().wrapping_add(ti * nh + r0 * h + j0).cast(),
                 out_rs: h,
-                sv: svs.as_mut_ptr().wrapping_add(ti * d.n * sw + j0).cast(),
+                sv: svs
+                    .as_mut_ptr()
+                    .wrapping_add((ti * d.n + r0) * sw + j0)
+                    .cast(),
                 sv_rs: sw,
             };
             // SAFETY: T is f32 and the CPU has AVX-512 (`simd_lstm`); the pointers address
-            // this block's units of step ti in gx, gh, b, c_{t-1} (all [n, ..] with the row
-            // strides given) and of the outputs, which this block alone writes now.
+            // these rows' units of the block at step ti in gx, gh, b, c_{t-1} (all [m, ..]
+            // with the row strides given) and of the outputs, which only this call writes.
             unsafe { rows.run() };
             return;
         }
-        for r in 0..d.n {
+        for r in rows {
             let (row, hrow, srow) = (r * gw, ti * nh + r * h, (ti * d.n + r) * sw);
             let gxr = &gx[ti * ngh + row..][..gw];
-            let ghr = &ghb[r * g * u..][..g * u];
+            let ghr = &ghb[(r - r0) * g * u..][..g * u];
             let gate = |k: usize| &gxr[k * h + j0..][..u];
             let ghk = |k: usize| &ghr[k * u..][..u];
             let bk = |k: usize| &b[k * h + j0..][..u];
@@ -402,8 +432,38 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
                 ),
             }
         }
-    });
-    drop(gh);
+    };
+    match row_groups(d.n, parallel && packed.is_some()) {
+        Some(groups) => {
+            // one scratch per lane, [rows, g*UNITS]
+            let mut ghb = take_buffer::<T>(d.n * g * UNITS);
+            let ghbs = SharedMut::new(&mut ghb);
+            team::lanes(groups.len(), d.t, |gi, s| {
+                let rows = groups[gi].clone();
+                // SAFETY: a lane's steps never run at once, and lanes own disjoint rows
+                let ghb = unsafe { ghbs.range(rows.start * g * UNITS..rows.end * g * UNITS) };
+                for (bi, units) in blocks.iter().enumerate() {
+                    step(
+                        s,
+                        bi,
+                        rows.clone(),
+                        &mut ghb[..rows.len() * g * units.len()],
+                    );
+                }
+            });
+        }
+        None => {
+            // block j0.. of one step's recurrent pre-activations is [n, g*u] at n * g * j0
+            let mut gh = take_buffer::<T>(ngh);
+            let ghs = SharedMut::new(&mut gh);
+            team::run(d.t, 1, blocks.len(), parallel, |s, _, bi| {
+                let units = &blocks[bi];
+                // SAFETY: only this block writes its region of `gh`.
+                let ghb = unsafe { ghs.range(d.n * g * units.start..d.n * g * units.end) };
+                step(s, bi, 0..d.n, ghb);
+            });
+        }
+    }
     (out, saved)
 }
 
@@ -459,15 +519,18 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
         let (dhs, dcs) = (SharedMut::new(&mut dh), SharedMut::new(&mut dc));
         let (dgxs, dghs) = (SharedMut::new(&mut dgx), SharedMut::new(&mut dgh_own));
         let parallel = d.n * gw * h >= PAR_FLOPS;
-        // phase 0 of step s (gate arithmetic), phase 1 (dh (+)= dG_s · W_hh) for one block
-        let work = |s: usize, phase: usize, bi: usize| {
+        // phase 0 of step s (gate arithmetic), phase 1 (dh (+)= dG_s · W_hh) for one block and
+        // the batch rows `rows`
+        let work = |s: usize, phase: usize, bi: usize, rows: Range<usize>| {
             let units = &blocks[bi];
             let (j0, u) = (units.start, units.len());
+            let (r0, m) = (rows.start, rows.len());
             let ti = d.time(d.t - 1 - s, reverse);
             if phase == 1 {
-                // dh_b (+)= dG_t · W_hh[:, b]: needs every block's dG_t (phase 0 is done)
-                // SAFETY: phase 0 of this step is complete (the barrier before this team
-                // step); this block alone writes its columns of dh.
+                // dh_b (+)= dG_t · W_hh[:, b]: needs every block's dG_t of these rows
+                // SAFETY: phase 0 of this step is complete for these rows (the team's
+                // barrier, or in row mode the lane's previous step); this call alone
+                // writes these rows' columns of dh.
                 let dgt = unsafe {
                     if gru {
                         dghs.get(ti * ngh..(ti + 1) * ngh)
@@ -475,17 +538,17 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                         dgxs.get(ti * ngh..(ti + 1) * ngh)
                     }
                 };
-                if d.n == 0 {
+                if m == 0 {
                     return;
                 }
                 if let Some(p) = &packed {
                     // SAFETY: as below; T is f32 whenever `packed` is set.
                     unsafe {
                         p[bi].product(
-                            d.n,
-                            dgt.as_ptr().cast(),
+                            m,
+                            dgt[r0 * gw..].as_ptr().cast(),
                             gw,
-                            dhs.as_mut_ptr().wrapping_add(j0).cast(),
+                            dhs.as_mut_ptr().wrapping_add(r0 * h + j0).cast(),
                             h,
                             gru,
                         )
@@ -506,7 +569,7 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                 // SAFETY: dG_t is [n, g*h], W_hh's columns j0..j0+u are [g*h, u] with row
                 // stride h, dst addresses [n, u] with row stride h inside dh (columns that no
                 // other block touches now).
-                unsafe { mm.block(0..d.n, 0..u, gw) };
+                unsafe { mm.block(rows, 0..u, gw) };
                 return;
             }
             let hp = match prev(ti) {
@@ -518,7 +581,7 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                 (true, Some(p)) => &cs[p * nh..(p + 1) * nh],
                 (true, None) => c0,
             };
-            for r in 0..d.n {
+            for r in rows {
                 let (hrow, row, srow) = (r * h + j0, ti * ngh + r * gw, (ti * d.n + r) * sw);
                 let ur = hrow..hrow + u;
                 let gin = &gh_in[ti * nh + hrow..][..u];
@@ -557,15 +620,26 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
         };
         // Phase 0 of a block needs only that block's columns of dh (from its own phase 1 of
         // the step before) and of dc, so a block runs phase 1 of step s - 1 and phase 0 of
-        // step s back to back: one barrier per step (phase 1 needs every block's dG).
-        team::run(d.t + 1, 1, blocks.len(), parallel, |k, _, bi| {
+        // step s back to back: one barrier per step in unit mode (phase 1 needs every
+        // block's dG), none in row mode (a task computes every block of its rows' dG).
+        let fused = |k: usize, bi: usize, rows: Range<usize>| {
             if k > 0 {
-                work(k - 1, 1, bi);
+                work(k - 1, 1, bi, rows.clone());
             }
             if k < d.t {
-                work(k, 0, bi);
+                work(k, 0, bi, rows);
             }
-        });
+        };
+        match row_groups(d.n, parallel && packed.is_some()) {
+            Some(groups) => team::lanes(groups.len(), d.t + 1, |gi, k| {
+                for bi in 0..blocks.len() {
+                    fused(k, bi, groups[gi].clone());
+                }
+            }),
+            None => team::run(d.t + 1, 1, blocks.len(), parallel, |k, _, bi| {
+                fused(k, bi, 0..d.n)
+            }),
+        }
     }
     let dgh_all: &[T] = if gru { &dgh_own } else { &dgx };
     let gwt = need[1].then(|| {

@@ -13,7 +13,7 @@
 //! bitwise the same for any thread count.
 
 use crate::parallel::{for_each, threads};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Claim counts (one per task's share of the blocks) and the completion count of one phase
 /// of one step.
@@ -88,6 +88,82 @@ pub(crate) fn run(
     });
 }
 
+/// The progress of one lane of [`lanes`]: steps done, and whether a thread is running one.
+struct Lane {
+    done: AtomicUsize,
+    busy: AtomicBool,
+}
+
+/// Runs `f(lane, step)` for every lane in `0..lanes` and step in `0..steps`, the steps of a
+/// lane in order and never two at once, the lanes independent of each other: no lane waits
+/// for another, so there is no barrier at all. Each task owns a contiguous share of the
+/// lanes and runs their next steps while it can; when its own lanes are finished, or held
+/// by another thread, it takes the next step of any lane that is free, so a thread that
+/// loses its CPU (or starts late) holds nobody up for more than one step. A step's writes
+/// are visible to whichever thread runs the lane's next step. `f` must not panic.
+pub(crate) fn lanes(lanes: usize, steps: usize, f: impl Fn(usize, usize) + Sync) {
+    let tasks = threads().min(lanes).max(1);
+    if tasks == 1 {
+        for l in 0..lanes {
+            for s in 0..steps {
+                f(l, s);
+            }
+        }
+        return;
+    }
+    let state: Vec<Lane> = (0..lanes)
+        .map(|_| Lane {
+            done: AtomicUsize::new(0),
+            busy: AtomicBool::new(false),
+        })
+        .collect();
+    let per = lanes.div_ceil(tasks);
+    for_each(tasks, &|me| {
+        // own lanes first, then the others in order
+        let order: Vec<usize> = (0..lanes).map(|i| (me * per + i) % lanes).collect();
+        let mut spins = 0u32;
+        loop {
+            let mut unfinished = false;
+            let mut ran = false;
+            for &l in &order {
+                let lane = &state[l];
+                if lane.done.load(Ordering::Acquire) >= steps {
+                    continue;
+                }
+                unfinished = true;
+                if lane
+                    .busy
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+                let s = lane.done.load(Ordering::Acquire);
+                if s < steps {
+                    f(l, s);
+                    lane.done.store(s + 1, Ordering::Release);
+                    ran = true;
+                }
+                lane.busy.store(false, Ordering::Release);
+                if ran {
+                    // back to the own lanes first
+                    break;
+                }
+            }
+            if !unfinished {
+                return;
+            }
+            if !ran {
+                std::hint::spin_loop();
+                spins = spins.wrapping_add(1);
+                if spins.is_multiple_of(1024) {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +185,18 @@ mod tests {
             sorted.sort();
             sorted.dedup();
             assert_eq!(sorted.len(), 30);
+        }
+    }
+
+    #[test]
+    fn lanes_run_each_step_once_in_order() {
+        let log = Mutex::new(Vec::new());
+        lanes(3, 50, |l, s| log.lock().unwrap().push((l, s)));
+        let log = log.into_inner().unwrap();
+        assert_eq!(log.len(), 150);
+        for l in 0..3 {
+            let steps: Vec<usize> = log.iter().filter(|e| e.0 == l).map(|e| e.1).collect();
+            assert_eq!(steps, (0..50).collect::<Vec<_>>(), "lane {l}");
         }
     }
 }
