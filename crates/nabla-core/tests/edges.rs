@@ -779,3 +779,61 @@ fn dims_0_and_minus_1_of_a_0d_tensor() {
     );
     assert_eq!(DType::I64, i.dtype());
 }
+
+// ---------- log_softmax at infinities and NaN ----------
+
+#[test]
+fn log_softmax_matches_pytorch_at_infinities_and_nan() {
+    // x = torch.tensor([[-inf,-inf],[inf,1.],[1000.,0.],[nan,1.],[-inf,2.],[inf,inf],[3.,-inf]],
+    //                  dtype=D, requires_grad=True)
+    // y = torch.log_softmax(x, 1); (y * torch.tensor([[1., 2.]] * 7, dtype=D)).sum().backward()
+    // (PyTorch 2.15, f32 and f64 alike)
+    let (inf, nan) = (f64::INFINITY, f64::NAN);
+    let x = vec![
+        -inf, -inf, inf, 1.0, 1000.0, 0.0, nan, 1.0, -inf, 2.0, inf, inf, 3.0, -inf,
+    ];
+    let want_y = [
+        nan, nan, nan, nan, 0.0, -1000.0, nan, nan, -inf, 0.0, nan, nan, 0.0, -inf,
+    ];
+    let want_g = [
+        nan, nan, nan, nan, -2.0, 2.0, nan, nan, 1.0, -1.0, nan, nan, -2.0, 2.0,
+    ];
+    let same = |a: &[f64], b: &[f64]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (x.is_nan() && y.is_nan()) || x == y)
+    };
+    for dtype in [DType::F32, DType::F64] {
+        let xv = nabla_core::Var::new(
+            &Tensor::from_vec(x.clone(), &[7, 2])
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap(),
+        );
+        let y = xv.as_tensor().log_softmax(1).unwrap();
+        assert!(
+            same(&y.to_vec_f64(), &want_y),
+            "{dtype}: {:?}",
+            y.to_vec_f64()
+        );
+        let w = Tensor::from_vec([1.0, 2.0].repeat(7), &[7, 2])
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let grads = y.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+        let g = xv.grad(&grads).unwrap().to_vec_f64();
+        assert!(same(&g, &want_g), "{dtype}: {g:?}");
+        // the rule built for a second-order graph gives the same gradient
+        let y = xv.as_tensor().log_softmax(1).unwrap();
+        let grads = y
+            .mul(&w)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward_with(None, true)
+            .unwrap();
+        let g2 = xv.grad(&grads).unwrap().to_vec_f64();
+        assert!(same(&g2, &want_g), "{dtype} second order: {g2:?}");
+    }
+}

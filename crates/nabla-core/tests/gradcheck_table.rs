@@ -602,9 +602,28 @@ fn table() -> Vec<Case> {
     ));
     c.push(case(
         "log_softmax dim 1",
-        &["sub", "log", "exp", "sum", "add"],
+        &["log_softmax"],
         vec![randn(&[3, 4], r)],
         |x| x[0].log_softmax(1),
+    ));
+    c.push(case(
+        "log_softmax dim 0 of a 3-d tensor (strided slices)",
+        &["log_softmax"],
+        vec![randn(&[3, 2, 4], r)],
+        |x| x[0].log_softmax(0),
+    ));
+    c.push(case(
+        "log_softmax dim -1 of a transposed view",
+        &["log_softmax", "permute"],
+        vec![randn(&[4, 3], r)],
+        |x| x[0].t()?.log_softmax(-1),
+    ));
+    // its rule as built for a second-order graph (the first-order one is a fused pass)
+    c.push(case(
+        "log_softmax second order",
+        &["log_softmax", "exp", "mul", "sub", "sum"],
+        vec![randn(&[3, 4], r), randn(&[3, 4], r)],
+        |x| grad_of(x, 0, |y| y[0].log_softmax(1)),
     ));
 
     // ---------- edge points (PyTorch's values there are in tests/edges.rs) ----------

@@ -12,6 +12,7 @@ mod conv_wide;
 pub(crate) mod im2col;
 pub(crate) mod index;
 pub(crate) mod kernels;
+mod log_softmax;
 pub(crate) mod matmul;
 pub(crate) mod pool;
 pub(crate) mod pool_kernels;
@@ -103,6 +104,7 @@ define_ops! {
     Where => "where",
     Sum { axes: Vec<usize> } => "sum",
     Max { axes: Vec<usize> } => "max",
+    LogSoftmax { dim: usize } => "log_softmax",
     Min { axes: Vec<usize> } => "min",
     Reshape => "reshape",
     Permute { perm: Vec<usize> } => "permute",
@@ -163,6 +165,20 @@ pub(crate) fn backward_rule(
     match op {
         Op::Neg => one(g.neg()?),
         Op::Exp => one(g.mul(out)?),
+        Op::LogSoftmax { dim } => {
+            // rank 0: one slice of one element, as in the forward pass
+            let d = if out.rank() == 0 { 0 } else { *dim };
+            if crate::backprop::is_grad_enabled() {
+                let sg = if out.rank() == 0 {
+                    g.clone()
+                } else {
+                    g.sum_dims(&[d as isize], true)?
+                };
+                one(g.sub(&out.exp()?.mul(&sg)?)?)
+            } else {
+                one(g.log_softmax_backward(out, d)?)
+            }
+        }
         Op::Log => one(g.div(&x[0])?),
         Op::Sqrt => one(g.div(out)?.mul_scalar(0.5)?),
         Op::Tanh => one(g.mul(&out.sqr()?.affine(-1.0, 1.0)?)?),

@@ -288,13 +288,6 @@ impl Tensor {
         let e = self.sub(&m)?.exp()?;
         e.div(&e.sum_dims(&[dim], true)?)
     }
-    /// Log-softmax along `dim`: `x - logsumexp(x)`. A 0-d tensor accepts dim 0 and -1 (giving
-    /// 0), as PyTorch.
-    pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
-        wrap_dim("log_softmax", dim, self.rank())?;
-        self.sub(&self.logsumexp(&[dim], true)?)
-    }
-
     fn arg_reduce(
         &self,
         name: &'static str,
