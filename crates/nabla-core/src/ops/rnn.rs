@@ -19,6 +19,7 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 mod act;
+pub(crate) use act::exp_f32;
 mod cells;
 mod kernels;
 mod lstm_simd;
