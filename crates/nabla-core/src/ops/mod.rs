@@ -165,18 +165,13 @@ pub(crate) fn backward_rule(
     match op {
         Op::Neg => one(g.neg()?),
         Op::Exp => one(g.mul(out)?),
+        // (`dim` is 0 for a 0-d tensor, which both the sum and the fused pass accept)
         Op::LogSoftmax { dim } => {
-            // rank 0: one slice of one element, as in the forward pass
-            let d = if out.rank() == 0 { 0 } else { *dim };
             if crate::backprop::is_grad_enabled() {
-                let sg = if out.rank() == 0 {
-                    g.clone()
-                } else {
-                    g.sum_dims(&[d as isize], true)?
-                };
+                let sg = g.sum_dims(&[*dim as isize], true)?;
                 one(g.sub(&out.exp()?.mul(&sg)?)?)
             } else {
-                one(g.log_softmax_backward(out, d)?)
+                one(g.log_softmax_backward(out, *dim)?)
             }
         }
         Op::Log => one(g.div(&x[0])?),

@@ -77,15 +77,20 @@ pub(crate) fn run(
             }
             let mut spins = 0u32;
             while c.done.load(Ordering::Acquire) < blocks {
-                std::hint::spin_loop();
-                spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(1024) {
-                    // the thread we wait for may have lost its CPU
-                    std::thread::yield_now();
-                }
+                wait_a_little(&mut spins);
             }
         }
     });
+}
+
+/// One turn of a spin wait, `spins` counting the turns: every 1024th turn yields the CPU,
+/// since the thread waited for may have lost its own.
+fn wait_a_little(spins: &mut u32) {
+    std::hint::spin_loop();
+    *spins = spins.wrapping_add(1);
+    if spins.is_multiple_of(1024) {
+        std::thread::yield_now();
+    }
 }
 
 /// The progress of one lane of [`lanes`]: steps done, and whether a thread is running one.
@@ -99,7 +104,8 @@ struct Lane {
 /// for another, so there is no barrier at all. Each task owns a contiguous share of the
 /// lanes and runs their next steps while it can; when its own lanes are finished, or held
 /// by another thread, it takes the next step of any lane that is free, so a thread that
-/// loses its CPU (or starts late) holds nobody up for more than one step. A step's writes
+/// loses its CPU (or starts late) holds up only the lane whose step it is in, until it
+/// finishes that step; its other lanes go on without it. A step's writes
 /// are visible to whichever thread runs the lane's next step. `f` must not panic.
 pub(crate) fn lanes(lanes: usize, steps: usize, f: impl Fn(usize, usize) + Sync) {
     let tasks = threads().min(lanes).max(1);
@@ -154,11 +160,7 @@ pub(crate) fn lanes(lanes: usize, steps: usize, f: impl Fn(usize, usize) + Sync)
                 return;
             }
             if !ran {
-                std::hint::spin_loop();
-                spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(1024) {
-                    std::thread::yield_now();
-                }
+                wait_a_little(&mut spins);
             }
         }
     });
