@@ -1296,6 +1296,15 @@ fn table() -> Vec<Case> {
         },
     ));
     c.push(case(
+        "lstm_scan_h reverse (h alone; the cells get no gradient from outside)",
+        &["lstm_scan", "mul"],
+        scan_inputs(4, true, r),
+        |x| {
+            let h = x[0].lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], true)?;
+            h.mul(&h)
+        },
+    ));
+    c.push(case(
         "lstm_scan without bias",
         &["lstm_scan"],
         {

@@ -204,3 +204,52 @@ fn scans_are_bitwise_identical_for_any_thread_count() {
         }
     }
 }
+
+/// `lstm_scan_h` is the h half of `lstm_scan`, bitwise, and so are its gradients (the full
+/// version's c half gets a zero gradient through `narrow`; the h-only one reads zeros for it
+/// in its rule), in f32 and f64, both directions, in unit mode (9 rows) and row mode (35).
+#[test]
+fn lstm_scan_h_is_the_h_half_of_lstm_scan_bitwise() {
+    use nabla_core::{Mt19937, Var};
+    fn bits(t: &Tensor) -> Vec<u64> {
+        t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
+    }
+    for (dtype, n) in [(DType::F32, 9), (DType::F32, 35), (DType::F64, 9)] {
+        for reverse in [false, true] {
+            let r = &mut Mt19937::new(11);
+            let (t, h) = (4, 70);
+            let mk = |s: &[usize], r: &mut Mt19937| {
+                Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap())
+            };
+            let vars = [
+                mk(&[t, n, 4 * h], r),
+                mk(&[4 * h, h], r),
+                mk(&[4 * h], r),
+                mk(&[n, h], r),
+                mk(&[n, h], r),
+            ];
+            let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
+            let wy = Tensor::randn(&[t, n, h], dtype, r).unwrap();
+            let run = |h_only: bool| {
+                let y = if h_only {
+                    x[0].lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse)
+                } else {
+                    x[0].lstm_scan(&x[1], Some(&x[2]), &x[3], &x[4], reverse)
+                        .and_then(|y| y.narrow(0, 0, 1)?.reshape(&[t, n, h]))
+                }
+                .unwrap();
+                let g = y.mul(&wy).unwrap().sum().unwrap().backward().unwrap();
+                let mut out = vec![bits(&y)];
+                out.extend(vars.iter().map(|v| bits(v.grad(&g).unwrap())));
+                out
+            };
+            let (got, want) = (run(true), run(false));
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    a == b,
+                    "{dtype:?} n={n} reverse={reverse}: item {i} differs"
+                );
+            }
+        }
+    }
+}

@@ -228,7 +228,8 @@ impl DirWeights {
     }
 
     /// The scan of one direction over the projections `gx` `[T, N, G*H]`: returns the outputs
-    /// `[T, N, H]` and, for an LSTM, the cell states `[T, N, H]`.
+    /// `[T, N, H]` and, for an LSTM with `cells`, the cell states `[T, N, H]` (without, the
+    /// LSTM's output is h alone: [`Tensor::lstm_scan_h`]).
     pub(crate) fn scan(
         &self,
         kind: Kind,
@@ -236,6 +237,7 @@ impl DirWeights {
         h0: &Tensor,
         c0: Option<&Tensor>,
         reverse: bool,
+        cells: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let w = self.w_hh.as_tensor();
         let b = self.b_hh.as_ref().map(Var::as_tensor);
@@ -251,6 +253,9 @@ impl DirWeights {
                         &zeros
                     }
                 };
+                if !cells {
+                    return Ok((gx.lstm_scan_h(&w, b.as_ref(), h0, c0, reverse)?, None));
+                }
                 let out = gx.lstm_scan(&w, b.as_ref(), h0, c0, reverse)?;
                 let s = out.shape()[1..].to_vec();
                 Ok((
@@ -408,7 +413,15 @@ impl Stack {
         state: Option<&RnnState>,
         ctx: &mut ForwardCtx<'_>,
     ) -> Result<(Tensor, RnnState)> {
-        self.run(StackInput::Seq(x), state, ctx)
+        let (y, s) = self.run(StackInput::Seq(x), state, ctx, true)?;
+        let s = s.ok_or_else(|| misfit(&self.label(), "no final state".into()))?;
+        Ok((y, s))
+    }
+
+    /// The output sequence from a zero state, without the final state: an LSTM's scans then
+    /// give h alone ([`Tensor::lstm_scan_h`]).
+    fn forward_seq(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        Ok(self.run(StackInput::Seq(x), None, ctx, false)?.0)
     }
 
     /// The forward pass over `table[idx]` (an embedding lookup, `idx` `[N, T]` or `[T, N]` as
@@ -419,15 +432,20 @@ impl Stack {
         idx: &Tensor,
         ctx: &mut ForwardCtx<'_>,
     ) -> Result<Tensor> {
-        Ok(self.run(StackInput::Lookup { table, idx }, None, ctx)?.0)
+        Ok(self
+            .run(StackInput::Lookup { table, idx }, None, ctx, false)?
+            .0)
     }
 
+    /// The stack over `x` from `state` (zeros when `None`): the output sequence and, with
+    /// `want_state`, the final state.
     fn run(
         &self,
         x: StackInput<'_, &Tensor>,
         state: Option<&RnnState>,
         ctx: &mut ForwardCtx<'_>,
-    ) -> Result<(Tensor, RnnState)> {
+        want_state: bool,
+    ) -> Result<(Tensor, Option<RnnState>)> {
         let shape = match &x {
             StackInput::Seq(x) => x.shape().to_vec(),
             StackInput::Lookup { table, idx } => {
@@ -494,11 +512,13 @@ impl Stack {
                     None => None,
                 };
                 let reverse = dir == 1;
-                let (y, c) = w.scan(self.kind, &gx, &h0, c0.as_ref(), reverse)?;
-                let last = if reverse { 0 } else { t - 1 };
-                hn.push(y.narrow(0, last, 1)?);
-                if let Some(c) = c {
-                    cn.push(c.narrow(0, last, 1)?);
+                let (y, c) = w.scan(self.kind, &gx, &h0, c0.as_ref(), reverse, want_state)?;
+                if want_state {
+                    let last = if reverse { 0 } else { t - 1 };
+                    hn.push(y.narrow(0, last, 1)?);
+                    if let Some(c) = c {
+                        cn.push(c.narrow(0, last, 1)?);
+                    }
                 }
                 outs.push(y);
             }
@@ -517,13 +537,16 @@ impl Stack {
         } else {
             last
         };
+        if !want_state {
+            return Ok((out, None));
+        }
         let h = Tensor::cat(&hn.iter().collect::<Vec<_>>(), 0)?;
         let c = if lstm {
             Some(Tensor::cat(&cn.iter().collect::<Vec<_>>(), 0)?)
         } else {
             None
         };
-        Ok((out, RnnState { h, c }))
+        Ok((out, Some(RnnState { h, c })))
     }
 
     fn parameters(&self) -> Vec<(String, Var)> {
@@ -608,7 +631,7 @@ macro_rules! recurrent_layer {
             }
             /// The output sequence from a zero state (see `forward_with_state`).
             fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-                Ok(self.0.forward_with_state(x, None, ctx)?.0)
+                self.0.forward_seq(x, ctx)
             }
             fn parameters(&self) -> Vec<(String, Var)> {
                 self.0.parameters()

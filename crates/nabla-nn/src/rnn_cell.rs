@@ -89,7 +89,7 @@ impl CellCore {
             None => Tensor::zeros(&want, gx.dtype()),
         };
         let c0 = state.and_then(|s| s.c.clone());
-        let (h, c) = self.w.scan(self.kind, &gx, &h0, c0.as_ref(), false)?;
+        let (h, c) = self.w.scan(self.kind, &gx, &h0, c0.as_ref(), false, true)?;
         Ok(RnnState {
             h: h.reshape(&want)?,
             c: c.map(|c| c.reshape(&want)).transpose()?,

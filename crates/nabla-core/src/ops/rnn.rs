@@ -13,10 +13,11 @@
 use super::Op;
 use crate::backprop::is_grad_enabled;
 use crate::dtype::DType;
-use crate::layout::fmt_shape;
+use crate::layout::{fmt_shape, Layout};
 use crate::storage::{Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use std::sync::Arc;
 
 mod act;
 pub(crate) use act::exp_f32;
@@ -86,7 +87,7 @@ impl Tensor {
             RnnNonlinearity::Tanh => Cell::Tanh,
             RnnNonlinearity::Relu => Cell::Relu,
         };
-        scan(cell, reverse, self, w_hh, b_hh, h0, None)
+        scan(cell, reverse, self, w_hh, b_hh, h0, None, false)
     }
 
     /// One direction of an LSTM over a sequence, PyTorch's gates i, f, g, o: with `self` =
@@ -108,7 +109,24 @@ impl Tensor {
         c0: &Tensor,
         reverse: bool,
     ) -> Result<Tensor> {
-        scan(Cell::Lstm, reverse, self, w_hh, b_hh, h0, Some(c0))
+        scan(Cell::Lstm, reverse, self, w_hh, b_hh, h0, Some(c0), false)
+    }
+
+    /// [`Tensor::lstm_scan`] returning only the output sequence, every `h_t`, `[T, N, H]`.
+    /// The cell states stay inside the op for its rule, so no gradient reaches them from
+    /// outside: what an LSTM layer needs when its final state is not asked for. The full
+    /// version's output would be narrowed to its h half, whose backward writes a zero
+    /// gradient for every `c_t` (`[T, N, H]`) for the rule to read; this one does neither.
+    /// Same values and gradients, same errors.
+    pub fn lstm_scan_h(
+        &self,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        h0: &Tensor,
+        c0: &Tensor,
+        reverse: bool,
+    ) -> Result<Tensor> {
+        scan(Cell::Lstm, reverse, self, w_hh, b_hh, h0, Some(c0), true)
     }
 
     /// One direction of a GRU over a sequence, PyTorch's gates r, z, n with `b_hn` inside the
@@ -126,7 +144,7 @@ impl Tensor {
         h0: &Tensor,
         reverse: bool,
     ) -> Result<Tensor> {
-        scan(Cell::Gru, reverse, self, w_hh, b_hh, h0, None)
+        scan(Cell::Gru, reverse, self, w_hh, b_hh, h0, None, false)
     }
 }
 
@@ -198,6 +216,8 @@ fn check(
     Ok(Dims { t, n, h, g })
 }
 
+/// The scans' forward: with `h_only` (LSTM only), the output is the h half of the result.
+#[allow(clippy::too_many_arguments)]
 fn scan(
     cell: Cell,
     reverse: bool,
@@ -206,6 +226,7 @@ fn scan(
     b: Option<&Tensor>,
     h0: &Tensor,
     c0: Option<&Tensor>,
+    h_only: bool,
 ) -> Result<Tensor> {
     let d = check(cell, gx, w, b, h0, c0)?;
     let b = b
@@ -241,6 +262,9 @@ fn scan(
         _ => go::<f64>(cell, reverse, d, ts, c0)?,
     };
     let saved_shape = [d.t, d.n, kernels::saved_width(cell, d.h)];
+    let out = Arc::new(out);
+    let hc = (h_only && cell == Cell::Lstm)
+        .then(|| Tensor::view_of(Arc::clone(&out), Layout::contiguous(&[2, d.t, d.n, d.h])));
     let op = match cell {
         Cell::Tanh | Cell::Relu => Op::RnnScan {
             relu: cell == Cell::Relu,
@@ -249,6 +273,7 @@ fn scan(
         Cell::Lstm => Op::LstmScan {
             reverse,
             saved: Tensor::from_storage(saved, &saved_shape),
+            hc: hc.clone(),
         },
         Cell::Gru => Op::GruScan {
             reverse,
@@ -257,12 +282,18 @@ fn scan(
     };
     let mut inputs = vec![gx, w, &b, h0];
     inputs.extend(c0);
-    let shape: Vec<usize> = if cell == Cell::Lstm {
+    let shape: Vec<usize> = if cell == Cell::Lstm && hc.is_none() {
         vec![2, d.t, d.n, d.h]
     } else {
         vec![d.t, d.n, d.h]
     };
-    Ok(Tensor::from_op(out, &shape, op, &inputs))
+    // with h only, the first half of the storage
+    Ok(Tensor::view_op(
+        out,
+        Layout::contiguous(&shape),
+        op,
+        &inputs,
+    ))
 }
 
 /// The backward rule of the scan ops: `x` is `[gx, w_hh, b_hh, h0]` (and `c0` for LSTM).
@@ -277,12 +308,21 @@ pub(crate) fn backward(
             let cell = if *relu { Cell::Relu } else { Cell::Tanh };
             (cell, *reverse, None)
         }
-        Op::LstmScan { reverse, saved } => (Cell::Lstm, *reverse, Some(saved)),
+        Op::LstmScan { reverse, saved, .. } => (Cell::Lstm, *reverse, Some(saved)),
         Op::GruScan { reverse, saved } => (Cell::Gru, *reverse, Some(saved)),
         _ => return Err(Error::arg("rnn_scan", "not a scan op")),
     };
+    // with h only: the whole output, and no gradient for the c half
+    let (out, h_only) = match op {
+        Op::LstmScan { hc: Some(hc), .. } => (hc, true),
+        _ => (out, false),
+    };
     if is_grad_enabled() {
         // gradients of gradients: the rule in differentiable ops
+        if h_only {
+            let g = Tensor::cat(&[&g.unsqueeze(0)?, &g.zeros_like().unsqueeze(0)?], 0)?;
+            return reference::backward(cell, reverse, x, &g);
+        }
         return reference::backward(cell, reverse, x, g);
     }
     let (gx, w) = (&x[0], &x[1]);

@@ -500,6 +500,21 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
     let gru = cell == Cell::Gru;
     let (hs, cs) = out.split_at(d.t * nh);
     let (gh_in, gc_in) = g.split_at(d.t * nh);
+    // `g` without its c half (`lstm_scan_h`): every step's c gradient is this zero row block
+    let zero_c = if lstm && gc_in.is_empty() {
+        let mut z = take_buffer::<T>(nh);
+        z.fill(T::ZERO);
+        z
+    } else {
+        Vec::new()
+    };
+    let gc_at = |ti: usize, hrow: usize, u: usize| -> &[T] {
+        if zero_c.is_empty() {
+            &gc_in[ti * nh + hrow..][..u]
+        } else {
+            &zero_c[hrow..][..u]
+        }
+    };
     let mut dh = take_buffer::<T>(nh);
     dh.fill(T::ZERO);
     let mut dc = take_buffer::<T>(if lstm { nh } else { 0 });
@@ -599,7 +614,7 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                     ),
                     Cell::Lstm => cells::lstm_bwd(
                         unsafe { dhs.get(ur.clone()) },
-                        [gin, &gc_in[ti * nh + hrow..][..u]],
+                        [gin, gc_at(ti, hrow, u)],
                         unsafe { dcs.range(ur.clone()) },
                         [sv(0), sv(1), sv(2), sv(3), sv(4)],
                         &cp[ur.clone()],
