@@ -1305,6 +1305,20 @@ fn table() -> Vec<Case> {
         },
     ));
     c.push(case(
+        "lstm_scan_rows (table rows picked by index, one picked twice in a step, one unused)",
+        &["lstm_scan", "mul"],
+        {
+            let mut v = scan_inputs(4, true, r);
+            v[0] = randn(&[4, 12], r);
+            v
+        },
+        |x| {
+            let idx = Tensor::from_vec(vec![0i64, 2, 1, 1, 2, 0], &[3, 2])?;
+            let h = x[0].lstm_scan_rows(&idx, &x[1], Some(&x[2]), &x[3], &x[4], false)?;
+            h.mul(&h)
+        },
+    ));
+    c.push(case(
         "lstm_scan without bias",
         &["lstm_scan"],
         {

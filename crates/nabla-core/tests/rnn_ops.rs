@@ -253,3 +253,114 @@ fn lstm_scan_h_is_the_h_half_of_lstm_scan_bitwise() {
         }
     }
 }
+
+/// `lstm_scan_rows` is `index_select` then `lstm_scan_h`, bitwise, values and gradients
+/// (the table's included: the picked rows' gradients summed per row), in f32 and f64, both
+/// directions, in unit mode (9 rows) and row mode (35), with repeated and unused rows.
+#[test]
+fn lstm_scan_rows_is_index_select_then_the_scan_bitwise() {
+    use nabla_core::{Mt19937, Var};
+    fn bits(t: &Tensor) -> Vec<u64> {
+        t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
+    }
+    for (dtype, n) in [(DType::F32, 9), (DType::F32, 35), (DType::F64, 9)] {
+        for reverse in [false, true] {
+            let r = &mut Mt19937::new(12);
+            let (t, h, v) = (4, 70, 7);
+            let mk = |s: &[usize], r: &mut Mt19937| {
+                Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap())
+            };
+            let vars = [
+                mk(&[v, 4 * h], r),
+                mk(&[4 * h, h], r),
+                mk(&[4 * h], r),
+                mk(&[n, h], r),
+                mk(&[n, h], r),
+            ];
+            // rows 0..5 only (5 and 6 unused), repeats within a step
+            let ids: Vec<i64> = (0..t * n).map(|i| (i * i % 5) as i64).collect();
+            let idx = Tensor::from_vec(ids, &[t, n]).unwrap();
+            let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
+            let wy = Tensor::randn(&[t, n, h], dtype, r).unwrap();
+            let run = |fused: bool| {
+                let y = if fused {
+                    x[0].lstm_scan_rows(&idx, &x[1], Some(&x[2]), &x[3], &x[4], reverse)
+                } else {
+                    x[0].index_select(0, &idx.reshape(&[t * n]).unwrap())
+                        .and_then(|gx| gx.reshape(&[t, n, 4 * h]))
+                        .and_then(|gx| gx.lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse))
+                }
+                .unwrap();
+                let g = y.mul(&wy).unwrap().sum().unwrap().backward().unwrap();
+                let mut out = vec![bits(&y)];
+                out.extend(vars.iter().map(|v| bits(v.grad(&g).unwrap())));
+                out
+            };
+            let (got, want) = (run(true), run(false));
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    a == b,
+                    "{dtype:?} n={n} reverse={reverse}: item {i} differs"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn lstm_scan_rows_rejects_bad_tables_and_indices() {
+    let (w, b, h) = (z(&[16, 4]), z(&[16]), z(&[2, 4]));
+    let ok = |ids: Vec<i64>, s: &[usize]| Tensor::from_vec(ids, s).unwrap();
+    let idx = ok(vec![0, 1, 2, 0, 1, 2], &[3, 2]);
+    assert!(z(&[3, 16])
+        .lstm_scan_rows(&idx, &w, Some(&b), &h, &h, false)
+        .is_ok());
+    for (what, got) in [
+        (
+            "table [3, 2, 16]",
+            err(z(&[3, 2, 16]).lstm_scan_rows(&idx, &w, Some(&b), &h, &h, false)),
+        ),
+        (
+            "idx [6]",
+            err(z(&[3, 16]).lstm_scan_rows(&ok(vec![0; 6], &[6]), &w, Some(&b), &h, &h, false)),
+        ),
+        (
+            "index 3 out of range",
+            err(z(&[3, 16]).lstm_scan_rows(
+                &ok(vec![0, 1, 3, 0, 1, 2], &[3, 2]),
+                &w,
+                Some(&b),
+                &h,
+                &h,
+                false,
+            )),
+        ),
+        (
+            "index -1 out of range",
+            err(z(&[3, 16]).lstm_scan_rows(
+                &ok(vec![0, 1, -1, 0, 1, 2], &[3, 2]),
+                &w,
+                Some(&b),
+                &h,
+                &h,
+                false,
+            )),
+        ),
+        (
+            "gx must be [T, N, 16]",
+            err(z(&[3, 12]).lstm_scan_rows(&idx, &w, Some(&b), &h, &h, false)),
+        ),
+        (
+            "indices must be i64",
+            err(z(&[3, 16]).lstm_scan_rows(&z(&[3, 2]), &w, Some(&b), &h, &h, false)),
+        ),
+        (
+            "h0 must be [N, H] = [2, 4]",
+            err(z(&[3, 16]).lstm_scan_rows(&ok(vec![0; 9], &[3, 3]), &w, Some(&b), &h, &h, false)),
+        ),
+    ] {
+        assert!(got.contains("lstm_scan"), "{what}: {got}");
+        let key = what.split_once(' ').map_or(what, |(a, _)| a);
+        assert!(got.contains(key), "{what}: {got}");
+    }
+}

@@ -227,6 +227,32 @@ impl DirWeights {
         }
     }
 
+    /// An LSTM direction's output `[T, N, H]` over the rows of an embedding `table` picked by
+    /// `idx` `[T, N]`: the table's rows are projected, and the scan reads each step's rows
+    /// from the projected table ([`Tensor::lstm_scan_rows`]), so the `[T, N, 4H]` of picked
+    /// projections is never written.
+    pub(crate) fn scan_rows(
+        &self,
+        table: &Tensor,
+        idx: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        reverse: bool,
+    ) -> Result<Tensor> {
+        let w = self.w_hh.as_tensor();
+        let b = self.b_hh.as_ref().map(Var::as_tensor);
+        let zeros;
+        let c0 = match c0 {
+            Some(c) => c,
+            None => {
+                zeros = h0.zeros_like();
+                &zeros
+            }
+        };
+        self.project_rows(table)?
+            .lstm_scan_rows(idx, &w, b.as_ref(), h0, c0, reverse)
+    }
+
     /// The scan of one direction over the projections `gx` `[T, N, G*H]`: returns the outputs
     /// `[T, N, H]` and, for an LSTM with `cells`, the cell states `[T, N, H]` (without, the
     /// LSTM's output is h alone: [`Tensor::lstm_scan_h`]).
@@ -501,18 +527,27 @@ impl Stack {
             for dir in 0..d {
                 let k = l * d + dir;
                 let w = &self.dirs[k];
-                let gx = w.project_input(&input, t, n)?;
                 let pick = |s: &Tensor| s.narrow(0, k, 1)?.reshape(&[n, self.hidden]);
                 let h0 = match state {
                     Some(s) => pick(&s.h)?,
-                    None => Tensor::zeros(&[n, self.hidden], gx.dtype()),
+                    None => Tensor::zeros(&[n, self.hidden], w.w_hh.as_tensor().dtype()),
                 };
                 let c0 = match state.and_then(|s| s.c.as_ref()) {
                     Some(c) => Some(pick(c)?),
                     None => None,
                 };
                 let reverse = dir == 1;
-                let (y, c) = w.scan(self.kind, &gx, &h0, c0.as_ref(), reverse, want_state)?;
+                let (y, c) = match (&input, self.kind, want_state) {
+                    // h alone from an embedding: the scan reads the projected table's rows
+                    (StackInput::Lookup { table, idx }, Kind::Lstm, false) => {
+                        let idx = idx.reshape(&[t, n])?;
+                        (w.scan_rows(table, &idx, &h0, c0.as_ref(), reverse)?, None)
+                    }
+                    _ => {
+                        let gx = w.project_input(&input, t, n)?;
+                        w.scan(self.kind, &gx, &h0, c0.as_ref(), reverse, want_state)?
+                    }
+                };
                 if want_state {
                     let last = if reverse { 0 } else { t - 1 };
                     hn.push(y.narrow(0, last, 1)?);

@@ -9,7 +9,8 @@ use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
-fn indices(op: &'static str, idx: &Tensor, bound: usize) -> Result<Vec<usize>> {
+/// `idx` (i64) as offsets below `bound`, or an error naming `op`.
+pub(crate) fn indices(op: &'static str, idx: &Tensor, bound: usize) -> Result<Vec<usize>> {
     if idx.dtype() != DType::I64 {
         return Err(Error::dtype(
             op,

@@ -132,8 +132,9 @@ define_ops! {
     // recurrent scans (ops/rnn.rs): the activations their rules need are saved
     RnnScan { relu: bool, reverse: bool } => "rnn_scan",
     /// `hc`: for the output with h only ([`Tensor::lstm_scan_h`]), the whole `[2, T, N, H]`
-    /// of h and c (sharing the output's storage), which the rule reads
-    LstmScan { reverse: bool, saved: Tensor, hc: Option<Tensor> } => "lstm_scan",
+    /// of h and c (sharing the output's storage), which the rule reads; `rows`: for
+    /// [`Tensor::lstm_scan_rows`], the flat `[T*N]` indices of the table rows (input 0)
+    LstmScan { reverse: bool, saved: Tensor, hc: Option<Tensor>, rows: Option<Tensor> } => "lstm_scan",
     GruScan { reverse: bool, saved: Tensor } => "gru_scan",
     /// inputs: x, weight?, bias? (which ones: `affine`); the batch's mean and 1/std saved
     BatchNorm { eps: f64, mean: Tensor, invstd: Tensor, affine: (bool, bool) } => "batch_norm",

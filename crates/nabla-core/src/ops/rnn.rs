@@ -87,7 +87,7 @@ impl Tensor {
             RnnNonlinearity::Tanh => Cell::Tanh,
             RnnNonlinearity::Relu => Cell::Relu,
         };
-        scan(cell, reverse, self, w_hh, b_hh, h0, None, false)
+        scan(cell, reverse, self, w_hh, b_hh, h0, None, false, None)
     }
 
     /// One direction of an LSTM over a sequence, PyTorch's gates i, f, g, o: with `self` =
@@ -109,7 +109,17 @@ impl Tensor {
         c0: &Tensor,
         reverse: bool,
     ) -> Result<Tensor> {
-        scan(Cell::Lstm, reverse, self, w_hh, b_hh, h0, Some(c0), false)
+        scan(
+            Cell::Lstm,
+            reverse,
+            self,
+            w_hh,
+            b_hh,
+            h0,
+            Some(c0),
+            false,
+            None,
+        )
     }
 
     /// [`Tensor::lstm_scan`] returning only the output sequence, every `h_t`, `[T, N, H]`.
@@ -126,7 +136,50 @@ impl Tensor {
         c0: &Tensor,
         reverse: bool,
     ) -> Result<Tensor> {
-        scan(Cell::Lstm, reverse, self, w_hh, b_hh, h0, Some(c0), true)
+        scan(
+            Cell::Lstm,
+            reverse,
+            self,
+            w_hh,
+            b_hh,
+            h0,
+            Some(c0),
+            true,
+            None,
+        )
+    }
+
+    /// [`Tensor::lstm_scan_h`] over the rows of a table picked by index: with `self` a table
+    /// of projections `[V, 4H]` and `idx` `[T, N]` (i64, each below `V`), the same as
+    /// `self.index_select(0, idx.reshape([T*N]))` reshaped to `[T, N, 4H]` and then
+    /// `lstm_scan_h`, without the picked `[T, N, 4H]` ever being written: each step reads its
+    /// rows from the table. For a character model (an embedding lookup followed by the input
+    /// projection, which is the projection of the embedding table looked up) the table is a
+    /// few hundred KB where the picked rows are MB. The table's gradient sums the picked
+    /// rows' gradients per row (as `index_select`'s rule does).
+    ///
+    /// Fails when the table is not 2-d, `idx` not 2-d i64 or out of range, or as
+    /// [`Tensor::lstm_scan`] when the shapes do not fit.
+    pub fn lstm_scan_rows(
+        &self,
+        idx: &Tensor,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        h0: &Tensor,
+        c0: &Tensor,
+        reverse: bool,
+    ) -> Result<Tensor> {
+        scan(
+            Cell::Lstm,
+            reverse,
+            self,
+            w_hh,
+            b_hh,
+            h0,
+            Some(c0),
+            true,
+            Some(idx),
+        )
     }
 
     /// One direction of a GRU over a sequence, PyTorch's gates r, z, n with `b_hn` inside the
@@ -144,7 +197,7 @@ impl Tensor {
         h0: &Tensor,
         reverse: bool,
     ) -> Result<Tensor> {
-        scan(Cell::Gru, reverse, self, w_hh, b_hh, h0, None, false)
+        scan(Cell::Gru, reverse, self, w_hh, b_hh, h0, None, false, None)
     }
 }
 
@@ -152,6 +205,7 @@ impl Tensor {
 fn check(
     cell: Cell,
     gx: &Tensor,
+    gx_shape: &[usize],
     w: &Tensor,
     b: Option<&Tensor>,
     h0: &Tensor,
@@ -162,7 +216,7 @@ fn check(
     let all = || {
         let mut s = format!(
             "gx {}, w_hh {}, b_hh {}, h0 {}",
-            fmt_shape(gx.shape()),
+            fmt_shape(gx_shape),
             fmt_shape(w.shape()),
             b.map_or("none".into(), |b| fmt_shape(b.shape())),
             fmt_shape(h0.shape())
@@ -179,7 +233,7 @@ fn check(
         ));
     }
     let h = w.shape()[1];
-    if gx.rank() != 3 || gx.shape()[2] != g * h {
+    if gx_shape.len() != 3 || gx_shape[2] != g * h {
         return Err(Error::shape(
             name,
             format!(
@@ -189,7 +243,7 @@ fn check(
             ),
         ));
     }
-    let (t, n) = (gx.shape()[0], gx.shape()[1]);
+    let (t, n) = (gx_shape[0], gx_shape[1]);
     if b.is_some_and(|b| b.shape() != [g * h]) {
         return Err(Error::shape(
             name,
@@ -227,8 +281,31 @@ fn scan(
     h0: &Tensor,
     c0: Option<&Tensor>,
     h_only: bool,
+    rows: Option<&Tensor>,
 ) -> Result<Tensor> {
-    let d = check(cell, gx, w, b, h0, c0)?;
+    // with `rows`, `gx` is a table and row r of step t its row rows[t, r]
+    let (d, offsets, rows) = match rows {
+        None => (check(cell, gx, gx.shape(), w, b, h0, c0)?, None, None),
+        Some(idx) => {
+            let name = "lstm_scan_rows";
+            if gx.rank() != 2 || idx.rank() != 2 {
+                return Err(Error::shape(
+                    name,
+                    format!(
+                        "the table must be [V, 4H] and idx [T, N]; got table {}, idx {}",
+                        fmt_shape(gx.shape()),
+                        fmt_shape(idx.shape())
+                    ),
+                ));
+            }
+            let flat = idx.reshape(&[idx.numel()])?;
+            let ix = super::index::indices(name, &flat, gx.shape()[0])?;
+            let shape = [idx.shape()[0], idx.shape()[1], gx.shape()[1]];
+            let d = check(cell, gx, &shape, w, b, h0, c0)?;
+            let offsets: Vec<usize> = ix.iter().map(|i| i * d.gh()).collect();
+            (d, Some(offsets), Some(flat))
+        }
+    };
     let b = b
         .cloned()
         .unwrap_or_else(|| Tensor::zeros(&[d.gh()], gx.dtype()));
@@ -238,6 +315,7 @@ fn scan(
         d: Dims,
         ts: [&Tensor; 4],
         c0: Option<&Tensor>,
+        offsets: Option<&[usize]>,
     ) -> Result<(Storage, Storage)> {
         let [gx, w, b, h0] = ts;
         let c0 = match c0 {
@@ -253,13 +331,14 @@ fn scan(
             &b.data::<T>()?,
             &h0.data::<T>()?,
             &c0,
+            offsets,
         );
         Ok((T::into_storage(out), T::into_storage(saved)))
     }
     let ts = [gx, w, &b, h0];
     let (out, saved) = match gx.dtype() {
-        DType::F32 => go::<f32>(cell, reverse, d, ts, c0)?,
-        _ => go::<f64>(cell, reverse, d, ts, c0)?,
+        DType::F32 => go::<f32>(cell, reverse, d, ts, c0, offsets.as_deref())?,
+        _ => go::<f64>(cell, reverse, d, ts, c0, offsets.as_deref())?,
     };
     let saved_shape = [d.t, d.n, kernels::saved_width(cell, d.h)];
     let out = Arc::new(out);
@@ -274,6 +353,7 @@ fn scan(
             reverse,
             saved: Tensor::from_storage(saved, &saved_shape),
             hc: hc.clone(),
+            rows,
         },
         Cell::Gru => Op::GruScan {
             reverse,
@@ -317,21 +397,45 @@ pub(crate) fn backward(
         Op::LstmScan { hc: Some(hc), .. } => (hc, true),
         _ => (out, false),
     };
-    if is_grad_enabled() {
-        // gradients of gradients: the rule in differentiable ops
-        if h_only {
-            let g = Tensor::cat(&[&g.unsqueeze(0)?, &g.zeros_like().unsqueeze(0)?], 0)?;
-            return reference::backward(cell, reverse, x, &g);
-        }
-        return reference::backward(cell, reverse, x, g);
-    }
-    let (gx, w) = (&x[0], &x[1]);
+    let w = &x[1];
+    // [T, N, H], or [2, T, N, H] for an LSTM
+    let os = &out.shape()[out.rank() - 3..];
     let d = Dims {
-        t: gx.shape()[0],
-        n: gx.shape()[1],
+        t: os[0],
+        n: os[1],
         h: w.shape()[1],
         g: cell.gates(),
     };
+    // a table's rows (lstm_scan_rows): the rule of `table.index_select(0, rows)` after the
+    // scan's, for the table's gradient
+    let rows = match op {
+        Op::LstmScan { rows: Some(r), .. } => Some(r),
+        _ => None,
+    };
+    let to_table = |dgx: Tensor| -> Result<Tensor> {
+        match rows {
+            Some(r) => x[0]
+                .zeros_like()
+                .index_add(0, r, &dgx.reshape(&[d.t * d.n, d.gh()])?),
+            None => Ok(dgx),
+        }
+    };
+    if is_grad_enabled() {
+        // gradients of gradients: the rule in differentiable ops
+        let g = if h_only {
+            Tensor::cat(&[&g.unsqueeze(0)?, &g.zeros_like().unsqueeze(0)?], 0)?
+        } else {
+            g.clone()
+        };
+        let Some(r) = rows else {
+            return reference::backward(cell, reverse, x, &g);
+        };
+        let mut xs = x.to_vec();
+        xs[0] = x[0].index_select(0, r)?.reshape(&[d.t, d.n, d.gh()])?;
+        let mut grads = reference::backward(cell, reverse, &xs, &g)?;
+        grads[0] = grads[0].take().map(to_table).transpose()?;
+        return Ok(grads);
+    }
     let need: Vec<bool> = (0..5)
         .map(|i| x.get(i).is_some_and(|t| t.requires_grad()))
         .collect();
@@ -370,8 +474,9 @@ pub(crate) fn backward(
         let wrap = |v: Option<Vec<T>>, like: &Tensor| {
             v.map(|v| Tensor::from_storage(T::into_storage(v), like.shape()))
         };
+        let gx_shape = [d.t, d.n, d.gh()];
         let mut grads = vec![
-            wrap(r.gx, &x[0]),
+            r.gx.map(|v| Tensor::from_storage(T::into_storage(v), &gx_shape)),
             wrap(r.w, &x[1]),
             wrap(r.b, &x[2]),
             wrap(r.h0, &x[3]),
@@ -381,10 +486,12 @@ pub(crate) fn backward(
         }
         Ok(grads)
     }
-    match gx.dtype() {
-        DType::F32 => go::<f32>(cell, reverse, d, x, out, saved, g, need),
-        _ => go::<f64>(cell, reverse, d, x, out, saved, g, need),
-    }
+    let mut grads = match w.dtype() {
+        DType::F32 => go::<f32>(cell, reverse, d, x, out, saved, g, need)?,
+        _ => go::<f64>(cell, reverse, d, x, out, saved, g, need)?,
+    };
+    grads[0] = grads[0].take().map(to_table).transpose()?;
+    Ok(grads)
 }
 
 #[cfg(test)]

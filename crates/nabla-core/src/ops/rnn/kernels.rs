@@ -277,7 +277,9 @@ fn at(off: usize, r: &Range<usize>) -> Range<usize> {
 
 /// The forward scan. `gx` `[t, n, g*h]`, `w` `[g*h, h]`, `b` `[g*h]`, `h0`, `c0` `[n, h]`
 /// (`c0` empty unless LSTM). Returns the output (`[t, n, h]`, for LSTM `[2, t, n, h]`: the h
-/// block, then the c block) and the saved activations `[t, n, saved_width]`.
+/// block, then the c block) and the saved activations `[t, n, saved_width]`. With `gx_rows`
+/// (`[t * n]`), row `r` of step `ti` of the projections starts at `gx[gx_rows[ti * n + r]]`
+/// (the rows of a table, picked by token) instead of `(ti * n + r) * g*h`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     cell: Cell,
@@ -288,8 +290,13 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     b: &[T],
     h0: &[T],
     c0: &[T],
+    gx_rows: Option<&[usize]>,
 ) -> (Vec<T>, Vec<T>) {
     let (nh, ngh, gw, h, g) = (d.n * d.h, d.n * d.gh(), d.gh(), d.h, d.g);
+    let gx_at = |ti: usize, r: usize| match gx_rows {
+        Some(o) => o[ti * d.n + r],
+        None => ti * ngh + r * gw,
+    };
     let sw = saved_width(cell, h);
     let lstm = cell == Cell::Lstm;
     let mut out = take_buffer::<T>(if lstm { 2 } else { 1 } * d.t * nh);
@@ -341,7 +348,7 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
         // MB): ask for the block's lines now, to arrive while the product runs
         for r in rows.clone() {
             for k in 0..g {
-                prefetch(&gx[ti * ngh + r * gw + k * h + j0..][..u]);
+                prefetch(&gx[gx_at(ti, r) + k * h + j0..][..u]);
             }
         }
         if let (Some(p), true) = (&packed, m > 0 && h > 0) {
@@ -379,8 +386,12 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
                 n: m,
                 u,
                 h,
-                gx: gx[ti * ngh + r0 * gw + j0..].as_ptr().cast(),
+                gx: match gx_rows {
+                    Some(_) => gx[j0..].as_ptr().cast(),
+                    None => gx[ti * ngh + r0 * gw + j0..].as_ptr().cast(),
+                },
                 gx_rs: gw,
+                gx_rows: gx_rows.map_or(std::ptr::null(), |o| o[ti * d.n + r0..].as_ptr()),
                 gh: ghb.as_ptr().cast(),
                 gh_rs: g * u,
                 b: b[j0..].as_ptr().cast(),
@@ -396,14 +407,15 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
                 sv_rs: sw,
             };
             // SAFETY: T is f32 and the CPU has AVX-512 (`simd_lstm`); the pointers address
-            // these rows' units of the block at step ti in gx, gh, b, c_{t-1} (all [m, ..]
-            // with the row strides given) and of the outputs, which only this call writes.
+            // these rows' units of the block at step ti in gx (rows with the stride given, or
+            // at the offsets of gx_rows), gh, b, c_{t-1} (all [m, ..] with the row strides
+            // given) and of the outputs, which only this call writes.
             unsafe { rows.run() };
             return;
         }
         for r in rows {
-            let (row, hrow, srow) = (r * gw, ti * nh + r * h, (ti * d.n + r) * sw);
-            let gxr = &gx[ti * ngh + row..][..gw];
+            let (hrow, srow) = (ti * nh + r * h, (ti * d.n + r) * sw);
+            let gxr = &gx[gx_at(ti, r)..][..gw];
             let ghr = &ghb[(r - r0) * g * u..][..g * u];
             let gate = |k: usize| &gxr[k * h + j0..][..u];
             let ghk = |k: usize| &ghr[k * u..][..u];

@@ -15,6 +15,9 @@ pub(super) struct LstmRows {
     pub(super) h: usize,
     pub(super) gx: *const f32,
     pub(super) gx_rs: usize,
+    /// When not null, row `r`'s `gx` starts `gx_rows[r]` after `gx` (rows picked from a
+    /// table) instead of `r * gx_rs`.
+    pub(super) gx_rows: *const usize,
     pub(super) gh: *const f32,
     pub(super) gh_rs: usize,
     pub(super) b: *const f32,
@@ -148,7 +151,11 @@ mod x86 {
         // the first `u` units of each row.
         unsafe {
             for r in 0..p.n {
-                let gx = p.gx.add(r * p.gx_rs);
+                let gx = if p.gx_rows.is_null() {
+                    p.gx.add(r * p.gx_rs)
+                } else {
+                    p.gx.add(*p.gx_rows.add(r))
+                };
                 let gh = p.gh.add(r * p.gh_rs);
                 let cp = p.cp.add(r * p.cp_rs);
                 let (co, ho) = (p.co.add(r * p.out_rs), p.ho.add(r * p.out_rs));
@@ -214,6 +221,7 @@ mod tests {
             h,
             gx: gx.as_ptr(),
             gx_rs: 4 * h,
+            gx_rows: std::ptr::null(),
             gh: gh.as_ptr(),
             gh_rs: 4 * u,
             b: b.as_ptr(),
