@@ -364,3 +364,39 @@ fn lstm_scan_rows_rejects_bad_tables_and_indices() {
         assert!(got.contains(key), "{what}: {got}");
     }
 }
+
+/// A scan of no steps: an empty output, zero gradients for the weights, the initial state's
+/// gradient zero too (in either direction).
+#[test]
+fn scans_of_no_steps_have_zero_gradients() {
+    use nabla_core::Var;
+    for reverse in [false, true] {
+        let vars = [
+            z(&[0, 2, 16]),
+            z(&[16, 4]),
+            z(&[16]),
+            z(&[2, 4]),
+            z(&[2, 4]),
+        ]
+        .map(|t| Var::new(&t));
+        let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
+        let y = x[0]
+            .lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse)
+            .unwrap();
+        assert_eq!(y.shape(), [0, 2, 4]);
+        let g = y
+            .sum()
+            .unwrap()
+            .add(&x[3].sum().unwrap())
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (i, v) in vars.iter().enumerate() {
+            let want = if i == 3 { 1.0 } else { 0.0 };
+            assert!(
+                v.grad(&g).unwrap().to_vec_f64().iter().all(|&e| e == want),
+                "input {i}, reverse {reverse}"
+            );
+        }
+    }
+}

@@ -671,24 +671,41 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
     }
     let dgh_all: &[T] = if gru { &dgh_own } else { &dgx };
     let gwt = need[1].then(|| {
-        // H_prev for every step, in time order
-        let mut hprev = take_buffer::<T>(d.t * nh);
-        for ti in 0..d.t {
-            let src = match prev(ti) {
-                Some(p) => &hs[p * nh..(p + 1) * nh],
-                None => h0,
-            };
-            hprev[ti * nh..(ti + 1) * nh].copy_from_slice(src);
-        }
+        // dW = dGᵀ [g*h, t*n] · H_prev [t*n, h], H_prev being h0 at the first step in scan
+        // order and the outputs shifted by one step elsewhere: two products, the step with h0
+        // and the others straight on the outputs (no copy of H_prev)
         let mut dw = take_buffer::<T>(gw * h);
-        // dW = dGᵀ [g*h, t*n] · H_prev [t*n, h]
+        if d.t == 0 {
+            dw.fill(T::ZERO);
+            return dw;
+        }
+        let (first, rest) = if reverse {
+            (d.t - 1, 0..d.t - 1)
+        } else {
+            (0, 1..d.t)
+        };
         gemm_into(
-            (gw, h, d.t * d.n),
+            (gw, h, d.n),
             &mut dw,
             false,
-            dgh_all,
+            &dgh_all[first * ngh..],
             (1, gw),
-            &hprev,
+            h0,
+            (h, 1),
+        );
+        // steps `rest` have H_prev = outputs of steps rest ± 1, contiguous
+        let shift = if reverse {
+            rest.start + 1
+        } else {
+            rest.start - 1
+        };
+        gemm_into(
+            (gw, h, rest.len() * d.n),
+            &mut dw,
+            true,
+            &dgh_all[rest.start * ngh..],
+            (1, gw),
+            &hs[shift * nh..],
             (h, 1),
         );
         dw
