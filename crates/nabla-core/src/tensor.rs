@@ -97,7 +97,6 @@ impl Tensor {
         t
     }
 
-    /// The result of an op: records the op when gradients are enabled and an input tracks them.
     /// A tensor with no graph node over `layout` of a shared `storage`.
     pub(crate) fn view_of(storage: Arc<Storage>, layout: Layout) -> Tensor {
         Tensor(Arc::new(Inner {
@@ -110,6 +109,7 @@ impl Tensor {
         }))
     }
 
+    /// The result of an op: records the op when gradients are enabled and an input tracks them.
     pub(crate) fn from_op(storage: Storage, shape: &[usize], op: Op, inputs: &[&Tensor]) -> Tensor {
         Self::view_op(Arc::new(storage), Layout::contiguous(shape), op, inputs)
     }

@@ -11,6 +11,39 @@ fn err(r: nabla_core::Result<Tensor>) -> String {
     r.expect_err("expected an error").to_string()
 }
 
+fn bits(t: &Tensor) -> Vec<u64> {
+    t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
+}
+
+/// An LSTM scan's operands as variables: `first` (gx or a table), `w_hh` `[4H, H]`, `b_hh`,
+/// `h0` and `c0` `[n, H]`, random and scaled by 0.3.
+fn lstm_vars(
+    dtype: DType,
+    first: &[usize],
+    n: usize,
+    h: usize,
+    r: &mut nabla_core::Mt19937,
+) -> [nabla_core::Var; 5] {
+    let mut mk = |s: &[usize]| {
+        nabla_core::Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap())
+    };
+    [
+        mk(first),
+        mk(&[4 * h, h]),
+        mk(&[4 * h]),
+        mk(&[n, h]),
+        mk(&[n, h]),
+    ]
+}
+
+/// The bits of `y` and of every variable's gradient under the loss `sum(y * wy)`.
+fn bits_and_grads(y: &Tensor, wy: &Tensor, vars: &[nabla_core::Var]) -> Vec<Vec<u64>> {
+    let g = y.mul(wy).unwrap().sum().unwrap().backward().unwrap();
+    let mut out = vec![bits(y)];
+    out.extend(vars.iter().map(|v| bits(v.grad(&g).unwrap())));
+    out
+}
+
 #[test]
 fn lstm_scan_rejects_shapes_that_do_not_fit() {
     // T = 3, N = 2, H = 4: gx [3, 2, 16], w_hh [16, 4], b_hh [16], h0 = c0 = [2, 4]
@@ -134,9 +167,6 @@ fn lstm_scan_matches_pytorch_on_one_step() {
 #[test]
 fn scans_are_bitwise_identical_for_any_thread_count() {
     use nabla_core::{Mt19937, Var};
-    fn bits(t: &Tensor) -> Vec<u64> {
-        t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
-    }
     let work = |dtype: DType, n: usize| {
         let r = &mut Mt19937::new(5);
         let (t, h) = (5, 200);
@@ -211,23 +241,11 @@ fn scans_are_bitwise_identical_for_any_thread_count() {
 #[test]
 fn lstm_scan_h_is_the_h_half_of_lstm_scan_bitwise() {
     use nabla_core::{Mt19937, Var};
-    fn bits(t: &Tensor) -> Vec<u64> {
-        t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
-    }
     for (dtype, n) in [(DType::F32, 9), (DType::F32, 35), (DType::F64, 9)] {
         for reverse in [false, true] {
             let r = &mut Mt19937::new(11);
             let (t, h) = (4, 70);
-            let mk = |s: &[usize], r: &mut Mt19937| {
-                Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap())
-            };
-            let vars = [
-                mk(&[t, n, 4 * h], r),
-                mk(&[4 * h, h], r),
-                mk(&[4 * h], r),
-                mk(&[n, h], r),
-                mk(&[n, h], r),
-            ];
+            let vars = lstm_vars(dtype, &[t, n, 4 * h], n, h, r);
             let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
             let wy = Tensor::randn(&[t, n, h], dtype, r).unwrap();
             let run = |h_only: bool| {
@@ -238,10 +256,7 @@ fn lstm_scan_h_is_the_h_half_of_lstm_scan_bitwise() {
                         .and_then(|y| y.narrow(0, 0, 1)?.reshape(&[t, n, h]))
                 }
                 .unwrap();
-                let g = y.mul(&wy).unwrap().sum().unwrap().backward().unwrap();
-                let mut out = vec![bits(&y)];
-                out.extend(vars.iter().map(|v| bits(v.grad(&g).unwrap())));
-                out
+                bits_and_grads(&y, &wy, &vars)
             };
             let (got, want) = (run(true), run(false));
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
@@ -260,23 +275,11 @@ fn lstm_scan_h_is_the_h_half_of_lstm_scan_bitwise() {
 #[test]
 fn lstm_scan_rows_is_index_select_then_the_scan_bitwise() {
     use nabla_core::{Mt19937, Var};
-    fn bits(t: &Tensor) -> Vec<u64> {
-        t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
-    }
     for (dtype, n) in [(DType::F32, 9), (DType::F32, 35), (DType::F64, 9)] {
         for reverse in [false, true] {
             let r = &mut Mt19937::new(12);
             let (t, h, v) = (4, 70, 7);
-            let mk = |s: &[usize], r: &mut Mt19937| {
-                Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap())
-            };
-            let vars = [
-                mk(&[v, 4 * h], r),
-                mk(&[4 * h, h], r),
-                mk(&[4 * h], r),
-                mk(&[n, h], r),
-                mk(&[n, h], r),
-            ];
+            let vars = lstm_vars(dtype, &[v, 4 * h], n, h, r);
             // rows 0..5 only (5 and 6 unused), repeats within a step
             let ids: Vec<i64> = (0..t * n).map(|i| (i * i % 5) as i64).collect();
             let idx = Tensor::from_vec(ids, &[t, n]).unwrap();
@@ -291,10 +294,7 @@ fn lstm_scan_rows_is_index_select_then_the_scan_bitwise() {
                         .and_then(|gx| gx.lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse))
                 }
                 .unwrap();
-                let g = y.mul(&wy).unwrap().sum().unwrap().backward().unwrap();
-                let mut out = vec![bits(&y)];
-                out.extend(vars.iter().map(|v| bits(v.grad(&g).unwrap())));
-                out
+                bits_and_grads(&y, &wy, &vars)
             };
             let (got, want) = (run(true), run(false));
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {

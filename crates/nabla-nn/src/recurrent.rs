@@ -241,16 +241,14 @@ impl DirWeights {
     ) -> Result<Tensor> {
         let w = self.w_hh.as_tensor();
         let b = self.b_hh.as_ref().map(Var::as_tensor);
-        let zeros;
-        let c0 = match c0 {
-            Some(c) => c,
-            None => {
-                zeros = h0.zeros_like();
-                &zeros
-            }
-        };
-        self.project_rows(table)?
-            .lstm_scan_rows(idx, &w, b.as_ref(), h0, c0, reverse)
+        self.project_rows(table)?.lstm_scan_rows(
+            idx,
+            &w,
+            b.as_ref(),
+            h0,
+            &c0_or_zeros(c0, h0),
+            reverse,
+        )
     }
 
     /// The scan of one direction over the projections `gx` `[T, N, G*H]`: returns the outputs
@@ -271,14 +269,7 @@ impl DirWeights {
             Kind::Rnn(nl) => Ok((gx.rnn_scan(&w, b.as_ref(), h0, nl, reverse)?, None)),
             Kind::Gru => Ok((gx.gru_scan(&w, b.as_ref(), h0, reverse)?, None)),
             Kind::Lstm => {
-                let zeros;
-                let c0 = match c0 {
-                    Some(c) => c,
-                    None => {
-                        zeros = h0.zeros_like();
-                        &zeros
-                    }
-                };
+                let c0 = &c0_or_zeros(c0, h0);
                 if !cells {
                     return Ok((gx.lstm_scan_h(&w, b.as_ref(), h0, c0, reverse)?, None));
                 }
@@ -291,6 +282,11 @@ impl DirWeights {
             }
         }
     }
+}
+
+/// An LSTM's initial cell state: `c0`, or zeros shaped as `h0`.
+fn c0_or_zeros(c0: Option<&Tensor>, h0: &Tensor) -> Tensor {
+    c0.cloned().unwrap_or_else(|| h0.zeros_like())
 }
 
 /// The input of a stack's first layer: a sequence of feature vectors, or the rows of an

@@ -87,7 +87,7 @@ impl Tensor {
             RnnNonlinearity::Tanh => Cell::Tanh,
             RnnNonlinearity::Relu => Cell::Relu,
         };
-        scan(cell, reverse, self, w_hh, b_hh, h0, None, false, None)
+        scan(cell, reverse, self, w_hh, b_hh, h0, None, Out::Full)
     }
 
     /// One direction of an LSTM over a sequence, PyTorch's gates i, f, g, o: with `self` =
@@ -117,8 +117,7 @@ impl Tensor {
             b_hh,
             h0,
             Some(c0),
-            false,
-            None,
+            Out::Full,
         )
     }
 
@@ -136,17 +135,7 @@ impl Tensor {
         c0: &Tensor,
         reverse: bool,
     ) -> Result<Tensor> {
-        scan(
-            Cell::Lstm,
-            reverse,
-            self,
-            w_hh,
-            b_hh,
-            h0,
-            Some(c0),
-            true,
-            None,
-        )
+        scan(Cell::Lstm, reverse, self, w_hh, b_hh, h0, Some(c0), Out::H)
     }
 
     /// [`Tensor::lstm_scan_h`] over the rows of a table picked by index: with `self` a table
@@ -177,8 +166,7 @@ impl Tensor {
             b_hh,
             h0,
             Some(c0),
-            true,
-            Some(idx),
+            Out::Rows(idx),
         )
     }
 
@@ -197,7 +185,7 @@ impl Tensor {
         h0: &Tensor,
         reverse: bool,
     ) -> Result<Tensor> {
-        scan(Cell::Gru, reverse, self, w_hh, b_hh, h0, None, false, None)
+        scan(Cell::Gru, reverse, self, w_hh, b_hh, h0, None, Out::Full)
     }
 }
 
@@ -270,7 +258,19 @@ fn check(
     Ok(Dims { t, n, h, g })
 }
 
-/// The scans' forward: with `h_only` (LSTM only), the output is the h half of the result.
+/// What an LSTM scan returns (the other cells: always `Full`).
+#[derive(Clone, Copy)]
+enum Out<'a> {
+    /// `[2, T, N, H]`: h and c.
+    Full,
+    /// `[T, N, H]`: h alone ([`Tensor::lstm_scan_h`]).
+    H,
+    /// h alone, `gx` being a table whose rows `idx` `[T, N]` picks
+    /// ([`Tensor::lstm_scan_rows`]).
+    Rows(&'a Tensor),
+}
+
+/// The scans' forward.
 #[allow(clippy::too_many_arguments)]
 fn scan(
     cell: Cell,
@@ -280,13 +280,12 @@ fn scan(
     b: Option<&Tensor>,
     h0: &Tensor,
     c0: Option<&Tensor>,
-    h_only: bool,
-    rows: Option<&Tensor>,
+    what: Out<'_>,
 ) -> Result<Tensor> {
-    // with `rows`, `gx` is a table and row r of step t its row rows[t, r]
-    let (d, offsets, rows) = match rows {
-        None => (check(cell, gx, gx.shape(), w, b, h0, c0)?, None, None),
-        Some(idx) => {
+    // with `Rows`, `gx` is a table and row r of step t its row idx[t, r]
+    let (d, offsets, rows) = match what {
+        Out::Full | Out::H => (check(cell, gx, gx.shape(), w, b, h0, c0)?, None, None),
+        Out::Rows(idx) => {
             let name = "lstm_scan_rows";
             if gx.rank() != 2 || idx.rank() != 2 {
                 return Err(Error::shape(
@@ -342,7 +341,7 @@ fn scan(
     };
     let saved_shape = [d.t, d.n, kernels::saved_width(cell, d.h)];
     let out = Arc::new(out);
-    let hc = (h_only && cell == Cell::Lstm)
+    let hc = (cell == Cell::Lstm && !matches!(what, Out::Full))
         .then(|| Tensor::view_of(Arc::clone(&out), Layout::contiguous(&[2, d.t, d.n, d.h])));
     let op = match cell {
         Cell::Tanh | Cell::Relu => Op::RnnScan {
