@@ -104,6 +104,9 @@ pub(crate) fn gather<T: Copy + Send + Sync>(src: &[T], layout: &Layout, dst: &mu
     let n = layout.numel();
     let dst = &mut dst[..n];
     let runs = Runs::of(layout);
+    if transposes(&runs) {
+        return gather_transposed(src, &runs, dst);
+    }
     let out = SharedMut::new(dst);
     split(n, |r| {
         runs.for_each(r, |i, o, k| {
@@ -120,6 +123,75 @@ pub(crate) fn gather<T: Copy + Send + Sync>(src: &[T], layout: &Layout, dst: &mu
             }
         })
     });
+}
+
+/// Side of the square tiles of [`gather_transposed`].
+const TILE: usize = 16;
+
+/// Whether the runs are the columns of a matrix stored the other way round: strided runs
+/// whose next dim out is contiguous (a transposed view such as `w.t()`), long enough both
+/// ways for tiles to pay.
+fn transposes(r: &Runs) -> bool {
+    r.step > 1 && r.len >= TILE && r.outer.last().is_some_and(|&(d, s)| s == 1 && d >= TILE)
+}
+
+/// [`gather`] for [`transposes`]'s runs, in `TILE x TILE` tiles: each tile reads `TILE`
+/// contiguous pieces of the source and writes `TILE` of the destination, where the run by
+/// run copy would read one element per cache line. The tiles of output rows are split
+/// across the threads when the copy is large.
+fn gather_transposed<T: Copy + Send + Sync>(src: &[T], runs: &Runs, dst: &mut [T]) {
+    let (cols, step) = (runs.len, runs.step);
+    let (rows, _) = *runs.outer.last().expect("transposes() saw an outer dim");
+    let outer = &runs.outer[..runs.outer.len() - 1];
+    let mats: usize = outer.iter().map(|&(d, _)| d).product();
+    let bands = rows.div_ceil(TILE);
+    // 32-bit elements: whole tiles through AVX-512 registers
+    let wide = std::mem::size_of::<T>() == 4 && crate::ops::avx512f();
+    let out = SharedMut::new(dst);
+    let band = |u: usize| {
+        let (m, b) = (u / bands, u % bands);
+        // the source offset of matrix m (row-major over the outer dims)
+        let (mut base, mut rest) = (runs.offset, m);
+        for &(d, s) in outer.iter().rev() {
+            base += (rest % d) * s;
+            rest /= d;
+        }
+        let (r0, r1) = (b * TILE, ((b + 1) * TILE).min(rows));
+        // SAFETY: band (m, b) alone writes output rows r0..r1 of matrix m.
+        let d = unsafe { out.range((m * rows + r0) * cols..(m * rows + r1) * cols) };
+        let mut c0 = 0;
+        while c0 < cols {
+            let c1 = (c0 + TILE).min(cols);
+            #[cfg(target_arch = "x86_64")]
+            if wide && r1 - r0 == TILE && c1 - c0 == TILE {
+                // SAFETY: AVX-512F checked; T is 4 bytes wide and moved as bits; the tile's
+                // 16 source pieces and 16 output rows lie inside `src` and `d`.
+                unsafe {
+                    crate::ops::transpose16::tile(
+                        src.as_ptr().add(base + c0 * step + r0).cast(),
+                        step,
+                        d.as_mut_ptr().add(c0).cast(),
+                        cols,
+                    );
+                }
+                c0 = c1;
+                continue;
+            }
+            for c in c0..c1 {
+                let piece = &src[base + c * step + r0..][..r1 - r0];
+                for (r, &v) in piece.iter().enumerate() {
+                    d[r * cols + c] = v;
+                }
+            }
+            c0 = c1;
+        }
+    };
+    let units = mats * bands;
+    if runs.len * rows * mats >= PAR_ELEMS && threads() > 1 {
+        crate::parallel::for_ranges(units, 1, |us| us.for_each(band));
+    } else {
+        (0..units).for_each(band);
+    }
 }
 
 /// `dst` = `value` everywhere except at the layout's offsets, where `dst[offset(i)] = src[i]`:
@@ -296,6 +368,49 @@ mod tests {
         let mut got = vec![0f32; big.numel()];
         pool.install(|| scatter_fill(&src, &l, &mut got, -1.0));
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn transposed_gathers_copy_tile_by_tile_and_the_ragged_edges() {
+        // whole tiles, ragged edges both ways, a batch of matrices, a narrowed source, a
+        // transpose whose runs are too short for tiles
+        let cases = [
+            Layout::contiguous(&[48, 32]).permute(&[1, 0]),
+            Layout::contiguous(&[37, 21]).permute(&[1, 0]),
+            Layout::contiguous(&[3, 33, 17]).permute(&[0, 2, 1]),
+            Layout::contiguous(&[2, 3, 40, 18]).permute(&[1, 0, 3, 2]),
+            Layout::contiguous(&[50, 40])
+                .narrow(0, 3, 40)
+                .narrow(1, 5, 30)
+                .permute(&[1, 0]),
+            Layout::contiguous(&[16, 15]).permute(&[1, 0]),
+            // large enough to split across the threads
+            Layout::contiguous(&[700, 300]).permute(&[1, 0]),
+        ];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for (i, l) in cases.into_iter().enumerate() {
+            assert_eq!(transposes(&Runs::of(&l)), i != 5, "{l:?}");
+            let n = l.numel() + 2000;
+            let s32: Vec<u32> = (0..n as u32).collect();
+            let want: Vec<u32> = offsets(&l).iter().map(|&o| s32[o]).collect();
+            let mut got = vec![u32::MAX; want.len()];
+            gather(&s32, &l, &mut got);
+            assert_eq!(got, want, "{l:?}");
+            let mut got = vec![u32::MAX; want.len()];
+            if i != 5 {
+                pool.install(|| gather_transposed(&s32, &Runs::of(&l), &mut got));
+                assert_eq!(got, want, "{l:?} on 2 threads");
+            }
+            // 8-byte elements take the scalar tiles
+            let s64: Vec<u64> = (0..n as u64).collect();
+            let want: Vec<u64> = offsets(&l).iter().map(|&o| s64[o]).collect();
+            let mut got = vec![u64::MAX; want.len()];
+            gather(&s64, &l, &mut got);
+            assert_eq!(got, want, "{l:?} u64");
+        }
     }
 
     #[test]

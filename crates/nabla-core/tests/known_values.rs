@@ -627,6 +627,48 @@ fn threaded_matmul_of_strided_operands_matches_a_reference() {
     }
 }
 
+/// A large right operand stored column by column (`x @ w.t()`, copied to row-major order
+/// before the product), alone and in a batch of two, against an f64 reference.
+#[test]
+fn products_with_a_large_transposed_rhs_match_a_reference() {
+    let r = &mut Mt19937::new(9);
+    let (m, k, n) = (40, 1024, 520);
+    for dtype in [DType::F32, DType::F64] {
+        for batch in [1, 2] {
+            let a = Tensor::randn(&[batch, m, k], dtype, r).unwrap();
+            let b = Tensor::randn(&[batch, n, k], dtype, r)
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap();
+            let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
+            for threads in [1, 2] {
+                let c = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| a.matmul(&b).unwrap());
+                assert_eq!(c.shape(), &[batch, m, n]);
+                let cv = c.to_vec_f64();
+                for bi in 0..batch {
+                    for i in (0..m).step_by(9) {
+                        for j in (0..n).step_by(5) {
+                            let want: f64 = (0..k)
+                                .map(|p| av[(bi * m + i) * k + p] * bv[(bi * k + p) * n + j])
+                                .sum();
+                            let got = cv[(bi * m + i) * n + j];
+                            let tol = if dtype == DType::F32 { 1e-3 } else { 1e-10 };
+                            assert!(
+                                (got - want).abs() < tol,
+                                "{dtype} [{bi}, {i}, {j}] on {threads} threads: {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Comparisons work in the dtype itself: i64 values beyond 2^53 (equal as f64) stay distinct.
 #[test]
 fn i64_comparisons_are_exact_beyond_2_pow_53() {

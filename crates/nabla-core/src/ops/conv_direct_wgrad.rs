@@ -5,6 +5,8 @@
 
 use super::conv_direct::row_offsets;
 use super::im2col::ConvGeom;
+#[cfg(target_arch = "x86_64")]
+use super::transpose16::transpose16;
 use super::unfold::Padded;
 use crate::dtype::{as_f32, as_f32_mut, Float};
 use crate::storage::StorageElem;
@@ -79,69 +81,6 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
         },
     );
     Some(dw)
-}
-
-/// The permute indices of [`transpose16`]'s stage `b`: lane `j` of the first result takes
-/// lane `j` of the first source where bit `b` of `j` is clear, else lane `j - b` of the second;
-/// the second result takes lane `j + b` of the first or lane `j` of the second.
-const fn stage_index(b: usize, second: bool) -> [i32; 16] {
-    let mut out = [0i32; 16];
-    let mut j = 0;
-    while j < 16 {
-        out[j] = match (j & b == 0, second) {
-            (true, false) => j,
-            (false, false) => 16 + j - b,
-            (true, true) => j + b,
-            (false, true) => 16 + j,
-        } as i32;
-        j += 1;
-    }
-    out
-}
-
-const STAGES: [[[i32; 16]; 2]; 4] = [
-    [stage_index(8, false), stage_index(8, true)],
-    [stage_index(4, false), stage_index(4, true)],
-    [stage_index(2, false), stage_index(2, true)],
-    [stage_index(1, false), stage_index(1, true)],
-];
-
-/// One stage of [`transpose16`]: rows `i` and `i + B` (bit `B` of `i` clear) exchange their
-/// off-diagonal `B`-lane blocks.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn stage<const B: usize>(r: &mut [__m512; 16], idx: &[[i32; 16]; 2]) {
-    // SAFETY: the index arrays hold 16 i32 each.
-    let (lo, hi) = unsafe {
-        (
-            _mm512_loadu_si512(idx[0].as_ptr().cast()),
-            _mm512_loadu_si512(idx[1].as_ptr().cast()),
-        )
-    };
-    for i in 0..16 {
-        if i & B == 0 {
-            let (a, c) = (r[i], r[i + B]);
-            r[i] = _mm512_permutex2var_ps(a, lo, c);
-            r[i + B] = _mm512_permutex2var_ps(a, hi, c);
-        }
-    }
-}
-
-/// Transposes 16 vectors of 16 lanes in place: lane `j` of vector `i` goes to lane `i` of
-/// vector `j` (four stages of two-source permutes: at stage `b` the off-diagonal `b x b`
-/// blocks of each `2b x 2b` block swap).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn transpose16(r: &mut [__m512; 16]) {
-    // SAFETY: forwarded (AVX-512F).
-    unsafe {
-        stage::<8>(r, &STAGES[0]);
-        stage::<4>(r, &STAGES[1]);
-        stage::<2>(r, &STAGES[2]);
-        stage::<1>(r, &STAGES[3]);
-    }
 }
 
 /// `gyt[q(pos)][o] = gy[o][pos]` for `o < og` and the `p` real positions, `q(pos)` being
@@ -300,33 +239,4 @@ unsafe fn transpose_gy(_: &[f32], _: usize, _: usize, _: (usize, usize), _: usiz
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn weight_grad_image(_: &[f32], _: &[usize], _: &[f32], _: usize, _: usize, _: &mut [f32]) {
     unreachable!("avx512f() is false off x86_64")
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transpose16_transposes() {
-        if !crate::ops::avx512f() {
-            return;
-        }
-        let m: Vec<f32> = (0..256).map(|k| k as f32).collect();
-        // SAFETY: avx512f() checked the CPU; m holds 16 rows of 16.
-        let t = unsafe {
-            let mut r: [__m512; 16] =
-                std::array::from_fn(|i| _mm512_loadu_ps(m.as_ptr().add(16 * i)));
-            transpose16(&mut r);
-            let mut out = vec![0.0f32; 256];
-            for (i, r) in r.iter().enumerate() {
-                _mm512_storeu_ps(out.as_mut_ptr().add(16 * i), *r);
-            }
-            out
-        };
-        for i in 0..16 {
-            for j in 0..16 {
-                assert_eq!(t[16 * i + j], m[16 * j + i], "({i}, {j})");
-            }
-        }
-    }
 }

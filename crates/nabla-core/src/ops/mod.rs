@@ -21,6 +21,7 @@ mod pool_simd;
 pub(crate) mod reduce;
 pub(crate) mod rnn;
 pub(crate) mod shape;
+pub(crate) mod transpose16;
 pub(crate) mod unary;
 mod unfold;
 
