@@ -645,3 +645,82 @@ fn random_stride_1_geometries_match_the_definitions() {
         check_against_definitions(&x, &wt, &b, o, 2e-4, true, rr.next_u32(), &what);
     }
 }
+
+/// `conv2d_relu` is `conv2d` then `relu`, bit for bit: values (an input NaN spreads to its
+/// windows and relu keeps it; output channel 0 is its bias alone), first-order gradients of
+/// every input and second-order ones, on every kernel path (the direct kernel, im2col for
+/// strides > 1, groups, f64) and on 1 and 2 threads.
+#[test]
+fn conv2d_relu_is_conv2d_then_relu_bit_for_bit() {
+    let r = &mut Mt19937::new(12);
+    for dtype in [DType::F32, DType::F64] {
+        for (xs, ws, o, bias) in conv_cases() {
+            let mut xv = randn(&xs, dtype, r).to_vec_f64();
+            xv[xs[2] * xs[3] / 2] = f64::NAN;
+            let x = Tensor::from_vec(xv, &xs).unwrap().to_dtype(dtype).unwrap();
+            let mut wv = randn(&ws, dtype, r).to_vec_f64();
+            let per_o = wv.len() / ws[0];
+            wv[..per_o].fill(0.0); // output channel 0: only the bias
+            let w = Tensor::from_vec(wv, &ws).unwrap().to_dtype(dtype).unwrap();
+            let mut bv = randn(&[ws[0]], dtype, r).to_vec_f64();
+            bv[0] = -0.0;
+            let b = Tensor::from_vec(bv, &[ws[0]])
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let run = |fused: bool, threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| {
+                        let (xv, wv, bv) = (Var::new(&x), Var::new(&w), Var::new(&b));
+                        let (xt, wt, bt) = (xv.as_tensor(), wv.as_tensor(), bv.as_tensor());
+                        let b = bias.then_some(&bt);
+                        let y = if fused {
+                            xt.conv2d_relu(&wt, b, o).unwrap()
+                        } else {
+                            xt.conv2d(&wt, b, o).unwrap().relu().unwrap()
+                        };
+                        let c = Tensor::ones(y.shape(), dtype).mul_scalar(0.5).unwrap();
+                        let loss = y.mul(&c).unwrap().sum().unwrap();
+                        let g1 = loss.backward().unwrap();
+                        // second order: d/dw of sum(dL/dx ^ 2)
+                        let y2 = if fused {
+                            xt.conv2d_relu(&wt, b, o).unwrap()
+                        } else {
+                            xt.conv2d(&wt, b, o).unwrap().relu().unwrap()
+                        };
+                        let g = y2
+                            .sqr()
+                            .unwrap()
+                            .sum()
+                            .unwrap()
+                            .backward_with(None, true)
+                            .unwrap();
+                        let gx = xv.grad(&g).unwrap().clone();
+                        let g2 = gx.sqr().unwrap().sum().unwrap().backward().unwrap();
+                        let mut v = vec![
+                            bits(&y),
+                            bits(xv.grad(&g1).unwrap()),
+                            bits(wv.grad(&g1).unwrap()),
+                        ];
+                        if bias {
+                            v.push(bits(bv.grad(&g1).unwrap()));
+                        }
+                        v.push(bits(wv.grad(&g2).unwrap()));
+                        v
+                    })
+            };
+            let want = run(false, 1);
+            let nan = want[0].iter().any(|&v| f64::from_bits(v).is_nan());
+            assert!(nan, "{xs:?}: no NaN output");
+            for threads in [1, 2] {
+                assert!(
+                    run(true, threads) == want,
+                    "{dtype} {xs:?} {ws:?} {o:?} on {threads} threads"
+                );
+            }
+        }
+    }
+}

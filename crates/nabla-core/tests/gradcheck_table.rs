@@ -1056,6 +1056,25 @@ fn table() -> Vec<Case> {
         move |x| x[0].conv2d(&x[1], None, cv.with_padding(1, 0))?.tanh(),
     ));
     c.push(case(
+        // a positive input; output channel 0 has positive weights (every output > 0), channel
+        // 1 negative ones (every output < 0, gradient 0): no output near the kink
+        "conv2d_relu stride (1, 2), bias, one channel on each side of 0",
+        &["conv2d_relu"],
+        vec![
+            uniform(&[2, 2, 5, 6], 0.5, 1.5, r),
+            Tensor::cat(
+                &[
+                    &uniform(&[1, 2, 2, 3], 0.2, 1.0, r),
+                    &uniform(&[1, 2, 2, 3], -1.0, -0.2, r),
+                ],
+                0,
+            )
+            .unwrap(),
+            uniform(&[2], -0.1, 0.1, r),
+        ],
+        move |x| x[0].conv2d_relu(&x[1], Some(&x[2]), cv.with_stride(1, 2)),
+    ));
+    c.push(case(
         "conv1d stride 2, padding 1, dilation 2, groups 2, bias",
         &["conv2d", "reshape"],
         vec![randn(&[2, 4, 9], r), randn(&[4, 2, 3], r), randn(&[4], r)],

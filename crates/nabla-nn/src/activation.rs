@@ -56,6 +56,9 @@ impl Module for Activation {
             Activation::LogSoftmax(_) => "LogSoftmax",
         }
     }
+    fn is_relu(&self) -> bool {
+        *self == Activation::ReLU
+    }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         let y = self.apply(x)?;
         if crate::health::collecting() {

@@ -188,6 +188,25 @@ impl Conv2d {
     pub fn out_channels(&self) -> usize {
         self.out_channels
     }
+
+    /// The convolution, through ReLU with `relu` (one fused primitive).
+    fn conv(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let w = self.weight.as_tensor();
+        let b = self.bias.as_ref().map(Var::as_tensor);
+        let padded;
+        let x = if self.same {
+            let d = self.opts.dilation;
+            padded = pad_same(x, &[self.kernel.0, self.kernel.1], &[d.0, d.1])?;
+            &padded
+        } else {
+            x
+        };
+        if relu {
+            x.conv2d_relu(&w, b.as_ref(), self.opts)
+        } else {
+            x.conv2d(&w, b.as_ref(), self.opts)
+        }
+    }
 }
 
 impl Module for Conv2d {
@@ -195,15 +214,10 @@ impl Module for Conv2d {
         "Conv2d"
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        let w = self.weight.as_tensor();
-        let b = self.bias.as_ref().map(Var::as_tensor);
-        if self.same {
-            let d = self.opts.dilation;
-            let xp = pad_same(x, &[self.kernel.0, self.kernel.1], &[d.0, d.1])?;
-            xp.conv2d(&w, b.as_ref(), self.opts)
-        } else {
-            x.conv2d(&w, b.as_ref(), self.opts)
-        }
+        self.conv(x, false)
+    }
+    fn forward_relu(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Option<Result<Tensor>> {
+        Some(self.conv(x, true))
     }
     fn parameters(&self) -> Vec<(String, Var)> {
         weight_and_bias(&self.weight, &self.bias)

@@ -198,9 +198,25 @@ pub trait Module: Send {
     ) -> Option<Result<Tensor>> {
         None
     }
+    /// Whether this layer is an elementwise ReLU, so that [`crate::Sequential`] can run the
+    /// layer before it through its [`Module::forward_relu`].
+    fn is_relu(&self) -> bool {
+        false
+    }
+    /// `relu(self.forward(x))` computed in one pass (`Conv2d`: the fused `conv2d_relu`, with
+    /// the same values and gradients bit for bit). `None`: no such path.
+    fn forward_relu(&self, _x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 impl<M: Module + ?Sized> Module for Box<M> {
+    fn is_relu(&self) -> bool {
+        (**self).is_relu()
+    }
+    fn forward_relu(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Option<Result<Tensor>> {
+        (**self).forward_relu(x, ctx)
+    }
     fn lookup_table(&self) -> Option<Tensor> {
         (**self).lookup_table()
     }

@@ -83,6 +83,20 @@ impl Module for Sequential {
                     continue;
                 }
             }
+            // a layer followed by ReLU that computes both in one pass (Conv2d), unless the
+            // ReLU's output is inspected on its own (health statistics, anomaly paths)
+            let fuse = self.layers.get(i + 1).is_some_and(|n| n.is_relu())
+                && !crate::health::collecting()
+                && !nabla_core::anomaly::is_anomaly_enabled();
+            if fuse {
+                let _path = nabla_core::anomaly::scope(i, l.kind());
+                if let Some(r) = l.forward_relu(&h, ctx) {
+                    // only the layer itself can fail
+                    h = r.map_err(|e| e.context(format!("layer {i} ({})", l.kind())))?;
+                    i += 2;
+                    continue;
+                }
+            }
             let _path = nabla_core::anomaly::scope(i, l.kind());
             h = l
                 .forward(&h, ctx)

@@ -189,3 +189,60 @@ fn bad_inputs_are_errors_naming_the_layer() {
     assert!(e.contains("max_pool2d"), "{e}");
     assert!(MaxPool2d::new(2).output_shape(&[1, 9]).is_err());
 }
+
+/// A `Conv2d` followed by `ReLU` in a `Sequential` runs as one fused `conv2d_relu`: the same
+/// output and parameter gradients bit for bit as the layers one by one (f64 and the other
+/// kernel paths: `conv2d_relu_is_conv2d_then_relu_bit_for_bit` in nabla-core); while health
+/// statistics are collected the ReLU runs on its own (its statistics are there).
+#[test]
+fn sequential_fuses_conv2d_and_relu_bit_for_bit() {
+    let mut rng = Mt19937::new(4);
+    let m = Sequential::new()
+        .append(Conv2d::new(2, 8, 3, &mut rng).unwrap())
+        .append(Activation::ReLU)
+        .append(MaxPool2d::new(2))
+        .append(
+            Conv2d::with_options(8, 6, (3, 3), Conv2dOptions::default(), true, &mut rng)
+                .unwrap()
+                .padding_same()
+                .unwrap(),
+        )
+        .append(Activation::ReLU)
+        .append(Flatten::default())
+        .append(Linear::new(6 * 4 * 4, 3, &mut rng).unwrap());
+    let x = Tensor::randn(&[3, 2, 10, 10], DType::F32, &mut rng).unwrap();
+    let t = Tensor::from_vec(vec![0i64, 2, 1], &[3]).unwrap();
+    let bits = |v: &Tensor| -> Vec<u64> { v.to_vec_f64().iter().map(|x| x.to_bits()).collect() };
+    let run = |fused: bool| {
+        let mut ctx = ForwardCtx::eval();
+        let y = if fused {
+            m.forward(&x, &mut ctx).unwrap()
+        } else {
+            let mut h = x.clone();
+            for l in m.layers() {
+                h = l.forward(&h, &mut ctx).unwrap();
+            }
+            h
+        };
+        let g = loss::cross_entropy(&y, &t, Default::default())
+            .unwrap()
+            .backward()
+            .unwrap();
+        let mut v = vec![bits(&y)];
+        for (_, p) in m.parameters() {
+            v.push(bits(p.grad(&g).unwrap()));
+        }
+        v
+    };
+    let want = run(false);
+    assert!(run(true) == want, "fused and unfused differ");
+    let pair = Sequential::new()
+        .append(Conv2d::new(2, 4, 3, &mut rng).unwrap())
+        .append(Activation::ReLU);
+    let op = |ctx: &mut ForwardCtx| pair.forward(&x, ctx).unwrap().op_name();
+    assert_eq!(op(&mut ForwardCtx::eval()), Some("conv2d_relu"));
+    let _h = health::collect();
+    assert!(run(true) == want, "while collecting");
+    assert_eq!(health::take().len(), 2, "one statistic per ReLU");
+    assert_eq!(op(&mut ForwardCtx::eval()), Some("relu"));
+}

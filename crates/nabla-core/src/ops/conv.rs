@@ -276,13 +276,20 @@ fn data<'a, T: StorageElem>(t: &'a Tensor) -> Result<std::borrow::Cow<'a, [T]>> 
     t.data::<T>()
 }
 
-/// `conv2d` as a recorded primitive.
-pub(crate) fn conv_op(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
+/// `conv2d` as a recorded primitive (with `relu`: `relu(conv2d(..))`, one primitive).
+pub(crate) fn conv_op(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    g: &ConvGeom,
+    relu: bool,
+) -> Result<Tensor> {
     fn go<T: crate::dtype::Float + StorageElem>(
         x: &Tensor,
         w: &Tensor,
         b: Option<&Tensor>,
         g: &ConvGeom,
+        relu: bool,
     ) -> Result<Vec<T>> {
         let bias = b.map(data::<T>).transpose()?;
         Ok(im2col::conv_forward(
@@ -290,21 +297,22 @@ pub(crate) fn conv_op(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeom) 
             &data(w)?,
             bias.as_deref(),
             g,
+            relu,
         ))
     }
     let s = match x.dtype() {
-        DType::F32 => Storage::F32(go(x, w, b, g)?),
-        DType::F64 => Storage::F64(go(x, w, b, g)?),
+        DType::F32 => Storage::F32(go(x, w, b, g, relu)?),
+        DType::F64 => Storage::F64(go(x, w, b, g, relu)?),
         DType::I64 => return Err(Error::dtype("conv2d", "needs float tensors, got i64")),
     };
     let mut inputs = vec![x, w];
     inputs.extend(b);
-    Ok(Tensor::from_op(
-        s,
-        &g.output_shape(),
-        Op::Conv2d { geom: *g },
-        &inputs,
-    ))
+    let op = if relu {
+        Op::Conv2dRelu { geom: *g }
+    } else {
+        Op::Conv2d { geom: *g }
+    };
+    Ok(Tensor::from_op(s, &g.output_shape(), op, &inputs))
 }
 
 /// `conv_transpose2d` (the adjoint of the convolution `g` in its input) as a recorded
@@ -399,6 +407,40 @@ impl Tensor {
         bias: Option<&Tensor>,
         opts: Conv2dOptions,
     ) -> Result<Tensor> {
+        self.conv2d_then(weight, bias, opts, false)
+    }
+
+    /// `relu(conv2d(..))` as one primitive (`conv2d_relu`): the same values bit for bit and
+    /// the same gradients, without the pre-activation tensor; ReLU is applied as the
+    /// convolution writes its output, and its backward is part of the convolution's rule.
+    /// [`nabla_nn`'s `Sequential`] runs a `Conv2d` followed by a `ReLU` through it.
+    ///
+    /// Fails as [`Tensor::conv2d`] (naming `conv2d`).
+    /// ```
+    /// use nabla_core::{Conv2dOptions, DType, Tensor};
+    /// let x = Tensor::from_vec(vec![1.0f32, -2.0, 3.0, -4.0], &[1, 1, 2, 2]).unwrap();
+    /// let w = Tensor::ones(&[1, 1, 1, 1], DType::F32);
+    /// let y = x.conv2d_relu(&w, None, Conv2dOptions::default()).unwrap();
+    /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![1.0, 0.0, 3.0, 0.0]);
+    /// ```
+    ///
+    /// [`nabla_nn`'s `Sequential`]: https://docs.rs/nabla-nn
+    pub fn conv2d_relu(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: Conv2dOptions,
+    ) -> Result<Tensor> {
+        self.conv2d_then(weight, bias, opts, true)
+    }
+
+    fn conv2d_then(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: Conv2dOptions,
+        relu: bool,
+    ) -> Result<Tensor> {
         let s = Shown {
             op: "conv2d",
             x: self.shape(),
@@ -411,7 +453,7 @@ impl Tensor {
         let (x, unbatched) = batched(&s, self, 4)?;
         check_operands(&s, &x, weight, bias, weight.shape()[0])?;
         let g = conv2d_geom(&s, x.shape(), weight.shape(), opts)?;
-        let y = conv_op(&x, weight, bias, &g)?;
+        let y = conv_op(&x, weight, bias, &g, relu)?;
         if unbatched {
             y.squeeze(0)
         } else {
@@ -496,7 +538,7 @@ impl Tensor {
             groups: opts.groups,
         };
         let g = conv2d_geom(&s, x4.shape(), w4.shape(), o2)?;
-        let y = conv_op(&x4, &w4, bias, &g)?.squeeze(2)?;
+        let y = conv_op(&x4, &w4, bias, &g, false)?.squeeze(2)?;
         if unbatched {
             y.squeeze(0)
         } else {

@@ -116,6 +116,7 @@ unsafe fn product<const M: usize, const V: usize>(
     out: *mut f32,
     plane: usize,
     bias: Option<&[f32]>,
+    relu: bool,
 ) {
     let k = offs.len();
     for s in ss {
@@ -134,6 +135,7 @@ unsafe fn product<const M: usize, const V: usize>(
                     plane,
                     n,
                     bias,
+                    relu,
                     &masks,
                     &first,
                 );
@@ -149,11 +151,12 @@ pub(super) fn forward<T: Float + StorageElem>(
     wt: &[T],
     bias: Option<&[T]>,
     g: &ConvGeom,
+    relu: bool,
 ) -> Option<Vec<T>> {
     if six_rows(g.og()) {
-        forward_tiles::<T, 6, 4>(x, wt, bias, g)
+        forward_tiles::<T, 6, 4>(x, wt, bias, g, relu)
     } else {
-        forward_tiles::<T, 8, 3>(x, wt, bias, g)
+        forward_tiles::<T, 8, 3>(x, wt, bias, g, relu)
     }
 }
 
@@ -163,6 +166,7 @@ fn forward_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
     wt: &[T],
     bias: Option<&[T]>,
     g: &ConvGeom,
+    relu: bool,
 ) -> Option<Vec<T>> {
     let (x, wt) = (as_f32(x)?, as_f32(wt)?);
     let bias = match bias {
@@ -215,6 +219,7 @@ fn forward_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
                         dst.get().add((img * g.o + o0) * p),
                         p,
                         bias.map(|b| &b[o0..o0 + og]),
+                        relu,
                     );
                 }
             }
@@ -333,6 +338,7 @@ fn input_grad_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
                         dst.get().add((img * g.c + grp * cg) * hw),
                         hw,
                         None,
+                        false,
                     );
                 }
             }
@@ -341,9 +347,10 @@ fn input_grad_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
     Some(dx)
 }
 
-/// For `m < rows`: `y = bias[m] + Σ_r wb[r][m] · xg[offs[r] + q0 + 16 v + lane]`, and the
-/// lanes of `masks[v]` of `y` stored compressed at `out[m][first[v]..]`, output channel `m`'s
-/// plane starting at `outp + m * p`.
+/// For `m < rows`: `y = bias[m] + Σ_r wb[r][m] · xg[offs[r] + q0 + 16 v + lane]` (with
+/// `relu`: 0 where `y < 0`, so NaN and -0 stay as [`crate::Tensor::relu`] leaves them), and
+/// the lanes of `masks[v]` of `y` stored compressed at `out[m][first[v]..]`, output channel
+/// `m`'s plane starting at `outp + m * p`.
 ///
 /// # Safety
 /// AVX-512F is available; `xg` holds `offs[r] + q0 + 16 V` elements for every `r`; `wb` holds
@@ -360,6 +367,7 @@ unsafe fn kernel<const M: usize, const V: usize>(
     p: usize,
     rows: usize,
     bias: Option<&[f32]>,
+    relu: bool,
     masks: &[u16; V],
     first: &[usize; V],
 ) {
@@ -384,11 +392,15 @@ unsafe fn kernel<const M: usize, const V: usize>(
         let b = _mm512_set1_ps(bias.map_or(0.0, |b| b[m]));
         let plane = outp.add(m * p);
         for v in 0..V {
-            let y = if bias.is_some() {
+            let mut y = if bias.is_some() {
                 _mm512_add_ps(acc[v], b)
             } else {
                 acc[v]
             };
+            if relu {
+                let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(y, _mm512_setzero_ps());
+                y = _mm512_mask_mov_ps(y, neg, _mm512_setzero_ps());
+            }
             _mm512_mask_compressstoreu_ps(plane.add(first[v]).cast(), masks[v], y);
         }
     }
@@ -405,6 +417,7 @@ unsafe fn kernel<const M: usize, const V: usize>(
     _: usize,
     _: usize,
     _: Option<&[f32]>,
+    _: bool,
     _: &[u16; V],
     _: &[usize; V],
 ) {

@@ -161,8 +161,9 @@ pub(super) fn forward<T: Float + StorageElem>(
     wt: &[T],
     bias: Option<&[T]>,
     g: &ConvGeom,
+    relu: bool,
 ) -> Vec<T> {
-    if let Some(y) = super::conv_direct::forward(x, wt, bias, g) {
+    if let Some(y) = super::conv_direct::forward(x, wt, bias, g, relu) {
         return y;
     }
     let (p, kg, og) = (g.p(), g.kg(), g.og());
@@ -212,6 +213,9 @@ pub(super) fn forward<T: Float + StorageElem>(
                             }
                         } else {
                             copy_run(d, s);
+                        }
+                        if relu {
+                            super::im2col::relu_in_place(d);
                         }
                     });
                 }

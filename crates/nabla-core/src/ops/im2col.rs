@@ -189,15 +189,17 @@ pub(super) unsafe fn gemm_seq<T: StorageElem>(
 }
 
 /// The convolution `out[n, o, oh, ow]` of `x[n, c, h, w]` (packed) with `wt[o, c/g, kh, kw]`
-/// (packed), plus `bias[o]`. Work units are (image, tile) pairs.
+/// (packed), plus `bias[o]`, and with `relu` through ReLU (in each work unit as it is
+/// written, not as another pass). Work units are (image, tile) pairs.
 pub(crate) fn conv_forward<T: Float + StorageElem>(
     x: &[T],
     wt: &[T],
     bias: Option<&[T]>,
     g: &ConvGeom,
+    relu: bool,
 ) -> Vec<T> {
     if wide::applies(g) {
-        return wide::forward(x, wt, bias, g);
+        return wide::forward(x, wt, bias, g, relu);
     }
     let (p, kg, og, cg) = (g.p(), g.kg(), g.og(), g.cg());
     let mut out = take_buffer::<T>(g.n * g.o * p);
@@ -239,11 +241,25 @@ pub(crate) fn conv_forward<T: Float + StorageElem>(
                         (wt[grp * og * kg..].as_ptr(), kg, 1),
                         (bptr, brs, 1),
                     );
+                    if relu {
+                        for r in 0..og {
+                            relu_in_place(std::slice::from_raw_parts_mut(d.add(r * p), len));
+                        }
+                    }
                 }
             }
         }
     });
     out
+}
+
+/// `v = relu(v)` in place: 0 where `v < 0` (NaN and -0 stay, as [`crate::Tensor::relu`]).
+pub(super) fn relu_in_place<T: Float>(v: &mut [T]) {
+    for e in v {
+        if *e < T::ZERO {
+            *e = T::ZERO;
+        }
+    }
 }
 
 /// The adjoint of [`conv_forward`] in its input: `dx[n, c, h, w]` from `gy[n, o, oh, ow]`

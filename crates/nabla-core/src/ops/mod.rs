@@ -122,6 +122,8 @@ define_ops! {
     Cast => "to_dtype",
     /// inputs: x, weight (, bias)
     Conv2d { geom: ConvGeom } => "conv2d",
+    /// `relu(conv2d(..))` in one primitive; inputs as `conv2d`
+    Conv2dRelu { geom: ConvGeom } => "conv2d_relu",
     /// inputs: x (the convolution's output side), weight (, bias)
     ConvTranspose2d { geom: ConvGeom } => "conv_transpose2d",
     /// inputs: the convolution's input and its output's gradient
@@ -156,6 +158,36 @@ fn bias_grad(g: &Tensor) -> Result<Tensor> {
     g.sum_dims(&[2, 3], false)?.sum_dims(&[0], false)
 }
 
+/// ReLU's rule from its output `out`: `g` where `out != 0` (the input was > 0, or NaN:
+/// PyTorch passes NaN's gradient), 0 elsewhere.
+fn relu_grad(g: &Tensor, out: &Tensor) -> Result<Tensor> {
+    if crate::backprop::is_grad_enabled() {
+        g.mul(&out.ne_scalar(0.0)?)
+    } else {
+        // first order only: one fused pass (out <= 0 exactly where the input was <= 0)
+        g.relu_backward(out)
+    }
+}
+
+/// The rule of `conv2d(x[0], x[1], x[2]?)` for the output gradient `g`: the input gradient is
+/// the adjoint convolution, the weight gradient a bilinear primitive of the input and `g`,
+/// the bias gradient the sum over N, H, W.
+fn conv_rule(geom: &ConvGeom, x: &[Tensor], g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
+    let mut v = vec![
+        need(0)
+            .then(|| conv::conv_transpose_op(g, &x[1], None, geom))
+            .transpose()?,
+        need(1)
+            .then(|| conv::conv_weight_op(&x[0], g, geom))
+            .transpose()?,
+    ];
+    if x.len() == 3 {
+        v.push(need(2).then(|| bias_grad(g)).transpose()?);
+    }
+    Ok(v)
+}
+
 /// The vector-Jacobian product of `op`: given the inputs, the output and the output's gradient
 /// `g`, the gradient of each input (`None` for inputs that take none, such as indices).
 /// Gradients may have the output's broadcast shape: the engine sums them down.
@@ -186,15 +218,7 @@ pub(crate) fn backward_rule(
         Op::Abs => one(g.mul(&x[0].sign()?)?),
         Op::Recip => one(g.mul(&out.sqr()?)?.neg()?),
         Op::Sigmoid => one(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?),
-        Op::Relu => {
-            if crate::backprop::is_grad_enabled() {
-                // 1 where relu(x) != 0: x > 0 or NaN (PyTorch passes NaN's gradient), 0 at 0
-                one(g.mul(&out.ne_scalar(0.0)?)?)
-            } else {
-                // first order only: one fused pass
-                one(g.relu_backward(&x[0])?)
-            }
-        }
+        Op::Relu => one(relu_grad(g, out)?),
         Op::Erf => {
             let d = x[0]
                 .sqr()?
@@ -367,26 +391,15 @@ pub(crate) fn backward_rule(
         }
         // Convolutions: each one's input gradient is the other, the weight gradient is a
         // bilinear primitive of the input and the output's gradient; bias sums over N, H, W.
-        Op::Conv2d { geom } => {
-            let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
-            let mut v = vec![
-                need(0)
-                    .then(|| conv::conv_transpose_op(g, &x[1], None, geom))
-                    .transpose()?,
-                need(1)
-                    .then(|| conv::conv_weight_op(&x[0], g, geom))
-                    .transpose()?,
-            ];
-            if x.len() == 3 {
-                v.push(need(2).then(|| bias_grad(g)).transpose()?);
-            }
-            Ok(v)
-        }
+        Op::Conv2d { geom } => conv_rule(geom, x, g),
+        // ReLU's rule first (on the output, which is 0 exactly where the pre-activation was
+        // <= 0), then the convolution's
+        Op::Conv2dRelu { geom } => conv_rule(geom, x, &relu_grad(g, out)?),
         Op::ConvTranspose2d { geom } => {
             let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
             let mut v = vec![
                 need(0)
-                    .then(|| conv::conv_op(g, &x[1], None, geom))
+                    .then(|| conv::conv_op(g, &x[1], None, geom, false))
                     .transpose()?,
                 need(1)
                     .then(|| conv::conv_weight_op(g, &x[0], geom))
@@ -405,7 +418,7 @@ pub(crate) fn backward_rule(
                     .then(|| conv::conv_transpose_op(&x[1], g, None, geom))
                     .transpose()?,
                 need(1)
-                    .then(|| conv::conv_op(&x[0], g, None, geom))
+                    .then(|| conv::conv_op(&x[0], g, None, geom, false))
                     .transpose()?,
             ])
         }
