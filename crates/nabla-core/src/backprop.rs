@@ -244,9 +244,9 @@ pub(crate) fn backward_impl(
             taken.as_ref()
         }
         .ok_or_else(|| gn.freed())?;
-        let in_grads = crate::ops::backward_rule(&node.op, &node.inputs, &t, &g)
+        // the rule takes the gradient, which it may overwrite when no one else holds it
+        let in_grads = crate::ops::backward_rule(&node.op, &node.inputs, &t, g)
             .map_err(|e| Error::Backward(format!("in the rule of {}: {e}", node.op.name())))?;
-        drop(g);
         let anomaly = crate::anomaly::is_anomaly_enabled();
         for (inp, ig) in node.inputs.iter().zip(in_grads) {
             let Some(ig) = ig else { continue };

@@ -444,6 +444,18 @@ impl Tensor {
             .collect())
     }
 
+    /// Whether [`Tensor::make_mut`] would write in place, without a copy: no other tensor
+    /// shares the storage, which is packed, and no op recorded this tensor.
+    pub(crate) fn is_private(&mut self) -> bool {
+        let n = self.numel();
+        let l = &self.0.layout;
+        self.0.node.is_none()
+            && l.is_contiguous()
+            && l.offset() == 0
+            && self.0.storage.len() == n
+            && Arc::get_mut(&mut self.0).is_some_and(|i| Arc::get_mut(&mut i.storage).is_some())
+    }
+
     /// The elements for writing in place, row-major. Copy-on-write: when the storage is shared
     /// (a view, a clone, a graph still holding it) or the tensor is the result of a tracked op,
     /// `self` first becomes a private packed copy (keeping its id), so no other tensor sees the

@@ -724,3 +724,44 @@ fn conv2d_relu_is_conv2d_then_relu_bit_for_bit() {
         }
     }
 }
+
+/// The first-order rule of `conv2d_relu` writes ReLU's mask over the incoming gradient only
+/// when nothing else holds it: a seed the caller keeps and a gradient shared by both inputs
+/// of an `add` stay as they were, and the results equal the unfused ones bit for bit.
+#[test]
+fn conv2d_relu_leaves_shared_gradients_alone() {
+    let r = &mut Mt19937::new(13);
+    let o = Conv2dOptions::default().with_padding(1, 1);
+    let x = randn(&[2, 8, 9, 9], DType::F32, r);
+    let (w1, w2) = (
+        randn(&[8, 8, 3, 3], DType::F32, r),
+        randn(&[8, 8, 3, 3], DType::F32, r),
+    );
+    let seed = randn(&[2, 8, 9, 9], DType::F32, r);
+    let seed_bits = bits(&seed);
+    let run = |fused: bool| {
+        let (wv1, wv2) = (Var::new(&w1), Var::new(&w2));
+        let f = |w: &Tensor| {
+            if fused {
+                x.conv2d_relu(w, None, o).unwrap()
+            } else {
+                x.conv2d(w, None, o).unwrap().relu().unwrap()
+            }
+        };
+        // the caller keeps the seed
+        let y = f(&wv1.as_tensor());
+        let g = y.backward_with(Some(seed.clone()), false).unwrap();
+        let mut v = vec![bits(wv1.grad(&g).unwrap())];
+        // both branches of the add get the same gradient tensor
+        let z = f(&wv1.as_tensor()).add(&f(&wv2.as_tensor())).unwrap();
+        let g = z.backward_with(Some(seed.clone()), false).unwrap();
+        v.push(bits(wv1.grad(&g).unwrap()));
+        v.push(bits(wv2.grad(&g).unwrap()));
+        v
+    };
+    let want = run(false);
+    assert!(run(true) == want, "fused and unfused gradients differ");
+    assert_eq!(bits(&seed), seed_bits, "the caller's seed changed");
+    // the masks differ, so a gradient overwritten by one branch would show in the other
+    assert!(want[1] != want[2]);
+}

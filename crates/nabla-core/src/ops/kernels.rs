@@ -32,6 +32,34 @@ fn zip_seq<T: Copy, U: Copy, F: Fn(T, T) -> U>(a: &[T], b: &[T], dst: &mut [U], 
     }
 }
 
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn zip_in_place_seq<T: Copy, F: Fn(T, T) -> T>(a: &mut [T], b: &[T], f: &F) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = f(*x, y);
+    }
+}
+
+/// `a[i] = f(a[i], b[i])`.
+pub(crate) fn zip_in_place<T, F>(a: &mut [T], b: &[T], f: F)
+where
+    T: Copy + Send + Sync,
+    F: Fn(T, T) -> T + Sync,
+{
+    if a.len() >= PAR_THRESHOLD && threads() > 1 {
+        let n = a.len();
+        let d = SharedMut::new(a);
+        for_ranges(n, CHUNK, |r| {
+            // SAFETY: for_ranges hands out disjoint ranges.
+            zip_in_place_seq(unsafe { d.range(r.clone()) }, &b[r], &f)
+        });
+    } else {
+        zip_in_place_seq(a, b, &f);
+    }
+}
+
 /// `dst[i] = f(src[i])`.
 pub(crate) fn map<T, U, F>(src: &[T], dst: &mut [U], f: F)
 where

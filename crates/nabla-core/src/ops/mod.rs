@@ -169,6 +169,39 @@ fn relu_grad(g: &Tensor, out: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// [`relu_grad`] written over `g` itself when nothing else holds it (first order only):
+/// the same values without a new buffer.
+fn relu_grad_owned(mut g: Tensor, out: &Tensor) -> Result<Tensor> {
+    if crate::backprop::is_grad_enabled()
+        || g.shape() != out.shape()
+        || g.dtype() != out.dtype()
+        || !out.is_contiguous()
+        || !g.is_private()
+    {
+        return relu_grad(&g, out);
+    }
+    match g.dtype() {
+        crate::DType::F32 => {
+            let o = out.data::<f32>()?;
+            kernels::zip_in_place(
+                g.make_mut::<f32>()?,
+                &o,
+                |g, o| if o <= 0.0 { 0.0 } else { g },
+            );
+        }
+        crate::DType::F64 => {
+            let o = out.data::<f64>()?;
+            kernels::zip_in_place(
+                g.make_mut::<f64>()?,
+                &o,
+                |g, o| if o <= 0.0 { 0.0 } else { g },
+            );
+        }
+        crate::DType::I64 => return relu_grad(&g, out),
+    }
+    Ok(g)
+}
+
 /// The rule of `conv2d(x[0], x[1], x[2]?)` for the output gradient `g`: the input gradient is
 /// the adjoint convolution, the weight gradient a bilinear primitive of the input and `g`,
 /// the bias gradient the sum over N, H, W.
@@ -195,8 +228,12 @@ pub(crate) fn backward_rule(
     op: &Op,
     x: &[Tensor],
     out: &Tensor,
-    g: &Tensor,
+    g: Tensor,
 ) -> Result<Vec<Option<Tensor>>> {
+    if let Op::Conv2dRelu { geom } = op {
+        return conv_rule(geom, x, &relu_grad_owned(g, out)?);
+    }
+    let g = &g;
     let one = |t: Tensor| Ok(vec![Some(t)]);
     match op {
         Op::Neg => one(g.neg()?),
@@ -394,6 +431,7 @@ pub(crate) fn backward_rule(
         Op::Conv2d { geom } => conv_rule(geom, x, g),
         // ReLU's rule first (on the output, which is 0 exactly where the pre-activation was
         // <= 0), then the convolution's
+        // (taken above, where the rule owns the gradient)
         Op::Conv2dRelu { geom } => conv_rule(geom, x, &relu_grad(g, out)?),
         Op::ConvTranspose2d { geom } => {
             let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
