@@ -469,17 +469,7 @@ impl Tensor {
                 format!("tensor is {}, asked for {}", self.dtype(), T::DTYPE),
             ));
         }
-        let n = self.numel();
-        let private = {
-            let l = &self.0.layout;
-            self.0.node.is_none()
-                && l.is_contiguous()
-                && l.offset() == 0
-                && self.0.storage.len() == n
-        };
-        if !private
-            || Arc::get_mut(&mut self.0).is_none_or(|i| Arc::get_mut(&mut i.storage).is_none())
-        {
+        if !self.is_private() {
             let data = self.data_pooled::<T>()?;
             let (id, track, is_var) = (self.0.id, self.0.track, self.0.is_var);
             self.0 = Arc::new(Inner {

@@ -521,3 +521,29 @@ fn anomaly_mode_names_the_first_non_finite_op() {
     let _ = x.as_tensor().sqrt().unwrap();
     assert!(anomaly::take_anomaly().is_none());
 }
+
+/// ReLU's first-order rule writes its mask over the incoming gradient only when nothing else
+/// holds it: a seed the caller keeps, and the one gradient an `add` hands to both of its
+/// inputs, come out as they went in, and each input gets its own mask.
+#[test]
+fn relu_leaves_shared_gradients_alone() {
+    let (a, b) = (
+        Var::new(&t(vec![1.0, -2.0, 3.0, -4.0], &[4])),
+        Var::new(&t(vec![-1.0, 2.0, -3.0, 4.0], &[4])),
+    );
+    let seed = t(vec![0.5, 0.25, 2.0, 8.0], &[4]);
+    let y = a
+        .as_tensor()
+        .relu()
+        .unwrap()
+        .add(&b.as_tensor().relu().unwrap())
+        .unwrap();
+    let g = y.backward_with(Some(seed.clone()), false).unwrap();
+    assert_eq!(vals(a.grad(&g).unwrap()), [0.5, 0.0, 2.0, 0.0]);
+    assert_eq!(vals(b.grad(&g).unwrap()), [0.0, 0.25, 0.0, 8.0]);
+    assert_eq!(vals(&seed), [0.5, 0.25, 2.0, 8.0]);
+    // a private gradient (from mul's rule) is masked in place, with the same values
+    let z = a.as_tensor().mul_scalar(3.0).unwrap().relu().unwrap();
+    let g = z.mul(&seed).unwrap().sum().unwrap().backward().unwrap();
+    assert_eq!(vals(a.grad(&g).unwrap()), [1.5, 0.0, 6.0, 0.0]);
+}

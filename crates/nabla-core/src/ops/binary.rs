@@ -9,6 +9,16 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 use std::cmp::Ordering;
 
+/// ReLU's backward at one element: `g` where the input `x > 0` or is NaN (which passes its
+/// gradient, as PyTorch's `threshold_backward`), else 0.
+fn relu_mask<T: Float>(g: T, x: T) -> T {
+    if x <= T::ZERO {
+        T::ZERO
+    } else {
+        g
+    }
+}
+
 /// If `l` reads a contiguous block of `k` elements repeated over its leading dims (stride 0),
 /// returns (offset, k). A contiguous layout is the case k = numel.
 fn repeat_period(l: &Layout) -> Option<(usize, usize)> {
@@ -145,21 +155,8 @@ impl Tensor {
         self.check_same_dtype("relu_backward", x)?;
         let shape = broadcast_shapes("relu_backward", self.shape(), x.shape())?;
         let s = match self.dtype() {
-            // NaN passes its gradient, as PyTorch's threshold_backward
-            DType::F32 => Storage::F32(zip_broadcast(self, x, &shape, |g: f32, x: f32| {
-                if x <= 0.0 {
-                    0.0
-                } else {
-                    g
-                }
-            })?),
-            DType::F64 => Storage::F64(zip_broadcast(self, x, &shape, |g: f64, x: f64| {
-                if x <= 0.0 {
-                    0.0
-                } else {
-                    g
-                }
-            })?),
+            DType::F32 => Storage::F32(zip_broadcast(self, x, &shape, relu_mask::<f32>)?),
+            DType::F64 => Storage::F64(zip_broadcast(self, x, &shape, relu_mask::<f64>)?),
             DType::I64 => {
                 return Err(Error::dtype(
                     "relu_backward",
@@ -168,6 +165,25 @@ impl Tensor {
             }
         };
         Ok(Tensor::from_storage(s, &shape))
+    }
+
+    /// [`Tensor::relu_backward`] written over `self` when nothing else holds it (see
+    /// [`Tensor::is_private`]) and `x` has its shape: the same values without a new buffer.
+    pub(crate) fn relu_backward_into(mut self, x: &Tensor) -> Result<Tensor> {
+        fn go<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor) -> Result<()> {
+            let x = x.data::<T>()?;
+            kernels::zip_in_place(g.make_mut::<T>()?, &x, relu_mask::<T>);
+            Ok(())
+        }
+        if self.shape() != x.shape() || self.dtype() != x.dtype() || !self.is_private() {
+            return self.relu_backward(x);
+        }
+        match self.dtype() {
+            DType::F32 => go::<f32>(&mut self, x)?,
+            DType::F64 => go::<f64>(&mut self, x)?,
+            DType::I64 => return self.relu_backward(x),
+        }
+        Ok(self)
     }
 
     fn compare(

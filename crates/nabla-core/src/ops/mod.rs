@@ -159,47 +159,14 @@ fn bias_grad(g: &Tensor) -> Result<Tensor> {
 }
 
 /// ReLU's rule from its output `out`: `g` where `out != 0` (the input was > 0, or NaN:
-/// PyTorch passes NaN's gradient), 0 elsewhere.
-fn relu_grad(g: &Tensor, out: &Tensor) -> Result<Tensor> {
+/// PyTorch passes NaN's gradient), 0 elsewhere. First order, it is one pass written over `g`
+/// when nothing else holds it (`out <= 0` exactly where the input was `<= 0`).
+fn relu_grad(g: Tensor, out: &Tensor) -> Result<Tensor> {
     if crate::backprop::is_grad_enabled() {
         g.mul(&out.ne_scalar(0.0)?)
     } else {
-        // first order only: one fused pass (out <= 0 exactly where the input was <= 0)
-        g.relu_backward(out)
+        g.relu_backward_into(out)
     }
-}
-
-/// [`relu_grad`] written over `g` itself when nothing else holds it (first order only):
-/// the same values without a new buffer.
-fn relu_grad_owned(mut g: Tensor, out: &Tensor) -> Result<Tensor> {
-    if crate::backprop::is_grad_enabled()
-        || g.shape() != out.shape()
-        || g.dtype() != out.dtype()
-        || !out.is_contiguous()
-        || !g.is_private()
-    {
-        return relu_grad(&g, out);
-    }
-    match g.dtype() {
-        crate::DType::F32 => {
-            let o = out.data::<f32>()?;
-            kernels::zip_in_place(
-                g.make_mut::<f32>()?,
-                &o,
-                |g, o| if o <= 0.0 { 0.0 } else { g },
-            );
-        }
-        crate::DType::F64 => {
-            let o = out.data::<f64>()?;
-            kernels::zip_in_place(
-                g.make_mut::<f64>()?,
-                &o,
-                |g, o| if o <= 0.0 { 0.0 } else { g },
-            );
-        }
-        crate::DType::I64 => return relu_grad(&g, out),
-    }
-    Ok(g)
 }
 
 /// The rule of `conv2d(x[0], x[1], x[2]?)` for the output gradient `g`: the input gradient is
@@ -228,12 +195,10 @@ pub(crate) fn backward_rule(
     op: &Op,
     x: &[Tensor],
     out: &Tensor,
-    g: Tensor,
+    grad: Tensor,
 ) -> Result<Vec<Option<Tensor>>> {
-    if let Op::Conv2dRelu { geom } = op {
-        return conv_rule(geom, x, &relu_grad_owned(g, out)?);
-    }
-    let g = &g;
+    // the rules that can write over the gradient take `grad` itself, the others borrow it
+    let g = &grad;
     let one = |t: Tensor| Ok(vec![Some(t)]);
     match op {
         Op::Neg => one(g.neg()?),
@@ -255,7 +220,7 @@ pub(crate) fn backward_rule(
         Op::Abs => one(g.mul(&x[0].sign()?)?),
         Op::Recip => one(g.mul(&out.sqr()?)?.neg()?),
         Op::Sigmoid => one(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?),
-        Op::Relu => one(relu_grad(g, out)?),
+        Op::Relu => one(relu_grad(grad, out)?),
         Op::Erf => {
             let d = x[0]
                 .sqr()?
@@ -431,8 +396,7 @@ pub(crate) fn backward_rule(
         Op::Conv2d { geom } => conv_rule(geom, x, g),
         // ReLU's rule first (on the output, which is 0 exactly where the pre-activation was
         // <= 0), then the convolution's
-        // (taken above, where the rule owns the gradient)
-        Op::Conv2dRelu { geom } => conv_rule(geom, x, &relu_grad(g, out)?),
+        Op::Conv2dRelu { geom } => conv_rule(geom, x, &relu_grad(grad, out)?),
         Op::ConvTranspose2d { geom } => {
             let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
             let mut v = vec![
