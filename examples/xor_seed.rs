@@ -9,12 +9,12 @@ use nabla::prelude::*;
 
 /// The seed's `sigmoid`: `1 / (1 + exp(-x))`.
 fn sigmoid(x: &Tensor) -> Result<Tensor> {
-    Ok(x.neg()?.exp()?.add_scalar(1.0)?.recip()?)
+    x.neg()?.exp()?.add_scalar(1.0)?.recip()
 }
 
 /// The seed's `sigmoid_derivative` of an activation `a`: `a (1 - a)`.
 fn sigmoid_derivative(a: &Tensor) -> Result<Tensor> {
-    Ok(a.mul(&a.neg()?.add_scalar(1.0)?)?)
+    a.mul(&a.neg()?.add_scalar(1.0)?)
 }
 
 /// Trains as the seed does and returns the last forward pass's output `l2` (4×1).

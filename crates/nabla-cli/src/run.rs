@@ -8,7 +8,7 @@ use nabla::train::experiment::data::prediction_rows;
 use nabla::train::experiment::{
     build_model, load_data, make_loss, model_summary, open_run_with, ExperimentConfig,
 };
-use nabla::train::{Communicator, Experiment, ProgressMode, Task, TrainError};
+use nabla::train::{Communicator, Error, Experiment, ProgressMode, Task};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub struct CliError {
     /// One-line message.
     pub msg: String,
     /// Whether every rank of a data-parallel run met it at once (see
-    /// `TrainError::is_collective`).
+    /// `Error::is_collective`).
     pub collective: bool,
 }
 
@@ -47,13 +47,12 @@ type R<T> = Result<T, CliError>;
 
 /// Exit 2 for what the user gave (config, data, checkpoint, files), 1 for nabla's own
 /// failures.
-fn train_err(e: TrainError) -> CliError {
+fn train_err(e: Error) -> CliError {
     let collective = e.is_collective();
-    let bad_input = nabla::Error::from(e);
-    let mut c = if bad_input.is_bad_input() {
-        bad(bad_input.to_string())
+    let mut c = if e.is_bad_input() {
+        bad(e.to_string())
     } else {
-        internal(bad_input.to_string())
+        internal(e.to_string())
     };
     c.collective = collective;
     c
@@ -101,7 +100,7 @@ pub fn train(a: &TrainArgs, comm: Option<Arc<dyn Communicator>>) -> R<()> {
 }
 
 /// The experiment `nabla train` runs: the config or the resumed run, with the flags.
-fn experiment(a: &TrainArgs) -> Result<Experiment, TrainError> {
+fn experiment(a: &TrainArgs) -> Result<Experiment, Error> {
     let mut exp = match (&a.resume, &a.config) {
         (Some(run), _) => Experiment::resume(run)?,
         (None, Some(p)) => Experiment::from_toml_file(p)?,
@@ -109,7 +108,7 @@ fn experiment(a: &TrainArgs) -> Result<Experiment, TrainError> {
     };
     if let Some(e) = a.epochs {
         if e == 0 {
-            return Err(TrainError::Config("--epochs must be at least 1".into()));
+            return Err(Error::Config("--epochs must be at least 1".into()));
         }
         exp = exp.with_epochs(e);
     }

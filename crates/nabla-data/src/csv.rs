@@ -1,7 +1,7 @@
 //! CSV files of numeric features and a label column, and the [`Standardizer`].
 
 use crate::dataset::TensorDataset;
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use crate::read::Source;
 use nabla_core::{DType, Tensor};
 use std::path::Path;
@@ -138,7 +138,7 @@ impl CsvData {
     /// Fails when there is no label column.
     pub fn into_dataset(self) -> Result<TensorDataset> {
         let y = self.y.ok_or_else(|| {
-            DataError::arg("CsvData::into_dataset", "the data has no label column")
+            Error::invalid("CsvData::into_dataset", "the data has no label column")
         })?;
         TensorDataset::new(self.x, y)
     }
@@ -222,7 +222,7 @@ pub fn parse_csv_bytes(bytes: &[u8], name: &str, options: &CsvOptions) -> Result
 fn csv_from(mut src: Source<'_>, options: &CsvOptions) -> Result<CsvData> {
     let bytes = src.read_rest()?;
     let text = String::from_utf8(bytes)
-        .map_err(|e| DataError::format(&src.name, format!("not UTF-8 text: {}", e.utf8_error())))?;
+        .map_err(|e| Error::format(&src.name, format!("not UTF-8 text: {}", e.utf8_error())))?;
     parse_csv(&text, &src.name, options)
 }
 
@@ -266,7 +266,7 @@ fn sklearn_count_line(lines: &[(usize, Vec<String>)]) -> Option<Vec<String>> {
 }
 
 pub(crate) fn parse_table(text: &str, name: &str, o: &CsvOptions) -> Result<Table> {
-    let err = |msg: String| DataError::format(name, msg);
+    let err = |msg: String| Error::format(name, msg);
     // (1-based line number, fields) of the non-blank lines after the skipped ones.
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate().skip(o.skip_rows) {
@@ -465,7 +465,7 @@ pub fn parse_csv(text: &str, name: &str, options: &CsvOptions) -> Result<CsvData
                     match parse_num(s) {
                         Some(f) => v.push(f as f32),
                         None => {
-                            return Err(DataError::format(
+                            return Err(Error::format(
                                 name,
                                 format!("line {ln}, label column: \"{s}\" is not a number (regression target)"),
                             ))
@@ -509,10 +509,10 @@ pub struct Standardizer {
 
 fn float_values(op: &'static str, x: &Tensor) -> Result<(usize, usize, Vec<f64>)> {
     if x.dtype() == DType::I64 {
-        return Err(DataError::arg(op, "expected f32 or f64 features, got i64"));
+        return Err(Error::invalid(op, "expected f32 or f64 features, got i64"));
     }
     if x.rank() == 0 {
-        return Err(DataError::arg(
+        return Err(Error::invalid(
             op,
             "expected features [N, ...], got a scalar",
         ));
@@ -530,7 +530,7 @@ impl Standardizer {
     pub fn fit(x: &Tensor) -> Result<Self> {
         let (n, f, v) = float_values("Standardizer::fit", x)?;
         if n == 0 {
-            return Err(DataError::arg("Standardizer::fit", "no sample to fit on"));
+            return Err(Error::invalid("Standardizer::fit", "no sample to fit on"));
         }
         let mut mean = vec![0.0; f];
         for row in v.chunks_exact(f.max(1)) {
@@ -569,13 +569,13 @@ impl Standardizer {
     /// Fails when the lengths differ or a std is not positive and finite.
     pub fn from_parts(mean: Vec<f64>, std: Vec<f64>) -> Result<Self> {
         if mean.len() != std.len() {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "Standardizer::from_parts",
                 format!("{} means but {} stds", mean.len(), std.len()),
             ));
         }
         if let Some(s) = std.iter().find(|s| !(**s > 0.0 && s.is_finite())) {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "Standardizer::from_parts",
                 format!("std {s} is not positive and finite"),
             ));
@@ -596,7 +596,7 @@ impl Standardizer {
     fn apply(&self, op: &'static str, x: &Tensor, inverse: bool) -> Result<Tensor> {
         let (_, f, mut v) = float_values(op, x)?;
         if f != self.mean.len() {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 op,
                 format!(
                     "features {:?} have {f} values per sample, the standardizer was fitted on {}",
@@ -610,7 +610,7 @@ impl Standardizer {
                 *a = if inverse { *a * s + m } else { (*a - m) / s };
             }
         }
-        Ok(Tensor::from_vec(v, x.shape())?.to_dtype(x.dtype())?)
+        Tensor::from_vec(v, x.shape())?.to_dtype(x.dtype())
     }
 
     /// `(x - mean) / std`, same shape and dtype as `x`.

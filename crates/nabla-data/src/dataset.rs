@@ -1,6 +1,6 @@
 //! The [`Dataset`] trait, the in-memory [`TensorDataset`], [`Subset`] and [`random_split`].
 
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use nabla_core::{stream_seed, DType, Mt19937, Tensor};
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ pub trait Dataset: Send + Sync {
     /// empty batch), or the samples' shapes or dtypes differ.
     fn get_batch(&self, indices: &[usize]) -> Result<Batch> {
         if indices.is_empty() {
-            return Err(DataError::arg("get_batch", "empty list of indices"));
+            return Err(Error::invalid("get_batch", "empty list of indices"));
         }
         let n = self.len();
         let mut xs = Vec::with_capacity(indices.len());
@@ -75,7 +75,7 @@ pub trait Dataset: Send + Sync {
 
 pub(crate) fn check_index(op: &'static str, i: usize, n: usize) -> Result<()> {
     if i >= n {
-        return Err(DataError::arg(
+        return Err(Error::invalid(
             op,
             format!("index {i} out of range for a dataset of {n} samples"),
         ));
@@ -133,7 +133,7 @@ impl TensorDataset {
     /// Fails when either is 0-dimensional or their first dimensions differ.
     pub fn new(x: Tensor, y: Tensor) -> Result<Self> {
         if x.rank() == 0 || y.rank() == 0 {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "TensorDataset::new",
                 format!(
                     "features {:?} and targets {:?} need a sample dimension",
@@ -143,7 +143,7 @@ impl TensorDataset {
             ));
         }
         if x.shape()[0] != y.shape()[0] {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "TensorDataset::new",
                 format!(
                     "features {:?} and targets {:?} differ in the number of samples ({} != {})",
@@ -236,7 +236,7 @@ impl TensorDataset {
         seed: u64,
     ) -> Result<(TensorDataset, Option<TensorDataset>)> {
         if !(0.0..1.0).contains(&f) {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "TensorDataset::split_validation",
                 format!("the fraction must be in [0, 1), got {f}"),
             ));
@@ -255,7 +255,7 @@ impl TensorDataset {
     /// Fails when `f` is outside `[0, 1)`.
     pub fn split_test(&self, f: f64, seed: u64) -> Result<(TensorDataset, TensorDataset)> {
         if !(0.0..1.0).contains(&f) {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "TensorDataset::split_test",
                 format!("the fraction must be in [0, 1), got {f}"),
             ));
@@ -270,7 +270,7 @@ fn index_tensor(op: &'static str, indices: &[usize], n: usize) -> Result<Tensor>
         check_index(op, i, n)?;
         v.push(i as i64);
     }
-    Ok(Tensor::from_vec(v, &[indices.len()])?)
+    Tensor::from_vec(v, &[indices.len()])
 }
 
 impl Dataset for TensorDataset {
@@ -403,11 +403,11 @@ impl Split {
         match self {
             Split::Sizes(s) => {
                 if s.is_empty() {
-                    return Err(DataError::arg("random_split", "no part to split into"));
+                    return Err(Error::invalid("random_split", "no part to split into"));
                 }
                 let total: usize = s.iter().sum();
                 if total != n {
-                    return Err(DataError::arg(
+                    return Err(Error::invalid(
                         "random_split",
                         format!("sizes {s:?} sum to {total}, not to the {n} samples"),
                     ));
@@ -416,17 +416,17 @@ impl Split {
             }
             Split::Fractions(f) => {
                 if f.is_empty() {
-                    return Err(DataError::arg("random_split", "no part to split into"));
+                    return Err(Error::invalid("random_split", "no part to split into"));
                 }
                 if let Some(bad) = f.iter().find(|x| !x.is_finite() || **x < 0.0 || **x > 1.0) {
-                    return Err(DataError::arg(
+                    return Err(Error::invalid(
                         "random_split",
                         format!("fraction {bad} is not in [0, 1] (fractions {f:?})"),
                     ));
                 }
                 let sum: f64 = f.iter().sum();
                 if (sum - 1.0).abs() > 1e-6 {
-                    return Err(DataError::arg(
+                    return Err(Error::invalid(
                         "random_split",
                         format!("fractions {f:?} sum to {sum}, not 1"),
                     ));
@@ -481,7 +481,7 @@ pub fn random_split(
         Split::Sizes(v) => v.len(),
     };
     if parts != 2 {
-        return Err(DataError::arg(
+        return Err(Error::invalid(
             "random_split",
             format!("expected two parts, got {parts} ({split:?}); use random_split_n"),
         ));

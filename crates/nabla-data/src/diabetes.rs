@@ -2,7 +2,7 @@
 
 use crate::csv::{parse_table, CsvOptions, Header};
 use crate::dataset::TensorDataset;
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use crate::read::Source;
 use nabla_core::Tensor;
 
@@ -24,7 +24,7 @@ pub const DIABETES_FEATURES: [&str; 10] = [
 fn table(bytes: &[u8], name: &str) -> Result<crate::csv::Table> {
     let raw = Source::from_bytes(bytes, name).read_rest()?;
     let text = String::from_utf8(raw)
-        .map_err(|e| DataError::format(name, format!("not UTF-8 text: {}", e.utf8_error())))?;
+        .map_err(|e| Error::format(name, format!("not UTF-8 text: {}", e.utf8_error())))?;
     let opts = CsvOptions::default()
         .with_header(Header::Absent)
         .with_delimiter(' ')
@@ -45,7 +45,7 @@ pub fn diabetes() -> Result<TensorDataset> {
     let x = table(DIABETES_DATA_GZ, "diabetes_data_raw.csv.gz")?;
     let y = table(DIABETES_TARGET_GZ, "diabetes_target.csv.gz")?;
     if x.rows != 442 || x.feature_names.len() != 10 || y.rows != 442 || y.x.len() != 442 {
-        return Err(DataError::format(
+        return Err(Error::format(
             "diabetes",
             format!(
                 "expected 442 rows of 10 features and 442 targets, got {} rows of {} and {} targets",

@@ -2,7 +2,7 @@
 
 use crate::csv::{parse_table, CsvOptions, Header};
 use crate::dataset::TensorDataset;
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use crate::read::Source;
 use nabla_core::Tensor;
 
@@ -26,11 +26,11 @@ const NAME: &str = "digits.csv.gz";
 pub fn digits() -> Result<TensorDataset> {
     let bytes = Source::from_bytes(DIGITS_CSV_GZ, NAME).read_rest()?;
     let text = String::from_utf8(bytes)
-        .map_err(|e| DataError::format(NAME, format!("not UTF-8 text: {}", e.utf8_error())))?;
+        .map_err(|e| Error::format(NAME, format!("not UTF-8 text: {}", e.utf8_error())))?;
     let opts = CsvOptions::default().with_header(Header::Absent);
     let t = parse_table(&text, NAME, &opts)?;
     if t.rows != 1797 || t.feature_names.len() != 64 {
-        return Err(DataError::format(
+        return Err(Error::format(
             NAME,
             format!(
                 "expected 1797 rows of 64 pixels, got {} rows of {}",
@@ -42,7 +42,7 @@ pub fn digits() -> Result<TensorDataset> {
     let mut x = Vec::with_capacity(t.x.len());
     for (k, &v) in t.x.iter().enumerate() {
         if !(0.0..=16.0).contains(&v) {
-            return Err(DataError::format(
+            return Err(Error::format(
                 NAME,
                 format!("pixel {v} at row {} is outside 0..=16", k / 64 + 1),
             ));
@@ -54,7 +54,7 @@ pub fn digits() -> Result<TensorDataset> {
         match s.parse::<i64>() {
             Ok(l) if (0..=9).contains(&l) => y.push(l),
             _ => {
-                return Err(DataError::format(
+                return Err(Error::format(
                     NAME,
                     format!("line {line}: label \"{s}\" is not a digit 0..=9"),
                 ))

@@ -1,6 +1,6 @@
 //! Downloading dataset files, verified by MD5 before they are kept.
 
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use md5::{Digest, Md5};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -73,7 +73,7 @@ pub fn remote_files(dataset: &str) -> Result<(&'static str, &'static [RemoteFile
         "fashion-mnist" | "fashion_mnist" | "fashionmnist" => {
             Ok((FASHION_MNIST_MIRROR, &FASHION_MNIST_FILES))
         }
-        _ => Err(DataError::arg(
+        _ => Err(Error::invalid(
             "fetch",
             format!("unknown dataset \"{dataset}\" (known: mnist, fashion-mnist)"),
         )),
@@ -100,9 +100,9 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 ///
 /// Fails when the file cannot be read.
 pub fn md5_hex_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut f = File::open(path).map_err(|e| Error::file(path, e))?;
     let mut h = Md5::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| DataError::io(path, e))?;
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::file(path, e))?;
     Ok(hex(&h.finalize()))
 }
 
@@ -155,7 +155,7 @@ fn agent(url: &str) -> ureq::Agent {
     cfg.build().new_agent()
 }
 
-fn http_error(url: &str, e: ureq::Error) -> DataError {
+fn http_error(url: &str, e: ureq::Error) -> Error {
     let msg = match e {
         ureq::Error::StatusCode(code) => {
             let reason = match code {
@@ -172,7 +172,7 @@ fn http_error(url: &str, e: ureq::Error) -> DataError {
         }
         other => format!("download failed: {other}"),
     };
-    DataError::Http {
+    Error::Http {
         url: url.to_string(),
         msg,
     }
@@ -187,14 +187,14 @@ fn download(url: &str, dest: &Path, name: &str, md5: &str) -> Result<()> {
         keep: false,
     };
     if url.starts_with("https://") && !cfg!(feature = "https") {
-        return Err(DataError::Http {
+        return Err(Error::Http {
             url: url.to_string(),
             msg: "https is not supported: nabla-data was built without its `https` feature".into(),
         });
     }
     let response = agent(url).get(url).call().map_err(|e| http_error(url, e))?;
     let mut body = response.into_body().into_reader();
-    let mut out = File::create(&tmp.path).map_err(|e| DataError::io(&tmp.path, e))?;
+    let mut out = File::create(&tmp.path).map_err(|e| Error::file(&tmp.path, e))?;
     let mut h = Md5::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -203,7 +203,7 @@ fn download(url: &str, dest: &Path, name: &str, md5: &str) -> Result<()> {
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(DataError::Http {
+                return Err(Error::Http {
                     url: url.to_string(),
                     msg: format!("download failed while reading the body: {e}"),
                 })
@@ -211,19 +211,19 @@ fn download(url: &str, dest: &Path, name: &str, md5: &str) -> Result<()> {
         };
         h.update(&buf[..k]);
         out.write_all(&buf[..k])
-            .map_err(|e| DataError::io(&tmp.path, e))?;
+            .map_err(|e| Error::file(&tmp.path, e))?;
     }
     let actual = hex(&h.finalize());
     if !actual.eq_ignore_ascii_case(md5) {
-        return Err(DataError::Checksum {
+        return Err(Error::Checksum {
             file: name.to_string(),
             expected: md5.to_ascii_lowercase(),
             actual,
         });
     }
-    out.sync_all().map_err(|e| DataError::io(&tmp.path, e))?;
+    out.sync_all().map_err(|e| Error::file(&tmp.path, e))?;
     drop(out);
-    std::fs::rename(&tmp.path, dest).map_err(|e| DataError::io(dest, e))?;
+    std::fs::rename(&tmp.path, dest).map_err(|e| Error::file(dest, e))?;
     Ok(())
 }
 
@@ -245,19 +245,19 @@ pub fn fetch_files(base_url: &str, files: &[RemoteFile<'_>], to: &Path) -> Resul
             && !f.name.contains(['/', '\\'])
             && !f.name.starts_with('.');
         if !plain {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "fetch",
                 format!("\"{}\" is not a plain file name", f.name),
             ));
         }
         if f.md5.len() != 32 || !f.md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "fetch",
                 format!("{}: MD5 \"{}\" is not 32 hex digits", f.name, f.md5),
             ));
         }
     }
-    std::fs::create_dir_all(to).map_err(|e| DataError::io(to, e))?;
+    std::fs::create_dir_all(to).map_err(|e| Error::file(to, e))?;
     let base = base_url.trim_end_matches('/');
     let mut out = Vec::with_capacity(files.len());
     for f in files {

@@ -2,7 +2,7 @@
 //! dimension), then unsigned bytes. Gzipped files are detected by their magic bytes.
 
 use crate::dataset::TensorDataset;
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use crate::read::{Source, COUNT_CAP};
 use nabla_core::Tensor;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ impl IdxImages {
     /// `[count, rows, cols]`.
     pub fn to_tensor(&self) -> Result<Tensor> {
         let v: Vec<f32> = self.pixels.iter().map(|&p| p as f32 / 255.0).collect();
-        Ok(Tensor::from_vec(v, &[self.count, self.rows, self.cols])?)
+        Tensor::from_vec(v, &[self.count, self.rows, self.cols])
     }
 }
 
@@ -52,7 +52,7 @@ impl IdxLabels {
     pub fn to_tensor(&self) -> Result<Tensor> {
         let v: Vec<i64> = self.labels.iter().map(|&l| l as i64).collect();
         let n = v.len();
-        Ok(Tensor::from_vec(v, &[n])?)
+        Tensor::from_vec(v, &[n])
     }
 }
 
@@ -62,7 +62,7 @@ fn read_header(src: &mut Source<'_>, magic: u32, kind: &str) -> Result<Vec<usize
     let mut head = [0u8; 4];
     let got = src.read_full(&mut head)?;
     if got < 4 {
-        return Err(DataError::format(
+        return Err(Error::format(
             &src.name,
             format!("truncated: {got} bytes, an IDX {kind} file needs a {header_len}-byte header"),
         ));
@@ -75,7 +75,7 @@ fn read_header(src: &mut Source<'_>, magic: u32, kind: &str) -> Result<Vec<usize
             _ if head[..2] == crate::read::GZIP_MAGIC => " (a gzip stream inside?)",
             _ => "",
         };
-        return Err(DataError::format(
+        return Err(Error::format(
             &src.name,
             format!("bad magic 0x{m:08x}, expected 0x{magic:08x} ({magic}){hint}"),
         ));
@@ -84,7 +84,7 @@ fn read_header(src: &mut Source<'_>, magic: u32, kind: &str) -> Result<Vec<usize
     for d in 0..ndim {
         let got = src.read_full(&mut head)?;
         if got < 4 {
-            return Err(DataError::format(
+            return Err(Error::format(
                 &src.name,
                 format!(
                     "truncated: the file ends inside the {header_len}-byte header (dimension {d})"
@@ -100,7 +100,7 @@ fn read_header(src: &mut Source<'_>, magic: u32, kind: &str) -> Result<Vec<usize
 fn read_payload(src: &mut Source<'_>, expected: usize, what: &str) -> Result<Vec<u8>> {
     let data = src.read_up_to(expected as u64)?;
     if data.len() < expected {
-        return Err(DataError::format(
+        return Err(Error::format(
             &src.name,
             format!(
                 "truncated: the header announces {what} ({expected} bytes of data), the file has {}",
@@ -115,7 +115,7 @@ fn read_payload(src: &mut Source<'_>, expected: usize, what: &str) -> Result<Vec
         } else {
             extra.to_string()
         };
-        return Err(DataError::format(
+        return Err(Error::format(
             &src.name,
             format!("{extra} trailing bytes after {what} ({expected} bytes of data)"),
         ));
@@ -127,7 +127,7 @@ fn images_from(mut src: Source<'_>) -> Result<IdxImages> {
     let dims = read_header(&mut src, IDX_IMAGES_MAGIC, "images")?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows == 0 || cols == 0 {
-        return Err(DataError::format(
+        return Err(Error::format(
             &src.name,
             format!("images of {rows}x{cols} pixels are empty"),
         ));
@@ -136,9 +136,7 @@ fn images_from(mut src: Source<'_>) -> Result<IdxImages> {
     let expected = count
         .checked_mul(rows)
         .and_then(|v| v.checked_mul(cols))
-        .ok_or_else(|| {
-            DataError::format(&src.name, format!("{what} overflow the address space"))
-        })?;
+        .ok_or_else(|| Error::format(&src.name, format!("{what} overflow the address space")))?;
     let pixels = read_payload(&mut src, expected, &what)?;
     Ok(IdxImages {
         count,
@@ -198,7 +196,7 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
             }
         }
     }
-    Err(DataError::format(
+    Err(Error::format(
         dir.display(),
         format!("neither {stem} nor {stem}.gz found (looked in the directory and its raw/, MNIST/raw/ and FashionMNIST/raw/)"),
     ))
@@ -218,14 +216,14 @@ pub fn read_mnist(dir: impl AsRef<Path>, train: bool) -> Result<(IdxImages, IdxL
     // Labels first: they are small, so a mismatch is found before the big read.
     let labels = read_idx_labels(&lbl_path)?;
     if let Some((i, &l)) = labels.labels.iter().enumerate().find(|(_, &l)| l > 9) {
-        return Err(DataError::format(
+        return Err(Error::format(
             lbl_path.display(),
             format!("label {l} at index {i} is out of range 0..=9"),
         ));
     }
     let images = read_idx_images(&img_path)?;
     if images.count != labels.labels.len() {
-        return Err(DataError::format(
+        return Err(Error::format(
             dir.display(),
             format!(
                 "{} has {} images but {} has {} labels",

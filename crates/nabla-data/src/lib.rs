@@ -13,7 +13,7 @@
 //! - the bundled 8x8 digits set ([`digits`]) and diabetes regression set ([`diabetes`]);
 //! - downloads verified by MD5 ([`fetch`], [`fetch_files`]).
 //!
-//! Every bad input is an `Err` ([`DataError`]) whose message names the file and the problem.
+//! Every bad input is an `Err` ([`Error`]) whose message names the file and the problem.
 //!
 //! ```
 //! use nabla_data::{digits, DataLoader, LoaderConfig};
@@ -48,7 +48,7 @@ pub use csv::{
 pub use dataset::{random_split, random_split_n, Batch, Dataset, Split, Subset, TensorDataset};
 pub use diabetes::{diabetes, DIABETES_DATA_GZ, DIABETES_FEATURES, DIABETES_TARGET_GZ};
 pub use digits::{digits, DIGITS_CSV_GZ};
-pub use error::{DataError, Result};
+pub use error::{Error, Result};
 pub use fetch::{
     fetch, fetch_files, md5_hex, md5_hex_file, remote_files, RemoteFile, FASHION_MNIST_FILES,
     FASHION_MNIST_MIRROR, MNIST_FILES, MNIST_MIRROR,

@@ -2,7 +2,7 @@
 //! a resumable [`Cursor`].
 
 use crate::dataset::{Batch, Dataset};
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use nabla_core::{stream_seed, Mt19937};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -58,7 +58,7 @@ impl Shard {
     /// Fails when `world` is 0 or `rank >= world`.
     pub fn new(rank: usize, world: usize) -> Result<Self> {
         if world == 0 || rank >= world {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "Shard",
                 format!("rank {rank} of {world} processes: need 0 <= rank < world"),
             ));
@@ -335,7 +335,7 @@ impl DataLoader {
     /// Fails when `config.batch_size` is 0.
     pub fn from_arc(dataset: Arc<dyn Dataset>, config: LoaderConfig) -> Result<Self> {
         if config.batch_size == 0 {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "DataLoader",
                 "batch_size must be at least 1",
             ));
@@ -395,7 +395,7 @@ impl DataLoader {
     pub fn resume(&mut self, cursor: Cursor) -> Result<()> {
         let nb = self.len() as u64;
         if cursor.position > nb {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "DataLoader::resume",
                 format!(
                     "cursor position {} is past the end of an epoch of {nb} batches",
@@ -522,7 +522,7 @@ impl DataLoader {
             }
             Some(item) => {
                 self.worker = None;
-                Err(DataError::arg(
+                Err(Error::invalid(
                     "DataLoader",
                     format!(
                         "prefetch thread delivered batch {} of epoch {}, expected batch {} of epoch {}",
@@ -532,7 +532,7 @@ impl DataLoader {
             }
             None => {
                 self.worker = None;
-                Err(DataError::arg(
+                Err(Error::invalid(
                     "DataLoader",
                     "the prefetch thread stopped unexpectedly (a panic in Dataset::get_batch?)",
                 ))

@@ -1,6 +1,6 @@
 //! Reading files that may be gzipped (detected by the magic bytes `1f 8b`, not the name).
 
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -32,7 +32,7 @@ impl<'a> Source<'a> {
     /// Opens a file; gzip is detected by its first two bytes.
     pub(crate) fn open(path: &Path) -> Result<Source<'static>> {
         let name = path.display().to_string();
-        let mut f = File::open(path).map_err(|e| DataError::io(path, e))?;
+        let mut f = File::open(path).map_err(|e| Error::file(path, e))?;
         let mut head = [0u8; 2];
         let mut got = 0;
         while got < 2 {
@@ -40,7 +40,7 @@ impl<'a> Source<'a> {
                 Ok(0) => break,
                 Ok(k) => got += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(DataError::io(path, e)),
+                Err(e) => return Err(Error::file(path, e)),
             }
         }
         // the file's length bounds up-front allocations only; reading goes to the real end
@@ -88,14 +88,11 @@ impl<'a> Source<'a> {
         }
     }
 
-    fn err(&self, e: std::io::Error) -> DataError {
+    fn err(&self, e: std::io::Error) -> Error {
         if self.gz {
-            DataError::format(&self.name, format!("corrupt gzip stream: {e}"))
+            Error::format(&self.name, format!("corrupt gzip stream: {e}"))
         } else {
-            DataError::Io {
-                path: self.name.clone(),
-                source: e,
-            }
+            Error::file(std::path::Path::new(&self.name), e)
         }
     }
 

@@ -3,7 +3,7 @@
 //! next-character windows as a [`Dataset`] for the [`crate::DataLoader`].
 
 use crate::dataset::{check_index, Batch, Dataset};
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 use nabla_core::Tensor;
 use std::path::Path;
 use std::sync::Arc;
@@ -73,7 +73,7 @@ impl Vocab {
             .enumerate()
             .map(|(i, c)| {
                 self.id(c).map(|k| k as i64).ok_or_else(|| {
-                    DataError::arg(
+                    Error::invalid(
                         "Vocab::encode",
                         format!(
                             "character {c:?} (U+{:04X}) at position {i} is not in the vocabulary of {} characters",
@@ -96,7 +96,7 @@ impl Vocab {
                     .ok()
                     .and_then(|k| self.chars.get(k).copied())
                     .ok_or_else(|| {
-                        DataError::arg(
+                        Error::invalid(
                             "Vocab::decode",
                             format!(
                                 "id {k} is outside the vocabulary of {} characters",
@@ -119,7 +119,7 @@ impl Vocab {
     /// Fails when the text is not such JSON, an entry is not exactly one character, or the
     /// characters are not sorted and distinct (ids would change).
     pub fn from_json(json: &str, name: &str) -> Result<Vocab> {
-        let bad = |msg: String| DataError::format(name, msg);
+        let bad = |msg: String| Error::format(name, msg);
         let v: serde_json::Value =
             serde_json::from_str(json).map_err(|e| bad(format!("not JSON: {e}")))?;
         if v.get("kind").and_then(|k| k.as_str()) != Some("char") {
@@ -149,7 +149,7 @@ impl Vocab {
     /// Writes [`Vocab::to_json`] to a file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let p = path.as_ref();
-        std::fs::write(p, self.to_json()).map_err(|e| DataError::io(p, e))
+        std::fs::write(p, self.to_json()).map_err(|e| Error::file(p, e))
     }
 
     /// Reads a file written by [`Vocab::save`].
@@ -157,7 +157,7 @@ impl Vocab {
     /// Fails when the file cannot be read or is not a vocabulary (see [`Vocab::from_json`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Vocab> {
         let p = path.as_ref();
-        let s = std::fs::read_to_string(p).map_err(|e| DataError::io(p, e))?;
+        let s = std::fs::read_to_string(p).map_err(|e| Error::file(p, e))?;
         Vocab::from_json(&s, &p.display().to_string())
     }
 }
@@ -187,7 +187,7 @@ impl TextCorpus {
     /// byte offset of the first invalid byte).
     pub fn read(path: impl AsRef<Path>) -> Result<TextCorpus> {
         let p = path.as_ref();
-        let bytes = std::fs::read(p).map_err(|e| DataError::io(p, e))?;
+        let bytes = std::fs::read(p).map_err(|e| Error::file(p, e))?;
         TextCorpus::from_bytes(&bytes, &p.display().to_string())
     }
 
@@ -197,7 +197,7 @@ impl TextCorpus {
     /// Fails as `read`, and on a character that is not in `vocab` (naming it).
     pub fn read_with_vocab(path: impl AsRef<Path>, vocab: Vocab) -> Result<TextCorpus> {
         let p = path.as_ref();
-        let bytes = std::fs::read(p).map_err(|e| DataError::io(p, e))?;
+        let bytes = std::fs::read(p).map_err(|e| Error::file(p, e))?;
         let name = p.display().to_string();
         let text = utf8(&bytes, &name)?;
         TextCorpus::build(text, &name, vocab)
@@ -218,11 +218,11 @@ impl TextCorpus {
 
     fn build(text: &str, name: &str, vocab: Vocab) -> Result<TextCorpus> {
         if text.is_empty() {
-            return Err(DataError::format(name, "the text is empty"));
+            return Err(Error::format(name, "the text is empty"));
         }
         let ids = vocab
             .encode(text)
-            .map_err(|e| DataError::format(name, e.to_string()))?;
+            .map_err(|e| Error::format(name, e.to_string()))?;
         Ok(TextCorpus {
             name: name.to_string(),
             ids: ids.into(),
@@ -275,7 +275,7 @@ impl TextCorpus {
         validation_split: f64,
     ) -> Result<(CharWindows, CharWindows)> {
         if !(validation_split > 0.0 && validation_split < 1.0) {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "TextCorpus::split",
                 format!("validation_split must be in (0, 1), got {validation_split}"),
             ));
@@ -303,10 +303,10 @@ impl TextCorpus {
 
 fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
     if bytes.is_empty() {
-        return Err(DataError::format(name, "the text is empty"));
+        return Err(Error::format(name, "the text is empty"));
     }
     std::str::from_utf8(bytes).map_err(|e| {
-        DataError::format(
+        Error::format(
             name,
             format!(
                 "not UTF-8 text: invalid byte 0x{:02x} at byte offset {}",
@@ -337,11 +337,11 @@ impl CharWindows {
         name: &str,
     ) -> Result<Self> {
         if seq_len == 0 {
-            return Err(DataError::arg("CharWindows", "seq_len must be at least 1"));
+            return Err(Error::invalid("CharWindows", "seq_len must be at least 1"));
         }
         let len = range.len();
         if len < seq_len + 1 {
-            return Err(DataError::format(
+            return Err(Error::format(
                 name,
                 format!(
                     "{len} characters are fewer than seq_len + 1 = {} (one window and its next character)",
@@ -388,7 +388,7 @@ impl Dataset for CharWindows {
     /// Gathers the windows straight into `[B, T]` tensors.
     fn get_batch(&self, indices: &[usize]) -> Result<Batch> {
         if indices.is_empty() {
-            return Err(DataError::arg(
+            return Err(Error::invalid(
                 "CharWindows::get_batch",
                 "empty list of indices",
             ));

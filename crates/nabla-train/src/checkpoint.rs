@@ -15,7 +15,7 @@
 //! [`latest_checkpoint`] does not read (it falls back to the other kept checkpoint). The two
 //! newest `ckpt-…` folders are kept.
 
-use crate::TrainError;
+use crate::Error;
 use nabla_core::io::{load_safetensors, to_safetensors_bytes};
 use nabla_core::{MtState, Tensor};
 use nabla_nn::{Module, StateDict};
@@ -100,11 +100,11 @@ fn one() -> usize {
 impl TrainerState {
     /// Parses the bytes of a `state.json`; `name` names the file in errors.
     ///
-    /// Fails ([`TrainError::Checkpoint`], naming the file) when they are not the JSON of a
+    /// Fails ([`Error::Checkpoint`], naming the file) when they are not the JSON of a
     /// `TrainerState`.
-    pub fn from_json_bytes(bytes: &[u8], name: &str) -> Result<Self, TrainError> {
+    pub fn from_json_bytes(bytes: &[u8], name: &str) -> Result<Self, Error> {
         serde_json::from_slice(bytes)
-            .map_err(|e| TrainError::Checkpoint(format!("{name}: corrupted ({e})")))
+            .map_err(|e| Error::Checkpoint(format!("{name}: corrupted ({e})")))
     }
 
     /// The random state as an [`MtState`].
@@ -128,7 +128,7 @@ pub fn model_tensors(m: &dyn Module) -> BTreeMap<String, Tensor> {
 
 /// Saves a module's parameters and buffers to a safetensors file, with PyTorch's
 /// `state_dict` names (`0.weight`, ...), atomically.
-pub fn save_model(m: &dyn Module, path: impl AsRef<Path>) -> Result<(), TrainError> {
+pub fn save_model(m: &dyn Module, path: impl AsRef<Path>) -> Result<(), Error> {
     nabla_core::io::save_safetensors(&model_tensors(m), path.as_ref())?;
     Ok(())
 }
@@ -138,7 +138,7 @@ pub fn save_model(m: &dyn Module, path: impl AsRef<Path>) -> Result<(), TrainErr
 ///
 /// Fails, changing nothing, when the file cannot be read or a tensor is missing, extra, or of
 /// another shape or dtype (the message names the file and lists the problems).
-pub fn load_model(m: &dyn Module, path: impl AsRef<Path>) -> Result<(), TrainError> {
+pub fn load_model(m: &dyn Module, path: impl AsRef<Path>) -> Result<(), Error> {
     let path = path.as_ref();
     let tensors = nabla_core::io::load_safetensors(path)?;
     load_model_tensors(m, &tensors, &path.display().to_string())
@@ -150,7 +150,7 @@ pub fn load_model_tensors(
     m: &dyn Module,
     tensors: &BTreeMap<String, Tensor>,
     what: &str,
-) -> Result<(), TrainError> {
+) -> Result<(), Error> {
     let own: Vec<_> = m.parameters().into_iter().chain(m.buffers()).collect();
     let mut problems = Vec::new();
     for (k, v) in &own {
@@ -173,7 +173,7 @@ pub fn load_model_tensors(
         }
     }
     if !problems.is_empty() {
-        return Err(TrainError::Checkpoint(format!(
+        return Err(Error::Checkpoint(format!(
             "{what} does not fit this model: {}",
             problems.join("; ")
         )));
@@ -186,8 +186,8 @@ pub fn load_model_tensors(
     Ok(())
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let io = |e: std::io::Error| TrainError::Io(format!("{}: {e}", path.display()));
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
     let mut f = std::fs::File::create(path).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
@@ -216,7 +216,7 @@ impl EncodedCheckpoint {
         optim: &StateDict,
         sched: &StateDict,
         state: &TrainerState,
-    ) -> Result<Self, TrainError> {
+    ) -> Result<Self, Error> {
         let mut ot: BTreeMap<String, Tensor> = BTreeMap::new();
         for (k, v) in &optim.tensors {
             ot.insert(format!("optim.{k}"), v.clone());
@@ -228,7 +228,7 @@ impl EncodedCheckpoint {
             model: to_safetensors_bytes(model, None)?,
             optim: to_safetensors_bytes(&ot, None)?,
             state: serde_json::to_vec_pretty(state)
-                .map_err(|e| TrainError::Io(format!("state.json: {e}")))?,
+                .map_err(|e| Error::Io(format!("state.json: {e}")))?,
         })
     }
 
@@ -240,7 +240,7 @@ impl EncodedCheckpoint {
 
     /// Writes the checkpoint folder atomically at `dir` (which must not exist yet, or is
     /// replaced; see the [module docs](crate::checkpoint) for what a crash leaves).
-    pub fn write(&self, dir: &Path) -> Result<(), TrainError> {
+    pub fn write(&self, dir: &Path) -> Result<(), Error> {
         write_encoded(dir, self)
     }
 }
@@ -252,14 +252,13 @@ pub fn write_checkpoint(
     optim: &StateDict,
     sched: &StateDict,
     state: &TrainerState,
-) -> Result<(), TrainError> {
+) -> Result<(), Error> {
     EncodedCheckpoint::encode(model, optim, sched, state)?.write(dir)
 }
 
-fn write_encoded(dir: &Path, enc: &EncodedCheckpoint) -> Result<(), TrainError> {
+fn write_encoded(dir: &Path, enc: &EncodedCheckpoint) -> Result<(), Error> {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .map_err(|e| TrainError::Io(format!("{}: {e}", parent.display())))?;
+    std::fs::create_dir_all(parent).map_err(|e| Error::Io(format!("{}: {e}", parent.display())))?;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -268,7 +267,7 @@ fn write_encoded(dir: &Path, enc: &EncodedCheckpoint) -> Result<(), TrainError> 
     if tmp.exists() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::Io(format!("{}: {e}", tmp.display())))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::Io(format!("{}: {e}", tmp.display())))?;
     write_synced(&tmp.join("model.safetensors"), &enc.model)?;
     write_synced(&tmp.join("optim.safetensors"), &enc.optim)?;
     write_synced(&tmp.join("state.json"), &enc.state)?;
@@ -276,14 +275,11 @@ fn write_encoded(dir: &Path, enc: &EncodedCheckpoint) -> Result<(), TrainError> 
     if dir.exists() {
         let old = parent.join(format!("{name}.old"));
         let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old)
-            .map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
-        std::fs::rename(&tmp, dir)
-            .map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::rename(dir, &old).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::rename(&tmp, dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
         let _ = std::fs::remove_dir_all(&old);
     } else {
-        std::fs::rename(&tmp, dir)
-            .map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::rename(&tmp, dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
     }
     sync_dir(parent);
     Ok(())
@@ -306,15 +302,15 @@ pub struct LoadedCheckpoint {
 /// Reads a checkpoint folder.
 ///
 /// Fails with a message naming the file when one is missing, truncated or corrupted.
-pub fn read_checkpoint(dir: &Path) -> Result<LoadedCheckpoint, TrainError> {
+pub fn read_checkpoint(dir: &Path) -> Result<LoadedCheckpoint, Error> {
     let sp = dir.join("state.json");
     let bytes =
-        std::fs::read(&sp).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", sp.display())))?;
+        std::fs::read(&sp).map_err(|e| Error::Checkpoint(format!("{}: {e}", sp.display())))?;
     let state = TrainerState::from_json_bytes(&bytes, &sp.display().to_string())?;
     let model = load_safetensors(&dir.join("model.safetensors"))
-        .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+        .map_err(|e| Error::Checkpoint(e.to_string()))?;
     let ot = load_safetensors(&dir.join("optim.safetensors"))
-        .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+        .map_err(|e| Error::Checkpoint(e.to_string()))?;
     let mut optim = StateDict {
         tensors: BTreeMap::new(),
         scalars: state.optim_scalars.clone(),
@@ -384,7 +380,7 @@ pub struct Skipped {
 /// has no complete checkpoint; an error when it has some and none can be read.
 pub fn latest_checkpoint_reporting(
     run_dir: &Path,
-) -> Result<(Option<LoadedCheckpoint>, Vec<Skipped>), TrainError> {
+) -> Result<(Option<LoadedCheckpoint>, Vec<Skipped>), Error> {
     // folders with weights but no state count too: they are damaged for resuming
     let mut all = list_checkpoints(run_dir);
     all.extend(checkpoint_dirs_with(run_dir, "model.safetensors"));
@@ -401,7 +397,7 @@ pub fn latest_checkpoint_reporting(
         }
     }
     match skipped.first() {
-        Some(s) => Err(TrainError::Checkpoint(format!(
+        Some(s) => Err(Error::Checkpoint(format!(
             "{}: no checkpoint of the run can be read (newest: {})",
             run_dir.display(),
             s.reason.trim_start_matches("checkpoint: ")
@@ -412,7 +408,7 @@ pub fn latest_checkpoint_reporting(
 
 /// The newest complete checkpoint of a run that can be read; an older one is used when the
 /// newest is damaged (see [`latest_checkpoint_reporting`] to learn which were passed over).
-pub fn latest_checkpoint(run_dir: &Path) -> Result<Option<LoadedCheckpoint>, TrainError> {
+pub fn latest_checkpoint(run_dir: &Path) -> Result<Option<LoadedCheckpoint>, Error> {
     Ok(latest_checkpoint_reporting(run_dir)?.0)
 }
 
@@ -433,19 +429,19 @@ pub struct ModelWeights {
 /// safetensors file.
 ///
 /// Fails, naming the file, when it is missing or damaged.
-pub fn read_model_weights(dir_or_file: &Path) -> Result<ModelWeights, TrainError> {
+pub fn read_model_weights(dir_or_file: &Path) -> Result<ModelWeights, Error> {
     let file = if dir_or_file.is_dir() {
         dir_or_file.join("model.safetensors")
     } else {
         dir_or_file.to_path_buf()
     };
     if !file.exists() {
-        return Err(TrainError::Checkpoint(format!(
+        return Err(Error::Checkpoint(format!(
             "{}: no such file",
             file.display()
         )));
     }
-    let tensors = load_safetensors(&file).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let tensors = load_safetensors(&file).map_err(|e| Error::Checkpoint(e.to_string()))?;
     Ok(ModelWeights {
         file,
         tensors,
@@ -458,7 +454,7 @@ pub fn read_model_weights(dir_or_file: &Path) -> Result<ModelWeights, TrainError
 /// damaged newer ones are passed over and listed in [`ModelWeights::skipped`].
 ///
 /// Fails when the run has no checkpoint, or none whose weights can be read.
-pub fn latest_model_weights(run_dir: &Path) -> Result<ModelWeights, TrainError> {
+pub fn latest_model_weights(run_dir: &Path) -> Result<ModelWeights, Error> {
     let mut skipped = Vec::new();
     for d in checkpoint_dirs_with(run_dir, "model.safetensors")
         .iter()
@@ -475,7 +471,7 @@ pub fn latest_model_weights(run_dir: &Path) -> Result<ModelWeights, TrainError> 
             }),
         }
     }
-    Err(TrainError::Checkpoint(match skipped.first() {
+    Err(Error::Checkpoint(match skipped.first() {
         Some(s) => format!(
             "{}: no checkpoint's weights can be read (newest: {})",
             run_dir.display(),

@@ -1,7 +1,7 @@
 //! Grids of grayscale images as PNG files, as `torchvision.utils.save_image` writes them,
 //! and PNG images read as grayscale (what `nabla predict` feeds an image model).
 
-use crate::TrainError;
+use crate::Error;
 use nabla_core::Tensor;
 use std::path::Path;
 
@@ -29,9 +29,9 @@ pub fn save_image_grid(
     nrow: usize,
     side: Option<usize>,
     path: impl AsRef<Path>,
-) -> Result<(), TrainError> {
+) -> Result<(), Error> {
     let path = path.as_ref();
-    let bad = |m: String| TrainError::Config(format!("save_image_grid: {m}"));
+    let bad = |m: String| Error::Config(format!("save_image_grid: {m}"));
     let s = images.shape();
     let (n, h, w) = match (s.len(), side) {
         (3, _) => (s[0], s[1], s[2]),
@@ -67,7 +67,7 @@ pub fn save_image_grid(
             }
         }
     }
-    let enc_err = |e: png::EncodingError| TrainError::Io(format!("{}: {e}", path.display()));
+    let enc_err = |e: png::EncodingError| Error::Io(format!("{}: {e}", path.display()));
     let mut bytes = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut bytes, gw as u32, gh as u32);
@@ -84,13 +84,12 @@ pub fn save_image_grid(
 /// The width and height of a PNG file.
 ///
 /// Fails when the file cannot be read or is not a PNG.
-pub fn png_size(path: impl AsRef<Path>) -> Result<(u32, u32), TrainError> {
+pub fn png_size(path: impl AsRef<Path>) -> Result<(u32, u32), Error> {
     let path = path.as_ref();
-    let f = std::fs::File::open(path)
-        .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+    let f = std::fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
     let r = png::Decoder::new(std::io::BufReader::new(f))
         .read_info()
-        .map_err(|e| TrainError::Io(format!("{}: not a PNG ({e})", path.display())))?;
+        .map_err(|e| Error::Io(format!("{}: not a PNG ({e})", path.display())))?;
     let i = r.info();
     Ok((i.width, i.height))
 }
@@ -106,7 +105,7 @@ const MAX_DEFLATE_RATIO: u128 = 1032;
 /// `0.299 R + 0.587 G + 0.114 B`, and alpha is dropped. Only the first frame of an animated
 /// PNG is read.
 ///
-/// Fails ([`TrainError::Config`], naming the image) when the bytes are not a PNG, the image
+/// Fails ([`Error::Config`], naming the image) when the bytes are not a PNG, the image
 /// data is damaged, or the header announces more pixels than the file could hold (checked
 /// before allocating).
 ///
@@ -123,8 +122,8 @@ const MAX_DEFLATE_RATIO: u128 = 1032;
 /// let e = nabla_train::image::decode_png_gray(b"GIF89a", "x.png").unwrap_err();
 /// assert!(e.to_string().starts_with("x.png: not a PNG image ("), "{e}");
 /// ```
-pub fn decode_png_gray(bytes: &[u8], name: &str) -> Result<(Vec<f32>, usize, usize), TrainError> {
-    let bad = |m: String| TrainError::Config(format!("{name}: {m}"));
+pub fn decode_png_gray(bytes: &[u8], name: &str) -> Result<(Vec<f32>, usize, usize), Error> {
+    let bad = |m: String| Error::Config(format!("{name}: {m}"));
     let mut dec = png::Decoder::new(bytes);
     dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = dec
@@ -172,10 +171,9 @@ pub fn decode_png_gray(bytes: &[u8], name: &str) -> Result<(Vec<f32>, usize, usi
 /// [`decode_png_gray`]).
 ///
 /// Fails, naming the file, when it cannot be read or [`decode_png_gray`] fails.
-pub fn read_png_gray(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize), TrainError> {
+pub fn read_png_gray(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize), Error> {
     let path = path.as_ref();
-    let bytes =
-        std::fs::read(path).map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
     decode_png_gray(&bytes, &path.display().to_string())
 }
 

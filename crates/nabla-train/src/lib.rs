@@ -25,7 +25,7 @@ pub mod trainer;
 
 pub use checkpoint::{EpochMetrics, LoadedCheckpoint, TrainerState};
 pub use distributed::{Communicator, SingleProcess};
-pub use error::TrainError;
+pub use error::{Error, Result};
 pub use evaluate::{evaluate, evaluate_distributed, evaluate_with_confusion, predict, Evaluation};
 pub use experiment::{Experiment, ExperimentConfig, RunResult};
 pub use progress::ProgressMode;

@@ -5,7 +5,7 @@ use crate::distributed::{Communicator, GradAverager};
 use crate::health::{HealthRecord, ParamHealth, ParamHistograms};
 use crate::metrics::count_correct;
 use crate::trainer::{LossFn, Result, Task, TrainConfig};
-use crate::TrainError;
+use crate::Error;
 use nabla_core::{GradStore, Mt19937, Tensor, Var};
 use nabla_data::Batch;
 use nabla_nn::clip::{clip_grad_norm, clip_grad_value};
@@ -96,7 +96,7 @@ impl StepParts<'_> {
             None => (lv, 1.0),
         };
         if !whole.is_finite() {
-            return Err(TrainError::NonFinite {
+            return Err(Error::NonFinite {
                 what: "loss",
                 epoch: self.epoch,
                 step: self.step,
@@ -115,7 +115,7 @@ impl StepParts<'_> {
     /// Drop every other handle on the graph (the model's outputs) before calling it, so the
     /// optimizer can update the parameters in place instead of copying them.
     pub fn backward_and_step(&mut self, loss: Tensor) -> Result<f64> {
-        let anomaly = |msg: String, p: &Self| TrainError::Anomaly {
+        let anomaly = |msg: String, p: &Self| Error::TrainAnomaly {
             msg,
             epoch: p.epoch,
             step: p.step,
@@ -154,7 +154,7 @@ impl StepParts<'_> {
         let max_norm = self.config.clip_grad_norm.unwrap_or(f64::INFINITY);
         let norm = clip_grad_norm(&mut grads, self.params, max_norm)?;
         if !norm.is_finite() {
-            return Err(TrainError::NonFinite {
+            return Err(Error::NonFinite {
                 what: "gradient norm",
                 epoch: self.epoch,
                 step: self.step,

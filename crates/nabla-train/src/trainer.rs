@@ -8,7 +8,7 @@ use crate::distributed::{Communicator, GradAverager};
 use crate::evaluate::{evaluate, predict, Evaluation};
 use crate::progress::{EpochProgress, ProgressMode};
 use crate::step::{StandardStep, StepParts, TrainStep};
-use crate::TrainError;
+use crate::Error;
 use nabla_core::{Mt19937, Tensor, Var};
 use nabla_data::{Cursor, DataLoader};
 use nabla_nn::optim::Optimizer;
@@ -25,7 +25,7 @@ mod parallel;
 pub type LossFn = Box<dyn Fn(&Tensor, &Tensor) -> nabla_core::Result<Tensor> + Send + Sync>;
 
 /// Result of this crate's operations.
-pub type Result<T> = std::result::Result<T, TrainError>;
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// What a run learns, which decides the metrics beside the loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -324,15 +324,15 @@ impl Trainer {
             &ck.dir.join("model.safetensors").display().to_string(),
         )?;
         self.optimizer.load_state_dict(&ck.optim).map_err(|e| {
-            TrainError::Checkpoint(format!("{}: optimizer state: {e}", ck.dir.display()))
+            Error::Checkpoint(format!("{}: optimizer state: {e}", ck.dir.display()))
         })?;
         if let Some(s) = self.scheduler.as_mut() {
             s.load_state_dict(&ck.sched).map_err(|e| {
-                TrainError::Checkpoint(format!("{}: schedule state: {e}", ck.dir.display()))
+                Error::Checkpoint(format!("{}: schedule state: {e}", ck.dir.display()))
             })?;
         }
         self.rng = Mt19937::from_state(&ck.state.rng_state())
-            .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", ck.dir.display())))?;
+            .map_err(|e| Error::Checkpoint(format!("{}: {e}", ck.dir.display())))?;
         let st = &ck.state;
         self.epoch = st.epoch;
         self.step = st.step;
@@ -359,15 +359,14 @@ impl Trainer {
     fn record_health(&mut self, h: crate::health::HealthRecord) -> Result<()> {
         if let Some(out) = self.out_dir() {
             use std::io::Write;
-            let line = serde_json::to_string(&h).map_err(|e| TrainError::Io(e.to_string()))?;
+            let line = serde_json::to_string(&h).map_err(|e| Error::Io(e.to_string()))?;
             let path = out.join("health.jsonl");
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
-                .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
-            writeln!(f, "{line}")
-                .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?;
+                .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+            writeln!(f, "{line}").map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
         }
         if let Some(tb) = &mut self.tensorboard {
             tb.add_health(&h)?;
@@ -395,7 +394,7 @@ impl Trainer {
         };
         let mut text = String::new();
         for row in &self.history {
-            text.push_str(&serde_json::to_string(row).map_err(|e| TrainError::Io(e.to_string()))?);
+            text.push_str(&serde_json::to_string(row).map_err(|e| Error::Io(e.to_string()))?);
             text.push('\n');
         }
         nabla_core::io::write_atomic(&out.join("metrics.jsonl"), text.as_bytes())?;
@@ -411,7 +410,7 @@ impl Trainer {
     ) -> Result<FitReport> {
         if let Some(out) = self.out_dir() {
             std::fs::create_dir_all(out)
-                .map_err(|e| TrainError::Io(format!("{}: cannot create: {e}", out.display())))?;
+                .map_err(|e| Error::Io(format!("{}: cannot create: {e}", out.display())))?;
             if self.config.tensorboard && self.tensorboard.is_none() {
                 self.tensorboard = Some(crate::tensorboard::EventWriter::create(out)?);
             }
@@ -633,7 +632,7 @@ impl Trainer {
 
 /// Writes a value as pretty JSON to a file, atomically (`summary.json`, `standardizer.json`).
 pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Io(e.to_string()))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Io(e.to_string()))?;
     let mut bytes = text.into_bytes();
     bytes.push(b'\n');
     nabla_core::io::write_atomic(path, &bytes)?;

@@ -9,7 +9,7 @@ use nabla_nn::{Activation, Linear, Module, Sequential};
 use nabla_train::experiment::{
     build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerSpec, OptimizerSpec,
 };
-use nabla_train::{Experiment, ProgressMode, Task, TrainConfig, TrainError, Trainer};
+use nabla_train::{Error, Experiment, ProgressMode, Task, TrainConfig, Trainer};
 use std::path::PathBuf;
 
 struct Tmp(PathBuf);
@@ -29,7 +29,7 @@ impl Drop for Tmp {
 
 fn config_err(text: &str) -> String {
     match Experiment::from_toml_str(text, "c.toml") {
-        Err(TrainError::Config(m)) => m,
+        Err(Error::Config(m)) => m,
         Err(e) => panic!("not a config error: {e:?}"),
         Ok(_) => panic!("accepted: {text}"),
     }
@@ -203,7 +203,7 @@ fn regression_csv_whose_target_is_not_numeric_fails_naming_the_line() {
         .unwrap()
         .with_out_dir(t.0.join("run"));
     let e = exp.fit().unwrap_err();
-    assert!(matches!(e, TrainError::Data(_)), "{e:?}");
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
     let m = e.to_string();
     assert!(
         m.contains("r.csv") && m.contains("line 4") && m.contains("high"),

@@ -11,6 +11,8 @@ mod experiment_toml;
 mod mnist_cnn;
 #[path = "../../../examples/mnist_mlp.rs"]
 mod mnist_mlp;
+#[path = "../../../examples/residual_block.rs"]
+mod residual_block;
 #[path = "../../../examples/vae.rs"]
 mod vae;
 #[path = "../../../examples/xor_autograd.rs"]
@@ -120,6 +122,26 @@ fn mnist_mlp_equals_the_mnist_mlp_config() {
         .unwrap();
     assert_eq!(ev.accuracy, run.test.accuracy);
     assert_eq!(ev.loss.to_bits(), run.test.loss.to_bits());
+}
+
+#[test]
+fn residual_block_is_a_custom_module_that_trains() {
+    let (ev, names) = residual_block::run(3, 0).unwrap();
+    assert_eq!(
+        names,
+        [
+            "0.weight",
+            "0.bias",
+            "1.fc1.weight",
+            "1.fc1.bias",
+            "1.fc2.weight",
+            "1.fc2.bias",
+            "3.weight",
+            "3.bias"
+        ]
+    );
+    let acc = ev.accuracy.unwrap();
+    assert!(acc > 0.8, "test accuracy {acc}");
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub fn run(o: &VanishingOptions) -> std::result::Result<String, (u8, String)> {
     }
     let internal = |e: nabla::core::Error| (1u8, e.to_string());
     let run = || -> Result<String> {
-        let ds = nabla::data::digits().map_err(|e| nabla::core::Error::Io(e.to_string()))?;
+        let ds = nabla::data::digits()?;
         let mut rng = Mt19937::new(0);
         let width = 32;
         let mut hidden = Vec::new();
@@ -120,19 +120,17 @@ pub fn run(o: &VanishingOptions) -> std::result::Result<String, (u8, String)> {
         params.extend(net.out.parameters().into_iter().map(|(_, v)| v));
         let mut opt = Sgd::new(params, 0.02).momentum(0.9);
         let probe_idx: Vec<usize> = (0..256).collect();
-        let fixed = nabla::data::Dataset::get_batch(&ds, &probe_idx)
-            .map_err(|e| nabla::core::Error::Io(e.to_string()))?;
+        let fixed = nabla::data::Dataset::get_batch(&ds, &probe_idx)?;
         let (first, first_out) = measure(&net, &fixed.x, &fixed.y, &mut rng)?;
         let mut loader = nabla::data::DataLoader::new(
             ds.clone(),
             nabla::data::LoaderConfig::new(64).with_shuffle(true),
-        )
-        .map_err(|e| nabla::core::Error::Io(e.to_string()))?;
+        )?;
         let mut step = 0;
         let mut last_loss;
         'train: loop {
             for b in &mut loader {
-                let b = b.map_err(|e| nabla::core::Error::Io(e.to_string()))?;
+                let b = b?;
                 let mut ctx = ForwardCtx::train(&mut rng);
                 let mut a = b.x.clone();
                 for (l, lin) in net.hidden.iter().enumerate() {

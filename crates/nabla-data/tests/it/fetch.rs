@@ -1,7 +1,7 @@
 //! Downloads against a tiny HTTP server on 127.0.0.1 (the only address these tests reach).
 
 use crate::common::{gzip, idx_images, idx_labels, shared_mnist_dir, TempDir};
-use nabla_data::{fetch, fetch_files, md5_hex, DataError, RemoteFile};
+use nabla_data::{fetch, fetch_files, md5_hex, Error, RemoteFile};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
@@ -118,7 +118,7 @@ fn wrong_checksum_is_refused_and_leaves_nothing() {
         md5: "D53E105EE54EA40749A09FCBCD1E9432",
     }];
     let e = fetch_files(&base, &files, dir.path()).unwrap_err();
-    assert!(matches!(e, DataError::Checksum { .. }));
+    assert!(matches!(e, Error::Checksum { .. }));
     assert_eq!(
         e.to_string(),
         format!(

@@ -142,7 +142,7 @@ impl Dataset for Failing {
     }
     fn get(&self, i: usize) -> Result<(Tensor, Tensor)> {
         if i == self.bad {
-            return Err(nabla_data::DataError::Format {
+            return Err(nabla_data::Error::Format {
                 file: "sample".into(),
                 msg: format!("sample {i} is broken"),
             });

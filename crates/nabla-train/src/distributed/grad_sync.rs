@@ -3,7 +3,7 @@
 
 use super::Communicator;
 use crate::trainer::Result;
-use crate::TrainError;
+use crate::Error;
 use nabla_core::{DType, GradStore, StorageElem, Tensor, Var};
 use std::time::Instant;
 
@@ -139,13 +139,13 @@ impl GradAverager {
         for v in params {
             let dt = v.dtype();
             if dt != DType::F32 && dt != DType::F64 {
-                return Err(TrainError::Config(format!(
+                return Err(Error::Config(format!(
                     "data-parallel training averages f32 and f64 gradients; a parameter is {dt}"
                 )));
             }
             if let Some(g) = v.grad(grads) {
                 if g.shape() != v.shape().as_slice() || g.dtype() != dt {
-                    return Err(TrainError::Config(format!(
+                    return Err(Error::Config(format!(
                         "a gradient is {} {:?} but its parameter is {dt} {:?}",
                         g.dtype(),
                         g.shape(),

@@ -29,7 +29,7 @@
 //!
 //! A step that can fail on some ranks only (reading a file, a config that differs) goes
 //! through [`agree`]: every rank learns that some rank failed and returns the same
-//! [`crate::TrainError::AllRanks`] error, instead of the others waiting forever in the next
+//! [`crate::Error::AllRanks`] error, instead of the others waiting forever in the next
 //! collective.
 
 mod agree;
@@ -71,7 +71,7 @@ pub trait Communicator: Send + Sync {
         let mut bytes: Vec<u8> = buf.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.broadcast_bytes(root, &mut bytes)?;
         if bytes.len() != buf.len() * 4 {
-            return Err(crate::TrainError::Comm(format!(
+            return Err(crate::Error::Comm(format!(
                 "broadcast of {} values received {} bytes",
                 buf.len(),
                 bytes.len()

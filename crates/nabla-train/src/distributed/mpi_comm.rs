@@ -3,7 +3,7 @@
 
 use super::Communicator;
 use crate::trainer::Result;
-use crate::TrainError;
+use crate::Error;
 use ::mpi::collective::SystemOperation;
 use ::mpi::environment::Universe;
 use ::mpi::topology::SimpleCommunicator;
@@ -46,9 +46,9 @@ impl MpiCommunicator {
     /// `MPI_THREAD_SERIALIZED`.
     pub fn init() -> Result<Self> {
         let (universe, threading) = ::mpi::initialize_with_threading(Threading::Serialized)
-            .ok_or_else(|| TrainError::Comm("MPI is already initialized in this process".into()))?;
+            .ok_or_else(|| Error::Comm("MPI is already initialized in this process".into()))?;
         if !matches!(threading, Threading::Serialized | Threading::Multiple) {
-            return Err(TrainError::Comm(format!(
+            return Err(Error::Comm(format!(
                 "the MPI library offers thread level {threading:?}, nabla needs Serialized"
             )));
         }
@@ -72,7 +72,7 @@ impl MpiCommunicator {
 
     fn root(&self, root: usize) -> Result<i32> {
         if root >= self.size {
-            return Err(TrainError::Comm(format!(
+            return Err(Error::Comm(format!(
                 "broadcast from rank {root} of {}",
                 self.size
             )));

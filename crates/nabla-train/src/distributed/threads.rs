@@ -3,7 +3,7 @@
 
 use super::Communicator;
 use crate::trainer::Result;
-use crate::TrainError;
+use crate::Error;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// One collective round: every rank deposits its bytes; the last to arrive publishes them
@@ -39,7 +39,7 @@ impl Shared {
 ///
 /// When a rank's [`ThreadComm`] is dropped (its thread returned, perhaps with an error) or
 /// aborts, the collectives the other ranks are waiting in (or call later) fail with
-/// [`TrainError::Comm`] instead of waiting forever.
+/// [`Error::Comm`] instead of waiting forever.
 ///
 /// ```
 /// use nabla_train::distributed::{Communicator, ThreadGroup};
@@ -95,12 +95,12 @@ impl ThreadComm {
         // the previous round must be taken by every rank before this one starts
         while st.readers_left > 0 {
             if let Some(why) = &st.broken {
-                return Err(TrainError::Comm(why.clone()));
+                return Err(Error::Comm(why.clone()));
             }
             st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         if let Some(why) = &st.broken {
-            return Err(TrainError::Comm(why.clone()));
+            return Err(Error::Comm(why.clone()));
         }
         let round = st.round;
         st.deposits[self.rank] = Some(mine);
@@ -119,7 +119,7 @@ impl ThreadComm {
         }
         while st.round == round {
             if let Some(why) = &st.broken {
-                return Err(TrainError::Comm(why.clone()));
+                return Err(Error::Comm(why.clone()));
             }
             st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
         }
@@ -141,7 +141,7 @@ impl ThreadComm {
 
     fn check_len(&self, all: &[Vec<u8>], len: usize) -> Result<()> {
         match all.iter().position(|d| d.len() != len) {
-            Some(r) => Err(TrainError::Comm(format!(
+            Some(r) => Err(Error::Comm(format!(
                 "rank {r} reduced {} bytes, rank {} {len}",
                 all[r].len(),
                 self.rank
@@ -171,9 +171,9 @@ impl Communicator for ThreadComm {
             Vec::new()
         };
         let all = self.exchange(mine)?;
-        let got = all.get(root).ok_or_else(|| {
-            TrainError::Comm(format!("broadcast from rank {root} of {}", self.size()))
-        })?;
+        let got = all
+            .get(root)
+            .ok_or_else(|| Error::Comm(format!("broadcast from rank {root} of {}", self.size())))?;
         buf.clear();
         buf.extend_from_slice(got);
         Ok(())

@@ -4,7 +4,7 @@
 use super::config::ExperimentConfig;
 use super::spec::{LayerSpec, OptimizerSpec, PaddingSpec, ScheduleSpec};
 use crate::trainer::{LossFn, Task};
-use crate::TrainError;
+use crate::Error;
 use nabla_core::{
     AvgPool1dOptions, AvgPool2dOptions, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions,
     DType, MaxPool1dOptions, MaxPool2dOptions, Mt19937, Tensor, Var,
@@ -22,8 +22,8 @@ use nabla_nn::{
     MaxPool1d, MaxPool2d, Module, Rnn, RnnNonlinearity, RnnOptions, Sequential,
 };
 
-fn cfg_err(msg: String) -> TrainError {
-    TrainError::Config(msg)
+fn cfg_err(msg: String) -> Error {
+    Error::Config(msg)
 }
 
 /// The number of elements of `shape`, or an error when it overflows.
@@ -63,7 +63,7 @@ fn need_rank(
     shape: &[usize],
     rank: usize,
     sample: &str,
-) -> Result<(), TrainError> {
+) -> Result<(), Error> {
     if shape.len() != rank {
         return Err(cfg_err(format!(
             "{}: needs {sample} samples (batch first: [N, {}]) but its input is {shape:?}; set model.input_shape to {sample} (e.g. [1, 28, 28])",
@@ -80,7 +80,7 @@ fn check_in(
     l: &LayerSpec,
     declared: Option<usize>,
     shape: &[usize],
-) -> Result<(), TrainError> {
+) -> Result<(), Error> {
     match declared {
         Some(c) if c != shape[1] => Err(cfg_err(format!(
             "{}: in = {c} channels but the previous layer gives {} (input {shape:?}, batch first)",
@@ -101,7 +101,7 @@ fn at(i: usize, l: &LayerSpec) -> String {
 /// number of outputs the data needs (classes, or regression targets): the last layer must
 /// produce it.
 ///
-/// Fails ([`TrainError::Config`]) naming the layer when an input does not fit a layer, when
+/// Fails ([`Error::Config`]) naming the layer when an input does not fit a layer, when
 /// the parameters would not fit in memory (checked before allocating, with the bytes they
 /// would need), or when the output does not match `outputs`.
 pub fn build_model(
@@ -109,7 +109,7 @@ pub fn build_model(
     input_shape: &[usize],
     outputs: Option<usize>,
     rng: &mut Mt19937,
-) -> Result<(Sequential, Vec<Vec<usize>>), TrainError> {
+) -> Result<(Sequential, Vec<Vec<usize>>), Error> {
     elements(input_shape)
         .map_err(|e| cfg_err(format!("model.input_shape: {input_shape:?}: {e}")))?;
     let limit = memory_limit() as u128;
@@ -663,7 +663,7 @@ pub fn make_schedule(
     cfg: &ExperimentConfig,
     opt: &mut dyn Optimizer,
     steps_per_epoch: usize,
-) -> Result<Option<Schedule>, TrainError> {
+) -> Result<Option<Schedule>, Error> {
     let e = |x: nabla_core::Error| cfg_err(format!("train.schedule: {x}"));
     let epochs = cfg.train.epochs;
     let (s, per_step): (Box<dyn LrScheduler>, bool) = match cfg.train.schedule.clone() {

@@ -5,7 +5,7 @@
 use super::spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
 use crate::progress::ProgressMode;
 use crate::trainer::Task;
-use crate::TrainError;
+use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -310,38 +310,37 @@ impl ExperimentConfig {
 
     /// Parses a config from TOML text and validates it; `name` is used in messages.
     ///
-    /// Errors ([`TrainError::Config`], one line): TOML syntax (with line and column), an
+    /// Errors ([`Error::Config`], one line): TOML syntax (with line and column), an
     /// unknown key, a wrong value type (naming the key path), an unknown layer type, a value
     /// out of range (see [`ExperimentConfig::validate`]).
-    pub fn from_toml_str(text: &str, name: &str) -> Result<Self, TrainError> {
+    pub fn from_toml_str(text: &str, name: &str) -> Result<Self, Error> {
         let de = toml::Deserializer::parse(text)
-            .map_err(|e| TrainError::Config(format!("{name}: {}", one_line(&e.to_string()))))?;
+            .map_err(|e| Error::Config(format!("{name}: {}", one_line(&e.to_string()))))?;
         let cfg: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = one_line(&e.inner().to_string());
-            TrainError::Config(if path == "." || path.is_empty() {
+            Error::Config(if path == "." || path.is_empty() {
                 format!("{name}: {inner}")
             } else {
                 format!("{name}: {path}: {inner}")
             })
         })?;
         cfg.validate()
-            .map_err(|e| TrainError::Config(format!("{name}: {e}")))?;
+            .map_err(|e| Error::Config(format!("{name}: {e}")))?;
         Ok(cfg)
     }
 
     /// Reads and parses a config file (see [`ExperimentConfig::from_toml_str`]).
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, TrainError> {
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            TrainError::Config(format!("{}: cannot read config: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("{}: cannot read config: {e}", path.display())))?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
     /// The TOML text of this config.
-    pub fn to_toml(&self) -> Result<String, TrainError> {
-        toml::to_string(self).map_err(|e| TrainError::Io(format!("config: {e}")))
+    pub fn to_toml(&self) -> Result<String, Error> {
+        toml::to_string(self).map_err(|e| Error::Io(format!("config: {e}")))
     }
 
     /// Checks values that serde's types cannot (ranges, and keys that do not fit together).

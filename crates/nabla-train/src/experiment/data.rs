@@ -3,8 +3,7 @@
 
 use super::config::{DatasetKind, ExperimentConfig};
 use crate::trainer::Task;
-use crate::TrainError;
-use nabla_data::{CsvOptions, DataError, Header, LabelColumn, Standardizer, TensorDataset};
+use nabla_data::{CsvOptions, Error, Header, LabelColumn, Standardizer, TensorDataset};
 use std::path::{Path, PathBuf};
 
 /// Data split into train, validation and test sets.
@@ -32,16 +31,16 @@ pub struct Data {
 }
 
 /// All windows of a text part as one in-memory dataset (`x`, `y` i64 `[windows, T]`).
-fn windows_dataset(w: &nabla_data::CharWindows) -> Result<TensorDataset, TrainError> {
+fn windows_dataset(w: &nabla_data::CharWindows) -> Result<TensorDataset, Error> {
     use nabla_data::Dataset;
     let idx: Vec<usize> = (0..w.len()).collect();
     let b = w.get_batch(&idx)?;
-    Ok(TensorDataset::new(b.x, b.y)?)
+    TensorDataset::new(b.x, b.y)
 }
 
 /// A text dataset: windows of `data.seq_len` characters, the last `validation_split` of the
 /// text for validation (and as the test set).
-fn load_text(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, TrainError> {
+fn load_text(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, Error> {
     let path = csv_path(cfg, data_flag)?;
     let corpus = nabla_data::TextCorpus::read(&path)?;
     let seq = cfg.data.seq_len();
@@ -50,7 +49,7 @@ fn load_text(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, T
     let val = windows_dataset(&val)?;
     if let Some(s) = &cfg.model.input_shape {
         if s.as_slice() != [seq] {
-            return Err(TrainError::Config(format!(
+            return Err(Error::Config(format!(
                 "model.input_shape: a text model takes windows of data.seq_len = {seq} characters, not {s:?}"
             )));
         }
@@ -68,14 +67,10 @@ fn load_text(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, T
     })
 }
 
-fn bad(e: DataError) -> TrainError {
-    TrainError::Data(e)
-}
-
 /// The folder of the MNIST family's IDX files: `data_flag`, else `NABLA_DATA`, else
 /// `data.path`; a folder holding a `mnist/` (or `fashion-mnist/`) folder with the files works
 /// too.
-pub fn data_dir(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<PathBuf, TrainError> {
+pub fn data_dir(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<PathBuf, Error> {
     let sub = match cfg.data.dataset {
         DatasetKind::Mnist => "mnist",
         DatasetKind::FashionMnist => "fashion-mnist",
@@ -86,12 +81,12 @@ pub fn data_dir(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Path
         .or_else(|| std::env::var_os("NABLA_DATA").map(PathBuf::from))
         .or_else(|| cfg.data.path.as_ref().map(PathBuf::from))
         .ok_or_else(|| {
-            TrainError::Config(format!(
+            Error::Config(format!(
                 "data.path: no data folder for {sub}: set it in the config, with --data DIR or NABLA_DATA"
             ))
         })?;
     if !base.is_dir() {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "data folder {} does not exist",
             base.display()
         )));
@@ -106,12 +101,12 @@ pub fn data_dir(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Path
 }
 
 /// The CSV or text file: `data_flag`, else `data.path`.
-pub fn csv_path(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<PathBuf, TrainError> {
+pub fn csv_path(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<PathBuf, Error> {
     data_flag
         .map(Path::to_path_buf)
         .or_else(|| cfg.data.path.as_ref().map(PathBuf::from))
         .ok_or_else(|| {
-            TrainError::Config(format!(
+            Error::Config(format!(
                 "data.path: a {} dataset needs a file (config or --data)",
                 super::config::dataset_name(cfg.data.dataset)
             ))
@@ -143,28 +138,28 @@ pub fn csv_options(cfg: &ExperimentConfig) -> CsvOptions {
     o
 }
 
-fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> Result<TensorDataset, TrainError> {
+fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> Result<TensorDataset, Error> {
     let (x, y) = ds.into_parts();
     let n = x.shape()[0];
     let per: usize = x.shape()[1..].iter().product();
     let want = super::build::elements(shape)
-        .map_err(|e| TrainError::Config(format!("model.input_shape: {shape:?}: {e}")))?;
+        .map_err(|e| Error::Config(format!("model.input_shape: {shape:?}: {e}")))?;
     if per != want {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "model.input_shape: {shape:?} ({want} values) does not fit the data's samples {:?} ({per} values)",
             &x.shape()[1..]
         )));
     }
     let mut full = vec![n];
     full.extend_from_slice(shape);
-    Ok(TensorDataset::new(x.reshape(&full)?, y)?)
+    TensorDataset::new(x.reshape(&full)?, y)
 }
 
 /// Loads and splits the configured data (`data_flag` overrides the config's path).
 ///
 /// Fails when the data cannot be read (naming the file), when a regression target is not a
 /// number, or when `model.input_shape` does not fit the samples.
-pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, TrainError> {
+pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, Error> {
     if cfg.data.dataset == DatasetKind::Text {
         return load_text(cfg, data_flag);
     }
@@ -176,36 +171,34 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
     let (trainval, test) = match d.dataset {
         DatasetKind::Mnist | DatasetKind::FashionMnist => {
             let dir = data_dir(cfg, data_flag)?;
-            let tr = nabla_data::load_mnist(&dir, true).map_err(bad)?;
-            let te = nabla_data::load_mnist(&dir, false).map_err(bad)?;
+            let tr = nabla_data::load_mnist(&dir, true)?;
+            let te = nabla_data::load_mnist(&dir, false)?;
             (tr, te)
         }
         kind => {
             let all = match kind {
-                DatasetKind::Digits => nabla_data::digits().map_err(bad)?,
-                DatasetKind::Diabetes => nabla_data::diabetes().map_err(bad)?,
+                DatasetKind::Digits => nabla_data::digits()?,
+                DatasetKind::Diabetes => nabla_data::diabetes()?,
                 _ => {
                     let path = csv_path(cfg, data_flag)?;
-                    let csv = nabla_data::read_csv(&path, &csv_options(cfg)).map_err(bad)?;
+                    let csv = nabla_data::read_csv(&path, &csv_options(cfg))?;
                     class_names = csv.classes.clone();
                     label_index = csv.label_index;
-                    csv.into_dataset().map_err(bad)?
+                    csv.into_dataset()?
                 }
             };
-            all.split_test(test_split, seed).map_err(bad)?
+            all.split_test(test_split, seed)?
         }
     };
-    let (train, val) = trainval
-        .split_validation(d.validation_split, seed)
-        .map_err(bad)?;
+    let (train, val) = trainval.split_validation(d.validation_split, seed)?;
     let (train, val, test, standardizer) = if d.standardize() {
-        let s = Standardizer::fit_dataset(&train).map_err(bad)?;
-        let tr = s.transform_dataset(&train).map_err(bad)?;
+        let s = Standardizer::fit_dataset(&train)?;
+        let tr = s.transform_dataset(&train)?;
         let va = match &val {
-            Some(v) => Some(s.transform_dataset(v).map_err(bad)?),
+            Some(v) => Some(s.transform_dataset(v)?),
             None => None,
         };
-        let te = s.transform_dataset(&test).map_err(bad)?;
+        let te = s.transform_dataset(&test)?;
         (tr, va, te, Some(s))
     } else {
         (train, val, test, None)
@@ -215,7 +208,7 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
             if train.y().dtype().is_float() {
                 train.y().shape().get(1).copied().unwrap_or(1)
             } else {
-                return Err(TrainError::Config(
+                return Err(Error::Config(
                     "data.task: regression needs numeric targets".into(),
                 ));
             }
@@ -266,7 +259,7 @@ pub fn prediction_rows(
     path: &Path,
     features: usize,
     label_index: Option<usize>,
-) -> Result<Vec<(String, Vec<f32>)>, TrainError> {
+) -> Result<Vec<(String, Vec<f32>)>, Error> {
     let mut o = csv_options(cfg).with_label(LabelColumn::None);
     if cfg.data.dataset != DatasetKind::Csv {
         o = CsvOptions::default().with_label(LabelColumn::None);
@@ -283,7 +276,7 @@ pub fn prediction_rows(
         }
         let mut with_label = nabla_data::read_csv(path, &o)?;
         if with_label.num_features() != features {
-            return Err(TrainError::Config(format!(
+            return Err(Error::Config(format!(
                 "{}: rows have {width} values; the model takes {features} features",
                 path.display()
             )));
@@ -291,7 +284,7 @@ pub fn prediction_rows(
         with_label.y = None;
         with_label.x
     } else {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "{}: rows have {width} values, the model takes {features}{}",
             path.display(),
             if cfg.data.dataset == DatasetKind::Csv {

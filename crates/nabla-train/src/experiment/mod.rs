@@ -7,7 +7,7 @@
 //! let exp = Experiment::from_toml_file("configs/mnist-mlp.toml")?.with_data_dir("data/mnist");
 //! let run = exp.fit()?;
 //! println!("{}", run.closing_line());
-//! # Ok::<(), nabla_train::TrainError>(())
+//! # Ok::<(), nabla_train::Error>(())
 //! ```
 //!
 //! The config's tables and keys are the serde form of [`ExperimentConfig`]; a run folder
@@ -38,7 +38,7 @@ use crate::distributed::{agree, Communicator, SingleProcess};
 use crate::evaluate::Evaluation;
 use crate::progress::ProgressMode;
 use crate::trainer::{Task, TrainConfig, Trainer};
-use crate::TrainError;
+use crate::Error;
 use nabla_core::Mt19937;
 use nabla_data::{DataLoader, LoaderConfig, TensorDataset};
 use nabla_nn::Module;
@@ -136,26 +136,26 @@ fn loader(
     shuffle: bool,
     seed: u64,
     shard: nabla_data::Shard,
-) -> Result<DataLoader, TrainError> {
-    Ok(DataLoader::new(
+) -> Result<DataLoader, Error> {
+    DataLoader::new(
         ds.clone(),
         LoaderConfig::new(batch)
             .with_shuffle(shuffle)
             .with_seed(seed)
             .with_shard(shard),
-    )?)
+    )
 }
 
-fn check_writable(dir: &Path) -> Result<(), TrainError> {
+fn check_writable(dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        TrainError::Io(format!(
+        Error::Io(format!(
             "output folder {}: cannot create: {e}",
             dir.display()
         ))
     })?;
     let probe = dir.join(".nabla-write-test");
     std::fs::write(&probe, b"").map_err(|e| {
-        TrainError::Io(format!(
+        Error::Io(format!(
             "output folder {} is not writable: {e}",
             dir.display()
         ))
@@ -167,10 +167,10 @@ fn check_writable(dir: &Path) -> Result<(), TrainError> {
 impl Experiment {
     /// An experiment of `config`, validated.
     ///
-    /// Fails ([`TrainError::Config`]) when a value is out of range (see
+    /// Fails ([`Error::Config`]) when a value is out of range (see
     /// [`ExperimentConfig::validate`]).
-    pub fn new(config: ExperimentConfig, name: impl Into<String>) -> Result<Self, TrainError> {
-        config.validate().map_err(TrainError::Config)?;
+    pub fn new(config: ExperimentConfig, name: impl Into<String>) -> Result<Self, Error> {
+        config.validate().map_err(Error::Config)?;
         Ok(Experiment {
             config,
             name: name.into(),
@@ -191,7 +191,7 @@ impl Experiment {
 
     /// Parses TOML text (see [`ExperimentConfig::from_toml_str`]); `name` names it in
     /// messages and run folders.
-    pub fn from_toml_str(text: &str, name: &str) -> Result<Self, TrainError> {
+    pub fn from_toml_str(text: &str, name: &str) -> Result<Self, Error> {
         let cfg = ExperimentConfig::from_toml_str(text, name)?;
         Self::new(cfg, name)
     }
@@ -200,7 +200,7 @@ impl Experiment {
     ///
     /// Fails when the file cannot be read or is not a valid config (the message names the
     /// file and the key path).
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, TrainError> {
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let cfg = ExperimentConfig::from_toml_file(path)?;
         let name = path
@@ -216,17 +216,17 @@ impl Experiment {
     /// may extend it.
     ///
     /// Fails when `run_dir` is not a run folder.
-    pub fn resume(run_dir: impl AsRef<Path>) -> Result<Self, TrainError> {
+    pub fn resume(run_dir: impl AsRef<Path>) -> Result<Self, Error> {
         let run = run_dir.as_ref();
         if !run.is_dir() {
-            return Err(TrainError::Config(format!(
+            return Err(Error::Config(format!(
                 "--resume {}: no such run folder",
                 run.display()
             )));
         }
         let saved = run.join("config.toml");
         if !saved.exists() {
-            return Err(TrainError::Config(format!(
+            return Err(Error::Config(format!(
                 "--resume {}: not a nabla run (no config.toml)",
                 run.display()
             )));
@@ -297,7 +297,7 @@ impl Experiment {
     }
 
     /// Loads and splits the data (see [`load_data`]).
-    pub fn load_data(&self) -> Result<Data, TrainError> {
+    pub fn load_data(&self) -> Result<Data, Error> {
         load_data(&self.config, self.data_dir.as_deref())
     }
 
@@ -320,22 +320,22 @@ impl Experiment {
     ///
     /// With a communicator of several ranks ([`Experiment::with_communicator`]) every rank
     /// calls it; a rank whose config (or data) differs from rank 0's, or that cannot read
-    /// what it needs, stops every rank with [`TrainError::AllRanks`] naming it; a training
+    /// what it needs, stops every rank with [`Error::AllRanks`] naming it; a training
     /// batch smaller than the number of ranks is refused.
-    pub fn fit(&self) -> Result<RunResult, TrainError> {
+    pub fn fit(&self) -> Result<RunResult, Error> {
         let comm: Arc<dyn Communicator> = self.comm.clone().unwrap_or(Arc::new(SingleProcess));
         let comm = comm.as_ref();
         let (rank, ranks) = (comm.rank(), comm.size());
         let root = rank == 0;
         let mut cfg = self.config.clone();
-        agree(comm, cfg.validate().map_err(TrainError::Config))?;
+        agree(comm, cfg.validate().map_err(Error::Config))?;
         if ranks > 1 {
             let text = agree(comm, parallel::canonical_config(&cfg))?;
             // whether it resumes is part of what the ranks must share
             let text = format!("{text}\n[launch]\nresume = {}\n", self.resume.is_some());
             crate::distributed::check_same_text(comm, &text, parallel::config_difference)?;
             let small = if cfg.train.batch_size < ranks {
-                Err(TrainError::Config(format!(
+                Err(Error::Config(format!(
                     "train.batch_size = {} is smaller than the {ranks} ranks: every rank needs \
                      at least one sample of each batch (a larger batch_size, or fewer ranks)",
                     cfg.train.batch_size
@@ -348,7 +348,7 @@ impl Experiment {
         // rank 0 names and checks the run folder; the others learn its name
         let mut out = self.out_dir();
         let fresh = if root && self.resume.is_none() && out.join("checkpoints").exists() {
-            Err(TrainError::Config(format!(
+            Err(Error::Config(format!(
                 "output folder {} already holds a run; use --resume or another --out",
                 out.display()
             )))
@@ -365,7 +365,7 @@ impl Experiment {
         if ranks > 1 {
             let fp = agree(comm, parallel::data_fingerprint(&data))?;
             crate::distributed::check_same_state(comm, 0, fp).map_err(|e| match e {
-                TrainError::AllRanks { rank, .. } => TrainError::AllRanks {
+                Error::AllRanks { rank, .. } => Error::AllRanks {
                     rank,
                     msg: "this rank's data differ from rank 0's (other files, or another \
                           version of them, on its host)"
@@ -378,7 +378,7 @@ impl Experiment {
         cfg.model.input_shape = Some(data.input_shape.clone());
         cfg.train.out_dir = None;
         let flag = self.data_dir.as_deref();
-        let resolved = (|| -> Result<Option<String>, TrainError> {
+        let resolved = (|| -> Result<Option<String>, Error> {
             Ok(if cfg.data.dataset.has_test_files() {
                 Some(canonical(&data::data_dir(&cfg, flag)?))
             } else if matches!(cfg.data.dataset, DatasetKind::Csv | DatasetKind::Text) {
@@ -477,9 +477,7 @@ impl Experiment {
             if let Some(Ok((records, _))) = root.then(|| crate::health::read_health(&hp)) {
                 let mut text = String::new();
                 for r in records.iter().filter(|r| r.step <= trainer.step()) {
-                    text.push_str(
-                        &serde_json::to_string(r).map_err(|e| TrainError::Io(e.to_string()))?,
-                    );
+                    text.push_str(&serde_json::to_string(r).map_err(|e| Error::Io(e.to_string()))?);
                     text.push('\n');
                 }
                 nabla_core::io::write_atomic(&hp, text.as_bytes())?;
@@ -610,7 +608,7 @@ impl Experiment {
         out: &Path,
         cfg: &mut ExperimentConfig,
         data: &Data,
-    ) -> Result<(), TrainError> {
+    ) -> Result<(), Error> {
         check_writable(out)?;
         nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
         if let Some(s) = &data.standardizer {

@@ -3,7 +3,7 @@
 
 use super::config::ExperimentConfig;
 use super::data::Data;
-use crate::TrainError;
+use crate::Error;
 use nabla_core::{DType, Tensor};
 use nabla_data::TensorDataset;
 
@@ -12,7 +12,7 @@ use nabla_data::TensorDataset;
 /// written by rank 0 alone; `train.progress`).
 ///
 /// Fails when the config cannot be written as TOML.
-pub fn canonical_config(cfg: &ExperimentConfig) -> Result<String, TrainError> {
+pub fn canonical_config(cfg: &ExperimentConfig) -> Result<String, Error> {
     let mut c = cfg.clone();
     c.data.path = None;
     c.train.out_dir = None;
@@ -83,7 +83,7 @@ fn flatten(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeMap<S
 /// outputs), so ranks that read different files on their hosts are stopped.
 ///
 /// Fails when a tensor cannot be read.
-pub fn data_fingerprint(d: &Data) -> Result<u64, TrainError> {
+pub fn data_fingerprint(d: &Data) -> Result<u64, Error> {
     let mut parts: Vec<Vec<u8>> =
         vec![format!("{:?} {} {}", d.input_shape, d.outputs, d.val.is_some()).into_bytes()];
     for ds in [Some(&d.train), d.val.as_ref(), Some(&d.test)]
@@ -97,7 +97,7 @@ pub fn data_fingerprint(d: &Data) -> Result<u64, TrainError> {
 }
 
 /// A digest of a dataset's tensors: shapes and a hash of their values' bits.
-fn tensor_digest(ds: &TensorDataset) -> Result<Vec<u8>, TrainError> {
+fn tensor_digest(ds: &TensorDataset) -> Result<Vec<u8>, Error> {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut mix = |w: u64| {
         h ^= w;
@@ -112,7 +112,7 @@ fn tensor_digest(ds: &TensorDataset) -> Result<Vec<u8>, TrainError> {
     Ok(h.to_le_bytes().to_vec())
 }
 
-fn words(t: &Tensor, mix: &mut impl FnMut(u64)) -> Result<(), TrainError> {
+fn words(t: &Tensor, mix: &mut impl FnMut(u64)) -> Result<(), Error> {
     match t.dtype() {
         DType::F32 => t
             .data::<f32>()?

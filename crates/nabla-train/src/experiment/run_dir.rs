@@ -5,7 +5,7 @@ use super::config::ExperimentConfig;
 use crate::checkpoint::{
     latest_model_weights, load_model_tensors, read_model_weights, ModelWeights,
 };
-use crate::TrainError;
+use crate::Error;
 use nabla_core::Mt19937;
 use nabla_nn::Sequential;
 use std::path::{Path, PathBuf};
@@ -70,16 +70,16 @@ pub fn new_run_dir(root: &Path, name: &str) -> PathBuf {
 pub fn open_run_with(
     run: &Path,
     checkpoint: Option<&Path>,
-) -> Result<(ExperimentConfig, Sequential, ModelWeights), TrainError> {
+) -> Result<(ExperimentConfig, Sequential, ModelWeights), Error> {
     if !run.is_dir() {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "{}: no such run folder",
             run.display()
         )));
     }
     let cfg = ExperimentConfig::from_toml_file(run.join("config.toml"))?;
     let input = cfg.model.input_shape.clone().ok_or_else(|| {
-        TrainError::Config(format!(
+        Error::Config(format!(
             "{}: config.toml lacks model.input_shape",
             run.display()
         ))
@@ -99,7 +99,7 @@ pub fn open_run_with(
 }
 
 /// [`open_run_with`] the newest readable checkpoint; returns the folder (or file) loaded.
-pub fn open_run(run: &Path) -> Result<(ExperimentConfig, Sequential, PathBuf), TrainError> {
+pub fn open_run(run: &Path) -> Result<(ExperimentConfig, Sequential, PathBuf), Error> {
     let (cfg, model, w) = open_run_with(run, None)?;
     Ok((cfg, model, w.file))
 }

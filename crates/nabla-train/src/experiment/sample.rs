@@ -1,6 +1,6 @@
 //! Sampling text from a trained character-level language model.
 
-use crate::TrainError;
+use crate::Error;
 use nabla_core::{no_grad, Mt19937, Tensor};
 use nabla_data::Vocab;
 use nabla_nn::{ForwardCtx, Sequential};
@@ -69,15 +69,15 @@ pub fn sample_text(
     model: &Sequential,
     vocab: &Vocab,
     opts: &SampleOptions,
-) -> Result<String, TrainError> {
+) -> Result<String, Error> {
     if !(opts.temperature.is_finite() && opts.temperature > 0.0) {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "--temperature must be a positive number, got {}",
             opts.temperature
         )));
     }
     if opts.top_k == Some(0) {
-        return Err(TrainError::Config("--top-k must be at least 1".into()));
+        return Err(Error::Config("--top-k must be at least 1".into()));
     }
     let (shown, start) = match &opts.prompt {
         Some(p) if !p.is_empty() => (p.clone(), p.clone()),
@@ -88,7 +88,7 @@ pub fn sample_text(
                 *vocab
                     .chars()
                     .first()
-                    .ok_or_else(|| TrainError::Config("the vocabulary is empty".into()))?
+                    .ok_or_else(|| Error::Config("the vocabulary is empty".into()))?
             };
             (String::new(), c.to_string())
         }

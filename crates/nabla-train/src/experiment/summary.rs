@@ -3,7 +3,7 @@
 
 use super::build::build_model;
 use super::config::ExperimentConfig;
-use crate::TrainError;
+use crate::Error;
 use nabla_core::Mt19937;
 use nabla_nn::Module;
 
@@ -38,7 +38,7 @@ impl LayerSummary {
 pub fn model_summary(
     cfg: &ExperimentConfig,
     input_shape: &[usize],
-) -> Result<Vec<LayerSummary>, TrainError> {
+) -> Result<Vec<LayerSummary>, Error> {
     let mut rng = Mt19937::new(0);
     let (model, shapes) = build_model(cfg, input_shape, None, &mut rng)?;
     Ok(model

@@ -27,7 +27,7 @@ use crate::experiment::{model_summary, ExperimentConfig, LayerSummary};
 use crate::health::HealthRecord;
 use crate::jsonl::read_jsonl;
 use crate::metrics::ConfusionMatrix;
-use crate::TrainError;
+use crate::Error;
 use std::path::{Path, PathBuf};
 
 /// What a run folder holds, read for the report.
@@ -85,25 +85,25 @@ fn confusion_of(v: &serde_json::Value) -> Result<ConfusionMatrix, String> {
 
 /// Reads a run folder for the report.
 ///
-/// Fails ([`TrainError::Config`]) when `dir` is not a folder or holds no `config.toml` (not
+/// Fails ([`Error::Config`]) when `dir` is not a folder or holds no `config.toml` (not
 /// a nabla run), or when `config.toml` cannot be read. Everything else that is missing or
 /// damaged is noted in [`RunData::damage`] and [`RunData::missing`].
-pub fn read_run(dir: &Path) -> Result<RunData, TrainError> {
+pub fn read_run(dir: &Path) -> Result<RunData, Error> {
     if !dir.is_dir() {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "{}: no such run folder",
             dir.display()
         )));
     }
     let cfg_path = dir.join("config.toml");
     if !cfg_path.is_file() {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "{}: not a nabla run (no config.toml)",
             dir.display()
         )));
     }
     let config_text = std::fs::read_to_string(&cfg_path)
-        .map_err(|e| TrainError::Config(format!("{}: cannot read: {e}", cfg_path.display())))?;
+        .map_err(|e| Error::Config(format!("{}: cannot read: {e}", cfg_path.display())))?;
     let mut d = RunData {
         name: std::fs::canonicalize(dir)
             .unwrap_or_else(|_| dir.to_path_buf())
@@ -174,9 +174,9 @@ pub struct Written {
 
 /// Reads the run folder `dir` and writes its report to `dir/report.html` (atomically).
 ///
-/// Fails as [`read_run`] does, and ([`TrainError::Io`]) when the file cannot be written
+/// Fails as [`read_run`] does, and ([`Error::Io`]) when the file cannot be written
 /// (a read-only run folder: nothing in it is changed).
-pub fn write_report(dir: &Path) -> Result<Written, TrainError> {
+pub fn write_report(dir: &Path) -> Result<Written, Error> {
     let data = read_run(dir)?;
     let path = dir.join("report.html");
     nabla_core::io::write_atomic(&path, render(&data).as_bytes())?;

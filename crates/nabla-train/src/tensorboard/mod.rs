@@ -20,7 +20,7 @@ pub use histogram::Histogram;
 
 use crate::checkpoint::EpochMetrics;
 use crate::health::HealthRecord;
-use crate::TrainError;
+use crate::Error;
 use prost::Message;
 use proto::{Event, Summary, SummaryValue, Value, What};
 use std::fs::File;
@@ -77,7 +77,7 @@ impl EventWriter {
     /// the file version.
     ///
     /// Fails when the file cannot be created or written.
-    pub fn create(dir: &Path) -> Result<Self, TrainError> {
+    pub fn create(dir: &Path) -> Result<Self, Error> {
         let secs = now() as u64;
         let base = format!("events.out.tfevents.{secs}.{}", hostname());
         let mut path = dir.join(&base);
@@ -87,7 +87,7 @@ impl EventWriter {
             k += 1;
         }
         let f = File::create(&path)
-            .map_err(|e| TrainError::Io(format!("{}: cannot create: {e}", path.display())))?;
+            .map_err(|e| Error::Io(format!("{}: cannot create: {e}", path.display())))?;
         let mut w = EventWriter {
             path,
             file: BufWriter::new(f),
@@ -106,18 +106,18 @@ impl EventWriter {
         &self.path
     }
 
-    fn io(&self, e: std::io::Error) -> TrainError {
-        TrainError::Io(format!("{}: cannot write: {e}", self.path.display()))
+    fn io(&self, e: std::io::Error) -> Error {
+        Error::Io(format!("{}: cannot write: {e}", self.path.display()))
     }
 
     /// Writes one event record.
-    pub fn write_event(&mut self, e: &Event) -> Result<(), TrainError> {
+    pub fn write_event(&mut self, e: &Event) -> Result<(), Error> {
         let bytes = record::frame(&e.encode_to_vec());
         self.file.write_all(&bytes).map_err(|e| self.io(e))
     }
 
     /// Writes the values as one summary event at `step`.
-    pub fn write_summary(&mut self, step: u64, value: Vec<SummaryValue>) -> Result<(), TrainError> {
+    pub fn write_summary(&mut self, step: u64, value: Vec<SummaryValue>) -> Result<(), Error> {
         if value.is_empty() {
             return Ok(());
         }
@@ -129,19 +129,19 @@ impl EventWriter {
     }
 
     /// Writes scalars at `step` (non-finite values too: TensorBoard shows NaN and ±inf).
-    pub fn add_scalars(&mut self, step: u64, scalars: &[(String, f64)]) -> Result<(), TrainError> {
+    pub fn add_scalars(&mut self, step: u64, scalars: &[(String, f64)]) -> Result<(), Error> {
         let value = scalars.iter().map(|(t, v)| scalar(t, *v)).collect();
         self.write_summary(step, value)
     }
 
     /// Writes a histogram at `step`.
-    pub fn add_histogram(&mut self, tag: &str, h: &Histogram, step: u64) -> Result<(), TrainError> {
+    pub fn add_histogram(&mut self, tag: &str, h: &Histogram, step: u64) -> Result<(), Error> {
         self.write_summary(step, vec![histo(tag, h)])
     }
 
     /// An epoch's scalars (at its last step): losses, accuracies, bits per token, the
     /// regression metrics, the learning rate; then flushes the file.
-    pub fn add_epoch(&mut self, m: &EpochMetrics) -> Result<(), TrainError> {
+    pub fn add_epoch(&mut self, m: &EpochMetrics) -> Result<(), Error> {
         let mut s = vec![("loss/train".to_string(), m.train_loss)];
         let opt = [
             ("loss/val", m.val_loss),
@@ -164,7 +164,7 @@ impl EventWriter {
 
     /// A health record's scalars (global and per-parameter gradient norms, update/weight
     /// ratios, dead and saturated fractions) and its weight and gradient histograms.
-    pub fn add_health(&mut self, h: &HealthRecord) -> Result<(), TrainError> {
+    pub fn add_health(&mut self, h: &HealthRecord) -> Result<(), Error> {
         let mut s = vec![("grad_norm/global".to_string(), h.global_grad_norm)];
         for p in &h.params {
             s.push((format!("grad_norm/{}", p.name), p.grad_norm));
@@ -192,7 +192,7 @@ impl EventWriter {
     }
 
     /// Flushes buffered records to the file.
-    pub fn flush(&mut self) -> Result<(), TrainError> {
+    pub fn flush(&mut self) -> Result<(), Error> {
         self.file.flush().map_err(|e| self.io(e))
     }
 }
@@ -221,16 +221,15 @@ fn histo(tag: &str, h: &Histogram) -> SummaryValue {
 ///
 /// Fails when the file cannot be read, a record is damaged or cut short, or a record is not
 /// an `Event` (naming the file).
-pub fn read_events(path: &Path) -> Result<Vec<Event>, TrainError> {
+pub fn read_events(path: &Path) -> Result<Vec<Event>, Error> {
     let bytes = std::fs::read(path)
-        .map_err(|e| TrainError::Io(format!("{}: cannot read: {e}", path.display())))?;
+        .map_err(|e| Error::Io(format!("{}: cannot read: {e}", path.display())))?;
     record::read_records(&bytes)
-        .map_err(|e| TrainError::Io(format!("{}: {e}", path.display())))?
+        .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
-            Event::decode(r)
-                .map_err(|e| TrainError::Io(format!("{}: record {i}: {e}", path.display())))
+            Event::decode(r).map_err(|e| Error::Io(format!("{}: record {i}: {e}", path.display())))
         })
         .collect()
 }

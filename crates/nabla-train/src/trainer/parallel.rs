@@ -8,7 +8,7 @@ use crate::evaluate::Evaluation;
 use crate::progress::ProgressMode;
 use crate::step::StepOutput;
 use crate::step::{ParallelParts, StepParts};
-use crate::TrainError;
+use crate::Error;
 use nabla_core::{Mt19937, Tensor};
 use nabla_data::DataLoader;
 use std::path::Path;
@@ -120,7 +120,7 @@ impl Trainer {
         let fits = if sh.world == 1 || (sh.world == comm.size() && sh.rank == comm.rank()) {
             Ok(())
         } else {
-            Err(TrainError::Config(format!(
+            Err(Error::Config(format!(
                 "the training loader is split as rank {} of {}, but this process is rank {} of {}",
                 sh.rank,
                 sh.world,
@@ -148,12 +148,12 @@ impl Trainer {
         };
         let st = self.rng.state();
         let mut bytes = serde_json::to_vec(&(st.key, st.pos, st.gauss))
-            .map_err(|e| TrainError::Comm(e.to_string()))?;
+            .map_err(|e| Error::Comm(e.to_string()))?;
         comm.broadcast_bytes(0, &mut bytes)?;
         let (key, pos, gauss): (Vec<u32>, usize, Option<f64>) = serde_json::from_slice(&bytes)
-            .map_err(|e| TrainError::Comm(format!("rank 0's random stream: {e}")))?;
+            .map_err(|e| Error::Comm(format!("rank 0's random stream: {e}")))?;
         self.rng = Mt19937::from_state(&nabla_core::MtState { key, pos, gauss })
-            .map_err(|e| TrainError::Comm(format!("rank 0's random stream: {e}")))?;
+            .map_err(|e| Error::Comm(format!("rank 0's random stream: {e}")))?;
         Ok(())
     }
 
