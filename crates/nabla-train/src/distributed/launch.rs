@@ -58,7 +58,7 @@ pub fn missing_mpi_message(env: &LaunchEnv) -> String {
     format!(
         "started by an MPI launcher as {} of {} ranks ({}={}), but this nabla was built \
          without MPI, so each rank would train alone and write the same run folder; build it \
-         with `cargo build --release -p nabla-cli --features mpi` (needs an MPI library such \
+         with `cargo build --release -p nabla-dl-cli --features mpi` (needs an MPI library such \
          as Debian's libopenmpi-dev, and libclang-dev) or run a single process",
         env.rank
             .map_or_else(|| "one".to_string(), |r| format!("rank {r}")),
