@@ -305,6 +305,37 @@ fn summary_and_gradcheck() {
     );
 }
 
+/// The step checkpoints a run keeps: the newest two by default, the newest N, or all; `best`
+/// is kept apart in every case.
+#[test]
+fn keep_checkpoints_chooses_what_is_kept() {
+    let d = tmp("keep");
+    // the digits' 1294 training rows in batches of 32: 41 steps an epoch; a checkpoint every 7
+    // steps (7, 14, .., 77) and at each epoch's end (41, 82): 13 in 2 epochs
+    for (keep, expected) in [
+        ("", 2),
+        ("keep_checkpoints = 3\n", 3),
+        ("keep_checkpoints = \"all\"\n", 13),
+    ] {
+        std::fs::write(
+            d.join("k.toml"),
+            format!("{SMALL}{keep}progress = \"quiet\"\n"),
+        )
+        .unwrap();
+        let run = d.join(format!("run{expected}"));
+        let o = nabla(&["train", "k.toml", "--out", run.to_str().unwrap()], &d);
+        assert!(o.status.success(), "{:?}", text(&o));
+        assert_eq!(list_checkpoints(&run).len(), expected, "{keep}");
+        assert!(run.join("checkpoints/best/model.safetensors").exists());
+        let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+        assert_eq!(
+            saved.contains("keep_checkpoints"),
+            !keep.is_empty(),
+            "{saved}"
+        );
+    }
+}
+
 #[test]
 fn bad_configs_are_one_line_exit_2() {
     let d = tmp("badcfg");
@@ -322,6 +353,10 @@ fn bad_configs_are_one_line_exit_2() {
         ("overflow.toml", "[model]\ninput_shape = [4294967296, 4294967296, 4]\nlayers = [{ type = \"linear\", out = 10 }]\n", "model.input_shape"),
         ("reg_metric.toml", "[data]\ndataset = \"diabetes\"\n[model]\nlayers = [{ type = \"linear\", out = 1 }]\n[train]\nloss = \"mse\"\nmetrics = [\"accuracy\"]\n", "train.metrics"),
         ("reg_loss.toml", "[data]\ndataset = \"diabetes\"\n[model]\nlayers = [{ type = \"linear\", out = 1 }]\n", "train.loss"),
+        ("keep0.toml", "[train]\nkeep_checkpoints = 0\n", "checkpoints >= 1, or \"all\", got 0"),
+        ("keep_neg.toml", "[train]\nkeep_checkpoints = -2\n", "train.keep_checkpoints"),
+        ("keep_word.toml", "[train]\nkeep_checkpoints = \"every\"\n", "or \"all\", got \"every\""),
+        ("keep_float.toml", "[train]\nkeep_checkpoints = 1.5\n", "train.keep_checkpoints"),
     ];
     for (file, body, needle) in cases {
         std::fs::write(d.join(file), body).unwrap();

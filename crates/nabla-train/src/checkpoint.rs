@@ -480,13 +480,3 @@ pub fn latest_model_weights(run_dir: &Path) -> Result<ModelWeights, Error> {
         None => format!("{}: the run has no checkpoint", run_dir.display()),
     }))
 }
-
-/// Removes all but the newest `keep` checkpoints.
-pub fn prune_checkpoints(run_dir: &Path, keep: usize) {
-    let all = list_checkpoints(run_dir);
-    if all.len() > keep {
-        for d in &all[..all.len() - keep] {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}

@@ -19,6 +19,7 @@ pub mod plot;
 pub mod progress;
 mod regression;
 pub mod report;
+mod retention;
 mod step;
 pub mod tensorboard;
 pub mod trainer;
@@ -30,5 +31,6 @@ pub use evaluate::{evaluate, evaluate_distributed, evaluate_with_confusion, pred
 pub use experiment::{Experiment, ExperimentConfig, RunResult};
 pub use progress::ProgressMode;
 pub use regression::{RegressionAccumulator, RegressionMetrics};
+pub use retention::KeepCheckpoints;
 pub use step::{ParallelParts, StandardStep, StepOutput, StepParts, TrainStep};
 pub use trainer::{FitReport, LossFn, Task, TrainConfig, Trainer};

@@ -1,12 +1,13 @@
 //! The training loop: fit, evaluate, predict, with checkpoints that resume bitwise.
 
 use crate::checkpoint::{
-    latest_checkpoint, load_model_tensors, model_tensors, prune_checkpoints, EncodedCheckpoint,
-    EpochMetrics, LoadedCheckpoint, TrainerState,
+    latest_checkpoint, load_model_tensors, model_tensors, EncodedCheckpoint, EpochMetrics,
+    LoadedCheckpoint, TrainerState,
 };
 use crate::distributed::{Communicator, GradAverager};
 use crate::evaluate::{evaluate, predict, Evaluation};
 use crate::progress::{EpochProgress, ProgressMode};
+use crate::retention::KeepCheckpoints;
 use crate::step::{StandardStep, StepParts, TrainStep};
 use crate::Error;
 use nabla_core::{Mt19937, Tensor, Var};
@@ -58,7 +59,9 @@ pub struct TrainConfig {
     /// Where checkpoints and metrics go; nothing is written without it.
     pub out_dir: Option<PathBuf>,
     /// Also checkpoint every this many optimizer steps (always at each epoch's end).
-    pub checkpoint_every_steps: Option<u64>,
+    pub checkpoint_every: Option<u64>,
+    /// Which step checkpoints to keep after writing one (default: the newest two).
+    pub keep_checkpoints: KeepCheckpoints,
     /// Stop after this many epochs without improvement of the monitored loss.
     pub early_stopping_patience: Option<usize>,
     /// The improvement that counts.
@@ -87,7 +90,8 @@ impl Default for TrainConfig {
             clip_grad_value: None,
             seed: 0,
             out_dir: None,
-            checkpoint_every_steps: None,
+            checkpoint_every: None,
+            keep_checkpoints: KeepCheckpoints::default(),
             early_stopping_patience: None,
             early_stopping_min_delta: 0.0,
             schedule_per_step: false,
@@ -122,8 +126,13 @@ impl TrainConfig {
         self
     }
     /// Checkpoints every `v` steps too.
-    pub fn with_checkpoint_every_steps(mut self, v: u64) -> Self {
-        self.checkpoint_every_steps = Some(v);
+    pub fn with_checkpoint_every(mut self, v: u64) -> Self {
+        self.checkpoint_every = Some(v);
+        self
+    }
+    /// Sets which step checkpoints are kept.
+    pub fn with_keep_checkpoints(mut self, v: KeepCheckpoints) -> Self {
+        self.keep_checkpoints = v;
         self
     }
     /// Sets the progress display.
@@ -295,13 +304,14 @@ impl Trainer {
         EncodedCheckpoint::encode(&model_tensors(self.model.as_ref()), &optim, &sched, &state)
     }
 
-    /// Writes `snap` as `out/checkpoints/ckpt-{step}` and keeps only the two newest.
+    /// Writes `snap` as `out/checkpoints/ckpt-{step}` and prunes the older ones as
+    /// `config.keep_checkpoints` says.
     fn write_step_checkpoint(&self, out: &Path, snap: &EncodedCheckpoint) -> Result<PathBuf> {
         let dir = out
             .join("checkpoints")
             .join(format!("ckpt-{:010}", self.step));
         snap.write(&dir)?;
-        prune_checkpoints(out, 2);
+        self.config.keep_checkpoints.prune(out);
         Ok(dir)
     }
 
@@ -500,7 +510,7 @@ impl Trainer {
                     }
                 }
                 bar.update(batch_loss, n / t0.elapsed().as_secs_f64().max(1e-9));
-                if let Some(every) = self.config.checkpoint_every_steps {
+                if let Some(every) = self.config.checkpoint_every {
                     if every > 0 && self.step.is_multiple_of(every) {
                         self.running[3] = carried + t_epoch.elapsed().as_secs_f64();
                         self.save_checkpoint(train.cursor())?;

@@ -164,7 +164,7 @@ pub mod prelude {
     pub use nabla_train::checkpoint::{load_model, save_model};
     pub use nabla_train::metrics::{accuracy, ConfusionMatrix};
     pub use nabla_train::{
-        Evaluation, Experiment, ProgressMode, RegressionMetrics, RunResult, StepOutput, StepParts,
-        Task, TrainConfig, TrainStep, Trainer,
+        Evaluation, Experiment, KeepCheckpoints, ProgressMode, RegressionMetrics, RunResult,
+        StepOutput, StepParts, Task, TrainConfig, TrainStep, Trainer,
     };
 }

@@ -4,6 +4,7 @@
 
 use super::spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
 use crate::progress::ProgressMode;
+use crate::retention::KeepCheckpoints;
 use crate::trainer::Task;
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -217,6 +218,10 @@ pub struct TrainSection {
     /// Checkpoint every N optimizer steps (always at each epoch's end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<u64>,
+    /// The step checkpoints kept: the newest N (default 2) or `"all"`; `best/` is kept
+    /// apart.
+    #[serde(default, skip_serializing_if = "is_default_keep")]
+    pub keep_checkpoints: KeepCheckpoints,
     /// Stop after this many epochs without improvement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping_patience: Option<usize>,
@@ -244,6 +249,9 @@ pub struct TrainSection {
     pub out_dir: Option<String>,
 }
 
+fn is_default_keep(k: &KeepCheckpoints) -> bool {
+    *k == KeepCheckpoints::default()
+}
 fn epochs() -> usize {
     10
 }
@@ -273,6 +281,7 @@ impl Default for TrainSection {
             clip_grad_value: None,
             seed: 0,
             checkpoint_every: None,
+            keep_checkpoints: KeepCheckpoints::default(),
             early_stopping_patience: None,
             early_stopping_min_delta: 0.0,
             detect_anomaly: false,
