@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod logger;
 mod ranks;
 mod run;
 
@@ -393,6 +394,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    logger::install();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {

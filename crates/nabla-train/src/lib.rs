@@ -6,6 +6,7 @@
 //! trainer) described by a TOML file and built in the library.
 #![warn(missing_docs)]
 
+pub mod callback;
 pub mod checkpoint;
 pub mod distributed;
 mod error;
@@ -24,6 +25,7 @@ mod step;
 pub mod tensorboard;
 pub mod trainer;
 
+pub use callback::{Callback, EpochStart, FitStart, StepEnd};
 pub use checkpoint::{EpochMetrics, LoadedCheckpoint, TrainerState};
 pub use distributed::{Communicator, SingleProcess};
 pub use error::{Error, Result};

@@ -195,7 +195,7 @@ impl StepParts<'_> {
                 0.0
             };
         }
-        let histograms = if self.config.tensorboard {
+        let histograms = if self.config.health_histograms {
             histograms(self.names, self.params, &before, &grads)
         } else {
             Vec::new()

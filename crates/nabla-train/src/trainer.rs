@@ -1,12 +1,15 @@
 //! The training loop: fit, evaluate, predict, with checkpoints that resume bitwise.
 
+use crate::callback::{
+    Callback, EpochStart, FitStart, HealthDiagnoses, ProgressDisplay, RunFiles, StepEnd,
+};
 use crate::checkpoint::{
     latest_checkpoint, load_model_tensors, model_tensors, EncodedCheckpoint, EpochMetrics,
     LoadedCheckpoint, TrainerState,
 };
 use crate::distributed::{Communicator, GradAverager};
 use crate::evaluate::{evaluate, predict, Evaluation};
-use crate::progress::{EpochProgress, ProgressMode};
+use crate::progress::ProgressMode;
 use crate::retention::KeepCheckpoints;
 use crate::step::{StandardStep, StepParts, TrainStep};
 use crate::Error;
@@ -78,8 +81,9 @@ pub struct TrainConfig {
     /// Record gradient health (see [`crate::health`]) every this many optimizer steps (and at
     /// step 1) into `health.jsonl`; 0 turns it off.
     pub health_every: u64,
-    /// Write a TensorBoard event file into `out_dir` (see [`crate::tensorboard`]).
-    pub tensorboard: bool,
+    /// Take weight and gradient histograms at each health step (for TensorBoard; on by
+    /// itself when a callback asks for them).
+    pub health_histograms: bool,
 }
 
 impl Default for TrainConfig {
@@ -99,7 +103,7 @@ impl Default for TrainConfig {
             task: Task::Classification,
             detect_anomaly: false,
             health_every: 50,
-            tensorboard: false,
+            health_histograms: false,
         }
     }
 }
@@ -192,8 +196,7 @@ pub struct Trainer {
     params: Vec<Var>,
     names: Vec<String>,
     health: Vec<crate::health::HealthRecord>,
-    diagnosed: Vec<&'static str>,
-    tensorboard: Option<crate::tensorboard::EventWriter>,
+    callbacks: Vec<Box<dyn Callback>>,
     rng: Mt19937,
     epoch: usize,
     step: u64,
@@ -230,8 +233,7 @@ impl Trainer {
             params,
             names,
             health: Vec::new(),
-            diagnosed: Vec::new(),
-            tensorboard: None,
+            callbacks: Vec::new(),
             rng,
             epoch: 0,
             step: 0,
@@ -251,6 +253,13 @@ impl Trainer {
     /// Adds a boxed learning-rate schedule.
     pub fn with_boxed_scheduler(mut self, s: Box<dyn LrScheduler>) -> Self {
         self.scheduler = Some(s);
+        self
+    }
+    /// Adds an observer of the run (see [`Callback`]); it is called after the built-in ones
+    /// (the progress display, the run folder's `metrics.jsonl` and `health.jsonl`, the
+    /// health diagnoses), in the order added.
+    pub fn with_callback(mut self, c: impl Callback + 'static) -> Self {
+        self.callbacks.push(Box::new(c));
         self
     }
     /// Replaces the training step (custom loops).
@@ -365,30 +374,16 @@ impl Trainer {
         }
     }
 
-    /// Keeps a health record, appends it to `health.jsonl` and prints each new diagnosis once.
-    fn record_health(&mut self, h: crate::health::HealthRecord) -> Result<()> {
-        if let Some(out) = self.out_dir() {
-            use std::io::Write;
-            let line = serde_json::to_string(&h).map_err(|e| Error::Io(e.to_string()))?;
-            let path = out.join("health.jsonl");
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-            writeln!(f, "{line}").map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-        }
-        if let Some(tb) = &mut self.tensorboard {
-            tb.add_health(&h)?;
-        }
+    /// Keeps a health record and hands it to the observers.
+    fn record_health(
+        &mut self,
+        h: crate::health::HealthRecord,
+        observers: &mut [Box<dyn Callback>],
+    ) -> Result<()> {
         self.health.push(h);
-        for d in crate::health::diagnose(&self.health) {
-            if !self.diagnosed.contains(&d.kind) {
-                self.diagnosed.push(d.kind);
-                if self.progress() != ProgressMode::Quiet {
-                    eprintln!("nabla: health: {}", d.message);
-                }
-            }
+        let all = &self.health;
+        for c in observers.iter_mut() {
+            c.on_health(&all[all.len() - 1], all)?;
         }
         Ok(())
     }
@@ -398,17 +393,19 @@ impl Trainer {
         &self.health
     }
 
-    fn write_metrics(&self) -> Result<()> {
-        let Some(out) = self.out_dir() else {
-            return Ok(());
-        };
-        let mut text = String::new();
-        for row in &self.history {
-            text.push_str(&serde_json::to_string(row).map_err(|e| Error::Io(e.to_string()))?);
-            text.push('\n');
+    /// The built-in observers for this fit (from the config) followed by the added ones, and
+    /// how many are built in.
+    fn observers(&mut self) -> (Vec<Box<dyn Callback>>, usize) {
+        let mut v: Vec<Box<dyn Callback>> = vec![Box::new(ProgressDisplay::new(self.progress()))];
+        if let Some(out) = self.out_dir() {
+            v.push(Box::new(RunFiles::new(out)));
         }
-        nabla_core::io::write_atomic(&out.join("metrics.jsonl"), text.as_bytes())?;
-        Ok(())
+        if self.progress() != ProgressMode::Quiet {
+            v.push(Box::new(HealthDiagnoses::default()));
+        }
+        let builtin = v.len();
+        v.append(&mut self.callbacks);
+        (v, builtin)
     }
 
     /// Trains for the configured epochs (continuing from a restored state), validating after
@@ -421,9 +418,31 @@ impl Trainer {
         if let Some(out) = self.out_dir() {
             std::fs::create_dir_all(out)
                 .map_err(|e| Error::Io(format!("{}: cannot create: {e}", out.display())))?;
-            if self.config.tensorboard && self.tensorboard.is_none() {
-                self.tensorboard = Some(crate::tensorboard::EventWriter::create(out)?);
-            }
+        }
+        let (mut observers, builtin) = self.observers();
+        let result = self.fit_observed(train, val.as_deref_mut(), &mut observers);
+        // the added observers stay with the trainer for a later fit
+        self.callbacks = observers.split_off(builtin);
+        result
+    }
+
+    fn fit_observed(
+        &mut self,
+        train: &mut DataLoader,
+        mut val: Option<&mut DataLoader>,
+        observers: &mut [Box<dyn Callback>],
+    ) -> Result<FitReport> {
+        if observers.iter().any(|c| c.wants_histograms()) {
+            self.config.health_histograms = true;
+        }
+        let start = FitStart {
+            out_dir: self.out_dir(),
+            epochs: self.config.epochs,
+            epoch: self.epoch,
+            step: self.step,
+        };
+        for c in observers.iter_mut() {
+            c.on_fit_start(&start)?;
         }
         self.start_parallel(train)?;
         let reduce_start = self.averager.seconds();
@@ -439,13 +458,15 @@ impl Trainer {
             let t_epoch = Instant::now();
             // seconds this epoch ran before a resume (0 otherwise)
             let carried = self.running[3];
-            let bar = EpochProgress::start(
-                self.progress(),
-                e,
-                self.config.epochs,
-                train.len() as u64,
-                train.cursor().position,
-            );
+            let start = EpochStart {
+                epoch: e,
+                epochs: self.config.epochs,
+                batches: train.len() as u64,
+                done: train.cursor().position,
+            };
+            for c in observers.iter_mut() {
+                c.on_epoch_start(&start)?;
+            }
             loop {
                 let position = train.cursor().position;
                 let Some(batch) = train.next_batch() else {
@@ -494,7 +515,7 @@ impl Trainer {
                         self.step_fn.step(&mut parts, &batch)?
                     };
                     if let Some(h) = parts.health.take() {
-                        self.record_health(h)?;
+                        self.record_health(h, observers)?;
                     }
                     if whole < self.world_size() && train.config().shard.world > 1 {
                         // a rank without samples drew no dropout masks: take rank 0's stream
@@ -509,7 +530,14 @@ impl Trainer {
                         s.step(self.optimizer.as_mut(), None)?;
                     }
                 }
-                bar.update(batch_loss, n / t0.elapsed().as_secs_f64().max(1e-9));
+                let end = StepEnd {
+                    step: self.step,
+                    loss: batch_loss,
+                    samples_per_second: n / t0.elapsed().as_secs_f64().max(1e-9),
+                };
+                for c in observers.iter_mut() {
+                    c.on_step_end(&end)?;
+                }
                 if let Some(every) = self.config.checkpoint_every {
                     if every > 0 && self.step.is_multiple_of(every) {
                         self.running[3] = carried + t_epoch.elapsed().as_secs_f64();
@@ -551,40 +579,13 @@ impl Trainer {
                 lr: self.optimizer.lr(),
                 seconds,
             };
-            let mut line = format!(
-                "epoch {e}/{}  train_loss {train_loss:.4}",
-                self.config.epochs
-            );
-            if let Some(a) = train_accuracy {
-                line.push_str(&format!("  train_acc {a:.4}"));
-            }
-            if lm {
-                line.push_str(&format!(
-                    "  train_bpc {:.4}",
-                    train_loss / std::f64::consts::LN_2
-                ));
-            }
-            if let Some(l) = val_loss {
-                line.push_str(&format!("  val_loss {l:.4}"));
-                if lm {
-                    line.push_str(&format!("  val_bpc {:.4}", l / std::f64::consts::LN_2));
-                }
-            }
-            if let Some(a) = val_accuracy {
-                line.push_str(&format!("  val_acc {a:.4}"));
-            }
-            if let Some(r) = val_reg {
-                line.push_str(&format!("  val_mae {:.4}  val_r2 {:.4}", r.mae, r.r2));
-            }
-            line.push_str(&format!("  lr {:.3e}  {seconds:.2}s", row.lr));
-            bar.finish(self.progress(), &line);
-            if let Some(tb) = &mut self.tensorboard {
-                tb.add_epoch(&row)?;
-            }
             self.history.push(row);
             self.epoch += 1;
             self.running = [0.0; 4];
-            self.write_metrics()?;
+            let history = &self.history;
+            for c in observers.iter_mut() {
+                c.on_epoch_end(&history[history.len() - 1], history)?;
+            }
             let improved = match self.best {
                 None => true,
                 Some(b) => monitored < b - self.config.early_stopping_min_delta,

@@ -437,9 +437,12 @@ impl Experiment {
             task,
             detect_anomaly: t.detect_anomaly,
             health_every: t.health_every,
-            tensorboard: t.tensorboard,
+            health_histograms: false,
         };
         let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
+        if t.tensorboard {
+            trainer = trainer.with_callback(crate::tensorboard::TensorBoard::default());
+        }
         if let Some((s, _)) = sched {
             trainer = trainer.with_boxed_scheduler(s);
         }
@@ -450,8 +453,8 @@ impl Experiment {
         if self.resume.is_some() {
             let (ck, skipped) = agree(comm, crate::checkpoint::latest_checkpoint_reporting(&out))?;
             for s in skipped.iter().filter(|_| root) {
-                eprintln!(
-                    "nabla: warning: checkpoint {} is damaged, passed over: {}",
+                log::warn!(
+                    "checkpoint {} is damaged, passed over: {}",
                     s.dir.display(),
                     s.reason
                 );
@@ -466,7 +469,7 @@ impl Experiment {
             if let Some(ck) = &ck {
                 let before = ck.state.world_size;
                 if before != ranks && root && progress != ProgressMode::Quiet {
-                    println!(
+                    log::info!(
                         "note: the run was trained on {before} rank(s) and continues on {ranks}: \
                          the same batches, samples and dropout masks, summed in another order \
                          (equal to float rounding, not bitwise)"
@@ -485,14 +488,14 @@ impl Experiment {
             }
             if progress != ProgressMode::Quiet {
                 if resumed {
-                    println!(
+                    log::info!(
                         "resuming {} at epoch {}, step {}",
                         out.display(),
                         trainer.epoch() + 1,
                         trainer.step()
                     );
                 } else {
-                    println!(
+                    log::info!(
                         "no checkpoint in {}: starting it from the beginning",
                         out.display()
                     );
@@ -548,7 +551,7 @@ impl Experiment {
             })
             .collect();
         if let Some(Err(e)) = root.then(|| crate::plot::plot_training(&rows, &out)) {
-            eprintln!("nabla: warning: plots not written: {e}");
+            log::warn!("plots not written: {e}");
         }
         let mut summary = json!({
             "test_loss": test.loss,
@@ -584,10 +587,10 @@ impl Experiment {
             match crate::report::write_report(&out) {
                 Ok(w) => {
                     for d in w.damage {
-                        eprintln!("nabla: warning: {d}");
+                        log::warn!("{d}");
                     }
                 }
-                Err(e) => eprintln!("nabla: warning: report.html not written: {e}"),
+                Err(e) => log::warn!("report.html not written: {e}"),
             }
         }
         Ok(RunResult {

@@ -18,6 +18,7 @@ pub mod record;
 
 pub use histogram::Histogram;
 
+use crate::callback::{Callback, FitStart};
 use crate::checkpoint::EpochMetrics;
 use crate::health::HealthRecord;
 use crate::Error;
@@ -62,6 +63,45 @@ pub fn hostname() -> String {
         "localhost".into()
     } else {
         clean
+    }
+}
+
+/// The TensorBoard observer of a run: an event file in the run folder (created when the run
+/// starts), with each health record's scalars and histograms and each epoch's scalars. A run
+/// without a folder (or a rank other than 0) writes nothing.
+#[derive(Default)]
+pub struct TensorBoard {
+    writer: Option<EventWriter>,
+}
+
+impl TensorBoard {
+    /// The event file written, once the run has started.
+    pub fn path(&self) -> Option<&Path> {
+        self.writer.as_ref().map(EventWriter::path)
+    }
+}
+
+impl Callback for TensorBoard {
+    fn wants_histograms(&self) -> bool {
+        true
+    }
+    fn on_fit_start(&mut self, run: &FitStart<'_>) -> Result<(), Error> {
+        if let (None, Some(dir)) = (&self.writer, run.out_dir) {
+            self.writer = Some(EventWriter::create(dir)?);
+        }
+        Ok(())
+    }
+    fn on_health(&mut self, h: &HealthRecord, _: &[HealthRecord]) -> Result<(), Error> {
+        match &mut self.writer {
+            Some(w) => w.add_health(h),
+            None => Ok(()),
+        }
+    }
+    fn on_epoch_end(&mut self, row: &EpochMetrics, _: &[EpochMetrics]) -> Result<(), Error> {
+        match &mut self.writer {
+            Some(w) => w.add_epoch(row),
+            None => Ok(()),
+        }
     }
 }
 
