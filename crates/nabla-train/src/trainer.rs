@@ -413,14 +413,14 @@ impl Trainer {
     pub fn fit(
         &mut self,
         train: &mut DataLoader,
-        mut val: Option<&mut DataLoader>,
+        val: Option<&mut DataLoader>,
     ) -> Result<FitReport> {
         if let Some(out) = self.out_dir() {
             std::fs::create_dir_all(out)
                 .map_err(|e| Error::Io(format!("{}: cannot create: {e}", out.display())))?;
         }
         let (mut observers, builtin) = self.observers();
-        let result = self.fit_observed(train, val.as_deref_mut(), &mut observers);
+        let result = self.fit_observed(train, val, &mut observers);
         // the added observers stay with the trainer for a later fit
         self.callbacks = observers.split_off(builtin);
         result
