@@ -493,20 +493,7 @@ pub fn summary(path: &Path, data_flag: Option<&Path>) -> R<()> {
         Some(s) => s.clone(),
         None => load_data(&cfg, data_flag).map_err(train_err)?.input_shape,
     };
-    let layers = model_summary(&cfg, &input).map_err(train_err)?;
-    println!(
-        "{:<28}{:<22}{:>12}",
-        "Layer (type)", "Output Shape", "Param #"
-    );
-    println!("{}", "=".repeat(62));
-    let mut total = 0;
-    for l in &layers {
-        total += l.count;
-        println!("{:<28}{:<22}{:>12}", l.name, l.shape_text(), l.count);
-    }
-    println!("{}", "=".repeat(62));
-    println!("Total params: {total}");
-    println!("Trainable params: {total}");
+    println!("{}", model_summary(&cfg, &input).map_err(train_err)?);
     Ok(())
 }
 

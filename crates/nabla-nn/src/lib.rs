@@ -26,6 +26,7 @@ pub mod rnn_cell;
 pub mod schedule;
 pub mod sequential;
 pub mod state;
+pub mod summary;
 
 pub use activation::{Activation, Flatten};
 pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm2d};
@@ -46,6 +47,7 @@ pub use recurrent::{Gru, Lstm, Rnn, RnnOptions, RnnState};
 pub use rnn_cell::{GruCell, LstmCell, RnnCell};
 pub use sequential::Sequential;
 pub use state::StateDict;
+pub use summary::{LayerSummary, Summary};
 
 /// A trainable parameter: a [`nabla_core::Var`] (PyTorch's `nn.Parameter`).
 pub type Param = nabla_core::Var;

@@ -166,6 +166,13 @@ pub trait Module: Send {
     fn describe(&self) -> String {
         String::new()
     }
+    /// The model's summary for samples of `input_shape` (the batch dim left out), which
+    /// displays as Keras' `model.summary()` prints it (see [`crate::Summary`]).
+    ///
+    /// Fails when a layer does not fit its input, naming the layer and both shapes.
+    fn summary(&self, input_shape: &[usize]) -> Result<crate::Summary> {
+        crate::Summary::of(self, input_shape)
+    }
     /// The child modules with their names (for summaries); empty for leaf layers.
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()

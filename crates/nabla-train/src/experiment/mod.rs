@@ -28,10 +28,11 @@ pub mod summary;
 pub use build::{build_model, make_loss, make_optimizer, make_schedule};
 pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
 pub use data::{load_data, Data};
+pub use nabla_nn::LayerSummary;
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use sample::{sample_text, SampleOptions};
 pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
-pub use summary::{model_summary, LayerSummary};
+pub use summary::model_summary;
 
 use crate::checkpoint::EpochMetrics;
 use crate::distributed::{agree, Communicator, SingleProcess};

@@ -5,61 +5,17 @@ use super::build::build_model;
 use super::config::ExperimentConfig;
 use crate::Error;
 use nabla_core::Mt19937;
-use nabla_nn::Module;
+use nabla_nn::{Module, Summary};
 
-/// One layer of a model summary.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerSummary {
-    /// `0 (Linear)`: the index in the `Sequential` and the layer's kind.
-    pub name: String,
-    /// The output shape of one sample (the batch dim left out).
-    pub output_shape: Vec<usize>,
-    /// The layer's parameter tensors: `state_dict` name (`0.weight`) and shape.
-    pub params: Vec<(String, Vec<usize>)>,
-    /// Its number of parameters.
-    pub count: usize,
-}
-
-impl LayerSummary {
-    /// `[None, 256]` (Keras' notation: the batch dim is `None`).
-    pub fn shape_text(&self) -> String {
-        let dims: Vec<String> = std::iter::once("None".to_string())
-            .chain(self.output_shape.iter().map(|d| d.to_string()))
-            .collect();
-        format!("[{}]", dims.join(", "))
-    }
-}
-
-/// The layers of the model `cfg` describes for samples of `input_shape`, built (with a fixed
+/// The summary of the model `cfg` describes for samples of `input_shape`, built (with a fixed
 /// seed; the weights do not matter) and checked as training would build it.
 ///
 /// Fails as [`build_model`] does: a layer that does not fit its input, a model too large
 /// for the machine's memory.
-pub fn model_summary(
-    cfg: &ExperimentConfig,
-    input_shape: &[usize],
-) -> Result<Vec<LayerSummary>, Error> {
+pub fn model_summary(cfg: &ExperimentConfig, input_shape: &[usize]) -> Result<Summary, Error> {
     let mut rng = Mt19937::new(0);
-    let (model, shapes) = build_model(cfg, input_shape, None, &mut rng)?;
-    Ok(model
-        .children()
-        .iter()
-        .zip(&shapes)
-        .enumerate()
-        .map(|(i, ((child, m), s))| {
-            let params: Vec<(String, Vec<usize>)> = m
-                .parameters()
-                .iter()
-                .map(|(n, v)| (format!("{child}.{n}"), v.shape()))
-                .collect();
-            LayerSummary {
-                name: format!("{i} ({})", m.kind()),
-                output_shape: s.get(1..).unwrap_or_default().to_vec(),
-                count: m.parameters().iter().map(|(_, v)| v.numel()).sum(),
-                params,
-            }
-        })
-        .collect())
+    let (model, _) = build_model(cfg, input_shape, None, &mut rng)?;
+    model.summary(input_shape)
 }
 
 #[cfg(test)]
@@ -69,7 +25,7 @@ mod tests {
     #[test]
     fn the_digits_mlp_has_its_shapes_and_counts() {
         let cfg = ExperimentConfig::digits_mlp();
-        let s = model_summary(&cfg, &[64]).unwrap();
+        let s = model_summary(&cfg, &[64]).unwrap().layers;
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].name, "0 (Linear)");
         assert_eq!(s[0].shape_text(), "[None, 128]");

@@ -120,7 +120,7 @@ pub fn read_run(dir: &Path) -> Result<RunData, Error> {
     if let Some(c) = &d.config {
         match &c.model.input_shape {
             Some(shape) => match model_summary(c, shape) {
-                Ok(m) => d.model = Some(m),
+                Ok(m) => d.model = Some(m.layers),
                 Err(e) => d.damage.push(format!("model summary: {e}")),
             },
             None => d

@@ -583,7 +583,11 @@ mod tests {
         RunData {
             name: "run <1> & 'x'".into(),
             config_text: "[train]\nepochs = 3 # <script>alert(1)</script>\n".into(),
-            model: Some(crate::experiment::model_summary(&cfg, &[64]).unwrap()),
+            model: Some(
+                crate::experiment::model_summary(&cfg, &[64])
+                    .unwrap()
+                    .layers,
+            ),
             config: Some(cfg),
             metrics: (1..=3).map(|e| metrics(e, 1.0 / e as f64)).collect(),
             health: (0..4).map(|i| record(1 + 10 * i, 0.5 + i as f64)).collect(),
