@@ -5,9 +5,9 @@
 //! tiny-shakespeare's `input.txt`).
 
 use nabla::data::TextCorpus;
+use nabla::experiment::{sample_text, SampleOptions};
 use nabla::nn::{Lstm, RnnOptions};
 use nabla::prelude::*;
-use nabla::train::experiment::{sample_text, SampleOptions};
 
 /// Cross-entropy over every position: logits `[N, T, V]`, targets `[N, T]`.
 fn per_position_ce(out: &Tensor, target: &Tensor) -> nabla::core::Result<Tensor> {

@@ -1,6 +1,6 @@
 //! Runs a TOML experiment config from Rust: the same thing `nabla train CONFIG` does, as a
 //! library call. The config's `[data]`, `[model]` and `[train]` tables are the serde form of
-//! `nabla::train::ExperimentConfig`; a run folder receives the resolved config, checkpoints,
+//! `nabla::experiment::ExperimentConfig`; a run folder receives the resolved config, checkpoints,
 //! metrics and plots.
 //!
 //! Run: `cargo run --release --example experiment_toml -- configs/digits-mlp.toml [--epochs N] [--out DIR] [--data DIR]`

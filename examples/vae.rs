@@ -10,8 +10,8 @@
 //! Run: `cargo run --release --example vae -- --data DIR [--epochs 10] [--out DIR] [--seed 1]`
 
 use nabla::prelude::*;
+use nabla::report::image::save_image_grid;
 use nabla::train::checkpoint::{load_model_tensors, model_tensors};
-use nabla::train::image::save_image_grid;
 use std::path::{Path, PathBuf};
 
 const LATENT: usize = 20;

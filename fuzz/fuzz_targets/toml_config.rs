@@ -2,7 +2,7 @@
 //! must write back to TOML that is accepted and writes the same again.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use nabla_train::ExperimentConfig;
+use nabla_experiment::ExperimentConfig;
 
 nabla_fuzz::limit_allocations!();
 

@@ -296,7 +296,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             seed,
             checkpoint,
         } => {
-            let opts = nabla::train::experiment::SampleOptions {
+            let opts = nabla::experiment::SampleOptions {
                 prompt,
                 length,
                 temperature,

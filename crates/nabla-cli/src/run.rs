@@ -1,14 +1,15 @@
 //! The training commands: `train`, `eval`, `predict`, `summary`, `gradcheck`: argument
-//! handling and printing over `nabla::train::experiment`.
+//! handling and printing over `nabla::experiment`.
 
 use nabla::core::{GradcheckOptions, Mt19937, Tensor};
 use nabla::data::{DataLoader, Dataset, LoaderConfig, Standardizer};
-use nabla::train::distributed::agree;
-use nabla::train::experiment::data::prediction_rows;
-use nabla::train::experiment::{
+use nabla::experiment::data::prediction_rows;
+use nabla::experiment::Experiment;
+use nabla::experiment::{
     build_model, load_data, make_loss, model_summary, open_run_with, ExperimentConfig,
 };
-use nabla::train::{Communicator, Error, Experiment, ProgressMode, Task};
+use nabla::train::distributed::agree;
+use nabla::train::{Communicator, Error, ProgressMode, Task};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -209,7 +210,7 @@ pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits
     for p in inputs {
         let is_png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
         if is_png {
-            let (px, w, h) = nabla::train::image::read_png_gray(p).map_err(train_err)?;
+            let (px, w, h) = nabla::report::image::read_png_gray(p).map_err(train_err)?;
             if px.len() != per {
                 return Err(bad(format!(
                     "{}: image is {w}x{h} ({} pixels) but the model takes {per} values",
@@ -287,7 +288,7 @@ fn text_run_vocab(run: &Path, cfg: &ExperimentConfig) -> R<nabla::data::Vocab> {
         return Err(bad(format!(
             "{}: not a text model (its dataset is {}); sample needs a run trained on dataset = \"text\"",
             run.display(),
-            nabla::train::experiment::config::dataset_name(cfg.data.dataset)
+            nabla::experiment::config::dataset_name(cfg.data.dataset)
         )));
     }
     nabla::data::Vocab::load(run.join("vocab.json")).map_err(|e| bad(e.to_string()))
@@ -332,11 +333,11 @@ fn predict_text(
 pub fn sample(
     run: &Path,
     checkpoint: Option<&Path>,
-    opts: &nabla::train::experiment::SampleOptions,
+    opts: &nabla::experiment::SampleOptions,
 ) -> R<()> {
     let (cfg, model, loaded) = open(run, checkpoint)?;
     let vocab = text_run_vocab(run, &cfg)?;
-    let text = nabla::train::experiment::sample_text(&model, &vocab, opts).map_err(train_err)?;
+    let text = nabla::experiment::sample_text(&model, &vocab, opts).map_err(train_err)?;
     eprintln!("{loaded}");
     println!("{text}");
     Ok(())
@@ -457,11 +458,11 @@ pub fn health(run: &Path) -> R<()> {
 /// run, or a report that cannot be written (a read-only run folder), is exit 2 and leaves
 /// the run folder as it was.
 pub fn report(run: &Path, output: Option<&Path>, to_stdout: bool) -> R<()> {
-    let data = nabla::train::report::read_run(run).map_err(train_err)?;
+    let data = nabla::experiment::report::read_run(run).map_err(train_err)?;
     for d in &data.damage {
         eprintln!("nabla: warning: {d}");
     }
-    let html = nabla::train::report::render(&data);
+    let html = nabla::report::render(&data);
     if to_stdout {
         use std::io::Write;
         let mut out = std::io::stdout().lock();

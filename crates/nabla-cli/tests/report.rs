@@ -2,7 +2,7 @@
 //! event file (`--tensorboard`, `train.tensorboard`) with the real binary, and their bad
 //! input: not a run, a truncated `health.jsonl`, a read-only run folder, a wrong key type.
 
-use nabla::train::tensorboard::{event_files, proto, read_events};
+use nabla::report::tensorboard::{event_files, proto, read_events};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

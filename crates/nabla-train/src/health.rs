@@ -43,7 +43,7 @@ pub struct HealthRecord {
     /// Per activation layer (ReLU, sigmoid, tanh).
     pub activations: Vec<ActivationStat>,
     /// Weight and gradient histograms per parameter tensor, taken only when TensorBoard is
-    /// on (`TrainConfig::tensorboard`); not written to `health.jsonl`.
+    /// on (`TrainConfig::health_histograms`, which TensorBoard asks for); not written to `health.jsonl`.
     #[serde(skip)]
     pub histograms: Vec<ParamHistograms>,
 }
@@ -54,9 +54,9 @@ pub struct ParamHistograms {
     /// The `state_dict` name.
     pub name: String,
     /// Its values before the update.
-    pub weights: crate::tensorboard::Histogram,
+    pub weights: crate::Histogram,
     /// Its gradient (after clipping); `None` when it received none.
-    pub grads: Option<crate::tensorboard::Histogram>,
+    pub grads: Option<crate::Histogram>,
 }
 
 /// A problem seen in the health records, with its suggested fix.

@@ -1,9 +1,12 @@
 //! # nabla-train
 //!
-//! The training loop ([`Trainer`]: fit, evaluate, predict, a [`TrainStep`] hook for custom
-//! loops), metrics for classification and regression, checkpoints that resume bitwise,
-//! progress and plots, and [`experiment`]: a whole run (data, model, optimizer, schedule,
-//! trainer) described by a TOML file and built in the library.
+//! The training loop: [`Trainer`] (fit, evaluate, predict) with a [`TrainStep`] hook for
+//! custom steps and [`Callback`] observers for everything that watches a run (the progress
+//! display, the run folder's metric files and health diagnoses here; the HTML report and
+//! TensorBoard in `nabla-report`), metrics for classification and regression, checkpoints
+//! that resume bitwise, the gradient-health monitor, and data-parallel training
+//! ([`distributed`]; MPI with the feature `mpi`). TOML experiments live in
+//! `nabla-experiment`, so a program that only trains needs neither plotting nor TOML.
 #![warn(missing_docs)]
 
 pub mod callback;
@@ -11,18 +14,14 @@ pub mod checkpoint;
 pub mod distributed;
 mod error;
 mod evaluate;
-pub mod experiment;
 pub mod health;
-pub mod image;
+pub mod histogram;
 pub mod jsonl;
 pub mod metrics;
-pub mod plot;
 pub mod progress;
 mod regression;
-pub mod report;
 mod retention;
 mod step;
-pub mod tensorboard;
 pub mod trainer;
 
 pub use callback::{Callback, EpochStart, FitStart, StepEnd};
@@ -30,7 +29,7 @@ pub use checkpoint::{EpochMetrics, LoadedCheckpoint, TrainerState};
 pub use distributed::{Communicator, SingleProcess};
 pub use error::{Error, Result};
 pub use evaluate::{evaluate, evaluate_distributed, evaluate_with_confusion, predict, Evaluation};
-pub use experiment::{Experiment, ExperimentConfig, RunResult};
+pub use histogram::Histogram;
 pub use progress::ProgressMode;
 pub use regression::{RegressionAccumulator, RegressionMetrics};
 pub use retention::KeepCheckpoints;

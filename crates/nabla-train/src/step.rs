@@ -221,7 +221,7 @@ fn histograms(
     before: &[Tensor],
     grads: &nabla_core::GradStore,
 ) -> Vec<ParamHistograms> {
-    use crate::tensorboard::{histogram::BUCKETS, Histogram};
+    use crate::histogram::{Histogram, BUCKETS};
     params
         .iter()
         .zip(before)

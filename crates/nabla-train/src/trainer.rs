@@ -48,6 +48,18 @@ pub enum Task {
     LanguageModel,
 }
 
+impl Task {
+    /// The config spelling: `classification`, `regression`, `loss_only`, `language_model`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+            Task::LossOnly => "loss_only",
+            Task::LanguageModel => "language_model",
+        }
+    }
+}
+
 /// How a run trains (plain data; the CLI's `[train]` table maps onto it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {

@@ -3,7 +3,8 @@
 //! A deep-learning library built on error backpropagation: tensors with reverse-mode
 //! autograd, layers with PyTorch's names and defaults, optimizers and schedules, data
 //! loading, and a trainer with checkpoints that resume bitwise. This crate gathers the parts
-//! ([`core`], [`nn`], [`data`], [`train`]), one [`Error`] they all convert into, and a
+//! ([`core`], [`nn`], [`data`], [`train`], and with the default features `report` and
+//! `experiment`: `report`, `experiment`), the one [`Error`] they all return, and a
 //! [`prelude`] for whole training programs.
 //!
 //! ## Tensors and autograd
@@ -85,7 +86,7 @@
 //! # Ok::<(), nabla::Error>(())
 //! ```
 //!
-//! ## Experiments from TOML
+//! ## Experiments from TOML (feature `experiment`)
 //!
 //! The `nabla` command line trains TOML configs; the same configs run from Rust:
 //!
@@ -132,7 +133,11 @@ mod error;
 pub use error::{Error, Result};
 pub use nabla_core as core;
 pub use nabla_data as data;
+#[cfg(feature = "experiment")]
+pub use nabla_experiment as experiment;
 pub use nabla_nn as nn;
+#[cfg(feature = "report")]
+pub use nabla_report as report;
 pub use nabla_train as train;
 
 /// Everything a training program usually needs: `use nabla::prelude::*;`.
@@ -146,6 +151,8 @@ pub mod prelude {
         diabetes, digits, load_mnist, read_csv, Batch, CsvOptions, DataLoader, Dataset,
         LoaderConfig, Standardizer, TensorDataset,
     };
+    #[cfg(feature = "experiment")]
+    pub use nabla_experiment::{Experiment, ExperimentConfig, RunResult};
     pub use nabla_nn::clip::{clip_grad_norm, clip_grad_value};
     pub use nabla_nn::loss::{
         binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, cross_entropy_loss,
@@ -159,12 +166,12 @@ pub mod prelude {
     pub use nabla_nn::{
         Activation, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
         Conv2d, ConvTranspose2d, Dropout, Dropout2d, Embedding, Flatten, Fork, ForwardCtx, Init,
-        LayerNorm, Linear, MaxPool1d, MaxPool2d, Module, Param, Sequential,
+        LayerNorm, Linear, MaxPool1d, MaxPool2d, Module, Param, Sequential, Summary,
     };
     pub use nabla_train::checkpoint::{load_model, save_model};
     pub use nabla_train::metrics::{accuracy, ConfusionMatrix};
     pub use nabla_train::{
-        Evaluation, Experiment, KeepCheckpoints, ProgressMode, RegressionMetrics, RunResult,
-        StepOutput, StepParts, Task, TrainConfig, TrainStep, Trainer,
+        Callback, Evaluation, KeepCheckpoints, ProgressMode, RegressionMetrics, StepOutput,
+        StepParts, Task, TrainConfig, TrainStep, Trainer,
     };
 }

@@ -112,7 +112,7 @@ fn mnist_mlp_equals_the_mnist_mlp_config() {
     let ev = mnist_mlp::run(t.0.to_str().unwrap(), 2, 0).unwrap();
     // the same run from configs/mnist-mlp.toml: the same numbers, bit for bit
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/mnist-mlp.toml");
-    let run = nabla::train::Experiment::from_toml_file(cfg)
+    let run = nabla::experiment::Experiment::from_toml_file(cfg)
         .unwrap()
         .with_epochs(2)
         .with_data_dir(&t.0)
@@ -158,7 +158,7 @@ fn vae_trains_and_draws() {
     );
     assert!(h[1].0 < h[0].0, "{h:?}");
     // 8×8 samples of 28 px with 2 px padding; 2 rows of 8 for the reconstructions
-    let size = |f: &str| nabla::train::image::png_size(out.join(f)).unwrap();
+    let size = |f: &str| nabla::report::image::png_size(out.join(f)).unwrap();
     assert_eq!(size("samples.png"), (242, 242));
     assert_eq!(size("reconstructions.png"), (242, 62));
 }

@@ -3,23 +3,24 @@
 //! thing.
 //!
 //! ```no_run
-//! use nabla_train::Experiment;
+//! use nabla_experiment::Experiment;
 //! let exp = Experiment::from_toml_file("configs/mnist-mlp.toml")?.with_data_dir("data/mnist");
 //! let run = exp.fit()?;
 //! println!("{}", run.closing_line());
-//! # Ok::<(), nabla_train::Error>(())
+//! # Ok::<(), nabla_core::Error>(())
 //! ```
 //!
 //! The config's tables and keys are the serde form of [`ExperimentConfig`]; a run folder
 //! receives the resolved config (`config.toml`, complete: a run can be evaluated, predicted
 //! with or resumed without flags), checkpoints, `metrics.jsonl`, `health.jsonl`,
 //! `summary.json`, `confusion.json` (classifiers: the test set's), plots, the HTML report
-//! `report.html` (see [`crate::report`]) and, when asked, a TensorBoard event file.
+//! `report.html` (see [`report`]) and, when asked, a TensorBoard event file.
 
 pub mod build;
 pub mod config;
 pub mod data;
 pub mod parallel;
+pub mod report;
 pub mod run_dir;
 pub mod sample;
 pub mod spec;
@@ -34,15 +35,15 @@ pub use sample::{sample_text, SampleOptions};
 pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
 pub use summary::model_summary;
 
-use crate::checkpoint::EpochMetrics;
-use crate::distributed::{agree, Communicator, SingleProcess};
-use crate::evaluate::Evaluation;
-use crate::progress::ProgressMode;
-use crate::trainer::{Task, TrainConfig, Trainer};
-use crate::Error;
+use nabla_core::Error;
 use nabla_core::Mt19937;
 use nabla_data::{DataLoader, LoaderConfig, TensorDataset};
 use nabla_nn::Module;
+use nabla_train::checkpoint::EpochMetrics;
+use nabla_train::distributed::{agree, Communicator, SingleProcess};
+use nabla_train::progress::ProgressMode;
+use nabla_train::trainer::{Task, TrainConfig, Trainer};
+use nabla_train::Evaluation;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -334,7 +335,7 @@ impl Experiment {
             let text = agree(comm, parallel::canonical_config(&cfg))?;
             // whether it resumes is part of what the ranks must share
             let text = format!("{text}\n[launch]\nresume = {}\n", self.resume.is_some());
-            crate::distributed::check_same_text(comm, &text, parallel::config_difference)?;
+            nabla_train::distributed::check_same_text(comm, &text, parallel::config_difference)?;
             let small = if cfg.train.batch_size < ranks {
                 Err(Error::Config(format!(
                     "train.batch_size = {} is smaller than the {ranks} ranks: every rank needs \
@@ -365,7 +366,7 @@ impl Experiment {
         let data = agree(comm, self.load_data())?;
         if ranks > 1 {
             let fp = agree(comm, parallel::data_fingerprint(&data))?;
-            crate::distributed::check_same_state(comm, 0, fp).map_err(|e| match e {
+            nabla_train::distributed::check_same_state(comm, 0, fp).map_err(|e| match e {
                 Error::AllRanks { rank, .. } => Error::AllRanks {
                     rank,
                     msg: "this rank's data differ from rank 0's (other files, or another \
@@ -442,7 +443,7 @@ impl Experiment {
         };
         let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
         if t.tensorboard {
-            trainer = trainer.with_callback(crate::tensorboard::TensorBoard::default());
+            trainer = trainer.with_callback(nabla_report::TensorBoard::default());
         }
         if let Some((s, _)) = sched {
             trainer = trainer.with_boxed_scheduler(s);
@@ -452,7 +453,10 @@ impl Experiment {
         }
         let mut resumed_from = None;
         if self.resume.is_some() {
-            let (ck, skipped) = agree(comm, crate::checkpoint::latest_checkpoint_reporting(&out))?;
+            let (ck, skipped) = agree(
+                comm,
+                nabla_train::checkpoint::latest_checkpoint_reporting(&out),
+            )?;
             for s in skipped.iter().filter(|_| root) {
                 log::warn!(
                     "checkpoint {} is damaged, passed over: {}",
@@ -479,7 +483,7 @@ impl Experiment {
             }
             // health records past the checkpoint are written again by the resumed run
             let hp = out.join("health.jsonl");
-            if let Some(Ok((records, _))) = root.then(|| crate::health::read_health(&hp)) {
+            if let Some(Ok((records, _))) = root.then(|| nabla_train::health::read_health(&hp)) {
                 let mut text = String::new();
                 for r in records.iter().filter(|r| r.step <= trainer.step()) {
                     text.push_str(&serde_json::to_string(r).map_err(|e| Error::Io(e.to_string()))?);
@@ -515,14 +519,14 @@ impl Experiment {
             Err(e) => {
                 // the report of a run that stopped (a NaN, say) shows its health and diagnoses
                 if root {
-                    let _ = crate::report::write_report(&out);
+                    let _ = report::write_report(&out);
                 }
                 return Err(e);
             }
         };
         let mut test_loader = loader(&data.test, 256, false, 0, shard)?;
         let test = if task == Task::Classification && ranks == 1 {
-            let (test, cm) = crate::evaluate::evaluate_with_confusion(
+            let (test, cm) = nabla_train::evaluate_with_confusion(
                 trainer.model.as_ref(),
                 &trainer.loss,
                 &mut test_loader,
@@ -533,17 +537,17 @@ impl Experiment {
                 _ => cm.class_names().to_vec(),
             };
             let j = json!({"split": "test", "classes": classes, "counts": cm.counts()});
-            crate::trainer::write_json(&out.join("confusion.json"), &j)?;
+            nabla_train::trainer::write_json(&out.join("confusion.json"), &j)?;
             test
         } else {
             // several ranks: each evaluates its slice and the sums are reduced (the confusion
             // matrix, one process's view, is left out of such a run's report)
             trainer.evaluate(&mut test_loader)?
         };
-        let rows: Vec<crate::plot::EpochRow> = report
+        let rows: Vec<nabla_report::plot::EpochRow> = report
             .history
             .iter()
-            .map(|h| crate::plot::EpochRow {
+            .map(|h| nabla_report::plot::EpochRow {
                 epoch: h.epoch,
                 train_loss: h.train_loss,
                 train_accuracy: h.train_accuracy,
@@ -551,7 +555,7 @@ impl Experiment {
                 val_accuracy: h.val_accuracy,
             })
             .collect();
-        if let Some(Err(e)) = root.then(|| crate::plot::plot_training(&rows, &out)) {
+        if let Some(Err(e)) = root.then(|| nabla_report::plot::plot_training(&rows, &out)) {
             log::warn!("plots not written: {e}");
         }
         let mut summary = json!({
@@ -584,8 +588,8 @@ impl Experiment {
             summary["val_bpc"] = json!(test.loss / std::f64::consts::LN_2);
         }
         if root {
-            crate::trainer::write_json(&out.join("summary.json"), &summary)?;
-            match crate::report::write_report(&out) {
+            nabla_train::trainer::write_json(&out.join("summary.json"), &summary)?;
+            match report::write_report(&out) {
                 Ok(w) => {
                     for d in w.damage {
                         log::warn!("{d}");
@@ -618,7 +622,7 @@ impl Experiment {
         nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
         if let Some(s) = &data.standardizer {
             let j = json!({"mean": s.mean(), "std": s.std()});
-            crate::trainer::write_json(&out.join("standardizer.json"), &j)?;
+            nabla_train::trainer::write_json(&out.join("standardizer.json"), &j)?;
         }
         if let Some(v) = &data.vocab {
             v.save(out.join("vocab.json"))?;
@@ -632,7 +636,7 @@ impl Experiment {
         }
         if let Some(i) = data.label_index {
             let j = json!({"label_index": i, "classes": data.class_names});
-            crate::trainer::write_json(&out.join("columns.json"), &j)?;
+            nabla_train::trainer::write_json(&out.join("columns.json"), &j)?;
         }
         Ok(())
     }

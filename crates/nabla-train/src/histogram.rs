@@ -1,7 +1,7 @@
-//! Histograms of a tensor's values (weights, gradients) for TensorBoard: equal-width buckets
+//! Histograms of a tensor's values (weights, gradients), taken at health steps for
+//! TensorBoard: equal-width buckets
 //! between the smallest and largest finite value, with the count, sum and sum of squares.
 
-use super::proto::HistogramProto;
 use nabla_core::{DType, Tensor};
 
 /// Buckets of a histogram (TensorBoard re-buckets them for display).
@@ -100,19 +100,6 @@ impl Histogram {
             _ => Self::of(t.to_vec_f64(), buckets),
         }
     }
-
-    /// The protocol-buffer form.
-    pub fn to_proto(&self) -> HistogramProto {
-        HistogramProto {
-            min: self.min,
-            max: self.max,
-            num: self.num as f64,
-            sum: self.sum,
-            sum_squares: self.sum_squares,
-            bucket_limit: self.limits.clone(),
-            bucket: self.counts.iter().map(|&c| c as f64).collect(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -128,9 +115,6 @@ mod tests {
         assert_eq!(h.counts, vec![2, 1, 1, 1]);
         assert_eq!(h.sum, 10.0);
         assert_eq!(h.sum_squares, 30.0);
-        let p = h.to_proto();
-        assert_eq!(p.bucket, vec![2.0, 1.0, 1.0, 1.0]);
-        assert_eq!(p.num, 5.0);
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! plain structs and validated before anything trains. Errors name the key path
 //! (`train.epochs`), or the layer (index, type and both shapes).
 
-use super::spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
-use crate::progress::ProgressMode;
-use crate::retention::KeepCheckpoints;
-use crate::trainer::Task;
-use crate::Error;
+use crate::spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
+use nabla_core::Error;
+use nabla_train::progress::ProgressMode;
+use nabla_train::trainer::Task;
+use nabla_train::KeepCheckpoints;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -544,7 +544,7 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
         ));
     }
     if let Some(shape) = &c.model.input_shape {
-        super::build::elements(shape).map_err(|e| format!("model.input_shape: {shape:?}: {e}"))?;
+        crate::build::elements(shape).map_err(|e| format!("model.input_shape: {shape:?}: {e}"))?;
     }
     if c.model.layers.is_empty() {
         return Err("model.layers: at least one layer is needed".into());
@@ -562,12 +562,7 @@ fn d_kind_text(c: &ExperimentConfig) -> bool {
 
 /// The config spelling of a task.
 pub fn task_name(t: Task) -> &'static str {
-    match t {
-        Task::Classification => "classification",
-        Task::Regression => "regression",
-        Task::LossOnly => "loss_only",
-        Task::LanguageModel => "language_model",
-    }
+    t.name()
 }
 
 /// The config spelling of a dataset.

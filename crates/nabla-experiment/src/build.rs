@@ -1,10 +1,9 @@
 //! Builds the library objects an experiment config describes: the model (checking every
 //! layer's shapes and size before allocating), the loss, the optimizer and the schedule.
 
-use super::config::ExperimentConfig;
-use super::spec::{LayerSpec, OptimizerSpec, PaddingSpec, ScheduleSpec};
-use crate::trainer::{LossFn, Task};
-use crate::Error;
+use crate::config::ExperimentConfig;
+use crate::spec::{LayerSpec, OptimizerSpec, PaddingSpec, ScheduleSpec};
+use nabla_core::Error;
 use nabla_core::{
     AvgPool1dOptions, AvgPool2dOptions, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions,
     DType, MaxPool1dOptions, MaxPool2dOptions, Mt19937, Tensor, Var,
@@ -21,6 +20,7 @@ use nabla_nn::{
     ConvTranspose2d, Dropout, Dropout2d, Embedding, Flatten, Gru, LayerNorm, Linear, Lstm,
     MaxPool1d, MaxPool2d, Module, Rnn, RnnNonlinearity, RnnOptions, Sequential,
 };
+use nabla_train::trainer::{LossFn, Task};
 
 fn cfg_err(msg: String) -> Error {
     Error::Config(msg)

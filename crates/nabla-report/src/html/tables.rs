@@ -2,8 +2,8 @@
 //! share of the true class) and the per-class precision, recall and F1.
 
 use super::text::escape;
-use crate::experiment::LayerSummary;
-use crate::metrics::{ClassMetrics, ConfusionMatrix};
+use nabla_nn::LayerSummary;
+use nabla_train::metrics::{ClassMetrics, ConfusionMatrix};
 use std::fmt::Write;
 
 /// The model summary: layer, output shape, parameter tensors with their shapes, count; and

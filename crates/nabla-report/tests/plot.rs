@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use nabla_train::plot::{plot_curves, plot_training, Curve, EpochRow, PlotError};
-use nabla_train::plot::{PLOT_HEIGHT, PLOT_WIDTH};
+use nabla_report::plot::{plot_curves, plot_training, Curve, EpochRow};
+use nabla_report::plot::{PLOT_HEIGHT, PLOT_WIDTH};
 
 /// A fresh directory under the system temp dir, unique per test and process; removed when
 /// dropped unless the test is failing (so its files can be inspected).
@@ -268,7 +268,7 @@ fn errors_name_the_file() {
         &missing,
     )
     .unwrap_err();
-    assert!(matches!(err, PlotError::Io { .. }), "{err:?}");
+    assert!(matches!(err, nabla_core::Error::Io(_)), "{err:?}");
     let msg = err.to_string();
     assert!(
         msg.contains("chart.png") && msg.contains("cannot write"),

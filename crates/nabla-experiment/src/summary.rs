@@ -1,9 +1,9 @@
 //! A model's summary, like Keras' `model.summary()`: each layer of a config's model with its
 //! output shape and parameters (`nabla summary`, the run report).
 
-use super::build::build_model;
-use super::config::ExperimentConfig;
-use crate::Error;
+use crate::build::build_model;
+use crate::config::ExperimentConfig;
+use nabla_core::Error;
 use nabla_core::Mt19937;
 use nabla_nn::{Module, Summary};
 

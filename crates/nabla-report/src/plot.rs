@@ -10,7 +10,7 @@
 //! finite value between two NaNs) is drawn as a dot.
 //!
 //! ```no_run
-//! use nabla_train::plot::{plot_training, EpochRow};
+//! use nabla_report::plot::{plot_training, EpochRow};
 //! let rows: Vec<EpochRow> = (1..=5)
 //!     .map(|e| EpochRow {
 //!         epoch: e,
@@ -23,7 +23,8 @@
 //! plot_training(&rows, std::path::Path::new("runs/plots")).unwrap();
 //! ```
 
-use std::path::{Path, PathBuf};
+use nabla_core::Error;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
@@ -56,43 +57,6 @@ const PALETTE: [RGBColor; 10] = [
 
 /// Curves with at most this many points also get a dot at every point.
 const MARKER_MAX_POINTS: usize = 30;
-
-/// Why a chart could not be written. Every variant names the file concerned.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlotError {
-    /// plotters failed while drawing the chart destined for `path`.
-    #[error("plot {}: drawing failed: {msg}", .path.display())]
-    Draw {
-        /// The output file.
-        path: PathBuf,
-        /// plotters' message.
-        msg: String,
-    },
-    /// Encoding the PNG for `path` failed.
-    #[error("plot {}: PNG encoding failed: {msg}", .path.display())]
-    Encode {
-        /// The output file.
-        path: PathBuf,
-        /// The encoder's message.
-        msg: String,
-    },
-    /// The file (or its directory) could not be created or written.
-    #[error("plot {}: cannot write: {source}", .path.display())]
-    Io {
-        /// The output file or directory.
-        path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The bundled font could not be parsed (should not happen; the font is compiled in).
-    #[error("plot {}: the bundled font could not be loaded", .path.display())]
-    Font {
-        /// The output file that needed it.
-        path: PathBuf,
-    },
-}
 
 /// One named line of a chart: `(x, y)` points drawn in the given order.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,16 +92,17 @@ pub struct EpochRow {
     pub val_accuracy: Option<f64>,
 }
 
-fn ensure_font(path: &Path) -> Result<(), PlotError> {
+fn ensure_font(path: &Path) -> Result<(), Error> {
     let ok = *FONT_REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
     });
     if ok {
         Ok(())
     } else {
-        Err(PlotError::Font {
-            path: path.to_path_buf(),
-        })
+        Err(Error::Io(format!(
+            "plot {}: the bundled font could not be loaded",
+            path.display()
+        )))
     }
 }
 
@@ -430,21 +395,16 @@ impl<'a> Chart<'a> {
 
 fn draw_err<E: std::error::Error + Send + Sync>(
     path: &Path,
-) -> impl FnOnce(DrawingAreaErrorKind<E>) -> PlotError + '_ {
-    move |e| PlotError::Draw {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    }
+) -> impl FnOnce(DrawingAreaErrorKind<E>) -> Error + '_ {
+    move |e| Error::Io(format!("plot {}: drawing failed: {e}", path.display()))
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    std::fs::write(path, bytes).map_err(|source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    std::fs::write(path, bytes)
+        .map_err(|e| Error::Io(format!("plot {}: cannot write: {e}", path.display())))
 }
 
-fn render_svg(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
+fn render_svg(chart: &Chart<'_>, path: &Path) -> Result<(), Error> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
@@ -454,7 +414,7 @@ fn render_svg(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
     write_file(path, svg.as_bytes())
 }
 
-fn render_png(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
+fn render_png(chart: &Chart<'_>, path: &Path) -> Result<(), Error> {
     let mut rgb = vec![0u8; PLOT_WIDTH as usize * PLOT_HEIGHT as usize * 3];
     {
         let backend = BitMapBackend::with_buffer(&mut rgb, (PLOT_WIDTH, PLOT_HEIGHT));
@@ -462,9 +422,8 @@ fn render_png(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
         chart.draw(&root).map_err(draw_err(path))?;
         root.present().map_err(draw_err(path))?;
     }
-    let encode_err = |e: png::EncodingError| PlotError::Encode {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
+    let encode_err = |e: png::EncodingError| {
+        Error::Io(format!("plot {}: PNG encoding failed: {e}", path.display()))
     };
     let mut bytes = Vec::new();
     {
@@ -488,7 +447,7 @@ fn render_png(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
 /// 10-color cycle and an entry in the legend, which goes into the emptiest corner.
 ///
 /// # Errors
-/// [`PlotError`] naming the file when drawing, encoding or writing fails.
+/// [`Error::Io`] naming the file when drawing, encoding or writing fails.
 pub fn plot_curves(
     title: &str,
     x_label: &str,
@@ -496,7 +455,7 @@ pub fn plot_curves(
     curves: &[Curve],
     svg_path: &Path,
     png_path: &Path,
-) -> Result<(), PlotError> {
+) -> Result<(), Error> {
     ensure_font(svg_path)?;
     let chart = Chart::new(title, x_label, y_label, curves);
     render_svg(&chart, svg_path)?;
@@ -515,12 +474,11 @@ pub fn plot_curves(
 /// loss chart.
 ///
 /// # Errors
-/// [`PlotError`] when `out_dir` cannot be created or a file cannot be drawn or written.
-pub fn plot_training(metrics: &[EpochRow], out_dir: &Path) -> Result<(), PlotError> {
-    std::fs::create_dir_all(out_dir).map_err(|source| PlotError::Io {
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
+/// [`Error::Io`] naming the file when `out_dir` cannot be created or a file cannot be
+/// drawn or written.
+pub fn plot_training(metrics: &[EpochRow], out_dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| Error::Io(format!("plot {}: cannot write: {e}", out_dir.display())))?;
     let series = |name: &str, f: &dyn Fn(&EpochRow) -> Option<f64>| -> Option<Curve> {
         let points: Vec<(f64, f64)> = metrics
             .iter()

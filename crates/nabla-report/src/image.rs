@@ -1,7 +1,7 @@
 //! Grids of grayscale images as PNG files, as `torchvision.utils.save_image` writes them,
 //! and PNG images read as grayscale (what `nabla predict` feeds an image model).
 
-use crate::Error;
+use nabla_core::Error;
 use nabla_core::Tensor;
 use std::path::Path;
 
@@ -18,9 +18,9 @@ use std::path::Path;
 /// use nabla_core::{Tensor, DType};
 /// let imgs = Tensor::ones(&[6, 1, 4, 4], DType::F32);
 /// let p = std::env::temp_dir().join(format!("grid-{}.png", std::process::id()));
-/// nabla_train::image::save_image_grid(&imgs, 3, None, &p).unwrap();
+/// nabla_report::image::save_image_grid(&imgs, 3, None, &p).unwrap();
 /// // 3 columns and 2 rows of 4 px with 2 px padding around each: 2 + 3*(4+2) = 20 by 14
-/// let (w, h) = nabla_train::image::png_size(&p).unwrap();
+/// let (w, h) = nabla_report::image::png_size(&p).unwrap();
 /// assert_eq!((w, h), (20, 14));
 /// # std::fs::remove_file(&p).ok();
 /// ```
@@ -117,9 +117,9 @@ const MAX_DEFLATE_RATIO: u128 = 1032;
 ///     let mut w = enc.write_header().unwrap();
 ///     w.write_image_data(&[0, 255]).unwrap();
 /// }
-/// let (px, w, h) = nabla_train::image::decode_png_gray(&bytes, "two.png").unwrap();
+/// let (px, w, h) = nabla_report::image::decode_png_gray(&bytes, "two.png").unwrap();
 /// assert_eq!((px, w, h), (vec![0.0, 1.0], 2, 1));
-/// let e = nabla_train::image::decode_png_gray(b"GIF89a", "x.png").unwrap_err();
+/// let e = nabla_report::image::decode_png_gray(b"GIF89a", "x.png").unwrap_err();
 /// assert!(e.to_string().starts_with("x.png: not a PNG image ("), "{e}");
 /// ```
 pub fn decode_png_gray(bytes: &[u8], name: &str) -> Result<(Vec<f32>, usize, usize), Error> {

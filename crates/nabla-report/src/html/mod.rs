@@ -7,12 +7,12 @@
 //! - gradient health (`health.jsonl`): a heatmap of each parameter tensor's gradient norm
 //!   over the health steps on a log colour scale, the global gradient norm, update/weight
 //!   ratios per tensor beside the 1e-3 rule of thumb, dead and saturated fractions per
-//!   activation layer, and the diagnoses ([`crate::health::diagnose`]);
+//!   activation layer, and the diagnoses ([`nabla_train::health::diagnose`]);
 //! - for classifiers, the test set's confusion matrix with per-class precision, recall and
 //!   F1 (`confusion.json`) and the test metrics (`summary.json`).
 //!
 //! A damaged `metrics.jsonl` or `health.jsonl` line is left out and reported (see
-//! [`crate::jsonl::read_jsonl`]); a missing file leaves its section with a note.
+//! [`nabla_train::jsonl::read_jsonl`]); a missing file leaves its section with a note.
 
 pub mod chart;
 pub mod heatmap;
@@ -22,13 +22,38 @@ pub mod text;
 
 pub use page::render;
 
-use crate::checkpoint::EpochMetrics;
-use crate::experiment::{model_summary, ExperimentConfig, LayerSummary};
-use crate::health::HealthRecord;
-use crate::jsonl::read_jsonl;
-use crate::metrics::ConfusionMatrix;
-use crate::Error;
+use nabla_core::Error;
+use nabla_nn::LayerSummary;
+use nabla_train::checkpoint::EpochMetrics;
+use nabla_train::health::HealthRecord;
+use nabla_train::jsonl::read_jsonl;
+use nabla_train::metrics::ConfusionMatrix;
+use nabla_train::Task;
 use std::path::{Path, PathBuf};
+
+/// What the report shows of a run's config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// The dataset's name (`digits`, `mnist`, `text`, ...).
+    pub dataset: String,
+    /// What the run learns.
+    pub task: Task,
+    /// The epochs the run was set to train.
+    pub epochs: usize,
+    /// The gradient-norm clip, drawn beside the global gradient norm.
+    pub clip_grad_norm: Option<f64>,
+}
+
+/// A run's `config.toml` as the crate that owns the config format reads it (see
+/// `nabla_experiment::report`): the report itself knows no config format.
+#[derive(Debug, Clone)]
+pub struct ConfigView {
+    /// What the report shows of the config, or why the text does not parse.
+    pub config: Result<RunConfig, String>,
+    /// The model's summary, or why it cannot be built; `None` when the config gives no
+    /// input shape.
+    pub model: Option<Result<Vec<LayerSummary>, String>>,
+}
 
 /// What a run folder holds, read for the report.
 #[derive(Debug, Clone, Default)]
@@ -37,8 +62,8 @@ pub struct RunData {
     pub name: String,
     /// `config.toml` as written.
     pub config_text: String,
-    /// The config, parsed (`None` when it does not parse: see `notes`).
-    pub config: Option<ExperimentConfig>,
+    /// What the report shows of the config (`None` when it does not parse: see `damage`).
+    pub config: Option<RunConfig>,
     /// The model's layers (`None` when the config cannot build it).
     pub model: Option<Vec<LayerSummary>>,
     /// `metrics.jsonl`: one row per epoch.
@@ -83,12 +108,16 @@ fn confusion_of(v: &serde_json::Value) -> Result<ConfusionMatrix, String> {
     }
 }
 
-/// Reads a run folder for the report.
+/// Reads a run folder for the report; `read_config` reads the text of its `config.toml`
+/// (`config.toml` is the second argument, for messages).
 ///
 /// Fails ([`Error::Config`]) when `dir` is not a folder or holds no `config.toml` (not
 /// a nabla run), or when `config.toml` cannot be read. Everything else that is missing or
 /// damaged is noted in [`RunData::damage`] and [`RunData::missing`].
-pub fn read_run(dir: &Path) -> Result<RunData, Error> {
+pub fn read_run(
+    dir: &Path,
+    read_config: &dyn Fn(&str, &Path) -> ConfigView,
+) -> Result<RunData, Error> {
     if !dir.is_dir() {
         return Err(Error::Config(format!(
             "{}: no such run folder",
@@ -113,20 +142,19 @@ pub fn read_run(dir: &Path) -> Result<RunData, Error> {
         config_text: config_text.clone(),
         ..RunData::default()
     };
-    match ExperimentConfig::from_toml_str(&config_text, &cfg_path.display().to_string()) {
-        Ok(c) => d.config = Some(c),
-        Err(e) => d.damage.push(format!("{e}; the model summary is left out")),
-    }
-    if let Some(c) = &d.config {
-        match &c.model.input_shape {
-            Some(shape) => match model_summary(c, shape) {
-                Ok(m) => d.model = Some(m.layers),
-                Err(e) => d.damage.push(format!("model summary: {e}")),
-            },
-            None => d
-                .missing
-                .push("config.toml has no model.input_shape: no model summary".into()),
+    let view = read_config(&config_text, &cfg_path);
+    match view.config {
+        Ok(c) => {
+            d.config = Some(c);
+            match view.model {
+                Some(Ok(m)) => d.model = Some(m),
+                Some(Err(e)) => d.damage.push(format!("model summary: {e}")),
+                None => d
+                    .missing
+                    .push("config.toml has no model.input_shape: no model summary".into()),
+            }
         }
+        Err(e) => d.damage.push(format!("{e}; the model summary is left out")),
     }
     let m = dir.join("metrics.jsonl");
     match read_jsonl::<EpochMetrics>(&m, "metrics row") {
@@ -176,8 +204,11 @@ pub struct Written {
 ///
 /// Fails as [`read_run`] does, and ([`Error::Io`]) when the file cannot be written
 /// (a read-only run folder: nothing in it is changed).
-pub fn write_report(dir: &Path) -> Result<Written, Error> {
-    let data = read_run(dir)?;
+pub fn write_report(
+    dir: &Path,
+    read_config: &dyn Fn(&str, &Path) -> ConfigView,
+) -> Result<Written, Error> {
+    let data = read_run(dir, read_config)?;
     let path = dir.join("report.html");
     nabla_core::io::write_atomic(&path, render(&data).as_bytes())?;
     Ok(Written {

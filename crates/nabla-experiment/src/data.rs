@@ -1,9 +1,9 @@
 //! The data an experiment config names, loaded and split into train, validation and test
 //! sets shaped as the model takes them.
 
-use super::config::{DatasetKind, ExperimentConfig};
-use crate::trainer::Task;
+use crate::config::{DatasetKind, ExperimentConfig};
 use nabla_data::{CsvOptions, Error, Header, LabelColumn, Standardizer, TensorDataset};
+use nabla_train::trainer::Task;
 use std::path::{Path, PathBuf};
 
 /// Data split into train, validation and test sets.
@@ -108,7 +108,7 @@ pub fn csv_path(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Path
         .ok_or_else(|| {
             Error::Config(format!(
                 "data.path: a {} dataset needs a file (config or --data)",
-                super::config::dataset_name(cfg.data.dataset)
+                crate::config::dataset_name(cfg.data.dataset)
             ))
         })
 }
@@ -142,7 +142,7 @@ fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> Result<TensorDataset, Error
     let (x, y) = ds.into_parts();
     let n = x.shape()[0];
     let per: usize = x.shape()[1..].iter().product();
-    let want = super::build::elements(shape)
+    let want = crate::build::elements(shape)
         .map_err(|e| Error::Config(format!("model.input_shape: {shape:?}: {e}")))?;
     if per != want {
         return Err(Error::Config(format!(

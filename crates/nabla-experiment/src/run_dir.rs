@@ -1,13 +1,13 @@
 //! Run folders: readable names for new runs, and reopening a finished run's model.
 
-use super::build::build_model;
-use super::config::ExperimentConfig;
-use crate::checkpoint::{
-    latest_model_weights, load_model_tensors, read_model_weights, ModelWeights,
-};
-use crate::Error;
+use crate::build::build_model;
+use crate::config::ExperimentConfig;
+use nabla_core::Error;
 use nabla_core::Mt19937;
 use nabla_nn::Sequential;
+use nabla_train::checkpoint::{
+    latest_model_weights, load_model_tensors, read_model_weights, ModelWeights,
+};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 

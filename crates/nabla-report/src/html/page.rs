@@ -5,8 +5,8 @@ use super::heatmap::Heatmap;
 use super::tables::{class_table, confusion_table, model_table, thousands};
 use super::text::{escape, num, percent};
 use super::RunData;
-use crate::experiment::config::{dataset_name, task_name};
-use crate::health::{diagnose, HealthRecord};
+use nabla_train::health::{diagnose, HealthRecord};
+use nabla_train::Task;
 use std::fmt::Write;
 
 const CSS: &str = r#"
@@ -92,11 +92,11 @@ fn tile(k: &str, v: &str) -> String {
 fn header(d: &RunData) -> String {
     let mut sub = Vec::new();
     if let Some(c) = &d.config {
-        sub.push(format!("dataset {}", dataset_name(c.data.dataset)));
-        sub.push(task_name(c.data.task()).replace('_', " "));
+        sub.push(format!("dataset {}", c.dataset));
+        sub.push(c.task.name().replace('_', " "));
     }
     let epochs = d.metrics.last().map(|m| m.epoch).unwrap_or(0);
-    let planned = d.config.as_ref().map(|c| c.train.epochs);
+    let planned = d.config.as_ref().map(|c| c.epochs);
     let s = &d.summary;
     let stopped = s
         .as_ref()
@@ -199,7 +199,7 @@ fn diagnoses(d: &RunData) -> String {
 fn epoch_series(
     d: &RunData,
     name: &str,
-    f: impl Fn(&crate::EpochMetrics) -> Option<f64>,
+    f: impl Fn(&nabla_train::EpochMetrics) -> Option<f64>,
 ) -> Option<Series> {
     let pts: Vec<(f64, f64)> = d
         .metrics
@@ -320,7 +320,7 @@ fn health(d: &RunData) -> String {
     };
     let mut body = note("‖∂C/∂W‖ of each parameter tensor at every health step: the δ of the seed's backward pass, summed over the batch, layer by layer. Vanishing gradients show as rows fading to the dark end toward the input layers; exploding ones as colour climbing step by step.");
     let names: Vec<String> = first.params.iter().map(|p| p.name.clone()).collect();
-    let pick = |i: usize, f: &dyn Fn(&crate::health::ParamHealth) -> f64| -> Vec<f64> {
+    let pick = |i: usize, f: &dyn Fn(&nabla_train::health::ParamHealth) -> f64| -> Vec<f64> {
         r.iter()
             .map(|h| h.params.get(i).map(f).unwrap_or(f64::NAN))
             .collect()
@@ -349,7 +349,7 @@ fn health(d: &RunData) -> String {
                 .collect(),
         )],
     );
-    if let Some(c) = d.config.as_ref().and_then(|c| c.train.clip_grad_norm) {
+    if let Some(c) = d.config.as_ref().and_then(|c| c.clip_grad_norm) {
         global.reference = Some((c, format!("clip_grad_norm {}", num(c))));
     }
     let ratio = step_chart(
@@ -426,7 +426,7 @@ fn confusion(d: &RunData) -> String {
         let classifier = d
             .config
             .as_ref()
-            .is_some_and(|c| c.data.task() == crate::Task::Classification);
+            .is_some_and(|c| c.task == Task::Classification);
         if !classifier {
             return String::new();
         }
@@ -529,10 +529,12 @@ pub fn render(d: &RunData) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::EpochMetrics;
-    use crate::health::ParamHealth;
-    use crate::metrics::ConfusionMatrix;
+    use crate::html::RunConfig;
     use nabla_nn::health::ActivationStat;
+    use nabla_nn::LayerSummary;
+    use nabla_train::checkpoint::EpochMetrics;
+    use nabla_train::health::ParamHealth;
+    use nabla_train::metrics::ConfusionMatrix;
 
     fn metrics(epoch: usize, loss: f64) -> EpochMetrics {
         EpochMetrics {
@@ -579,16 +581,31 @@ mod tests {
     }
 
     fn data() -> RunData {
-        let cfg = crate::experiment::ExperimentConfig::digits_mlp();
+        let linear = |i: usize, n_in: usize, n_out: usize| LayerSummary {
+            name: format!("{i} (Linear)"),
+            output_shape: vec![n_out],
+            params: vec![
+                (format!("{i}.weight"), vec![n_out, n_in]),
+                (format!("{i}.bias"), vec![n_out]),
+            ],
+            count: n_in * n_out + n_out,
+        };
+        let relu = LayerSummary {
+            name: "1 (ReLU)".into(),
+            output_shape: vec![128],
+            params: vec![],
+            count: 0,
+        };
         RunData {
             name: "run <1> & 'x'".into(),
             config_text: "[train]\nepochs = 3 # <script>alert(1)</script>\n".into(),
-            model: Some(
-                crate::experiment::model_summary(&cfg, &[64])
-                    .unwrap()
-                    .layers,
-            ),
-            config: Some(cfg),
+            model: Some(vec![linear(0, 64, 128), relu, linear(2, 128, 10)]),
+            config: Some(RunConfig {
+                dataset: "digits".into(),
+                task: Task::Classification,
+                epochs: 30,
+                clip_grad_norm: None,
+            }),
             metrics: (1..=3).map(|e| metrics(e, 1.0 / e as f64)).collect(),
             health: (0..4).map(|i| record(1 + 10 * i, 0.5 + i as f64)).collect(),
             summary: Some(serde_json::json!({"test_accuracy": 0.97, "test_loss": 0.1})),

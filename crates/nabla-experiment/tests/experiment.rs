@@ -3,13 +3,14 @@
 
 use nabla_core::{DType, Mt19937, Tensor};
 use nabla_data::{DataLoader, Dataset, LoaderConfig};
+use nabla_experiment::Experiment;
+use nabla_experiment::{
+    build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerSpec, OptimizerSpec,
+};
 use nabla_nn::loss::cross_entropy_loss;
 use nabla_nn::optim::Adam;
 use nabla_nn::{Activation, Linear, Module, Sequential};
-use nabla_train::experiment::{
-    build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerSpec, OptimizerSpec,
-};
-use nabla_train::{Error, Experiment, ProgressMode, Task, TrainConfig, Trainer};
+use nabla_train::{Error, ProgressMode, Task, TrainConfig, Trainer};
 use std::path::PathBuf;
 
 struct Tmp(PathBuf);

@@ -12,16 +12,15 @@
 //! The messages are hand-written `prost` structs with TensorFlow's field numbers
 //! ([`proto`]); the records use TFRecord framing with masked CRC-32C ([`record`]).
 
-pub mod histogram;
 pub mod proto;
 pub mod record;
 
-pub use histogram::Histogram;
+pub use nabla_train::Histogram;
 
-use crate::callback::{Callback, FitStart};
-use crate::checkpoint::EpochMetrics;
-use crate::health::HealthRecord;
-use crate::Error;
+use nabla_core::Error;
+use nabla_train::callback::{Callback, FitStart};
+use nabla_train::checkpoint::EpochMetrics;
+use nabla_train::health::HealthRecord;
 use prost::Message;
 use proto::{Event, Summary, SummaryValue, Value, What};
 use std::fs::File;
@@ -253,7 +252,7 @@ fn scalar(tag: &str, v: f64) -> SummaryValue {
 fn histo(tag: &str, h: &Histogram) -> SummaryValue {
     SummaryValue {
         tag: tag.into(),
-        value: Some(Value::Histo(h.to_proto())),
+        value: Some(Value::Histo(histogram_proto(h))),
     }
 }
 
@@ -290,10 +289,23 @@ pub fn event_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A histogram's protocol-buffer form.
+pub fn histogram_proto(h: &Histogram) -> proto::HistogramProto {
+    proto::HistogramProto {
+        min: h.min,
+        max: h.max,
+        num: h.num as f64,
+        sum: h.sum,
+        sum_squares: h.sum_squares,
+        bucket_limit: h.limits.clone(),
+        bucket: h.counts.iter().map(|&c| c as f64).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::{ParamHealth, ParamHistograms};
+    use nabla_train::health::{ParamHealth, ParamHistograms};
 
     #[test]
     fn a_written_file_reads_back_event_by_event() {
@@ -396,6 +408,9 @@ mod tests {
         want.extend(1.0f32.to_le_bytes());
         assert_eq!(v.encode_to_vec(), want);
         // histo is field 5 of Summary.Value (0x2a); summary is field 5 of Event (0x2a)
+        let p = histogram_proto(&Histogram::of([0.0, 1.0, 2.0, 3.0, 4.0, f64::NAN], 4));
+        assert_eq!(p.bucket, vec![2.0, 1.0, 1.0, 1.0]);
+        assert_eq!(p.num, 5.0);
         let h = histo("h", &Histogram::of([1.0], 1));
         assert_eq!(h.encode_to_vec()[3], 0x2a);
     }

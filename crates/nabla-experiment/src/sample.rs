@@ -1,6 +1,6 @@
 //! Sampling text from a trained character-level language model.
 
-use crate::Error;
+use nabla_core::Error;
 use nabla_core::{no_grad, Mt19937, Tensor};
 use nabla_data::Vocab;
 use nabla_nn::{ForwardCtx, Sequential};

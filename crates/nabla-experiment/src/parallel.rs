@@ -1,9 +1,9 @@
 //! What the ranks of a data-parallel experiment check between them: the same config (and
 //! seed), and the same data.
 
-use super::config::ExperimentConfig;
-use super::data::Data;
-use crate::Error;
+use crate::config::ExperimentConfig;
+use crate::data::Data;
+use nabla_core::Error;
 use nabla_core::{DType, Tensor};
 use nabla_data::TensorDataset;
 
@@ -93,7 +93,7 @@ pub fn data_fingerprint(d: &Data) -> Result<u64, Error> {
         parts.push(tensor_digest(ds)?);
     }
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
-    Ok(crate::distributed::fingerprint(&refs))
+    Ok(nabla_train::distributed::fingerprint(&refs))
 }
 
 /// A digest of a dataset's tensors: shapes and a hash of their values' bits.
@@ -134,7 +134,7 @@ mod tests {
         let mut b = a.clone();
         b.train.seed = 3;
         b.data.path = Some("elsewhere".into());
-        b.train.progress = Some(crate::ProgressMode::Plain);
+        b.train.progress = Some(nabla_train::ProgressMode::Plain);
         let (ta, tb) = (canonical_config(&a).unwrap(), canonical_config(&b).unwrap());
         let msg = config_difference(&tb, &ta);
         assert!(msg.contains("train.seed = 3 (rank 0: 0)"), "{msg}");
