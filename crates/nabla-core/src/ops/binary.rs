@@ -1,7 +1,7 @@
 //! Elementwise ops of two tensors with NumPy broadcasting, comparisons, and `where`.
 
-use super::kernels;
 use super::Op;
+use crate::cpu::elementwise;
 use crate::dtype::{DType, Float};
 use crate::layout::{broadcast_shapes, Layout};
 use crate::storage::{take_buffer, Storage, StorageElem};
@@ -73,20 +73,23 @@ where
     }
     match (repeat_period(&la), repeat_period(&lb)) {
         (Some((oa, ka)), Some((ob, kb))) if ka == n && kb == n => {
-            kernels::zip(&sa[oa..oa + n], &sb[ob..ob + n], &mut out, f);
+            elementwise::zip(&sa[oa..oa + n], &sb[ob..ob + n], &mut out, f);
         }
         (Some((oa, ka)), Some((ob, kb))) if ka == n => {
-            kernels::zip_repeat_rhs(&sa[oa..oa + n], &sb[ob..ob + kb], &mut out, f);
+            elementwise::zip_repeat_rhs(&sa[oa..oa + n], &sb[ob..ob + kb], &mut out, f);
         }
         (Some((oa, ka)), Some((ob, kb))) if kb == n => {
-            kernels::zip_repeat_rhs(&sb[ob..ob + n], &sa[oa..oa + ka], &mut out, move |y, x| {
-                f(x, y)
-            });
+            elementwise::zip_repeat_rhs(
+                &sb[ob..ob + n],
+                &sa[oa..oa + ka],
+                &mut out,
+                move |y, x| f(x, y),
+            );
         }
         _ => {
             let ga = gather(sa, &la);
             let gb = gather(sb, &lb);
-            kernels::zip(&ga, &gb, &mut out, f);
+            elementwise::zip(&ga, &gb, &mut out, f);
         }
     }
     Ok(out)
@@ -172,7 +175,7 @@ impl Tensor {
     pub(crate) fn relu_backward_into(mut self, x: &Tensor) -> Result<Tensor> {
         fn go<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor) -> Result<()> {
             let x = x.data::<T>()?;
-            kernels::zip_in_place(g.make_mut::<T>()?, &x, relu_mask::<T>);
+            elementwise::zip_in_place(g.make_mut::<T>()?, &x, relu_mask::<T>);
             Ok(())
         }
         if self.shape() != x.shape() || self.dtype() != x.dtype() || !self.is_private() {

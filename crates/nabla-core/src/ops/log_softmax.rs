@@ -7,8 +7,8 @@
 //! order gradient, one backward pass `dx = g - exp(y) * sum(g)`. Slices are split across
 //! threads by whole slices, so results do not depend on the thread count.
 
-use super::kernels::PAR_THRESHOLD;
 use super::Op;
+use crate::cpu::elementwise::PAR_THRESHOLD;
 use crate::dtype::Float;
 use crate::layout::wrap_dim;
 use crate::parallel::{for_ranges, SharedMut};
@@ -33,7 +33,7 @@ impl ExpNonPos for f64 {
 impl ExpNonPos for f32 {
     #[inline(always)]
     fn exp_np(self) -> f32 {
-        let e = super::rnn::exp_f32(self);
+        let e = crate::cpu::recurrent::exp_f32(self);
         if self < -87.0 {
             0.0
         } else {

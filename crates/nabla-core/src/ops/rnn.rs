@@ -19,16 +19,9 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 use std::sync::Arc;
 
-mod act;
-pub(crate) use act::exp_f32;
-mod cells;
-mod kernels;
-mod lstm_simd;
-mod panel;
 pub(crate) mod reference;
-mod team;
 
-use kernels::Dims;
+use crate::cpu::recurrent::{self, Dims, GateAct};
 
 /// The nonlinearity of an Elman RNN (`torch.nn.RNN(nonlinearity=...)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -308,7 +301,7 @@ fn scan(
     let b = b
         .cloned()
         .unwrap_or_else(|| Tensor::zeros(&[d.gh()], gx.dtype()));
-    fn go<T: StorageElem + act::GateAct + 'static>(
+    fn go<T: StorageElem + GateAct + 'static>(
         cell: Cell,
         reverse: bool,
         d: Dims,
@@ -321,7 +314,7 @@ fn scan(
             Some(c) => c.data::<T>()?,
             None => std::borrow::Cow::Borrowed(&[][..]),
         };
-        let (out, saved) = kernels::forward(
+        let (out, saved) = recurrent::forward(
             cell,
             reverse,
             d,
@@ -339,7 +332,7 @@ fn scan(
         DType::F32 => go::<f32>(cell, reverse, d, ts, c0, offsets.as_deref())?,
         _ => go::<f64>(cell, reverse, d, ts, c0, offsets.as_deref())?,
     };
-    let saved_shape = [d.t, d.n, kernels::saved_width(cell, d.h)];
+    let saved_shape = [d.t, d.n, recurrent::saved_width(cell, d.h)];
     let out = Arc::new(out);
     let hc = (cell == Cell::Lstm && !matches!(what, Out::Full))
         .then(|| Tensor::view_of(Arc::clone(&out), Layout::contiguous(&[2, d.t, d.n, d.h])));
@@ -440,7 +433,7 @@ pub(crate) fn backward(
         .collect();
     let need = [need[0], need[1], need[2], need[3], need[4]];
     #[allow(clippy::too_many_arguments)]
-    fn go<T: StorageElem + act::GateAct + 'static>(
+    fn go<T: StorageElem + GateAct + 'static>(
         cell: Cell,
         reverse: bool,
         d: Dims,
@@ -458,7 +451,7 @@ pub(crate) fn backward(
             Some(s) => s.data::<T>()?,
             None => std::borrow::Cow::Borrowed(&[][..]),
         };
-        let r = kernels::backward(
+        let r = recurrent::backward(
             cell,
             reverse,
             d,
@@ -593,9 +586,10 @@ mod tests {
         }
     }
 
-    /// The f32 kernels (on an AVX-512 CPU the packed per-step products of `panel`) agree with
-    /// the f64 reference to f32 precision, for ragged sizes: a batch of 33 rows (tiles of 12,
-    /// 12 and 9) and 250 units (a last block of 58, so panels with 8 or 24 columns).
+    /// The f32 kernels (on an AVX-512 CPU the packed per-step products of `packed_panel`)
+    /// agree with the f64 reference to f32 precision, for ragged sizes: a batch of 33 rows
+    /// (tiles of 12, 12 and 9) and 250 units (a last block of 58, so panels with 8 or 24
+    /// columns).
     #[test]
     fn f32_kernels_match_the_f64_reference() {
         for cell in [Cell::Tanh, Cell::Lstm, Cell::Gru] {

@@ -12,8 +12,8 @@
 //! only, never on the thread count, and every output element is summed in a fixed order, so
 //! results are bitwise the same for any number of threads.
 
-use super::conv_wide as wide;
-use super::unfold::{col2im, im2col, unpad_add, Padded};
+use super::im2col::{col2im, im2col, unpad_add, Padded};
+use super::wide_grid as wide;
 use crate::dtype::Float;
 use crate::parallel::{for_ranges, threads};
 use crate::storage::{take_buffer, StorageElem};

@@ -1,14 +1,14 @@
 //! im2col and col2im: the copies between an image's channel planes and the `col` matrix that
-//! the convolution kernels multiply (see [`super::im2col`] for the layout).
+//! the convolution kernels multiply (see [`super::im2col_gemm`] for the layout).
 //!
 //! The planes are zero-padded once per image ([`Padded`]), so the inner loops are plain
 //! copies (or additions) of runs of `ow` elements with no edge tests; runs are copied in
 //! fixed blocks of 16, 8 or 4 (compiled for AVX2 and AVX-512 where the CPU has them), which
 //! are vector moves instead of a `memcpy` call per run (runs of 10 to 28 elements are common,
 //! and there the call cost was most of the time). Stride-1 convolutions mostly take the
-//! wide grid of [`super::conv_wide`] instead.
+//! wide grid of [`super::wide_grid`] instead.
 
-use super::im2col::ConvGeom;
+use super::im2col_gemm::ConvGeom;
 use crate::dtype::Float;
 use crate::storage::{take_buffer, StorageElem};
 use multiversion::multiversion;

@@ -1,19 +1,19 @@
-//! The fused loops of the recurrent scans over plain slices. The hidden units are cut into
-//! fixed blocks; per step, each block runs its part of the recurrent product and its gate
-//! arithmetic. The threads share a step's blocks ([`super::team::run`], unit mode, a barrier
-//! every step) or, when the batch is large enough and the products run on the packed panels,
-//! each thread runs whole steps of its own batch rows ([`super::team::lanes`], row mode, no
-//! barrier: see [`row_groups`]). The backward pass has two phases per step (gate arithmetic,
-//! then the product `dG_t · W_hh` by blocks of `dh`'s columns), a block's second phase and
-//! its next first phase run back to back, and the weight gradient is one product over the
-//! whole sequence.
+//! The fused loops of the recurrent scans over plain slices. The hidden units are cut into fixed
+//! blocks; per step, each block runs its part of the recurrent product and its gate arithmetic. The
+//! threads share a step's blocks ([`super::scan_team::run`], unit mode, a barrier every step) or,
+//! when the batch is large enough and the products run on the packed panels, each thread runs whole
+//! steps of its own batch rows ([`super::scan_team::lanes`], row mode, no barrier: see
+//! [`row_groups`]). The backward pass has two phases per step (gate arithmetic, then the product
+//! `dG_t · W_hh` by blocks of `dh`'s columns), a block's second phase and its next first phase run
+//! back to back, and the weight gradient is one product over the whole sequence.
 
-use super::act::GateAct;
-use super::lstm_simd::LstmRows;
-use super::panel::Packed;
-use super::{cells, team, Cell};
+use super::cell_activations::GateAct;
+use super::lstm_gates_avx512::LstmRows;
+use super::packed_panel::Packed;
+use super::{gates, scan_team};
+use crate::cpu::elementwise::sum_rows_into;
 use crate::dtype::as_f32;
-use crate::ops::kernels::sum_rows_into;
+use crate::ops::rnn::Cell;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
 use std::ops::Range;
@@ -167,8 +167,8 @@ const LANES_PER_THREAD: usize = 2;
 /// The batch rows of each lane of a scan in row mode, or `None` for unit mode. A row's
 /// recurrence never reads another row, so in row mode the rows are cut into lanes, each a
 /// sequence of whole steps for its rows, run by the threads with no barrier per step
-/// ([`team::lanes`]) and no `h_{t-1}` from another core (the reasons; the step times below
-/// are what was measured). Unit mode (all rows, the blocks of units shared by a [`team`]
+/// ([`scan_team::lanes`]) and no `h_{t-1}` from another core (the reasons; the step times below
+/// are what was measured). Unit mode (all rows, the blocks of units shared by a [`scan_team`]
 /// that waits at every step) is left for a batch too small to split and one thread, and for
 /// the `gemm` crate's products (`allowed` false): the packed panels compute each row the
 /// same way in a call of any number of rows, so on them the two modes give the same bits and
@@ -222,8 +222,8 @@ fn pack_blocks<T: StorageElem>(w: &[T], d: Dims, blocks: &[Range<usize>]) -> Vec
     wt
 }
 
-/// The blocks' right-hand sides packed for [`panel`] (f32 on an AVX-512 CPU), or `None`
-/// (the `gemm` crate then runs the per-step products): block `b` is `[k, cols(b)]`, element
+/// The blocks' right-hand sides packed for [`super::packed_panel`] (f32 on an AVX-512 CPU), or
+/// `None` (the `gemm` crate then runs the per-step products): block `b` is `[k, cols(b)]`, element
 /// `(kk, j)` being `w[col(b, j) + kk * kk_stride]`. The blocks are packed in parallel.
 fn pack_panels<T: 'static>(
     w: &[T],
@@ -233,7 +233,7 @@ fn pack_panels<T: 'static>(
     col: impl Fn(&Range<usize>, usize) -> usize + Sync,
     kk_stride: usize,
 ) -> Option<Vec<Packed>> {
-    let w = as_f32(w).filter(|_| crate::ops::avx512f())?;
+    let w = as_f32(w).filter(|_| crate::cpu::simd::avx512f())?;
     let mut packs: Vec<Packed> = blocks.iter().map(|b| Packed::alloc(k, cols(b))).collect();
     let n = packs.len();
     let shared = SharedMut::new(&mut packs);
@@ -321,7 +321,7 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
     let (hs, cs) = (SharedMut::new(hs), SharedMut::new(cs));
     let svs = SharedMut::new(&mut saved);
     let parallel = d.n * gw * h >= PAR_FLOPS;
-    let simd_lstm = lstm && as_f32(gx).is_some() && crate::ops::avx512f();
+    let simd_lstm = lstm && as_f32(gx).is_some() && crate::cpu::simd::avx512f();
     // step s of block bi for the batch rows `rows`; `ghb` [rows, g*u] receives the rows'
     // recurrent pre-activations of the block
     let step = |s: usize, bi: usize, rows: Range<usize>, ghb: &mut [T]| {
@@ -424,9 +424,9 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
             let sv = |k: usize| unsafe { svs.range(srow + k * h + j0..srow + k * h + j0 + u) };
             match cell {
                 Cell::Tanh | Cell::Relu => {
-                    cells::rnn_fwd(gate(0), ghk(0), bk(0), ho, cell == Cell::Relu)
+                    gates::rnn_fwd(gate(0), ghk(0), bk(0), ho, cell == Cell::Relu)
                 }
-                Cell::Lstm => cells::lstm_fwd(
+                Cell::Lstm => gates::lstm_fwd(
                     [gate(0), gate(1), gate(2), gate(3)],
                     [ghk(0), ghk(1), ghk(2), ghk(3)],
                     [bk(0), bk(1), bk(2), bk(3)],
@@ -435,7 +435,7 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
                     ho,
                     [sv(0), sv(1), sv(2), sv(3), sv(4)],
                 ),
-                Cell::Gru => cells::gru_fwd(
+                Cell::Gru => gates::gru_fwd(
                     [gate(0), gate(1), gate(2)],
                     [ghk(0), ghk(1), ghk(2)],
                     [bk(0), bk(1), bk(2)],
@@ -451,7 +451,7 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
             // one scratch per lane, [rows, g*UNITS]
             let mut ghb = take_buffer::<T>(d.n * g * UNITS);
             let ghbs = SharedMut::new(&mut ghb);
-            team::lanes(groups.len(), d.t, |gi, s| {
+            scan_team::lanes(groups.len(), d.t, |gi, s| {
                 let rows = groups[gi].clone();
                 // SAFETY: a lane's steps never run at once, and lanes own disjoint rows
                 let ghb = unsafe { ghbs.range(rows.start * g * UNITS..rows.end * g * UNITS) };
@@ -469,7 +469,7 @@ pub(crate) fn forward<T: StorageElem + GateAct + 'static>(
             // block j0.. of one step's recurrent pre-activations is [n, g*u] at n * g * j0
             let mut gh = take_buffer::<T>(ngh);
             let ghs = SharedMut::new(&mut gh);
-            team::run(d.t, 1, blocks.len(), parallel, |s, _, bi| {
+            scan_team::run(d.t, 1, blocks.len(), parallel, |s, _, bi| {
                 let units = &blocks[bi];
                 // SAFETY: only this block writes its region of `gh`.
                 let ghb = unsafe { ghs.range(d.n * g * units.start..d.n * g * units.end) };
@@ -617,14 +617,14 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                 // SAFETY: this block alone touches its units of dh, dc, dG_t in phase 0.
                 let dgk = |k: usize| unsafe { dgxs.range(row + k * h + j0..row + k * h + j0 + u) };
                 match cell {
-                    Cell::Tanh | Cell::Relu => cells::rnn_bwd(
+                    Cell::Tanh | Cell::Relu => gates::rnn_bwd(
                         unsafe { dhs.get(ur.clone()) },
                         gin,
                         &hs[ti * nh + hrow..][..u],
                         dgk(0),
                         cell == Cell::Relu,
                     ),
-                    Cell::Lstm => cells::lstm_bwd(
+                    Cell::Lstm => gates::lstm_bwd(
                         unsafe { dhs.get(ur.clone()) },
                         [gin, gc_at(ti, hrow, u)],
                         unsafe { dcs.range(ur.clone()) },
@@ -634,7 +634,7 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
                     ),
                     Cell::Gru => {
                         let dhk = |k: usize| unsafe { dghs.range(at(row + k * h, units)) };
-                        cells::gru_bwd(
+                        gates::gru_bwd(
                             unsafe { dhs.range(ur.clone()) },
                             gin,
                             [sv(0), sv(1), sv(2), sv(3)],
@@ -659,12 +659,12 @@ pub(crate) fn backward<T: StorageElem + GateAct + 'static>(
             }
         };
         match row_groups(d.n, parallel && packed.is_some()) {
-            Some(groups) => team::lanes(groups.len(), d.t + 1, |gi, k| {
+            Some(groups) => scan_team::lanes(groups.len(), d.t + 1, |gi, k| {
                 for bi in 0..blocks.len() {
                     fused(k, bi, groups[gi].clone());
                 }
             }),
-            None => team::run(d.t + 1, 1, blocks.len(), parallel, |k, _, bi| {
+            None => scan_team::run(d.t + 1, 1, blocks.len(), parallel, |k, _, bi| {
                 fused(k, bi, 0..d.n)
             }),
         }

@@ -6,8 +6,8 @@
 //! and how many valid taps follow it (at the dilation); [`AvgWindows`] holds contiguous
 //! ranges and the divisor factor of each axis (the divisor of a window is the product).
 
-use super::kernels::PAR_THRESHOLD;
-use super::pool_simd;
+use super::max_2x2_avx512;
+use crate::cpu::elementwise::PAR_THRESHOLD;
 use crate::dtype::{as_f32, as_f32_mut, Float};
 use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
@@ -205,15 +205,15 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
     (out, idx)
 }
 
-/// Whether the AVX-512 kernels of [`pool_simd`] run for `T` here (f32 on such a CPU, planes
+/// Whether the AVX-512 kernels of [`max_2x2_avx512`] run for `T` here (f32 on such a CPU, planes
 /// narrower than 2^31).
 fn simd_2x2<T: 'static>(win: &MaxWindows) -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && win.w < 1 << 31
-        && super::avx512f()
+        && crate::cpu::simd::avx512f()
 }
 
-/// [`pool_simd::max_2x2_plane`] on one plane of a [`MaxWindows::fast_2x2`] pooling, for a
+/// [`max_2x2_avx512::max_2x2_plane`] on one plane of a [`MaxWindows::fast_2x2`] pooling, for a
 /// caller that has checked [`simd_2x2`].
 fn max_2x2_plane_simd<T: 'static>(x: &[T], best: &mut [T], arg: &mut [i64], win: &MaxWindows) {
     let (Some(x), Some(best)) = (as_f32(x), as_f32_mut(best)) else {
@@ -223,12 +223,12 @@ fn max_2x2_plane_simd<T: 'static>(x: &[T], best: &mut [T], arg: &mut [i64], win:
     // SAFETY: simd_2x2 checked the CPU and the width; fast_2x2 (the caller's) that the
     // windows lie inside the [h, w] plane; best and arg hold the plane's oh * ow outputs.
     unsafe {
-        pool_simd::max_2x2_plane(x, best, arg, win.w, (win.rows.len(), win.cols.len()));
+        max_2x2_avx512::max_2x2_plane(x, best, arg, win.w, (win.rows.len(), win.cols.len()));
     }
     let _ = (x, best, arg, win);
 }
 
-/// [`pool_simd::max_2x2_backward_plane`]: `dst` (one `[h, w]` plane) written whole from the
+/// [`max_2x2_avx512::max_2x2_backward_plane`]: `dst` (one `[h, w]` plane) written whole from the
 /// plane's `g` and `idx`, for a caller that has checked [`simd_2x2`].
 fn max_2x2_backward_simd<T: 'static>(g: &[T], idx: &[i64], dst: &mut [T], win: &MaxWindows) {
     let (Some(g), Some(dst)) = (as_f32(g), as_f32_mut(dst)) else {
@@ -238,7 +238,13 @@ fn max_2x2_backward_simd<T: 'static>(g: &[T], idx: &[i64], dst: &mut [T], win: &
     // SAFETY: as in max_2x2_plane_simd; the indices come from the forward of these windows,
     // so each lies inside its own window.
     unsafe {
-        pool_simd::max_2x2_backward_plane(g, idx, dst, win.w, (win.rows.len(), win.cols.len()));
+        max_2x2_avx512::max_2x2_backward_plane(
+            g,
+            idx,
+            dst,
+            win.w,
+            (win.rows.len(), win.cols.len()),
+        );
     }
     let _ = (g, idx, dst, win);
 }
