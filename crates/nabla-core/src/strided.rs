@@ -8,7 +8,7 @@ use crate::layout::Layout;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use std::ops::Range;
 
-use crate::cpu::elementwise::PAR_THRESHOLD as PAR_ELEMS;
+use crate::cpu::PAR_THRESHOLD as PAR_ELEMS;
 
 /// A layout as runs: `outer` dims (sizes and strides) of runs of `len` elements each, the
 /// elements of a run `step` apart in storage.

@@ -1,16 +1,16 @@
-//! Slice kernels: loops the compiler vectorizes, compiled for AVX-512 and AVX2 and chosen at
-//! run time (so a portable build runs the wide code), and split across threads
-//! ([`crate::parallel`]) above a size threshold. Chunk boundaries never depend on the thread count, so results are bitwise
-//! identical for any number of threads.
+//! Elementwise kernels over slices (`map`, `zip` and their variants) and the broadcasting
+//! driver of the binary ops ([`zip_broadcast`]): loops the compiler vectorizes, compiled for
+//! AVX-512 and AVX2 and chosen at run time (so a portable build runs the wide code), and split
+//! across threads ([`crate::parallel`]) above a size threshold. Chunk boundaries never depend
+//! on the thread count, so results are bitwise identical for any number of threads.
 
-use crate::dtype::Float;
+use crate::cpu::{CHUNK, PAR_THRESHOLD};
+use crate::layout::Layout;
 use crate::parallel::{for_ranges, threads, SharedMut};
+use crate::storage::{take_buffer, StorageElem};
+use crate::tensor::Tensor;
+use crate::Result;
 use multiversion::multiversion;
-
-/// Elements below which a kernel stays on the calling thread.
-pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
-/// Elements per parallel task and per reduction partial.
-pub(crate) const CHUNK: usize = 1 << 13;
 
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
@@ -79,7 +79,7 @@ where
 }
 
 /// `dst[i] = f(a[i], b[i])`.
-pub(crate) fn zip<T, U, F>(a: &[T], b: &[T], dst: &mut [U], f: F)
+fn zip<T, U, F>(a: &[T], b: &[T], dst: &mut [U], f: F)
 where
     T: Copy + Send + Sync,
     U: Copy + Send + Sync,
@@ -97,7 +97,7 @@ where
 }
 
 /// `dst[i] = f(a[i], b[i % b.len()])`: the right operand repeats (a broadcast suffix).
-pub(crate) fn zip_repeat_rhs<T, U, F>(a: &[T], b: &[T], dst: &mut [U], f: F)
+fn zip_repeat_rhs<T, U, F>(a: &[T], b: &[T], dst: &mut [U], f: F)
 where
     T: Copy + Send + Sync,
     U: Copy + Send + Sync,
@@ -126,124 +126,75 @@ where
     }
 }
 
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
-    "x86_64+avx2+fma",
-))]
-fn sum_seq<T: Float>(x: &[T]) -> T {
-    // 16 independent accumulators in a fixed order: vectorizes, and is deterministic.
-    let mut acc = [T::ZERO; 16];
-    let mut it = x.chunks_exact(16);
-    for c in &mut it {
-        for i in 0..16 {
-            acc[i] += c[i];
+/// If `l` reads a contiguous block of `k` elements repeated over its leading dims (stride 0),
+/// returns (offset, k). A contiguous layout is the case k = numel.
+fn repeat_period(l: &Layout) -> Option<(usize, usize)> {
+    let shape = l.shape();
+    let strides = l.strides();
+    let mut k = 1;
+    let mut i = shape.len();
+    // contiguous suffix
+    while i > 0 {
+        let d = shape[i - 1];
+        if d != 1 && strides[i - 1] != k {
+            break;
+        }
+        k *= d;
+        i -= 1;
+    }
+    // the rest must be broadcast (stride 0) or size 1
+    for j in 0..i {
+        if shape[j] != 1 && strides[j] != 0 {
+            return None;
         }
     }
-    let mut s = T::ZERO;
-    for r in it.remainder() {
-        s += *r;
-    }
-    let mut t = T::ZERO;
-    for a in acc {
-        t += a;
-    }
-    t + s
+    Some((l.offset(), k))
 }
 
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
-    "x86_64+avx2+fma",
-))]
-fn sum_sq_seq<T: Float>(x: &[T]) -> f64 {
-    // squares in f64: a finite f32 above ~1.8e19 would overflow when squared in f32
-    let mut acc = [0.0f64; 16];
-    let mut it = x.chunks_exact(16);
-    for c in &mut it {
-        for i in 0..16 {
-            let v = c[i].to_f64();
-            acc[i] += v * v;
+/// Elements of a (possibly broadcast) layout, gathered in row-major order.
+fn gather<T: Copy + Default + StorageElem>(s: &[T], l: &Layout) -> Vec<T> {
+    let mut v = take_buffer::<T>(l.numel());
+    crate::strided::gather(s, l, &mut v);
+    v
+}
+
+/// `f(a, b)` elementwise over the broadcast shape, for element type `T` into `U`.
+pub(crate) fn zip_broadcast<T, U, F>(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    f: F,
+) -> Result<Vec<U>>
+where
+    T: StorageElem,
+    U: StorageElem,
+    F: Fn(T, T) -> U + Sync + Copy,
+{
+    let la = a.layout().broadcast_to("broadcast", shape)?;
+    let lb = b.layout().broadcast_to("broadcast", shape)?;
+    let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
+    let n: usize = shape.iter().product();
+    let mut out = take_buffer::<U>(n);
+    if n == 0 {
+        return Ok(out);
+    }
+    match (repeat_period(&la), repeat_period(&lb)) {
+        (Some((oa, ka)), Some((ob, kb))) if ka == n && kb == n => {
+            zip(&sa[oa..oa + n], &sb[ob..ob + n], &mut out, f);
+        }
+        (Some((oa, ka)), Some((ob, kb))) if ka == n => {
+            zip_repeat_rhs(&sa[oa..oa + n], &sb[ob..ob + kb], &mut out, f);
+        }
+        (Some((oa, ka)), Some((ob, kb))) if kb == n => {
+            zip_repeat_rhs(&sb[ob..ob + n], &sa[oa..oa + ka], &mut out, move |y, x| {
+                f(x, y)
+            });
+        }
+        _ => {
+            let ga = gather(sa, &la);
+            let gb = gather(sb, &lb);
+            zip(&ga, &gb, &mut out, f);
         }
     }
-    let mut t = 0.0f64;
-    for r in it.remainder() {
-        let v = r.to_f64();
-        t += v * v;
-    }
-    for a in acc {
-        t += a;
-    }
-    t
-}
-
-/// `f` of each `CHUNK` of `x`, in order (in parallel above the threshold).
-fn chunk_partials<T: Float, R: Copy + Default + Send>(x: &[T], f: fn(&[T]) -> R) -> Vec<R> {
-    if x.len() >= PAR_THRESHOLD && threads() > 1 {
-        let out_len = x.len().div_ceil(CHUNK);
-        let mut out = vec![R::default(); out_len];
-        let o = SharedMut::new(&mut out);
-        for_ranges(out_len, 1, |r| {
-            // SAFETY: for_ranges hands out disjoint ranges.
-            for (i, p) in r.clone().zip(unsafe { o.range(r) }) {
-                *p = f(&x[i * CHUNK..((i + 1) * CHUNK).min(x.len())]);
-            }
-        });
-        out
-    } else {
-        x.chunks(CHUNK).map(f).collect()
-    }
-}
-
-/// Sum of squares, without a temporary: fixed-size chunks (accumulated in `T`, vectorized)
-/// combined in f64 in index order, so any thread count gives the same bits.
-pub(crate) fn sum_sq_f64<T: Float>(x: &[T]) -> f64 {
-    let partials = chunk_partials(x, sum_sq_seq);
-    partials.into_iter().sum()
-}
-
-/// Sum of a slice: fixed-size chunks combined in index order, so any thread count gives the
-/// same bits.
-pub(crate) fn sum<T: Float>(x: &[T]) -> T {
-    if x.len() <= CHUNK {
-        return sum_seq(x);
-    }
-    let partials = chunk_partials(x, sum_seq);
-    let mut s = T::ZERO;
-    for p in partials {
-        s += p;
-    }
-    s
-}
-
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
-    "x86_64+avx2+fma",
-))]
-fn add_into<T: Float>(acc: &mut [T], x: &[T]) {
-    for (a, &b) in acc.iter_mut().zip(x) {
-        *a += b;
-    }
-}
-
-/// Column sums of a row-major `[rows, cols]` block: `out[j] = sum_i x[i, j]` (rows in order).
-pub(crate) fn sum_rows_into<T: Float>(x: &[T], cols: usize, out: &mut [T]) {
-    out.fill(T::ZERO);
-    if cols == 0 {
-        return;
-    }
-    if x.len() >= PAR_THRESHOLD && threads() > 1 && cols >= 64 {
-        // split the columns: each thread sums all rows of its own column block, rows in order
-        let rows = x.len() / cols;
-        let o = SharedMut::new(out);
-        for_ranges(cols, 64, |c| {
-            // SAFETY: for_ranges hands out disjoint ranges.
-            let o = unsafe { o.range(c.clone()) };
-            for r in 0..rows {
-                add_into(o, &x[r * cols + c.start..r * cols + c.end]);
-            }
-        });
-    } else {
-        for row in x.chunks(cols) {
-            add_into(out, row);
-        }
-    }
+    Ok(out)
 }

@@ -18,7 +18,7 @@ pub(crate) mod shape;
 pub(crate) mod unary;
 
 use crate::cpu::conv::ConvGeom;
-use crate::cpu::pool::max::{AvgWindows, MaxWindows};
+use crate::cpu::pool::{AvgWindows, MaxWindows};
 use crate::tensor::Tensor;
 use crate::Result;
 use std::sync::Arc;

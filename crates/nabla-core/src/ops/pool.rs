@@ -10,7 +10,7 @@ pub use super::pool_options::{
     AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions,
 };
 use super::Op;
-use crate::cpu::pool::max::{self as k, AvgWindows, MaxWindows};
+use crate::cpu::pool::{self as k, AvgWindows, MaxWindows};
 use crate::dtype::DType;
 use crate::layout::fmt_shape;
 use crate::storage::Storage;

@@ -19,8 +19,9 @@
 //! Every output is one sum over `r` in order, whatever the tiling, so results are bitwise the
 //! same for any thread count.
 
+use super::gemm_units::{split, Ptr};
+use super::geom::ConvGeom;
 use super::im2col::{copy_run, Padded};
-use super::im2col_gemm::{split, ConvGeom, Ptr};
 use crate::dtype::{as_f32, Float};
 use crate::storage::{take_buffer, StorageElem};
 

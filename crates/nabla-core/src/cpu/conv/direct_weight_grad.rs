@@ -4,8 +4,8 @@
 //! turned round per image so that the sums are kept over output channels in registers.
 
 use super::direct_forward::row_offsets;
+use super::geom::ConvGeom;
 use super::im2col::Padded;
-use super::im2col_gemm::ConvGeom;
 #[cfg(target_arch = "x86_64")]
 use crate::cpu::simd::transpose16::transpose16;
 use crate::dtype::{as_f32, as_f32_mut, Float};

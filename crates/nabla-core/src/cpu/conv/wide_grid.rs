@@ -22,10 +22,10 @@
 //! Tiles, chunks and summation orders depend on the shapes only, so results are bitwise the
 //! same for any thread count, as in [`super::im2col_gemm`].
 
+use super::gemm_units::{gemm_seq, split, Ptr};
+use super::geom::{ConvGeom, L2_BYTES};
 use super::im2col::{copy_run, Padded};
-use super::im2col_gemm::{
-    gemm_seq, input_grad_units, split, weight_grad_chunks, ConvGeom, Ptr, L2_BYTES,
-};
+use super::im2col_gemm::{input_grad_units, weight_grad_chunks};
 use crate::dtype::Float;
 use crate::storage::{take_buffer, StorageElem};
 use multiversion::multiversion;
