@@ -18,6 +18,7 @@
 
 pub mod anomaly;
 mod backprop;
+mod cpu;
 mod dtype;
 mod error;
 mod gradcheck;

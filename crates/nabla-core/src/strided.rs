@@ -8,7 +8,7 @@ use crate::layout::Layout;
 use crate::parallel::{for_ranges, threads, SharedMut};
 use std::ops::Range;
 
-use crate::ops::kernels::PAR_THRESHOLD as PAR_ELEMS;
+use crate::cpu::PAR_THRESHOLD as PAR_ELEMS;
 
 /// A layout as runs: `outer` dims (sizes and strides) of runs of `len` elements each, the
 /// elements of a run `step` apart in storage.
@@ -146,7 +146,7 @@ fn gather_transposed<T: Copy + Send + Sync>(src: &[T], runs: &Runs, dst: &mut [T
     let mats: usize = outer.iter().map(|&(d, _)| d).product();
     let bands = rows.div_ceil(TILE);
     // 32-bit elements: whole tiles through AVX-512 registers
-    let wide = std::mem::size_of::<T>() == 4 && crate::ops::avx512f();
+    let wide = std::mem::size_of::<T>() == 4 && crate::cpu::simd::avx512f();
     let out = SharedMut::new(dst);
     let band = |u: usize| {
         let (m, b) = (u / bands, u % bands);
@@ -167,7 +167,7 @@ fn gather_transposed<T: Copy + Send + Sync>(src: &[T], runs: &Runs, dst: &mut [T
                 // SAFETY: AVX-512F checked; T is 4 bytes wide and moved as bits; the tile's
                 // 16 source pieces and 16 output rows lie inside `src` and `d`.
                 unsafe {
-                    crate::ops::transpose16::tile(
+                    crate::cpu::simd::transpose16::tile(
                         src.as_ptr().add(base + c0 * step + r0).cast(),
                         step,
                         d.as_mut_ptr().add(c0).cast(),

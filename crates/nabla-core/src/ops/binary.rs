@@ -1,10 +1,10 @@
 //! Elementwise ops of two tensors with NumPy broadcasting, comparisons, and `where`.
 
-use super::kernels;
 use super::Op;
+use crate::cpu::elementwise::{zip_broadcast, zip_in_place};
 use crate::dtype::{DType, Float};
-use crate::layout::{broadcast_shapes, Layout};
-use crate::storage::{take_buffer, Storage, StorageElem};
+use crate::layout::broadcast_shapes;
+use crate::storage::{Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use std::cmp::Ordering;
@@ -17,79 +17,6 @@ fn relu_mask<T: Float>(g: T, x: T) -> T {
     } else {
         g
     }
-}
-
-/// If `l` reads a contiguous block of `k` elements repeated over its leading dims (stride 0),
-/// returns (offset, k). A contiguous layout is the case k = numel.
-fn repeat_period(l: &Layout) -> Option<(usize, usize)> {
-    let shape = l.shape();
-    let strides = l.strides();
-    let mut k = 1;
-    let mut i = shape.len();
-    // contiguous suffix
-    while i > 0 {
-        let d = shape[i - 1];
-        if d != 1 && strides[i - 1] != k {
-            break;
-        }
-        k *= d;
-        i -= 1;
-    }
-    // the rest must be broadcast (stride 0) or size 1
-    for j in 0..i {
-        if shape[j] != 1 && strides[j] != 0 {
-            return None;
-        }
-    }
-    Some((l.offset(), k))
-}
-
-/// Elements of a (possibly broadcast) layout, gathered in row-major order.
-fn gather<T: Copy + Default + StorageElem>(s: &[T], l: &Layout) -> Vec<T> {
-    let mut v = take_buffer::<T>(l.numel());
-    crate::strided::gather(s, l, &mut v);
-    v
-}
-
-/// `f(a, b)` elementwise over the broadcast shape, for element type `T` into `U`.
-pub(crate) fn zip_broadcast<T, U, F>(
-    a: &Tensor,
-    b: &Tensor,
-    shape: &[usize],
-    f: F,
-) -> Result<Vec<U>>
-where
-    T: StorageElem,
-    U: StorageElem,
-    F: Fn(T, T) -> U + Sync + Copy,
-{
-    let la = a.layout().broadcast_to("broadcast", shape)?;
-    let lb = b.layout().broadcast_to("broadcast", shape)?;
-    let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
-    let n: usize = shape.iter().product();
-    let mut out = take_buffer::<U>(n);
-    if n == 0 {
-        return Ok(out);
-    }
-    match (repeat_period(&la), repeat_period(&lb)) {
-        (Some((oa, ka)), Some((ob, kb))) if ka == n && kb == n => {
-            kernels::zip(&sa[oa..oa + n], &sb[ob..ob + n], &mut out, f);
-        }
-        (Some((oa, ka)), Some((ob, kb))) if ka == n => {
-            kernels::zip_repeat_rhs(&sa[oa..oa + n], &sb[ob..ob + kb], &mut out, f);
-        }
-        (Some((oa, ka)), Some((ob, kb))) if kb == n => {
-            kernels::zip_repeat_rhs(&sb[ob..ob + n], &sa[oa..oa + ka], &mut out, move |y, x| {
-                f(x, y)
-            });
-        }
-        _ => {
-            let ga = gather(sa, &la);
-            let gb = gather(sb, &lb);
-            kernels::zip(&ga, &gb, &mut out, f);
-        }
-    }
-    Ok(out)
 }
 
 macro_rules! binary_ops {
@@ -172,7 +99,7 @@ impl Tensor {
     pub(crate) fn relu_backward_into(mut self, x: &Tensor) -> Result<Tensor> {
         fn go<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor) -> Result<()> {
             let x = x.data::<T>()?;
-            kernels::zip_in_place(g.make_mut::<T>()?, &x, relu_mask::<T>);
+            zip_in_place(g.make_mut::<T>()?, &x, relu_mask::<T>);
             Ok(())
         }
         if self.shape() != x.shape() || self.dtype() != x.dtype() || !self.is_private() {

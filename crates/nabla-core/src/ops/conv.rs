@@ -7,8 +7,8 @@
 //! inputs, so gradients of gradients are convolutions again.
 
 pub use super::conv_options::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions};
-use super::im2col::{self, ConvGeom};
 use super::Op;
+use crate::cpu::conv::{conv_forward, conv_input_grad, conv_weight_grad, ConvGeom};
 use crate::dtype::DType;
 use crate::layout::fmt_shape;
 use crate::storage::{Storage, StorageElem};
@@ -292,13 +292,7 @@ pub(crate) fn conv_op(
         relu: bool,
     ) -> Result<Vec<T>> {
         let bias = b.map(data::<T>).transpose()?;
-        Ok(im2col::conv_forward(
-            &data(x)?,
-            &data(w)?,
-            bias.as_deref(),
-            g,
-            relu,
-        ))
+        Ok(conv_forward(&data(x)?, &data(w)?, bias.as_deref(), g, relu))
     }
     let s = match x.dtype() {
         DType::F32 => Storage::F32(go(x, w, b, g, relu)?),
@@ -329,7 +323,7 @@ pub(crate) fn conv_transpose_op(
         b: Option<&Tensor>,
         g: &ConvGeom,
     ) -> Result<Vec<T>> {
-        let mut v = im2col::conv_input_grad(&data(y)?, &data(w)?, g);
+        let mut v = conv_input_grad(&data(y)?, &data(w)?, g);
         if let Some(b) = b {
             let b = data::<T>(b)?;
             let hw = g.h * g.w;
@@ -366,8 +360,8 @@ pub(crate) fn conv_transpose_op(
 /// `[n, c, h, w]` and its output's gradient `gy` `[n, o, oh, ow]`, `[o, c/groups, kh, kw]`.
 pub(crate) fn conv_weight_op(x: &Tensor, gy: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     let s = match x.dtype() {
-        DType::F32 => Storage::F32(im2col::conv_weight_grad::<f32>(&data(x)?, &data(gy)?, g)),
-        DType::F64 => Storage::F64(im2col::conv_weight_grad::<f64>(&data(x)?, &data(gy)?, g)),
+        DType::F32 => Storage::F32(conv_weight_grad::<f32>(&data(x)?, &data(gy)?, g)),
+        DType::F64 => Storage::F64(conv_weight_grad::<f64>(&data(x)?, &data(gy)?, g)),
         DType::I64 => {
             return Err(Error::dtype(
                 "conv2d_weight",

@@ -1,7 +1,7 @@
 //! Indexing ops: index_select, gather, scatter_add, index_add (indices are i64 tensors).
 
-use super::kernels::PAR_THRESHOLD as PAR_ELEMS;
 use super::Op;
+use crate::cpu::PAR_THRESHOLD as PAR_ELEMS;
 use crate::dtype::DType;
 use crate::layout::{fmt_shape, norm_axis};
 use crate::parallel::{for_ranges, threads, SharedMut};

@@ -1,59 +1,26 @@
-//! The primitive ops: each has a forward kernel (in the files of this module) and a
-//! vector-Jacobian rule ([`backward_rule`]) written in ordinary differentiable tensor ops, so
-//! gradients of gradients come for free.
+//! The primitive ops, what each one means: the `Tensor` methods with their validation, the
+//! [`Op`] each records, and its vector-Jacobian rule ([`backward_rule`]) written in ordinary
+//! differentiable tensor ops, so gradients of gradients come for free. How an op runs fast is
+//! [`crate::cpu`]'s business: the files here validate, call a kernel there and record the op.
 
 pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
-mod conv_direct;
-mod conv_direct_wgrad;
 pub(crate) mod conv_options;
-mod conv_wide;
-pub(crate) mod im2col;
 pub(crate) mod index;
-pub(crate) mod kernels;
 mod log_softmax;
 pub(crate) mod matmul;
 pub(crate) mod pool;
-pub(crate) mod pool_kernels;
 pub(crate) mod pool_options;
-mod pool_simd;
 pub(crate) mod reduce;
 pub(crate) mod rnn;
 pub(crate) mod shape;
-pub(crate) mod transpose16;
 pub(crate) mod unary;
-mod unfold;
 
+use crate::cpu::conv::ConvGeom;
+use crate::cpu::pool::{AvgWindows, MaxWindows};
 use crate::tensor::Tensor;
 use crate::Result;
-
-/// Whether this CPU has AVX-512F, which the hand-written f32 kernels need (`conv_direct`,
-/// `conv_direct_wgrad`, `pool_simd`, `rnn::panel`); without it they fall back to portable
-/// code.
-pub(crate) fn avx512f() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-/// The AVX-512 lane mask of the first `n` of 16 lanes (all 16 for `n >= 16`): the tail
-/// mask of the hand-written f32 kernels.
-#[inline(always)]
-pub(crate) fn lane_mask(n: usize) -> u16 {
-    if n >= 16 {
-        u16::MAX
-    } else {
-        (1u16 << n) - 1
-    }
-}
-
-use im2col::ConvGeom;
-use pool_kernels::{AvgWindows, MaxWindows};
 use std::sync::Arc;
 
 macro_rules! define_ops {

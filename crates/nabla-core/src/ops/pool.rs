@@ -6,11 +6,11 @@
 //! gradient is a gather at the same indices), `avg_pool2d` and `avg_pool2d_backward` (each
 //! other's adjoint). Adaptive average pooling is an `avg_pool2d` with other windows.
 
-use super::pool_kernels::{self as k, AvgWindows, MaxWindows};
 pub use super::pool_options::{
     AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions,
 };
 use super::Op;
+use crate::cpu::pool::{self as k, AvgWindows, MaxWindows};
 use crate::dtype::DType;
 use crate::layout::fmt_shape;
 use crate::storage::Storage;

@@ -1,8 +1,8 @@
 //! Reductions over any set of axes (sum, mean, max, min, argmax, var, std, logsumexp) and the
 //! numerically stable softmax family.
 
-use super::kernels;
 use super::Op;
+use crate::cpu::{sums, PAR_THRESHOLD};
 use crate::dtype::{DType, Float};
 use crate::layout::{fmt_shape, norm_axis, wrap_dim};
 use crate::storage::{take_buffer, Storage, StorageElem};
@@ -52,12 +52,12 @@ fn reduce_rows<T: Float + StorageElem>(data: &[T], rows: usize, len: usize, kind
     let f = |(i, o): (usize, &mut T)| {
         let row = &data[i * len..(i + 1) * len];
         *o = match kind {
-            Kind::Sum => kernels::sum(row),
+            Kind::Sum => sums::sum(row),
             Kind::Max => row.iter().fold(T::NEG_INFINITY, |a, &b| a.max_(b)),
             Kind::Min => row.iter().fold(T::INFINITY, |a, &b| a.min_(b)),
         };
     };
-    if rows > 1 && rows * len >= kernels::PAR_THRESHOLD && crate::parallel::threads() > 1 {
+    if rows > 1 && rows * len >= PAR_THRESHOLD && crate::parallel::threads() > 1 {
         let o = crate::parallel::SharedMut::new(&mut out);
         crate::parallel::for_ranges(rows, 1, |r| {
             // SAFETY: for_ranges hands out disjoint ranges.
@@ -103,10 +103,10 @@ impl Tensor {
                 if rows == 1 {
                     // everything: one vectorized sum (column sums of width 1 would cost a
                     // kernel call per element)
-                    out[0] = kernels::sum(&data);
+                    out[0] = sums::sum(&data);
                 } else {
                     // reduce leading dims: column sums over a [len, rows] block
-                    kernels::sum_rows_into(&data, rows, &mut out);
+                    sums::sum_rows_into(&data, rows, &mut out);
                 }
                 return Ok(T::into_storage(out));
             }
@@ -197,8 +197,8 @@ impl Tensor {
     /// Fails on an i64 tensor.
     pub fn sum_sq_f64(&self) -> Result<f64> {
         match self.dtype() {
-            DType::F32 => Ok(kernels::sum_sq_f64(&self.data::<f32>()?)),
-            DType::F64 => Ok(kernels::sum_sq_f64(&self.data::<f64>()?)),
+            DType::F32 => Ok(sums::sum_sq_f64(&self.data::<f32>()?)),
+            DType::F64 => Ok(sums::sum_sq_f64(&self.data::<f64>()?)),
             DType::I64 => Err(Error::dtype("sum_sq_f64", "needs a float tensor")),
         }
     }

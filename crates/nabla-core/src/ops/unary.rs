@@ -1,7 +1,7 @@
 //! Elementwise ops of one tensor: math functions, activations and scalar arithmetic.
 
-use super::kernels;
 use super::Op;
+use crate::cpu::elementwise;
 use crate::dtype::{DType, Float};
 use crate::layout::fmt_shape;
 use crate::storage::{take_buffer, Storage, StorageElem};
@@ -20,7 +20,7 @@ impl Tensor {
         fn go<T: StorageElem>(t: &Tensor, f: impl Fn(T) -> T + Sync) -> Result<Storage> {
             let src = t.data::<T>()?;
             let mut out = take_buffer::<T>(src.len());
-            kernels::map(&src, &mut out, f);
+            elementwise::map(&src, &mut out, f);
             Ok(T::into_storage(out))
         }
         let storage = match self.dtype() {
@@ -257,20 +257,20 @@ impl Tensor {
         fn conv<S: StorageElem, D: StorageElem>(t: &Tensor) -> Result<Storage> {
             let src = t.data::<S>()?;
             let mut out = take_buffer::<D>(src.len());
-            kernels::map(&src, &mut out, |x: S| D::from_f64(x.to_f64()));
+            elementwise::map(&src, &mut out, |x: S| D::from_f64(x.to_f64()));
             Ok(D::into_storage(out))
         }
         let s = match (self.dtype(), dtype) {
             (DType::F32, DType::F64) => {
                 let src = self.data::<f32>()?;
                 let mut out = take_buffer::<f64>(src.len());
-                kernels::map(&src, &mut out, |x: f32| x as f64);
+                elementwise::map(&src, &mut out, |x: f32| x as f64);
                 Storage::F64(out)
             }
             (DType::F64, DType::F32) => {
                 let src = self.data::<f64>()?;
                 let mut out = take_buffer::<f32>(src.len());
-                kernels::map(&src, &mut out, |x: f64| x as f32);
+                elementwise::map(&src, &mut out, |x: f64| x as f32);
                 Storage::F32(out)
             }
             (DType::F32, DType::I64) => conv::<f32, i64>(self)?,

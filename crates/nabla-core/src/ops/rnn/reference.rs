@@ -2,7 +2,7 @@
 //! backward rule used when gradients of gradients are being recorded (`create_graph`), and
 //! the reference the fused kernels are tested against.
 
-use super::Cell;
+use crate::cpu::recurrent::Cell;
 use crate::tensor::Tensor;
 use crate::Result;
 

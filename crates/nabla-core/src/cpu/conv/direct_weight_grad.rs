@@ -1,13 +1,13 @@
 //! The weight gradient of stride-1 convolutions in f32 on an AVX-512 CPU, on the wide grid
-//! of [`super::conv_wide`] without im2col (the forward and input gradient are in
-//! [`super::conv_direct`]): `dw[o, r] = Σ_q gy_wide[o, q] · xp[base(r) + q]`, with `gy`
+//! of [`super::wide_grid`] without im2col (the forward and input gradient are in
+//! [`super::direct_forward`]): `dw[o, r] = Σ_q gy_wide[o, q] · xp[base(r) + q]`, with `gy`
 //! turned round per image so that the sums are kept over output channels in registers.
 
-use super::conv_direct::row_offsets;
-use super::im2col::ConvGeom;
+use super::direct_forward::row_offsets;
+use super::geom::ConvGeom;
+use super::im2col::Padded;
 #[cfg(target_arch = "x86_64")]
-use super::transpose16::transpose16;
-use super::unfold::Padded;
+use crate::cpu::simd::transpose16::transpose16;
 use crate::dtype::{as_f32, as_f32_mut, Float};
 use crate::storage::StorageElem;
 
@@ -19,7 +19,7 @@ const WO: usize = 64;
 /// Positions per block of the weight gradient's loop (the block of `gyᵀ` stays in L1).
 const WQ: usize = 128;
 
-/// [`super::im2col::conv_weight_grad`] for a stride-1 geometry on the wide grid, or `None`
+/// [`super::im2col_gemm::conv_weight_grad`] for a stride-1 geometry on the wide grid, or `None`
 /// when `T` is not f32, the CPU lacks AVX-512 or padding the groups' output channels to a
 /// multiple of 16 would add more than a quarter. The caller has checked that `x` is finite
 /// (the extra positions add `0 · x`).
@@ -29,7 +29,7 @@ const WQ: usize = 128;
 /// `dwᵀ[r][o]`: a microkernel holds `rows x (vectors of 16 channels)` sums (24 registers)
 /// and per position broadcasts one plane element per row and loads the position's channels
 /// of `gyᵀ`. No horizontal sums; the layout is the `[kg, og]` of
-/// [`super::im2col::weight_grad_chunks`].
+/// [`super::im2col_gemm::weight_grad_chunks`].
 pub(super) fn weight_grad<T: Float + StorageElem>(
     x: &[T],
     gy: &[T],
@@ -39,13 +39,13 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
     let (p, og, kg) = (g.p(), g.og(), g.kg());
     let ogp = og.next_multiple_of(16);
     // channels padded to vectors of 16: not when that adds more than a quarter
-    if !super::avx512f() || 4 * ogp > 5 * og {
+    if !crate::cpu::simd::avx512f() || 4 * ogp > 5 * og {
         return None;
     }
     let (hp, wp) = g.padded();
     let wide = (g.oh - 1) * wp + g.ow;
     let offs = row_offsets(g);
-    let dw = super::im2col::weight_grad_chunks(
+    let dw = super::im2col_gemm::weight_grad_chunks(
         g,
         g.n,
         || {
@@ -105,7 +105,7 @@ unsafe fn transpose_gy(
     let mut qs = [0usize; 16];
     while pos0 < p {
         let n = 16.min(p - pos0);
-        let m = crate::ops::lane_mask(n);
+        let m = crate::cpu::simd::lane_mask(n);
         for q in qs.iter_mut().take(n) {
             *q = y * wp + x;
             x += 1;

@@ -70,8 +70,8 @@ impl Packed {
     /// row stride `ldc`; with `acc` the old `C` is added to.
     ///
     /// # Safety
-    /// [`crate::ops::avx512f`] is true; `a` addresses `m` rows of `k` readable elements with stride
-    /// `lda`, `c` `m` rows of `n` writable ones with stride `ldc`, not overlapping `a`.
+    /// [`crate::cpu::simd::avx512f`] is true; `a` addresses `m` rows of `k` readable elements with
+    /// stride `lda`, `c` `m` rows of `n` writable ones with stride `ldc`, not overlapping `a`.
     pub(super) unsafe fn product(
         &self,
         m: usize,
@@ -170,8 +170,8 @@ mod x86 {
         #[inline]
         unsafe fn run<const R: usize>(&self) {
             // the two registers' column masks
-            let lo = crate::ops::lane_mask(self.cols);
-            let hi = crate::ops::lane_mask(self.cols.saturating_sub(16));
+            let lo = crate::cpu::simd::lane_mask(self.cols);
+            let hi = crate::cpu::simd::lane_mask(self.cols.saturating_sub(16));
             // SAFETY (the whole body): the caller's bounds; masked loads and stores touch only
             // the tile's `cols` columns.
             unsafe {
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn matches_a_plain_product_for_ragged_sizes() {
-        if !crate::ops::avx512f() {
+        if !crate::cpu::simd::avx512f() {
             return;
         }
         for &(m, k, n) in &[

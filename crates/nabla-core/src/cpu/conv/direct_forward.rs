@@ -1,5 +1,5 @@
 //! The forward and input gradient of stride-1 convolutions in f32 on an AVX-512 CPU,
-//! without im2col: on the wide grid of [`super::conv_wide`], `col` row `r = (c, i, j)` at
+//! without im2col: on the wide grid of [`super::wide_grid`], `col` row `r = (c, i, j)` at
 //! wide position `q` is `xp[base(r) + q]`, so the product `w · col` can read its right-hand
 //! operand straight from the padded planes, a strip of positions at a time, with no `col`
 //! matrix and no packing of it. A microkernel keeps 8 output channels x 48 positions
@@ -14,13 +14,14 @@
 //! the forward needs no finiteness check. The input gradient is the same product over the
 //! output gradient laid on the padded input's grid (see [`input_grad`]).
 //!
-//! The weight gradient's direct kernel is in [`super::conv_direct_wgrad`].
+//! The weight gradient's direct kernel is in [`super::direct_weight_grad`].
 //!
 //! Every output is one sum over `r` in order, whatever the tiling, so results are bitwise the
 //! same for any thread count.
 
-use super::im2col::{split, ConvGeom, Ptr};
-use super::unfold::{copy_run, Padded};
+use super::gemm_units::{split, Ptr};
+use super::geom::ConvGeom;
+use super::im2col::{copy_run, Padded};
 use crate::dtype::{as_f32, Float};
 use crate::storage::{take_buffer, StorageElem};
 
@@ -144,8 +145,8 @@ unsafe fn product<const M: usize, const V: usize>(
     }
 }
 
-/// [`super::im2col::conv_forward`] for a stride-1 geometry on the wide grid
-/// ([`super::conv_wide::applies`]), or `None` when `T` is not f32 or the CPU lacks AVX-512.
+/// [`super::im2col_gemm::conv_forward`] for a stride-1 geometry on the wide grid
+/// ([`super::wide_grid::applies`]), or `None` when `T` is not f32 or the CPU lacks AVX-512.
 pub(super) fn forward<T: Float + StorageElem>(
     x: &[T],
     wt: &[T],
@@ -173,7 +174,7 @@ fn forward_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
         Some(b) => Some(as_f32(b)?),
         None => None,
     };
-    if !super::avx512f() {
+    if !crate::cpu::simd::avx512f() {
         return None;
     }
     let (p, og, kg) = (g.p(), g.og(), g.kg());
@@ -236,7 +237,7 @@ fn units(n: usize, strips: usize) -> (usize, usize) {
     (strips.div_ceil(per_unit), per_unit)
 }
 
-/// [`super::im2col::conv_input_grad`] for a stride-1 geometry on the wide grid, or `None`
+/// [`super::im2col_gemm::conv_input_grad`] for a stride-1 geometry on the wide grid, or `None`
 /// when `T` is not f32, the CPU lacks AVX-512 or the groups have fewer than 6 input channels
 /// (the microkernel's rows would be mostly padding; LeNet's 6 on 8-row tiles measured no
 /// faster than im2col, on 6-row tiles faster). The caller has checked that the weight is
@@ -267,7 +268,7 @@ fn input_grad_tiles<T: Float + StorageElem, const M: usize, const V: usize>(
     g: &ConvGeom,
 ) -> Option<Vec<T>> {
     let (gy, wt) = (as_f32(gy)?, as_f32(wt)?);
-    if !super::avx512f() {
+    if !crate::cpu::simd::avx512f() {
         return None;
     }
     let (p, og, cg, kg) = (g.p(), g.og(), g.cg(), g.kg());

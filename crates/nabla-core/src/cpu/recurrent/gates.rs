@@ -6,7 +6,7 @@
 //! half of an LSTM cell's time went to a scalar fallback loop); compiled for AVX-512 and AVX2
 //! with a runtime choice.
 
-use super::act::GateAct;
+use super::cell_activations::GateAct;
 use multiversion::multiversion;
 
 /// Units per vectorized chunk.

@@ -1,10 +1,10 @@
-//! The LSTM cell's forward gate pass in AVX-512 for f32, all rows of one block of units in
-//! one call: the same formulas as [`super::cells::lstm_fwd`] and the same `exp`/`tanh`
-//! polynomials as [`super::act`], with each division (`1 / (1 + e)`, three sigmoids and two
-//! tanh per unit) done as a 14-bit reciprocal estimate and one Newton step. The generic pass
-//! took about half as long as the step's recurrent product, its hottest instructions those
-//! waiting on the divisions; this one cut a 1-thread forward scan from 12.0 to 9.9 ms.
-//! Results are within a few ulp of the generic pass (tested below).
+//! The LSTM cell's forward gate pass in AVX-512 for f32, all rows of one block of units in one
+//! call: the same formulas as [`super::gates::lstm_fwd`] and the same `exp`/`tanh` polynomials as
+//! [`super::cell_activations`], with each division (`1 / (1 + e)`, three sigmoids and two tanh per
+//! unit) done as a 14-bit reciprocal estimate and one Newton step. The generic pass took about half
+//! as long as the step's recurrent product, its hottest instructions those waiting on the
+//! divisions; this one cut a 1-thread forward scan from 12.0 to 9.9 ms. Results are within a few
+//! ulp of the generic pass (tested below).
 
 /// One LSTM forward gate pass over `n` rows of `u` units. Gate `k` of a row starts `k * h`
 /// after the row's `gx`, `b` and `saved` pointers and `k * u` after its `gh` pointer (the
@@ -33,7 +33,7 @@ pub(super) struct LstmRows {
 
 impl LstmRows {
     /// # Safety
-    /// [`crate::ops::avx512f`] is true and every pointer addresses the elements the fields
+    /// [`crate::cpu::simd::avx512f`] is true and every pointer addresses the elements the fields
     /// describe (readable, and writable for `co`, `ho`, `sv`), outputs not overlapping inputs.
     pub(super) unsafe fn run(&self) {
         #[cfg(target_arch = "x86_64")]
@@ -51,7 +51,7 @@ mod x86 {
     use super::LstmRows;
     use std::arch::x86_64::*;
 
-    /// `e^x` as [`super::super::act::exp_f32`] computes it.
+    /// `e^x` as [`super::super::cell_activations::exp_f32`] computes it.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn exp(x: __m512) -> __m512 {
@@ -102,7 +102,7 @@ mod x86 {
         ))
     }
 
-    /// `tanh` as [`super::super::act::tanh_f32`] computes it.
+    /// `tanh` as [`super::super::cell_activations::tanh_f32`] computes it.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn tanh(x: __m512) -> __m512 {
@@ -162,7 +162,7 @@ mod x86 {
                 let sv = p.sv.add(r * p.sv_rs);
                 let mut j = 0;
                 while j < p.u {
-                    let m = crate::ops::lane_mask(p.u - j);
+                    let m = crate::cpu::simd::lane_mask(p.u - j);
                     let (x, y, b) = (gx.add(j), gh.add(j), p.b.add(j));
                     let i = sigm(pre(m, x, y, b));
                     let f = sigm(pre(m, x.add(p.h), y.add(p.u), b.add(p.h)));
@@ -188,12 +188,12 @@ mod x86 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::cells;
+    use super::super::gates;
     use super::*;
 
     #[test]
     fn matches_the_generic_pass_within_a_few_ulp() {
-        if !crate::ops::avx512f() {
+        if !crate::cpu::simd::avx512f() {
             return;
         }
         // u = 21: a full vector and a masked tail; values wide enough for every branch of
@@ -247,7 +247,7 @@ mod tests {
             let g = |k: usize| &gx[r * 4 * h + k * h..][..u];
             let q = |k: usize| &gh[r * 4 * u + k * u..][..u];
             let bk = |k: usize| &b[k * h..][..u];
-            cells::lstm_fwd(
+            gates::lstm_fwd(
                 [g(0), g(1), g(2), g(3)],
                 [q(0), q(1), q(2), q(3)],
                 [bk(0), bk(1), bk(2), bk(3)],

@@ -1,5 +1,5 @@
 //! The 2x2, stride-2 max pooling of CNNs (every benchmark net pools so) in AVX-512, for f32,
-//! a plane at a time: the compiler leaves the generic kernels of [`super::pool_kernels`]
+//! a plane at a time: the compiler leaves the generic kernels of [`super::max`]
 //! scalar, since a window's two taps per row are neighbours (a deinterleave) and the indices
 //! are 64-bit. Rows are done 16 outputs at a time, the last part of a row with masked loads
 //! and stores (CNN rows are short: 5 to 14 outputs in the benchmark nets).
@@ -10,7 +10,7 @@
 //! zero-fill-then-add does for windows that do not overlap.
 
 #[cfg(target_arch = "x86_64")]
-use crate::ops::lane_mask;
+use crate::cpu::simd::lane_mask;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -34,8 +34,8 @@ fn step_masks(len: usize) -> (u16, u16, u16) {
 /// (`[oh, ow]`) get each window's maximum and its flat index in the plane.
 ///
 /// # Safety
-/// [`super::avx512f`] must be true; `x` holds `h * w` elements with `2 * oh <= h`, `2 * ow <= w`,
-/// `w < 2^31`, and `best`, `arg` hold `oh * ow`.
+/// [`crate::cpu::simd::avx512f`] must be true; `x` holds `h * w` elements with
+/// `2 * oh <= h`, `2 * ow <= w`, `w < 2^31`, and `best`, `arg` hold `oh * ow`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn max_2x2_plane(

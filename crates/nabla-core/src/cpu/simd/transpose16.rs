@@ -1,5 +1,5 @@
 //! A 16 x 16 transpose of 32-bit lanes in AVX-512 registers, for kernels that turn tiles of
-//! a matrix round: the weight gradient of the direct convolution ([`super::conv_direct_wgrad`])
+//! a matrix round: the weight gradient of the direct convolution (`cpu::conv::direct_weight_grad`)
 //! and the copy of a transposed view into row-major order ([`crate::strided`]). The lanes
 //! are moved as bits (permutes), so any 32-bit type goes through unchanged, NaN payloads
 //! included.
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn transpose16_transposes() {
-        if !crate::ops::avx512f() {
+        if !crate::cpu::simd::avx512f() {
             return;
         }
         let m: Vec<f32> = (0..256).map(|k| k as f32).collect();

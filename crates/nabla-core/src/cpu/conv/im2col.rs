@@ -1,27 +1,27 @@
 //! im2col and col2im: the copies between an image's channel planes and the `col` matrix that
-//! the convolution kernels multiply (see [`super::im2col`] for the layout).
+//! the convolution kernels multiply (see [`super::im2col_gemm`] for the layout).
 //!
 //! The planes are zero-padded once per image ([`Padded`]), so the inner loops are plain
 //! copies (or additions) of runs of `ow` elements with no edge tests; runs are copied in
 //! fixed blocks of 16, 8 or 4 (compiled for AVX2 and AVX-512 where the CPU has them), which
 //! are vector moves instead of a `memcpy` call per run (runs of 10 to 28 elements are common,
 //! and there the call cost was most of the time). Stride-1 convolutions mostly take the
-//! wide grid of [`super::conv_wide`] instead.
+//! wide grid of [`super::wide_grid`] instead.
 
-use super::im2col::ConvGeom;
+use super::geom::ConvGeom;
 use crate::dtype::Float;
 use crate::storage::{take_buffer, StorageElem};
 use multiversion::multiversion;
 
 /// The input planes of one image, zero-padded to `[c, hp, wp]` when the geometry pads;
 /// reused while the same image is asked for again.
-pub(crate) struct Padded<T> {
+pub(super) struct Padded<T> {
     img: Option<usize>,
     buf: Vec<T>,
 }
 
 impl<T: Float + StorageElem> Padded<T> {
-    pub(crate) fn new() -> Self {
+    pub(super) fn new() -> Self {
         Padded {
             img: None,
             buf: Vec::new(),
@@ -30,7 +30,7 @@ impl<T: Float + StorageElem> Padded<T> {
 
     /// The `[cg, hp, wp]` planes of group `grp` of image `img`, whose `[c, h, w]` planes are
     /// `x` (the unpadded planes themselves when the geometry does not pad).
-    pub(crate) fn group<'a>(
+    pub(super) fn group<'a>(
         &'a mut self,
         x: &'a [T],
         g: &ConvGeom,
@@ -56,7 +56,7 @@ impl<T: Float + StorageElem> Padded<T> {
     /// elements (for kernels whose vectors run past a plane's end): the input itself when the
     /// geometry does not pad and `x` goes on far enough (the next images' elements), else a
     /// copy whose slack is zeros.
-    pub(crate) fn image_with_slack<'a>(
+    pub(super) fn image_with_slack<'a>(
         &'a mut self,
         x: &'a [T],
         g: &ConvGeom,
@@ -108,7 +108,7 @@ fn pad_planes<T: Float>(x: &[T], g: &ConvGeom, dst: &mut [T]) {
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-pub(crate) fn unpad_add<T: Float>(src: &[T], g: &ConvGeom, dx: &mut [T]) {
+pub(super) fn unpad_add<T: Float>(src: &[T], g: &ConvGeom, dx: &mut [T]) {
     let (hp, wp) = g.padded();
     let (ph, pw) = g.padding;
     for (plane, dst) in src
@@ -201,7 +201,7 @@ fn runs(g: &ConvGeom, p0: usize, len: usize, mut f: impl FnMut(usize, usize, usi
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-pub(crate) fn im2col<T: Float>(xp: &[T], g: &ConvGeom, p0: usize, len: usize, col: &mut [T]) {
+pub(super) fn im2col<T: Float>(xp: &[T], g: &ConvGeom, p0: usize, len: usize, col: &mut [T]) {
     let sw = g.stride.1;
     runs(g, p0, len, |r, q, s, run| {
         let dst = &mut col[r * len + q..][..run];
@@ -221,7 +221,7 @@ pub(crate) fn im2col<T: Float>(xp: &[T], g: &ConvGeom, p0: usize, len: usize, co
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
-pub(crate) fn col2im<T: Float>(col: &[T], g: &ConvGeom, p0: usize, len: usize, dxp: &mut [T]) {
+pub(super) fn col2im<T: Float>(col: &[T], g: &ConvGeom, p0: usize, len: usize, dxp: &mut [T]) {
     let sw = g.stride.1;
     runs(g, p0, len, |r, q, s, run| {
         let src = &col[r * len + q..][..run];

@@ -5,188 +5,25 @@
 //! The layout is NCHW throughout. For one image and one group, with `K = C/g * kh * kw` and
 //! `P = oh * ow`, the convolution is `out[O/g, P] = w[O/g, K] · col[K, P]`, where `col` holds,
 //! in row `(c, i, j)` and column `(y, x)`, the input element under kernel tap `(i, j)` of
-//! output `(y, x)` (zero in the padding). Columns are cut into tiles of at most [`L2_BYTES`]
-//! of `col`, so a tile stays in L2 between im2col and gemm.
+//! output `(y, x)` (zero in the padding). Columns are cut into tiles of at most
+//! [`L2_BYTES`](super::geom::L2_BYTES) of `col`, so a tile stays in L2 between im2col and gemm.
 //!
 //! Determinism: tile boundaries and the chunks of the weight gradient depend on the shapes
 //! only, never on the thread count, and every output element is summed in a fixed order, so
 //! results are bitwise the same for any number of threads.
 
-use super::conv_wide as wide;
-use super::unfold::{col2im, im2col, unpad_add, Padded};
+use super::gemm_units::{gemm_seq, split, Ptr};
+use super::geom::ConvGeom;
+use super::im2col::{col2im, im2col, unpad_add, Padded};
+use super::wide_grid as wide;
 use crate::dtype::Float;
-use crate::parallel::{for_ranges, threads};
 use crate::storage::{take_buffer, StorageElem};
 use std::ops::Range;
 
-/// Bytes of one `col` tile (sized for a 1-2 MiB L2).
-pub(super) const L2_BYTES: usize = 1 << 20;
-/// Multiply-adds below which a kernel stays on the calling thread.
-const PAR_MACS: usize = 1 << 18;
 /// Weight-gradient partial sums: at most this many, and at most [`MAX_PARTIAL_ELEMS`]
 /// elements of them in all.
 const MAX_PARTIALS: usize = 8;
 const MAX_PARTIAL_ELEMS: usize = 1 << 24;
-
-/// Geometry of one 2-d convolution in the forward direction: input `[n, c, h, w]`, weight
-/// `[o, c / groups, kh, kw]`, output `[n, o, oh, ow]`. `conv_transpose2d` is the adjoint of
-/// such a convolution and is described by the same geometry (its input is the `[n, o, oh, ow]`
-/// side). `oh` and `ow` are stored, not derived, so the adjoint of a transposed convolution
-/// with a large `output_padding` (which leaves some input rows unused) is described too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ConvGeom {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub o: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: (usize, usize),
-    pub padding: (usize, usize),
-    pub dilation: (usize, usize),
-    pub groups: usize,
-    pub oh: usize,
-    pub ow: usize,
-}
-
-impl ConvGeom {
-    /// Input channels per group.
-    pub fn cg(&self) -> usize {
-        self.c / self.groups
-    }
-    /// Output channels per group.
-    pub fn og(&self) -> usize {
-        self.o / self.groups
-    }
-    /// Rows of `col` (and columns of the weight matrix) per group.
-    pub fn kg(&self) -> usize {
-        self.cg() * self.kh * self.kw
-    }
-    /// The input planes' size with the padding on both sides: `(h + 2 ph, w + 2 pw)`.
-    pub fn padded(&self) -> (usize, usize) {
-        (self.h + 2 * self.padding.0, self.w + 2 * self.padding.1)
-    }
-    /// Output positions per image.
-    pub fn p(&self) -> usize {
-        self.oh * self.ow
-    }
-    /// Input shape `[n, c, h, w]`.
-    pub fn input_shape(&self) -> [usize; 4] {
-        [self.n, self.c, self.h, self.w]
-    }
-    /// Output shape `[n, o, oh, ow]`.
-    pub fn output_shape(&self) -> [usize; 4] {
-        [self.n, self.o, self.oh, self.ow]
-    }
-    /// Weight shape `[o, c / groups, kh, kw]`.
-    pub fn weight_shape(&self) -> [usize; 4] {
-        [self.o, self.cg(), self.kh, self.kw]
-    }
-    /// A 1x1 kernel with stride 1 and no padding: `col` is the input itself.
-    fn pointwise(&self) -> bool {
-        self.kh == 1
-            && self.kw == 1
-            && self.stride == (1, 1)
-            && self.padding == (0, 0)
-            && self.oh == self.h
-            && self.ow == self.w
-    }
-    /// Columns per tile: `kg * tile * size` fits in [`L2_BYTES`], at least 16 columns.
-    fn tile(&self, elem_bytes: usize) -> usize {
-        let p = self.p().max(1);
-        if self.pointwise() {
-            return p;
-        }
-        let t = (L2_BYTES / (self.kg().max(1) * elem_bytes)).max(16);
-        if t >= p {
-            p
-        } else {
-            t / 16 * 16
-        }
-    }
-    pub(super) fn macs(&self) -> usize {
-        self.n * self.o * self.p() * self.kg()
-    }
-}
-
-/// A raw pointer shared by the tasks of one parallel loop.
-#[derive(Clone, Copy)]
-pub(super) struct Ptr<T>(pub(super) *mut T);
-// SAFETY: each loop below states which disjoint elements each task writes through it; the
-// pointed-to buffer outlives the loop (for_ranges returns after every task is done).
-unsafe impl<T> Sync for Ptr<T> {}
-unsafe impl<T> Send for Ptr<T> {}
-
-impl<T> Ptr<T> {
-    /// The pointer (a method, so closures capture the whole `Ptr`, which is `Sync`).
-    pub(super) fn get(self) -> *mut T {
-        self.0
-    }
-}
-
-/// Runs `f` over `0..units`, split across threads when the work is large enough.
-pub(super) fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
-    if macs >= PAR_MACS && threads() > 1 && units > 1 {
-        for_ranges(units, 1, f);
-    } else if units > 0 {
-        f(0..units);
-    }
-}
-
-/// `dst[m, n] = (dst if accumulate) + a[m, k] · b[k, n]` on this thread; each operand is a
-/// pointer with its strides in elements (`rs` between rows, `cs` between columns).
-///
-/// # Safety
-/// The pointers address `[m, n]`, `[m, k]` and `[k, n]` elements with the given strides,
-/// `dst` is writable and does not overlap `a` or `b`.
-pub(super) unsafe fn gemm_seq<T: StorageElem>(
-    (m, n, k): (usize, usize, usize),
-    (dst, dst_rs, dst_cs): (*mut T, usize, usize),
-    accumulate: bool,
-    a: (*const T, usize, usize),
-    b: (*const T, usize, usize),
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            for r in 0..m {
-                for c in 0..n {
-                    // SAFETY: element (r, c) of dst is writable (caller).
-                    unsafe { *dst.add(r * dst_rs + c * dst_cs) = T::ZERO };
-                }
-            }
-        }
-        return;
-    }
-    // SAFETY: forwarded from the caller; with `read_dst` false the old contents of `dst` are
-    // never read.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            dst_cs as isize,
-            dst_rs as isize,
-            accumulate,
-            a.0,
-            a.2 as isize,
-            a.1 as isize,
-            b.0,
-            b.2 as isize,
-            b.1 as isize,
-            if accumulate { T::ONE } else { T::ZERO },
-            T::ONE,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
 
 /// The convolution `out[n, o, oh, ow]` of `x[n, c, h, w]` (packed) with `wt[o, c/g, kh, kw]`
 /// (packed), plus `bias[o]`, and with `relu` through ReLU (in each work unit as it is

@@ -68,7 +68,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
 /// `tanh(x)` for f32 without branches: Cephes' odd polynomial below 0.625 in magnitude,
 /// `1 - 2 / (e^(2|x|) + 1)` with the sign of `x` above; NaN stays NaN.
 #[inline(always)]
-pub(crate) fn tanh_f32(x: f32) -> f32 {
+pub(super) fn tanh_f32(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
     let small =

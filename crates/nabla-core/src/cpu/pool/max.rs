@@ -1,68 +1,14 @@
-//! Pooling kernels: plain loops over `[h, w]` planes, split across threads by whole planes
-//! (so every element is computed by one thread in one fixed order, for any thread count).
-//!
-//! A pooling window is separable: per output row a set of input rows, per output column a
-//! set of input columns. [`MaxWindows`] holds, per output index, the first valid input index
-//! and how many valid taps follow it (at the dilation); [`AvgWindows`] holds contiguous
-//! ranges and the divisor factor of each axis (the divisor of a window is the product).
+//! Max pooling, saving the argmax of each window, and its backward: plain loops over whole
+//! planes, with the 2x2, stride-2 pooling of CNNs in AVX-512 ([`max_2x2_avx512`]) where the
+//! CPU has it.
 
-use super::kernels::PAR_THRESHOLD;
-use super::pool_simd;
+use super::max_2x2_avx512;
+use super::{per_planes, MaxWindows};
 use crate::dtype::{as_f32, as_f32_mut, Float};
-use crate::parallel::{for_ranges, threads, SharedMut};
+use crate::parallel::SharedMut;
 use crate::storage::{take_buffer, StorageElem};
 use multiversion::multiversion;
 use std::ops::Range;
-
-/// Windows of a max pooling over `[n, c, h, w]`: output row `i` reads input rows
-/// `rows[i].0 + a * dil.0` for `a < rows[i].1`, likewise columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MaxWindows {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub rows: Vec<(usize, usize)>,
-    pub cols: Vec<(usize, usize)>,
-    pub kernel: (usize, usize),
-    pub stride: (usize, usize),
-    pub padding: (usize, usize),
-    pub dil: (usize, usize),
-}
-
-impl MaxWindows {
-    /// A 2x2, stride-2 pooling whose windows all lie inside the input (they do not overlap).
-    fn fast_2x2(&self) -> bool {
-        self.kernel == (2, 2)
-            && self.stride == (2, 2)
-            && self.padding == (0, 0)
-            && self.dil == (1, 1)
-            && 2 * self.rows.len() <= self.h
-            && 2 * self.cols.len() <= self.w
-    }
-}
-
-/// Windows of an average pooling over `[n, c, h, w]`: output row `i` averages input rows
-/// `rows[i].0..rows[i].1`, and its divisor factor is `rows[i].2`; likewise columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AvgWindows {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub rows: Vec<(usize, usize, usize)>,
-    pub cols: Vec<(usize, usize, usize)>,
-}
-
-/// Runs `f` on ranges of the `planes` planes covering them once, in parallel (whole planes
-/// per task) when `work` elements are many.
-fn per_planes(planes: usize, work: usize, f: impl Fn(Range<usize>) + Sync) {
-    if work >= PAR_THRESHOLD && threads() > 1 && planes > 1 {
-        for_ranges(planes, 1, f);
-    } else if planes > 0 {
-        f(0..planes);
-    }
-}
 
 /// The range of outputs `o` for which `o * stride + off` lies in `0..len`, within `0..n`.
 fn valid_outputs(off: isize, stride: usize, len: usize, n: usize) -> Range<usize> {
@@ -205,15 +151,15 @@ pub(crate) fn max_pool<T: Float + StorageElem>(x: &[T], win: &MaxWindows) -> (Ve
     (out, idx)
 }
 
-/// Whether the AVX-512 kernels of [`pool_simd`] run for `T` here (f32 on such a CPU, planes
+/// Whether the AVX-512 kernels of [`max_2x2_avx512`] run for `T` here (f32 on such a CPU, planes
 /// narrower than 2^31).
 fn simd_2x2<T: 'static>(win: &MaxWindows) -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && win.w < 1 << 31
-        && super::avx512f()
+        && crate::cpu::simd::avx512f()
 }
 
-/// [`pool_simd::max_2x2_plane`] on one plane of a [`MaxWindows::fast_2x2`] pooling, for a
+/// [`max_2x2_avx512::max_2x2_plane`] on one plane of a [`MaxWindows::fast_2x2`] pooling, for a
 /// caller that has checked [`simd_2x2`].
 fn max_2x2_plane_simd<T: 'static>(x: &[T], best: &mut [T], arg: &mut [i64], win: &MaxWindows) {
     let (Some(x), Some(best)) = (as_f32(x), as_f32_mut(best)) else {
@@ -223,12 +169,12 @@ fn max_2x2_plane_simd<T: 'static>(x: &[T], best: &mut [T], arg: &mut [i64], win:
     // SAFETY: simd_2x2 checked the CPU and the width; fast_2x2 (the caller's) that the
     // windows lie inside the [h, w] plane; best and arg hold the plane's oh * ow outputs.
     unsafe {
-        pool_simd::max_2x2_plane(x, best, arg, win.w, (win.rows.len(), win.cols.len()));
+        max_2x2_avx512::max_2x2_plane(x, best, arg, win.w, (win.rows.len(), win.cols.len()));
     }
     let _ = (x, best, arg, win);
 }
 
-/// [`pool_simd::max_2x2_backward_plane`]: `dst` (one `[h, w]` plane) written whole from the
+/// [`max_2x2_avx512::max_2x2_backward_plane`]: `dst` (one `[h, w]` plane) written whole from the
 /// plane's `g` and `idx`, for a caller that has checked [`simd_2x2`].
 fn max_2x2_backward_simd<T: 'static>(g: &[T], idx: &[i64], dst: &mut [T], win: &MaxWindows) {
     let (Some(g), Some(dst)) = (as_f32(g), as_f32_mut(dst)) else {
@@ -238,7 +184,13 @@ fn max_2x2_backward_simd<T: 'static>(g: &[T], idx: &[i64], dst: &mut [T], win: &
     // SAFETY: as in max_2x2_plane_simd; the indices come from the forward of these windows,
     // so each lies inside its own window.
     unsafe {
-        pool_simd::max_2x2_backward_plane(g, idx, dst, win.w, (win.rows.len(), win.cols.len()));
+        max_2x2_avx512::max_2x2_backward_plane(
+            g,
+            idx,
+            dst,
+            win.w,
+            (win.rows.len(), win.cols.len()),
+        );
     }
     let _ = (g, idx, dst, win);
 }
@@ -271,75 +223,6 @@ pub(crate) fn max_pool_backward<T: Float + StorageElem>(
             let (gs, is) = (&g[pl * ohw..(pl + 1) * ohw], &idx[pl * ohw..(pl + 1) * ohw]);
             for (&v, &i) in gs.iter().zip(is) {
                 dst[i as usize] += v;
-            }
-        }
-    });
-    dx
-}
-
-/// Average pooling: each output is its window's sum divided by the product of the two
-/// axes' divisor factors (an empty window gives 0, as in PyTorch).
-pub(crate) fn avg_pool<T: Float + StorageElem>(x: &[T], win: &AvgWindows) -> Vec<T> {
-    let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
-    let planes = win.n * win.c;
-    let mut out = take_buffer::<T>(planes * ohw);
-    if ohw == 0 {
-        return out;
-    }
-    let o = SharedMut::new(&mut out);
-    per_planes(planes, planes * hw, |r| {
-        // SAFETY: per_planes hands out disjoint plane ranges.
-        let o = unsafe { o.range(r.start * ohw..r.end * ohw) };
-        for (k, pl) in r.enumerate() {
-            let src = &x[pl * hw..(pl + 1) * hw];
-            let mut q = 0;
-            for &(y0, y1, fy) in &win.rows {
-                for &(x0, x1, fx) in &win.cols {
-                    let mut s = T::ZERO;
-                    for y in y0..y1 {
-                        for &v in &src[y * win.w + x0..y * win.w + x1] {
-                            s += v;
-                        }
-                    }
-                    o[k * ohw + q] = if y0 < y1 && x0 < x1 {
-                        s / T::from_f64((fy * fx) as f64)
-                    } else {
-                        T::ZERO
-                    };
-                    q += 1;
-                }
-            }
-        }
-    });
-    out
-}
-
-/// Average pooling's backward (its adjoint): each window's input elements receive the
-/// output's gradient divided by the window's divisor, outputs in order.
-pub(crate) fn avg_pool_backward<T: Float + StorageElem>(g: &[T], win: &AvgWindows) -> Vec<T> {
-    let (hw, ohw) = (win.h * win.w, win.rows.len() * win.cols.len());
-    let planes = win.n * win.c;
-    let mut dx = take_buffer::<T>(planes * hw);
-    let d = SharedMut::new(&mut dx);
-    per_planes(planes, planes * (hw + ohw), |r| {
-        // SAFETY: per_planes hands out disjoint plane ranges.
-        let d = unsafe { d.range(r.start * hw..r.end * hw) };
-        // zeroed here, by the thread that fills these planes
-        d.fill(T::ZERO);
-        for (k, pl) in r.enumerate() {
-            let dst = &mut d[k * hw..(k + 1) * hw];
-            let gs = &g[pl * ohw..(pl + 1) * ohw];
-            let mut q = 0;
-            for &(y0, y1, fy) in &win.rows {
-                for &(x0, x1, fx) in &win.cols {
-                    let v = gs[q] / T::from_f64((fy * fx).max(1) as f64);
-                    q += 1;
-                    for y in y0..y1 {
-                        for e in &mut dst[y * win.w + x0..y * win.w + x1] {
-                            *e += v;
-                        }
-                    }
-                }
             }
         }
     });

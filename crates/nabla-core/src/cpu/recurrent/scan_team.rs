@@ -30,7 +30,7 @@ struct Phase {
 /// Each task owns a contiguous share of the blocks and claims its own share first, then
 /// what is left of the others' shares: so a thread runs the same blocks step after step (and
 /// can keep their weights in its own cache), and a thread that falls behind is still helped.
-pub(crate) fn run(
+pub(super) fn run(
     steps: usize,
     phases: usize,
     blocks: usize,
@@ -107,7 +107,7 @@ struct Lane {
 /// loses its CPU (or starts late) holds up only the lane whose step it is in, until it
 /// finishes that step; its other lanes go on without it. A step's writes
 /// are visible to whichever thread runs the lane's next step. `f` must not panic.
-pub(crate) fn lanes(lanes: usize, steps: usize, f: impl Fn(usize, usize) + Sync) {
+pub(super) fn lanes(lanes: usize, steps: usize, f: impl Fn(usize, usize) + Sync) {
     let tasks = threads().min(lanes).max(1);
     if tasks == 1 {
         for l in 0..lanes {

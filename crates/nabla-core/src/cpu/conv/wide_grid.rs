@@ -16,16 +16,16 @@
 //!   `w · 0`, zero when the weight is finite (checked likewise), and adding them changes
 //!   nothing but the sign of a zero.
 //!
-//! In f32 on an AVX-512 CPU, [`super::conv_direct`]'s kernels take these geometries first
+//! In f32 on an AVX-512 CPU, [`super::direct_forward`]'s kernels take these geometries first
 //! (the same grid, without `col` or packing); the kernels here are the portable path.
 //!
 //! Tiles, chunks and summation orders depend on the shapes only, so results are bitwise the
-//! same for any thread count, as in [`super::im2col`].
+//! same for any thread count, as in [`super::im2col_gemm`].
 
-use super::im2col::{
-    gemm_seq, input_grad_units, split, weight_grad_chunks, ConvGeom, Ptr, L2_BYTES,
-};
-use super::unfold::{copy_run, Padded};
+use super::gemm_units::{gemm_seq, split, Ptr};
+use super::geom::{ConvGeom, L2_BYTES};
+use super::im2col::{copy_run, Padded};
+use super::im2col_gemm::{input_grad_units, weight_grad_chunks};
 use crate::dtype::Float;
 use crate::storage::{take_buffer, StorageElem};
 use multiversion::multiversion;
@@ -155,7 +155,7 @@ fn widen<T: Float>(gy: &[T], g: &ConvGeom, q0: usize, len: usize, gyw: &mut [T])
     }
 }
 
-/// [`super::im2col::conv_forward`] on the wide grid.
+/// [`super::im2col_gemm::conv_forward`] on the wide grid.
 pub(super) fn forward<T: Float + StorageElem>(
     x: &[T],
     wt: &[T],
@@ -163,7 +163,7 @@ pub(super) fn forward<T: Float + StorageElem>(
     g: &ConvGeom,
     relu: bool,
 ) -> Vec<T> {
-    if let Some(y) = super::conv_direct::forward(x, wt, bias, g, relu) {
+    if let Some(y) = super::direct_forward::forward(x, wt, bias, g, relu) {
         return y;
     }
     let (p, kg, og) = (g.p(), g.kg(), g.og());
@@ -215,7 +215,7 @@ pub(super) fn forward<T: Float + StorageElem>(
                             copy_run(d, s);
                         }
                         if relu {
-                            super::im2col::relu_in_place(d);
+                            super::im2col_gemm::relu_in_place(d);
                         }
                     });
                 }
@@ -225,7 +225,7 @@ pub(super) fn forward<T: Float + StorageElem>(
     out
 }
 
-/// [`super::im2col::conv_input_grad`] on the wide grid, or `None` when the weight has a
+/// [`super::im2col_gemm::conv_input_grad`] on the wide grid, or `None` when the weight has a
 /// non-finite element.
 pub(super) fn input_grad<T: Float + StorageElem>(
     gy: &[T],
@@ -235,7 +235,7 @@ pub(super) fn input_grad<T: Float + StorageElem>(
     if !all_finite_par(wt) {
         return None;
     }
-    if let Some(dx) = super::conv_direct::input_grad(gy, wt, g) {
+    if let Some(dx) = super::direct_forward::input_grad(gy, wt, g) {
         return Some(dx);
     }
     let (p, kg, og) = (g.p(), g.kg(), g.og());
@@ -268,7 +268,7 @@ pub(super) fn input_grad<T: Float + StorageElem>(
     Some(dx)
 }
 
-/// [`super::im2col::conv_weight_grad`] on the wide grid (the same chunks of (image, tile)
+/// [`super::im2col_gemm::conv_weight_grad`] on the wide grid (the same chunks of (image, tile)
 /// units, the sums kept transposed), or `None` when the input has a non-finite element.
 pub(super) fn weight_grad<T: Float + StorageElem>(
     x: &[T],
@@ -278,7 +278,7 @@ pub(super) fn weight_grad<T: Float + StorageElem>(
     if !all_finite_par(x) {
         return None;
     }
-    if let Some(dw) = super::conv_direct_wgrad::weight_grad(x, gy, g) {
+    if let Some(dw) = super::direct_weight_grad::weight_grad(x, gy, g) {
         return Some(dw);
     }
     let (p, kg, og) = (g.p(), g.kg(), g.og());
