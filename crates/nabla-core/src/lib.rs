@@ -38,9 +38,15 @@ pub use dtype::{erf_f64, DType, Element, Float};
 pub use error::{Error, Result};
 pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport, Mismatch};
 pub use layout::{broadcast_shapes, Layout};
-pub use ops::conv::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions};
+pub use ops::conv::{
+    conv1d_output_shape, conv2d_output_shape, conv_transpose2d_output_shape, Conv1dOptions,
+    Conv2dOptions, ConvTranspose2dOptions,
+};
 pub use ops::index::index_tensor;
-pub use ops::pool::{AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions};
+pub use ops::pool::{
+    avg_pool_output_shape, max_pool_output_shape, AvgPool1dOptions, AvgPool2dOptions,
+    MaxPool1dOptions, MaxPool2dOptions,
+};
 pub use ops::rnn::RnnNonlinearity;
 pub use ops::PRIMITIVE_OPS;
 pub use rng::{stream_seed, Mt19937, MtState, Rng};

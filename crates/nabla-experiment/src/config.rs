@@ -2,8 +2,9 @@
 //! plain structs and validated before anything trains. Errors name the key path
 //! (`train.epochs`), or the layer (index, type and both shapes).
 
-use crate::spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
+use crate::spec::{OptimizerSpec, ScheduleSpec};
 use nabla_core::Error;
+use nabla_nn::LayerConfig;
 use nabla_train::progress::ProgressMode;
 use nabla_train::trainer::Task;
 use nabla_train::KeepCheckpoints;
@@ -160,7 +161,7 @@ pub struct ModelConfig {
     pub input_shape: Option<Vec<usize>>,
     /// The layers, in order.
     #[serde(default)]
-    pub layers: Vec<LayerSpec>,
+    pub layers: Vec<LayerConfig>,
 }
 
 /// The losses a config can name.
@@ -304,9 +305,9 @@ impl ExperimentConfig {
             model: ModelConfig {
                 input_shape: Some(vec![64]),
                 layers: vec![
-                    LayerSpec::linear(128),
-                    LayerSpec::Relu,
-                    LayerSpec::linear(10),
+                    LayerConfig::linear(128),
+                    LayerConfig::Relu,
+                    LayerConfig::linear(10),
                 ],
             },
             train: TrainSection {

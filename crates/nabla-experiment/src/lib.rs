@@ -29,10 +29,11 @@ pub mod summary;
 pub use build::{build_model, make_loss, make_optimizer, make_schedule};
 pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
 pub use data::{load_data, Data};
+pub use nabla_nn::LayerConfig;
 pub use nabla_nn::LayerSummary;
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use sample::{sample_text, SampleOptions};
-pub use spec::{LayerSpec, OptimizerSpec, ScheduleSpec};
+pub use spec::{OptimizerSpec, ScheduleSpec};
 pub use summary::model_summary;
 
 use nabla_core::Error;
@@ -628,8 +629,8 @@ impl Experiment {
             v.save(out.join("vocab.json"))?;
             // the saved config names the vocabulary size, so the model rebuilds without data
             for l in &mut cfg.model.layers {
-                if let LayerSpec::Embedding { num, .. } = l {
-                    num.get_or_insert(v.len());
+                if let LayerConfig::Embedding(e) = l {
+                    e.num.get_or_insert(v.len());
                 }
             }
             nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;

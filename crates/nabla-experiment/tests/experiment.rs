@@ -5,7 +5,7 @@ use nabla_core::{DType, Mt19937, Tensor};
 use nabla_data::{DataLoader, Dataset, LoaderConfig};
 use nabla_experiment::Experiment;
 use nabla_experiment::{
-    build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerSpec, OptimizerSpec,
+    build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerConfig, OptimizerSpec,
 };
 use nabla_nn::loss::cross_entropy_loss;
 use nabla_nn::optim::Adam;
@@ -372,13 +372,13 @@ fn trainer_takes_plain_parts() {
 #[test]
 fn layer_spec_builder() {
     assert_eq!(
-        LayerSpec::linear(5),
-        LayerSpec::Linear {
+        LayerConfig::linear(5),
+        LayerConfig::Linear(nabla_nn::config::LinearConfig {
             out: 5,
             input: None,
             bias: true,
             init: None
-        }
+        })
     );
     assert_eq!(nabla_data::digits().unwrap().len(), 1797);
 }

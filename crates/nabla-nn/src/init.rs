@@ -186,6 +186,22 @@ impl Init {
         })
     }
 
+    /// The config name (`xavier_uniform`, ...); `constant` for [`Init::Constant`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Default => "default",
+            Init::XavierUniform => "xavier_uniform",
+            Init::XavierNormal => "xavier_normal",
+            Init::KaimingUniform => "kaiming_uniform",
+            Init::KaimingNormal => "kaiming_normal",
+            Init::LecunNormal => "lecun_normal",
+            Init::LecunUniform => "lecun_uniform",
+            Init::Zeros => "zeros",
+            Init::Ones => "ones",
+            Init::Constant(_) => "constant",
+        }
+    }
+
     /// Draws a weight of `shape`; `Default` uses PyTorch's Linear/Conv default.
     pub fn weight(self, shape: &[usize], dtype: DType, rng: &mut Mt19937) -> Result<Tensor> {
         match self {

@@ -446,3 +446,63 @@ impl Tensor {
         un_nchw(avg_op(&x, &Arc::new(win))?, self, false)
     }
 }
+
+/// The output shape of `max_pool2d` (`one_d`: `max_pool1d`, whose options are given in
+/// their 2-d form) for an input of `shape` (`[N, C, H, W]`, or `[N, C, L]` for 1-d), with
+/// the op's own validation and messages, without touching any data.
+pub fn max_pool_output_shape(
+    shape: &[usize],
+    opts: MaxPool2dOptions,
+    one_d: bool,
+) -> Result<Vec<usize>> {
+    let op = if one_d { "max_pool1d" } else { "max_pool2d" };
+    let s = pool_input(op, shape, one_d)?;
+    let cx = Ctx {
+        op,
+        shown: shape,
+        one_d,
+    };
+    let w = max_windows(cx, s, opts)?;
+    Ok(pool_output(shape, one_d, w.rows.len(), w.cols.len()))
+}
+
+/// The output shape of `avg_pool2d` (`one_d`: `avg_pool1d`), as [`max_pool_output_shape`].
+pub fn avg_pool_output_shape(
+    shape: &[usize],
+    opts: AvgPool2dOptions,
+    one_d: bool,
+) -> Result<Vec<usize>> {
+    let op = if one_d { "avg_pool1d" } else { "avg_pool2d" };
+    let s = pool_input(op, shape, one_d)?;
+    let cx = Ctx {
+        op,
+        shown: shape,
+        one_d,
+    };
+    let w = avg_windows(cx, s, opts)?;
+    Ok(pool_output(shape, one_d, w.rows.len(), w.cols.len()))
+}
+
+/// `shape` as `[N, C, H, W]` (a 1-d input `[N, C, L]` has height 1).
+fn pool_input(op: &'static str, shape: &[usize], one_d: bool) -> Result<[usize; 4]> {
+    match (one_d, shape) {
+        (false, &[n, c, h, w]) => Ok([n, c, h, w]),
+        (true, &[n, c, l]) => Ok([n, c, 1, l]),
+        _ => Err(Error::shape(
+            op,
+            format!(
+                "input {} must have rank {}",
+                fmt_shape(shape),
+                if one_d { 3 } else { 4 }
+            ),
+        )),
+    }
+}
+
+fn pool_output(shape: &[usize], one_d: bool, oh: usize, ow: usize) -> Vec<usize> {
+    if one_d {
+        vec![shape[0], shape[1], ow]
+    } else {
+        vec![shape[0], shape[1], oh, ow]
+    }
+}

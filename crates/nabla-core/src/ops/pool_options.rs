@@ -130,7 +130,8 @@ impl MaxPool1dOptions {
             ceil_mode: false,
         }
     }
-    pub(crate) fn to_2d(self) -> MaxPool2dOptions {
+    /// The 2-d options of this 1-d pooling (height 1: the window runs along the width).
+    pub fn to_2d(self) -> MaxPool2dOptions {
         MaxPool2dOptions {
             kernel: (1, self.kernel),
             stride: (1, self.stride),
@@ -167,7 +168,8 @@ impl AvgPool1dOptions {
             count_include_pad: true,
         }
     }
-    pub(crate) fn to_2d(self) -> AvgPool2dOptions {
+    /// The 2-d options of this 1-d pooling (height 1: the window runs along the width).
+    pub fn to_2d(self) -> AvgPool2dOptions {
         AvgPool2dOptions {
             kernel: (1, self.kernel),
             stride: (1, self.stride),
