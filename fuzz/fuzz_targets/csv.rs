@@ -2,7 +2,7 @@
 //! reading options taken from the first byte of the input and the file from the rest.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use nabla_data::{parse_csv_bytes, CsvOptions, Header, LabelColumn, Standardizer, Task};
+use nabla_data::{parse_csv_bytes, CsvOptions, Header, LabelColumn, Standardizer, LabelKind};
 
 nabla_fuzz::limit_allocations!();
 
@@ -21,15 +21,15 @@ fn options(b: u8) -> CsvOptions {
         _ => LabelColumn::None,
     };
     let task = if (b >> 4) & 1 == 0 {
-        Task::Classification
+        LabelKind::Class
     } else {
-        Task::Regression
+        LabelKind::Number
     };
     let delimiter = [',', ';', ' ', '\t'][((b >> 5) & 3) as usize];
     CsvOptions::default()
         .with_header(header)
         .with_label(label)
-        .with_task(task)
+        .with_labels(task)
         .with_delimiter(delimiter)
         .with_skip_rows(usize::from(b >> 7))
 }
@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
         None => assert_eq!(o.label, LabelColumn::None),
         Some(y) => {
             assert_eq!(y.shape()[0], n);
-            if let (Task::Classification, Some(classes)) = (o.task, &d.classes) {
+            if let (LabelKind::Class, Some(classes)) = (o.labels, &d.classes) {
                 let idx = y.to_vec::<i64>().expect("class indices are i64");
                 assert!(idx.iter().all(|&i| i >= 0 && (i as usize) < classes.len()));
             }

@@ -36,15 +36,15 @@ pub enum LabelColumn {
 
 /// What the label column holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Task {
+pub enum LabelKind {
     /// Class labels, turned into i64 class indices `y` `[N]`: when every label is a
     /// non-negative integer (`3` or `3.0`) it is its own index; otherwise the distinct labels
     /// are sorted (numerically when all are numbers, else as text) and numbered from 0, and
     /// [`CsvData::classes`] lists them.
     #[default]
-    Classification,
+    Class,
     /// Numeric targets, `y` f32 `[N, 1]`.
-    Regression,
+    Number,
 }
 
 /// How to read a CSV file.
@@ -55,7 +55,7 @@ pub struct CsvOptions {
     /// The label column.
     pub label: LabelColumn,
     /// Classification (i64 class indices) or regression (f32).
-    pub task: Task,
+    pub labels: LabelKind,
     /// The field separator; `' '` splits on runs of whitespace. Default `','`.
     pub delimiter: char,
     /// Lines skipped at the start, before the header (e.g. 1 for scikit-learn's CSVs, whose
@@ -68,7 +68,7 @@ impl Default for CsvOptions {
         CsvOptions {
             header: Header::Auto,
             label: LabelColumn::Last,
-            task: Task::Classification,
+            labels: LabelKind::Class,
             delimiter: ',',
             skip_rows: 0,
         }
@@ -86,9 +86,9 @@ impl CsvOptions {
         self.label = v;
         self
     }
-    /// Sets [`CsvOptions::task`].
-    pub fn with_task(mut self, v: Task) -> Self {
-        self.task = v;
+    /// Sets [`CsvOptions::labels`].
+    pub fn with_labels(mut self, v: LabelKind) -> Self {
+        self.labels = v;
         self
     }
     /// Sets [`CsvOptions::delimiter`].
@@ -407,7 +407,7 @@ pub(crate) fn parse_table(text: &str, name: &str, o: &CsvOptions) -> Result<Tabl
     })
 }
 
-/// Turns label strings into i64 class indices (see [`Task::Classification`]).
+/// Turns label strings into i64 class indices (see [`LabelKind::Class`]).
 fn class_indices(labels: &[(usize, String)]) -> (Vec<i64>, Option<Vec<String>>) {
     let nums: Option<Vec<f64>> = labels.iter().map(|(_, s)| parse_num(s)).collect();
     if let Some(nums) = nums {
@@ -447,8 +447,8 @@ pub fn parse_csv(text: &str, name: &str, options: &CsvOptions) -> Result<CsvData
     let (y, classes) = if t.label_name.is_none() {
         (None, None)
     } else {
-        match options.task {
-            Task::Classification => {
+        match options.labels {
+            LabelKind::Class => {
                 let (idx, mut classes) = class_indices(&t.labels);
                 let max = idx.iter().copied().max().unwrap_or(0);
                 if classes.is_none()
@@ -459,7 +459,7 @@ pub fn parse_csv(text: &str, name: &str, options: &CsvOptions) -> Result<CsvData
                 }
                 (Some(Tensor::from_vec(idx, &[t.rows])?), classes)
             }
-            Task::Regression => {
+            LabelKind::Number => {
                 let mut v = Vec::with_capacity(t.rows);
                 for (ln, s) in &t.labels {
                     match parse_num(s) {
@@ -677,7 +677,7 @@ mod tests {
         assert_eq!(d.y.unwrap().to_vec::<i64>().unwrap(), vec![2, 5]);
         let o = CsvOptions::default()
             .with_label(LabelColumn::Index(0))
-            .with_task(Task::Regression);
+            .with_labels(LabelKind::Number);
         let d = parse_csv(text, "t.csv", &o).unwrap();
         assert_eq!(d.y.as_ref().unwrap().shape(), &[2, 1]);
         assert_eq!(d.y.unwrap().to_vec::<f32>().unwrap(), vec![1.0, 4.0]);
@@ -723,7 +723,7 @@ mod tests {
             "1,2,x\n",
             &o.clone()
                 .with_header(Header::Absent)
-                .with_task(Task::Regression),
+                .with_labels(LabelKind::Number),
         );
         assert!(
             e.contains("line 1, label column: \"x\" is not a number"),

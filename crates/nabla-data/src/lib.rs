@@ -42,8 +42,8 @@ mod read;
 mod text;
 
 pub use csv::{
-    parse_csv, parse_csv_bytes, read_csv, CsvData, CsvOptions, Header, LabelColumn, Standardizer,
-    Task,
+    parse_csv, parse_csv_bytes, read_csv, CsvData, CsvOptions, Header, LabelColumn, LabelKind,
+    Standardizer,
 };
 pub use dataset::{random_split, random_split_n, Batch, Dataset, Split, Subset, TensorDataset};
 pub use diabetes::{diabetes, DIABETES_DATA_GZ, DIABETES_FEATURES, DIABETES_TARGET_GZ};

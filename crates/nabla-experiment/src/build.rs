@@ -6,7 +6,7 @@ use crate::spec::{OptimizerSpec, ScheduleSpec};
 use nabla_core::Error;
 use nabla_core::{Mt19937, Tensor, Var};
 use nabla_nn::loss::{self, CrossEntropyOptions, Reduction};
-use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RMSprop, Sgd};
 use nabla_nn::schedule::{
     CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleConfig,
     OneCycleLR, PlateauMode, ReduceLROnPlateau, StepLR,
@@ -243,7 +243,7 @@ pub fn make_optimizer(spec: &OptimizerSpec, params: Vec<Var>) -> Box<dyn Optimiz
             centered,
             weight_decay,
         } => Box::new(
-            RmsProp::new(params, lr)
+            RMSprop::new(params, lr)
                 .alpha(alpha)
                 .eps(eps)
                 .momentum(momentum)

@@ -116,9 +116,9 @@ pub fn csv_path(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Path
 /// The CSV reading options of a config.
 pub fn csv_options(cfg: &ExperimentConfig) -> CsvOptions {
     let d = &cfg.data;
-    let mut o = CsvOptions::default().with_task(match d.task() {
-        Task::Regression => nabla_data::Task::Regression,
-        _ => nabla_data::Task::Classification,
+    let mut o = CsvOptions::default().with_labels(match d.task() {
+        Task::Regression => nabla_data::LabelKind::Number,
+        _ => nabla_data::LabelKind::Class,
     });
     if let Some(h) = d.header {
         o = o.with_header(if h { Header::Present } else { Header::Absent });
@@ -270,7 +270,7 @@ pub fn prediction_rows(
         all.x
     } else if width == features + 1 && cfg.data.dataset == DatasetKind::Csv {
         // the label column is there: read the file as the run read its training data
-        let mut o = csv_options(cfg).with_task(nabla_data::Task::Classification);
+        let mut o = csv_options(cfg).with_labels(nabla_data::LabelKind::Class);
         if let Some(i) = label_index {
             o = o.with_label(LabelColumn::Index(i));
         }

@@ -3,7 +3,7 @@
 //! errors.
 
 use nabla_core::{DType, GradStore, Tensor, Var};
-use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, ParamGroup, RmsProp, Sgd};
+use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, ParamGroup, RMSprop, Sgd};
 use nabla_nn::StateDict;
 
 // ---------------------------------------------------------------- the problem
@@ -454,7 +454,7 @@ fn adamw_decoupled() {
 fn rmsprop_plain() {
     let v = make_vars(&init());
     golden(
-        RmsProp::new(v.clone(), 0.01),
+        RMSprop::new(v.clone(), 0.01),
         &v,
         RefRms::new(0.01),
         "RMSprop",
@@ -464,7 +464,7 @@ fn rmsprop_plain() {
 #[test]
 fn rmsprop_centered_momentum() {
     let v = make_vars(&init());
-    let opt = RmsProp::new(v.clone(), 0.01)
+    let opt = RMSprop::new(v.clone(), 0.01)
         .centered(true)
         .momentum(0.9)
         .alpha(0.9)
@@ -478,7 +478,7 @@ fn rmsprop_centered_momentum() {
     };
     golden(opt, &v, r, "RMSprop centered+momentum");
     let v = make_vars(&init());
-    let opt = RmsProp::new(v.clone(), 0.01).centered(true).eps(1e-4);
+    let opt = RMSprop::new(v.clone(), 0.01).centered(true).eps(1e-4);
     let r = RefRms {
         centered: true,
         eps: 1e-4,
@@ -678,7 +678,7 @@ fn all_kinds(vars: &[Var]) -> Vec<Box<dyn Optimizer>> {
         Box::new(Sgd::with_groups(groups()).momentum(0.9).nesterov(true)),
         Box::new(Adam::with_groups(groups()).amsgrad(true)),
         Box::new(AdamW::with_groups(groups())),
-        Box::new(RmsProp::with_groups(groups()).centered(true).momentum(0.5)),
+        Box::new(RMSprop::with_groups(groups()).centered(true).momentum(0.5)),
         Box::new(Adagrad::with_groups(groups()).lr_decay(0.05)),
     ]
 }
@@ -944,7 +944,7 @@ fn invalid_settings_fail_before_changing_anything() {
             "weight decay of group 0",
         ),
         (
-            Box::new(RmsProp::new(make_vars(&init()), 0.1).alpha(-0.5)),
+            Box::new(RMSprop::new(make_vars(&init()), 0.1).alpha(-0.5)),
             "RMSprop: invalid alpha",
         ),
         (

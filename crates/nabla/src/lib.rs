@@ -158,7 +158,7 @@ pub mod prelude {
         binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, cross_entropy_loss,
         huber_loss, l1_loss, mse_loss, nll_loss, CrossEntropyOptions, Reduction,
     };
-    pub use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RMSprop, Sgd};
     pub use nabla_nn::schedule::{
         CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleLR,
         ReduceLROnPlateau, StepLR,

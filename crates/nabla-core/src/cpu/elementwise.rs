@@ -112,7 +112,7 @@ where
         return map(a, dst, |x| f(x, y));
     }
     let rows = (CHUNK / k).max(1) * k;
-    let go = |d: &mut [U], x: &[T]| {
+    let apply = |d: &mut [U], x: &[T]| {
         for (dd, xx) in d.chunks_mut(k).zip(x.chunks(k)) {
             zip_seq(xx, b, dd, &f);
         }
@@ -120,9 +120,11 @@ where
     if a.len() >= PAR_THRESHOLD && threads() > 1 {
         let d = SharedMut::new(dst);
         // SAFETY: for_ranges hands out disjoint ranges.
-        for_ranges(a.len(), rows, |r| go(unsafe { d.range(r.clone()) }, &a[r]));
+        for_ranges(a.len(), rows, |r| {
+            apply(unsafe { d.range(r.clone()) }, &a[r])
+        });
     } else {
-        go(dst, a);
+        apply(dst, a);
     }
 }
 

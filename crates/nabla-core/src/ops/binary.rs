@@ -97,7 +97,10 @@ impl Tensor {
     /// [`Tensor::relu_backward`] written over `self` when nothing else holds it (see
     /// [`Tensor::is_private`]) and `x` has its shape: the same values without a new buffer.
     pub(crate) fn relu_backward_into(mut self, x: &Tensor) -> Result<Tensor> {
-        fn go<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor) -> Result<()> {
+        fn relu_backward_into_typed<T: Float + StorageElem>(
+            g: &mut Tensor,
+            x: &Tensor,
+        ) -> Result<()> {
             let x = x.data::<T>()?;
             zip_in_place(g.make_mut::<T>()?, &x, relu_mask::<T>);
             Ok(())
@@ -106,8 +109,8 @@ impl Tensor {
             return self.relu_backward(x);
         }
         match self.dtype() {
-            DType::F32 => go::<f32>(&mut self, x)?,
-            DType::F64 => go::<f64>(&mut self, x)?,
+            DType::F32 => relu_backward_into_typed::<f32>(&mut self, x)?,
+            DType::F64 => relu_backward_into_typed::<f64>(&mut self, x)?,
             DType::I64 => return self.relu_backward(x),
         }
         Ok(self)
@@ -122,7 +125,7 @@ impl Tensor {
         self.check_same_dtype(name, rhs)?;
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         // compared in the dtype itself: no conversion, and exact for i64 beyond 2^53
-        fn go<T: StorageElem + PartialOrd>(
+        fn compare_typed<T: StorageElem + PartialOrd>(
             a: &Tensor,
             b: &Tensor,
             shape: &[usize],
@@ -138,9 +141,9 @@ impl Tensor {
             Ok(T::into_storage(v))
         }
         let s = match self.dtype() {
-            DType::F32 => go::<f32>(self, rhs, &shape, pred)?,
-            DType::F64 => go::<f64>(self, rhs, &shape, pred)?,
-            DType::I64 => go::<i64>(self, rhs, &shape, pred)?,
+            DType::F32 => compare_typed::<f32>(self, rhs, &shape, pred)?,
+            DType::F64 => compare_typed::<f64>(self, rhs, &shape, pred)?,
+            DType::I64 => compare_typed::<i64>(self, rhs, &shape, pred)?,
         };
         Ok(Tensor::from_storage(s, &shape))
     }
@@ -210,7 +213,7 @@ impl Tensor {
             }
             v
         };
-        fn go<T: StorageElem>(
+        fn where_cond_typed<T: StorageElem>(
             m: &[bool],
             a: &Tensor,
             b: &Tensor,
@@ -228,9 +231,9 @@ impl Tensor {
             Ok(T::into_storage(out))
         }
         let s = match a.dtype() {
-            DType::F32 => go::<f32>(&m, a, b, &shape)?,
-            DType::F64 => go::<f64>(&m, a, b, &shape)?,
-            DType::I64 => go::<i64>(&m, a, b, &shape)?,
+            DType::F32 => where_cond_typed::<f32>(&m, a, b, &shape)?,
+            DType::F64 => where_cond_typed::<f64>(&m, a, b, &shape)?,
+            DType::I64 => where_cond_typed::<i64>(&m, a, b, &shape)?,
         };
         Ok(Tensor::from_op(s, &shape, Op::Where, &[mask, a, b]))
     }

@@ -284,7 +284,7 @@ pub(crate) fn conv_op(
     g: &ConvGeom,
     relu: bool,
 ) -> Result<Tensor> {
-    fn go<T: crate::dtype::Float + StorageElem>(
+    fn conv_op_typed<T: crate::dtype::Float + StorageElem>(
         x: &Tensor,
         w: &Tensor,
         b: Option<&Tensor>,
@@ -295,8 +295,8 @@ pub(crate) fn conv_op(
         Ok(conv_forward(&data(x)?, &data(w)?, bias.as_deref(), g, relu))
     }
     let s = match x.dtype() {
-        DType::F32 => Storage::F32(go(x, w, b, g, relu)?),
-        DType::F64 => Storage::F64(go(x, w, b, g, relu)?),
+        DType::F32 => Storage::F32(conv_op_typed(x, w, b, g, relu)?),
+        DType::F64 => Storage::F64(conv_op_typed(x, w, b, g, relu)?),
         DType::I64 => return Err(Error::dtype("conv2d", "needs float tensors, got i64")),
     };
     let mut inputs = vec![x, w];
@@ -317,7 +317,7 @@ pub(crate) fn conv_transpose_op(
     b: Option<&Tensor>,
     g: &ConvGeom,
 ) -> Result<Tensor> {
-    fn go<T: crate::dtype::Float + StorageElem>(
+    fn conv_transpose_op_typed<T: crate::dtype::Float + StorageElem>(
         y: &Tensor,
         w: &Tensor,
         b: Option<&Tensor>,
@@ -337,8 +337,8 @@ pub(crate) fn conv_transpose_op(
         Ok(v)
     }
     let s = match y.dtype() {
-        DType::F32 => Storage::F32(go(y, w, b, g)?),
-        DType::F64 => Storage::F64(go(y, w, b, g)?),
+        DType::F32 => Storage::F32(conv_transpose_op_typed(y, w, b, g)?),
+        DType::F64 => Storage::F64(conv_transpose_op_typed(y, w, b, g)?),
         DType::I64 => {
             return Err(Error::dtype(
                 "conv_transpose2d",

@@ -58,7 +58,7 @@ impl Tensor {
         let outer: usize = self.shape()[..d].iter().product();
         let inner: usize = self.shape()[d + 1..].iter().product();
         let size = self.shape()[d];
-        fn go<T: StorageElem>(
+        fn index_select_typed<T: StorageElem>(
             t: &Tensor,
             ix: &[usize],
             outer: usize,
@@ -86,9 +86,9 @@ impl Tensor {
             Ok(T::into_storage(out))
         }
         let s = match self.dtype() {
-            DType::F32 => go::<f32>(self, &ix, outer, size, inner)?,
-            DType::F64 => go::<f64>(self, &ix, outer, size, inner)?,
-            DType::I64 => go::<i64>(self, &ix, outer, size, inner)?,
+            DType::F32 => index_select_typed::<f32>(self, &ix, outer, size, inner)?,
+            DType::F64 => index_select_typed::<f64>(self, &ix, outer, size, inner)?,
+            DType::I64 => index_select_typed::<i64>(self, &ix, outer, size, inner)?,
         };
         Ok(Tensor::from_op(
             s,
@@ -136,7 +136,7 @@ impl Tensor {
         let outer: usize = self.shape()[..dim].iter().product();
         let inner: usize = self.shape()[dim + 1..].iter().product();
         let size = self.shape()[dim];
-        fn go<T: StorageElem + std::ops::AddAssign>(
+        fn index_add_typed<T: StorageElem + std::ops::AddAssign>(
             t: &Tensor,
             src: &Tensor,
             ix: &[usize],
@@ -170,9 +170,9 @@ impl Tensor {
             Ok(T::into_storage(out))
         }
         let s = match self.dtype() {
-            DType::F32 => go::<f32>(self, src, &ix, outer, size, inner)?,
-            DType::F64 => go::<f64>(self, src, &ix, outer, size, inner)?,
-            DType::I64 => go::<i64>(self, src, &ix, outer, size, inner)?,
+            DType::F32 => index_add_typed::<f32>(self, src, &ix, outer, size, inner)?,
+            DType::F64 => index_add_typed::<f64>(self, src, &ix, outer, size, inner)?,
+            DType::I64 => index_add_typed::<i64>(self, src, &ix, outer, size, inner)?,
         };
         Ok(Tensor::from_op(
             s,
@@ -213,7 +213,7 @@ impl Tensor {
         let ix = indices("gather", idx, self.shape()[d])?;
         let il = crate::layout::Layout::contiguous(idx.shape());
         let strides = crate::layout::contiguous_strides(self.shape());
-        fn go<T: StorageElem>(
+        fn gather_typed<T: StorageElem>(
             t: &Tensor,
             ix: &[usize],
             ishape: &[usize],
@@ -241,9 +241,9 @@ impl Tensor {
             Ok(T::into_storage(out))
         }
         let s = match self.dtype() {
-            DType::F32 => go::<f32>(self, &ix, il.shape(), &strides, d)?,
-            DType::F64 => go::<f64>(self, &ix, il.shape(), &strides, d)?,
-            DType::I64 => go::<i64>(self, &ix, il.shape(), &strides, d)?,
+            DType::F32 => gather_typed::<f32>(self, &ix, il.shape(), &strides, d)?,
+            DType::F64 => gather_typed::<f64>(self, &ix, il.shape(), &strides, d)?,
+            DType::I64 => gather_typed::<i64>(self, &ix, il.shape(), &strides, d)?,
         };
         Ok(Tensor::from_op(
             s,
@@ -271,7 +271,7 @@ impl Tensor {
         }
         let ix = indices("scatter_add", idx, self.shape()[dim])?;
         let strides = crate::layout::contiguous_strides(self.shape());
-        fn go<T: StorageElem + std::ops::AddAssign>(
+        fn scatter_add_typed<T: StorageElem + std::ops::AddAssign>(
             t: &Tensor,
             src: &Tensor,
             ix: &[usize],
@@ -299,9 +299,9 @@ impl Tensor {
             Ok(T::into_storage(out))
         }
         let s = match self.dtype() {
-            DType::F32 => go::<f32>(self, src, &ix, &strides, dim)?,
-            DType::F64 => go::<f64>(self, src, &ix, &strides, dim)?,
-            DType::I64 => go::<i64>(self, src, &ix, &strides, dim)?,
+            DType::F32 => scatter_add_typed::<f32>(self, src, &ix, &strides, dim)?,
+            DType::F64 => scatter_add_typed::<f64>(self, src, &ix, &strides, dim)?,
+            DType::I64 => scatter_add_typed::<i64>(self, src, &ix, &strides, dim)?,
         };
         Ok(Tensor::from_op(
             s,

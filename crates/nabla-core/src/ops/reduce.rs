@@ -88,7 +88,7 @@ impl Tensor {
             ));
         }
         let rows: usize = out_shape.iter().product();
-        fn go<T: Float + StorageElem>(
+        fn reduce_prim_typed<T: Float + StorageElem>(
             t: &Tensor,
             axes: &[usize],
             kind: Kind,
@@ -129,8 +129,8 @@ impl Tensor {
             Ok(T::into_storage(reduce_rows(&moved, rows, len, kind)))
         }
         let s = match self.dtype() {
-            DType::F32 => go::<f32>(self, axes, kind, rows, len)?,
-            DType::F64 => go::<f64>(self, axes, kind, rows, len)?,
+            DType::F32 => reduce_prim_typed::<f32>(self, axes, kind, rows, len)?,
+            DType::F64 => reduce_prim_typed::<f64>(self, axes, kind, rows, len)?,
             DType::I64 => return Err(Error::dtype(name, "needs a float tensor")),
         };
         let op = match kind {

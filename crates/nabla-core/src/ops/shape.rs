@@ -267,7 +267,7 @@ impl Tensor {
         shape[d] = total;
         let outer: usize = shape[..d].iter().product();
         let inner: usize = shape[d + 1..].iter().product();
-        fn go<T: StorageElem>(
+        fn cat_typed<T: StorageElem>(
             ts: &[&Tensor],
             d: usize,
             outer: usize,
@@ -288,9 +288,9 @@ impl Tensor {
         }
         let n = shape.iter().product();
         let s = match first.dtype() {
-            DType::F32 => go::<f32>(tensors, d, outer, inner, n)?,
-            DType::F64 => go::<f64>(tensors, d, outer, inner, n)?,
-            DType::I64 => go::<i64>(tensors, d, outer, inner, n)?,
+            DType::F32 => cat_typed::<f32>(tensors, d, outer, inner, n)?,
+            DType::F64 => cat_typed::<f64>(tensors, d, outer, inner, n)?,
+            DType::I64 => cat_typed::<i64>(tensors, d, outer, inner, n)?,
         };
         Ok(Tensor::from_op(s, &shape, Op::Cat { dim: d }, tensors))
     }
@@ -370,7 +370,7 @@ impl Tensor {
         for (d, (b, _)) in full.iter().enumerate() {
             interior = interior.narrow(d, *b, self.shape()[d]);
         }
-        fn go<T: StorageElem>(
+        fn pad_typed<T: StorageElem>(
             src: &Tensor,
             value: f64,
             n: usize,
@@ -383,9 +383,9 @@ impl Tensor {
         }
         let n = shape.iter().product();
         let s = match self.dtype() {
-            DType::F32 => go::<f32>(self, value, n, &interior)?,
-            DType::F64 => go::<f64>(self, value, n, &interior)?,
-            DType::I64 => go::<i64>(self, value, n, &interior)?,
+            DType::F32 => pad_typed::<f32>(self, value, n, &interior)?,
+            DType::F64 => pad_typed::<f64>(self, value, n, &interior)?,
+            DType::I64 => pad_typed::<i64>(self, value, n, &interior)?,
         };
         Ok(Tensor::from_op(s, &shape, Op::Pad { pads: full }, &[self]))
     }

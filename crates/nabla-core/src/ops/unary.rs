@@ -17,15 +17,18 @@ impl Tensor {
         f32f: impl Fn(f32) -> f32 + Sync,
         f64f: impl Fn(f64) -> f64 + Sync,
     ) -> Result<Tensor> {
-        fn go<T: StorageElem>(t: &Tensor, f: impl Fn(T) -> T + Sync) -> Result<Storage> {
+        fn map_float_typed<T: StorageElem>(
+            t: &Tensor,
+            f: impl Fn(T) -> T + Sync,
+        ) -> Result<Storage> {
             let src = t.data::<T>()?;
             let mut out = take_buffer::<T>(src.len());
             elementwise::map(&src, &mut out, f);
             Ok(T::into_storage(out))
         }
         let storage = match self.dtype() {
-            DType::F32 => go::<f32>(self, f32f)?,
-            DType::F64 => go::<f64>(self, f64f)?,
+            DType::F32 => map_float_typed::<f32>(self, f32f)?,
+            DType::F64 => map_float_typed::<f64>(self, f64f)?,
             DType::I64 => {
                 return Err(Error::dtype(
                     name,

@@ -1,7 +1,7 @@
 //! CSV files on disk (plain and gzipped) and the standardize-on-train workflow.
 
 use crate::common::{gzip, TempDir};
-use nabla_data::{read_csv, CsvOptions, Dataset, Header, LabelColumn, Standardizer, Task};
+use nabla_data::{read_csv, CsvOptions, Dataset, Header, LabelColumn, LabelKind, Standardizer};
 
 #[test]
 fn reads_plain_and_gzipped_files() {
@@ -35,7 +35,7 @@ fn sklearn_style_file_with_regression_target() {
         .with_delimiter(' ')
         .with_header(Header::Absent)
         .with_label(LabelColumn::Last)
-        .with_task(Task::Regression);
+        .with_labels(LabelKind::Number);
     let d = read_csv(&p, &o).unwrap();
     assert_eq!(
         d.y.unwrap().to_vec::<f32>().unwrap(),

@@ -1,5 +1,5 @@
 //! Optimizers with PyTorch's update rules, defaults and state: [`Sgd`], [`Adam`], [`AdamW`],
-//! [`RmsProp`] and [`Adagrad`].
+//! [`RMSprop`] and [`Adagrad`].
 //!
 //! An optimizer holds [`ParamGroup`]s (parameters sharing a learning rate and a weight decay,
 //! like PyTorch's `param_groups`) and per-parameter state (momentum buffers, moment estimates,
@@ -44,7 +44,7 @@ mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
-pub use rmsprop::{RMSprop, RmsProp};
+pub use rmsprop::RMSprop;
 pub use sgd::Sgd;
 
 use crate::StateDict;

@@ -19,7 +19,7 @@ use nabla_core::{GradStore, Result};
 ///
 /// Defaults: α = 0.99, ε = 1e-8, weight decay 0, momentum 0, not centered. State:
 /// `square_avg`, `momentum_buffer` (μ > 0), `grad_avg` (centered) and a step count.
-pub struct RmsProp {
+pub struct RMSprop {
     core: Core,
     alpha: f64,
     eps: f64,
@@ -27,19 +27,16 @@ pub struct RmsProp {
     centered: bool,
 }
 
-/// PyTorch's spelling of [`RmsProp`].
-pub type RMSprop = RmsProp;
-
-impl RmsProp {
+impl RMSprop {
     const BUFFERS: [&'static str; SLOTS] = ["square_avg", "momentum_buffer", "grad_avg"];
 
     /// RMSprop over `params` with learning rate `lr` (PyTorch's default is 1e-2).
-    pub fn new(params: impl IntoParams, lr: f64) -> RmsProp {
-        RmsProp::with_groups(vec![ParamGroup::new(params, lr)])
+    pub fn new(params: impl IntoParams, lr: f64) -> RMSprop {
+        RMSprop::with_groups(vec![ParamGroup::new(params, lr)])
     }
     /// RMSprop over parameter groups, each with its own learning rate and weight decay.
-    pub fn with_groups(groups: Vec<ParamGroup>) -> RmsProp {
-        RmsProp {
+    pub fn with_groups(groups: Vec<ParamGroup>) -> RMSprop {
+        RMSprop {
             core: Core::new(groups),
             alpha: 0.99,
             eps: 1e-8,
@@ -79,7 +76,7 @@ impl RmsProp {
     }
 }
 
-impl Optimizer for RmsProp {
+impl Optimizer for RMSprop {
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         let op = self.name();
         check_nonneg(op, "alpha", self.alpha)?;

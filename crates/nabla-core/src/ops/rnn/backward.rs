@@ -76,7 +76,7 @@ pub(crate) fn backward(
         .collect();
     let need = [need[0], need[1], need[2], need[3], need[4]];
     #[allow(clippy::too_many_arguments)]
-    fn go<T: StorageElem + GateAct + 'static>(
+    fn backward_typed<T: StorageElem + GateAct + 'static>(
         cell: Cell,
         reverse: bool,
         d: Dims,
@@ -122,8 +122,8 @@ pub(crate) fn backward(
         Ok(grads)
     }
     let mut grads = match w.dtype() {
-        DType::F32 => go::<f32>(cell, reverse, d, x, out, saved, g, need)?,
-        _ => go::<f64>(cell, reverse, d, x, out, saved, g, need)?,
+        DType::F32 => backward_typed::<f32>(cell, reverse, d, x, out, saved, g, need)?,
+        _ => backward_typed::<f64>(cell, reverse, d, x, out, saved, g, need)?,
     };
     grads[0] = grads[0].take().map(to_table).transpose()?;
     Ok(grads)

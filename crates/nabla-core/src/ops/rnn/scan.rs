@@ -139,7 +139,7 @@ pub(super) fn scan(
     let b = b
         .cloned()
         .unwrap_or_else(|| Tensor::zeros(&[d.gh()], gx.dtype()));
-    fn go<T: StorageElem + GateAct + 'static>(
+    fn scan_typed<T: StorageElem + GateAct + 'static>(
         cell: Cell,
         reverse: bool,
         d: Dims,
@@ -167,8 +167,8 @@ pub(super) fn scan(
     }
     let ts = [gx, w, &b, h0];
     let (out, saved) = match gx.dtype() {
-        DType::F32 => go::<f32>(cell, reverse, d, ts, c0, offsets.as_deref())?,
-        _ => go::<f64>(cell, reverse, d, ts, c0, offsets.as_deref())?,
+        DType::F32 => scan_typed::<f32>(cell, reverse, d, ts, c0, offsets.as_deref())?,
+        _ => scan_typed::<f64>(cell, reverse, d, ts, c0, offsets.as_deref())?,
     };
     let saved_shape = [d.t, d.n, recurrent::saved_width(cell, d.h)];
     let out = Arc::new(out);
