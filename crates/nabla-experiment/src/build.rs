@@ -2,15 +2,11 @@
 //! layer's shapes and size before allocating), the loss, the optimizer and the schedule.
 
 use crate::config::ExperimentConfig;
-use crate::spec::{OptimizerSpec, ScheduleSpec};
 use nabla_core::Error;
-use nabla_core::{Mt19937, Tensor, Var};
+use nabla_core::{Mt19937, Tensor};
 use nabla_nn::loss::{self, CrossEntropyOptions, Reduction};
-use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RMSprop, Sgd};
-use nabla_nn::schedule::{
-    CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleConfig,
-    OneCycleLR, PlateauMode, ReduceLROnPlateau, StepLR,
-};
+use nabla_nn::optim::Optimizer;
+use nabla_nn::schedule::LrScheduler;
 use nabla_nn::{LayerConfig, LayerInput, Sequential};
 use nabla_train::trainer::{LossFn, Task};
 
@@ -195,73 +191,6 @@ pub fn make_loss(cfg: &ExperimentConfig) -> LossFn {
     }
 }
 
-/// The configured optimizer over `params`.
-pub fn make_optimizer(spec: &OptimizerSpec, params: Vec<Var>) -> Box<dyn Optimizer> {
-    match spec.clone() {
-        OptimizerSpec::Sgd {
-            lr,
-            momentum,
-            dampening,
-            nesterov,
-            weight_decay,
-        } => Box::new(
-            Sgd::new(params, lr)
-                .momentum(momentum)
-                .dampening(dampening)
-                .nesterov(nesterov)
-                .weight_decay(weight_decay),
-        ),
-        OptimizerSpec::Adam {
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            amsgrad,
-        } => Box::new(
-            Adam::new(params, lr)
-                .betas(betas[0], betas[1])
-                .eps(eps)
-                .weight_decay(weight_decay)
-                .amsgrad(amsgrad),
-        ),
-        OptimizerSpec::Adamw {
-            lr,
-            betas,
-            eps,
-            weight_decay,
-        } => Box::new(
-            AdamW::new(params, lr)
-                .betas(betas[0], betas[1])
-                .eps(eps)
-                .weight_decay(weight_decay),
-        ),
-        OptimizerSpec::Rmsprop {
-            lr,
-            alpha,
-            eps,
-            momentum,
-            centered,
-            weight_decay,
-        } => Box::new(
-            RMSprop::new(params, lr)
-                .alpha(alpha)
-                .eps(eps)
-                .momentum(momentum)
-                .centered(centered)
-                .weight_decay(weight_decay),
-        ),
-        OptimizerSpec::Adagrad {
-            lr,
-            lr_decay,
-            weight_decay,
-        } => Box::new(
-            Adagrad::new(params, lr)
-                .lr_decay(lr_decay)
-                .weight_decay(weight_decay),
-        ),
-    }
-}
-
 /// A schedule and whether it steps after every optimizer step (else every epoch).
 pub type Schedule = (Box<dyn LrScheduler>, bool);
 
@@ -272,45 +201,14 @@ pub fn make_schedule(
     opt: &mut dyn Optimizer,
     steps_per_epoch: usize,
 ) -> Result<Option<Schedule>, Error> {
-    let e = |x: nabla_core::Error| cfg_err(format!("train.schedule: {x}"));
-    let epochs = cfg.train.epochs;
-    let (s, per_step): (Box<dyn LrScheduler>, bool) = match cfg.train.schedule.clone() {
-        None => return Ok(None),
-        Some(ScheduleSpec::Step { step_size, gamma }) => (
-            Box::new(StepLR::new(opt, step_size, gamma).map_err(e)?),
-            false,
-        ),
-        Some(ScheduleSpec::MultiStep { milestones, gamma }) => (
-            Box::new(MultiStepLR::new(opt, &milestones, gamma).map_err(e)?),
-            false,
-        ),
-        Some(ScheduleSpec::Exponential { gamma }) => {
-            (Box::new(ExponentialLR::new(opt, gamma).map_err(e)?), false)
-        }
-        Some(ScheduleSpec::Cosine { t_max, eta_min }) => (
-            Box::new(CosineAnnealingLR::new(opt, t_max.unwrap_or(epochs), eta_min).map_err(e)?),
-            false,
-        ),
-        Some(ScheduleSpec::Warmup {
-            start_factor,
-            total_iters,
-        }) => (
-            Box::new(LinearWarmup::new(opt, start_factor, total_iters).map_err(e)?),
-            true,
-        ),
-        Some(ScheduleSpec::OneCycle { max_lr, pct_start }) => {
-            let mut c = OneCycleConfig::new(max_lr, (epochs * steps_per_epoch).max(1));
-            c.pct_start = pct_start;
-            (Box::new(OneCycleLR::with_config(opt, c).map_err(e)?), true)
-        }
-        Some(ScheduleSpec::Plateau { factor, patience }) => (
-            Box::new(
-                ReduceLROnPlateau::new(opt, PlateauMode::Min)
-                    .factor(factor)
-                    .patience(patience),
-            ),
-            false,
-        ),
+    let Some(s) = &cfg.train.schedule else {
+        return Ok(None);
     };
-    Ok(Some((s, cfg.train.schedule_per_step.unwrap_or(per_step))))
+    let built = s
+        .build(opt, cfg.train.epochs, steps_per_epoch)
+        .map_err(|e| cfg_err(format!("train.schedule: {e}")))?;
+    Ok(Some((
+        built,
+        cfg.train.schedule_per_step.unwrap_or(s.per_step()),
+    )))
 }

@@ -2,8 +2,9 @@
 //! plain structs and validated before anything trains. Errors name the key path
 //! (`train.epochs`), or the layer (index, type and both shapes).
 
-use crate::spec::{OptimizerSpec, ScheduleSpec};
 use nabla_core::Error;
+use nabla_nn::optim::OptimizerConfig;
+use nabla_nn::schedule::ScheduleConfig;
 use nabla_nn::LayerConfig;
 use nabla_train::progress::ProgressMode;
 use nabla_train::trainer::Task;
@@ -199,10 +200,10 @@ pub struct TrainSection {
     pub metrics: Option<Vec<String>>,
     /// The optimizer.
     #[serde(default)]
-    pub optimizer: OptimizerSpec,
+    pub optimizer: OptimizerConfig,
     /// The learning-rate schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<ScheduleSpec>,
+    pub schedule: Option<ScheduleConfig>,
     /// Step the schedule after every optimizer step instead of every epoch (default: per
     /// step for warmup and one_cycle, per epoch for the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,7 +276,7 @@ impl Default for TrainSection {
             label_smoothing: 0.0,
             huber_delta: None,
             metrics: None,
-            optimizer: OptimizerSpec::default(),
+            optimizer: OptimizerConfig::default(),
             schedule: None,
             schedule_per_step: None,
             clip_grad_norm: None,
@@ -497,11 +498,11 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
             t.early_stopping_min_delta
         ));
     }
-    let lr = t.optimizer.lr();
-    if !lr.is_finite() || lr < 0.0 {
-        return Err(format!(
-            "train.optimizer.lr: must be a finite number >= 0, got {lr}"
-        ));
+    t.optimizer
+        .validate()
+        .map_err(|e| format!("train.optimizer.{e}"))?;
+    if let Some(sc) = &t.schedule {
+        sc.validate().map_err(|e| format!("train.schedule.{e}"))?;
     }
     let d = &c.data;
     fraction("data.validation_split", d.validation_split)?;

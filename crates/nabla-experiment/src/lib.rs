@@ -23,17 +23,17 @@ pub mod parallel;
 pub mod report;
 pub mod run_dir;
 pub mod sample;
-pub mod spec;
 pub mod summary;
 
-pub use build::{build_model, make_loss, make_optimizer, make_schedule};
+pub use build::{build_model, make_loss, make_schedule};
 pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
 pub use data::{load_data, Data};
+pub use nabla_nn::optim::OptimizerConfig;
+pub use nabla_nn::schedule::ScheduleConfig;
 pub use nabla_nn::LayerConfig;
 pub use nabla_nn::LayerSummary;
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use sample::{sample_text, SampleOptions};
-pub use spec::{OptimizerSpec, ScheduleSpec};
 pub use summary::model_summary;
 
 use nabla_core::Error;
@@ -404,10 +404,10 @@ impl Experiment {
             },
         )?;
         let n_params = nabla_nn::parameter_count(&model);
-        let mut optimizer = make_optimizer(
-            &cfg.train.optimizer,
-            model.parameters().into_iter().map(|(_, v)| v).collect(),
-        );
+        let mut optimizer = cfg
+            .train
+            .optimizer
+            .build(model.parameters().into_iter().map(|(_, v)| v).collect());
         let shard = nabla_data::Shard::new(rank, ranks)?;
         let mut train_loader = loader(
             &data.train,

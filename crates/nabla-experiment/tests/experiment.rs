@@ -5,7 +5,7 @@ use nabla_core::{DType, Mt19937, Tensor};
 use nabla_data::{DataLoader, Dataset, LoaderConfig};
 use nabla_experiment::Experiment;
 use nabla_experiment::{
-    build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerConfig, OptimizerSpec,
+    build_model, new_run_dir, DatasetKind, ExperimentConfig, LayerConfig, OptimizerConfig,
 };
 use nabla_nn::loss::cross_entropy_loss;
 use nabla_nn::optim::Adam;
@@ -78,7 +78,7 @@ seed = 7
     assert_eq!(c.model.layers.len(), 4);
     assert_eq!(
         c.train.optimizer,
-        OptimizerSpec::Sgd {
+        OptimizerConfig::Sgd {
             lr: 0.01,
             momentum: 0.9,
             dampening: 0.0,

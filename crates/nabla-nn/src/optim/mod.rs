@@ -39,11 +39,13 @@
 
 mod adagrad;
 mod adam;
+mod config;
 mod rmsprop;
 mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
+pub use config::OptimizerConfig;
 pub use rmsprop::RMSprop;
 pub use sgd::Sgd;
 

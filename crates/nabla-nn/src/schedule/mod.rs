@@ -31,6 +31,9 @@
 //! saves `last_epoch`, `best`, `num_bad_epochs`, `cooldown_counter` and `last_lr.{g}`. The
 //! hyperparameters (gamma, milestones, ...) are configuration and are not saved.
 
+mod config;
+pub use config::ScheduleConfig;
+
 use crate::optim::{check_all_used, check_nonneg, err, scalar, Optimizer};
 use crate::StateDict;
 use nabla_core::Result;
