@@ -4,7 +4,7 @@
 use crate::config::ExperimentConfig;
 use nabla_core::Error;
 use nabla_core::{Mt19937, Tensor};
-use nabla_nn::loss::{self, CrossEntropyOptions, Reduction};
+use nabla_nn::loss::{self, CrossEntropyOptions, LossKind, Reduction};
 use nabla_nn::optim::Optimizer;
 use nabla_nn::schedule::LrScheduler;
 use nabla_nn::{LayerConfig, LayerInput, Sequential};
@@ -164,21 +164,21 @@ pub fn make_loss(cfg: &ExperimentConfig) -> LossFn {
             )
         });
     }
-    match t.loss.as_str() {
-        "nll" => Box::new(|y: &Tensor, t: &Tensor| {
+    match t.loss {
+        LossKind::Nll => Box::new(|y: &Tensor, t: &Tensor| {
             loss::nll_loss(&y.log_softmax(-1)?, t, -100, Reduction::Mean)
         }),
-        "mse" if regression => {
+        LossKind::Mse if regression => {
             Box::new(|y: &Tensor, t: &Tensor| loss::mse_loss(y, t, Reduction::Mean))
         }
-        "mse" => {
+        LossKind::Mse => {
             Box::new(|y: &Tensor, t: &Tensor| loss::mse_loss(y, &one_hot(t, y)?, Reduction::Mean))
         }
-        "l1" => Box::new(|y: &Tensor, t: &Tensor| loss::l1_loss(y, t, Reduction::Mean)),
-        "huber" => {
+        LossKind::L1 => Box::new(|y: &Tensor, t: &Tensor| loss::l1_loss(y, t, Reduction::Mean)),
+        LossKind::Huber => {
             Box::new(move |y: &Tensor, t: &Tensor| loss::huber_loss(y, t, delta, Reduction::Mean))
         }
-        _ => Box::new(move |y: &Tensor, t: &Tensor| {
+        LossKind::CrossEntropy => Box::new(move |y: &Tensor, t: &Tensor| {
             loss::cross_entropy(
                 y,
                 t,

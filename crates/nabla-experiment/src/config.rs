@@ -3,6 +3,7 @@
 //! (`train.epochs`), or the layer (index, type and both shapes).
 
 use nabla_core::Error;
+use nabla_nn::loss::LossKind;
 use nabla_nn::optim::OptimizerConfig;
 use nabla_nn::schedule::ScheduleConfig;
 use nabla_nn::LayerConfig;
@@ -165,8 +166,6 @@ pub struct ModelConfig {
     pub layers: Vec<LayerConfig>,
 }
 
-/// The losses a config can name.
-pub const LOSSES: [&str; 5] = ["cross_entropy", "nll", "mse", "l1", "huber"];
 /// The metrics `train.metrics` can name, with the task each belongs to.
 pub const METRICS: [(&str, Task); 4] = [
     ("accuracy", Task::Classification),
@@ -185,9 +184,9 @@ pub struct TrainSection {
     /// Batch size.
     #[serde(default = "batch")]
     pub batch_size: usize,
-    /// cross_entropy | nll | mse | l1 | huber
-    #[serde(default = "ce")]
-    pub loss: String,
+    /// cross_entropy (default) | nll | mse | l1 | huber
+    #[serde(default)]
+    pub loss: LossKind,
     /// Label smoothing of cross-entropy (other losses refuse it).
     #[serde(default)]
     pub label_smoothing: f64,
@@ -263,16 +262,13 @@ fn batch() -> usize {
 fn health_every() -> u64 {
     50
 }
-fn ce() -> String {
-    "cross_entropy".into()
-}
 
 impl Default for TrainSection {
     fn default() -> Self {
         TrainSection {
             epochs: epochs(),
             batch_size: batch(),
-            loss: ce(),
+            loss: LossKind::CrossEntropy,
             label_smoothing: 0.0,
             huber_delta: None,
             metrics: None,
@@ -404,13 +400,6 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
     if t.batch_size == 0 {
         return Err("train.batch_size: must be at least 1".into());
     }
-    if !LOSSES.contains(&t.loss.as_str()) {
-        return Err(format!(
-            "train.loss: unknown loss '{}' ({})",
-            t.loss,
-            LOSSES.join(", ")
-        ));
-    }
     let task = c.data.task();
     if task == Task::LossOnly {
         return Err(
@@ -425,7 +414,7 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
             task_name(task)
         ));
     }
-    if task == Task::LanguageModel && t.loss != "cross_entropy" {
+    if task == Task::LanguageModel && t.loss != LossKind::CrossEntropy {
         return Err(format!(
             "train.loss: a language model trains with cross_entropy, not '{}'",
             t.loss
@@ -440,14 +429,14 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
             dataset_name(c.data.dataset)
         ));
     }
-    match (task, t.loss.as_str()) {
-        (Task::Regression, "cross_entropy" | "nll") => {
+    match (task, t.loss) {
+        (Task::Regression, LossKind::CrossEntropy | LossKind::Nll) => {
             return Err(format!(
                 "train.loss: '{}' is a classification loss but the task is regression (use mse, l1 or huber)",
                 t.loss
             ))
         }
-        (Task::Classification, "l1" | "huber") => {
+        (Task::Classification, LossKind::L1 | LossKind::Huber) => {
             return Err(format!(
                 "train.loss: '{}' is a regression loss (set data.task = \"regression\") or use cross_entropy",
                 t.loss
@@ -458,13 +447,13 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
     if !(0.0..1.0).contains(&t.label_smoothing) {
         return Err("train.label_smoothing: must be in [0, 1)".into());
     }
-    if t.label_smoothing > 0.0 && t.loss != "cross_entropy" {
+    if t.label_smoothing > 0.0 && t.loss != LossKind::CrossEntropy {
         return Err(format!(
             "train.label_smoothing: only cross_entropy smooths labels, not '{}'",
             t.loss
         ));
     }
-    if t.huber_delta.is_some() && t.loss != "huber" {
+    if t.huber_delta.is_some() && t.loss != LossKind::Huber {
         return Err(format!(
             "train.huber_delta: only the huber loss has a delta, not '{}'",
             t.loss

@@ -5,6 +5,42 @@
 
 use nabla_core::{DType, Error, Result, Tensor};
 
+/// The losses a config names (`train.loss`), in their config spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// [`cross_entropy`] (the default).
+    #[default]
+    CrossEntropy,
+    /// [`nll_loss`] of the log-softmax.
+    Nll,
+    /// [`mse_loss`].
+    Mse,
+    /// [`l1_loss`].
+    L1,
+    /// [`huber_loss`].
+    Huber,
+}
+
+impl LossKind {
+    /// The config spelling (`cross_entropy`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::CrossEntropy => "cross_entropy",
+            LossKind::Nll => "nll",
+            LossKind::Mse => "mse",
+            LossKind::L1 => "l1",
+            LossKind::Huber => "huber",
+        }
+    }
+}
+
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How per-element losses are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reduction {
