@@ -7,10 +7,10 @@
 //! the ranks ([`GradAverager`]) and rank 0 prints the whole batch's throughput, with the
 //! ranks and the median milliseconds per step spent in the gradients' all-reduce.
 
-use crate::demo::xor::{self, XorOptions};
 use clap::Args;
 use nabla::core::{DType, Mt19937, Result, Tensor, Var};
 use nabla::data::{DataLoader, Dataset, LoaderConfig};
+use nabla::experiment::demo::xor::{self, XorOptions};
 use nabla::nn::loss::{cross_entropy, CrossEntropyOptions};
 use nabla::nn::optim::{Optimizer, Sgd};
 use nabla::nn::{Activation, Conv2d, Flatten, ForwardCtx, Linear, MaxPool2d, Module, Sequential};

@@ -7,7 +7,7 @@ mod ranks;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
-use demo::xor::{self, XorOptions};
+use nabla::experiment::demo::xor::{self, XorOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -19,6 +19,7 @@
 pub mod build;
 pub mod config;
 pub mod data;
+pub mod demo;
 pub mod parallel;
 pub mod report;
 pub mod run_dir;
