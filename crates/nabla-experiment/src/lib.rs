@@ -16,6 +16,7 @@
 //! `summary.json`, `confusion.json` (classifiers: the test set's), plots, the HTML report
 //! `report.html` (see [`report`]) and, when asked, a TensorBoard event file.
 
+pub mod bench;
 pub mod build;
 pub mod config;
 pub mod data;
