@@ -6,6 +6,7 @@ use nabla::data::{DataLoader, Dataset, LoaderConfig};
 use nabla::experiment::{build_model, load_data, make_loss, model_summary, ExperimentConfig};
 use nabla::experiment::{Experiment, Output, Run};
 use nabla::train::distributed::agree;
+use nabla::train::health::HealthSummary;
 use nabla::train::{Communicator, Error, ProgressMode, Task};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -248,93 +249,9 @@ pub fn health(run: &Path) -> R<()> {
     for d in &damage {
         eprintln!("nabla: warning: {d}");
     }
-    if records.is_empty() {
-        return Err(bad(format!(
-            "{}: no complete health record",
-            path.display()
-        )));
-    }
-    let stat = |vals: Vec<f64>| -> String {
-        let (f, l) = (vals[0], vals[vals.len() - 1]);
-        let mn = vals.iter().copied().fold(f64::INFINITY, f64::min);
-        let mx = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        format!("{f:>10.3e} {l:>10.3e} {mn:>10.3e} {mx:>10.3e}")
-    };
-    println!(
-        "{} records, steps {} to {}",
-        records.len(),
-        records[0].step,
-        records[records.len() - 1].step
-    );
-    println!(
-        "{:<22}{:<14}{:>10} {:>10} {:>10} {:>10}",
-        "parameter", "statistic", "first", "last", "min", "max"
-    );
-    let names: Vec<String> = records[0].params.iter().map(|p| p.name.clone()).collect();
-    for (i, n) in names.iter().enumerate() {
-        let col = |f: &dyn Fn(&nabla::train::health::ParamHealth) -> f64| -> Vec<f64> {
-            records
-                .iter()
-                .filter_map(|r| r.params.get(i))
-                .map(f)
-                .collect()
-        };
-        println!("{n:<22}{:<14}{}", "grad_norm", stat(col(&|p| p.grad_norm)));
-        println!(
-            "{:<22}{:<14}{}",
-            "",
-            "weight_norm",
-            stat(col(&|p| p.weight_norm))
-        );
-        println!(
-            "{:<22}{:<14}{}",
-            "",
-            "update/weight",
-            stat(col(&|p| p.update_ratio))
-        );
-    }
-    println!(
-        "{:<22}{:<14}{}",
-        "(all)",
-        "global_norm",
-        stat(records.iter().map(|r| r.global_grad_norm).collect())
-    );
-    let layers: Vec<String> = records[0]
-        .activations
-        .iter()
-        .map(|a| a.layer.clone())
-        .collect();
-    for (i, l) in layers.iter().enumerate() {
-        let pick = |f: &dyn Fn(&nabla::nn::health::ActivationStat) -> Option<f64>| -> Vec<f64> {
-            records
-                .iter()
-                .filter_map(|r| r.activations.get(i))
-                .filter_map(f)
-                .collect()
-        };
-        let dead = pick(&|a| a.dead);
-        if !dead.is_empty() {
-            println!("{l:<22}{:<14}{}", "dead", stat(dead));
-        }
-        let sat = pick(&|a| a.saturated);
-        if !sat.is_empty() {
-            println!("{l:<22}{:<14}{}", "saturated", stat(sat));
-        }
-    }
-    let clipped = records.iter().filter(|r| r.clipped).count();
-    println!(
-        "clipping fired at {clipped} of {} health steps",
-        records.len()
-    );
-    let diagnoses = nabla::train::health::diagnose(&records);
-    if diagnoses.is_empty() {
-        println!("diagnoses: none (the gradients look healthy)");
-    } else {
-        println!("diagnoses:");
-        for d in diagnoses {
-            println!("- {}", d.message);
-        }
-    }
+    let summary = HealthSummary::new(&records)
+        .ok_or_else(|| bad(format!("{}: no complete health record", path.display())))?;
+    println!("{summary}");
     Ok(())
 }
 
