@@ -7,7 +7,7 @@ mod ranks;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
-use demo::xor::{self, XorOptions};
+use nabla::experiment::demo::xor::{self, XorOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -349,21 +349,9 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
     }
 }
 
-/// Refuses a thread count of 0 or far beyond the machine's cores (each thread is an OS
-/// thread started at once; 100,000 of them stall the machine before training starts).
-pub fn check_threads(n: usize) -> Result<(), (u8, String)> {
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let max = (4 * cores).max(64);
-    if n == 0 {
-        return Err((2, "--threads must be at least 1".into()));
-    }
-    if n > max {
-        return Err((
-            2,
-            format!("--threads {n} is far beyond this machine's {cores} cores (at most {max})"),
-        ));
-    }
-    Ok(())
+/// Refuses a thread count of 0 or far beyond the machine's cores (exit 2).
+fn check_threads(n: usize) -> Result<(), (u8, String)> {
+    nabla::experiment::bench::check_threads(n).map_err(|e| (2, e.to_string()))
 }
 
 fn to_exit(e: run::CliError) -> (u8, String) {

@@ -1,14 +1,12 @@
-//! The training commands: `train`, `eval`, `predict`, `summary`, `gradcheck`: argument
-//! handling and printing over `nabla::experiment`.
+//! The run commands: `train`, `eval`, `predict`, `sample`, `health`, `report`, `summary`,
+//! `gradcheck`: argument handling and printing over `nabla::experiment` and `nabla::train`.
 
 use nabla::core::{GradcheckOptions, Mt19937, Tensor};
-use nabla::data::{DataLoader, Dataset, LoaderConfig, Standardizer};
-use nabla::experiment::data::prediction_rows;
-use nabla::experiment::Experiment;
-use nabla::experiment::{
-    build_model, load_data, make_loss, model_summary, open_run_with, ExperimentConfig,
-};
+use nabla::data::{DataLoader, Dataset, LoaderConfig};
+use nabla::experiment::{build_model, load_data, make_loss, model_summary, ExperimentConfig};
+use nabla::experiment::{Experiment, Output, Run};
 use nabla::train::distributed::agree;
+use nabla::train::health::HealthSummary;
 use nabla::train::{Communicator, Error, ProgressMode, Task};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -138,34 +136,25 @@ fn loader(ds: &nabla::data::TensorDataset) -> R<DataLoader> {
     DataLoader::new(ds.clone(), LoaderConfig::new(256)).map_err(|e| bad(e.to_string()))
 }
 
-/// A run's model with the weights of `checkpoint` or of its newest readable checkpoint,
-/// saying on stderr which damaged checkpoints were passed over; the returned line names the
-/// file loaded (printed once the inputs are read, so a bad input is still one line).
-fn open(
-    run: &Path,
-    checkpoint: Option<&Path>,
-) -> R<(ExperimentConfig, nabla::nn::Sequential, String)> {
-    let (cfg, model, w) = open_run_with(run, checkpoint).map_err(train_err)?;
-    for s in &w.skipped {
-        eprintln!(
-            "nabla: warning: checkpoint {} is damaged, passed over: {}",
-            s.dir.display(),
-            s.reason
-        );
-    }
-    Ok((cfg, model, format!("nabla: loaded {}", w.file.display())))
+/// A run opened with the weights of `checkpoint` or of its newest readable checkpoint (the
+/// library logs the damaged checkpoints it passed over); the returned line names the file
+/// loaded (printed once the inputs are read, so a bad input is still one line).
+fn open(run: &Path, checkpoint: Option<&Path>) -> R<(Run, String)> {
+    let r = Run::open_with(run, checkpoint).map_err(train_err)?;
+    let loaded = format!("nabla: loaded {}", r.weights.display());
+    Ok((r, loaded))
 }
 
 /// `nabla eval RUN_DIR`.
 pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> R<()> {
-    let (cfg, model, loaded) = open(run, checkpoint)?;
-    let data = load_data(&cfg, data_flag).map_err(train_err)?;
+    let (opened, loaded) = open(run, checkpoint)?;
+    let (cfg, model) = (&opened.config, &opened.model);
+    let data = load_data(cfg, data_flag).map_err(train_err)?;
     eprintln!("{loaded}");
     let mut l = loader(&data.test)?;
     let task = cfg.data.task();
     if task == Task::Regression {
-        let ev =
-            nabla::train::evaluate(&model, &make_loss(&cfg), &mut l, task).map_err(train_err)?;
+        let ev = nabla::train::evaluate(model, &make_loss(cfg), &mut l, task).map_err(train_err)?;
         let r = ev.regression.unwrap_or(nabla::train::RegressionMetrics {
             mae: f64::NAN,
             rmse: f64::NAN,
@@ -180,7 +169,7 @@ pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> 
     }
     // one pass: the loss and the confusion matrix
     let (ev, cm) =
-        nabla::train::evaluate_with_confusion(&model, &make_loss(&cfg), &mut l, data.outputs)
+        nabla::train::evaluate_with_confusion(model, &make_loss(cfg), &mut l, data.outputs)
             .map_err(train_err)?;
     // per-class precision, recall and F1 with the confusion matrix
     println!("{cm}");
@@ -192,139 +181,37 @@ pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> 
     Ok(())
 }
 
-/// `nabla predict RUN_DIR INPUT...`.
+/// `nabla predict RUN_DIR INPUT...`: per input, the class and its probability, the
+/// regression values, or (`logits`) the raw outputs as JSON; for a text model, the logits of
+/// the next character at every position, one JSON object per position.
 pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits: bool) -> R<()> {
-    let (cfg, model, loaded) = open(run, checkpoint)?;
-    if cfg.data.task() == Task::LanguageModel {
-        return predict_text(run, &cfg, &model, &loaded, inputs);
-    }
-    let input_shape = cfg.model.input_shape.clone().unwrap_or_default();
-    let per: usize = input_shape.iter().product();
-    // a CSV run saved where its label column was
-    let label_index = std::fs::read_to_string(run.join("columns.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["label_index"].as_u64())
-        .map(|i| i as usize);
-    let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
-    for p in inputs {
-        let is_png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-        if is_png {
-            let (px, w, h) = nabla::report::image::read_png_gray(p).map_err(train_err)?;
-            if px.len() != per {
-                return Err(bad(format!(
-                    "{}: image is {w}x{h} ({} pixels) but the model takes {per} values",
-                    p.display(),
-                    px.len()
-                )));
+    let (r, loaded) = open(run, checkpoint)?;
+    if r.task() == Task::LanguageModel {
+        let all = r.predict_text_files(inputs).map_err(train_err)?;
+        eprintln!("{loaded}");
+        for t in all {
+            for (position, row) in t.logits.iter().enumerate() {
+                println!(
+                    "{}",
+                    json!({"input": t.input, "position": position, "logits": row})
+                );
             }
-            rows.push((p.display().to_string(), px));
-        } else {
-            rows.extend(prediction_rows(&cfg, p, per, label_index).map_err(train_err)?);
-        }
-    }
-    if rows.is_empty() {
-        return Err(bad("predict: no input"));
-    }
-    eprintln!("{loaded}");
-    let n = rows.len();
-    let flat: Vec<f32> = rows.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-    let mut shape = vec![n];
-    shape.extend_from_slice(&input_shape);
-    let mut x = Tensor::from_vec(flat, &shape).map_err(|e| internal(e.to_string()))?;
-    let std_path = run.join("standardizer.json");
-    if cfg.data.standardize() && std_path.exists() {
-        let text = std::fs::read_to_string(&std_path)
-            .map_err(|e| bad(format!("{}: {e}", std_path.display())))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("{}: corrupted ({e})", std_path.display())))?;
-        let nums = |k: &str| -> Vec<f64> {
-            v[k].as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
-                .unwrap_or_default()
-        };
-        let s = Standardizer::from_parts(nums("mean"), nums("std"))
-            .map_err(|e| bad(format!("{}: {e}", std_path.display())))?;
-        x = s.transform(&x).map_err(|e| bad(e.to_string()))?;
-    }
-    let out = nabla::train::predict(&model, &x).map_err(train_err)?;
-    if logits {
-        for ((name, _), row) in rows
-            .iter()
-            .zip(out.to_vec2_f64().map_err(|e| internal(e.to_string()))?)
-        {
-            println!("{}", json!({"input": name, "logits": row}));
         }
         return Ok(());
     }
-    if cfg.data.task() == Task::Regression {
-        for ((name, _), row) in rows
-            .iter()
-            .zip(out.to_vec2_f64().map_err(|e| internal(e.to_string()))?)
-        {
-            let vals: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
-            println!("{name}: {}", vals.join(", "));
-        }
-        return Ok(());
-    }
-    let probs = out
-        .softmax(-1)
-        .map_err(|e| internal(e.to_string()))?
-        .to_vec2_f64()
-        .map_err(|e| internal(e.to_string()))?;
-    for ((name, _), p) in rows.iter().zip(probs) {
-        let (k, pk) = p
-            .iter()
-            .enumerate()
-            .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-        println!("{name}: class {k} (p={pk:.4})");
-    }
-    Ok(())
-}
-
-/// The vocabulary of a text run, or an error saying the run is not one.
-fn text_run_vocab(run: &Path, cfg: &ExperimentConfig) -> R<nabla::data::Vocab> {
-    if cfg.data.task() != Task::LanguageModel {
-        return Err(bad(format!(
-            "{}: not a text model (its dataset is {}); sample needs a run trained on dataset = \"text\"",
-            run.display(),
-            nabla::experiment::config::dataset_name(cfg.data.dataset)
-        )));
-    }
-    nabla::data::Vocab::load(run.join("vocab.json")).map_err(|e| bad(e.to_string()))
-}
-
-/// `nabla predict` on a text model: for each text file, the logits of the next character at
-/// every position, one JSON object per position.
-fn predict_text(
-    run: &Path,
-    cfg: &ExperimentConfig,
-    model: &nabla::nn::Sequential,
-    loaded: &str,
-    inputs: &[PathBuf],
-) -> R<()> {
-    let vocab = text_run_vocab(run, cfg)?;
-    let mut lines = Vec::new();
-    for p in inputs {
-        let text = std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
-        let ids = vocab
-            .encode(&text)
-            .map_err(|e| bad(format!("{}: {e}", p.display())))?;
-        if ids.is_empty() {
-            return Err(bad(format!("{}: no text", p.display())));
-        }
-        let x =
-            Tensor::from_vec(ids.clone(), &[1, ids.len()]).map_err(|e| internal(e.to_string()))?;
-        let out = nabla::train::predict(model, &x).map_err(train_err)?;
-        let v = out.shape()[2];
-        let flat = out.to_vec_f64();
-        for (t, row) in flat.chunks(v).enumerate() {
-            lines.push(json!({"input": p.display().to_string(), "position": t, "logits": row}));
-        }
-    }
+    let x = r.read_inputs(inputs).map_err(train_err)?;
     eprintln!("{loaded}");
-    for l in lines {
-        println!("{l}");
+    for p in r.predict(&x).map_err(train_err)? {
+        match &p.output {
+            _ if logits => println!("{}", json!({"input": p.input, "logits": p.logits})),
+            Output::Values(v) => {
+                let vals: Vec<String> = v.iter().map(|v| format!("{v:.4}")).collect();
+                println!("{}: {}", p.input, vals.join(", "));
+            }
+            Output::Class {
+                index, probability, ..
+            } => println!("{}: class {index} (p={probability:.4})", p.input),
+        }
     }
     Ok(())
 }
@@ -335,9 +222,8 @@ pub fn sample(
     checkpoint: Option<&Path>,
     opts: &nabla::experiment::SampleOptions,
 ) -> R<()> {
-    let (cfg, model, loaded) = open(run, checkpoint)?;
-    let vocab = text_run_vocab(run, &cfg)?;
-    let text = nabla::experiment::sample_text(&model, &vocab, opts).map_err(train_err)?;
+    let (r, loaded) = open(run, checkpoint)?;
+    let text = r.sample(opts).map_err(train_err)?;
     eprintln!("{loaded}");
     println!("{text}");
     Ok(())
@@ -363,93 +249,9 @@ pub fn health(run: &Path) -> R<()> {
     for d in &damage {
         eprintln!("nabla: warning: {d}");
     }
-    if records.is_empty() {
-        return Err(bad(format!(
-            "{}: no complete health record",
-            path.display()
-        )));
-    }
-    let stat = |vals: Vec<f64>| -> String {
-        let (f, l) = (vals[0], vals[vals.len() - 1]);
-        let mn = vals.iter().copied().fold(f64::INFINITY, f64::min);
-        let mx = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        format!("{f:>10.3e} {l:>10.3e} {mn:>10.3e} {mx:>10.3e}")
-    };
-    println!(
-        "{} records, steps {} to {}",
-        records.len(),
-        records[0].step,
-        records[records.len() - 1].step
-    );
-    println!(
-        "{:<22}{:<14}{:>10} {:>10} {:>10} {:>10}",
-        "parameter", "statistic", "first", "last", "min", "max"
-    );
-    let names: Vec<String> = records[0].params.iter().map(|p| p.name.clone()).collect();
-    for (i, n) in names.iter().enumerate() {
-        let col = |f: &dyn Fn(&nabla::train::health::ParamHealth) -> f64| -> Vec<f64> {
-            records
-                .iter()
-                .filter_map(|r| r.params.get(i))
-                .map(f)
-                .collect()
-        };
-        println!("{n:<22}{:<14}{}", "grad_norm", stat(col(&|p| p.grad_norm)));
-        println!(
-            "{:<22}{:<14}{}",
-            "",
-            "weight_norm",
-            stat(col(&|p| p.weight_norm))
-        );
-        println!(
-            "{:<22}{:<14}{}",
-            "",
-            "update/weight",
-            stat(col(&|p| p.update_ratio))
-        );
-    }
-    println!(
-        "{:<22}{:<14}{}",
-        "(all)",
-        "global_norm",
-        stat(records.iter().map(|r| r.global_grad_norm).collect())
-    );
-    let layers: Vec<String> = records[0]
-        .activations
-        .iter()
-        .map(|a| a.layer.clone())
-        .collect();
-    for (i, l) in layers.iter().enumerate() {
-        let pick = |f: &dyn Fn(&nabla::nn::health::ActivationStat) -> Option<f64>| -> Vec<f64> {
-            records
-                .iter()
-                .filter_map(|r| r.activations.get(i))
-                .filter_map(f)
-                .collect()
-        };
-        let dead = pick(&|a| a.dead);
-        if !dead.is_empty() {
-            println!("{l:<22}{:<14}{}", "dead", stat(dead));
-        }
-        let sat = pick(&|a| a.saturated);
-        if !sat.is_empty() {
-            println!("{l:<22}{:<14}{}", "saturated", stat(sat));
-        }
-    }
-    let clipped = records.iter().filter(|r| r.clipped).count();
-    println!(
-        "clipping fired at {clipped} of {} health steps",
-        records.len()
-    );
-    let diagnoses = nabla::train::health::diagnose(&records);
-    if diagnoses.is_empty() {
-        println!("diagnoses: none (the gradients look healthy)");
-    } else {
-        println!("diagnoses:");
-        for d in diagnoses {
-            println!("- {}", d.message);
-        }
-    }
+    let summary = HealthSummary::new(&records)
+        .ok_or_else(|| bad(format!("{}: no complete health record", path.display())))?;
+    println!("{summary}");
     Ok(())
 }
 

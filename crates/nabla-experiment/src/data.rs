@@ -250,7 +250,8 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
 /// was trained on a CSV with a label column, that column too (so the training file itself,
 /// or rows cut from it, can be predicted): rows of `features` values are features; rows of
 /// `features + 1` values of a CSV-trained run drop its label column (at `label_index`, as
-/// the run saved it in `columns.json`, else as configured).
+/// the run saved it in `columns.json`, else as configured), whose labels may be numbers or
+/// class names.
 ///
 /// Fails, naming the file and row, when the file cannot be read, a value is not a number,
 /// or the rows have another width.
@@ -264,39 +265,56 @@ pub fn prediction_rows(
     if cfg.data.dataset != DatasetKind::Csv {
         o = CsvOptions::default().with_label(LabelColumn::None);
     }
-    let all = nabla_data::read_csv(path, &o)?;
-    let width = all.num_features();
-    let x = if width == features {
-        all.x
-    } else if width == features + 1 && cfg.data.dataset == DatasetKind::Csv {
-        // the label column is there: read the file as the run read its training data
+    let csv_run = cfg.data.dataset == DatasetKind::Csv;
+    // the file read as the run read its training data, label column dropped: its features
+    // when they are as many as the model takes
+    let training_format = || -> Result<Option<nabla_core::Tensor>, Error> {
         let mut o = csv_options(cfg).with_labels(nabla_data::LabelKind::Class);
         if let Some(i) = label_index {
             o = o.with_label(LabelColumn::Index(i));
         }
-        let mut with_label = nabla_data::read_csv(path, &o)?;
-        if with_label.num_features() != features {
-            return Err(Error::Config(format!(
+        let d = nabla_data::read_csv(path, &o)?;
+        Ok((d.num_features() == features).then_some(d.x))
+    };
+    let all = match nabla_data::read_csv(path, &o) {
+        Ok(all) => all,
+        // text labels are not numbers: the training file's own rows
+        Err(e) if csv_run => match training_format() {
+            Ok(Some(x)) => return Ok(named_rows(path, &x.to_vec::<f32>()?, features)),
+            _ => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
+    let width = all.num_features();
+    let x = if width == features {
+        all.x
+    } else if width == features + 1 && csv_run {
+        // the label column is there: read the file as the run read its training data
+        training_format()?.ok_or_else(|| {
+            Error::Config(format!(
                 "{}: rows have {width} values; the model takes {features} features",
                 path.display()
-            )));
-        }
-        with_label.y = None;
-        with_label.x
+            ))
+        })?
     } else {
         return Err(Error::Config(format!(
             "{}: rows have {width} values, the model takes {features}{}",
             path.display(),
-            if cfg.data.dataset == DatasetKind::Csv {
+            if csv_run {
                 format!(" (or {} with the label column)", features + 1)
             } else {
                 String::new()
             }
         )));
     };
-    let v = x.to_vec::<f32>()?;
-    Ok(v.chunks(features.max(1))
+    Ok(named_rows(path, &x.to_vec::<f32>()?, features))
+}
+
+/// Rows of `features` values named `file:row` (from 1).
+fn named_rows(path: &Path, values: &[f32], features: usize) -> Vec<(String, Vec<f32>)> {
+    values
+        .chunks(features.max(1))
         .enumerate()
         .map(|(i, r)| (format!("{}:{}", path.display(), i + 1), r.to_vec()))
-        .collect())
+        .collect()
 }

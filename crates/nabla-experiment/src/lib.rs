@@ -14,13 +14,17 @@
 //! receives the resolved config (`config.toml`, complete: a run can be evaluated, predicted
 //! with or resumed without flags), checkpoints, `metrics.jsonl`, `health.jsonl`,
 //! `summary.json`, `confusion.json` (classifiers: the test set's), plots, the HTML report
-//! `report.html` (see [`report`]) and, when asked, a TensorBoard event file.
+//! `report.html` (see [`report`]) and, when asked, a TensorBoard event file. [`Run`] opens
+//! such a folder again and predicts from raw inputs as training prepared its data.
 
+pub mod bench;
 pub mod build;
 pub mod config;
 pub mod data;
+pub mod demo;
 pub mod parallel;
 pub mod report;
+pub mod run;
 pub mod run_dir;
 pub mod sample;
 pub mod summary;
@@ -32,6 +36,7 @@ pub use nabla_nn::optim::OptimizerConfig;
 pub use nabla_nn::schedule::ScheduleConfig;
 pub use nabla_nn::LayerConfig;
 pub use nabla_nn::LayerSummary;
+pub use run::{Columns, Inputs, Output, Prediction, Run, TextLogits};
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use sample::{sample_text, SampleOptions};
 pub use summary::model_summary;
@@ -286,7 +291,7 @@ impl Experiment {
         self
     }
 
-    /// Trains data-parallel over the ranks of `comm` (see [`crate::distributed`]): every rank
+    /// Trains data-parallel over the ranks of `comm` (see [`nabla_train::distributed`]): every rank
     /// runs the same experiment; rank 0 checks that the others hold its config and data,
     /// and alone writes the run folder.
     pub fn with_communicator(mut self, comm: Arc<dyn Communicator>) -> Self {

@@ -63,7 +63,9 @@ pub fn new_run_dir(root: &Path, name: &str) -> PathBuf {
 /// A finished (or interrupted) run: its saved config and its model with the weights of
 /// `checkpoint` (a checkpoint folder or a safetensors file) when given, else of the newest
 /// checkpoint whose weights can be read. No data is read. The returned [`ModelWeights`] says
-/// which file was loaded and which damaged newer checkpoints were passed over.
+/// which file was loaded and which damaged newer checkpoints were passed over. The model
+/// takes inputs as training fed them (standardized, for a run that standardized its
+/// features): to predict from raw inputs, open the run as a [`crate::Run`].
 ///
 /// Fails when `run` is not a run folder, its config is damaged, it has no readable
 /// checkpoint, or the weights do not fit the model (naming the tensors).

@@ -4,7 +4,8 @@
 //! gradient norm before clipping, whether clipping fired, and the count of non-finite
 //! gradient values — one JSON line per record in `health.jsonl` — and the diagnoses drawn
 //! from them (vanishing and exploding gradients, dead or saturated units, a learning rate
-//! too high or too low), printed once per kind during training and by `nabla health`.
+//! too high or too low), logged once per kind during training (target `nabla::health`) and
+//! summarized with the statistics' ranges by [`HealthSummary`] (`nabla health` prints it).
 
 use nabla_nn::health::ActivationStat;
 use serde::{Deserialize, Serialize};
@@ -235,4 +236,236 @@ pub fn diagnose(records: &[HealthRecord]) -> Vec<Diagnosis> {
 /// Fails when the file cannot be read.
 pub fn read_health(path: &Path) -> std::io::Result<(Vec<HealthRecord>, Vec<String>)> {
     crate::jsonl::read_jsonl(path, "health record")
+}
+
+/// One statistic over a run's health records: its first, last, smallest and largest value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatRange {
+    /// At the first record.
+    pub first: f64,
+    /// At the last record.
+    pub last: f64,
+    /// The smallest (NaN values left out).
+    pub min: f64,
+    /// The largest (NaN values left out).
+    pub max: f64,
+}
+
+impl StatRange {
+    /// The range of `values` in record order; `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<StatRange> {
+        let (first, last) = (*values.first()?, *values.last()?);
+        Some(StatRange {
+            first,
+            last,
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+}
+
+impl std::fmt::Display for StatRange {
+    /// The four values in columns 10 wide, as in the `nabla health` table.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let StatRange {
+            first,
+            last,
+            min,
+            max,
+        } = self;
+        write!(f, "{first:>10.3e} {last:>10.3e} {min:>10.3e} {max:>10.3e}")
+    }
+}
+
+/// One parameter tensor's statistics over a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSummary {
+    /// The `state_dict` name.
+    pub name: String,
+    /// ‖∂C/∂w‖.
+    pub grad_norm: StatRange,
+    /// ‖w‖.
+    pub weight_norm: StatRange,
+    /// ‖Δw‖ / ‖w‖.
+    pub update_ratio: StatRange,
+}
+
+/// One activation layer's statistics over a run (those it has).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationSummary {
+    /// The layer path, e.g. `1 (ReLU)`.
+    pub layer: String,
+    /// ReLU: the dead fraction.
+    pub dead: Option<StatRange>,
+    /// Sigmoid and tanh: the saturated fraction.
+    pub saturated: Option<StatRange>,
+}
+
+/// A run's gradient health at a glance: per parameter tensor and activation layer the first,
+/// last, smallest and largest value of each statistic, how often clipping fired, and the
+/// [`diagnose`]s. Displays as the table `nabla health` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSummary {
+    /// Health records summarized.
+    pub records: usize,
+    /// The first record's step.
+    pub first_step: u64,
+    /// The last record's step.
+    pub last_step: u64,
+    /// Per parameter tensor of the first record, in its order.
+    pub params: Vec<ParamSummary>,
+    /// The global gradient norm before clipping.
+    pub global_grad_norm: StatRange,
+    /// Per activation layer of the first record, in its order.
+    pub activations: Vec<ActivationSummary>,
+    /// Records at which norm clipping fired.
+    pub clipped: usize,
+    /// What the records show (empty for a healthy run).
+    pub diagnoses: Vec<Diagnosis>,
+}
+
+impl HealthSummary {
+    /// The summary of `records` (in step order); `None` when there are none.
+    pub fn new(records: &[HealthRecord]) -> Option<HealthSummary> {
+        let (first, last) = (records.first()?, records.last()?);
+        let column = |f: &dyn Fn(&HealthRecord) -> Option<f64>| -> Option<StatRange> {
+            StatRange::of(&records.iter().filter_map(f).collect::<Vec<_>>())
+        };
+        let params = (0..first.params.len())
+            .filter_map(|i| {
+                let p = |f: fn(&ParamHealth) -> f64| column(&|r| r.params.get(i).map(f));
+                Some(ParamSummary {
+                    name: first.params[i].name.clone(),
+                    grad_norm: p(|p| p.grad_norm)?,
+                    weight_norm: p(|p| p.weight_norm)?,
+                    update_ratio: p(|p| p.update_ratio)?,
+                })
+            })
+            .collect();
+        let activations = first
+            .activations
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let pick = |f: fn(&ActivationStat) -> Option<f64>| {
+                    column(&|r| r.activations.get(i).and_then(f))
+                };
+                ActivationSummary {
+                    layer: a.layer.clone(),
+                    dead: pick(|a| a.dead),
+                    saturated: pick(|a| a.saturated),
+                }
+            })
+            .collect();
+        Some(HealthSummary {
+            records: records.len(),
+            first_step: first.step,
+            last_step: last.step,
+            params,
+            global_grad_norm: column(&|r| Some(r.global_grad_norm))?,
+            activations,
+            clipped: records.iter().filter(|r| r.clipped).count(),
+            diagnoses: diagnose(records),
+        })
+    }
+}
+
+impl std::fmt::Display for HealthSummary {
+    /// The header line, the table (a row per statistic), the clipping count and the
+    /// diagnoses, one per line (no newline after the last).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} records, steps {} to {}",
+            self.records, self.first_step, self.last_step
+        )?;
+        writeln!(
+            f,
+            "{:<22}{:<14}{:>10} {:>10} {:>10} {:>10}",
+            "parameter", "statistic", "first", "last", "min", "max"
+        )?;
+        for p in &self.params {
+            writeln!(f, "{:<22}{:<14}{}", p.name, "grad_norm", p.grad_norm)?;
+            writeln!(f, "{:<22}{:<14}{}", "", "weight_norm", p.weight_norm)?;
+            writeln!(f, "{:<22}{:<14}{}", "", "update/weight", p.update_ratio)?;
+        }
+        writeln!(
+            f,
+            "{:<22}{:<14}{}",
+            "(all)", "global_norm", self.global_grad_norm
+        )?;
+        for a in &self.activations {
+            if let Some(d) = &a.dead {
+                writeln!(f, "{:<22}{:<14}{}", a.layer, "dead", d)?;
+            }
+            if let Some(s) = &a.saturated {
+                writeln!(f, "{:<22}{:<14}{}", a.layer, "saturated", s)?;
+            }
+        }
+        writeln!(
+            f,
+            "clipping fired at {} of {} health steps",
+            self.clipped, self.records
+        )?;
+        if self.diagnoses.is_empty() {
+            return write!(f, "diagnoses: none (the gradients look healthy)");
+        }
+        write!(f, "diagnoses:")?;
+        for d in &self.diagnoses {
+            write!(f, "\n- {}", d.message)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(step: u64, grad: f64, weight: f64, dead: f64, clipped: bool) -> HealthRecord {
+        HealthRecord {
+            step,
+            epoch: 1,
+            global_grad_norm: grad,
+            clipped,
+            non_finite: 0,
+            params: vec![ParamHealth {
+                name: "0.weight".into(),
+                grad_norm: grad,
+                weight_norm: weight,
+                update_ratio: 1e-3 * weight,
+                non_finite: 0,
+            }],
+            activations: vec![ActivationStat {
+                layer: "1 (ReLU)".into(),
+                dead: Some(dead),
+                saturated: None,
+            }],
+            histograms: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_summary_table_shows_first_last_min_and_max() {
+        let records = [
+            record(10, 0.5, 2.0, 0.25, false),
+            record(20, 0.125, 4.0, 0.75, true),
+            record(30, 0.25, 3.0, 0.5, false),
+        ];
+        let s = HealthSummary::new(&records).unwrap();
+        assert_eq!(s.params[0].grad_norm.min, 0.125);
+        assert_eq!(s.activations[0].saturated, None);
+        let want = "\
+3 records, steps 10 to 30
+parameter             statistic          first       last        min        max
+0.weight              grad_norm       5.000e-1   2.500e-1   1.250e-1   5.000e-1
+                      weight_norm      2.000e0    3.000e0    2.000e0    4.000e0
+                      update/weight   2.000e-3   3.000e-3   2.000e-3   4.000e-3
+(all)                 global_norm     5.000e-1   2.500e-1   1.250e-1   5.000e-1
+1 (ReLU)              dead            2.500e-1   5.000e-1   2.500e-1   7.500e-1
+clipping fired at 1 of 3 health steps
+diagnoses: none (the gradients look healthy)";
+        assert_eq!(s.to_string(), want);
+        assert!(HealthSummary::new(&[]).is_none());
+    }
 }

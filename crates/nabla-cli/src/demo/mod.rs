@@ -1,4 +1,4 @@
-//! Runnable demonstrations for learners.
+//! Runnable demonstrations for learners (`nabla demo xor` runs
+//! `nabla::experiment::demo::xor`).
 
 pub mod vanishing;
-pub mod xor;

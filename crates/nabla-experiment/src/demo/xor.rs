@@ -1,6 +1,7 @@
-//! The seed's XOR program (section 4 of the backpropagation document this project grew from; see
-//! `docs/backpropagation.md`), reproduced with nabla
-//! tensors.
+//! The seed's XOR program (section 4 of the backpropagation document this project grew from;
+//! see `docs/backpropagation.md`), reproduced with nabla tensors: the one copy that
+//! `nabla demo xor` and `examples/xor_seed.rs` run. It prints nothing: the caller prints
+//! [`XorRun::explanation`] and [`XorRun::report`].
 //!
 //! The seed trains a 2-2-1 sigmoid network without biases on the four XOR patterns, in f64,
 //! with weights drawn as `2 * np.random.random(shape) - 1` after `np.random.seed(1)`, and 10,000
@@ -18,7 +19,7 @@
 //! [`XorOptions::bias`] the network gets the biases `z = W a + b` of the seed's formulas (which
 //! its program lacks, and why its output for [1, 1] stays near 0.55) and learns XOR.
 
-use nabla::core::{DType, Mt19937, Result, Tensor, Var};
+use nabla_core::{DType, Mt19937, Result, Tensor, Var};
 use std::fmt::Write;
 
 /// What to run.
@@ -50,7 +51,6 @@ impl Default for XorOptions {
 
 /// The result of [`run`].
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // the weights are for library-style use and the tests
 pub struct XorRun {
     /// `l2` of the last iteration (the network's output before the last update), 4×1.
     pub output: Tensor,
