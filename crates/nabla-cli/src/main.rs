@@ -170,7 +170,7 @@ enum DataCmd {
 
 #[derive(Subcommand, Debug)]
 enum Demo {
-    /// The seed's NumPy XOR program (2-2-1 sigmoid network, f64), reproduced.
+    /// The origin program: the NumPy XOR program nabla grew from (2-2-1 sigmoid network, f64), reproduced.
     Xor(XorArgs),
     /// Vanishing gradients in a deep MLP: ‖δˡ‖ and ‖∂C/∂Wˡ‖ per layer, first step and last.
     Vanishing(VanishingArgs),
@@ -206,7 +206,7 @@ struct XorArgs {
     /// Take the gradients from autograd instead of the hand-written δ recursions.
     #[arg(long)]
     autograd: bool,
-    /// Add the biases of the seed's formulas (z = W a + b), so the network learns XOR.
+    /// Add the biases of the origin document's formulas (z = W a + b), so the network learns XOR.
     #[arg(long)]
     bias: bool,
     /// Print each layer's z, a, δ and ∂C/∂W for the first iteration.

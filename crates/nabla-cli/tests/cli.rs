@@ -29,7 +29,7 @@ fn demo_xor_prints_what_the_numpy_program_prints() {
 }
 
 #[test]
-fn demo_xor_seed_and_iterations_follow_numpy() {
+fn demo_xor_origin_and_iterations_follow_numpy() {
     // `python seed_xor_param.py 3 10000`
     let o = nabla(&["demo", "xor", "--seed", "3"]);
     assert_eq!(

@@ -17,8 +17,8 @@ mod residual_block;
 mod vae;
 #[path = "../../../examples/xor_autograd.rs"]
 mod xor_autograd;
-#[path = "../../../examples/xor_seed.rs"]
-mod xor_seed;
+#[path = "../../../examples/xor_origin.rs"]
+mod xor_origin;
 
 use std::path::{Path, PathBuf};
 
@@ -69,9 +69,9 @@ fn tiny_mnist(dir: &Path, n_train: usize, n_test: usize) {
 }
 
 #[test]
-fn xor_seed_prints_what_numpy_prints() {
+fn xor_origin_prints_what_numpy_prints() {
     // `python seed_xor.py` prints [[0.04336566] [0.86002551] [0.86003252] [0.55139487]]
-    let l2 = xor_seed::run(1, 10_000).unwrap();
+    let l2 = xor_origin::run(1, 10_000).unwrap();
     assert_eq!(
         format!("{l2}"),
         "[[0.04336566]\n [0.86002551]\n [0.86003252]\n [0.55139487]]"

@@ -295,7 +295,7 @@ pub(super) fn w6(threads: usize, report: Sink) -> Result<()> {
     Ok(())
 }
 
-/// W7: the seed's XOR program ([`xor::run`]), one warm-up and 7 timed runs; iterations/s.
+/// W7: the origin XOR program ([`xor::run`]), one warm-up and 7 timed runs; iterations/s.
 pub(super) fn w7(threads: usize, report: Sink) -> Result<()> {
     let opts = XorOptions::default();
     xor::run(&opts)?; // warm-up

@@ -1,6 +1,6 @@
-//! The seed's XOR program (section 4 of the backpropagation document this project grew from;
+//! The origin XOR program (section 4 of the backpropagation document this project grew from;
 //! see `docs/backpropagation.md`), reproduced with nabla tensors: the one copy that
-//! `nabla demo xor` and `examples/xor_seed.rs` run. It prints nothing: the caller prints
+//! `nabla demo xor` and `examples/xor_origin.rs` run. It prints nothing: the caller prints
 //! [`XorRun::explanation`] and [`XorRun::report`].
 //!
 //! The seed trains a 2-2-1 sigmoid network without biases on the four XOR patterns, in f64,
@@ -16,7 +16,7 @@
 //! [`run`] computes what the NumPy program computes (the same generator, the same formulas in
 //! the same order), so its printed output matches NumPy's for any seed; with
 //! [`XorOptions::autograd`] the δ's come from [`Tensor::backward`] instead; with
-//! [`XorOptions::bias`] the network gets the biases `z = W a + b` of the seed's formulas (which
+//! [`XorOptions::bias`] the network gets the biases `z = W a + b` of the origin document's formulas (which
 //! its program lacks, and why its output for [1, 1] stays near 0.55) and learns XOR.
 
 use nabla_core::{DType, Mt19937, Result, Tensor, Var};
@@ -73,22 +73,22 @@ impl XorRun {
     }
 }
 
-/// The four input patterns, 4×2 (the seed's `X`).
+/// The four input patterns, 4×2 (the origin program's `X`).
 pub fn inputs() -> Result<Tensor> {
     Tensor::from_vec(vec![0.0f64, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[4, 2])
 }
 
-/// The XOR targets, 4×1 (the seed's `y`).
+/// The XOR targets, 4×1 (the origin program's `y`).
 pub fn targets() -> Result<Tensor> {
     Tensor::from_vec(vec![0.0f64, 1.0, 1.0, 0.0], &[4, 1])
 }
 
-/// The seed's `sigmoid`: `1 / (1 + exp(-x))`, in that order of operations.
+/// The origin program's `sigmoid`: `1 / (1 + exp(-x))`, in that order of operations.
 fn sigmoid(x: &Tensor) -> Result<Tensor> {
     x.neg()?.exp()?.add_scalar(1.0)?.recip()
 }
 
-/// The seed's `sigmoid_derivative` of an activation: `a * (1 - a)`.
+/// The origin program's `sigmoid_derivative` of an activation: `a * (1 - a)`.
 fn sigmoid_derivative(a: &Tensor) -> Result<Tensor> {
     a.mul(&a.neg()?.add_scalar(1.0)?)
 }
@@ -125,7 +125,7 @@ fn section(out: &mut String, title: &str, t: &Tensor) {
     let _ = writeln!(out, "{title} =\n{t}\n");
 }
 
-/// Runs the seed's program (see the module docs).
+/// Runs the origin program (see the module docs).
 pub fn run(opts: &XorOptions) -> Result<XorRun> {
     let x = inputs()?;
     let y = targets()?;
@@ -144,7 +144,7 @@ pub fn run(opts: &XorOptions) -> Result<XorRun> {
             );
             let l1 = sigmoid(&affine(&x, &w0, b0.as_ref())?)?;
             let l2 = sigmoid(&affine(&l1, &w1, b1.as_ref())?)?;
-            // C = ½ Σ (y - a²)², whose gradient step of size 1 is the seed's update
+            // C = ½ Σ (y - a²)², whose gradient step of size 1 is the origin program's update
             let c = y.sub(&l2)?.sqr()?.sum()?.mul_scalar(0.5)?;
             let grads = c.backward()?;
             output = l2.detach();
@@ -248,7 +248,7 @@ fn explain_first(
     };
     let _ = writeln!(
         out,
-        "Iteration 1, the seed's formulas with one row per sample (a⁰ = X, C = ½ Σ (y − a²)², σ(z) = 1/(1 + e^−z)):\n"
+        "Iteration 1, the origin document's formulas with one row per sample (a⁰ = X, C = ½ Σ (y − a²)², σ(z) = 1/(1 + e^−z)):\n"
     );
     section(out, "a⁰ = X (l0)", l0);
     let _ = writeln!(
@@ -383,7 +383,7 @@ mod tests {
         for (o, t) in out.iter().zip([0.0, 1.0, 1.0, 0.0]) {
             assert!((o - t).abs() < 0.1, "output {out:?}");
         }
-        // without biases the seed's network cannot: [1, 1] stays near 0.55
+        // without biases the origin program's network cannot: [1, 1] stays near 0.55
         let r = run(&XorOptions::default()).unwrap();
         assert!((r.output.to_vec_f64()[3] - 0.55).abs() < 0.01);
     }

@@ -318,7 +318,7 @@ fn health(d: &RunData) -> String {
     let Some(first) = r.first() else {
         return section("health", "Gradient health", &note("No health records (health.jsonl is absent or empty): train with train.health_every > 0 to see gradient norms, update ratios and dead units."));
     };
-    let mut body = note("‖∂C/∂W‖ of each parameter tensor at every health step: the δ of the seed's backward pass, summed over the batch, layer by layer. Vanishing gradients show as rows fading to the dark end toward the input layers; exploding ones as colour climbing step by step.");
+    let mut body = note("‖∂C/∂W‖ of each parameter tensor at every health step: the δ of the origin document's backward pass, summed over the batch, layer by layer. Vanishing gradients show as rows fading to the dark end toward the input layers; exploding ones as colour climbing step by step.");
     let names: Vec<String> = first.params.iter().map(|p| p.name.clone()).collect();
     let pick = |i: usize, f: &dyn Fn(&nabla_train::health::ParamHealth) -> f64| -> Vec<f64> {
         r.iter()

@@ -5,7 +5,7 @@
 //! `nabla demo xor` runs too, with more options (`--explain`, `--autograd`, `--bias`). It
 //! prints exactly what the NumPy program prints.
 //!
-//! Run: `cargo run --release --example xor_seed [-- --seed 1 --iterations 10000]`
+//! Run: `cargo run --release --example xor_origin [-- --seed 1 --iterations 10000]`
 
 use nabla::experiment::demo::xor::{self, XorOptions};
 use nabla::prelude::*;
