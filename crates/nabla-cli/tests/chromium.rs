@@ -7,36 +7,16 @@
 //! (set by `.ci/run`, which installs it).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-
-fn tmp(name: &str) -> PathBuf {
-    common::tmp_in("chromium", name)
-}
+use common::{nabla, tmp_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-const CONFIG: &str = r#"
-[data]
-dataset = "digits"
-[model]
-input_shape = [64]
-layers = [
-  { type = "linear", out = 32 },
-  { type = "relu" },
-  { type = "linear", out = 32 },
-  { type = "tanh" },
-  { type = "linear", out = 10 },
-]
-[train]
-health_every = 4
-epochs = 3
-batch_size = 32
-optimizer = { name = "adam", lr = 0.003 }
-"#;
+const CONFIG: &str = include_str!("fixtures/digits-mlp-render.toml");
 
 /// Runs Chromium headless on `url`, writing a 1200 x 3000 screenshot to `png`; returns its
 /// stderr (with `--enable-logging=stderr`, console messages appear there as `:CONSOLE`).
@@ -97,14 +77,9 @@ fn the_report_renders_in_headless_chromium() {
         eprintln!("note: {CHROMIUM} is absent: the headless rendering test is skipped (apt-get install chromium)");
         return;
     }
-    let d = tmp("render");
-    std::fs::write(d.join("c.toml"), CONFIG).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(["train", "c.toml", "--out", "run", "--plain"])
-        .current_dir(&d)
-        .env_remove("NABLA_DATA")
-        .output()
-        .unwrap();
+    let dir = tmp_with("c.toml", CONFIG);
+    let d = dir.path();
+    let o = nabla(&["train", "c.toml", "--out", "run", "--plain"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report = std::fs::canonicalize(d.join("run/report.html")).unwrap();
     let png = d.join("report.png");

@@ -1,20 +1,14 @@
 //! End-to-end tests that run the real `nabla` binary.
 
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
+mod common;
+use common::{stderr, stdout};
+
+/// Runs the binary in the package folder.
 fn nabla(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .output()
-        .expect("the nabla binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::nabla(args, Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 #[test]
@@ -115,7 +109,7 @@ fn demo_vanishing_shows_the_sigmoid_gradient_shrink_and_the_fix() {
         let mut a = vec!["demo", "vanishing", "--steps", "5"];
         a.extend_from_slice(args);
         let o = nabla(&a);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{}", stderr(&o));
         let out = stdout(&o);
         assert!(out.contains("δˡ") && out.contains("‖∂C/∂Wˡ‖"), "{out}");
         let last = out.lines().last().unwrap();

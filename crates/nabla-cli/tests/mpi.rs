@@ -9,13 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::text;
-
-fn tmp(name: &str) -> PathBuf {
-    common::tmp_in("mpi", name)
-}
-
-const BIN: &str = env!("CARGO_BIN_EXE_nabla");
+use common::{assert_ok, nabla, ok, text, tmp, tmp_with, BIN};
+use nabla_testkit::max_diff;
 
 /// `mpirun` for tests: as root, more ranks than cores, a time limit, and no single-copy shared memory
 /// (containers often forbid the ptrace it needs).
@@ -45,20 +40,15 @@ fn ranks(k: usize, args: &[&str], cwd: &Path) -> Output {
         .expect("mpirun runs")
 }
 
-/// One process, without mpirun.
-fn single(args: &[&str], cwd: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
+/// `mpirun A : B` in `cwd`: two app contexts (`-n K nabla ARGS` each).
+fn mpmd(a: &[&str], b: &[&str], cwd: &Path) -> Output {
+    mpirun()
+        .args(a)
+        .arg(":")
+        .args(b)
         .current_dir(cwd)
-        .env_remove("NABLA_DATA")
         .output()
-        .expect("the nabla binary runs")
-}
-
-fn ok(o: &Output) -> String {
-    let (out, err) = text(o);
-    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
-    out
+        .unwrap()
 }
 
 /// Exit 2 and exactly one `nabla:` line on stderr, containing `needle` (mpirun adds its own
@@ -81,18 +71,6 @@ fn weights(run: &Path) -> Vec<(String, Vec<f64>)> {
         .collect()
 }
 
-fn max_diff(a: &[(String, Vec<f64>)], b: &[(String, Vec<f64>)]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mut m = 0.0f64;
-    for ((ka, va), (kb, vb)) in a.iter().zip(b) {
-        assert_eq!(ka, kb);
-        for (x, y) in va.iter().zip(vb) {
-            m = m.max((x - y).abs());
-        }
-    }
-    m
-}
-
 fn newest_bytes(run: &Path) -> Vec<u8> {
     let ck = list_checkpoints(run).last().cloned().unwrap();
     std::fs::read(ck.join("model.safetensors")).unwrap()
@@ -101,48 +79,29 @@ fn newest_bytes(run: &Path) -> Vec<u8> {
 /// A small config on the bundled digits (1294 training samples): with batch 34 the 3-rank
 /// split is 12/11/11, and each epoch's last batch holds 2 samples, so rank 2's part of it is
 /// empty.
-const SMALL: &str = r#"
-[data]
-dataset = "digits"
-[model]
-input_shape = [64]
-layers = [
-  { type = "linear", out = 32 },
-  { type = "relu" },
-  { type = "dropout", p = 0.2 },
-  { type = "linear", out = 10 },
-]
-[train]
-epochs = 2
-batch_size = 34
-optimizer = { name = "adam", lr = 0.01 }
-schedule = { name = "step", step_size = 1, gamma = 0.5 }
-clip_grad_norm = 5.0
-checkpoint_every = 7
-health_every = 10
-"#;
+const SMALL: &str = include_str!("fixtures/digits-mlp-ranks.toml");
 
 #[test]
 fn two_and_three_ranks_train_the_single_process_model() {
     let _one = serial();
-    let d = tmp("same");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
-    let one = ok(&single(&["train", "c.toml", "--out", "one", "--plain"], &d));
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
+    let one = ok(&nabla(&["train", "c.toml", "--out", "one", "--plain"], d));
     let two = ok(&ranks(
         2,
         &["train", "c.toml", "--out", "two", "--plain"],
-        &d,
+        d,
     ));
     ok(&ranks(
         2,
         &["train", "c.toml", "--out", "again", "--plain"],
-        &d,
+        d,
     ));
-    let three = ok(&ranks(3, &["train", "c.toml", "--plain"], &d));
+    let three = ok(&ranks(3, &["train", "c.toml", "--plain"], d));
     let w1 = weights(&d.join("one"));
     let (m2, m3) = (
         max_diff(&w1, &weights(&d.join("two"))),
-        max_diff(&w1, &weights(&list_runs(&d)[0])),
+        max_diff(&w1, &weights(&list_runs(d)[0])),
     );
     eprintln!("max |w(1 process) - w(2 ranks)| = {m2:.3e}, 3 ranks: {m3:.3e}");
     assert!(m2 <= 1e-4 && m3 <= 1e-4, "{m2} {m3}");
@@ -155,7 +114,7 @@ fn two_and_three_ranks_train_the_single_process_model() {
         assert_eq!(out.lines().last(), one.lines().last(), "{out}");
     }
     // ... and alone writes: one run folder under runs/, with the health records and summary
-    let runs = list_runs(&d);
+    let runs = list_runs(d);
     assert_eq!(runs.len(), 1, "{runs:?}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(runs[0].join("summary.json")).unwrap())
@@ -268,24 +227,24 @@ fn kill_rank(child: &mut Child, r: usize) -> (std::process::ExitStatus, f64) {
 #[test]
 fn killed_rank_stops_the_others_and_the_run_resumes_bitwise() {
     let _one = serial();
-    let d = tmp("kill");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
     ok(&ranks(
         2,
         &["train", "c.toml", "--out", "straight", "--plain"],
-        &d,
+        d,
     ));
     // 3 ranks, rank 1 killed mid-epoch (an epoch has 39 steps, checkpoints every 7)
-    let mut child = start_and_wait(3, &d, "k3", 14);
+    let mut child = start_and_wait(3, d, "k3", 14);
     let (status, secs) = kill_rank(&mut child, 1);
     eprintln!("3 ranks: mpirun and the other ranks gone {secs:.3} s after rank 1 was killed");
     assert!(!status.success());
     // the run folder keeps its last complete checkpoint: eval loads it
-    let e = single(&["eval", "k3"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "k3"], d);
+    assert_ok(&e);
     assert!(text(&e).1.contains("loaded"), "{}", text(&e).1);
     // 2 ranks killed mid-epoch, resumed on 2 ranks: bitwise the uninterrupted 2-rank run
-    let mut child = start_and_wait(2, &d, "k2", 14);
+    let mut child = start_and_wait(2, d, "k2", 14);
     let (status, _) = kill_rank(&mut child, 1);
     assert!(!status.success());
     let left = list_checkpoints(&d.join("k2"));
@@ -294,7 +253,7 @@ fn killed_rank_stops_the_others_and_the_run_resumes_bitwise() {
     let out = ok(&ranks(
         2,
         &["train", "--resume", "k2", "--epochs", "2", "--plain"],
-        &d,
+        d,
     ));
     assert!(out.contains("resuming"), "{out}");
     assert_eq!(
@@ -305,7 +264,7 @@ fn killed_rank_stops_the_others_and_the_run_resumes_bitwise() {
     let out = ok(&ranks(
         2,
         &["train", "--resume", "k3", "--epochs", "2", "--plain"],
-        &d,
+        d,
     ));
     assert!(
         out.contains("trained on 3 rank(s) and continues on 2"),
@@ -318,17 +277,17 @@ fn killed_rank_stops_the_others_and_the_run_resumes_bitwise() {
 #[test]
 fn bad_input_stops_every_rank_with_exit_2() {
     let _one = serial();
-    let d = tmp("bad");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
     // ranks started with different seeds (or configs)
-    let o = mpirun()
-        .args(["-n", "1", BIN, "train", "c.toml", "--out", "x", ":"])
-        .args([
+    let a = ["-n", "1", BIN, "train", "c.toml", "--out", "x"];
+    let o = mpmd(
+        &a,
+        &[
             "-n", "1", BIN, "train", "c.toml", "--out", "x", "--seed", "1",
-        ])
-        .current_dir(&d)
-        .output()
-        .unwrap();
+        ],
+        d,
+    );
     assert_bad(
         &o,
         "rank 1: this rank's config differs from rank 0's: train.seed = 1 (rank 0: 0)",
@@ -338,12 +297,12 @@ fn bad_input_stops_every_rank_with_exit_2() {
         SMALL.replace("lr = 0.01", "lr = 0.02"),
     )
     .unwrap();
-    let o = mpirun()
-        .args(["-n", "2", BIN, "train", "c.toml", "--out", "x", ":"])
-        .args(["-n", "1", BIN, "train", "other.toml", "--out", "x"])
-        .current_dir(&d)
-        .output()
-        .unwrap();
+    let a = ["-n", "2", BIN, "train", "c.toml", "--out", "x"];
+    let o = mpmd(
+        &a,
+        &["-n", "1", BIN, "train", "other.toml", "--out", "x"],
+        d,
+    );
     assert_bad(&o, "rank 2: this rank's config differs");
     assert_bad(&o, "train.optimizer.lr = 0.02 (rank 0: 0.01)");
     assert!(!d.join("x").exists(), "a run folder was made");
@@ -353,74 +312,41 @@ fn bad_input_stops_every_rank_with_exit_2() {
         SMALL.replace("batch_size = 34", "batch_size = 2"),
     )
     .unwrap();
-    let o = ranks(3, &["train", "b2.toml", "--out", "y"], &d);
+    let o = ranks(3, &["train", "b2.toml", "--out", "y"], d);
     assert_bad(&o, "train.batch_size = 2 is smaller than the 3 ranks");
     assert!(!d.join("y").exists());
     // one rank resuming, the other starting afresh
-    ok(&single(
+    ok(&nabla(
         &["train", "c.toml", "--out", "run", "--epochs", "1"],
-        &d,
+        d,
     ));
-    let o = mpirun()
-        .args(["-n", "1", BIN, "train", "--resume", "run", ":"])
-        .args(["-n", "1", BIN, "train", "c.toml", "--out", "z"])
-        .current_dir(&d)
-        .output()
-        .unwrap();
+    let a = ["-n", "1", BIN, "train", "--resume", "run"];
+    let o = mpmd(&a, &["-n", "1", BIN, "train", "c.toml", "--out", "z"], d);
     assert_bad(&o, "rank 1: this rank's config differs");
     assert_bad(&o, "launch.resume = false (rank 0: true)");
     // --resume from a folder only some ranks can read (rank 1 runs where it is absent)
     let before = list_checkpoints(&d.join("run"));
     std::fs::create_dir_all(d.join("elsewhere")).unwrap();
-    let o = mpirun()
-        .args([
-            "-n",
-            "1",
-            "--wdir",
-            d.to_str().unwrap(),
-            BIN,
-            "train",
-            "--resume",
-            "run",
-            ":",
-        ])
-        .args([
-            "-n",
-            "1",
-            "--wdir",
-            d.join("elsewhere").to_str().unwrap(),
-            BIN,
-        ])
-        .args(["train", "--resume", "run"])
-        .output()
-        .unwrap();
+    // `train --resume run` on 2 ranks: rank 0 in `d`, rank 1 in `d/elsewhere`
+    let resume_in_two_folders = || {
+        let (here, elsewhere) = (d.to_str().unwrap(), d.join("elsewhere"));
+        let resume = [BIN, "train", "--resume", "run"];
+        mpirun()
+            .args(["-n", "1", "--wdir", here])
+            .args(resume)
+            .arg(":")
+            .args(["-n", "1", "--wdir", elsewhere.to_str().unwrap()])
+            .args(resume)
+            .output()
+            .unwrap()
+    };
+    let o = resume_in_two_folders();
     assert_bad(&o, "rank 1: --resume run: no such run folder");
     // ... or whose checkpoint only some ranks can read (another copy, with no checkpoint)
     let copy = d.join("elsewhere/run");
     std::fs::create_dir_all(&copy).unwrap();
     std::fs::copy(d.join("run/config.toml"), copy.join("config.toml")).unwrap();
-    let o = mpirun()
-        .args([
-            "-n",
-            "1",
-            "--wdir",
-            d.to_str().unwrap(),
-            BIN,
-            "train",
-            "--resume",
-            "run",
-            ":",
-        ])
-        .args([
-            "-n",
-            "1",
-            "--wdir",
-            d.join("elsewhere").to_str().unwrap(),
-            BIN,
-        ])
-        .args(["train", "--resume", "run"])
-        .output()
-        .unwrap();
+    let o = resume_in_two_folders();
     assert_bad(
         &o,
         "rank 1: this rank's training state (step 0) is not rank 0's (step 39)",
@@ -432,8 +358,9 @@ fn bad_input_stops_every_rank_with_exit_2() {
 #[test]
 fn bench_runs_data_parallel_and_refuses_single_process_workloads() {
     let _one = serial();
-    let d = tmp("bench");
-    let o = ranks(2, &["bench", "W2", "--batches", "16", "--threads", "1"], &d);
+    let dir = tmp();
+    let d = dir.path();
+    let o = ranks(2, &["bench", "W2", "--batches", "16", "--threads", "1"], d);
     let out = ok(&o);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 1, "rank 0 alone prints: {out}");
@@ -442,5 +369,5 @@ fn bench_runs_data_parallel_and_refuses_single_process_workloads() {
     assert_eq!(v["ranks"], 2);
     assert!(v["allreduce_ms"].as_f64().unwrap() > 0.0);
     assert!(v["throughput"].as_f64().unwrap() > 0.0);
-    assert_bad(&ranks(2, &["bench", "W1"], &d), "W1 runs in one process");
+    assert_bad(&ranks(2, &["bench", "W1"], d), "W1 runs in one process");
 }

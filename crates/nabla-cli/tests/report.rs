@@ -8,29 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::{assert_bad, nabla, text};
-
-fn tmp(name: &str) -> PathBuf {
-    common::tmp_in("report", name)
-}
+use common::{assert_bad, assert_ok, nabla, text, tmp, BIN};
 
 /// A small, fast config on the bundled digits, a health record every 5 steps.
-const SMALL: &str = r#"
-[data]
-dataset = "digits"
-[model]
-input_shape = [64]
-layers = [
-  { type = "linear", out = 32 },
-  { type = "relu" },
-  { type = "linear", out = 10 },
-]
-[train]
-health_every = 5
-epochs = 2
-batch_size = 32
-optimizer = { name = "adam", lr = 0.003 }
-"#;
+const SMALL: &str = include_str!("fixtures/digits-mlp-health.toml");
 
 fn train(d: &Path, cfg: &str, out: &str, extra: &[&str]) -> Output {
     std::fs::write(d.join("c.toml"), cfg).unwrap();
@@ -59,9 +40,10 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
 
 #[test]
 fn every_run_gets_a_self_contained_report_that_nabla_report_rebuilds() {
-    let d = tmp("full");
-    let o = train(&d, SMALL, "r", &[]);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let dir = tmp();
+    let d = dir.path();
+    let o = train(d, SMALL, "r", &[]);
+    assert_ok(&o);
     let run = d.join("r");
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     for needle in [
@@ -113,8 +95,8 @@ fn every_run_gets_a_self_contained_report_that_nabla_report_rebuilds() {
     );
     // rebuilt: the same bytes; to stdout (two spellings) and to another file
     std::fs::remove_file(run.join("report.html")).unwrap();
-    let o = nabla(&["report", "r"], &d);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let o = nabla(&["report", "r"], d);
+    assert_ok(&o);
     assert!(text(&o).0.contains("report.html"));
     assert_eq!(
         std::fs::read_to_string(run.join("report.html")).unwrap(),
@@ -124,12 +106,12 @@ fn every_run_gets_a_self_contained_report_that_nabla_report_rebuilds() {
         vec!["report", "r", "--stdout"],
         vec!["report", "r", "-o", "-"],
     ] {
-        let o = nabla(&args, &d);
-        assert!(o.status.success(), "{}", text(&o).1);
+        let o = nabla(&args, d);
+        assert_ok(&o);
         assert_eq!(text(&o).0, html);
     }
-    let o = nabla(&["report", "r", "-o", "elsewhere.html"], &d);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let o = nabla(&["report", "r", "-o", "elsewhere.html"], d);
+    assert_ok(&o);
     assert_eq!(
         std::fs::read_to_string(d.join("elsewhere.html")).unwrap(),
         html
@@ -138,20 +120,21 @@ fn every_run_gets_a_self_contained_report_that_nabla_report_rebuilds() {
 
 #[test]
 fn early_stopping_and_failed_runs_get_reports_too() {
-    let d = tmp("stops");
+    let dir = tmp();
+    let d = dir.path();
     // lr 0: the validation loss never improves, so patience 1 stops after epoch 2
     let cfg = SMALL
         .replace("lr = 0.003", "lr = 0.0")
         .replace("epochs = 2", "epochs = 20\nearly_stopping_patience = 1");
-    let o = train(&d, &cfg, "early", &[]);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let o = train(d, &cfg, "early", &[]);
+    assert_ok(&o);
     let html = std::fs::read_to_string(d.join("early/report.html")).unwrap();
     assert!(html.contains("2 epochs (stopped early)"), "header");
     // a run stopped by a NaN: its report shows the health records it has
     let cfg = SMALL
         .replace("lr = 0.003", "lr = 1e30")
         .replace("adam", "sgd");
-    let o = train(&d, &cfg, "nan", &[]);
+    let o = train(d, &cfg, "nan", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
     let html = std::fs::read_to_string(d.join("nan/report.html")).unwrap();
     assert!(html.contains("<section id=\"health\">") && html.contains("unfinished"));
@@ -160,27 +143,28 @@ fn early_stopping_and_failed_runs_get_reports_too() {
 
 #[test]
 fn report_bad_input() {
-    let d = tmp("bad");
+    let dir = tmp();
+    let d = dir.path();
     // not a run; no such folder
     std::fs::create_dir_all(d.join("empty")).unwrap();
-    assert_bad(&nabla(&["report", "empty"], &d), "not a nabla run");
-    assert_bad(&nabla(&["report", "missing"], &d), "no such run folder");
+    assert_bad(&nabla(&["report", "empty"], d), "not a nabla run");
+    assert_bad(&nabla(&["report", "missing"], d), "no such run folder");
     assert!(std::fs::read_dir(d.join("empty")).unwrap().next().is_none());
     // --stdout and -o together
     assert_eq!(
-        nabla(&["report", "empty", "--stdout", "-o", "x"], &d)
+        nabla(&["report", "empty", "--stdout", "-o", "x"], d)
             .status
             .code(),
         Some(2)
     );
     // a health.jsonl cut mid-line: the complete lines are used, the damage reported, exit 0
-    let o = train(&d, SMALL, "r", &[]);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let o = train(d, SMALL, "r", &[]);
+    assert_ok(&o);
     let p = d.join("r/health.jsonl");
     let t = std::fs::read_to_string(&p).unwrap();
     let lines = t.lines().count();
     std::fs::write(&p, &t[..t.len() - 30]).unwrap();
-    let o = nabla(&["report", "r"], &d);
+    let o = nabla(&["report", "r"], d);
     let (_, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -194,8 +178,8 @@ fn report_bad_input() {
     let cfg = d.join("r/config.toml");
     let good = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, "[train\n").unwrap();
-    let o = nabla(&["report", "r", "--stdout"], &d);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let o = nabla(&["report", "r", "--stdout"], d);
+    assert_ok(&o);
     assert!(text(&o).1.contains("config.toml"), "{}", text(&o).1);
     std::fs::write(&cfg, good).unwrap();
 }
@@ -219,8 +203,8 @@ fn nabla_unprivileged(args: &[&str], cwd: &Path, bin_dir: &Path) -> Output {
         return nabla(args, cwd);
     }
     let bin = bin_dir.join("nabla");
-    if !bin.exists() && std::fs::hard_link(env!("CARGO_BIN_EXE_nabla"), &bin).is_err() {
-        std::fs::copy(env!("CARGO_BIN_EXE_nabla"), &bin).unwrap();
+    if !bin.exists() && std::fs::hard_link(BIN, &bin).is_err() {
+        std::fs::copy(BIN, &bin).unwrap();
     }
     Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -235,9 +219,9 @@ fn nabla_unprivileged(args: &[&str], cwd: &Path, bin_dir: &Path) -> Output {
 #[test]
 fn a_read_only_run_folder_is_left_untouched() {
     use std::os::unix::fs::PermissionsExt;
-    let d = tmp("readonly");
-    let o = train(&d, SMALL, "r", &[]);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let dir = tmp();
+    let d = dir.path();
+    assert_ok(&train(d, SMALL, "r", &[]));
     let run = d.join("r");
     std::fs::remove_file(run.join("report.html")).unwrap();
     let set = |p: &Path, mode: u32| {
@@ -247,14 +231,14 @@ fn a_read_only_run_folder_is_left_untouched() {
     let bin_dir = d.join("bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
     set(&bin_dir, 0o755);
-    set(&d, 0o755);
+    set(d, 0o755);
     let before = snapshot(&run);
-    let o = nabla_unprivileged(&["report", "r"], &d, &bin_dir);
+    let o = nabla_unprivileged(&["report", "r"], d, &bin_dir);
     assert_bad(&o, "-o FILE");
     assert!(text(&o).1.contains("--stdout"), "{}", text(&o).1);
     // stdout instead: the report, and the folder as it was
-    let o = nabla_unprivileged(&["report", "r", "--stdout"], &d, &bin_dir);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let o = nabla_unprivileged(&["report", "r", "--stdout"], d, &bin_dir);
+    assert_ok(&o);
     assert!(text(&o).0.starts_with("<!DOCTYPE html>"));
     assert!(text(&o).0.contains("<section id=\"health\">"));
     assert_eq!(snapshot(&run), before, "the read-only run folder changed");
@@ -263,9 +247,10 @@ fn a_read_only_run_folder_is_left_untouched() {
 
 #[test]
 fn tensorboard_event_files_hold_scalars_and_histograms() {
-    let d = tmp("tb");
-    let o = train(&d, SMALL, "r", &["--tensorboard"]);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let dir = tmp();
+    let d = dir.path();
+    let o = train(d, SMALL, "r", &["--tensorboard"]);
+    assert_ok(&o);
     let files = event_files(&d.join("r"));
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
@@ -331,23 +316,23 @@ fn tensorboard_event_files_hold_scalars_and_histograms() {
     }
     // the TOML key does the same; a wrong type is refused naming it
     let o = train(
-        &d,
+        d,
         &SMALL.replace("[train]", "[train]\ntensorboard = true"),
         "r2",
         &[],
     );
-    assert!(o.status.success(), "{}", text(&o).1);
+    assert_ok(&o);
     assert_eq!(event_files(&d.join("r2")).len(), 1);
     std::fs::write(
         d.join("bad.toml"),
         SMALL.replace("[train]", "[train]\ntensorboard = \"yes\""),
     )
     .unwrap();
-    let o = nabla(&["train", "bad.toml", "--out", "never"], &d);
+    let o = nabla(&["train", "bad.toml", "--out", "never"], d);
     assert_bad(&o, "train.tensorboard");
     assert!(!d.join("never").exists());
     // without it: no event file
-    let o = train(&d, SMALL, "r3", &[]);
+    let o = train(d, SMALL, "r3", &[]);
     assert!(o.status.success());
     assert!(event_files(&d.join("r3")).is_empty());
 }

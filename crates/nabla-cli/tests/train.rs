@@ -6,31 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{assert_bad, nabla, text};
-
-fn tmp(name: &str) -> PathBuf {
-    common::tmp_in("cli", name)
-}
+use common::{assert_bad, assert_ok, nabla, ok, text, tmp, tmp_with, BIN};
 
 /// A small, fast config on the bundled digits.
-const SMALL: &str = r#"
-[data]
-dataset = "digits"
-[model]
-input_shape = [64]
-layers = [
-  { type = "linear", out = 32 },
-  { type = "relu" },
-  { type = "dropout", p = 0.2 },
-  { type = "linear", out = 10 },
-]
-[train]
-epochs = 2
-batch_size = 32
-optimizer = { name = "sgd", lr = 0.05, momentum = 0.9 }
-schedule = { name = "step", step_size = 1, gamma = 0.5 }
-checkpoint_every = 7
-"#;
+const SMALL: &str = include_str!("fixtures/digits-mlp-sgd.toml");
 
 fn newest_weights(run: &Path) -> Vec<u8> {
     let cks = list_checkpoints(run);
@@ -39,8 +18,9 @@ fn newest_weights(run: &Path) -> Vec<u8> {
 
 #[test]
 fn default_train_reaches_97_percent_and_writes_everything() {
-    let d = tmp("default");
-    let o = nabla(&["train", "--out", "run"], &d);
+    let dir = tmp();
+    let d = dir.path();
+    let o = nabla(&["train", "--out", "run"], d);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let last = out.lines().last().unwrap();
@@ -88,8 +68,8 @@ fn default_train_reaches_97_percent_and_writes_everything() {
     }
     assert_eq!(s["parameters"], 64 * 128 + 128 + 128 * 10 + 10);
     // eval reproduces the test numbers from the checkpoint
-    let e = nabla(&["eval", "run"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "run"], d);
+    assert_ok(&e);
     let eval_out = text(&e).0;
     assert_eq!(eval_out.lines().last().unwrap(), last);
     assert!(
@@ -98,8 +78,8 @@ fn default_train_reaches_97_percent_and_writes_everything() {
     );
     // predict: a CSV row of 64 pixel values
     std::fs::write(d.join("x.csv"), vec!["0.5"; 64].join(",") + "\n").unwrap();
-    let p = nabla(&["predict", "run", "x.csv"], &d);
-    assert!(p.status.success(), "{}", text(&p).1);
+    let p = nabla(&["predict", "run", "x.csv"], d);
+    assert_ok(&p);
     assert!(text(&p).0.contains("x.csv:1: class"), "{}", text(&p).0);
     // predict: an 8x8 grayscale PNG (the digits' image size)
     let png_path = d.join("digit.png");
@@ -114,29 +94,29 @@ fn default_train_reaches_97_percent_and_writes_everything() {
             .collect();
         w.write_image_data(&px).unwrap();
     }
-    let p = nabla(&["predict", "run", "digit.png"], &d);
-    assert!(p.status.success(), "{}", text(&p).1);
+    let p = nabla(&["predict", "run", "digit.png"], d);
+    assert_ok(&p);
     assert!(text(&p).0.contains("digit.png: class"), "{}", text(&p).0);
     // a PNG of the wrong size and a file that is not a PNG
     std::fs::write(d.join("bad.png"), b"not a png").unwrap();
-    assert_bad(&nabla(&["predict", "run", "bad.png"], &d), "bad.png");
+    assert_bad(&nabla(&["predict", "run", "bad.png"], d), "bad.png");
 }
 
 #[test]
 fn resume_is_bitwise_identical() {
-    let d = tmp("resume");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
     // (a) 2 epochs straight
-    let a = nabla(&["train", "c.toml", "--out", "a", "--plain"], &d);
-    assert!(a.status.success(), "{}", text(&a).1);
+    let a = nabla(&["train", "c.toml", "--out", "a", "--plain"], d);
+    assert_ok(&a);
     // (b) 1 epoch, stop, resume for 1 more
     let b1 = nabla(
         &["train", "c.toml", "--out", "b", "--epochs", "1", "--plain"],
-        &d,
+        d,
     );
-    assert!(b1.status.success(), "{}", text(&b1).1);
-    let b2 = nabla(&["train", "--resume", "b", "--epochs", "2", "--plain"], &d);
-    assert!(b2.status.success(), "{}", text(&b2).1);
+    assert_ok(&b1);
+    let b2 = nabla(&["train", "--resume", "b", "--epochs", "2", "--plain"], d);
+    assert_ok(&b2);
     assert!(text(&b2).0.contains("resuming"), "{}", text(&b2).0);
     assert_eq!(
         newest_weights(&d.join("a")),
@@ -146,14 +126,14 @@ fn resume_is_bitwise_identical() {
     assert_eq!(text(&a).0.lines().last(), text(&b2).0.lines().last());
     // (c) killed with SIGKILL in the middle of an epoch, then resumed
     // (checkpoints every 7 steps; an epoch has 41 steps)
-    kill_and_resume_equals(&d, "c.toml", "a", 14, 82);
+    kill_and_resume_equals(d, "c.toml", "a", 14, 82);
 }
 
 /// Trains `cfg` into `k`, kills it with SIGKILL once checkpoint `mid` (a step inside an
 /// epoch) exists and before step `late`, resumes it for 2 epochs and checks the weights equal
 /// those of the uninterrupted 2-epoch run in `straight`.
 fn kill_and_resume_equals(d: &Path, cfg: &str, straight: &str, mid: u64, late: u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nabla"))
+    let mut child = Command::new(BIN)
         .args(["train", cfg, "--out", "k", "--plain", "--epochs", "40"])
         .current_dir(d)
         .stdout(Stdio::null())
@@ -183,7 +163,7 @@ fn kill_and_resume_equals(d: &Path, cfg: &str, straight: &str, mid: u64, late: u
         "killed too late: {left:?}"
     );
     let r = nabla(&["train", "--resume", "k", "--epochs", "2", "--plain"], d);
-    assert!(r.status.success(), "{}", text(&r).1);
+    assert_ok(&r);
     assert_eq!(
         newest_weights(&d.join(straight)),
         newest_weights(&d.join("k")),
@@ -192,26 +172,7 @@ fn kill_and_resume_equals(d: &Path, cfg: &str, straight: &str, mid: u64, late: u
 }
 
 /// A small CNN on the digits as 1×8×8 images.
-const CNN: &str = r#"
-[data]
-dataset = "digits"
-[model]
-input_shape = [1, 8, 8]
-layers = [
-  { type = "conv2d", out = 4, kernel_size = 3 },
-  { type = "batch_norm2d" },
-  { type = "relu" },
-  { type = "max_pool2d", kernel_size = 2 },
-  { type = "dropout2d", p = 0.1 },
-  { type = "flatten" },
-  { type = "linear", out = 10 },
-]
-[train]
-epochs = 2
-batch_size = 32
-optimizer = { name = "adam", lr = 0.01 }
-checkpoint_every = 7
-"#;
+const CNN: &str = include_str!("fixtures/digits-cnn.toml");
 
 fn write_png(path: &Path, w: u32, h: u32, color: png::ColorType) {
     let f = std::fs::File::create(path).unwrap();
@@ -226,22 +187,22 @@ fn write_png(path: &Path, w: u32, h: u32, color: png::ColorType) {
 
 #[test]
 fn cnn_train_resume_predict_summary_gradcheck() {
-    let d = tmp("cnn");
-    std::fs::write(d.join("cnn.toml"), CNN).unwrap();
-    let o = nabla(&["summary", "cnn.toml"], &d);
+    let dir = tmp_with("cnn.toml", CNN);
+    let d = dir.path();
+    let o = nabla(&["summary", "cnn.toml"], d);
     let out = text(&o).0;
     assert!(
         o.status.success() && out.contains("[None, 4, 6, 6]") && out.contains("[None, 4, 3, 3]"),
         "{out}"
     );
-    let g = nabla(&["gradcheck", "cnn.toml"], &d);
+    let g = nabla(&["gradcheck", "cnn.toml"], d);
     assert!(
         g.status.success() && text(&g).0.contains("gradcheck passed"),
         "{}",
         text(&g).0
     );
-    let a = nabla(&["train", "cnn.toml", "--out", "a", "--plain"], &d);
-    assert!(a.status.success(), "{}", text(&a).1);
+    let a = nabla(&["train", "cnn.toml", "--out", "a", "--plain"], d);
+    assert_ok(&a);
     let acc: f64 = text(&a)
         .0
         .lines()
@@ -254,17 +215,17 @@ fn cnn_train_resume_predict_summary_gradcheck() {
         .unwrap();
     assert!(acc > 0.8, "{}", text(&a).0);
     // killed mid-epoch and resumed: bitwise the same (an epoch has 41 steps)
-    kill_and_resume_equals(&d, "cnn.toml", "a", 14, 82);
+    kill_and_resume_equals(d, "cnn.toml", "a", 14, 82);
     // predict an 8x8 grayscale PNG; a PNG of another size is one line, exit 2
     write_png(&d.join("ok.png"), 8, 8, png::ColorType::Grayscale);
-    let p = nabla(&["predict", "a", "ok.png"], &d);
+    let p = nabla(&["predict", "a", "ok.png"], d);
     assert!(
         p.status.success() && text(&p).0.contains("ok.png: class"),
         "{}",
         text(&p).1
     );
     write_png(&d.join("big.png"), 28, 28, png::ColorType::Grayscale);
-    assert_bad(&nabla(&["predict", "a", "big.png"], &d), "28x28");
+    assert_bad(&nabla(&["predict", "a", "big.png"], d), "28x28");
     // a checkpoint whose conv weight has another shape
     let cfg = std::fs::read_to_string(d.join("a/config.toml")).unwrap();
     std::fs::create_dir_all(d.join("other")).unwrap();
@@ -278,14 +239,14 @@ fn cnn_train_resume_predict_summary_gradcheck() {
     let dst = d.join("other/checkpoints").join(src.file_name().unwrap());
     std::fs::create_dir_all(&dst).unwrap();
     std::fs::copy(src.join("model.safetensors"), dst.join("model.safetensors")).unwrap();
-    assert_bad(&nabla(&["eval", "other"], &d), "0.weight");
+    assert_bad(&nabla(&["eval", "other"], d), "0.weight");
 }
 
 #[test]
 fn summary_and_gradcheck() {
-    let d = tmp("summary");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
-    let o = nabla(&["summary", "c.toml"], &d);
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
+    let o = nabla(&["summary", "c.toml"], d);
     let (out, _) = text(&o);
     assert!(o.status.success());
     assert!(
@@ -296,9 +257,7 @@ fn summary_and_gradcheck() {
         out.contains(&format!("Total params: {}", 64 * 32 + 32 + 32 * 10 + 10)),
         "{out}"
     );
-    let g = nabla(&["gradcheck", "c.toml"], &d);
-    let (out, err) = text(&g);
-    assert!(g.status.success(), "{out}{err}");
+    let out = ok(&nabla(&["gradcheck", "c.toml"], d));
     assert!(
         out.contains("0.weight") && out.contains("3.bias") && out.contains("gradcheck passed"),
         "{out}"
@@ -309,7 +268,8 @@ fn summary_and_gradcheck() {
 /// is kept apart in every case.
 #[test]
 fn keep_checkpoints_chooses_what_is_kept() {
-    let d = tmp("keep");
+    let dir = tmp();
+    let d = dir.path();
     // the digits' 1294 training rows in batches of 32: 41 steps an epoch; a checkpoint every 7
     // steps (7, 14, .., 77) and at each epoch's end (41, 82): 13 in 2 epochs
     for (keep, expected) in [
@@ -323,7 +283,7 @@ fn keep_checkpoints_chooses_what_is_kept() {
         )
         .unwrap();
         let run = d.join(format!("run{expected}"));
-        let o = nabla(&["train", "k.toml", "--out", run.to_str().unwrap()], &d);
+        let o = nabla(&["train", "k.toml", "--out", run.to_str().unwrap()], d);
         assert!(o.status.success(), "{:?}", text(&o));
         assert_eq!(list_checkpoints(&run).len(), expected, "{keep}");
         assert!(run.join("checkpoints/best/model.safetensors").exists());
@@ -338,7 +298,8 @@ fn keep_checkpoints_chooses_what_is_kept() {
 
 #[test]
 fn bad_configs_are_one_line_exit_2() {
-    let d = tmp("badcfg");
+    let dir = tmp();
+    let d = dir.path();
     let cases: &[(&str, &str, &str)] = &[
         ("syntax.toml", "[train\nepochs = 2\n", "line 1"),
         ("type.toml", "[train]\nepochs = \"two\"\n", "train.epochs"),
@@ -360,40 +321,40 @@ fn bad_configs_are_one_line_exit_2() {
     ];
     for (file, body, needle) in cases {
         std::fs::write(d.join(file), body).unwrap();
-        let o = nabla(&["train", file, "--out", "never"], &d);
+        let o = nabla(&["train", file, "--out", "never"], d);
         assert_bad(&o, needle);
         assert!(
             !d.join("never").exists(),
             "{file}: an output folder was created"
         );
     }
-    assert_bad(&nabla(&["train", "missing.toml"], &d), "missing.toml");
-    assert_bad(&nabla(&["train", "--resume", "nope"], &d), "nope");
+    assert_bad(&nabla(&["train", "missing.toml"], d), "missing.toml");
+    assert_bad(&nabla(&["train", "--resume", "nope"], d), "nope");
     // a resumed run keeps its seed (and so its splits) and its folder
     assert_bad(
-        &nabla(&["train", "--resume", "nope", "--seed", "3"], &d),
+        &nabla(&["train", "--resume", "nope", "--seed", "3"], d),
         "--seed",
     );
     assert_bad(
-        &nabla(&["train", "--resume", "nope", "--out", "x"], &d),
+        &nabla(&["train", "--resume", "nope", "--out", "x"], d),
         "--out",
     );
-    assert_bad(&nabla(&["eval", "nope"], &d), "nope");
-    assert_bad(&nabla(&["train", "--epochs", "x"], &d), "--epochs");
+    assert_bad(&nabla(&["eval", "nope"], d), "nope");
+    assert_bad(&nabla(&["train", "--epochs", "x"], d), "--epochs");
 }
 
 #[test]
 fn bad_checkpoints_and_outputs() {
-    let d = tmp("badck");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
     let o = nabla(
         &["train", "c.toml", "--out", "r", "--epochs", "1", "--plain"],
-        &d,
+        d,
     );
-    assert!(o.status.success(), "{}", text(&o).1);
+    assert_ok(&o);
     // training again into the same folder would overwrite it
     assert_bad(
-        &nabla(&["train", "c.toml", "--out", "r"], &d),
+        &nabla(&["train", "c.toml", "--out", "r"], d),
         "already holds a run",
     );
     let ck = |run: &str| -> PathBuf { list_checkpoints(&d.join(run)).pop().unwrap() };
@@ -413,17 +374,17 @@ fn bad_checkpoints_and_outputs() {
     let t = copy("trunc");
     let bytes = std::fs::read(t.join("model.safetensors")).unwrap();
     std::fs::write(t.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
-    assert_bad(&nabla(&["eval", "trunc"], &d), "model.safetensors");
+    assert_bad(&nabla(&["eval", "trunc"], d), "model.safetensors");
     assert_bad(
-        &nabla(&["train", "--resume", "trunc"], &d),
+        &nabla(&["train", "--resume", "trunc"], d),
         "model.safetensors",
     );
     let c = copy("corrupt");
     std::fs::write(c.join("state.json"), b"{ not json").unwrap();
     // eval needs only the weights; resuming needs the state and says which file is bad
-    let e = nabla(&["eval", "corrupt"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
-    assert_bad(&nabla(&["train", "--resume", "corrupt"], &d), "state.json");
+    let e = nabla(&["eval", "corrupt"], d);
+    assert_ok(&e);
+    assert_bad(&nabla(&["train", "--resume", "corrupt"], d), "state.json");
     // a checkpoint of another model: the config now has 16 hidden units
     let m = copy("other");
     let cfg = std::fs::read_to_string(d.join("other/config.toml"))
@@ -431,11 +392,11 @@ fn bad_checkpoints_and_outputs() {
         .replace("out = 32", "out = 16");
     std::fs::write(d.join("other/config.toml"), cfg).unwrap();
     let _ = m;
-    assert_bad(&nabla(&["eval", "other"], &d), "does not fit this model");
+    assert_bad(&nabla(&["eval", "other"], d), "does not fit this model");
     // an output folder that cannot be written
     std::fs::write(d.join("file"), b"x").unwrap();
     assert_bad(
-        &nabla(&["train", "c.toml", "--out", "file/sub"], &d),
+        &nabla(&["train", "c.toml", "--out", "file/sub"], d),
         "file/sub",
     );
     // a learning rate so large the loss becomes NaN
@@ -447,7 +408,7 @@ fn bad_checkpoints_and_outputs() {
             .replace("[train]", "[train]\nhealth_every = 0"),
     )
     .unwrap();
-    let o = nabla(&["train", "nan.toml", "--out", "nan", "--plain"], &d);
+    let o = nabla(&["train", "nan.toml", "--out", "nan", "--plain"], d);
     assert_bad(&o, "non-finite");
     assert!(text(&o).1.contains("epoch 1"), "{}", text(&o).1);
     assert!(text(&o).1.contains("--detect-anomaly"), "{}", text(&o).1);
@@ -461,7 +422,7 @@ fn bad_checkpoints_and_outputs() {
             "--plain",
             "--detect-anomaly",
         ],
-        &d,
+        d,
     );
     assert_bad(&o, "anomaly:");
     let err = text(&o).1;
@@ -470,7 +431,8 @@ fn bad_checkpoints_and_outputs() {
 
 #[test]
 fn csv_tabular_train_predict_and_bad_files() {
-    let d = tmp("csv");
+    let dir = tmp();
+    let d = dir.path();
     // two well separated classes in 3 features, with a header and a named label column
     let mut csv = String::from("a,b,label,c\n");
     let mut r = 1u64;
@@ -491,20 +453,9 @@ fn csv_tabular_train_predict_and_bad_files() {
         ));
     }
     std::fs::write(d.join("data.csv"), csv).unwrap();
-    let cfg = r#"
-[data]
-dataset = "csv"
-path = "data.csv"
-label_column = "label"
-[model]
-layers = [{ type = "linear", out = 8 }, { type = "tanh" }, { type = "linear", out = 2 }]
-[train]
-epochs = 5
-batch_size = 16
-optimizer = { name = "adam", lr = 0.05 }
-"#;
+    let cfg = include_str!("fixtures/csv-two-classes.toml");
     std::fs::write(d.join("c.toml"), cfg).unwrap();
-    let o = nabla(&["train", "c.toml", "--out", "run", "--plain"], &d);
+    let o = nabla(&["train", "c.toml", "--out", "run", "--plain"], d);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -517,7 +468,7 @@ optimizer = { name = "adam", lr = 0.05 }
     assert!(d.join("run/standardizer.json").exists());
     // raw (unstandardized) rows: the saved standardizer is applied
     std::fs::write(d.join("rows.csv"), "7.0,103.0,-6.0\n13.0,97.0,6.0\n").unwrap();
-    let p = nabla(&["predict", "run", "rows.csv"], &d);
+    let p = nabla(&["predict", "run", "rows.csv"], d);
     let (out, err) = text(&p);
     assert!(p.status.success(), "{err}");
     assert!(
@@ -525,7 +476,7 @@ optimizer = { name = "adam", lr = 0.05 }
         "{out}"
     );
     // the training file itself (header and label column) and rows cut from it
-    let p = nabla(&["predict", "run", "data.csv"], &d);
+    let p = nabla(&["predict", "run", "data.csv"], d);
     let (out, err) = text(&p);
     assert!(p.status.success(), "{err}");
     assert_eq!(out.lines().count(), 200, "{out}");
@@ -541,27 +492,28 @@ optimizer = { name = "adam", lr = 0.05 }
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(d.join("cut.csv"), cut).unwrap();
-    let p = nabla(&["predict", "run", "cut.csv"], &d);
-    assert!(p.status.success(), "{}", text(&p).1);
+    let p = nabla(&["predict", "run", "cut.csv"], d);
+    assert_ok(&p);
     assert!(text(&p).0.contains("cut.csv:3: class 0"), "{}", text(&p).0);
     std::fs::write(d.join("wide.csv"), "1,2,3,4,5\n").unwrap();
-    assert_bad(&nabla(&["predict", "run", "wide.csv"], &d), "wide.csv");
+    assert_bad(&nabla(&["predict", "run", "wide.csv"], d), "wide.csv");
     // ragged rows and non-numbers name the row
     std::fs::write(d.join("data.csv"), "a,b,label,c\n1,2,0,3\n1,2,1\n").unwrap();
-    assert_bad(&nabla(&["train", "c.toml", "--out", "r2"], &d), "data.csv");
+    assert_bad(&nabla(&["train", "c.toml", "--out", "r2"], d), "data.csv");
     std::fs::write(d.join("data.csv"), "a,b,label,c\n1,2,0,3\n1,x,1,4\n").unwrap();
-    assert_bad(&nabla(&["train", "c.toml", "--out", "r3"], &d), "data.csv");
+    assert_bad(&nabla(&["train", "c.toml", "--out", "r3"], d), "data.csv");
     assert!(!d.join("r2").exists() && !d.join("r3").exists());
 }
 
 #[test]
 fn regression_train_eval_predict_and_bad_targets() {
-    let d = tmp("regression");
+    let dir = tmp();
+    let d = dir.path();
     let cfg = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../configs/diabetes-mlp.toml"
     );
-    let o = nabla(&["train", cfg, "--epochs", "5", "--out", "run"], &d);
+    let o = nabla(&["train", cfg, "--epochs", "5", "--out", "run"], d);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let last = out.lines().last().unwrap();
@@ -577,8 +529,8 @@ fn regression_train_eval_predict_and_bad_targets() {
     }
     assert!(s.get("test_accuracy").is_none(), "{s}");
     // eval gives the same numbers from the checkpoint, with no data folder (bundled)
-    let e = nabla(&["eval", "run"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "run"], d);
+    assert_ok(&e);
     let first_three = |l: &str| l.split(' ').take(3).collect::<Vec<_>>().join(" ");
     assert_eq!(
         first_three(text(&e).0.lines().last().unwrap()),
@@ -590,8 +542,8 @@ fn regression_train_eval_predict_and_bad_targets() {
         "59,2,32.1,101,157,93.2,38,4,4.8598,87\n",
     )
     .unwrap();
-    let p = nabla(&["predict", "run", "rows.csv"], &d);
-    assert!(p.status.success(), "{}", text(&p).1);
+    let p = nabla(&["predict", "run", "rows.csv"], d);
+    assert_ok(&p);
     let v: f64 = text(&p)
         .0
         .trim()
@@ -612,23 +564,22 @@ fn regression_train_eval_predict_and_bad_targets() {
         "[data]\ndataset = \"csv\"\npath = \"t.csv\"\ntask = \"regression\"\n[model]\nlayers = [{ type = \"linear\", out = 1 }]\n[train]\nloss = \"l1\"\n",
     )
     .unwrap();
-    assert_bad(&nabla(&["train", "t.toml", "--out", "never"], &d), "line 3");
+    assert_bad(&nabla(&["train", "t.toml", "--out", "never"], d), "line 3");
     assert!(!d.join("never").exists());
 }
 
 #[test]
 fn eval_and_predict_say_which_checkpoint_they_loaded() {
-    let d = tmp("whichck");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
-    let o = nabla(&["train", "c.toml", "--out", "r", "--plain"], &d);
-    assert!(o.status.success(), "{}", text(&o).1);
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
+    assert_ok(&nabla(&["train", "c.toml", "--out", "r", "--plain"], d));
     let cks = list_checkpoints(&d.join("r"));
     assert!(cks.len() >= 2, "{cks:?}");
     let (newest, previous) = (&cks[cks.len() - 1], &cks[cks.len() - 2]);
     let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
     // the newest, named on stderr
-    let e = nabla(&["eval", "r"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "r"], d);
+    assert_ok(&e);
     let err = text(&e).1;
     assert!(
         err.contains("loaded") && err.contains(&name(newest)),
@@ -639,8 +590,8 @@ fn eval_and_predict_say_which_checkpoint_they_loaded() {
     let w = newest.join("model.safetensors");
     let bytes = std::fs::read(&w).unwrap();
     std::fs::write(&w, &bytes[..bytes.len() / 3]).unwrap();
-    let e = nabla(&["eval", "r"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "r"], d);
+    assert_ok(&e);
     let err = text(&e).1;
     assert!(
         err.contains("damaged") && err.contains(&name(newest)) && err.contains("model.safetensors"),
@@ -651,39 +602,39 @@ fn eval_and_predict_say_which_checkpoint_they_loaded() {
         "{err}"
     );
     std::fs::write(d.join("x.csv"), vec!["0.5"; 64].join(",") + "\n").unwrap();
-    let p = nabla(&["predict", "r", "x.csv"], &d);
-    assert!(p.status.success(), "{}", text(&p).1);
+    let p = nabla(&["predict", "r", "x.csv"], d);
+    assert_ok(&p);
     assert!(text(&p).1.contains("damaged"), "{}", text(&p).1);
     // --checkpoint picks one explicitly: a folder, or the weights file itself
     let e = nabla(
         &["eval", "r", "--checkpoint", previous.to_str().unwrap()],
-        &d,
+        d,
     );
-    assert!(e.status.success(), "{}", text(&e).1);
+    assert_ok(&e);
     assert!(!text(&e).1.contains("damaged"), "{}", text(&e).1);
     let f = previous.join("model.safetensors");
-    let e = nabla(&["eval", "r", "--checkpoint", f.to_str().unwrap()], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "r", "--checkpoint", f.to_str().unwrap()], d);
+    assert_ok(&e);
     assert_bad(
-        &nabla(&["eval", "r", "--checkpoint", w.to_str().unwrap()], &d),
+        &nabla(&["eval", "r", "--checkpoint", w.to_str().unwrap()], d),
         "model.safetensors",
     );
     assert_bad(
-        &nabla(&["eval", "r", "--checkpoint", "nowhere"], &d),
+        &nabla(&["eval", "r", "--checkpoint", "nowhere"], d),
         "nowhere",
     );
     // a folder holding only model.safetensors (as PyTorch could write it) is a checkpoint
     let only = d.join("only");
     std::fs::create_dir_all(&only).unwrap();
     std::fs::copy(&f, only.join("model.safetensors")).unwrap();
-    let e = nabla(&["eval", "r", "--checkpoint", "only"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "r", "--checkpoint", "only"], d);
+    assert_ok(&e);
     let run2 = d.join("r2/checkpoints/ckpt-0000000001");
     std::fs::create_dir_all(&run2).unwrap();
     std::fs::copy(d.join("r/config.toml"), d.join("r2/config.toml")).unwrap();
     std::fs::copy(&f, run2.join("model.safetensors")).unwrap();
-    let e = nabla(&["eval", "r2"], &d);
-    assert!(e.status.success(), "{}", text(&e).1);
+    let e = nabla(&["eval", "r2"], d);
+    assert_ok(&e);
     assert!(text(&e)
         .0
         .lines()
@@ -692,40 +643,24 @@ fn eval_and_predict_say_which_checkpoint_they_loaded() {
         .starts_with("test_accuracy="));
     assert!(good_line.starts_with("test_accuracy="), "{good_line}");
     // resuming it needs the optimizer and loader state: one line naming what is missing
-    assert_bad(&nabla(&["train", "--resume", "r2"], &d), "state.json");
+    assert_bad(&nabla(&["train", "--resume", "r2"], d), "state.json");
 }
 
 #[test]
 fn thread_counts_far_beyond_the_cores_are_refused() {
-    let d = tmp("threads");
-    let o = nabla(&["train", "--threads", "100000", "--out", "never"], &d);
+    let dir = tmp();
+    let d = dir.path();
+    let o = nabla(&["train", "--threads", "100000", "--out", "never"], d);
     assert_bad(&o, "--threads 100000");
     assert!(!d.join("never").exists());
     assert_bad(
-        &nabla(&["bench", "W6", "--threads", "100000"], &d),
+        &nabla(&["bench", "W6", "--threads", "100000"], d),
         "--threads",
     );
 }
 
 /// A tiny character-level LSTM on a made-up text.
-const LM: &str = r#"
-[data]
-dataset = "text"
-path = "t.txt"
-seq_len = 8
-validation_split = 0.2
-[model]
-layers = [
-  { type = "embedding", dim = 8 },
-  { type = "lstm", hidden = 16, num_layers = 2, dropout = 0.1 },
-  { type = "linear", out = 12 },
-]
-[train]
-epochs = 2
-batch_size = 4
-optimizer = { name = "adam", lr = 0.01 }
-checkpoint_every = 7
-"#;
+const LM: &str = include_str!("fixtures/char-lstm.toml");
 
 fn lm_text() -> String {
     // 12 distinct characters: "abcdefgh ,.\n"
@@ -749,10 +684,11 @@ fn lm_text() -> String {
 
 #[test]
 fn text_models_train_resume_sample_and_refuse_bad_input() {
-    let d = tmp("text");
+    let dir = tmp();
+    let d = dir.path();
     std::fs::write(d.join("t.txt"), lm_text()).unwrap();
     std::fs::write(d.join("lm.toml"), LM).unwrap();
-    let a = nabla(&["train", "lm.toml", "--out", "a", "--plain"], &d);
+    let a = nabla(&["train", "lm.toml", "--out", "a", "--plain"], d);
     let (out, err) = text(&a);
     assert!(a.status.success(), "{err}");
     let last = out.lines().last().unwrap();
@@ -773,15 +709,15 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
     assert!((vb - vl / std::f64::consts::LN_2).abs() < 1e-9, "{s}");
     assert!(d.join("a/vocab.json").exists());
     // killed mid-epoch (an epoch has 10 steps at batch 4) and resumed: bitwise the same
-    kill_and_resume_equals(&d, "lm.toml", "a", 7, 20);
+    kill_and_resume_equals(d, "lm.toml", "a", 7, 20);
     // sampling: the prompt then N characters; the same seed gives the same text
     let s1 = nabla(
         &[
             "sample", "a", "--prompt", "abc", "--length", "30", "--seed", "5",
         ],
-        &d,
+        d,
     );
-    assert!(s1.status.success(), "{}", text(&s1).1);
+    assert_ok(&s1);
     let t1 = text(&s1).0;
     assert!(
         t1.starts_with("abc") && t1.trim_end_matches('\n').chars().count() == 33,
@@ -791,7 +727,7 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
         &[
             "sample", "a", "--prompt", "abc", "--length", "30", "--seed", "5",
         ],
-        &d,
+        d,
     );
     assert_eq!(t1, text(&s2).0);
     let s3 = nabla(
@@ -807,17 +743,17 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
             "--temperature",
             "0.8",
         ],
-        &d,
+        d,
     );
-    assert!(s3.status.success(), "{}", text(&s3).1);
+    assert_ok(&s3);
     // bad sampling input
-    assert_bad(&nabla(&["sample", "a", "--prompt", "abz"], &d), "'z'");
+    assert_bad(&nabla(&["sample", "a", "--prompt", "abz"], d), "'z'");
     assert_bad(
-        &nabla(&["sample", "a", "--temperature", "0"], &d),
+        &nabla(&["sample", "a", "--temperature", "0"], d),
         "--temperature",
     );
     assert_bad(
-        &nabla(&["sample", "a", "--temperature", "-1"], &d),
+        &nabla(&["sample", "a", "--temperature", "-1"], d),
         "--temperature",
     );
     std::fs::write(d.join("c.toml"), SMALL).unwrap();
@@ -825,10 +761,10 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
         &[
             "train", "c.toml", "--out", "mlp", "--epochs", "1", "--plain",
         ],
-        &d,
+        d,
     );
-    assert!(o.status.success(), "{}", text(&o).1);
-    assert_bad(&nabla(&["sample", "mlp"], &d), "not a text model");
+    assert_ok(&o);
+    assert_bad(&nabla(&["sample", "mlp"], d), "not a text model");
     // a checkpoint whose LSTM weights have another shape
     let cfg = std::fs::read_to_string(d.join("a/config.toml")).unwrap();
     std::fs::create_dir_all(d.join("other/checkpoints/ckpt-0000000001")).unwrap();
@@ -844,7 +780,7 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
         d.join("other/checkpoints/ckpt-0000000001/model.safetensors"),
     )
     .unwrap();
-    assert_bad(&nabla(&["sample", "other"], &d), "weight_ih_l0");
+    assert_bad(&nabla(&["sample", "other"], d), "weight_ih_l0");
     // bad text data and configs: one line, exit 2, nothing written
     let cases: &[(&str, &[u8], &str, &str)] = &[
         ("empty.txt", b"", "", "empty"),
@@ -874,7 +810,7 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
         let name = format!("bad{i}.toml");
         std::fs::write(d.join(&name), cfg).unwrap();
         let out = format!("never{i}");
-        let o = nabla(&["train", &name, "--out", &out], &d);
+        let o = nabla(&["train", &name, "--out", &out], d);
         let needle = match i {
             0 => "empty",
             1 => "UTF-8",
@@ -892,17 +828,16 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
 
 #[test]
 fn health_reports_and_its_bad_input() {
-    let d = tmp("health");
+    let dir = tmp();
+    let d = dir.path();
     std::fs::write(
         d.join("c.toml"),
         SMALL.replace("[train]", "[train]\nhealth_every = 10"),
     )
     .unwrap();
-    let o = nabla(&["train", "c.toml", "--out", "r", "--plain"], &d);
-    assert!(o.status.success(), "{}", text(&o).1);
-    let h = nabla(&["health", "r"], &d);
-    let (out, err) = text(&h);
-    assert!(h.status.success(), "{err}");
+    let o = nabla(&["train", "c.toml", "--out", "r", "--plain"], d);
+    assert_ok(&o);
+    let out = ok(&nabla(&["health", "r"], d));
     assert!(
         out.contains("0.weight") && out.contains("grad_norm") && out.contains("update/weight"),
         "{out}"
@@ -915,14 +850,14 @@ fn health_reports_and_its_bad_input() {
     let p = d.join("r/health.jsonl");
     let t = std::fs::read_to_string(&p).unwrap();
     std::fs::write(&p, &t[..t.len() - 30]).unwrap();
-    let h = nabla(&["health", "r"], &d);
-    assert!(h.status.success(), "{}", text(&h).1);
+    let h = nabla(&["health", "r"], d);
+    assert_ok(&h);
     assert!(text(&h).1.contains("cut short"), "{}", text(&h).1);
     // not a run; a run without health records
     std::fs::create_dir_all(d.join("empty")).unwrap();
-    assert_bad(&nabla(&["health", "empty"], &d), "not a nabla run");
+    assert_bad(&nabla(&["health", "empty"], d), "not a nabla run");
     std::fs::remove_file(&p).unwrap();
-    assert_bad(&nabla(&["health", "r"], &d), "health.jsonl");
+    assert_bad(&nabla(&["health", "r"], d), "health.jsonl");
     // health_every must be a non-negative integer
     for bad in ["-1", "2.5", "\"often\""] {
         std::fs::write(
@@ -931,7 +866,7 @@ fn health_reports_and_its_bad_input() {
         )
         .unwrap();
         assert_bad(
-            &nabla(&["train", "h.toml", "--out", "never"], &d),
+            &nabla(&["train", "h.toml", "--out", "never"], d),
             "train.health_every",
         );
     }
@@ -942,15 +877,15 @@ fn health_reports_and_its_bad_input() {
 #[cfg(not(feature = "mpi"))]
 #[test]
 fn several_ranks_without_the_mpi_feature_are_refused() {
-    let d = tmp("nompi");
-    std::fs::write(d.join("c.toml"), SMALL).unwrap();
+    let dir = tmp_with("c.toml", SMALL);
+    let d = dir.path();
     for (var, rank) in [
         ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
         ("PMI_SIZE", "PMI_RANK"),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        let o = Command::new(BIN)
             .args(["train", "c.toml", "--out", "x"])
-            .current_dir(&d)
+            .current_dir(d)
             .env(var, "2")
             .env(rank, "1")
             .output()
@@ -961,19 +896,19 @@ fn several_ranks_without_the_mpi_feature_are_refused() {
         assert!(!d.join("x").exists());
     }
     // nor does bench run K copies that compete for the cores
-    let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+    let o = Command::new(BIN)
         .args(["bench", "W6"])
         .env("OMPI_COMM_WORLD_SIZE", "2")
         .output()
         .unwrap();
     assert_bad(&o, "--features mpi");
     // one rank is one process: it trains
-    let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+    let o = Command::new(BIN)
         .args(["train", "c.toml", "--out", "y", "--epochs", "1", "--plain"])
-        .current_dir(&d)
+        .current_dir(d)
         .env("OMPI_COMM_WORLD_SIZE", "1")
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", text(&o).1);
+    assert_ok(&o);
     assert!(d.join("y/summary.json").exists());
 }

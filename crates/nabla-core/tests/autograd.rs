@@ -3,9 +3,8 @@
 
 use nabla_core::{no_grad, DType, GradStore, Mt19937, Result, Tensor, Var};
 
-fn t(v: Vec<f64>, shape: &[usize]) -> Tensor {
-    Tensor::from_vec(v, shape).unwrap()
-}
+mod common;
+use common::{bits, on_threads, t};
 
 fn vals(t: &Tensor) -> Vec<f64> {
     t.to_vec_f64()
@@ -215,27 +214,23 @@ fn detach_stops_the_gradient() {
 
 // ---------- second order ----------
 
+/// A variable holding `x`, and sum(f(x)) computed from it.
+fn summed(f: &dyn Fn(&Tensor) -> Result<Tensor>, x: &[f64]) -> (Var, Tensor) {
+    let v = Var::new(&t(x.to_vec(), &[x.len()]));
+    let s = f(&v.as_tensor()).unwrap().sum().unwrap();
+    (v, s)
+}
+
 /// First derivative of sum(f(x)) at `x` by backpropagation (elementwise f: the diagonal).
 fn first_derivative(f: &dyn Fn(&Tensor) -> Result<Tensor>, x: &[f64]) -> Vec<f64> {
-    let v = Var::new(&t(x.to_vec(), &[x.len()]));
-    let g = f(&v.as_tensor())
-        .unwrap()
-        .sum()
-        .unwrap()
-        .backward()
-        .unwrap();
-    grad(&g, &v)
+    let (v, s) = summed(f, x);
+    grad(&s.backward().unwrap(), &v)
 }
 
 /// Second derivative of an elementwise f by double backpropagation.
 fn second_derivative(f: &dyn Fn(&Tensor) -> Result<Tensor>, x: &[f64]) -> Vec<f64> {
-    let v = Var::new(&t(x.to_vec(), &[x.len()]));
-    let g = f(&v.as_tensor())
-        .unwrap()
-        .sum()
-        .unwrap()
-        .backward_with(None, true)
-        .unwrap();
+    let (v, s) = summed(f, x);
+    let g = s.backward_with(None, true).unwrap();
     let gx = v.grad(&g).unwrap();
     assert!(
         gx.requires_grad(),
@@ -385,10 +380,6 @@ fn hessian_vector_product_of_a_small_mlp() {
 
 // ---------- thread-count independence ----------
 
-fn bits(t: &Tensor) -> Vec<u64> {
-    t.to_vec_f64().iter().map(|x| x.to_bits()).collect()
-}
-
 /// Large sums, means, softmaxes, matmuls, elementwise ops and a backward pass.
 fn large_workload(dtype: DType) -> Vec<(&'static str, Vec<u64>)> {
     let r = &mut Mt19937::new(9);
@@ -442,13 +433,7 @@ fn large_workload(dtype: DType) -> Vec<(&'static str, Vec<u64>)> {
 #[test]
 fn results_are_bitwise_identical_for_any_thread_count() {
     for dtype in [DType::F32, DType::F64] {
-        let run = |n: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-                .install(|| large_workload(dtype))
-        };
+        let run = |n: usize| on_threads(n, || large_workload(dtype));
         let one = run(1);
         for n in [2, 3] {
             let many = run(n);

@@ -6,19 +6,57 @@ use nabla_core::{
     Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, DType, Mt19937, Tensor, Var,
 };
 
+mod common;
+use common::{bits, on_threads};
+
 fn randn(shape: &[usize], dtype: DType, r: &mut Mt19937) -> Tensor {
     Tensor::randn(shape, dtype, r).unwrap()
 }
 
+/// A reference result: the values and the shape.
+type Reference = (Vec<f64>, Vec<usize>);
+
+/// A convolution's stride, padding and dilation, (rows, columns) each.
+type Geometry = ((usize, usize), (usize, usize), (usize, usize));
+
+/// Where output position `(y, x)` reads through kernel tap `(i, j)`: `(y s - p + i d,
+/// x s - p + j d)` for each axis' stride s, padding p and dilation d, or `None` when that
+/// falls in the padding (outside `size`).
+fn tap(
+    (y, x): (usize, usize),
+    (i, j): (usize, usize),
+    (stride, padding, dilation): Geometry,
+    size: (usize, usize),
+) -> Option<(usize, usize)> {
+    let at = |out: usize, k: usize, s: usize, p: usize, d: usize, len: usize| {
+        let v = (out * s + k * d) as isize - p as isize;
+        (0..len as isize).contains(&v).then_some(v as usize)
+    };
+    Some((
+        at(y, i, stride.0, padding.0, dilation.0, size.0)?,
+        at(x, j, stride.1, padding.1, dilation.1, size.1)?,
+    ))
+}
+
+/// The taps `(i, j)` of a `kh x kw` kernel, row by row, through which output position
+/// `(y, x)` reads, each with the position it reads (see [`tap`]); taps in the padding are
+/// left out.
+fn taps(
+    yx: (usize, usize),
+    (kh, kw): (usize, usize),
+    g: Geometry,
+    size: (usize, usize),
+) -> impl Iterator<Item = ((usize, usize), (usize, usize))> {
+    (0..kh)
+        .flat_map(move |i| (0..kw).map(move |j| (i, j)))
+        .filter_map(move |ij| Some((ij, tap(yx, ij, g, size)?)))
+}
+
 /// `torch.nn.functional.conv2d` by its definition:
 /// out[n, o, y, x] = b[o] + sum_{c in group(o), i, j} x[n, c, y s - p + i d, x s - p + j d] w[o, c', i, j]
-fn naive_conv2d(
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    o: Conv2dOptions,
-) -> (Vec<f64>, Vec<usize>) {
+fn naive_conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, o: Conv2dOptions) -> Reference {
     let (xv, wv) = (x.to_vec_f64(), w.to_vec_f64());
+    let g = (o.stride, o.padding, o.dilation);
     let bv = b.map(|b| b.to_vec_f64());
     let [n, c, h, wd] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
     let [oc, cg, kh, kw] = [w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]];
@@ -34,18 +72,9 @@ fn naive_conv2d(
                     let mut s = bv.as_ref().map_or(0.0, |b| b[oi]);
                     for ci in 0..cg {
                         let cin = grp * cg + ci;
-                        for i in 0..kh {
-                            for j in 0..kw {
-                                let iy = (y * o.stride.0 + i * o.dilation.0) as isize
-                                    - o.padding.0 as isize;
-                                let ix = (xx * o.stride.1 + j * o.dilation.1) as isize
-                                    - o.padding.1 as isize;
-                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
-                                    continue;
-                                }
-                                let xvv = xv[((ni * c + cin) * h + iy as usize) * wd + ix as usize];
-                                s += xvv * wv[((oi * cg + ci) * kh + i) * kw + j];
-                            }
+                        for ((i, j), (iy, ix)) in taps((y, xx), (kh, kw), g, (h, wd)) {
+                            let xvv = xv[((ni * c + cin) * h + iy) * wd + ix];
+                            s += xvv * wv[((oi * cg + ci) * kh + i) * kw + j];
                         }
                     }
                     out[((ni * oc + oi) * oh + y) * ow + xx] = s;
@@ -64,8 +93,9 @@ fn naive_conv_transpose2d(
     w: &Tensor,
     b: Option<&Tensor>,
     o: ConvTranspose2dOptions,
-) -> (Vec<f64>, Vec<usize>) {
+) -> Reference {
     let (xv, wv) = (x.to_vec_f64(), w.to_vec_f64());
+    let g = (o.stride, o.padding, o.dilation);
     let [n, cin, h, wd] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
     let [_, og, kh, kw] = [w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]];
     let cout = og * o.groups;
@@ -88,19 +118,10 @@ fn naive_conv_transpose2d(
                 for xx in 0..wd {
                     let v = xv[((ni * cin + ci) * h + y) * wd + xx];
                     for oo in 0..og {
-                        for i in 0..kh {
-                            for j in 0..kw {
-                                let ty = (y * o.stride.0 + i * o.dilation.0) as isize
-                                    - o.padding.0 as isize;
-                                let tx = (xx * o.stride.1 + j * o.dilation.1) as isize
-                                    - o.padding.1 as isize;
-                                if ty < 0 || tx < 0 || ty >= oh as isize || tx >= ow as isize {
-                                    continue;
-                                }
-                                let co = grp * og + oo;
-                                out[((ni * cout + co) * oh + ty as usize) * ow + tx as usize] +=
-                                    v * wv[((ci * og + oo) * kh + i) * kw + j];
-                            }
+                        for ((i, j), (ty, tx)) in taps((y, xx), (kh, kw), g, (oh, ow)) {
+                            let co = grp * og + oo;
+                            out[((ni * cout + co) * oh + ty) * ow + tx] +=
+                                v * wv[((ci * og + oo) * kh + i) * kw + j];
                         }
                     }
                 }
@@ -111,7 +132,7 @@ fn naive_conv_transpose2d(
 }
 
 #[track_caller]
-fn assert_close(got: &Tensor, want: &(Vec<f64>, Vec<usize>), tol: f64, what: &str) {
+fn assert_close(got: &Tensor, want: &Reference, tol: f64, what: &str) {
     assert_eq!(got.shape(), &want.1[..], "{what}: shape");
     let g = got.to_vec_f64();
     for (k, (a, b)) in g.iter().zip(&want.0).enumerate() {
@@ -124,55 +145,64 @@ fn assert_close(got: &Tensor, want: &(Vec<f64>, Vec<usize>), tol: f64, what: &st
 
 fn conv_cases() -> Vec<([usize; 4], [usize; 4], Conv2dOptions, bool)> {
     let d = Conv2dOptions::default();
+    let grouped = d.with_groups(2).with_stride(2, 1).with_padding(1, 2);
+    let depthwise = d.with_groups(6).with_dilation(2, 3).with_padding(2, 1);
+    let strided = d.with_padding(2, 2).with_stride(3, 2);
     vec![
         ([2, 3, 7, 6], [4, 3, 3, 3], d, true),
         ([1, 1, 28, 28], [8, 1, 3, 3], d, true),
-        (
-            [2, 4, 9, 8],
-            [6, 2, 3, 2],
-            d.with_groups(2).with_stride(2, 1).with_padding(1, 2),
-            false,
-        ),
-        (
-            [1, 6, 11, 10],
-            [6, 1, 3, 3],
-            d.with_groups(6).with_dilation(2, 3).with_padding(2, 1),
-            true,
-        ),
+        ([2, 4, 9, 8], [6, 2, 3, 2], grouped, false),
+        ([1, 6, 11, 10], [6, 1, 3, 3], depthwise, true),
         ([3, 5, 6, 6], [7, 5, 1, 1], d, true),
         ([2, 4, 5, 5], [3, 4, 1, 1], d.with_stride(2, 2), false),
         ([1, 2, 5, 4], [3, 2, 5, 4], d, false),
-        (
-            [2, 3, 4, 4],
-            [2, 3, 3, 3],
-            d.with_padding(2, 2).with_stride(3, 2),
-            true,
-        ),
+        ([2, 3, 4, 4], [2, 3, 3, 3], strided, true),
         // a tall image: several tiles per image (the im2col tile is 1 MiB)
         ([1, 64, 70, 60], [4, 64, 3, 3], d.with_padding(1, 1), true),
     ]
 }
 
-#[test]
-fn conv2d_matches_the_definition() {
-    let r = &mut Mt19937::new(1);
+/// Every case in f64 and f32 (inputs from `seed`): `op(x, w, b)` against the reference `naive`,
+/// with a bias of `bias_len(ws, o)` elements when the case has one.
+fn check_cases<O: Copy + std::fmt::Debug>(
+    what: &str,
+    seed: u32,
+    cases: Vec<([usize; 4], [usize; 4], O, bool)>,
+    bias_len: impl Fn([usize; 4], O) -> usize,
+    op: impl Fn(&Tensor, &Tensor, Option<&Tensor>, O) -> nabla_core::Result<Tensor>,
+    naive: impl Fn(&Tensor, &Tensor, Option<&Tensor>, O) -> Reference,
+) {
+    let r = &mut Mt19937::new(seed);
     for dtype in [DType::F64, DType::F32] {
         let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
-        for (xs, ws, o, bias) in conv_cases() {
+        for (xs, ws, o, bias) in cases.iter().copied() {
             let x = randn(&xs, dtype, r);
             let w = randn(&ws, dtype, r);
-            let b = randn(&[ws[0]], dtype, r);
+            let b = randn(&[bias_len(ws, o)], dtype, r);
             let b = bias.then_some(&b);
-            let got = x.conv2d(&w, b, o).unwrap();
-            let want = naive_conv2d(&x, &w, b, o);
+            let got = op(&x, &w, b, o).unwrap();
+            let want = naive(&x, &w, b, o);
             assert_close(
                 &got,
                 &want,
                 tol,
-                &format!("{dtype} conv2d {xs:?} {ws:?} {o:?}"),
+                &format!("{dtype} {what} {xs:?} {ws:?} {o:?}"),
             );
         }
     }
+}
+
+#[test]
+fn conv2d_matches_the_definition() {
+    let conv2d = |x: &Tensor, w: &Tensor, b: Option<&Tensor>, o| x.conv2d(w, b, o);
+    check_cases(
+        "conv2d",
+        1,
+        conv_cases(),
+        |ws, _| ws[0],
+        conv2d,
+        naive_conv2d,
+    );
 }
 
 #[test]
@@ -199,56 +229,33 @@ fn conv2d_of_a_non_contiguous_input_and_unbatched_input() {
 
 fn transpose_cases() -> Vec<([usize; 4], [usize; 4], ConvTranspose2dOptions, bool)> {
     let d = ConvTranspose2dOptions::default();
+    let strided = d.with_stride(2, 3).with_padding(1, 1);
+    let grouped = d.with_groups(2).with_stride(2, 2).with_output_padding(1, 0);
+    // output_padding >= stride is allowed when it is below the dilation
+    let dilated = d.with_dilation(3, 2).with_output_padding(2, 1);
+    let depthwise = d.with_groups(6).with_padding(1, 1);
     vec![
         ([2, 3, 4, 5], [3, 2, 3, 3], d, true),
-        (
-            [1, 4, 3, 3],
-            [4, 3, 3, 2],
-            d.with_stride(2, 3).with_padding(1, 1),
-            false,
-        ),
-        (
-            [2, 4, 4, 3],
-            [4, 1, 2, 3],
-            d.with_groups(2).with_stride(2, 2).with_output_padding(1, 0),
-            true,
-        ),
-        // output_padding >= stride is allowed when it is below the dilation
-        (
-            [1, 2, 3, 4],
-            [2, 2, 3, 3],
-            d.with_dilation(3, 2).with_output_padding(2, 1),
-            true,
-        ),
-        (
-            [1, 6, 5, 5],
-            [6, 1, 3, 3],
-            d.with_groups(6).with_padding(1, 1),
-            false,
-        ),
+        ([1, 4, 3, 3], [4, 3, 3, 2], strided, false),
+        ([2, 4, 4, 3], [4, 1, 2, 3], grouped, true),
+        ([1, 2, 3, 4], [2, 2, 3, 3], dilated, true),
+        ([1, 6, 5, 5], [6, 1, 3, 3], depthwise, false),
     ]
 }
 
 #[test]
 fn conv_transpose2d_matches_the_definition() {
-    let r = &mut Mt19937::new(3);
-    for dtype in [DType::F64, DType::F32] {
-        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
-        for (xs, ws, o, bias) in transpose_cases() {
-            let x = randn(&xs, dtype, r);
-            let w = randn(&ws, dtype, r);
-            let b = randn(&[ws[1] * o.groups], dtype, r);
-            let b = bias.then_some(&b);
-            let got = x.conv_transpose2d(&w, b, o).unwrap();
-            let want = naive_conv_transpose2d(&x, &w, b, o);
-            assert_close(
-                &got,
-                &want,
-                tol,
-                &format!("{dtype} conv_transpose2d {xs:?} {ws:?} {o:?}"),
-            );
-        }
-    }
+    let bias_len = |ws: [usize; 4], o: ConvTranspose2dOptions| ws[1] * o.groups;
+    let conv_t = |x: &Tensor, w: &Tensor, b: Option<&Tensor>, o| x.conv_transpose2d(w, b, o);
+    let cases = transpose_cases();
+    check_cases(
+        "conv_transpose2d",
+        3,
+        cases,
+        bias_len,
+        conv_t,
+        naive_conv_transpose2d,
+    );
 }
 
 #[test]
@@ -390,10 +397,6 @@ fn conv2d_gradients_match_the_reference_by_linearity() {
     }
 }
 
-fn bits(t: &Tensor) -> Vec<u64> {
-    t.to_vec_f64().iter().map(|x| x.to_bits()).collect()
-}
-
 /// Forward, input gradient and weight gradient of layers large enough to be split (by image,
 /// tile and weight-gradient chunk), on 1, 2 and 3 threads: bitwise identical.
 #[test]
@@ -435,13 +438,7 @@ fn conv_results_are_bitwise_identical_for_any_thread_count() {
         out
     };
     for dtype in [DType::F32, DType::F64] {
-        let run = |n: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-                .install(|| work(dtype))
-        };
+        let run = |n: usize| on_threads(n, || work(dtype));
         let one = run(1);
         for n in [2, 3] {
             assert!(one == run(n), "{dtype}: 1 thread and {n} threads differ");
@@ -453,6 +450,7 @@ fn conv_results_are_bitwise_identical_for_any_thread_count() {
 /// weight gradient of `sum(conv2d(x, w) * gy)` by its definition.
 fn naive_conv2d_weight(x: &Tensor, gy: &Tensor, ws: [usize; 4], o: Conv2dOptions) -> Vec<f64> {
     let (xv, gv) = (x.to_vec_f64(), gy.to_vec_f64());
+    let g = (o.stride, o.padding, o.dilation);
     let [n, c, h, wd] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
     let [oh, ow] = [gy.shape()[2], gy.shape()[3]];
     let [oc, cg, kh, kw] = ws;
@@ -467,15 +465,11 @@ fn naive_conv2d_weight(x: &Tensor, gy: &Tensor, ws: [usize; 4], o: Conv2dOptions
                     for ni in 0..n {
                         for y in 0..oh {
                             for xx in 0..ow {
-                                let iy = (y * o.stride.0 + i * o.dilation.0) as isize
-                                    - o.padding.0 as isize;
-                                let ix = (xx * o.stride.1 + j * o.dilation.1) as isize
-                                    - o.padding.1 as isize;
-                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                let Some((iy, ix)) = tap((y, xx), (i, j), g, (h, wd)) else {
                                     continue;
-                                }
+                                };
                                 s += gv[((ni * oc + oi) * oh + y) * ow + xx]
-                                    * xv[((ni * c + cin) * h + iy as usize) * wd + ix as usize];
+                                    * xv[((ni * c + cin) * h + iy) * wd + ix];
                             }
                         }
                     }
@@ -669,48 +663,44 @@ fn conv2d_relu_is_conv2d_then_relu_bit_for_bit() {
                 .to_dtype(dtype)
                 .unwrap();
             let run = |fused: bool, threads: usize| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap()
-                    .install(|| {
-                        let (xv, wv, bv) = (Var::new(&x), Var::new(&w), Var::new(&b));
-                        let (xt, wt, bt) = (xv.as_tensor(), wv.as_tensor(), bv.as_tensor());
-                        let b = bias.then_some(&bt);
-                        let y = if fused {
-                            xt.conv2d_relu(&wt, b, o).unwrap()
-                        } else {
-                            xt.conv2d(&wt, b, o).unwrap().relu().unwrap()
-                        };
-                        let c = Tensor::ones(y.shape(), dtype).mul_scalar(0.5).unwrap();
-                        let loss = y.mul(&c).unwrap().sum().unwrap();
-                        let g1 = loss.backward().unwrap();
-                        // second order: d/dw of sum(dL/dx ^ 2)
-                        let y2 = if fused {
-                            xt.conv2d_relu(&wt, b, o).unwrap()
-                        } else {
-                            xt.conv2d(&wt, b, o).unwrap().relu().unwrap()
-                        };
-                        let g = y2
-                            .sqr()
-                            .unwrap()
-                            .sum()
-                            .unwrap()
-                            .backward_with(None, true)
-                            .unwrap();
-                        let gx = xv.grad(&g).unwrap().clone();
-                        let g2 = gx.sqr().unwrap().sum().unwrap().backward().unwrap();
-                        let mut v = vec![
-                            bits(&y),
-                            bits(xv.grad(&g1).unwrap()),
-                            bits(wv.grad(&g1).unwrap()),
-                        ];
-                        if bias {
-                            v.push(bits(bv.grad(&g1).unwrap()));
-                        }
-                        v.push(bits(wv.grad(&g2).unwrap()));
-                        v
-                    })
+                on_threads(threads, || {
+                    let (xv, wv, bv) = (Var::new(&x), Var::new(&w), Var::new(&b));
+                    let (xt, wt, bt) = (xv.as_tensor(), wv.as_tensor(), bv.as_tensor());
+                    let b = bias.then_some(&bt);
+                    let y = if fused {
+                        xt.conv2d_relu(&wt, b, o).unwrap()
+                    } else {
+                        xt.conv2d(&wt, b, o).unwrap().relu().unwrap()
+                    };
+                    let c = Tensor::ones(y.shape(), dtype).mul_scalar(0.5).unwrap();
+                    let loss = y.mul(&c).unwrap().sum().unwrap();
+                    let g1 = loss.backward().unwrap();
+                    // second order: d/dw of sum(dL/dx ^ 2)
+                    let y2 = if fused {
+                        xt.conv2d_relu(&wt, b, o).unwrap()
+                    } else {
+                        xt.conv2d(&wt, b, o).unwrap().relu().unwrap()
+                    };
+                    let g = y2
+                        .sqr()
+                        .unwrap()
+                        .sum()
+                        .unwrap()
+                        .backward_with(None, true)
+                        .unwrap();
+                    let gx = xv.grad(&g).unwrap().clone();
+                    let g2 = gx.sqr().unwrap().sum().unwrap().backward().unwrap();
+                    let mut v = vec![
+                        bits(&y),
+                        bits(xv.grad(&g1).unwrap()),
+                        bits(wv.grad(&g1).unwrap()),
+                    ];
+                    if bias {
+                        v.push(bits(bv.grad(&g1).unwrap()));
+                    }
+                    v.push(bits(wv.grad(&g2).unwrap()));
+                    v
+                })
             };
             let want = run(false, 1);
             let nan = want[0].iter().any(|&v| f64::from_bits(v).is_nan());

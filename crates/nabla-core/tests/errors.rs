@@ -29,6 +29,13 @@ fn msg_has<T: Debug>(f: impl FnOnce() -> Result<T>, parts: &[&str]) -> String {
     m
 }
 
+/// `[("add", Tensor::add as F), ...]`: tensor methods of type `F`, each with its name.
+macro_rules! methods {
+    ($f:ty: $($op:ident),* $(,)?) => {
+        [$((stringify!($op), Tensor::$op as $f)),*]
+    };
+}
+
 fn f32s(shape: &[usize]) -> Tensor {
     Tensor::ones(shape, DType::F32)
 }
@@ -85,21 +92,7 @@ fn matmul_other_errors() {
 #[test]
 fn binary_broadcast_mismatch_names_op_and_shapes() {
     type Bin = fn(&Tensor, &Tensor) -> Result<Tensor>;
-    let ops: [(&str, Bin); 13] = [
-        ("add", Tensor::add),
-        ("sub", Tensor::sub),
-        ("mul", Tensor::mul),
-        ("div", Tensor::div),
-        ("maximum", Tensor::maximum),
-        ("minimum", Tensor::minimum),
-        ("pow", Tensor::pow),
-        ("eq", Tensor::eq),
-        ("ne", Tensor::ne),
-        ("lt", Tensor::lt),
-        ("le", Tensor::le),
-        ("gt", Tensor::gt),
-        ("ge", Tensor::ge),
-    ];
+    let ops = methods!(Bin: add, sub, mul, div, maximum, minimum, pow, eq, ne, lt, le, gt, ge);
     for (name, f) in ops {
         let m = msg_has(|| f(&f32s(&[2, 3]), &f32s(&[4])), &["[2, 3]", "[4]"]);
         assert!(
@@ -169,24 +162,9 @@ fn float_ops_on_i64_fail() {
         "exp: needs a float tensor, got i64 [2]"
     );
     type Un = fn(&Tensor) -> Result<Tensor>;
-    let ops: [(&str, Un); 16] = [
-        ("neg", Tensor::neg),
-        ("exp", Tensor::exp),
-        ("log", Tensor::log),
-        ("sqrt", Tensor::sqrt),
-        ("tanh", Tensor::tanh),
-        ("sin", Tensor::sin),
-        ("cos", Tensor::cos),
-        ("abs", Tensor::abs),
-        ("recip", Tensor::recip),
-        ("sigmoid", Tensor::sigmoid),
-        ("relu", Tensor::relu),
-        ("erf", Tensor::erf),
-        ("sum", Tensor::sum),
-        ("max", Tensor::max),
-        ("min", Tensor::min),
-        ("sign", Tensor::sign),
-    ];
+    let ops = methods!(
+        Un: neg, exp, log, sqrt, tanh, sin, cos, abs, recip, sigmoid, relu, erf, sum, max, min, sign
+    );
     for (name, f) in ops {
         let m = msg_has(|| f(&x), &["i64"]);
         assert!(

@@ -2,9 +2,8 @@
 
 use nabla_core::{index_tensor, DType, Mt19937, Tensor, Var};
 
-fn t(v: Vec<f64>, shape: &[usize]) -> Tensor {
-    Tensor::from_vec(v, shape).unwrap()
-}
+mod common;
+use common::{on_threads, t};
 
 fn ix(v: &[i64], shape: &[usize]) -> Tensor {
     index_tensor(v, shape).unwrap()
@@ -388,18 +387,9 @@ fn activations_match_pytorch() {
     // maximum/minimum propagate NaN (torch.maximum)
     let a = t(vec![f64::NAN, 1.0], &[2]);
     let b = t(vec![0.0, f64::NAN], &[2]);
-    assert!(a
-        .maximum(&b)
-        .unwrap()
-        .to_vec_f64()
-        .iter()
-        .all(|v| v.is_nan()));
-    assert!(a
-        .minimum(&b)
-        .unwrap()
-        .to_vec_f64()
-        .iter()
-        .all(|v| v.is_nan()));
+    let all_nan = |r: Tensor| r.to_vec_f64().iter().all(|v| v.is_nan());
+    assert!(all_nan(a.maximum(&b).unwrap()));
+    assert!(all_nan(a.minimum(&b).unwrap()));
 }
 
 #[test]
@@ -604,11 +594,7 @@ fn threaded_matmul_of_strided_operands_matches_a_reference() {
                 .unwrap();
             let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
             for threads in [1, 2, 3] {
-                let c = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap()
-                    .install(|| a.matmul(&b).unwrap());
+                let c = on_threads(threads, || a.matmul(&b).unwrap());
                 assert_eq!(c.shape(), &[m, n]);
                 let cv = c.to_vec_f64();
                 for i in (0..m).step_by(7) {
@@ -642,11 +628,7 @@ fn products_with_a_large_transposed_rhs_match_a_reference() {
                 .unwrap();
             let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
             for threads in [1, 2] {
-                let c = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap()
-                    .install(|| a.matmul(&b).unwrap());
+                let c = on_threads(threads, || a.matmul(&b).unwrap());
                 assert_eq!(c.shape(), &[batch, m, n]);
                 let cv = c.to_vec_f64();
                 for bi in 0..batch {

@@ -7,9 +7,8 @@ use nabla_core::{
     Var,
 };
 
-fn t(v: Vec<f64>, shape: &[usize]) -> Tensor {
-    Tensor::from_vec(v, shape).unwrap()
-}
+mod common;
+use common::{bits, on_threads, t};
 
 /// PyTorch's `pooling_output_shape` (dilation 1 for average pooling).
 fn out_size(len: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> usize {
@@ -135,6 +134,7 @@ fn close(got: &Tensor, want: &[f64], what: &str) {
 
 fn max_cases() -> Vec<([usize; 4], MaxPool2dOptions)> {
     let m = MaxPool2dOptions::new;
+    let padded = m(3, 3).with_stride(2, 2).with_padding(1, 1);
     vec![
         ([2, 3, 6, 6], m(2, 2)),
         // 2x2 with an unused last row and column (the 2x2 fast path), and in ceil mode
@@ -142,22 +142,10 @@ fn max_cases() -> Vec<([usize; 4], MaxPool2dOptions)> {
         ([1, 2, 7, 5], m(2, 2).with_ceil_mode(true)),
         ([1, 2, 7, 5], m(3, 2).with_stride(2, 1).with_padding(1, 1)),
         ([1, 2, 7, 7], m(3, 3).with_stride(2, 2).with_ceil_mode(true)),
-        (
-            [1, 1, 6, 6],
-            m(3, 3)
-                .with_stride(2, 2)
-                .with_padding(1, 1)
-                .with_ceil_mode(true),
-        ),
+        ([1, 1, 6, 6], padded.with_ceil_mode(true)),
         ([2, 2, 9, 8], m(2, 3).with_dilation(2, 2).with_padding(1, 1)),
         ([1, 1, 5, 5], m(2, 2).with_ceil_mode(true)),
-        (
-            [1, 1, 4, 4],
-            m(3, 3)
-                .with_stride(2, 2)
-                .with_padding(1, 1)
-                .with_ceil_mode(true),
-        ),
+        ([1, 1, 4, 4], padded.with_ceil_mode(true)),
     ]
 }
 
@@ -338,27 +326,16 @@ fn hand_computed_values() {
 
 fn avg_cases() -> Vec<([usize; 4], AvgPool2dOptions)> {
     let a = AvgPool2dOptions::new;
+    let padded = a(3, 3).with_stride(2, 2).with_padding(1, 1);
     let mut v = vec![];
     for inc in [true, false] {
         for (xs, o) in [
             ([2, 3, 6, 6], a(2, 2)),
             ([1, 2, 7, 5], a(3, 2).with_stride(2, 1).with_padding(1, 1)),
             ([1, 2, 7, 7], a(3, 3).with_stride(2, 2).with_ceil_mode(true)),
-            (
-                [1, 1, 6, 5],
-                a(3, 3)
-                    .with_stride(2, 2)
-                    .with_padding(1, 1)
-                    .with_ceil_mode(true),
-            ),
+            ([1, 1, 6, 5], padded.with_ceil_mode(true)),
             ([1, 1, 5, 5], a(2, 2).with_ceil_mode(true)),
-            (
-                [1, 1, 4, 4],
-                a(3, 3)
-                    .with_stride(2, 2)
-                    .with_padding(1, 1)
-                    .with_ceil_mode(true),
-            ),
+            ([1, 1, 4, 4], padded.with_ceil_mode(true)),
         ] {
             v.push((xs, o.with_count_include_pad(inc)));
         }
@@ -569,21 +546,10 @@ fn pool_results_are_bitwise_identical_for_any_thread_count() {
         let g = loss.backward().unwrap();
         [m, a, x.grad(&g).unwrap().clone()]
             .iter()
-            .map(|t| {
-                t.to_vec_f64()
-                    .iter()
-                    .map(|v| v.to_bits())
-                    .collect::<Vec<_>>()
-            })
+            .map(bits)
             .collect::<Vec<_>>()
     };
-    let run = |n: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap()
-            .install(work)
-    };
+    let run = |n: usize| on_threads(n, work);
     let one = run(1);
     assert!(one == run(2) && one == run(3));
 }

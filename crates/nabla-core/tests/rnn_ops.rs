@@ -1,7 +1,10 @@
 //! The recurrent scan ops (`rnn_scan`, `lstm_scan`, `gru_scan`): values against PyTorch and
 //! every operand that does not fit as an `Err` naming the op and the shapes.
 
-use nabla_core::{DType, RnnNonlinearity, Tensor};
+use nabla_core::{DType, Mt19937, RnnNonlinearity, Tensor, Var};
+
+mod common;
+use common::{bits, on_threads};
 
 fn z(shape: &[usize]) -> Tensor {
     Tensor::zeros(shape, DType::F64)
@@ -11,22 +14,11 @@ fn err(r: nabla_core::Result<Tensor>) -> String {
     r.expect_err("expected an error").to_string()
 }
 
-fn bits(t: &Tensor) -> Vec<u64> {
-    t.to_vec_f64().iter().map(|v| v.to_bits()).collect()
-}
-
 /// An LSTM scan's operands as variables: `first` (gx or a table), `w_hh` `[4H, H]`, `b_hh`,
 /// `h0` and `c0` `[n, H]`, random and scaled by 0.3.
-fn lstm_vars(
-    dtype: DType,
-    first: &[usize],
-    n: usize,
-    h: usize,
-    r: &mut nabla_core::Mt19937,
-) -> [nabla_core::Var; 5] {
-    let mut mk = |s: &[usize]| {
-        nabla_core::Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap())
-    };
+fn lstm_vars(dtype: DType, first: &[usize], n: usize, h: usize, r: &mut Mt19937) -> [Var; 5] {
+    let mut mk =
+        |s: &[usize]| Var::new(&Tensor::randn(s, dtype, r).unwrap().mul_scalar(0.3).unwrap());
     [
         mk(first),
         mk(&[4 * h, h]),
@@ -37,11 +29,31 @@ fn lstm_vars(
 }
 
 /// The bits of `y` and of every variable's gradient under the loss `sum(y * wy)`.
-fn bits_and_grads(y: &Tensor, wy: &Tensor, vars: &[nabla_core::Var]) -> Vec<Vec<u64>> {
+fn bits_and_grads(y: &Tensor, wy: &Tensor, vars: &[Var]) -> Vec<Vec<u64>> {
     let g = y.mul(wy).unwrap().sum().unwrap().backward().unwrap();
     let mut out = vec![bits(y)];
     out.extend(vars.iter().map(|v| bits(v.grad(&g).unwrap())));
     out
+}
+
+/// In f32 unit mode (9 rows), f32 row mode (35 rows) and f64 unit mode, both directions:
+/// `run(dtype, n, reverse, rng)` (the rng seeded with `seed` afresh each time) gives the bits
+/// of an op's results and of a reference's, which must be equal item by item.
+fn for_each_mode_bitwise(
+    seed: u32,
+    run: impl Fn(DType, usize, bool, &mut Mt19937) -> (Vec<Vec<u64>>, Vec<Vec<u64>>),
+) {
+    for (dtype, n) in [(DType::F32, 9), (DType::F32, 35), (DType::F64, 9)] {
+        for reverse in [false, true] {
+            let (got, want) = run(dtype, n, reverse, &mut Mt19937::new(seed));
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    a == b,
+                    "{dtype:?} n={n} reverse={reverse}: item {i} differs"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -166,7 +178,6 @@ fn lstm_scan_matches_pytorch_on_one_step() {
 /// rows, too small for row mode, and one of 35, split into lanes of 8 and 9 rows).
 #[test]
 fn scans_are_bitwise_identical_for_any_thread_count() {
-    use nabla_core::{Mt19937, Var};
     let work = |dtype: DType, n: usize| {
         let r = &mut Mt19937::new(5);
         let (t, h) = (5, 200);
@@ -218,13 +229,7 @@ fn scans_are_bitwise_identical_for_any_thread_count() {
         (DType::F64, 9),
         (DType::F64, 35),
     ] {
-        let run = |k: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(k)
-                .build()
-                .unwrap()
-                .install(|| work(dtype, n))
-        };
+        let run = |k: usize| on_threads(k, || work(dtype, n));
         let one = run(1);
         for k in [2, 3] {
             assert!(
@@ -240,33 +245,23 @@ fn scans_are_bitwise_identical_for_any_thread_count() {
 /// in its rule), in f32 and f64, both directions, in unit mode (9 rows) and row mode (35).
 #[test]
 fn lstm_scan_h_is_the_h_half_of_lstm_scan_bitwise() {
-    use nabla_core::{Mt19937, Var};
-    for (dtype, n) in [(DType::F32, 9), (DType::F32, 35), (DType::F64, 9)] {
-        for reverse in [false, true] {
-            let r = &mut Mt19937::new(11);
-            let (t, h) = (4, 70);
-            let vars = lstm_vars(dtype, &[t, n, 4 * h], n, h, r);
-            let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
-            let wy = Tensor::randn(&[t, n, h], dtype, r).unwrap();
-            let run = |h_only: bool| {
-                let y = if h_only {
-                    x[0].lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse)
-                } else {
-                    x[0].lstm_scan(&x[1], Some(&x[2]), &x[3], &x[4], reverse)
-                        .and_then(|y| y.narrow(0, 0, 1)?.reshape(&[t, n, h]))
-                }
-                .unwrap();
-                bits_and_grads(&y, &wy, &vars)
-            };
-            let (got, want) = (run(true), run(false));
-            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    a == b,
-                    "{dtype:?} n={n} reverse={reverse}: item {i} differs"
-                );
+    for_each_mode_bitwise(11, |dtype, n, reverse, r| {
+        let (t, h) = (4, 70);
+        let vars = lstm_vars(dtype, &[t, n, 4 * h], n, h, r);
+        let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
+        let wy = Tensor::randn(&[t, n, h], dtype, r).unwrap();
+        let run = |h_only: bool| {
+            let y = if h_only {
+                x[0].lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse)
+            } else {
+                x[0].lstm_scan(&x[1], Some(&x[2]), &x[3], &x[4], reverse)
+                    .and_then(|y| y.narrow(0, 0, 1)?.reshape(&[t, n, h]))
             }
-        }
-    }
+            .unwrap();
+            bits_and_grads(&y, &wy, &vars)
+        };
+        (run(true), run(false))
+    });
 }
 
 /// `lstm_scan_rows` is `index_select` then `lstm_scan_h`, bitwise, values and gradients
@@ -274,37 +269,27 @@ fn lstm_scan_h_is_the_h_half_of_lstm_scan_bitwise() {
 /// directions, in unit mode (9 rows) and row mode (35), with repeated and unused rows.
 #[test]
 fn lstm_scan_rows_is_index_select_then_the_scan_bitwise() {
-    use nabla_core::{Mt19937, Var};
-    for (dtype, n) in [(DType::F32, 9), (DType::F32, 35), (DType::F64, 9)] {
-        for reverse in [false, true] {
-            let r = &mut Mt19937::new(12);
-            let (t, h, v) = (4, 70, 7);
-            let vars = lstm_vars(dtype, &[v, 4 * h], n, h, r);
-            // rows 0..5 only (5 and 6 unused), repeats within a step
-            let ids: Vec<i64> = (0..t * n).map(|i| (i * i % 5) as i64).collect();
-            let idx = Tensor::from_vec(ids, &[t, n]).unwrap();
-            let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
-            let wy = Tensor::randn(&[t, n, h], dtype, r).unwrap();
-            let run = |fused: bool| {
-                let y = if fused {
-                    x[0].lstm_scan_rows(&idx, &x[1], Some(&x[2]), &x[3], &x[4], reverse)
-                } else {
-                    x[0].index_select(0, &idx.reshape(&[t * n]).unwrap())
-                        .and_then(|gx| gx.reshape(&[t, n, 4 * h]))
-                        .and_then(|gx| gx.lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse))
-                }
-                .unwrap();
-                bits_and_grads(&y, &wy, &vars)
-            };
-            let (got, want) = (run(true), run(false));
-            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    a == b,
-                    "{dtype:?} n={n} reverse={reverse}: item {i} differs"
-                );
+    for_each_mode_bitwise(12, |dtype, n, reverse, r| {
+        let (t, h, v) = (4, 70, 7);
+        let vars = lstm_vars(dtype, &[v, 4 * h], n, h, r);
+        // rows 0..5 only (5 and 6 unused), repeats within a step
+        let ids: Vec<i64> = (0..t * n).map(|i| (i * i % 5) as i64).collect();
+        let idx = Tensor::from_vec(ids, &[t, n]).unwrap();
+        let x: Vec<Tensor> = vars.iter().map(Var::as_tensor).collect();
+        let wy = Tensor::randn(&[t, n, h], dtype, r).unwrap();
+        let run = |fused: bool| {
+            let y = if fused {
+                x[0].lstm_scan_rows(&idx, &x[1], Some(&x[2]), &x[3], &x[4], reverse)
+            } else {
+                x[0].index_select(0, &idx.reshape(&[t * n]).unwrap())
+                    .and_then(|gx| gx.reshape(&[t, n, 4 * h]))
+                    .and_then(|gx| gx.lstm_scan_h(&x[1], Some(&x[2]), &x[3], &x[4], reverse))
             }
-        }
-    }
+            .unwrap();
+            bits_and_grads(&y, &wy, &vars)
+        };
+        (run(true), run(false))
+    });
 }
 
 #[test]
@@ -369,7 +354,6 @@ fn lstm_scan_rows_rejects_bad_tables_and_indices() {
 /// gradient zero too (in either direction).
 #[test]
 fn scans_of_no_steps_have_zero_gradients() {
-    use nabla_core::Var;
     for reverse in [false, true] {
         let vars = [
             z(&[0, 2, 16]),

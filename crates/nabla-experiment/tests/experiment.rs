@@ -11,20 +11,17 @@ use nabla_nn::loss::cross_entropy_loss;
 use nabla_nn::optim::Adam;
 use nabla_nn::{Activation, Linear, Module, Sequential};
 use nabla_train::{Error, ProgressMode, Task, TrainConfig, Trainer};
-use std::path::PathBuf;
+use tempfile::TempDir;
 
-struct Tmp(PathBuf);
-impl Tmp {
-    fn new(tag: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!("nabla-exp-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Tmp(d)
-    }
-}
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// `r` is an error whose message contains every one of `parts`.
+#[track_caller]
+fn assert_err<T>(r: Result<T, impl std::fmt::Display>, parts: &[&str]) {
+    let e = match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    };
+    for p in parts {
+        assert!(e.contains(p), "{e}");
     }
 }
 
@@ -40,39 +37,8 @@ const LAYERS: &str = "[model]\nlayers = [{ type = \"linear\", out = 10 }]\n";
 
 #[test]
 fn parses_a_full_config() {
-    let c = ExperimentConfig::from_toml_str(
-        r#"
-[data]
-dataset = "mnist"
-path = "/data/mnist"
-validation_split = 0.1
-
-[model]
-input_shape = [784]
-layers = [
-  { type = "linear", out = 256 },
-  { type = "relu" },
-  { type = "dropout", p = 0.1 },
-  { type = "linear", out = 10 },
-]
-
-[train]
-epochs = 3
-batch_size = 64
-optimizer = { name = "sgd", lr = 0.01, momentum = 0.9 }
-schedule = { name = "cosine" }
-schedule_per_step = false
-clip_grad_norm = 1.0
-clip_grad_value = 0.5
-early_stopping_patience = 2
-early_stopping_min_delta = 0.001
-progress = "plain"
-out_dir = "runs/x"
-seed = 7
-"#,
-        "t.toml",
-    )
-    .unwrap();
+    let text = include_str!("fixtures/full.toml");
+    let c = ExperimentConfig::from_toml_str(text, "t.toml").unwrap();
     assert_eq!(c.data.dataset, DatasetKind::Mnist);
     assert_eq!(c.data.task(), Task::Classification);
     assert_eq!(c.model.layers.len(), 4);
@@ -124,17 +90,13 @@ fn errors_name_the_key() {
     let e = config_err(&format!("{LAYERS}[data]\nskip_rows = 1\n"));
     assert!(e.contains("data.skip_rows") && e.contains("csv"), "{e}");
     // from a file: the file's name leads the message
-    let t = Tmp::new("badkey");
-    let p = t.0.join("bad.toml");
+    let t = TempDir::new().unwrap();
+    let p = t.path().join("bad.toml");
     std::fs::write(&p, format!("{LAYERS}[train]\nbatchsize = 3\n")).unwrap();
-    let e = Experiment::from_toml_file(&p).unwrap_err().to_string();
-    assert!(e.contains("bad.toml") && e.contains("batchsize"), "{e}");
-    let e = Experiment::from_toml_file(t.0.join("missing.toml"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("missing.toml") && e.contains("cannot read"),
-        "{e}"
+    assert_err(Experiment::from_toml_file(&p), &["bad.toml", "batchsize"]);
+    assert_err(
+        Experiment::from_toml_file(t.path().join("missing.toml")),
+        &["missing.toml", "cannot read"],
     );
 }
 
@@ -193,8 +155,8 @@ fn regression_configs_are_checked() {
 
 #[test]
 fn regression_csv_whose_target_is_not_numeric_fails_naming_the_line() {
-    let t = Tmp::new("regcsv");
-    let csv = t.0.join("r.csv");
+    let t = TempDir::new().unwrap();
+    let csv = t.path().join("r.csv");
     std::fs::write(&csv, "a,b,y\n1,2,3.5\n2,3,4.5\n3,4,high\n4,5,6.5\n").unwrap();
     let text = format!(
         "[data]\ndataset = \"csv\"\npath = \"{}\"\ntask = \"regression\"\n[model]\nlayers = [{{ type = \"linear\", out = 1 }}]\n[train]\nloss = \"mse\"\nprogress = \"quiet\"\n",
@@ -202,7 +164,7 @@ fn regression_csv_whose_target_is_not_numeric_fails_naming_the_line() {
     );
     let exp = Experiment::from_toml_str(&text, "r.toml")
         .unwrap()
-        .with_out_dir(t.0.join("run"));
+        .with_out_dir(t.path().join("run"));
     let e = exp.fit().unwrap_err();
     assert!(matches!(e, Error::Format { .. }), "{e:?}");
     let m = e.to_string();
@@ -211,7 +173,7 @@ fn regression_csv_whose_target_is_not_numeric_fails_naming_the_line() {
         "{m}"
     );
     // nothing was written
-    assert!(!t.0.join("run").join("checkpoints").exists());
+    assert!(!t.path().join("run").join("checkpoints").exists());
 }
 
 #[test]
@@ -222,13 +184,9 @@ fn models_too_large_are_refused_before_allocating() {
     )
     .unwrap();
     let mut rng = Mt19937::new(0);
-    let e = build_model(&cfg, &[64], None, &mut rng)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        e.contains("model.layers[1] (linear)") && e.contains("bytes") && e.contains("memory"),
-        "{e}"
+    assert_err(
+        build_model(&cfg, &[64], None, &mut rng),
+        &["model.layers[1] (linear)", "bytes", "memory"],
     );
     // an input shape whose element count overflows
     let e = config_err(
@@ -238,25 +196,21 @@ fn models_too_large_are_refused_before_allocating() {
         e.contains("model.input_shape") && e.contains("overflow"),
         "{e}"
     );
-    let e = build_model(&cfg, &[usize::MAX, 2], None, &mut rng)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        e.contains("model.input_shape") && e.contains("overflow"),
-        "{e}"
+    assert_err(
+        build_model(&cfg, &[usize::MAX, 2], None, &mut rng),
+        &["model.input_shape", "overflow"],
     );
 }
 
 #[test]
 fn diabetes_regression_runs_end_to_end() {
-    let t = Tmp::new("diabetes");
+    let t = TempDir::new().unwrap();
     let text = include_str!("../../../configs/diabetes-mlp.toml");
     let exp = Experiment::from_toml_str(text, "diabetes-mlp")
         .unwrap()
         .with_epochs(3)
         .with_progress(ProgressMode::Quiet)
-        .with_out_dir(t.0.join("run"));
+        .with_out_dir(t.path().join("run"));
     let run = exp.fit().unwrap();
     let r = run.test.regression.unwrap();
     assert!(r.mae.is_finite() && r.rmse >= r.mae && r.r2 <= 1.0, "{r:?}");
@@ -289,8 +243,8 @@ fn diabetes_regression_runs_end_to_end() {
 
 #[test]
 fn sklearn_csv_trains_as_it_is() {
-    let t = Tmp::new("skcsv");
-    let csv = t.0.join("tiny.csv");
+    let t = TempDir::new().unwrap();
+    let csv = t.path().join("tiny.csv");
     // n_samples,n_features,class names; then rows of features and a class index
     let mut text = String::from("40,2,left,right\n");
     for i in 0..40 {
@@ -304,7 +258,7 @@ fn sklearn_csv_trains_as_it_is() {
     );
     let run = Experiment::from_toml_str(&toml, "tiny")
         .unwrap()
-        .with_out_dir(t.0.join("run"))
+        .with_out_dir(t.path().join("run"))
         .fit()
         .unwrap();
     assert!(run.test.accuracy.is_some());
@@ -312,8 +266,8 @@ fn sklearn_csv_trains_as_it_is() {
 
 #[test]
 fn run_folders_have_readable_unique_names() {
-    let t = Tmp::new("names");
-    let a = new_run_dir(&t.0, "mnist-mlp");
+    let t = TempDir::new().unwrap();
+    let a = new_run_dir(t.path(), "mnist-mlp");
     let name = a.file_name().unwrap().to_string_lossy().into_owned();
     // 2026-12-01_20-34-56-mnist-mlp
     assert_eq!(name.len(), "2026-12-01_20-34-56-mnist-mlp".len(), "{name}");
@@ -322,9 +276,9 @@ fn run_folders_have_readable_unique_names() {
         "{name}"
     );
     std::fs::create_dir_all(&a).unwrap();
-    let b = new_run_dir(&t.0, "mnist-mlp");
+    let b = new_run_dir(t.path(), "mnist-mlp");
     assert_ne!(a, b);
-    let c = new_run_dir(&t.0, "a b/c");
+    let c = new_run_dir(t.path(), "a b/c");
     assert!(c.to_string_lossy().ends_with("-a-b-c"), "{}", c.display());
 }
 

@@ -4,14 +4,6 @@
 use nabla_core::Tensor;
 use nabla_experiment::{load_data, open_run, Experiment, Output, Run};
 use nabla_train::progress::ProgressMode;
-use std::path::PathBuf;
-
-struct Tmp(PathBuf);
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A row of class `k`: x1 carries the class on a scale of 0.01, x2 is noise around 1000.
 fn row(i: usize, k: usize) -> (f64, f64) {
@@ -23,9 +15,7 @@ fn row(i: usize, k: usize) -> (f64, f64) {
 
 #[test]
 fn a_standardized_csv_run_predicts_raw_rows_as_training_prepared_them() {
-    let tmp = Tmp(std::env::temp_dir().join(format!("nabla-run-predict-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&tmp.0);
-    std::fs::create_dir_all(&tmp.0).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
     // the label column in the middle, named classes
     let names = ["low", "high"];
     let mut csv = String::from("x1,label,x2\n");
@@ -33,7 +23,7 @@ fn a_standardized_csv_run_predicts_raw_rows_as_training_prepared_them() {
         let (x1, x2) = row(i, i % 2);
         csv.push_str(&format!("{x1},{},{x2}\n", names[i % 2]));
     }
-    let data = tmp.0.join("data.csv");
+    let data = tmp.path().join("data.csv");
     std::fs::write(&data, csv).unwrap();
     let toml = r#"
 [data]
@@ -46,7 +36,7 @@ epochs = 20
 batch_size = 16
 optimizer = { name = "adam", lr = 0.05 }
 "#;
-    let dir = tmp.0.join("run");
+    let dir = tmp.path().join("run");
     let fitted = Experiment::from_toml_str(toml, "t")
         .unwrap()
         .with_data_dir(&data)
@@ -65,7 +55,7 @@ optimizer = { name = "adam", lr = 0.05 }
         raw.extend([x1 as f32, x2 as f32]);
         truth.push(k);
     }
-    let rows = tmp.0.join("rows.csv");
+    let rows = tmp.path().join("rows.csv");
     std::fs::write(&rows, text).unwrap();
     let run = Run::open(&dir).unwrap();
     assert!(run.standardizer().is_some());
@@ -128,23 +118,23 @@ optimizer = { name = "adam", lr = 0.05 }
 
 #[test]
 fn a_standardized_run_without_its_standardizer_is_refused() {
-    let tmp = Tmp(std::env::temp_dir().join(format!("nabla-run-nostd-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&tmp.0);
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
     let toml = "[data]\ndataset = \"diabetes\"\n[model]\nlayers = [{ type = \"linear\", out = 1 }]\n[train]\nepochs = 1\nloss = \"mse\"\n";
     Experiment::from_toml_str(toml, "d")
         .unwrap()
-        .with_out_dir(&tmp.0)
+        .with_out_dir(&run_dir)
         .with_progress(ProgressMode::Quiet)
         .fit()
         .unwrap();
-    let run = Run::open(&tmp.0).unwrap();
+    let run = Run::open(&run_dir).unwrap();
     let x = Tensor::from_vec(vec![0.0f32; 20], &[2, 10]).unwrap();
     let p = run.predict(&nabla_experiment::Inputs {
         names: vec!["a".into(), "b".into()],
         x,
     });
     assert!(matches!(p.unwrap()[0].output, Output::Values(ref v) if v.len() == 1));
-    std::fs::remove_file(tmp.0.join("standardizer.json")).unwrap();
-    let e = Run::open(&tmp.0).unwrap_err().to_string();
+    std::fs::remove_file(run_dir.join("standardizer.json")).unwrap();
+    let e = Run::open(&run_dir).unwrap_err().to_string();
     assert!(e.contains("standardizer.json"), "{e}");
 }

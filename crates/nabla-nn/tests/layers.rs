@@ -4,6 +4,9 @@ use nabla_core::{DType, GradcheckOptions, Mt19937, Tensor};
 use nabla_nn::loss::{self, CrossEntropyOptions, KlReduction, Reduction};
 use nabla_nn::*;
 
+mod common;
+use common::train_forward;
+
 fn rng() -> Mt19937 {
     Mt19937::new(42)
 }
@@ -121,16 +124,8 @@ fn embedding_and_batchnorm_training_gradients() {
 fn dropout_scales_and_is_reproducible() {
     let d = Dropout::new(0.25).unwrap();
     let x = Tensor::ones(&[1000], DType::F32);
-    let mut a = Mt19937::new(3);
-    let ya = d
-        .forward(&x, &mut ForwardCtx::train(&mut a))
-        .unwrap()
-        .to_vec_f64();
-    let mut b = Mt19937::new(3);
-    let yb = d
-        .forward(&x, &mut ForwardCtx::train(&mut b))
-        .unwrap()
-        .to_vec_f64();
+    let ya = train_forward(&d, &x, 3);
+    let yb = train_forward(&d, &x, 3);
     assert_eq!(ya, yb);
     assert!(ya.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
     let kept = ya.iter().filter(|&&v| v > 0.0).count();
@@ -200,44 +195,14 @@ fn losses_match_pytorch() {
 
     let a = Tensor::from_vec(vec![0.5f64, -1.0, 3.0], &[3]).unwrap();
     let b = Tensor::from_vec(vec![0.0f64, 1.0, 1.0], &[3]).unwrap();
-    assert!(
-        (loss::mse_loss(&a, &b, Reduction::Mean)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-            - (0.25 + 4.0 + 4.0) / 3.0)
-            .abs()
-            < 1e-12
-    );
-    assert!(
-        (loss::l1_loss(&a, &b, Reduction::Sum)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-            - 4.5)
-            .abs()
-            < 1e-12
-    );
+    let value = |l: nabla_core::Result<Tensor>| l.unwrap().to_scalar().unwrap();
+    let mse = value(loss::mse_loss(&a, &b, Reduction::Mean));
+    assert!((mse - (0.25 + 4.0 + 4.0) / 3.0).abs() < 1e-12);
+    assert!((value(loss::l1_loss(&a, &b, Reduction::Sum)) - 4.5).abs() < 1e-12);
     // huber delta 1: 0.125, 1.5, 1.5
-    assert!(
-        (loss::huber_loss(&a, &b, 1.0, Reduction::Sum)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-            - 3.125)
-            .abs()
-            < 1e-12
-    );
+    assert!((value(loss::huber_loss(&a, &b, 1.0, Reduction::Sum)) - 3.125).abs() < 1e-12);
     // smooth l1 beta 2: 0.0625, 1.0, 1.0
-    assert!(
-        (loss::smooth_l1_loss(&a, &b, 2.0, Reduction::Sum)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-            - 2.0625)
-            .abs()
-            < 1e-12
-    );
+    assert!((value(loss::smooth_l1_loss(&a, &b, 2.0, Reduction::Sum)) - 2.0625).abs() < 1e-12);
     // BCE with logits equals BCE of sigmoid
     let l1 = loss::binary_cross_entropy_with_logits(&a, &b, Reduction::Mean)
         .unwrap()

@@ -35,6 +35,17 @@ fn sequence(opt: &mut Sgd, s: &mut dyn LrScheduler, n: usize, scaled: bool) -> V
     out
 }
 
+/// [`sequence`] of a fresh [`opt`] under the scheduler `make` builds on it.
+fn fresh_sequence<S: LrScheduler>(
+    make: impl FnOnce(&mut Sgd) -> nabla_core::Result<S>,
+    n: usize,
+    scaled: bool,
+) -> Vec<f64> {
+    let mut o = opt();
+    let mut s = make(&mut o).unwrap();
+    sequence(&mut o, &mut s, n, scaled)
+}
+
 fn assert_close(got: &[f64], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
@@ -47,32 +58,22 @@ fn assert_close(got: &[f64], want: &[f64]) {
 
 #[test]
 fn step_lr() {
-    let mut o = opt();
-    let mut s = StepLR::new(&mut o, 3, 0.1).unwrap();
-    let got = sequence(&mut o, &mut s, 9, true);
-    assert_close(
-        &got,
-        &[1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001],
-    );
+    let got = fresh_sequence(|o| StepLR::new(o, 3, 0.1), 9, true);
+    let want = [1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001];
+    assert_close(&got, &want);
 }
 
 #[test]
 fn multi_step_lr() {
-    let mut o = opt();
     // unsorted, and 7 twice: it counts twice, as in PyTorch
-    let mut s = MultiStepLR::new(&mut o, &[5, 2, 7, 7], 0.5).unwrap();
-    let got = sequence(&mut o, &mut s, 9, true);
-    assert_close(
-        &got,
-        &[1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.0625, 0.0625, 0.0625],
-    );
+    let got = fresh_sequence(|o| MultiStepLR::new(o, &[5, 2, 7, 7], 0.5), 9, true);
+    let want = [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.0625, 0.0625, 0.0625];
+    assert_close(&got, &want);
 }
 
 #[test]
 fn exponential_lr() {
-    let mut o = opt();
-    let mut s = ExponentialLR::new(&mut o, 0.9).unwrap();
-    let got = sequence(&mut o, &mut s, 4, true);
+    let got = fresh_sequence(|o| ExponentialLR::new(o, 0.9), 4, true);
     assert_close(&got, &[1.0, 0.9, 0.81, 0.729, 0.6561]);
 }
 
@@ -243,30 +244,28 @@ fn resume(
     k: usize,
     metric: impl Fn(usize) -> Option<f64>,
 ) {
+    // the rates after each of the steps `range`
+    let steps = |o: &mut Sgd, s: &mut dyn LrScheduler, range: std::ops::Range<usize>| {
+        let mut rates = vec![];
+        for e in range {
+            s.step(o, metric(e)).unwrap();
+            rates.push(s.last_lr());
+        }
+        rates
+    };
     let mut o = opt();
     let mut s = make(&mut o);
-    let mut straight = vec![];
-    for e in 0..n {
-        s.step(&mut o, metric(e)).unwrap();
-        straight.push(s.last_lr());
-    }
+    let straight = steps(&mut o, s.as_mut(), 0..n);
     let mut o1 = opt();
     let mut s1 = make(&mut o1);
-    let mut resumed = vec![];
-    for e in 0..k {
-        s1.step(&mut o1, metric(e)).unwrap();
-        resumed.push(s1.last_lr());
-    }
+    let mut resumed = steps(&mut o1, s1.as_mut(), 0..k);
     let (opt_state, sched_state) = (o1.state_dict(), s1.state_dict());
     let mut o2 = opt();
     let mut s2 = make(&mut o2);
     o2.load_state_dict(&opt_state).unwrap();
     s2.load_state_dict(&sched_state).unwrap();
     assert_eq!(s2.last_lr(), s1.last_lr());
-    for e in k..n {
-        s2.step(&mut o2, metric(e)).unwrap();
-        resumed.push(s2.last_lr());
-    }
+    resumed.extend(steps(&mut o2, s2.as_mut(), k..n));
     assert_eq!(straight, resumed);
     assert_eq!(s.state_dict().scalars, s2.state_dict().scalars);
 }

@@ -1,41 +1,10 @@
 //! Charts are written as SVG and PNG; files are checked by content, PNGs by their header.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use tempfile::TempDir;
 
 use nabla_report::plot::{plot_curves, plot_training, Curve, EpochRow};
 use nabla_report::plot::{PLOT_HEIGHT, PLOT_WIDTH};
-
-/// A fresh directory under the system temp dir, unique per test and process; removed when
-/// dropped unless the test is failing (so its files can be inspected).
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn temp_dir(name: &str) -> TempDir {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "nabla-train-plot-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
 
 /// Width and height from the PNG signature and IHDR chunk, parsed by hand.
 fn png_size(path: &Path) -> (u32, u32) {
@@ -82,7 +51,8 @@ fn rows(n: usize) -> Vec<EpochRow> {
 
 #[test]
 fn plot_curves_writes_svg_and_png() {
-    let dir = temp_dir("curves");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     let (svg_path, png_path) = (dir.join("c.svg"), dir.join("c.png"));
     let curves = vec![
         Curve::new(
@@ -126,8 +96,8 @@ fn plot_curves_writes_svg_and_png() {
 
 #[test]
 fn plot_training_writes_four_files() {
-    let root = temp_dir("training");
-    let dir = root.join("nested/plots");
+    let root = TempDir::new().unwrap();
+    let dir = root.path().join("nested/plots");
     plot_training(&rows(12), &dir).unwrap();
     for (stem, title) in [("loss", "Loss"), ("accuracy", "Accuracy")] {
         let s = svg(&dir.join(format!("{stem}.svg")));
@@ -143,33 +113,36 @@ fn plot_training_writes_four_files() {
 
 #[test]
 fn missing_series_are_skipped() {
-    let dir = temp_dir("missing");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     let mut r = rows(4);
     for row in &mut r {
         row.val_loss = None;
         row.val_accuracy = None;
     }
     r[1].train_accuracy = None; // a gap inside a series
-    plot_training(&r, &dir).unwrap();
+    plot_training(&r, dir).unwrap();
     let loss = svg(&dir.join("loss.svg"));
     assert!(loss.contains("train") && !loss.contains("validation"));
     let acc = svg(&dir.join("accuracy.svg"));
     assert!(acc.contains("train") && !acc.contains("validation"));
 
     // no accuracy at all: only the loss chart
-    let dir = temp_dir("no-accuracy");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     for row in &mut r {
         row.train_accuracy = None;
     }
-    plot_training(&r, &dir).unwrap();
+    plot_training(&r, dir).unwrap();
     assert!(dir.join("loss.svg").exists() && dir.join("loss.png").exists());
     assert!(!dir.join("accuracy.svg").exists() && !dir.join("accuracy.png").exists());
 }
 
 #[test]
 fn single_epoch() {
-    let dir = temp_dir("single");
-    plot_training(&rows(1), &dir).unwrap();
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    plot_training(&rows(1), dir).unwrap();
     assert_eq!(
         png_size(&dir.join("accuracy.png")),
         (PLOT_WIDTH, PLOT_HEIGHT)
@@ -182,17 +155,19 @@ fn single_epoch() {
 
 #[test]
 fn nan_and_inf_values_break_the_lines() {
-    let dir = temp_dir("nan");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     let mut r = rows(6);
     r[2].train_loss = f64::NAN;
     r[3].val_loss = Some(f64::INFINITY);
     r[0].train_accuracy = Some(f64::NAN);
     r[5].val_accuracy = Some(f64::NAN);
-    plot_training(&r, &dir).unwrap();
+    plot_training(&r, dir).unwrap();
     let s = svg(&dir.join("loss.svg"));
     assert!(!s.contains("NaN") && !s.contains("inf"));
 
-    let dir = temp_dir("all-nan");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     let r: Vec<EpochRow> = rows(3)
         .into_iter()
         .map(|mut r| {
@@ -201,14 +176,15 @@ fn nan_and_inf_values_break_the_lines() {
             r
         })
         .collect();
-    plot_training(&r, &dir).unwrap();
+    plot_training(&r, dir).unwrap();
     assert!(svg(&dir.join("loss.svg")).contains("validation"));
 }
 
 #[test]
 fn empty_inputs() {
-    let dir = temp_dir("empty");
-    plot_training(&[], &dir).unwrap();
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    plot_training(&[], dir).unwrap();
     assert_eq!(png_size(&dir.join("loss.png")), (PLOT_WIDTH, PLOT_HEIGHT));
     plot_curves(
         "Nothing",
@@ -224,7 +200,8 @@ fn empty_inputs() {
 
 #[test]
 fn flat_curve() {
-    let dir = temp_dir("flat");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     let flat = [Curve::new("flat", vec![(3.0, 0.0), (3.0, 0.0)])];
     plot_curves(
         "Flat",
@@ -239,7 +216,8 @@ fn flat_curve() {
 
 #[test]
 fn extreme_magnitudes() {
-    let dir = temp_dir("huge");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     for (i, pts) in [
         vec![(0.0, -1e308), (1.0, 1e308), (2.0, 0.0)],
         vec![(0.0, 1e300), (1.0, 2e300)],
@@ -257,7 +235,8 @@ fn extreme_magnitudes() {
 
 #[test]
 fn errors_name_the_file() {
-    let dir = temp_dir("errors");
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
     let missing = dir.join("no-such-dir").join("chart.png");
     let err = plot_curves(
         "T",

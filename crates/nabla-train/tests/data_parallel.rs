@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{max_diff, train, Outcome};
+use common::{train, Outcome};
+use nabla_testkit::max_diff;
 use nabla_train::distributed::ThreadGroup;
 use nabla_train::Communicator;
 use std::path::PathBuf;
@@ -53,9 +54,9 @@ fn ranks_train_the_single_process_model_up_to_summation_order() {
 
 #[test]
 fn batch_norm_keeps_per_rank_statistics_and_rank_0_writes_alone() {
-    let d = std::env::temp_dir().join(format!("nabla-dp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    let ranks = threads(2, true, Some(d.clone()));
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ranks = threads(2, true, Some(d.to_path_buf()));
     // every rank applies the same averaged step; the running statistics are rank 0's
     assert_eq!(ranks[0].weights, ranks[1].weights);
     assert_eq!(ranks[0].test, ranks[1].test);
@@ -65,5 +66,4 @@ fn batch_norm_keeps_per_rank_statistics_and_rank_0_writes_alone() {
     assert!(d.join("0/metrics.jsonl").exists() && d.join("0/health.jsonl").exists());
     assert!(d.join("0/checkpoints").is_dir());
     assert!(!d.join("1").exists(), "rank 1 wrote a folder");
-    let _ = std::fs::remove_dir_all(&d);
 }

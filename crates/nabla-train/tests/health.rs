@@ -125,8 +125,8 @@ fn growing_or_non_finite_norms_are_exploding() {
 
 #[test]
 fn health_jsonl_is_written_and_damage_is_reported() {
-    let dir = std::env::temp_dir().join(format!("nabla-health-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let (train, _) = nabla_data::digits().unwrap().split([0.5, 0.5], 0).unwrap();
     let mut rng = Mt19937::new(0);
     let m = mlp(&[64, 16, 10], Activation::ReLU, &mut rng);
@@ -135,7 +135,7 @@ fn health_jsonl_is_written_and_damage_is_reported() {
         health_every: 10,
         ..TrainConfig::default()
             .with_epochs(1)
-            .with_out_dir(&dir)
+            .with_out_dir(dir)
             .with_progress(ProgressMode::Quiet)
     };
     let mut t = Trainer::new(m, opt, cross_entropy_loss, cfg);
@@ -167,7 +167,6 @@ fn health_jsonl_is_written_and_damage_is_reported() {
         damage[0].contains("line 3") && damage[0].contains("cut short"),
         "{damage:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A layer whose gradient is zero (dead) moves by 0 of its norm: that is no evidence of a low

@@ -57,10 +57,9 @@ fn trainer_over_mpi_matches_one_process() {
         .flat_map(|(_, v)| v.iter().copied())
         .collect();
     let exe = std::env::current_exe().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
     for k in [2, 3] {
-        let out =
-            std::env::temp_dir().join(format!("nabla-mpi-lib-{}-{k}.json", std::process::id()));
-        let _ = std::fs::remove_file(&out);
+        let out = tmp.path().join(format!("{k}.json"));
         let o = Command::new("mpirun")
             .args(["--allow-run-as-root", "--oversubscribe", "--timeout", "300"])
             .args(["-n", &k.to_string()])
@@ -102,6 +101,5 @@ fn trainer_over_mpi_matches_one_process() {
         assert!(m <= 1e-5, "{k} ranks: {m}");
         assert!((v["test_loss"].as_f64().unwrap() - one.test.loss).abs() < 1e-5);
         assert_eq!(v["test_accuracy"].as_f64(), one.test.accuracy);
-        let _ = std::fs::remove_file(&out);
     }
 }

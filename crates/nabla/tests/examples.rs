@@ -20,51 +20,31 @@ mod xor_autograd;
 #[path = "../../../examples/xor_origin.rs"]
 mod xor_origin;
 
-use std::path::{Path, PathBuf};
-
-struct Tmp(PathBuf);
-impl Tmp {
-    fn new(tag: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!("nabla-ex-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Tmp(d)
-    }
-}
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use nabla_testkit::{idx_images, idx_labels};
+use std::path::Path;
+use tempfile::TempDir;
 
 /// A tiny MNIST in raw IDX files: `n` 28×28 images per split whose class (0..10) is drawn
 /// as a bright band at a class-dependent row, so a model can learn it.
 fn tiny_mnist(dir: &Path, n_train: usize, n_test: usize) {
+    let class = |i: usize| (i * 7 + 3) % 10;
     for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
-        let mut img = Vec::new();
-        img.extend_from_slice(&2051u32.to_be_bytes());
-        for d in [n, 28, 28] {
-            img.extend_from_slice(&(d as u32).to_be_bytes());
-        }
-        let mut lbl = Vec::new();
-        lbl.extend_from_slice(&2049u32.to_be_bytes());
-        lbl.extend_from_slice(&(n as u32).to_be_bytes());
-        for i in 0..n {
-            let class = (i * 7 + 3) % 10;
-            for r in 0..28 {
-                for c in 0..28 {
-                    let on = r / 2 == class + 2 && (c + i) % 3 != 0;
-                    img.push(if on {
-                        230
-                    } else {
-                        ((r * 5 + c * 3 + i) % 17) as u8
-                    });
-                }
+        let img = idx_images(n, 28, 28, |i, k| {
+            let (r, c) = (k / 28, k % 28);
+            let on = r / 2 == class(i) + 2 && (c + i) % 3 != 0;
+            if on {
+                230
+            } else {
+                ((r * 5 + c * 3 + i) % 17) as u8
             }
-            lbl.push(class as u8);
-        }
+        });
+        let lbl: Vec<u8> = (0..n).map(|i| class(i) as u8).collect();
         std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), img).unwrap();
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lbl).unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx_labels(&lbl),
+        )
+        .unwrap();
     }
 }
 
@@ -96,9 +76,9 @@ fn custom_loop_trains_on_digits() {
 
 #[test]
 fn experiment_toml_runs_a_config() {
-    let t = Tmp::new("exp");
+    let t = TempDir::new().unwrap();
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/digits-mlp.toml");
-    let out = t.0.join("run");
+    let out = t.path().join("run");
     let run = experiment_toml::run(cfg, Some(2), Some(out.to_str().unwrap()), None).unwrap();
     assert_eq!(run.history.len(), 2);
     assert!(run.closing_line().starts_with("test_accuracy="));
@@ -107,16 +87,16 @@ fn experiment_toml_runs_a_config() {
 
 #[test]
 fn mnist_mlp_equals_the_mnist_mlp_config() {
-    let t = Tmp::new("mnist");
-    tiny_mnist(&t.0, 200, 50);
-    let ev = mnist_mlp::run(t.0.to_str().unwrap(), 2, 0).unwrap();
+    let t = TempDir::new().unwrap();
+    tiny_mnist(t.path(), 200, 50);
+    let ev = mnist_mlp::run(t.path().to_str().unwrap(), 2, 0).unwrap();
     // the same run from configs/mnist-mlp.toml: the same numbers, bit for bit
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/mnist-mlp.toml");
     let run = nabla::experiment::Experiment::from_toml_file(cfg)
         .unwrap()
         .with_epochs(2)
-        .with_data_dir(&t.0)
-        .with_out_dir(t.0.join("run"))
+        .with_data_dir(t.path())
+        .with_out_dir(t.path().join("run"))
         .with_progress(nabla::train::ProgressMode::Quiet)
         .fit()
         .unwrap();
@@ -146,10 +126,10 @@ fn residual_block_is_a_custom_module_that_trains() {
 
 #[test]
 fn vae_trains_and_draws() {
-    let t = Tmp::new("vae");
-    tiny_mnist(&t.0, 256, 64);
-    let out = t.0.join("out");
-    let h = vae::run(&t.0, 2, &out, 1).unwrap();
+    let t = TempDir::new().unwrap();
+    tiny_mnist(t.path(), 256, 64);
+    let out = t.path().join("out");
+    let h = vae::run(t.path(), 2, &out, 1).unwrap();
     assert_eq!(h.len(), 2);
     // per image: 784 Bernoulli terms, so a few hundred nats at first, then lower
     assert!(
@@ -165,16 +145,16 @@ fn vae_trains_and_draws() {
 
 #[test]
 fn mnist_cnn_trains_on_tiny_images() {
-    let t = Tmp::new("cnn");
-    tiny_mnist(&t.0, 128, 32);
-    let ev = mnist_cnn::run(t.0.to_str().unwrap(), 1, 0).unwrap();
+    let t = TempDir::new().unwrap();
+    tiny_mnist(t.path(), 128, 32);
+    let ev = mnist_cnn::run(t.path().to_str().unwrap(), 1, 0).unwrap();
     assert!(ev.loss.is_finite() && ev.samples == 32, "{ev:?}");
 }
 
 #[test]
 fn char_lstm_learns_and_samples() {
-    let t = Tmp::new("lstm");
-    let p = t.0.join("t.txt");
+    let t = TempDir::new().unwrap();
+    let p = t.path().join("t.txt");
     let text: String = (0..300)
         .map(|i| ["to be ", "or not ", "that is "][i % 3])
         .collect();

@@ -1,36 +1,31 @@
-//! Test helpers: a self-removing temporary directory, IDX fixture bytes and the shared MNIST
+//! Test helpers: files in a temporary directory, IDX fixture bytes and the shared MNIST
 //! folder.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use tempfile::TempDir;
 
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
+/// A fresh temporary directory, removed when dropped.
+pub fn temp_dir() -> TempDir {
+    TempDir::new().unwrap()
+}
 
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "nabla-data-test-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
+/// Files in a temporary directory.
+pub trait Files {
+    /// Writes `bytes` to the file `name`; gives its path.
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf;
+    /// File names in the directory, sorted.
+    fn list(&self) -> Vec<String>;
+}
+
+impl Files for TempDir {
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         p
     }
-    /// File names in the directory, sorted.
-    pub fn list(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+    fn list(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -39,35 +34,13 @@ impl TempDir {
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// An IDX images file: magic 2051, dims, then pixel `(i * 31 + k * 7) % 256` for image i.
+/// An IDX images file (see [`nabla_testkit::idx_images`]) whose pixel `k` of image `i` is
+/// `(i * 31 + k * 7) % 256`.
 pub fn idx_images(count: usize, rows: usize, cols: usize) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&2051u32.to_be_bytes());
-    for d in [count, rows, cols] {
-        v.extend_from_slice(&(d as u32).to_be_bytes());
-    }
-    for i in 0..count {
-        for k in 0..rows * cols {
-            v.push(((i * 31 + k * 7) % 256) as u8);
-        }
-    }
-    v
+    nabla_testkit::idx_images(count, rows, cols, |i, k| ((i * 31 + k * 7) % 256) as u8)
 }
 
-/// An IDX labels file: magic 2049, count, labels.
-pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&2049u32.to_be_bytes());
-    v.extend_from_slice(&(labels.len() as u32).to_be_bytes());
-    v.extend_from_slice(labels);
-    v
-}
+pub use nabla_testkit::idx_labels;
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -1,11 +1,11 @@
 //! CSV files on disk (plain and gzipped) and the standardize-on-train workflow.
 
-use crate::common::{gzip, TempDir};
+use crate::common::{gzip, temp_dir, Files};
 use nabla_data::{read_csv, CsvOptions, Dataset, Header, LabelColumn, LabelKind, Standardizer};
 
 #[test]
 fn reads_plain_and_gzipped_files() {
-    let dir = TempDir::new("csv");
+    let dir = temp_dir();
     let text = "sepal,petal,species\n5.1,1.4,setosa\n7.0,4.7,versicolor\n6.3,6.0,virginica\n4.9,1.4,setosa\n";
     let a = dir.write("iris.csv", text.as_bytes());
     let b = dir.write("iris.csv.gz", &gzip(text.as_bytes()));
@@ -28,7 +28,7 @@ fn reads_plain_and_gzipped_files() {
 
 #[test]
 fn sklearn_style_file_with_regression_target() {
-    let dir = TempDir::new("csv-sk");
+    let dir = temp_dir();
     let p = dir.write("d.csv", b"3 2 junk\n1 10 100\n2 20 200\n3 30 300\n");
     let o = CsvOptions::default()
         .with_skip_rows(1)
@@ -68,7 +68,7 @@ fn standardizer_fitted_on_train_applies_to_both() {
 
 #[test]
 fn sklearn_count_line_is_detected() {
-    let dir = TempDir::new("csv-count");
+    let dir = temp_dir();
     // wine_data.csv's shape: n_samples,n_features,class names, then rows of f + 1 fields
     let p = dir.write(
         "wine.csv",

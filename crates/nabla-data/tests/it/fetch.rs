@@ -1,6 +1,6 @@
 //! Downloads against a tiny HTTP server on 127.0.0.1 (the only address these tests reach).
 
-use crate::common::{gzip, idx_images, idx_labels, shared_mnist_dir, TempDir};
+use crate::common::{gzip, idx_images, idx_labels, shared_mnist_dir, temp_dir, Files};
 use nabla_data::{fetch, fetch_files, md5_hex, Error, RemoteFile};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -86,7 +86,7 @@ fn good_download_then_skip_when_present() {
             md5: &mi,
         },
     ];
-    let dir = TempDir::new("fetch-good");
+    let dir = temp_dir();
     let to = dir.path().join("sub");
     let paths = fetch_files(&base, &files, &to).unwrap();
     assert_eq!(paths, vec![to.join("l.gz"), to.join("i.gz")]);
@@ -112,7 +112,7 @@ fn good_download_then_skip_when_present() {
 fn wrong_checksum_is_refused_and_leaves_nothing() {
     let body = b"definitely not the real file".to_vec();
     let (base, server) = serve(vec![("train-labels-idx1-ubyte.gz".into(), body.clone())], 1);
-    let dir = TempDir::new("fetch-md5");
+    let dir = temp_dir();
     let files = [RemoteFile {
         name: "train-labels-idx1-ubyte.gz",
         md5: "D53E105EE54EA40749A09FCBCD1E9432",
@@ -134,7 +134,7 @@ fn wrong_checksum_is_refused_and_leaves_nothing() {
 fn a_stale_file_is_replaced() {
     let body = b"fresh".to_vec();
     let (base, server) = serve(vec![("f.bin".into(), body.clone())], 1);
-    let dir = TempDir::new("fetch-stale");
+    let dir = temp_dir();
     dir.write("f.bin", b"stale content");
     let md5 = md5_hex(&body);
     let files = [RemoteFile {
@@ -150,7 +150,7 @@ fn a_stale_file_is_replaced() {
 #[test]
 fn not_found_and_refused_connections_are_clear_errors() {
     let (base, server) = serve(vec![], 1);
-    let dir = TempDir::new("fetch-404");
+    let dir = temp_dir();
     let files = [RemoteFile {
         name: "t10k-images-idx3-ubyte.gz",
         md5: "9fb629c4189551a2d022fa330f9573f3",
@@ -195,7 +195,7 @@ fn fetch_mnist_from_a_local_mirror_when_present() {
         .map(|f| (f.name.to_string(), std::fs::read(src.join(f.name)).unwrap()))
         .collect();
     let (base, server) = serve(routes, 4);
-    let dir = TempDir::new("fetch-mnist");
+    let dir = temp_dir();
     let paths = fetch("mnist", dir.path(), Some(&base)).unwrap();
     assert_eq!(paths.len(), 4);
     server.join().unwrap();

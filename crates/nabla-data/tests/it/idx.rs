@@ -1,6 +1,6 @@
 //! IDX (MNIST) reading: good fixtures gzipped and raw, and each bad case.
 
-use crate::common::{gzip, idx_images, idx_labels, shared_mnist_dir, TempDir};
+use crate::common::{gzip, idx_images, idx_labels, shared_mnist_dir, temp_dir, Files};
 use nabla_data::{load_mnist, parse_idx_images, read_idx_images, read_idx_labels, read_mnist};
 
 fn err_of<T: std::fmt::Debug>(r: nabla_data::Result<T>) -> String {
@@ -9,7 +9,7 @@ fn err_of<T: std::fmt::Debug>(r: nabla_data::Result<T>) -> String {
 
 #[test]
 fn reads_raw_and_gzipped_images_and_labels() {
-    let dir = TempDir::new("idx-good");
+    let dir = temp_dir();
     let raw = idx_images(3, 28, 28);
     let a = dir.write("imgs", &raw);
     let b = dir.write("imgs.gz", &gzip(&raw));
@@ -37,7 +37,7 @@ fn reads_raw_and_gzipped_images_and_labels() {
 
 #[test]
 fn load_mnist_finds_gz_and_raw_files() {
-    let dir = TempDir::new("idx-load");
+    let dir = temp_dir();
     dir.write("train-images-idx3-ubyte.gz", &gzip(&idx_images(3, 28, 28)));
     dir.write("train-labels-idx1-ubyte.gz", &gzip(&idx_labels(&[5, 0, 4])));
     dir.write("t10k-images-idx3-ubyte", &idx_images(2, 28, 28));
@@ -54,7 +54,7 @@ fn load_mnist_finds_gz_and_raw_files() {
 
 #[test]
 fn wrong_magic_is_named() {
-    let dir = TempDir::new("idx-magic");
+    let dir = temp_dir();
     let mut bytes = idx_images(3, 28, 28);
     bytes[3] = 0x02;
     let p = dir.write("train-images-idx3-ubyte.gz", &gzip(&bytes));
@@ -86,7 +86,7 @@ fn wrong_magic_is_named() {
 
 #[test]
 fn truncated_and_trailing_data_are_refused() {
-    let dir = TempDir::new("idx-trunc");
+    let dir = temp_dir();
     let bytes = idx_images(3, 28, 28);
     let p = dir.write("short", &bytes[..bytes.len() - 10]);
     let e = err_of(read_idx_images(&p));
@@ -130,7 +130,7 @@ fn truncated_and_trailing_data_are_refused() {
 
 #[test]
 fn count_mismatch_bad_label_and_missing_files() {
-    let dir = TempDir::new("idx-mismatch");
+    let dir = temp_dir();
     dir.write("train-images-idx3-ubyte.gz", &gzip(&idx_images(3, 28, 28)));
     dir.write("train-labels-idx1-ubyte.gz", &gzip(&idx_labels(&[5, 0])));
     let e = err_of(load_mnist(dir.path(), true));
@@ -202,7 +202,7 @@ fn huge_claims_and_gzip_bombs_are_refused_cheaply() {
     // valid labels with 64 MiB of zeros behind them, gzipped to 64 KiB: counted up to 1 MiB
     let mut bomb = idx_labels(&[1, 2, 3]);
     bomb.resize(bomb.len() + (64 << 20), 0);
-    let dir = TempDir::new("idx-bomb");
+    let dir = temp_dir();
     let p = dir.write("bomb.gz", &gzip(&bomb));
     let e = err_of(read_idx_labels(&p));
     assert!(

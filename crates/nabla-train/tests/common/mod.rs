@@ -91,15 +91,3 @@ pub fn train(
         steps: report.steps,
     }
 }
-
-pub fn max_diff(a: &[(String, Vec<f64>)], b: &[(String, Vec<f64>)]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mut m = 0.0f64;
-    for ((ka, va), (kb, vb)) in a.iter().zip(b) {
-        assert_eq!(ka, kb);
-        for (x, y) in va.iter().zip(vb) {
-            m = m.max((x - y).abs());
-        }
-    }
-    m
-}
