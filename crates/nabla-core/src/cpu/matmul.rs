@@ -18,9 +18,8 @@ const PAR_MIN_DIM: usize = 64;
 /// A right operand `[k, n]` stored column by column (`x @ w.t()`, a linear layer's forward)
 /// of at least this many elements is copied to row-major order first (a tiled transpose) when
 /// the left one has at least [`COPY_RHS_ROWS`] rows: the `gemm` crate gathers such an operand
-/// into its panels slowly once it no longer fits in L2. W3's `[64, 9216] @ [9216, 128]`
-/// (median of 200, 2 threads): 1.36 ms as a view, 1.05 ms with the copy; below about 2 MB
-/// (`[64, 784] @ [784, 128]`: 53 µs as a view, 80 µs with the copy) the copy does not pay.
+/// into its panels slowly once it no longer fits in L2; below about 2 MB the copy costs more
+/// than it saves (measurements in `docs/performance.md`).
 const COPY_RHS: usize = 1 << 19;
 /// See [`COPY_RHS`].
 const COPY_RHS_ROWS: usize = 32;

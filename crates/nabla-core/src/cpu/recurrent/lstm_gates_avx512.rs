@@ -1,10 +1,9 @@
 //! The LSTM cell's forward gate pass in AVX-512 for f32, all rows of one block of units in one
 //! call: the same formulas as [`super::gates::lstm_fwd`] and the same `exp`/`tanh` polynomials as
 //! [`super::cell_activations`], with each division (`1 / (1 + e)`, three sigmoids and two tanh per
-//! unit) done as a 14-bit reciprocal estimate and one Newton step. The generic pass took about half
-//! as long as the step's recurrent product, its hottest instructions those waiting on the
-//! divisions; this one cut a 1-thread forward scan from 12.0 to 9.9 ms. Results are within a few
-//! ulp of the generic pass (tested below).
+//! unit) done as a 14-bit reciprocal estimate and one Newton step, because the generic pass spends
+//! its time waiting on the divisions (measurements in `docs/performance.md`). Results are within
+//! a few ulp of the generic pass (tested below).
 
 /// One LSTM forward gate pass over `n` rows of `u` units. Gate `k` of a row starts `k * h`
 /// after the row's `gx`, `b` and `saved` pointers and `k * u` after its `gh` pointer (the

@@ -18,14 +18,12 @@ const LANES_PER_THREAD: usize = 2;
 /// The batch rows of each lane of a scan in row mode, or `None` for unit mode. A row's
 /// recurrence never reads another row, so in row mode the rows are cut into lanes, each a
 /// sequence of whole steps for its rows, run by the threads with no barrier per step
-/// ([`super::scan_team::lanes`]) and no `h_{t-1}` from another core (the reasons; the step
-/// times below are what was measured). Unit mode (all rows, the blocks of units shared by a
+/// ([`super::scan_team::lanes`]) and no `h_{t-1}` from another core (measured faster on W5: see
+/// `docs/performance.md`). Unit mode (all rows, the blocks of units shared by a
 /// [`super::scan_team`] that waits at every step) is left for a batch too small to split and
 /// one thread, and for the `gemm` crate's products (`allowed` false): the packed panels compute
 /// each row the same way in a call of any number of rows, so on them the two modes give the
-/// same bits and the split may follow the thread count. Interleaved W5 runs (2 threads, 5
-/// rounds): median step 32.2 ms in unit mode, 29.7-30.0 ms in row mode (one task per thread, or
-/// one or two lanes per thread).
+/// same bits and the split may follow the thread count.
 pub(super) fn row_groups(n: usize, allowed: bool) -> Option<Vec<Range<usize>>> {
     let lanes = (LANES_PER_THREAD * threads()).min(n / MIN_ROWS);
     (allowed && threads() >= 2 && lanes >= 2).then(|| {
