@@ -9,16 +9,17 @@
 
 mod conv;
 mod dense;
+mod pool;
 mod recurrent;
 mod sizes;
 
-pub use conv::{
-    AdaptiveAvgPool2dConfig, AvgPool1dConfig, AvgPool2dConfig, Conv1dConfig, Conv2dConfig,
-    ConvTranspose2dConfig, MaxPool1dConfig, MaxPool2dConfig,
-};
+pub use conv::{Conv1dConfig, Conv2dConfig, ConvTranspose2dConfig};
 pub use dense::{
     BatchNormConfig, DropoutConfig, EmbeddingConfig, FlattenConfig, GeluConfig, LayerNormConfig,
     LeakyReluConfig, LinearConfig,
+};
+pub use pool::{
+    AdaptiveAvgPool2dConfig, AvgPool1dConfig, AvgPool2dConfig, MaxPool1dConfig, MaxPool2dConfig,
 };
 pub use recurrent::{RecurrentConfig, RnnConfig};
 pub use sizes::{GeluApproximate, Nonlinearity, Padding, Size2, INIT_NAMES};
