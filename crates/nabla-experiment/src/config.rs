@@ -4,12 +4,9 @@
 
 use nabla_core::Error;
 use nabla_nn::loss::LossKind;
-use nabla_nn::optim::OptimizerConfig;
-use nabla_nn::schedule::ScheduleConfig;
 use nabla_nn::LayerConfig;
-use nabla_train::progress::ProgressMode;
 use nabla_train::trainer::Task;
-use nabla_train::KeepCheckpoints;
+use nabla_train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -25,7 +22,7 @@ pub struct ExperimentConfig {
     pub model: ModelConfig,
     /// How it trains.
     #[serde(default)]
-    pub train: TrainSection,
+    pub train: TrainConfig,
 }
 
 /// Which dataset.
@@ -174,123 +171,6 @@ pub const METRICS: [(&str, Task); 4] = [
     ("r2", Task::Regression),
 ];
 
-/// `[train]`: every field of [`crate::TrainConfig`] has a key here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainSection {
-    /// Epochs.
-    #[serde(default = "epochs")]
-    pub epochs: usize,
-    /// Batch size.
-    #[serde(default = "batch")]
-    pub batch_size: usize,
-    /// cross_entropy (default) | nll | mse | l1 | huber
-    #[serde(default)]
-    pub loss: LossKind,
-    /// Label smoothing of cross-entropy (other losses refuse it).
-    #[serde(default)]
-    pub label_smoothing: f64,
-    /// The threshold of the huber loss (default 1.0; other losses refuse it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub huber_delta: Option<f64>,
-    /// The metrics of the closing line and `summary.json` (default: accuracy for
-    /// classification; mae, rmse and r2 for regression). Each must fit the task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<Vec<String>>,
-    /// The optimizer.
-    #[serde(default)]
-    pub optimizer: OptimizerConfig,
-    /// The learning-rate schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<ScheduleConfig>,
-    /// Step the schedule after every optimizer step instead of every epoch (default: per
-    /// step for warmup and one_cycle, per epoch for the others).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule_per_step: Option<bool>,
-    /// Clip the global gradient norm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clip_grad_norm: Option<f64>,
-    /// Clip every gradient element to ±this (after norm clipping).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clip_grad_value: Option<f64>,
-    /// The run's seed (init, dropout, shuffling, splits).
-    #[serde(default)]
-    pub seed: u64,
-    /// Checkpoint every N optimizer steps (always at each epoch's end).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint_every: Option<u64>,
-    /// The step checkpoints kept: the newest N (default 2) or `"all"`; `best/` is kept
-    /// apart.
-    #[serde(default, skip_serializing_if = "is_default_keep")]
-    pub keep_checkpoints: KeepCheckpoints,
-    /// Stop after this many epochs without improvement.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub early_stopping_patience: Option<usize>,
-    /// The decrease of the monitored loss that counts as improvement (default 0).
-    #[serde(default)]
-    pub early_stopping_min_delta: f64,
-    /// Record gradient health into `health.jsonl` every this many optimizer steps (default
-    /// 50; 0 turns it off).
-    #[serde(default = "health_every")]
-    pub health_every: u64,
-    /// Anomaly mode: stop at the first op whose output or gradient is not finite, naming it
-    /// and its layer (slow; default false).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub detect_anomaly: bool,
-    /// Write a TensorBoard event file (`events.out.tfevents.*`) into the run folder:
-    /// losses, accuracy, learning rate, gradient norms, weight and gradient histograms
-    /// (default false).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub tensorboard: bool,
-    /// Progress display: auto (a bar on a terminal), plain or quiet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<ProgressMode>,
-    /// The run folder (default `runs/<date>_<time>-<config name>`; `--out` overrides).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub out_dir: Option<String>,
-}
-
-fn is_default_keep(k: &KeepCheckpoints) -> bool {
-    *k == KeepCheckpoints::default()
-}
-fn epochs() -> usize {
-    10
-}
-fn batch() -> usize {
-    64
-}
-fn health_every() -> u64 {
-    50
-}
-
-impl Default for TrainSection {
-    fn default() -> Self {
-        TrainSection {
-            epochs: epochs(),
-            batch_size: batch(),
-            loss: LossKind::CrossEntropy,
-            label_smoothing: 0.0,
-            huber_delta: None,
-            metrics: None,
-            optimizer: OptimizerConfig::default(),
-            schedule: None,
-            schedule_per_step: None,
-            clip_grad_norm: None,
-            clip_grad_value: None,
-            seed: 0,
-            checkpoint_every: None,
-            keep_checkpoints: KeepCheckpoints::default(),
-            early_stopping_patience: None,
-            early_stopping_min_delta: 0.0,
-            detect_anomaly: false,
-            tensorboard: false,
-            health_every: health_every(),
-            progress: None,
-            out_dir: None,
-        }
-    }
-}
-
 impl ExperimentConfig {
     /// The hello-world: an MLP on the bundled digits (`configs/digits-mlp.toml`).
     pub fn digits_mlp() -> Self {
@@ -307,10 +187,10 @@ impl ExperimentConfig {
                     LayerConfig::linear(10),
                 ],
             },
-            train: TrainSection {
+            train: TrainConfig {
                 epochs: 30,
                 batch_size: 32,
-                ..TrainSection::default()
+                ..TrainConfig::default()
             },
         }
     }
@@ -385,21 +265,9 @@ fn fraction(key: &str, v: f64) -> Result<(), String> {
     }
 }
 
-fn positive(key: &str, v: Option<f64>) -> Result<(), String> {
-    match v {
-        Some(g) if g.is_nan() || g <= 0.0 => Err(format!("{key}: must be positive, got {g}")),
-        _ => Ok(()),
-    }
-}
-
 fn validate(c: &ExperimentConfig) -> Result<(), String> {
     let t = &c.train;
-    if t.epochs == 0 {
-        return Err("train.epochs: must be at least 1".into());
-    }
-    if t.batch_size == 0 {
-        return Err("train.batch_size: must be at least 1".into());
-    }
+    t.validate().map_err(|e| format!("train.{e}"))?;
     let task = c.data.task();
     if task == Task::LossOnly {
         return Err(
@@ -444,22 +312,6 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
         }
         _ => {}
     }
-    if !(0.0..1.0).contains(&t.label_smoothing) {
-        return Err("train.label_smoothing: must be in [0, 1)".into());
-    }
-    if t.label_smoothing > 0.0 && t.loss != LossKind::CrossEntropy {
-        return Err(format!(
-            "train.label_smoothing: only cross_entropy smooths labels, not '{}'",
-            t.loss
-        ));
-    }
-    if t.huber_delta.is_some() && t.loss != LossKind::Huber {
-        return Err(format!(
-            "train.huber_delta: only the huber loss has a delta, not '{}'",
-            t.loss
-        ));
-    }
-    positive("train.huber_delta", t.huber_delta)?;
     if let Some(ms) = &t.metrics {
         for m in ms {
             match METRICS.iter().find(|(n, _)| n == m) {
@@ -478,20 +330,6 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
                 _ => {}
             }
         }
-    }
-    positive("train.clip_grad_norm", t.clip_grad_norm)?;
-    positive("train.clip_grad_value", t.clip_grad_value)?;
-    if !t.early_stopping_min_delta.is_finite() || t.early_stopping_min_delta < 0.0 {
-        return Err(format!(
-            "train.early_stopping_min_delta: must be a finite number >= 0, got {}",
-            t.early_stopping_min_delta
-        ));
-    }
-    t.optimizer
-        .validate()
-        .map_err(|e| format!("train.optimizer.{e}"))?;
-    if let Some(sc) = &t.schedule {
-        sc.validate().map_err(|e| format!("train.schedule.{e}"))?;
     }
     let d = &c.data;
     fraction("data.validation_split", d.validation_split)?;

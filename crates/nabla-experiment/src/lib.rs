@@ -30,12 +30,13 @@ pub mod sample;
 pub mod summary;
 
 pub use build::{build_model, make_loss, make_schedule};
-pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig, TrainSection};
+pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig};
 pub use data::{load_data, Data};
 pub use nabla_nn::optim::OptimizerConfig;
 pub use nabla_nn::schedule::ScheduleConfig;
 pub use nabla_nn::LayerConfig;
 pub use nabla_nn::LayerSummary;
+pub use nabla_train::TrainConfig;
 pub use run::{Columns, Inputs, Output, Prediction, Run, TextLogits};
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use sample::{sample_text, SampleOptions};
@@ -48,7 +49,7 @@ use nabla_nn::Module;
 use nabla_train::checkpoint::EpochMetrics;
 use nabla_train::distributed::{agree, Communicator, SingleProcess};
 use nabla_train::progress::ProgressMode;
-use nabla_train::trainer::{Task, TrainConfig, Trainer};
+use nabla_train::trainer::{Task, Trainer};
 use nabla_train::Evaluation;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -429,26 +430,15 @@ impl Experiment {
         } else {
             ProgressMode::Quiet
         };
-        let t = &cfg.train;
         let tc = TrainConfig {
-            epochs: t.epochs,
-            clip_grad_norm: t.clip_grad_norm,
-            clip_grad_value: t.clip_grad_value,
-            seed: t.seed,
             out_dir: Some(out.clone()),
-            checkpoint_every: t.checkpoint_every,
-            keep_checkpoints: t.keep_checkpoints,
-            early_stopping_patience: t.early_stopping_patience,
-            early_stopping_min_delta: t.early_stopping_min_delta,
-            schedule_per_step: sched.as_ref().is_some_and(|s| s.1),
-            progress,
+            schedule_per_step: Some(sched.as_ref().is_some_and(|s| s.1)),
+            progress: Some(progress),
             task,
-            detect_anomaly: t.detect_anomaly,
-            health_every: t.health_every,
-            health_histograms: false,
+            ..cfg.train.clone()
         };
         let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
-        if t.tensorboard {
+        if cfg.train.tensorboard {
             trainer = trainer.with_callback(nabla_report::TensorBoard::default());
         }
         if let Some((s, _)) = sched {

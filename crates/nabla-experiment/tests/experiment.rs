@@ -55,7 +55,10 @@ fn parses_a_full_config() {
     assert_eq!(c.train.clip_grad_value, Some(0.5));
     assert_eq!(c.train.early_stopping_min_delta, 0.001);
     assert_eq!(c.train.progress, Some(ProgressMode::Plain));
-    assert_eq!(c.train.out_dir.as_deref(), Some("runs/x"));
+    assert_eq!(
+        c.train.out_dir.as_deref(),
+        Some(std::path::Path::new("runs/x"))
+    );
     // the TOML form round-trips
     let again = ExperimentConfig::from_toml_str(&c.to_toml().unwrap(), "again").unwrap();
     assert_eq!(again, c);

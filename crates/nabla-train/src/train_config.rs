@@ -1,8 +1,12 @@
-//! How a run trains: [`TrainConfig`] (epochs, clipping, checkpoints, early stopping,
-//! progress, health) and the [`Task`] that decides the metrics beside the loss.
+//! How a run trains: [`TrainConfig`], the one config of the `[train]` table (the loop's
+//! settings and what an experiment builds from it), and the [`Task`] that decides the
+//! metrics beside the loss.
 
 use crate::progress::ProgressMode;
 use crate::retention::KeepCheckpoints;
+use nabla_nn::loss::LossKind;
+use nabla_nn::optim::OptimizerConfig;
+use nabla_nn::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -35,67 +39,205 @@ impl Task {
     }
 }
 
-/// How a run trains (plain data; the CLI's `[train]` table maps onto it).
-#[derive(Debug, Clone, PartialEq)]
+/// How a run trains: the `[train]` table of a TOML config is its serde form (the same keys
+/// and defaults), and a Rust program builds it with `Default` and the `with_*` builders. The
+/// trainer reads the loop's settings (epochs, clipping, checkpoints, early stopping,
+/// progress, health); an experiment reads the rest (batch size, loss, metrics, optimizer,
+/// schedule, TensorBoard, the run folder) to build what it hands the trainer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Epochs to train.
+    /// Epochs to train (default 10).
+    #[serde(default = "epochs")]
     pub epochs: usize,
+    /// Batch size (default 64).
+    #[serde(default = "batch")]
+    pub batch_size: usize,
+    /// The loss (default cross_entropy).
+    #[serde(default)]
+    pub loss: LossKind,
+    /// Label smoothing of cross-entropy (other losses refuse it).
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// The threshold of the huber loss (default 1.0; other losses refuse it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huber_delta: Option<f64>,
+    /// The metrics of the closing line and `summary.json` (default: accuracy for
+    /// classification; mae, rmse and r2 for regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+    /// The optimizer (default Adam with PyTorch's defaults).
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleConfig>,
+    /// Step the schedule after every optimizer step instead of every epoch (default: per
+    /// step for warmup and one_cycle, per epoch for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_per_step: Option<bool>,
     /// Clip the global gradient norm to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_grad_norm: Option<f64>,
-    /// Clip every gradient element to ±this.
+    /// Clip every gradient element to ±this (after norm clipping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_grad_value: Option<f64>,
-    /// Seed of the dropout stream (the data loader has its own seed).
+    /// The run's seed (init, dropout, shuffling, splits); the trainer seeds its dropout
+    /// stream from it.
+    #[serde(default)]
     pub seed: u64,
-    /// Where checkpoints and metrics go; nothing is written without it.
-    pub out_dir: Option<PathBuf>,
     /// Also checkpoint every this many optimizer steps (always at each epoch's end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<u64>,
-    /// Which step checkpoints to keep after writing one (default: the newest two).
+    /// Which step checkpoints to keep after writing one: the newest N (default 2) or
+    /// `"all"`; `best/` is kept apart.
+    #[serde(default, skip_serializing_if = "is_default_keep")]
     pub keep_checkpoints: KeepCheckpoints,
     /// Stop after this many epochs without improvement of the monitored loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping_patience: Option<usize>,
-    /// The improvement that counts.
+    /// The decrease of the monitored loss that counts as improvement (default 0).
+    #[serde(default)]
     pub early_stopping_min_delta: f64,
-    /// Step the schedule after every optimizer step (one-cycle, warm-up) instead of per epoch.
-    pub schedule_per_step: bool,
-    /// Progress display.
-    pub progress: ProgressMode,
-    /// What the run learns: the metrics reported beside the loss.
-    pub task: Task,
+    /// Record gradient health (see [`crate::health`]) every this many optimizer steps (and at
+    /// step 1) into `health.jsonl`; 0 turns it off (default 50).
+    #[serde(default = "health_every")]
+    pub health_every: u64,
     /// Anomaly mode: check every op's output and gradient, and stop at the first non-finite
     /// one naming the op and the layer (slow; see [`nabla_core::anomaly`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detect_anomaly: bool,
-    /// Record gradient health (see [`crate::health`]) every this many optimizer steps (and at
-    /// step 1) into `health.jsonl`; 0 turns it off.
-    pub health_every: u64,
-    /// Take weight and gradient histograms at each health step (for TensorBoard; on by
-    /// itself when a callback asks for them).
+    /// Write a TensorBoard event file into the run folder (an experiment attaches the
+    /// observer; see `nabla_report::TensorBoard`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tensorboard: bool,
+    /// Progress display: auto (a bar on a terminal; the default), plain or quiet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressMode>,
+    /// Where checkpoints and metrics go; nothing is written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_dir: Option<PathBuf>,
+    /// What the run learns: the metrics reported beside the loss (an experiment sets it from
+    /// its data; not a `[train]` key).
+    #[serde(skip)]
+    pub task: Task,
+    /// Take weight and gradient histograms at each health step (on by itself when a callback
+    /// asks for them; not a `[train]` key).
+    #[serde(skip)]
     pub health_histograms: bool,
+}
+
+fn epochs() -> usize {
+    10
+}
+fn batch() -> usize {
+    64
+}
+fn health_every() -> u64 {
+    50
+}
+fn is_default_keep(k: &KeepCheckpoints) -> bool {
+    *k == KeepCheckpoints::default()
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            epochs: 10,
+            epochs: epochs(),
+            batch_size: batch(),
+            loss: LossKind::CrossEntropy,
+            label_smoothing: 0.0,
+            huber_delta: None,
+            metrics: None,
+            optimizer: OptimizerConfig::default(),
+            schedule: None,
+            schedule_per_step: None,
             clip_grad_norm: None,
             clip_grad_value: None,
             seed: 0,
-            out_dir: None,
             checkpoint_every: None,
             keep_checkpoints: KeepCheckpoints::default(),
             early_stopping_patience: None,
             early_stopping_min_delta: 0.0,
-            schedule_per_step: false,
-            progress: ProgressMode::Auto,
-            task: Task::Classification,
+            health_every: health_every(),
             detect_anomaly: false,
-            health_every: 50,
+            tensorboard: false,
+            progress: None,
+            out_dir: None,
+            task: Task::Classification,
             health_histograms: false,
         }
     }
 }
 
+fn positive(key: &str, v: Option<f64>) -> Result<(), String> {
+    match v {
+        Some(g) if g.is_nan() || g <= 0.0 => Err(format!("{key}: must be positive, got {g}")),
+        _ => Ok(()),
+    }
+}
+
 impl TrainConfig {
+    /// Checks the values that serde's types cannot (ranges, and keys that do not fit
+    /// together); the message starts with the key (`epochs: must be at least 1`).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("epochs: must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return Err("batch_size: must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err("label_smoothing: must be in [0, 1)".into());
+        }
+        if self.label_smoothing > 0.0 && self.loss != LossKind::CrossEntropy {
+            return Err(format!(
+                "label_smoothing: only cross_entropy smooths labels, not '{}'",
+                self.loss
+            ));
+        }
+        if self.huber_delta.is_some() && self.loss != LossKind::Huber {
+            return Err(format!(
+                "huber_delta: only the huber loss has a delta, not '{}'",
+                self.loss
+            ));
+        }
+        positive("huber_delta", self.huber_delta)?;
+        positive("clip_grad_norm", self.clip_grad_norm)?;
+        positive("clip_grad_value", self.clip_grad_value)?;
+        if !self.early_stopping_min_delta.is_finite() || self.early_stopping_min_delta < 0.0 {
+            return Err(format!(
+                "early_stopping_min_delta: must be a finite number >= 0, got {}",
+                self.early_stopping_min_delta
+            ));
+        }
+        self.optimizer
+            .validate()
+            .map_err(|e| format!("optimizer.{e}"))?;
+        if let Some(s) = &self.schedule {
+            s.validate().map_err(|e| format!("schedule.{e}"))?;
+        }
+        Ok(())
+    }
+    /// The progress display (auto unless set).
+    pub fn progress(&self) -> ProgressMode {
+        self.progress.unwrap_or_default()
+    }
+    /// Sets the batch size.
+    pub fn with_batch_size(mut self, v: usize) -> Self {
+        self.batch_size = v;
+        self
+    }
+    /// Sets the optimizer.
+    pub fn with_optimizer(mut self, v: OptimizerConfig) -> Self {
+        self.optimizer = v;
+        self
+    }
+    /// Sets the schedule.
+    pub fn with_schedule(mut self, v: ScheduleConfig) -> Self {
+        self.schedule = Some(v);
+        self
+    }
     /// Sets the epochs.
     pub fn with_epochs(mut self, v: usize) -> Self {
         self.epochs = v;
@@ -128,7 +270,7 @@ impl TrainConfig {
     }
     /// Sets the progress display.
     pub fn with_progress(mut self, v: ProgressMode) -> Self {
-        self.progress = v;
+        self.progress = Some(v);
         self
     }
     /// Sets the task (the metrics beside the loss).

@@ -394,7 +394,7 @@ impl Trainer {
                 };
                 samples += batch.len() as u64;
                 let batch_loss = self.add_step(&out, n)?;
-                if self.config.schedule_per_step {
+                if self.config.schedule_per_step == Some(true) {
                     if let Some(s) = self.scheduler.as_mut() {
                         s.step(self.optimizer.as_mut(), None)?;
                     }
@@ -427,7 +427,7 @@ impl Trainer {
             let val_reg = val_ev.and_then(|v| v.regression);
             let monitored = val_loss.unwrap_or(train_loss);
             let lm = self.config.task == Task::LanguageModel;
-            if !self.config.schedule_per_step {
+            if self.config.schedule_per_step != Some(true) {
                 if let Some(s) = self.scheduler.as_mut() {
                     s.step(self.optimizer.as_mut(), Some(monitored))?;
                 }

@@ -86,7 +86,7 @@ impl Trainer {
     /// The progress display: the config's on rank 0, quiet on the others.
     pub(crate) fn progress(&self) -> ProgressMode {
         if self.rank() == 0 {
-            self.config.progress
+            self.config.progress()
         } else {
             ProgressMode::Quiet
         }
