@@ -409,7 +409,11 @@ pub(crate) fn parse_table(text: &str, name: &str, o: &CsvOptions) -> Result<Tabl
 
 /// Turns label strings into i64 class indices (see [`LabelKind::Class`]).
 fn class_indices(labels: &[(usize, String)]) -> (Vec<i64>, Option<Vec<String>>) {
-    let nums: Option<Vec<f64>> = labels.iter().map(|(_, s)| parse_num(s)).collect();
+    // -0 is the class 0 (`+ 0.0` turns -0.0 into +0.0), so sorting and deduplicating agree
+    let nums: Option<Vec<f64>> = labels
+        .iter()
+        .map(|(_, s)| parse_num(s).map(|v| v + 0.0))
+        .collect();
     if let Some(nums) = nums {
         if nums
             .iter()
@@ -419,7 +423,7 @@ fn class_indices(labels: &[(usize, String)]) -> (Vec<i64>, Option<Vec<String>>) 
         }
         let mut values = nums.clone();
         values.sort_by(|a, b| a.total_cmp(b));
-        values.dedup();
+        values.dedup_by(|a, b| a.total_cmp(b).is_eq());
         let idx = nums
             .iter()
             .map(|v| values.partition_point(|c| c.total_cmp(v).is_lt()) as i64)

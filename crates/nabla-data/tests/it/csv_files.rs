@@ -101,3 +101,17 @@ fn sklearn_count_line_is_detected() {
         assert_eq!(d.classes.unwrap().len(), classes, "{f}");
     }
 }
+
+/// Class labels -1, 0 and -0 (found by the CSV fuzzer): -0 is the class 0, and every index
+/// names a listed class.
+#[test]
+fn negative_zero_labels_are_the_class_zero() {
+    let text = "a b label\n1 2 0\n3 4 -1\n1 2 0\n3 4 -0\n";
+    let o = CsvOptions::default()
+        .with_delimiter(' ')
+        .with_labels(LabelKind::Class);
+    let d = nabla_data::parse_csv_bytes(text.as_bytes(), "z.csv", &o).unwrap();
+    let classes = d.classes.clone().unwrap();
+    assert_eq!(classes, ["-1", "0"]);
+    assert_eq!(d.y.unwrap().to_vec::<i64>().unwrap(), [1, 0, 1, 1]);
+}
