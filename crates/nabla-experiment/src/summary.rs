@@ -5,17 +5,18 @@ use crate::build::build_model;
 use crate::config::ExperimentConfig;
 use nabla_core::Error;
 use nabla_core::Mt19937;
-use nabla_nn::{Module, Summary};
+use nabla_nn::Summary;
 
 /// The summary of the model `cfg` describes for samples of `input_shape`, built (with a fixed
-/// seed; the weights do not matter) and checked as training would build it.
+/// seed; the weights do not matter) and checked as training would build it; the output
+/// shapes are the layer configs' answers.
 ///
 /// Fails as [`build_model`] does: a layer that does not fit its input, a model too large
 /// for the machine's memory.
 pub fn model_summary(cfg: &ExperimentConfig, input_shape: &[usize]) -> Result<Summary, Error> {
     let mut rng = Mt19937::new(0);
-    let (model, _) = build_model(cfg, input_shape, None, &mut rng)?;
-    model.summary(input_shape)
+    let (model, shapes) = build_model(cfg, input_shape, None, &mut rng)?;
+    Ok(Summary::with_shapes(&model, &shapes))
 }
 
 #[cfg(test)]

@@ -101,6 +101,29 @@ impl Summary {
         Ok(Summary { layers })
     }
 
+    /// The summary of a model's children whose output shapes (batch first) are already known,
+    /// e.g. from their layer configs (see [`crate::LayerConfig::output_shape`]), so nothing
+    /// runs; one shape per child.
+    pub fn with_shapes<M: Module + ?Sized>(model: &M, shapes: &[Vec<usize>]) -> Summary {
+        let layers = model
+            .children()
+            .iter()
+            .zip(shapes)
+            .enumerate()
+            .map(|(i, ((child, m), shape))| LayerSummary {
+                name: format!("{i} ({})", m.kind()),
+                output_shape: shape.get(1..).unwrap_or_default().to_vec(),
+                params: m
+                    .parameters()
+                    .iter()
+                    .map(|(n, v)| (format!("{child}.{n}"), v.shape()))
+                    .collect(),
+                count: m.parameters().iter().map(|(_, v)| v.numel()).sum(),
+            })
+            .collect();
+        Summary { layers }
+    }
+
     /// The number of parameters of every layer.
     pub fn total(&self) -> usize {
         self.layers.iter().map(|l| l.count).sum()
