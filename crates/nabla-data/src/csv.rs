@@ -261,7 +261,12 @@ fn sklearn_count_line(lines: &[(usize, Vec<String>)]) -> Option<Vec<String>> {
                 .and_then(|v| v.parse::<usize>().ok())
                 .is_some_and(|k| k < names.len())
         });
-    (n == lines.len() - 1 && second.len() == f + 1 && n > 0 && words && distinct && indices)
+    (n == lines.len() - 1
+        && f.checked_add(1) == Some(second.len())
+        && n > 0
+        && words
+        && distinct
+        && indices)
         .then(|| names.to_vec())
 }
 

@@ -115,3 +115,12 @@ fn negative_zero_labels_are_the_class_zero() {
     assert_eq!(classes, ["-1", "0"]);
     assert_eq!(d.y.unwrap().to_vec::<i64>().unwrap(), [1, 0, 1, 1]);
 }
+
+/// A first line whose feature count is the largest integer (found by the CSV fuzzer) is data,
+/// not scikit-learn's count line, and reading it does not overflow.
+#[test]
+fn a_huge_count_in_the_first_line_is_not_a_count_line() {
+    let text = "1,18446744073709551615\n5.4,2\n";
+    let d = nabla_data::parse_csv_bytes(text.as_bytes(), "c.csv", &CsvOptions::default()).unwrap();
+    assert_eq!(d.len(), 2);
+}
