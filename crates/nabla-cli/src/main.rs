@@ -1,12 +1,12 @@
 //! The `nabla` command-line tool.
 
 mod bench;
-mod demo;
 mod logger;
 mod ranks;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
+use nabla::experiment::demo::vanishing::{self, VanishingOptions};
 use nabla::experiment::demo::xor::{self, XorOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -234,14 +234,18 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
         Command::Demo {
             demo: Demo::Vanishing(a),
         } => {
-            let o = demo::vanishing::VanishingOptions {
+            let o = VanishingOptions {
                 depth: a.depth,
                 activation: a.activation,
                 init: a.init,
                 batch_norm: a.batch_norm,
                 steps: a.steps,
             };
-            println!("{}", demo::vanishing::run(&o)?);
+            let text = vanishing::run(&o).map_err(|e| {
+                let code = if e.is_bad_input() { 2 } else { 1 };
+                (code, e.to_string())
+            })?;
+            println!("{text}");
             Ok(())
         }
         Command::Bench(b) => {

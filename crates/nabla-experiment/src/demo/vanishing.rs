@@ -1,12 +1,12 @@
-//! `nabla demo vanishing`: a deep MLP on the bundled digits, showing how the error δˡ of each
+//! The vanishing-gradient demonstration (`nabla demo vanishing`): a deep MLP on the bundled digits, showing how the error δˡ of each
 //! layer shrinks (sigmoid) or keeps its size (ReLU with Kaiming init, or batch norm) on its
 //! way back from the output, in the notation of the backpropagation recursion
 //! δˡ = (Wˡ⁺¹)ᵀ δˡ⁺¹ ⊙ σ'(zˡ).
 
-use nabla::core::{DType, Mt19937, Result, Tensor, Var};
-use nabla::nn::loss::cross_entropy_loss;
-use nabla::nn::optim::{Optimizer, Sgd};
-use nabla::nn::{Activation, BatchNorm1d, ForwardCtx, Init, Linear, Module};
+use nabla_core::{DType, Error, Mt19937, Result, Tensor, Var};
+use nabla_nn::loss::cross_entropy_loss;
+use nabla_nn::optim::{Optimizer, Sgd};
+use nabla_nn::{Activation, BatchNorm1d, ForwardCtx, Init, Linear, Module};
 use std::fmt::Write;
 
 /// What to run.
@@ -58,8 +58,11 @@ fn measure(net: &Net, x: &Tensor, y: &Tensor, rng: &mut Mt19937) -> Result<(Vec<
 }
 
 /// Runs the demo; returns its text (the last line is `first_to_last_grad_ratio=…`).
-pub fn run(o: &VanishingOptions) -> std::result::Result<String, (u8, String)> {
-    let bad = |m: String| (2u8, m);
+///
+/// Fails ([`Error::Config`], naming the option) on an unknown activation or initializer or a
+/// depth outside 1..=100.
+pub fn run(o: &VanishingOptions) -> Result<String> {
+    let bad = Error::Config;
     let act = match o.activation.as_str() {
         "sigmoid" => Activation::Sigmoid,
         "tanh" => Activation::Tanh,
@@ -75,9 +78,8 @@ pub fn run(o: &VanishingOptions) -> std::result::Result<String, (u8, String)> {
     if o.depth == 0 || o.depth > 100 {
         return Err(bad(format!("--depth must be in 1..=100, got {}", o.depth)));
     }
-    let internal = |e: nabla::core::Error| (1u8, e.to_string());
     let run = || -> Result<String> {
-        let ds = nabla::data::digits()?;
+        let ds = nabla_data::digits()?;
         let mut rng = Mt19937::new(0);
         let width = 32;
         let mut hidden = Vec::new();
@@ -120,11 +122,11 @@ pub fn run(o: &VanishingOptions) -> std::result::Result<String, (u8, String)> {
         params.extend(net.out.parameters().into_iter().map(|(_, v)| v));
         let mut opt = Sgd::new(params, 0.02).momentum(0.9);
         let probe_idx: Vec<usize> = (0..256).collect();
-        let fixed = nabla::data::Dataset::get_batch(&ds, &probe_idx)?;
+        let fixed = nabla_data::Dataset::get_batch(&ds, &probe_idx)?;
         let (first, first_out) = measure(&net, &fixed.x, &fixed.y, &mut rng)?;
-        let mut loader = nabla::data::DataLoader::new(
+        let mut loader = nabla_data::DataLoader::new(
             ds.clone(),
-            nabla::data::LoaderConfig::new(64).with_shuffle(true),
+            nabla_data::LoaderConfig::new(64).with_shuffle(true),
         )?;
         let mut step = 0;
         let mut last_loss;
@@ -198,5 +200,5 @@ pub fn run(o: &VanishingOptions) -> std::result::Result<String, (u8, String)> {
         let _ = write!(s, "first_to_last_grad_ratio={ratio:.1e}");
         Ok(s)
     };
-    run().map_err(internal)
+    run()
 }
