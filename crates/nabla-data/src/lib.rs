@@ -39,11 +39,11 @@ mod fetch;
 mod idx;
 mod loader;
 mod read;
+mod standardizer;
 mod text;
 
 pub use csv::{
     parse_csv, parse_csv_bytes, read_csv, CsvData, CsvOptions, Header, LabelColumn, LabelKind,
-    Standardizer,
 };
 pub use dataset::{random_split, random_split_n, Batch, Dataset, Split, Subset, TensorDataset};
 pub use diabetes::{diabetes, DIABETES_DATA_GZ, DIABETES_FEATURES, DIABETES_TARGET_GZ};
@@ -58,4 +58,5 @@ pub use idx::{
     IdxImages, IdxLabels, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
 };
 pub use loader::{Cursor, DataLoader, EpochIter, LoaderConfig, Shard};
+pub use standardizer::Standardizer;
 pub use text::{CharWindows, TextCorpus, Vocab};
