@@ -24,6 +24,7 @@ pub mod data;
 pub mod demo;
 pub mod parallel;
 pub mod report;
+pub mod result;
 pub mod run;
 pub mod run_dir;
 pub mod sample;
@@ -37,6 +38,8 @@ pub use nabla_nn::schedule::ScheduleConfig;
 pub use nabla_nn::LayerConfig;
 pub use nabla_nn::LayerSummary;
 pub use nabla_train::TrainConfig;
+use result::metric_names;
+pub use result::RunResult;
 pub use run::{Columns, Inputs, Output, Prediction, Run, TextLogits};
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use sample::{sample_text, SampleOptions};
@@ -46,11 +49,9 @@ use nabla_core::Error;
 use nabla_core::Mt19937;
 use nabla_data::{DataLoader, LoaderConfig, TensorDataset};
 use nabla_nn::Module;
-use nabla_train::checkpoint::EpochMetrics;
 use nabla_train::distributed::{agree, Communicator, SingleProcess};
 use nabla_train::progress::ProgressMode;
 use nabla_train::trainer::{Task, Trainer};
-use nabla_train::Evaluation;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,59 +84,6 @@ impl std::fmt::Debug for Experiment {
             .field("resume", &self.resume)
             .field("ranks", &self.comm.as_ref().map(|c| c.size()))
             .finish()
-    }
-}
-
-/// What a finished run produced.
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    /// The run folder.
-    pub dir: PathBuf,
-    /// The resolved config saved in it.
-    pub config: ExperimentConfig,
-    /// Every epoch's metrics.
-    pub history: Vec<EpochMetrics>,
-    /// The test set's loss and metrics.
-    pub test: Evaluation,
-    /// `summary.json`'s content.
-    pub summary: serde_json::Value,
-    /// Whether the run continued an earlier one, and from which epoch and step.
-    pub resumed_from: Option<(usize, u64)>,
-}
-
-impl RunResult {
-    /// The closing line, `test_accuracy=0.9778 test_loss=0.0872` for classification and
-    /// `test_r2=0.4521 test_mae=43.1234 test_rmse=54.3210 test_loss=2950.1234` for regression
-    /// (the metrics of `train.metrics`, in its order).
-    pub fn closing_line(&self) -> String {
-        if self.config.data.task() == Task::LanguageModel {
-            // judged on the validation part: nats and bits per character
-            return format!(
-                "val_loss={:.4} val_bpc={:.4}",
-                self.test.loss,
-                self.test.loss / std::f64::consts::LN_2
-            );
-        }
-        let mut parts = Vec::new();
-        for m in metric_names(&self.config) {
-            if let Some(v) = self.summary[format!("test_{m}")].as_f64() {
-                parts.push(format!("test_{m}={v:.4}"));
-            }
-        }
-        parts.push(format!("test_loss={:.4}", self.test.loss));
-        parts.join(" ")
-    }
-}
-
-/// The metrics a run reports: `train.metrics`, else the task's defaults.
-fn metric_names(cfg: &ExperimentConfig) -> Vec<String> {
-    match &cfg.train.metrics {
-        Some(m) => m.clone(),
-        None => match cfg.data.task() {
-            Task::Regression => vec!["r2".into(), "mae".into(), "rmse".into()],
-            Task::Classification => vec!["accuracy".into()],
-            Task::LossOnly | Task::LanguageModel => Vec::new(),
-        },
     }
 }
 
