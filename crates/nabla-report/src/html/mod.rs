@@ -15,6 +15,7 @@
 //! [`nabla_train::jsonl::read_jsonl`]); a missing file leaves its section with a note.
 
 pub mod chart;
+mod health_section;
 pub mod heatmap;
 pub mod page;
 pub mod tables;
