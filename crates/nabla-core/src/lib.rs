@@ -38,9 +38,9 @@ pub use dtype::{erf_f64, DType, Element, Float};
 pub use error::{Error, Result};
 pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport, Mismatch};
 pub use layout::{broadcast_shapes, Layout};
-pub use ops::conv::{
-    conv1d_output_shape, conv2d_output_shape, conv_transpose2d_output_shape, Conv1dOptions,
-    Conv2dOptions, ConvTranspose2dOptions,
+pub use ops::conv::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions};
+pub use ops::conv_shapes::{
+    conv1d_output_shape, conv2d_output_shape, conv_transpose2d_output_shape,
 };
 pub use ops::index::index_tensor;
 pub use ops::pool::{

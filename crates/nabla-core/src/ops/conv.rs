@@ -16,12 +16,12 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 /// The shapes of a call as the user passed them, for messages.
-struct Shown<'a> {
-    op: &'static str,
-    x: &'a [usize],
-    w: &'a [usize],
+pub(super) struct Shown<'a> {
+    pub(super) op: &'static str,
+    pub(super) x: &'a [usize],
+    pub(super) w: &'a [usize],
     /// A 1-d convolution: pairs are shown by their width alone.
-    one_d: bool,
+    pub(super) one_d: bool,
 }
 
 impl Shown<'_> {
@@ -32,7 +32,7 @@ impl Shown<'_> {
             format!("{p:?}")
         }
     }
-    fn err(&self, what: impl std::fmt::Display) -> Error {
+    pub(super) fn err(&self, what: impl std::fmt::Display) -> Error {
         Error::shape(
             self.op,
             format!(
@@ -123,7 +123,12 @@ fn check_positive(
 }
 
 /// The geometry of `conv2d(x [n, c, h, w], w [o, c/groups, kh, kw])`, validated.
-fn conv2d_geom(s: &Shown, xs: &[usize], ws: &[usize], o: Conv2dOptions) -> Result<ConvGeom> {
+pub(super) fn conv2d_geom(
+    s: &Shown,
+    xs: &[usize],
+    ws: &[usize],
+    o: Conv2dOptions,
+) -> Result<ConvGeom> {
     let [n, c, h, wd] = [xs[0], xs[1], xs[2], xs[3]];
     let [oc, cg, kh, kw] = [ws[0], ws[1], ws[2], ws[3]];
     check_positive(s, o.stride, o.dilation, (kh, kw), o.groups)?;
@@ -180,7 +185,7 @@ fn conv2d_geom(s: &Shown, xs: &[usize], ws: &[usize], o: Conv2dOptions) -> Resul
 
 /// The geometry of the convolution whose adjoint is `conv_transpose2d(x [n, cin, h, w],
 /// w [cin, cout/groups, kh, kw])`, validated.
-fn conv_transpose2d_geom(
+pub(super) fn conv_transpose2d_geom(
     s: &Shown,
     xs: &[usize],
     ws: &[usize],
@@ -539,71 +544,4 @@ impl Tensor {
             Ok(y)
         }
     }
-}
-
-/// The output shape of `conv2d` for an input `[N, C, H, W]` and a weight `[O, C / groups, kH,
-/// kW]`, with the op's own validation and messages, without touching any data.
-pub fn conv2d_output_shape(
-    input: &[usize],
-    weight: &[usize],
-    opts: Conv2dOptions,
-) -> Result<Vec<usize>> {
-    let s = Shown {
-        op: "conv2d",
-        x: input,
-        w: weight,
-        one_d: false,
-    };
-    if input.len() != 4 || weight.len() != 4 {
-        return Err(s.err("the input and the weight must have rank 4"));
-    }
-    let g = conv2d_geom(&s, input, weight, opts)?;
-    Ok(vec![g.n, g.o, g.oh, g.ow])
-}
-
-/// The output shape of `conv1d` for an input `[N, C, L]` and a weight `[O, C / groups, K]`,
-/// as [`conv2d_output_shape`].
-pub fn conv1d_output_shape(
-    input: &[usize],
-    weight: &[usize],
-    opts: Conv1dOptions,
-) -> Result<Vec<usize>> {
-    let s = Shown {
-        op: "conv1d",
-        x: input,
-        w: weight,
-        one_d: true,
-    };
-    if input.len() != 3 || weight.len() != 3 {
-        return Err(s.err("the input and the weight must have rank 3"));
-    }
-    let x4 = [input[0], input[1], 1, input[2]];
-    let w4 = [weight[0], weight[1], 1, weight[2]];
-    let o2 = Conv2dOptions::default()
-        .with_stride(1, opts.stride)
-        .with_padding(0, opts.padding)
-        .with_dilation(1, opts.dilation)
-        .with_groups(opts.groups);
-    let g = conv2d_geom(&s, &x4, &w4, o2)?;
-    Ok(vec![g.n, g.o, g.ow])
-}
-
-/// The output shape of `conv_transpose2d` for an input `[N, Cin, H, W]` and a weight `[Cin,
-/// Cout / groups, kH, kW]`, as [`conv2d_output_shape`].
-pub fn conv_transpose2d_output_shape(
-    input: &[usize],
-    weight: &[usize],
-    opts: ConvTranspose2dOptions,
-) -> Result<Vec<usize>> {
-    let s = Shown {
-        op: "conv_transpose2d",
-        x: input,
-        w: weight,
-        one_d: false,
-    };
-    if input.len() != 4 || weight.len() != 4 {
-        return Err(s.err("the input and the weight must have rank 4"));
-    }
-    let g = conv_transpose2d_geom(&s, input, weight, opts)?;
-    Ok(vec![g.n, g.c, g.h, g.w])
 }

@@ -7,6 +7,7 @@ pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
 pub(crate) mod conv_options;
+pub(crate) mod conv_shapes;
 pub(crate) mod index;
 mod log_softmax;
 pub(crate) mod matmul;
