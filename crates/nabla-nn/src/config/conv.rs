@@ -1,7 +1,7 @@
 //! Configs of the convolution layers. Their output shapes come from nabla-core's shape
 //! functions, which run the ops' own validation without touching data.
 
-use super::sizes::{Padding, Size2};
+use super::sizes::{one, one2, yes, zero2, Padding, Size2};
 use super::{Layer, LayerCounts, LayerInput};
 use crate::module::Module;
 use crate::{Conv1d, Conv2d, ConvTranspose2d};
@@ -10,19 +10,6 @@ use nabla_core::{
     Conv2dOptions, ConvTranspose2dOptions, Mt19937,
 };
 use serde::{Deserialize, Serialize};
-
-fn yes() -> bool {
-    true
-}
-fn one() -> usize {
-    1
-}
-fn one2() -> Size2 {
-    Size2::One(1)
-}
-fn zero2() -> Size2 {
-    Size2::One(0)
-}
 
 fn boxed<M: Module + 'static>(m: nabla_core::Result<M>) -> Result<Box<dyn Module>, String> {
     m.map(|m| Box::new(m) as Box<dyn Module>)

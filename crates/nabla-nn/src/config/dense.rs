@@ -1,6 +1,7 @@
 //! Configs of the dense layers and of the layers whose output has the input's shape: linear,
 //! embedding, dropout, layer and batch norm, flatten, leaky ReLU and GELU.
 
+use super::sizes::yes;
 use super::sizes::GeluApproximate;
 use super::{same, Layer, LayerCounts, LayerInput};
 use crate::init::Init;
@@ -10,9 +11,6 @@ use crate::{LayerNorm, Linear};
 use nabla_core::{DType, Mt19937};
 use serde::{Deserialize, Serialize};
 
-fn yes() -> bool {
-    true
-}
 fn eps() -> f64 {
     1e-5
 }

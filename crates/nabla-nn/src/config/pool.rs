@@ -2,6 +2,7 @@
 //! which run the ops' own validation without touching data.
 
 use super::sizes::Size2;
+use super::sizes::{one, one2, yes, zero2};
 use super::{Layer, LayerInput};
 use crate::module::Module;
 use crate::{AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d};
@@ -10,19 +11,6 @@ use nabla_core::{
     MaxPool1dOptions, MaxPool2dOptions, Mt19937,
 };
 use serde::{Deserialize, Serialize};
-
-fn yes() -> bool {
-    true
-}
-fn one() -> usize {
-    1
-}
-fn one2() -> Size2 {
-    Size2::One(1)
-}
-fn zero2() -> Size2 {
-    Size2::One(0)
-}
 
 /// `{ type = "max_pool2d", kernel_size = 2 }`: 2-d max pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

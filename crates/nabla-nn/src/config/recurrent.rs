@@ -2,18 +2,12 @@
 //! in, every step's output `[N, T, hidden × directions]` out.
 
 use super::sizes::Nonlinearity;
+use super::sizes::{one, yes};
 use super::{Layer, LayerCounts, LayerInput};
 use crate::module::Module;
 use crate::{Gru, Lstm, Rnn, RnnOptions};
 use nabla_core::Mt19937;
 use serde::{Deserialize, Serialize};
-
-fn yes() -> bool {
-    true
-}
-fn one() -> usize {
-    1
-}
 
 /// `{ type = "lstm", hidden = 256, num_layers = 2 }` (and `gru`, with the same keys).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

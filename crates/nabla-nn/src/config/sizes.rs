@@ -8,6 +8,20 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
+/// Defaults of config keys (serde's `default = "..."` names a function).
+pub(super) fn yes() -> bool {
+    true
+}
+pub(super) fn one() -> usize {
+    1
+}
+pub(super) fn one2() -> Size2 {
+    Size2::One(1)
+}
+pub(super) fn zero2() -> Size2 {
+    Size2::One(0)
+}
+
 /// A size given as one integer (both dims) or a `[h, w]` pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged, expecting = "a whole number >= 1 or a pair [h, w]")]
