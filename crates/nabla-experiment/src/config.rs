@@ -279,7 +279,7 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
         return Err(format!(
             "data.task: language_model goes with dataset = \"text\" (dataset {}, task {})",
             dataset_name(c.data.dataset),
-            task_name(task)
+            task.name()
         ));
     }
     if task == Task::LanguageModel && t.loss != LossKind::CrossEntropy {
@@ -323,8 +323,8 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
                 Some((_, mt)) if *mt != task => {
                     return Err(format!(
                         "train.metrics: '{m}' is a {} metric but this run is a {} (data.task)",
-                        task_name(*mt),
-                        task_name(task)
+                        mt.name(),
+                        task.name()
                     ))
                 }
                 _ => {}
@@ -387,11 +387,6 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
 
 fn d_kind_text(c: &ExperimentConfig) -> bool {
     c.data.dataset == DatasetKind::Text
-}
-
-/// The config spelling of a task.
-pub fn task_name(t: Task) -> &'static str {
-    t.name()
 }
 
 /// The config spelling of a dataset.

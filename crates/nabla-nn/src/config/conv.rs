@@ -117,13 +117,11 @@ impl Conv2dConfig {
         self.padding = p;
         self
     }
+    /// The options with the explicit padding; `"same"` is 0 here, for the layer's own
+    /// `padding_same` to set.
     fn options(&self) -> Conv2dOptions {
         let (s, d) = (self.stride.pair(), self.dilation.pair());
-        let (k, dl) = (self.kernel_size.pair(), self.dilation.pair());
-        let p = self
-            .padding
-            .sizes()
-            .unwrap_or((same_pad(k.0, dl.0), same_pad(k.1, dl.1)));
+        let p = self.padding.sizes().unwrap_or((0, 0));
         Conv2dOptions::default()
             .with_stride(s.0, s.1)
             .with_padding(p.0, p.1)
@@ -145,7 +143,13 @@ impl Layer for Conv2dConfig {
         x.need_rank(4, "[C, H, W]")?;
         let (kh, kw) = self.kernel_size.pair();
         let w = [self.out, x.shape[1] / self.groups.max(1), kh, kw];
-        let mut s = conv2d_output_shape(x.shape, &w, self.options()).map_err(|e| e.to_string())?;
+        let mut opts = self.options();
+        if self.padding == Padding::Same {
+            // the kernel fits the padded input; the output keeps the input's size
+            let (k, d) = (self.kernel_size.pair(), self.dilation.pair());
+            opts = opts.with_padding(same_pad(k.0, d.0), same_pad(k.1, d.1));
+        }
+        let mut s = conv2d_output_shape(x.shape, &w, opts).map_err(|e| e.to_string())?;
         if self.padding == Padding::Same {
             s[2..].copy_from_slice(&x.shape[2..]);
         }
@@ -164,10 +168,7 @@ impl Layer for Conv2dConfig {
     fn build(&self, x: &LayerInput<'_>, rng: &mut Mt19937) -> Result<Box<dyn Module>, String> {
         x.need_rank(4, "[C, H, W]")?;
         check_in(self.input, x)?;
-        let mut opts = self.options();
-        if self.padding == Padding::Same {
-            opts = opts.with_padding(0, 0);
-        }
+        let opts = self.options();
         let c = Conv2d::with_options(
             x.shape[1],
             self.out,
@@ -213,14 +214,12 @@ pub struct Conv1dConfig {
 }
 
 impl Conv1dConfig {
+    /// The options with the explicit padding; `"same"` is 0 here, for the layer's own
+    /// `padding_same` to set.
     fn options(&self) -> Conv1dOptions {
-        let p = match self.padding.sizes() {
-            Some((_, w)) => w,
-            None => same_pad(self.kernel_size, self.dilation),
-        };
         Conv1dOptions::default()
             .with_stride(self.stride)
-            .with_padding(p)
+            .with_padding(self.padding.sizes().map_or(0, |(_, w)| w))
             .with_dilation(self.dilation)
             .with_groups(self.groups)
     }
@@ -238,7 +237,12 @@ impl Layer for Conv1dConfig {
     fn output_shape(&self, x: &LayerInput<'_>) -> Result<Vec<usize>, String> {
         x.need_rank(3, "[C, L]")?;
         let w = [self.out, x.shape[1] / self.groups.max(1), self.kernel_size];
-        let mut s = conv1d_output_shape(x.shape, &w, self.options()).map_err(|e| e.to_string())?;
+        let mut opts = self.options();
+        if self.padding == Padding::Same {
+            // the kernel fits the padded input; the output keeps the input's length
+            opts = opts.with_padding(same_pad(self.kernel_size, self.dilation));
+        }
+        let mut s = conv1d_output_shape(x.shape, &w, opts).map_err(|e| e.to_string())?;
         if self.padding == Padding::Same {
             s[2] = x.shape[2];
         }
@@ -256,10 +260,7 @@ impl Layer for Conv1dConfig {
     fn build(&self, x: &LayerInput<'_>, rng: &mut Mt19937) -> Result<Box<dyn Module>, String> {
         x.need_rank(3, "[C, L]")?;
         check_in(self.input, x)?;
-        let mut opts = self.options();
-        if self.padding == Padding::Same {
-            opts = opts.with_padding(0);
-        }
+        let opts = self.options();
         let c = Conv1d::with_options(x.shape[1], self.out, self.kernel_size, opts, self.bias, rng);
         boxed(if self.padding == Padding::Same {
             c.and_then(Conv1d::padding_same)
