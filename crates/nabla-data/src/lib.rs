@@ -39,13 +39,14 @@ mod fetch;
 mod idx;
 mod loader;
 mod read;
+mod split;
 mod standardizer;
 mod text;
 
 pub use csv::{
     parse_csv, parse_csv_bytes, read_csv, CsvData, CsvOptions, Header, LabelColumn, LabelKind,
 };
-pub use dataset::{random_split, random_split_n, Batch, Dataset, Split, Subset, TensorDataset};
+pub use dataset::{Batch, Dataset, Subset, TensorDataset};
 pub use diabetes::{diabetes, DIABETES_DATA_GZ, DIABETES_FEATURES, DIABETES_TARGET_GZ};
 pub use digits::{digits, DIGITS_CSV_GZ};
 pub use error::{Error, Result};
@@ -58,5 +59,6 @@ pub use idx::{
     IdxImages, IdxLabels, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
 };
 pub use loader::{Cursor, DataLoader, EpochIter, LoaderConfig, Shard};
+pub use split::{random_split, random_split_n, Split};
 pub use standardizer::Standardizer;
 pub use text::{CharWindows, TextCorpus, Vocab};
