@@ -3,7 +3,7 @@
 
 use nabla::core::{GradcheckOptions, Mt19937, Tensor};
 use nabla::data::{DataLoader, Dataset, LoaderConfig};
-use nabla::experiment::{build_model, load_data, make_loss, model_summary, ExperimentConfig};
+use nabla::experiment::{build_model, load_data, make_loss, ExperimentConfig};
 use nabla::experiment::{Experiment, Output, Run};
 use nabla::train::distributed::agree;
 use nabla::train::health::HealthSummary;
@@ -153,6 +153,16 @@ pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> 
     eprintln!("{loaded}");
     let mut l = loader(&data.test)?;
     let task = cfg.data.task();
+    if task == Task::LanguageModel {
+        // the text's held-out part, in nats and bits per character as training reports it
+        let ev = nabla::train::evaluate(model, &make_loss(cfg), &mut l, task).map_err(train_err)?;
+        println!(
+            "val_loss={:.4} val_bpc={:.4}",
+            ev.loss,
+            ev.loss / std::f64::consts::LN_2
+        );
+        return Ok(());
+    }
     if task == Task::Regression {
         let ev = nabla::train::evaluate(model, &make_loss(cfg), &mut l, task).map_err(train_err)?;
         let r = ev.regression.unwrap_or(nabla::train::RegressionMetrics {
@@ -292,11 +302,10 @@ pub fn report(run: &Path, output: Option<&Path>, to_stdout: bool) -> R<()> {
 /// `nabla summary CONFIG`.
 pub fn summary(path: &Path, data_flag: Option<&Path>) -> R<()> {
     let cfg = ExperimentConfig::from_toml_file(path).map_err(train_err)?;
-    let input = match &cfg.model.input_shape {
-        Some(s) => s.clone(),
-        None => load_data(&cfg, data_flag).map_err(train_err)?.input_shape,
-    };
-    println!("{}", model_summary(&cfg, &input).map_err(train_err)?);
+    println!(
+        "{}",
+        nabla::experiment::summarize(&cfg, data_flag).map_err(train_err)?
+    );
     Ok(())
 }
 

@@ -35,15 +35,6 @@ pub fn memory_limit() -> u64 {
         .map_or(1 << 40, |kib| kib * 1024)
 }
 
-fn human_bytes(b: u128) -> String {
-    let gib = b as f64 / (1u64 << 30) as f64;
-    if gib >= 1.0 {
-        format!("{gib:.1} GiB")
-    } else {
-        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
-    }
-}
-
 /// A layer's place in the model for messages: `model.layers[2] (linear)`.
 fn at(i: usize, l: &LayerConfig) -> String {
     format!("model.layers[{i}] ({})", l.type_name())
@@ -55,8 +46,8 @@ fn at(i: usize, l: &LayerConfig) -> String {
 /// produce it.
 ///
 /// Fails ([`Error::Config`]) naming the layer when an input does not fit a layer, when
-/// the parameters would not fit in memory (checked before allocating, with the bytes they
-/// would need), or when the output does not match `outputs`.
+/// one training step would not fit in memory (see [`crate::memory`]; checked before
+/// allocating, with the bytes it would need), or when the output does not match `outputs`.
 pub fn build_model(
     cfg: &ExperimentConfig,
     input_shape: &[usize],
@@ -65,8 +56,8 @@ pub fn build_model(
 ) -> Result<(Sequential, Vec<Vec<usize>>), Error> {
     elements(input_shape)
         .map_err(|e| cfg_err(format!("model.input_shape: {input_shape:?}: {e}")))?;
-    let limit = memory_limit() as u128;
-    let mut total_bytes: u128 = 0;
+    // every shape and the bytes of one step, before anything is allocated
+    crate::memory::check_memory(cfg, input_shape, outputs, 0)?;
     let mut seq = Sequential::new();
     let mut shape: Vec<usize> = std::iter::once(1)
         .chain(input_shape.iter().copied())
@@ -78,22 +69,6 @@ pub fn build_model(
             shape: &shape,
             tokens: outputs,
         };
-        // the elements the layer will allocate, checked before it does
-        let counts = layer
-            .counts(&input)
-            .map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?;
-        let params = counts.params + counts.buffers;
-        total_bytes += params * 4;
-        if total_bytes > limit {
-            return Err(cfg_err(format!(
-                "{}: {params} parameters ({}) bring the model to {} bytes ({}), more than this machine's memory ({})",
-                at(i, l),
-                human_bytes(params * 4),
-                total_bytes,
-                human_bytes(total_bytes),
-                human_bytes(limit)
-            )));
-        }
         let m = layer
             .build(&input, rng)
             .map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?;
@@ -164,7 +139,7 @@ pub fn make_loss(cfg: &ExperimentConfig) -> LossFn {
             )
         });
     }
-    match t.loss {
+    match t.loss_for(regression) {
         LossKind::Nll => Box::new(|y: &Tensor, t: &Tensor| {
             loss::nll_loss(&y.log_softmax(-1)?, t, -100, Reduction::Mean)
         }),

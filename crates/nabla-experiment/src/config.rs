@@ -190,6 +190,7 @@ impl ExperimentConfig {
             train: TrainConfig {
                 epochs: 30,
                 batch_size: 32,
+                loss: Some(nabla_nn::loss::LossKind::CrossEntropy),
                 ..TrainConfig::default()
             },
         }
@@ -282,11 +283,33 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
             task.name()
         ));
     }
-    if task == Task::LanguageModel && t.loss != LossKind::CrossEntropy {
+    let loss = t.loss_for(task == Task::Regression);
+    if task == Task::LanguageModel && loss != LossKind::CrossEntropy {
         return Err(format!(
-            "train.loss: a language model trains with cross_entropy, not '{}'",
-            t.loss
+            "train.loss: a language model trains with cross_entropy, not '{loss}'"
         ));
+    }
+    if t.label_smoothing > 0.0 && loss != LossKind::CrossEntropy {
+        return Err(format!(
+            "train.label_smoothing: only cross_entropy smooths labels, not '{loss}' (the {} loss)",
+            if t.loss.is_some() {
+                "configured"
+            } else {
+                "regression's default"
+            }
+        ));
+    }
+    if task == Task::LanguageModel {
+        // each position predicts the next token: no layer may let it see that token
+        for (i, l) in c.model.layers.iter().enumerate() {
+            if let Some(why) = l.lookahead() {
+                return Err(format!(
+                    "model.layers[{i}] ({}): a next-token model cannot have it ({why}): a \
+                     position would see the token it predicts",
+                    l.type_name()
+                ));
+            }
+        }
     }
     if c.data.seq_len == Some(0) {
         return Err("data.seq_len: must be at least 1".into());
@@ -297,17 +320,17 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
             dataset_name(c.data.dataset)
         ));
     }
-    match (task, t.loss) {
+    match (task, loss) {
         (Task::Regression, LossKind::CrossEntropy | LossKind::Nll) => {
             return Err(format!(
                 "train.loss: '{}' is a classification loss but the task is regression (use mse, l1 or huber)",
-                t.loss
+                loss
             ))
         }
         (Task::Classification, LossKind::L1 | LossKind::Huber) => {
             return Err(format!(
                 "train.loss: '{}' is a regression loss (set data.task = \"regression\") or use cross_entropy",
-                t.loss
+                loss
             ))
         }
         _ => {}

@@ -30,6 +30,20 @@ pub struct Data {
     pub vocab: Option<nabla_data::Vocab>,
 }
 
+impl Data {
+    /// The bytes its tensors hold (the training, validation and test sets' features and
+    /// targets), for the memory estimate.
+    pub fn bytes(&self) -> u128 {
+        let set = |d: &TensorDataset| {
+            [d.x(), d.y()]
+                .iter()
+                .map(|t| (t.numel() * t.dtype().size_in_bytes()) as u128)
+                .sum::<u128>()
+        };
+        set(&self.train) + self.val.as_ref().map_or(0, set) + set(&self.test)
+    }
+}
+
 /// All windows of a text part as one in-memory dataset (`x`, `y` i64 `[windows, T]`).
 fn windows_dataset(w: &nabla_data::CharWindows) -> Result<TensorDataset, Error> {
     use nabla_data::Dataset;

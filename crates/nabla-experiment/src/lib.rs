@@ -22,17 +22,21 @@ pub mod build;
 pub mod config;
 pub mod data;
 pub mod demo;
+pub mod memory;
 pub mod parallel;
 pub mod report;
 pub mod result;
+pub mod resume;
 pub mod run;
 pub mod run_dir;
+pub mod run_lock;
 pub mod sample;
 pub mod summary;
 
 pub use build::{build_model, make_loss, make_schedule};
 pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig};
 pub use data::{load_data, Data};
+pub use memory::{estimate_memory, MemoryEstimate};
 pub use nabla_nn::optim::OptimizerConfig;
 pub use nabla_nn::schedule::ScheduleConfig;
 pub use nabla_nn::LayerConfig;
@@ -42,8 +46,9 @@ use result::metric_names;
 pub use result::RunResult;
 pub use run::{Columns, Inputs, Output, Prediction, Run, TextLogits};
 pub use run_dir::{new_run_dir, open_run, open_run_with};
+pub use run_lock::RunLock;
 pub use sample::{sample_text, SampleOptions};
-pub use summary::model_summary;
+pub use summary::{model_summary, summarize, ConfigSummary};
 
 use nabla_core::Error;
 use nabla_core::Mt19937;
@@ -69,6 +74,8 @@ pub struct Experiment {
     runs_root: PathBuf,
     progress: Option<ProgressMode>,
     resume: Option<PathBuf>,
+    /// The resumed run's `train.epochs` before `--epochs`.
+    resumed_epochs: Option<usize>,
     comm: Option<Arc<dyn Communicator>>,
 }
 
@@ -104,12 +111,6 @@ fn loader(
 }
 
 fn check_writable(dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::Io(format!(
-            "output folder {}: cannot create: {e}",
-            dir.display()
-        ))
-    })?;
     let probe = dir.join(".nabla-write-test");
     std::fs::write(&probe, b"").map_err(|e| {
         Error::Io(format!(
@@ -136,6 +137,7 @@ impl Experiment {
             runs_root: PathBuf::from("runs"),
             progress: None,
             resume: None,
+            resumed_epochs: None,
             comm: None,
         })
     }
@@ -194,6 +196,7 @@ impl Experiment {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         e.resume = Some(run.to_path_buf());
+        e.resumed_epochs = Some(e.config.train.epochs);
         e.out_dir = Some(run.to_path_buf());
         Ok(e)
     }
@@ -302,9 +305,19 @@ impl Experiment {
             };
             agree(comm, small)?;
         }
-        // rank 0 names and checks the run folder; the others learn its name
+        // rank 0 names, locks and checks the run folder (the lock is held until the run
+        // ends); the others learn its name
         let mut out = self.out_dir();
-        let fresh = if root && self.resume.is_none() && out.join("checkpoints").exists() {
+        let lock = agree(
+            comm,
+            if root {
+                RunLock::acquire(&out).map(Some)
+            } else {
+                Ok(None)
+            },
+        )?;
+        let holds_run = out.join("checkpoints").exists() || out.join("config.toml").exists();
+        let fresh = if root && self.resume.is_none() && holds_run {
             Err(Error::Config(format!(
                 "output folder {} already holds a run; use --resume or another --out",
                 out.display()
@@ -345,18 +358,22 @@ impl Experiment {
             })
         })();
         cfg.data.path = agree(comm, resolved)?;
+        if let Some(v) = &data.vocab {
+            // the saved config names the vocabulary size, so the model rebuilds without data
+            for l in &mut cfg.model.layers {
+                if let LayerConfig::Embedding(e) = l {
+                    e.num.get_or_insert(v.len());
+                }
+            }
+        }
         let task = cfg.data.task();
+        agree(
+            comm,
+            memory::check_memory(&cfg, &data.input_shape, Some(data.outputs), data.bytes()),
+        )?;
         let mut rng = Mt19937::new(nabla_core::stream_seed(cfg.train.seed, "init"));
         let built = build_model(&cfg, &data.input_shape, Some(data.outputs), &mut rng);
         let (model, _) = agree(comm, built)?;
-        agree(
-            comm,
-            if root {
-                self.write_run_files(&out, &mut cfg, &data)
-            } else {
-                Ok(())
-            },
-        )?;
         let n_params = nabla_nn::parameter_count(&model);
         let mut optimizer = cfg
             .train
@@ -385,7 +402,8 @@ impl Experiment {
             task,
             ..cfg.train.clone()
         };
-        let mut trainer = Trainer::new(model, optimizer, make_loss(&cfg), tc);
+        let mut trainer =
+            Trainer::new(model, optimizer, make_loss(&cfg), tc).with_run_config(cfg.to_toml()?);
         if cfg.train.tensorboard {
             trainer = trainer.with_callback(nabla_report::TensorBoard::default());
         }
@@ -410,8 +428,10 @@ impl Experiment {
             }
             let resumed = ck.is_some();
             // (every rank takes part in the agreement, with a checkpoint or without)
+            let extended = self.resumed_epochs.is_some_and(|e| cfg.train.epochs > e);
             let restored = match &ck {
-                Some(ck) => trainer.restore(ck, &mut train_loader),
+                Some(ck) => resume::check_resume(&out, ck, &cfg, train_loader.len(), extended)
+                    .and_then(|_| trainer.restore(ck, &mut train_loader)),
                 None => Ok(()),
             };
             agree(comm, restored)?;
@@ -425,6 +445,14 @@ impl Experiment {
                     );
                 }
             }
+            agree(
+                comm,
+                if root {
+                    self.write_run_files(&out, &cfg, &data)
+                } else {
+                    Ok(())
+                },
+            )?;
             // health records past the checkpoint are written again by the resumed run
             let hp = out.join("health.jsonl");
             if let Some(Ok((records, _))) = root.then(|| nabla_train::health::read_health(&hp)) {
@@ -453,6 +481,15 @@ impl Experiment {
             if resumed {
                 resumed_from = Some((trainer.epoch(), trainer.step()));
             }
+        } else {
+            agree(
+                comm,
+                if root {
+                    self.write_run_files(&out, &cfg, &data)
+                } else {
+                    Ok(())
+                },
+            )?;
         }
         let mut val_loader = match &data.val {
             Some(v) => Some(loader(v, 256, false, 0, shard)?),
@@ -542,6 +579,7 @@ impl Experiment {
                 Err(e) => log::warn!("report.html not written: {e}"),
             }
         }
+        drop(lock);
         Ok(RunResult {
             dir: out,
             config: cfg,
@@ -559,7 +597,7 @@ impl Experiment {
     fn write_run_files(
         &self,
         out: &Path,
-        cfg: &mut ExperimentConfig,
+        cfg: &ExperimentConfig,
         data: &Data,
     ) -> Result<(), Error> {
         check_writable(out)?;
@@ -570,13 +608,6 @@ impl Experiment {
         }
         if let Some(v) = &data.vocab {
             v.save(out.join("vocab.json"))?;
-            // the saved config names the vocabulary size, so the model rebuilds without data
-            for l in &mut cfg.model.layers {
-                if let LayerConfig::Embedding(e) = l {
-                    e.num.get_or_insert(v.len());
-                }
-            }
-            nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
         }
         if let Some(i) = data.label_index {
             let j = json!({"label_index": i, "classes": data.class_names});

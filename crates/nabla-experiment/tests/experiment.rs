@@ -137,7 +137,16 @@ fn digits_mlp_is_configs_digits_mlp() {
 
 #[test]
 fn regression_configs_are_checked() {
-    let e = config_err(&format!("{LAYERS}[data]\ndataset = \"diabetes\"\n"));
+    // a regression without a loss trains with mse
+    let c = ExperimentConfig::from_toml_str(
+        &format!("{LAYERS}[data]\ndataset = \"diabetes\"\n"),
+        "r.toml",
+    )
+    .unwrap();
+    assert_eq!(c.train.loss_for(true), nabla_nn::loss::LossKind::Mse);
+    let e = config_err(&format!(
+        "{LAYERS}[data]\ndataset = \"diabetes\"\n[train]\nloss = \"nll\"\n"
+    ));
     assert!(e.contains("train.loss") && e.contains("regression"), "{e}");
     let e = config_err(&format!(
         "{LAYERS}[data]\ndataset = \"diabetes\"\n[train]\nloss = \"mse\"\nmetrics = [\"accuracy\"]\n"

@@ -91,6 +91,10 @@ pub struct TrainerState {
     /// in checkpoints older than data-parallel training).
     #[serde(default = "one")]
     pub world_size: usize,
+    /// The run's config as it was when the checkpoint was written (absent when the trainer
+    /// was not given one, see `Trainer::with_run_config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 fn one() -> usize {

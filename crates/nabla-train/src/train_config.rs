@@ -53,9 +53,10 @@ pub struct TrainConfig {
     /// Batch size (default 64).
     #[serde(default = "batch")]
     pub batch_size: usize,
-    /// The loss (default cross_entropy).
-    #[serde(default)]
-    pub loss: LossKind,
+    /// The loss (default: cross_entropy, or mse for a regression; see
+    /// [`TrainConfig::loss_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossKind>,
     /// Label smoothing of cross-entropy (other losses refuse it).
     #[serde(default)]
     pub label_smoothing: f64,
@@ -145,7 +146,7 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: epochs(),
             batch_size: batch(),
-            loss: LossKind::CrossEntropy,
+            loss: None,
             label_smoothing: 0.0,
             huber_delta: None,
             metrics: None,
@@ -178,6 +179,14 @@ fn positive(key: &str, v: Option<f64>) -> Result<(), String> {
 }
 
 impl TrainConfig {
+    /// The loss: `loss` when given, else mse for a regression and cross_entropy otherwise.
+    pub fn loss_for(&self, regression: bool) -> LossKind {
+        self.loss.unwrap_or(if regression {
+            LossKind::Mse
+        } else {
+            LossKind::CrossEntropy
+        })
+    }
     /// Checks the values that serde's types cannot (ranges, and keys that do not fit
     /// together); the message starts with the key (`epochs: must be at least 1`).
     pub fn validate(&self) -> Result<(), String> {
@@ -190,16 +199,19 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err("label_smoothing: must be in [0, 1)".into());
         }
-        if self.label_smoothing > 0.0 && self.loss != LossKind::CrossEntropy {
-            return Err(format!(
-                "label_smoothing: only cross_entropy smooths labels, not '{}'",
-                self.loss
-            ));
+        if let Some(l) = self.loss.filter(|l| *l != LossKind::CrossEntropy) {
+            if self.label_smoothing > 0.0 {
+                return Err(format!(
+                    "label_smoothing: only cross_entropy smooths labels, not '{l}'"
+                ));
+            }
         }
-        if self.huber_delta.is_some() && self.loss != LossKind::Huber {
+        if self.huber_delta.is_some() && self.loss != Some(LossKind::Huber) {
+            let l = self
+                .loss
+                .map_or("the default loss".to_string(), |l| format!("'{l}'"));
             return Err(format!(
-                "huber_delta: only the huber loss has a delta, not '{}'",
-                self.loss
+                "huber_delta: only the huber loss has a delta, not {l} (set loss = \"huber\")"
             ));
         }
         positive("huber_delta", self.huber_delta)?;

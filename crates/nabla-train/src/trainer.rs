@@ -75,6 +75,7 @@ pub struct Trainer {
     history: Vec<EpochMetrics>,
     comm: Option<Arc<dyn Communicator>>,
     averager: GradAverager,
+    run_config: Option<String>,
 }
 
 impl Trainer {
@@ -112,6 +113,7 @@ impl Trainer {
             history: Vec::new(),
             comm: None,
             averager: GradAverager::new(),
+            run_config: None,
         }
     }
     /// Adds a learning-rate schedule.
@@ -129,6 +131,12 @@ impl Trainer {
     /// health diagnoses), in the order added.
     pub fn with_callback(mut self, c: impl Callback + 'static) -> Self {
         self.callbacks.push(Box::new(c));
+        self
+    }
+    /// Keeps `text`, the run's config, in every checkpoint's `state.json`, so a resume can
+    /// tell whether the config was edited since (see [`TrainerState::config`]).
+    pub fn with_run_config(mut self, text: impl Into<String>) -> Self {
+        self.run_config = Some(text.into());
         self
     }
     /// Replaces the training step (custom loops).
@@ -166,6 +174,7 @@ impl Trainer {
             bad_epochs: self.bad_epochs,
             history: self.history.clone(),
             world_size: self.world_size(),
+            config: self.run_config.clone(),
         }
     }
 

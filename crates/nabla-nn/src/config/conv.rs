@@ -60,6 +60,16 @@ fn conv_counts(
     LayerCounts::params(o * (c / groups.max(1) as u128) * kernel + if bias { o } else { 0 })
 }
 
+/// The im2col columns of one sample: input channels x kernel elements x output positions.
+fn columns(x: &LayerInput<'_>, kernel: u128, out_positions: &[usize]) -> u128 {
+    let c = x.shape.get(1).copied().unwrap_or(0) as u128;
+    out_positions
+        .iter()
+        .fold(c.saturating_mul(kernel), |a, &d| {
+            a.saturating_mul(d as u128)
+        })
+}
+
 /// Padding for the shape check of a `"same"` convolution: enough that the kernel fits.
 fn same_pad(k: usize, d: usize) -> usize {
     (d * (k - 1)).div_ceil(2)
@@ -131,6 +141,11 @@ impl Conv2dConfig {
 }
 
 impl Layer for Conv2dConfig {
+    fn scratch(&self, x: &LayerInput<'_>) -> Result<u128, String> {
+        let (kh, kw) = self.kernel_size.pair();
+        let out = self.output_shape(x)?;
+        Ok(columns(x, (kh * kw) as u128, &out[2..]))
+    }
     fn validate(&self) -> Result<(), String> {
         check_out(self.out)?;
         self.kernel_size.positive("kernel_size")?;
@@ -226,6 +241,10 @@ impl Conv1dConfig {
 }
 
 impl Layer for Conv1dConfig {
+    fn scratch(&self, x: &LayerInput<'_>) -> Result<u128, String> {
+        let out = self.output_shape(x)?;
+        Ok(columns(x, self.kernel_size as u128, &out[2..]))
+    }
     fn validate(&self) -> Result<(), String> {
         check_out(self.out)?;
         Size2::One(self.kernel_size).positive("kernel_size")?;
@@ -320,6 +339,14 @@ impl ConvTranspose2dConfig {
 }
 
 impl Layer for ConvTranspose2dConfig {
+    fn scratch(&self, x: &LayerInput<'_>) -> Result<u128, String> {
+        // the columns scattered back: out channels x kernel x input positions
+        let (kh, kw) = self.kernel_size.pair();
+        let positions: u128 = x.shape[2..].iter().map(|&d| d as u128).product();
+        Ok((self.out as u128)
+            .saturating_mul((kh * kw) as u128)
+            .saturating_mul(positions))
+    }
     fn validate(&self) -> Result<(), String> {
         check_out(self.out)?;
         self.kernel_size.positive("kernel_size")?;

@@ -59,6 +59,10 @@ impl LinearConfig {
 }
 
 impl Layer for LinearConfig {
+    fn lookahead(&self) -> Option<String> {
+        // position by position (layer norm: over the features of one position)
+        None
+    }
     fn validate(&self) -> Result<(), String> {
         if self.out == 0 {
             return Err("out must be at least 1".into());
@@ -124,6 +128,10 @@ impl EmbeddingConfig {
 }
 
 impl Layer for EmbeddingConfig {
+    fn lookahead(&self) -> Option<String> {
+        // position by position (layer norm: over the features of one position)
+        None
+    }
     fn validate(&self) -> Result<(), String> {
         match (self.dim, self.num) {
             (0, _) => Err("dim must be at least 1".into()),
@@ -172,6 +180,10 @@ pub(crate) struct Dropout1<'a>(pub &'a DropoutConfig);
 pub(crate) struct Dropout2<'a>(pub &'a DropoutConfig);
 
 impl Layer for Dropout1<'_> {
+    fn lookahead(&self) -> Option<String> {
+        // position by position (layer norm: over the features of one position)
+        None
+    }
     fn validate(&self) -> Result<(), String> {
         self.0.check()
     }
@@ -186,6 +198,10 @@ impl Layer for Dropout1<'_> {
 }
 
 impl Layer for Dropout2<'_> {
+    fn lookahead(&self) -> Option<String> {
+        // position by position (layer norm: over the features of one position)
+        None
+    }
     fn validate(&self) -> Result<(), String> {
         self.0.check()
     }
@@ -222,6 +238,10 @@ impl Default for LayerNormConfig {
 }
 
 impl Layer for LayerNormConfig {
+    fn lookahead(&self) -> Option<String> {
+        // position by position (layer norm: over the features of one position)
+        None
+    }
     fn validate(&self) -> Result<(), String> {
         check_eps(self.eps)
     }
@@ -272,6 +292,9 @@ impl BatchNorm<'_> {
 }
 
 impl Layer for BatchNorm<'_> {
+    fn lookahead(&self) -> Option<String> {
+        Some("its statistics are taken over every position of the batch".into())
+    }
     fn validate(&self) -> Result<(), String> {
         check_eps(self.0.eps)?;
         if !(0.0..=1.0).contains(&self.0.momentum) {
@@ -342,6 +365,11 @@ impl FlattenConfig {
 }
 
 impl Layer for FlattenConfig {
+    fn lookahead(&self) -> Option<String> {
+        // [N, T, F]: only flattening within the features keeps the positions apart
+        let keeps = matches!((self.start_dim, self.end_dim), (2, 2) | (2, -1) | (-1, -1));
+        (!keeps).then(|| "it flattens the positions of the sequence together".into())
+    }
     fn output_shape(&self, x: &LayerInput<'_>) -> Result<Vec<usize>, String> {
         self.module()
             .output_shape(x.shape)
@@ -374,6 +402,10 @@ impl Default for LeakyReluConfig {
 }
 
 impl Layer for LeakyReluConfig {
+    fn lookahead(&self) -> Option<String> {
+        // position by position (layer norm: over the features of one position)
+        None
+    }
     fn output_shape(&self, x: &LayerInput<'_>) -> Result<Vec<usize>, String> {
         same(x)
     }
@@ -392,6 +424,10 @@ pub struct GeluConfig {
 }
 
 impl Layer for GeluConfig {
+    fn lookahead(&self) -> Option<String> {
+        // position by position (layer norm: over the features of one position)
+        None
+    }
     fn output_shape(&self, x: &LayerInput<'_>) -> Result<Vec<usize>, String> {
         same(x)
     }

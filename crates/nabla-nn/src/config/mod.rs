@@ -96,6 +96,18 @@ pub trait Layer {
     }
     /// Builds the layer for `input`, drawing its weights from `rng`.
     fn build(&self, input: &LayerInput<'_>, rng: &mut Mt19937) -> Result<Box<dyn Module>, String>;
+    /// Elements per sample the layer holds for its backward pass beyond its input and
+    /// output (im2col columns, recurrent gates, pooling indices), for the memory estimate;
+    /// nothing is allocated.
+    fn scratch(&self, _input: &LayerInput<'_>) -> Result<u128, String> {
+        Ok(0)
+    }
+    /// Over a sequence `[N, T, features]`: why an output position can see input positions
+    /// after it (`None` when it cannot: the layer works position by position, or only looks
+    /// back). A next-token model refuses a layer that can.
+    fn lookahead(&self) -> Option<String> {
+        Some("it mixes the positions of a sequence".into())
+    }
 }
 
 impl<T: Layer + ?Sized> Layer for &T {
@@ -110,6 +122,12 @@ impl<T: Layer + ?Sized> Layer for &T {
     }
     fn build(&self, input: &LayerInput<'_>, rng: &mut Mt19937) -> Result<Box<dyn Module>, String> {
         (**self).build(input, rng)
+    }
+    fn scratch(&self, input: &LayerInput<'_>) -> Result<u128, String> {
+        (**self).scratch(input)
+    }
+    fn lookahead(&self) -> Option<String> {
+        (**self).lookahead()
     }
 }
 
@@ -185,6 +203,10 @@ impl Layer for Plain {
     }
     fn build(&self, _: &LayerInput<'_>, _: &mut Mt19937) -> Result<Box<dyn Module>, String> {
         Ok(Box::new(self.0))
+    }
+    fn lookahead(&self) -> Option<String> {
+        // element-wise, or (softmax) over the last dimension: the features of one position
+        None
     }
 }
 
@@ -270,6 +292,14 @@ impl LayerConfig {
     /// See [`Layer::counts`].
     pub fn counts(&self, input: &LayerInput<'_>) -> Result<LayerCounts, String> {
         self.layer().counts(input)
+    }
+    /// See [`Layer::scratch`].
+    pub fn scratch(&self, input: &LayerInput<'_>) -> Result<u128, String> {
+        self.layer().scratch(input)
+    }
+    /// See [`Layer::lookahead`].
+    pub fn lookahead(&self) -> Option<String> {
+        self.layer().lookahead()
     }
     /// See [`Layer::build`].
     pub fn build(

@@ -159,4 +159,20 @@ impl Layer for Kind<'_> {
         };
         m.map_err(|e| e.to_string())
     }
+    fn scratch(&self, x: &LayerInput<'_>) -> Result<u128, String> {
+        // per step, layer and direction: the gates and the hidden (and cell) state
+        let c = self.keys();
+        let d: u128 = if c.bidirectional { 2 } else { 1 };
+        let t = x.shape.get(1).copied().unwrap_or(1) as u128;
+        let per_step = (self.gates() + 2) * c.hidden as u128;
+        Ok(t.saturating_mul(d * c.num_layers as u128)
+            .saturating_mul(per_step))
+    }
+    fn lookahead(&self) -> Option<String> {
+        self.keys().bidirectional.then(|| {
+            "bidirectional = true also reads the sequence from its end, so each position \
+             sees the ones after it"
+                .to_string()
+        })
+    }
 }

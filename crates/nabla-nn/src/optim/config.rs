@@ -149,6 +149,19 @@ fn fraction(key: &str, v: f64) -> Result<(), String> {
 }
 
 impl OptimizerConfig {
+    /// Tensors of state the optimizer keeps per parameter tensor, each of its size (momentum
+    /// buffers, moment estimates): for the memory estimate.
+    pub fn state_per_parameter(&self) -> u128 {
+        match self {
+            OptimizerConfig::Sgd { momentum, .. } => u128::from(*momentum != 0.0),
+            OptimizerConfig::Adam { amsgrad, .. } => 2 + u128::from(*amsgrad),
+            OptimizerConfig::Adamw { .. } => 2,
+            OptimizerConfig::Rmsprop {
+                momentum, centered, ..
+            } => 1 + u128::from(*momentum != 0.0) + u128::from(*centered),
+            OptimizerConfig::Adagrad { .. } => 1,
+        }
+    }
     /// The learning rate.
     pub fn lr(&self) -> f64 {
         match self {
