@@ -362,6 +362,45 @@ fn to_exit(e: run::CliError) -> (u8, String) {
     (e.code, e.msg)
 }
 
+/// clap's error as one line naming what to fix: the missing arguments listed, a negative
+/// number named with its option.
+fn one_line_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("bad arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    match e.kind() {
+        ErrorKind::MissingRequiredArgument => {
+            // clap lists them on the lines after the first, before its usage block
+            let missing: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+            format!("{}: {}", first.trim_end_matches(':'), missing.join(", "))
+        }
+        ErrorKind::UnknownArgument => {
+            let arg = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(a)) => a.clone(),
+                _ => return first,
+            };
+            let negative = arg.starts_with('-') && arg[1..].parse::<f64>().is_ok();
+            let args: Vec<String> = std::env::args().collect();
+            let option = args
+                .iter()
+                .position(|a| *a == arg)
+                .and_then(|i| i.checked_sub(1))
+                .map(|i| args[i].clone())
+                .filter(|o| o.starts_with("--"));
+            match (negative, option) {
+                (true, Some(o)) => format!("{o}: {arg} is negative; it takes a number from 0 up"),
+                _ => first,
+            }
+        }
+        _ => first,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -375,14 +414,7 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(2);
             }
-            // one line: clap's first line, without its usage block
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("bad arguments")
-                .trim_start_matches("error: ");
-            eprintln!("nabla: {first} (see `nabla --help`)");
+            eprintln!("nabla: {} (see `nabla --help`)", one_line_error(&e));
             return ExitCode::from(2);
         }
     };

@@ -150,6 +150,13 @@ pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> 
     let (opened, loaded) = open(run, checkpoint)?;
     let (cfg, model) = (&opened.config, &opened.model);
     let data = load_data(cfg, data_flag).map_err(train_err)?;
+    if nabla::data::Dataset::is_empty(&data.test) {
+        return Err(bad(format!(
+            "{}: its data leave no sample to test on (data.test_split, or a text's \
+             data.validation_split, is 0)",
+            run.display()
+        )));
+    }
     eprintln!("{loaded}");
     let mut l = loader(&data.test)?;
     let task = cfg.data.task();
@@ -232,10 +239,28 @@ pub fn sample(
     checkpoint: Option<&Path>,
     opts: &nabla::experiment::SampleOptions,
 ) -> R<()> {
+    if opts.length > nabla::experiment::MAX_SAMPLE_LENGTH {
+        return Err(bad(format!(
+            "--length: at most {} characters, got {}",
+            nabla::experiment::MAX_SAMPLE_LENGTH,
+            opts.length
+        )));
+    }
     let (r, loaded) = open(run, checkpoint)?;
-    let text = r.sample(opts).map_err(train_err)?;
-    eprintln!("{loaded}");
-    println!("{text}");
+    // the text streams out as it is drawn
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut started = false;
+    r.sample_to(opts, &mut |piece| {
+        if !started {
+            eprintln!("{loaded}");
+            started = true;
+        }
+        out.write_all(piece.as_bytes())
+            .map_err(|e| nabla::core::Error::Io(format!("stdout: {e}")))
+    })
+    .map_err(train_err)?;
+    writeln!(out).map_err(|e| internal(format!("stdout: {e}")))?;
     Ok(())
 }
 
@@ -243,6 +268,9 @@ pub fn sample(
 /// largest value of each statistic over the run's `health.jsonl`, then the diagnoses. Damaged
 /// lines are reported on stderr and skipped (exit 0 when at least one record is complete).
 pub fn health(run: &Path) -> R<()> {
+    if let Some(why) = nabla::core::io::folder_problem(run) {
+        return Err(bad(format!("run folder {}: {why}", run.display())));
+    }
     if !run.join("config.toml").exists() {
         return Err(bad(format!(
             "{}: not a nabla run (no config.toml)",
@@ -270,6 +298,9 @@ pub fn health(run: &Path) -> R<()> {
 /// run, or a report that cannot be written (a read-only run folder), is exit 2 and leaves
 /// the run folder as it was.
 pub fn report(run: &Path, output: Option<&Path>, to_stdout: bool) -> R<()> {
+    if let Some(o) = output {
+        check_report_output(run, o)?;
+    }
     let data = nabla::experiment::report::read_run(run).map_err(train_err)?;
     for d in &data.damage {
         eprintln!("nabla: warning: {d}");
@@ -296,6 +327,35 @@ pub fn report(run: &Path, output: Option<&Path>, to_stdout: bool) -> R<()> {
         ))
     })?;
     println!("report written to {}", path.display());
+    Ok(())
+}
+
+/// Refuses a `report -o` path that is a folder, or a file of the run folder other than its
+/// `report.html` (the report never replaces the run's own files).
+fn check_report_output(run: &Path, o: &Path) -> R<()> {
+    if o.is_dir() {
+        return Err(bad(format!(
+            "-o {}: is a folder; give the report's file name",
+            o.display()
+        )));
+    }
+    let parent = match o.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (inside, top) = match (std::fs::canonicalize(&parent), std::fs::canonicalize(run)) {
+        (Ok(a), Ok(b)) => (a.starts_with(&b), a == b),
+        _ => (false, false),
+    };
+    let name = o.file_name().map(|n| n.to_string_lossy().into_owned());
+    if inside && !(top && name.as_deref() == Some("report.html")) {
+        return Err(bad(format!(
+            "-o {}: is a file of the run folder {}; the report goes to its report.html (no -o), \
+             or to a file outside the run",
+            o.display(),
+            run.display()
+        )));
+    }
     Ok(())
 }
 

@@ -341,7 +341,7 @@ fn bad_input_stops_every_rank_with_exit_2() {
             .unwrap()
     };
     let o = resume_in_two_folders();
-    assert_bad(&o, "rank 1: --resume run: no such run folder");
+    assert_bad(&o, "rank 1: --resume run: no such folder");
     // ... or whose checkpoint only some ranks can read (another copy, with no checkpoint)
     let copy = d.join("elsewhere/run");
     std::fs::create_dir_all(&copy).unwrap();

@@ -13,6 +13,19 @@ fn io_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
     Error::Io(format!("{}: {what}: {e}", path.display()))
 }
 
+/// Why `path` is not a folder to read: `None` when it is one, else `no such folder`, `is not
+/// a folder`, `is a symbolic link loop` or the system's reason, for messages that name
+/// what to fix.
+pub fn folder_problem(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => None,
+        Ok(_) => Some("is not a folder".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such folder".into()),
+        Err(e) if e.raw_os_error() == Some(40) => Some("is a symbolic link loop".into()),
+        Err(e) => Some(format!("cannot be opened: {e}")),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename,
 /// then fsync of the folder. A reader sees the old file or the new one, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -60,6 +60,58 @@ impl DatasetKind {
     }
 }
 
+/// A CSV column: its 0-based index (`label_column = 4`) or its header name
+/// (`label_column = "label"`; a name of digits, `"4"`, is read as the index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnKey {
+    /// The column at this 0-based index.
+    Index(usize),
+    /// The column with this header name.
+    Name(String),
+}
+
+impl Serialize for ColumnKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ColumnKey::Index(i) => s.serialize_u64(*i as u64),
+            ColumnKey::Name(n) => s.serialize_str(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ColumnKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a 0-based column index (0, 1, ...) or a header name")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ColumnKey, E> {
+                usize::try_from(v)
+                    .map(ColumnKey::Index)
+                    .map_err(|_| E::custom(format!("column index {v} is too large")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ColumnKey, E> {
+                u64::try_from(v)
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "{v} is not a column: a 0-based index (0, 1, ...) or a header name"
+                        ))
+                    })
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ColumnKey, E> {
+                Ok(match v.parse::<usize>() {
+                    Ok(i) => ColumnKey::Index(i),
+                    Err(_) => ColumnKey::Name(v.to_string()),
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// `[data]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +127,7 @@ pub struct DataConfig {
     pub task: Option<Task>,
     /// CSV: the label column (a header name or a 0-based index); default the last column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_column: Option<String>,
+    pub label_column: Option<ColumnKey>,
     /// CSV: whether the first row is a header (default: detected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<bool>,
@@ -205,8 +257,11 @@ impl ExperimentConfig {
         let de = toml::Deserializer::parse(text)
             .map_err(|e| Error::Config(format!("{name}: {}", one_line(&e.to_string()))))?;
         let cfg: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let mut path = e.path().to_string();
             let inner = one_line(&e.inner().to_string());
+            if let Some(key) = culprit_key(text, &path) {
+                path = format!("{path}.{key}");
+            }
             Error::Config(if path == "." || path.is_empty() {
                 format!("{name}: {inner}")
             } else {
@@ -235,6 +290,55 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<(), String> {
         validate(self)
     }
+}
+
+/// The key of a tagged table (a layer, `train.optimizer`, `train.schedule`) whose value
+/// made it fail, which serde's path stops short of: the one key whose removal lets the table
+/// read, or makes it miss just that key.
+fn culprit_key(text: &str, path: &str) -> Option<String> {
+    let root: toml::Table = text.parse().ok()?;
+    type Check = fn(toml::Value) -> Result<(), String>;
+    let (table, check): (&toml::Table, Check) = if let Some(i) = path
+        .strip_prefix("model.layers[")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|i| i.parse::<usize>().ok())
+    {
+        let t = root.get("model")?.get("layers")?.get(i)?.as_table()?;
+        (t, |v| {
+            LayerConfig::deserialize(v)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    } else if path == "train.optimizer" {
+        let t = root.get("train")?.get("optimizer")?.as_table()?;
+        (t, |v| {
+            nabla_nn::optim::OptimizerConfig::deserialize(v)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    } else if path == "train.schedule" {
+        let t = root.get("train")?.get("schedule")?.as_table()?;
+        (t, |v| {
+            nabla_nn::schedule::ScheduleConfig::deserialize(v)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    } else {
+        return None;
+    };
+    let found: Vec<&String> = table
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "type" | "name"))
+        .filter(|k| {
+            let mut t = table.clone();
+            t.remove(k.as_str());
+            match check(toml::Value::Table(t)) {
+                Ok(()) => true,
+                Err(e) => e.contains(&format!("missing field `{k}`")),
+            }
+        })
+        .collect();
+    (found.len() == 1).then(|| found[0].clone())
 }
 
 /// Collapses a multi-line message (toml's excerpts) into one line.
@@ -267,6 +371,13 @@ fn fraction(key: &str, v: f64) -> Result<(), String> {
 }
 
 fn validate(c: &ExperimentConfig) -> Result<(), String> {
+    if let Some(s) = &c.model.input_shape {
+        if s.contains(&0) {
+            return Err(format!(
+                "model.input_shape: every size must be at least 1, got {s:?}"
+            ));
+        }
+    }
     let t = &c.train;
     t.validate().map_err(|e| format!("train.{e}"))?;
     let task = c.data.task();
@@ -382,6 +493,13 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
                 dataset_name(d.dataset)
             ));
         }
+    }
+    if d.path.is_some() && matches!(d.dataset, DatasetKind::Digits | DatasetKind::Diabetes) {
+        return Err(format!(
+            "data.path: the {} dataset is bundled with nabla and reads no file (path applies \
+             to mnist, fashion-mnist, csv and text)",
+            dataset_name(d.dataset)
+        ));
     }
     if d.dataset.has_test_files() && d.test_split.is_some() {
         return Err(format!(

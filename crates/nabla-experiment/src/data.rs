@@ -99,9 +99,9 @@ pub fn data_dir(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Path
                 "data.path: no data folder for {sub}: set it in the config, with --data DIR or NABLA_DATA"
             ))
         })?;
-    if !base.is_dir() {
+    if let Some(why) = nabla_core::io::folder_problem(&base) {
         return Err(Error::Config(format!(
-            "data folder {} does not exist",
+            "data folder {}: {why}",
             base.display()
         )));
     }
@@ -138,9 +138,9 @@ pub fn csv_options(cfg: &ExperimentConfig) -> CsvOptions {
         o = o.with_header(if h { Header::Present } else { Header::Absent });
     }
     if let Some(l) = &d.label_column {
-        o = o.with_label(match l.parse::<usize>() {
-            Ok(i) => LabelColumn::Index(i),
-            Err(_) => LabelColumn::Name(l.clone()),
+        o = o.with_label(match l {
+            crate::config::ColumnKey::Index(i) => LabelColumn::Index(*i),
+            crate::config::ColumnKey::Name(n) => LabelColumn::Name(n.clone()),
         });
     }
     if let Some(n) = d.skip_rows {
@@ -174,6 +174,14 @@ fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> Result<TensorDataset, Error
 /// Fails when the data cannot be read (naming the file), when a regression target is not a
 /// number, or when `model.input_shape` does not fit the samples.
 pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, Error> {
+    if let (Some(f), DatasetKind::Digits | DatasetKind::Diabetes) = (data_flag, cfg.data.dataset) {
+        return Err(Error::Config(format!(
+            "--data {}: the {} dataset is bundled with nabla and reads no file (--data applies \
+             to mnist, fashion-mnist, csv and text)",
+            f.display(),
+            crate::config::dataset_name(cfg.data.dataset)
+        )));
+    }
     if cfg.data.dataset == DatasetKind::Text {
         return load_text(cfg, data_flag);
     }
@@ -279,6 +287,11 @@ pub fn prediction_rows(
     if cfg.data.dataset != DatasetKind::Csv {
         o = CsvOptions::default().with_label(LabelColumn::None);
     }
+    // a first row of numbers is data: rows to predict are often cut from a file without
+    // its header (a run trained with `data.header = false` never has one)
+    if cfg.data.header != Some(false) && first_row_is_numeric(path, &o) {
+        o = o.with_header(Header::Absent);
+    }
     let csv_run = cfg.data.dataset == DatasetKind::Csv;
     // the file read as the run read its training data, label column dropped: its features
     // when they are as many as the model takes
@@ -322,6 +335,29 @@ pub fn prediction_rows(
         )));
     };
     Ok(named_rows(path, &x.to_vec::<f32>()?, features))
+}
+
+/// Whether the first row of `path` (after `skip_rows`) holds numbers only.
+fn first_row_is_numeric(path: &Path, o: &CsvOptions) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Some(line) = text
+        .lines()
+        .skip(o.skip_rows)
+        .find(|l| !l.trim().is_empty())
+    else {
+        return false;
+    };
+    let fields: Vec<&str> = if o.delimiter == ' ' {
+        line.split_whitespace().collect()
+    } else {
+        line.split(o.delimiter).collect()
+    };
+    fields.iter().all(|f| {
+        let f = f.trim().trim_matches('"').trim();
+        !f.is_empty() && f.parse::<f64>().is_ok()
+    })
 }
 
 /// Rows of `features` values named `file:row` (from 1).

@@ -34,7 +34,7 @@ pub mod sample;
 pub mod summary;
 
 pub use build::{build_model, make_loss, make_schedule};
-pub use config::{DataConfig, DatasetKind, ExperimentConfig, ModelConfig};
+pub use config::{ColumnKey, DataConfig, DatasetKind, ExperimentConfig, ModelConfig};
 pub use data::{load_data, Data};
 pub use memory::{estimate_memory, MemoryEstimate};
 pub use nabla_nn::optim::OptimizerConfig;
@@ -47,7 +47,7 @@ pub use result::RunResult;
 pub use run::{Columns, Inputs, Output, Prediction, Run, TextLogits};
 pub use run_dir::{new_run_dir, open_run, open_run_with};
 pub use run_lock::RunLock;
-pub use sample::{sample_text, SampleOptions};
+pub use sample::{sample_text, sample_text_to, SampleOptions, MAX_SAMPLE_LENGTH};
 pub use summary::{model_summary, summarize, ConfigSummary};
 
 use nabla_core::Error;
@@ -177,11 +177,8 @@ impl Experiment {
     /// Fails when `run_dir` is not a run folder.
     pub fn resume(run_dir: impl AsRef<Path>) -> Result<Self, Error> {
         let run = run_dir.as_ref();
-        if !run.is_dir() {
-            return Err(Error::Config(format!(
-                "--resume {}: no such run folder",
-                run.display()
-            )));
+        if let Some(why) = nabla_core::io::folder_problem(run) {
+            return Err(Error::Config(format!("--resume {}: {why}", run.display())));
         }
         let saved = run.join("config.toml");
         if !saved.exists() {
@@ -506,7 +503,10 @@ impl Experiment {
             }
         };
         let mut test_loader = loader(&data.test, 256, false, 0, shard)?;
-        let test = if task == Task::Classification && ranks == 1 {
+        let test = if nabla_data::Dataset::is_empty(&data.test) {
+            // no metric for data that do not exist
+            None
+        } else if task == Task::Classification && ranks == 1 {
             let (test, cm) = nabla_train::evaluate_with_confusion(
                 trainer.model.as_ref(),
                 &trainer.loss,
@@ -519,11 +519,11 @@ impl Experiment {
             };
             let j = json!({"split": "test", "classes": classes, "counts": cm.counts()});
             nabla_train::trainer::write_json(&out.join("confusion.json"), &j)?;
-            test
+            Some(test)
         } else {
             // several ranks: each evaluates its slice and the sums are reduced (the confusion
             // matrix, one process's view, is left out of such a run's report)
-            trainer.evaluate(&mut test_loader)?
+            Some(trainer.evaluate(&mut test_loader)?)
         };
         let rows: Vec<nabla_report::plot::EpochRow> = report
             .history
@@ -540,7 +540,6 @@ impl Experiment {
             log::warn!("plots not written: {e}");
         }
         let mut summary = json!({
-            "test_loss": test.loss,
             "epochs": report.history.len(),
             "train_seconds": report.seconds,
             "parameters": n_params,
@@ -552,7 +551,11 @@ impl Experiment {
             summary["allreduce_ms_per_step"] =
                 json!(1e3 * report.allreduce_seconds / report.steps.max(1) as f64);
         }
+        if let (Some(test), false) = (&test, task == Task::LanguageModel) {
+            summary["test_loss"] = json!(test.loss);
+        }
         for m in metric_names(&cfg) {
+            let Some(test) = &test else { break };
             let v = match (m.as_str(), test.accuracy, test.regression) {
                 ("accuracy", Some(a), _) => Some(a),
                 ("mae", _, Some(r)) => Some(r.mae),
@@ -564,7 +567,7 @@ impl Experiment {
                 summary[format!("test_{m}")] = json!(v);
             }
         }
-        if task == Task::LanguageModel {
+        if let (Some(test), true) = (&test, task == Task::LanguageModel) {
             summary["val_loss"] = json!(test.loss);
             summary["val_bpc"] = json!(test.loss / std::f64::consts::LN_2);
         }

@@ -377,4 +377,13 @@ impl Run {
     pub fn sample(&self, opts: &SampleOptions) -> Result<String> {
         sample_text(&self.model, &self.vocab()?, opts)
     }
+
+    /// [`Run::sample`], streamed: see [`crate::sample::sample_text_to`].
+    pub fn sample_to(
+        &self,
+        opts: &SampleOptions,
+        sink: &mut dyn FnMut(&str) -> Result<()>,
+    ) -> Result<()> {
+        crate::sample::sample_text_to(&self.model, &self.vocab()?, opts, sink)
+    }
 }

@@ -73,9 +73,9 @@ pub fn open_run_with(
     run: &Path,
     checkpoint: Option<&Path>,
 ) -> Result<(ExperimentConfig, Sequential, ModelWeights), Error> {
-    if !run.is_dir() {
+    if let Some(why) = nabla_core::io::folder_problem(run) {
         return Err(Error::Config(format!(
-            "{}: no such run folder",
+            "run folder {}: {why}",
             run.display()
         )));
     }

@@ -70,6 +70,33 @@ pub fn sample_text(
     vocab: &Vocab,
     opts: &SampleOptions,
 ) -> Result<String, Error> {
+    let mut out = String::new();
+    sample_text_to(model, vocab, opts, &mut |piece| {
+        out.push_str(piece);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The most characters one sample may ask for (`--length`).
+pub const MAX_SAMPLE_LENGTH: usize = 1_000_000;
+
+/// [`sample_text`], handing the prompt and then each character to `sink` as it is drawn
+/// (so a long sample streams instead of growing in memory); `sink`'s error stops it.
+///
+/// Fails as [`sample_text`] does, and when `opts.length` is above [`MAX_SAMPLE_LENGTH`].
+pub fn sample_text_to(
+    model: &Sequential,
+    vocab: &Vocab,
+    opts: &SampleOptions,
+    sink: &mut dyn FnMut(&str) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if opts.length > MAX_SAMPLE_LENGTH {
+        return Err(Error::Config(format!(
+            "--length: at most {MAX_SAMPLE_LENGTH} characters, got {}",
+            opts.length
+        )));
+    }
     if !(opts.temperature.is_finite() && opts.temperature > 0.0) {
         return Err(Error::Config(format!(
             "--temperature must be a positive number, got {}",
@@ -99,16 +126,16 @@ pub fn sample_text(
     let mut states = Vec::new();
     let mut ctx = ForwardCtx::eval();
     let mut x = Tensor::from_vec(ids.clone(), &[1, ids.len()])?;
-    let mut out = shown;
+    sink(&shown)?;
     for _ in 0..opts.length {
         let logits = model.forward_with_states(&x, &mut states, &mut ctx)?;
         let t = logits.shape()[1];
         let last = logits.narrow(1, t - 1, 1)?.to_vec_f64();
         let next = draw(&last, opts.temperature, opts.top_k, &mut rng) as i64;
-        out.push_str(&vocab.decode(&[next])?);
+        sink(&vocab.decode(&[next])?)?;
         x = Tensor::from_vec(vec![next], &[1, 1])?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -224,9 +224,9 @@ fn diabetes_regression_runs_end_to_end() {
         .with_progress(ProgressMode::Quiet)
         .with_out_dir(t.path().join("run"));
     let run = exp.fit().unwrap();
-    let r = run.test.regression.unwrap();
+    let r = run.test.as_ref().unwrap().regression.unwrap();
     assert!(r.mae.is_finite() && r.rmse >= r.mae && r.r2 <= 1.0, "{r:?}");
-    assert!(run.test.accuracy.is_none());
+    assert!(run.test.as_ref().unwrap().accuracy.is_none());
     let line = run.closing_line();
     assert!(
         line.starts_with("test_r2=") && line.contains("test_mae="),
@@ -273,7 +273,7 @@ fn sklearn_csv_trains_as_it_is() {
         .with_out_dir(t.path().join("run"))
         .fit()
         .unwrap();
-    assert!(run.test.accuracy.is_some());
+    assert!(run.test.as_ref().unwrap().accuracy.is_some());
 }
 
 #[test]

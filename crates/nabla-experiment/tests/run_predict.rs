@@ -44,7 +44,11 @@ optimizer = { name = "adam", lr = 0.05 }
         .with_progress(ProgressMode::Quiet)
         .fit()
         .unwrap();
-    assert!(fitted.test.accuracy.unwrap() > 0.95, "{:?}", fitted.test);
+    assert!(
+        fitted.test.as_ref().unwrap().accuracy.unwrap() > 0.95,
+        "{:?}",
+        fitted.test
+    );
 
     // raw rows, features only, in the file's column order
     let (mut text, mut raw, mut truth) = (String::new(), Vec::new(), Vec::new());

@@ -54,7 +54,7 @@ pub struct EpochMetrics {
     /// Validation R² (regression).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_r2: Option<f64>,
-    /// Learning rate at the end of the epoch.
+    /// The learning rate the epoch trained with (its last step's, under a per-step schedule).
     pub lr: f64,
     /// Wall time of the epoch (training and validation).
     pub seconds: f64,

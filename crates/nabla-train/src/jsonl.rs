@@ -14,16 +14,21 @@ pub fn read_jsonl<T: DeserializeOwned>(
     path: &Path,
     what: &str,
 ) -> std::io::Result<(Vec<T>, Vec<String>)> {
-    let text = std::fs::read_to_string(path)?;
+    // bytes, line by line: a line of damaged bytes (not UTF-8) is one damaged line
+    let bytes = std::fs::read(path)?;
     let mut records = Vec::new();
     let mut damage = Vec::new();
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
+    let complete = bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes
+        .strip_suffix(b"\n")
+        .unwrap_or(&bytes)
+        .split(|&b| b == b'\n')
+        .collect();
     for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        match serde_json::from_str::<T>(line) {
+        match serde_json::from_slice::<T>(line) {
             Ok(r) => records.push(r),
             Err(e) => {
                 let cut = i + 1 == lines.len() && !complete;

@@ -345,6 +345,9 @@ impl Trainer {
             for c in observers.iter_mut() {
                 c.on_epoch_start(&start)?;
             }
+            // the learning rate of the epoch's last step (a per-epoch schedule steps after
+            // the row is made; a per-step one after every step)
+            let mut lr_used = self.optimizer.lr();
             loop {
                 let position = train.cursor().position;
                 let Some(batch) = train.next_batch() else {
@@ -352,6 +355,7 @@ impl Trainer {
                 };
                 let batch = batch?;
                 self.step += 1;
+                lr_used = self.optimizer.lr();
                 let n = batch.len() as f64;
                 let t0 = Instant::now();
                 let out = {
@@ -454,7 +458,7 @@ impl Trainer {
                 val_mae: val_reg.map(|r| r.mae),
                 val_rmse: val_reg.map(|r| r.rmse),
                 val_r2: val_reg.map(|r| r.r2),
-                lr: self.optimizer.lr(),
+                lr: lr_used,
                 seconds,
             };
             self.history.push(row);

@@ -31,6 +31,11 @@ pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"]
 /// Workloads that run data-parallel over several ranks.
 pub const PARALLEL: &[&str] = &["W2", "W3", "W4", "W8"];
 
+/// The largest W1 matrix size `--sizes` takes (three 16384 x 16384 f32 matrices: 3 GiB).
+pub const MAX_SIZE: usize = 16384;
+/// The largest W2 batch size `--batches` takes.
+pub const MAX_BATCH: usize = 65536;
+
 /// What to measure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BenchOptions {
@@ -39,9 +44,9 @@ pub struct BenchOptions {
     pub workloads: Vec<String>,
     /// Threads for the kernels (`None`: every core).
     pub threads: Option<usize>,
-    /// W1's matrix sizes (`None`: 128 256 512 1024 2048).
+    /// W1's matrix sizes (`None`: 128 256 512 1024 2048), each from 1 to [`MAX_SIZE`].
     pub sizes: Option<Vec<usize>>,
-    /// W2's batch sizes (`None`: 64 256).
+    /// W2's batch sizes (`None`: 64 256), each from 1 to [`MAX_BATCH`].
     pub batches: Option<Vec<usize>>,
     /// W8's MNIST folder (`None`: `NABLA_DATA`); a folder holding `mnist/` works too.
     pub data: Option<PathBuf>,
@@ -202,6 +207,17 @@ impl Bench {
                 "W8 needs the MNIST folder: --data DIR or NABLA_DATA".into(),
             ));
         }
+        let within = |flag: &str, v: &Option<Vec<usize>>, max: usize| -> Result<(), Error> {
+            match v.iter().flatten().find(|&&n| n == 0 || n > max) {
+                Some(n) => Err(Error::Config(format!(
+                    "{flag}: each value must be from 1 to {max}, got {n}"
+                ))),
+                None => Ok(()),
+            }
+        };
+        // W1 holds three n x n f32 matrices; W2 a batch of 784 features and its activations
+        within("--sizes", &opts.sizes, MAX_SIZE)?;
+        within("--batches", &opts.batches, MAX_BATCH)?;
         Ok(Bench {
             wanted,
             threads,

@@ -119,9 +119,9 @@ pub fn read_run(
     dir: &Path,
     read_config: &dyn Fn(&str, &Path) -> ConfigView,
 ) -> Result<RunData, Error> {
-    if !dir.is_dir() {
+    if let Some(why) = nabla_core::io::folder_problem(dir) {
         return Err(Error::Config(format!(
-            "{}: no such run folder",
+            "run folder {}: {why}",
             dir.display()
         )));
     }
