@@ -131,6 +131,9 @@ impl StepParts<'_> {
         };
         // free the graph, so the optimizer updates the parameters in place
         drop(loss);
+        if self.step == 1 {
+            warn_unheld(&grads, self.params);
+        }
         self.update(grads, share)?;
         Ok(lv)
     }
@@ -232,6 +235,26 @@ fn histograms(
             grads: v.grad(grads).map(|g| Histogram::of_tensor(g, BUCKETS)),
         })
         .collect()
+}
+
+/// Warns (once a run, on its first step) about trainable tensors the backward pass reached
+/// that the optimizer does not hold: a custom `Module` that forgot to list one in
+/// `parameters()` would train without it and save checkpoints without it.
+fn warn_unheld(grads: &GradStore, params: &[Var]) {
+    let held: std::collections::HashSet<_> = params.iter().map(|v| v.as_tensor().id()).collect();
+    let shapes: Vec<String> = grads
+        .iter()
+        .filter(|(id, _)| !held.contains(*id))
+        .map(|(_, g)| format!("{:?}", g.shape()))
+        .collect();
+    if !shapes.is_empty() {
+        log::warn!(
+            "backward reached {} trainable tensor(s) the optimizer does not hold (shapes {}): \
+             they are not trained and not saved; list them in the module's parameters()",
+            shapes.len(),
+            shapes.join(", ")
+        );
+    }
 }
 
 /// The usual step: forward in training mode, loss, backward, finite guard, clipping, update.
