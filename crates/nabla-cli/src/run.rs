@@ -106,8 +106,11 @@ fn experiment(a: &TrainArgs) -> Result<Experiment, Error> {
         (None, None) => Experiment::digits_mlp(),
     };
     if let Some(e) = a.epochs {
-        if e == 0 {
-            return Err(Error::Config("--epochs must be at least 1".into()));
+        let max = nabla::train::train_config::MAX_EPOCHS;
+        if e == 0 || e > max {
+            return Err(Error::Config(format!(
+                "--epochs must be from 1 to {max}, got {e}"
+            )));
         }
         exp = exp.with_epochs(e);
     }
@@ -284,11 +287,16 @@ pub fn health(run: &Path) -> R<()> {
             path.display()
         ))
     })?;
+    let summary = HealthSummary::new(&records).ok_or_else(|| {
+        bad(format!(
+            "{}: no complete health record ({} damaged line(s))",
+            path.display(),
+            damage.len()
+        ))
+    })?;
     for d in &damage {
         eprintln!("nabla: warning: {d}");
     }
-    let summary = HealthSummary::new(&records)
-        .ok_or_else(|| bad(format!("{}: no complete health record", path.display())))?;
     println!("{summary}");
     Ok(())
 }

@@ -88,7 +88,13 @@ pub fn remote_files(dataset: &str) -> Result<(&'static str, &'static [RemoteFile
 /// Fails for an unknown dataset name and as [`fetch_files`] does.
 pub fn fetch(dataset: &str, to: &Path, mirror: Option<&str>) -> Result<Vec<PathBuf>> {
     let (default_mirror, files) = remote_files(dataset)?;
-    fetch_files(mirror.unwrap_or(default_mirror), files, to)
+    let existed = to.exists();
+    let r = fetch_files(mirror.unwrap_or(default_mirror), files, to);
+    if r.is_err() && !existed {
+        // a folder made for nothing is not left behind (remove_dir keeps a non-empty one)
+        let _ = std::fs::remove_dir(to);
+    }
+    r
 }
 
 /// The MD5 of bytes, as 32 lowercase hex digits.

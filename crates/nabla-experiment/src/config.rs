@@ -268,6 +268,7 @@ impl ExperimentConfig {
                 format!("{name}: {path}: {inner}")
             })
         })?;
+        unknown_layer_keys(text, &cfg).map_err(|e| Error::Config(format!("{name}: {e}")))?;
         cfg.validate()
             .map_err(|e| Error::Config(format!("{name}: {e}")))?;
         Ok(cfg)
@@ -290,6 +291,46 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<(), String> {
         validate(self)
     }
+}
+
+/// Refuses a key a layer does not have, for the layers without options too (`relu`,
+/// `tanh`, ...), whose tagged form serde lets extra keys through: a layer's keys are the
+/// ones it writes back.
+fn unknown_layer_keys(text: &str, cfg: &ExperimentConfig) -> Result<(), String> {
+    let Ok(root) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let Some(given) = root
+        .get("model")
+        .and_then(|m| m.get("layers"))
+        .and_then(|l| l.as_array())
+    else {
+        return Ok(());
+    };
+    for (i, (g, l)) in given.iter().zip(&cfg.model.layers).enumerate() {
+        let (Some(g), Ok(toml::Value::Table(known))) = (g.as_table(), toml::Value::try_from(l))
+        else {
+            continue;
+        };
+        if let Some(k) = g.keys().find(|k| !known.contains_key(*k)) {
+            let mut keys: Vec<&str> = known
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "type")
+                .collect();
+            keys.sort_unstable();
+            let takes = if keys.is_empty() {
+                "no keys but type".to_string()
+            } else {
+                keys.join(", ")
+            };
+            return Err(format!(
+                "model.layers[{i}].{k}: unknown key ({} takes {takes})",
+                l.type_name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The key of a tagged table (a layer, `train.optimizer`, `train.schedule`) whose value
@@ -493,6 +534,17 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
                 dataset_name(d.dataset)
             ));
         }
+    }
+    if d.dataset == DatasetKind::Diabetes && c.data.task() == Task::Classification {
+        return Err(
+            "data.task: diabetes has numeric targets (a regression), not class labels".into(),
+        );
+    }
+    if d.dataset == DatasetKind::Text && d.test_split.is_some() {
+        return Err(
+            "data.test_split: a text dataset is judged on its validation part (data.validation_split)"
+                .into(),
+        );
     }
     if d.path.is_some() && matches!(d.dataset, DatasetKind::Digits | DatasetKind::Diabetes) {
         return Err(format!(

@@ -169,11 +169,8 @@ fn reshape_ds(ds: TensorDataset, shape: &[usize]) -> Result<TensorDataset, Error
     TensorDataset::new(x.reshape(&full)?, y)
 }
 
-/// Loads and splits the configured data (`data_flag` overrides the config's path).
-///
-/// Fails when the data cannot be read (naming the file), when a regression target is not a
-/// number, or when `model.input_shape` does not fit the samples.
-pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, Error> {
+/// Refuses `--data` for a dataset that reads no file (digits, diabetes).
+pub fn check_data_flag(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<(), Error> {
     if let (Some(f), DatasetKind::Digits | DatasetKind::Diabetes) = (data_flag, cfg.data.dataset) {
         return Err(Error::Config(format!(
             "--data {}: the {} dataset is bundled with nabla and reads no file (--data applies \
@@ -182,6 +179,15 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
             crate::config::dataset_name(cfg.data.dataset)
         )));
     }
+    Ok(())
+}
+
+/// Loads and splits the configured data (`data_flag` overrides the config's path).
+///
+/// Fails when the data cannot be read (naming the file), when a regression target is not a
+/// number, or when `model.input_shape` does not fit the samples.
+pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, Error> {
+    check_data_flag(cfg, data_flag)?;
     if cfg.data.dataset == DatasetKind::Text {
         return load_text(cfg, data_flag);
     }
@@ -203,7 +209,15 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
                 DatasetKind::Diabetes => nabla_data::diabetes()?,
                 _ => {
                     let path = csv_path(cfg, data_flag)?;
-                    let csv = nabla_data::read_csv(&path, &csv_options(cfg))?;
+                    let csv = nabla_data::read_csv(&path, &csv_options(cfg)).map_err(|e| {
+                        match (&cfg.data.label_column, e.to_string()) {
+                            // the key that chose the column
+                            (Some(_), m) if m.contains("label column") => {
+                                Error::Config(format!("data.label_column: {m}"))
+                            }
+                            _ => e,
+                        }
+                    })?;
                     class_names = csv.classes.clone();
                     label_index = csv.label_index;
                     csv.into_dataset()?

@@ -429,8 +429,15 @@ impl Experiment {
             let restored = match &ck {
                 Some(ck) => resume::check_resume(&out, ck, &cfg, train_loader.len(), extended)
                     .and_then(|_| trainer.restore(ck, &mut train_loader)),
+                None if root => resume::check_restart(&out),
                 None => Ok(()),
             };
+            // a text run continues on the vocabulary it was trained with
+            let same_vocab = match (&data.vocab, root) {
+                (Some(v), true) => resume::check_vocab(&out, v),
+                _ => Ok(()),
+            };
+            let restored = restored.and(same_vocab);
             agree(comm, restored)?;
             if let Some(ck) = &ck {
                 let before = ck.state.world_size;

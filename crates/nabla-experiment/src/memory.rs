@@ -163,6 +163,15 @@ pub fn estimate_memory(
         let out = layer
             .output_shape(&input)
             .map_err(|e| fail(format!("input {shape:?} does not fit: {e}")))?;
+        if out
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .is_none()
+        {
+            return Err(fail(format!(
+                "its output {out:?} has more elements than any machine holds"
+            )));
+        }
         let scratch = layer.scratch(&input).map_err(fail)?;
         let p = counts.params.saturating_add(counts.buffers);
         params = params.saturating_add(p);

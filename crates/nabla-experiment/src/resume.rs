@@ -142,6 +142,16 @@ pub fn check_resume(
              (was train.batch_size changed?)"
         )));
     }
+    let expected = c_epoch
+        .checked_mul(batches as u64)
+        .and_then(|s| s.checked_add(position));
+    if expected != Some(st.step) {
+        return Err(damaged(format!(
+            "step {} does not match the loader's epoch {c_epoch} and position {position} \
+             ({batches} batches an epoch)",
+            st.step
+        )));
+    }
     if seed != cfg.train.seed {
         return Err(damaged(format!(
             "the loader's seed {seed} is not train.seed = {}",
@@ -172,6 +182,47 @@ pub fn check_resume(
              with N > {target} continues it",
             run.display(),
             st.epoch
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses to start over a run that has results but no checkpoint to continue from: its
+/// `summary.json` (a finished run) or `metrics.jsonl` rows would be replaced.
+pub fn check_restart(run: &Path) -> Result<(), Error> {
+    for f in ["summary.json", "metrics.jsonl"] {
+        let p = run.join(f);
+        if std::fs::metadata(&p).is_ok_and(|m| m.len() > 0) {
+            return Err(Error::Config(format!(
+                "--resume {}: no complete checkpoint to continue from, but the run has results \
+                 ({f}) that starting over would replace; train a new run with --out",
+                run.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a text run whose saved `vocab.json` is damaged or differs from the vocabulary of
+/// its data now (the model's rows would mean other characters).
+pub fn check_vocab(run: &Path, now: &nabla_data::Vocab) -> Result<(), Error> {
+    let p = run.join("vocab.json");
+    if !p.exists() {
+        return Ok(());
+    }
+    let saved = nabla_data::Vocab::load(&p).map_err(|e| {
+        Error::Checkpoint(format!(
+            "{}: {e}; the run's vocabulary is damaged",
+            p.display()
+        ))
+    })?;
+    if saved.chars() != now.chars() {
+        return Err(Error::Config(format!(
+            "--resume {}: the text's characters differ from the run's vocab.json ({} then, {} \
+             now); resume needs the text the run was trained on",
+            run.display(),
+            saved.len(),
+            now.len()
         )));
     }
     Ok(())

@@ -39,6 +39,7 @@ impl std::fmt::Display for ConfigSummary {
 ///
 /// Fails as [`model_summary`] does, and as the data fail when they must be read.
 pub fn summarize(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<ConfigSummary, Error> {
+    crate::data::check_data_flag(cfg, data_flag)?;
     let text = cfg.data.dataset == DatasetKind::Text;
     let open_vocab = text
         && cfg

@@ -22,7 +22,7 @@ pub mod progress;
 mod regression;
 mod retention;
 mod step;
-mod train_config;
+pub mod train_config;
 pub mod trainer;
 
 pub use callback::{Callback, EpochStart, FitStart, StepEnd};

@@ -171,9 +171,14 @@ impl Default for TrainConfig {
     }
 }
 
+/// The most epochs a run may ask for (`train.epochs`, `--epochs`).
+pub const MAX_EPOCHS: usize = 1_000_000;
+
 fn positive(key: &str, v: Option<f64>) -> Result<(), String> {
     match v {
-        Some(g) if g.is_nan() || g <= 0.0 => Err(format!("{key}: must be positive, got {g}")),
+        Some(g) if !g.is_finite() || g <= 0.0 => {
+            Err(format!("{key}: must be a positive finite number, got {g}"))
+        }
         _ => Ok(()),
     }
 }
@@ -192,6 +197,9 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.epochs == 0 {
             return Err("epochs: must be at least 1".into());
+        }
+        if self.epochs > MAX_EPOCHS {
+            return Err(format!("epochs: at most {MAX_EPOCHS}, got {}", self.epochs));
         }
         if self.batch_size == 0 {
             return Err("batch_size: must be at least 1".into());

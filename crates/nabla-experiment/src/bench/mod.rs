@@ -218,6 +218,26 @@ impl Bench {
         // W1 holds three n x n f32 matrices; W2 a batch of 784 features and its activations
         within("--sizes", &opts.sizes, MAX_SIZE)?;
         within("--batches", &opts.batches, MAX_BATCH)?;
+        // an option for a workload that is not run would be ignored: refuse it instead
+        for (flag, given, workload) in [
+            ("--sizes", opts.sizes.is_some(), "W1"),
+            ("--batches", opts.batches.is_some(), "W2"),
+            ("--data", opts.data.is_some(), "W8"),
+        ] {
+            if given && !wanted.iter().any(|w| w == workload) {
+                return Err(Error::Config(format!(
+                    "{flag} applies to {workload} only, which is not among the workloads run"
+                )));
+            }
+        }
+        if let (Some(d), true) = (&data, wanted.iter().any(|w| w == "W8")) {
+            if let Some(why) = nabla_core::io::folder_problem(d) {
+                return Err(Error::Config(format!(
+                    "W8: data folder {}: {why}",
+                    d.display()
+                )));
+            }
+        }
         Ok(Bench {
             wanted,
             threads,

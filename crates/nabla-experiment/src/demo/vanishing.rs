@@ -78,6 +78,12 @@ pub fn run(o: &VanishingOptions) -> Result<String> {
     if o.depth == 0 || o.depth > 100 {
         return Err(bad(format!("--depth must be in 1..=100, got {}", o.depth)));
     }
+    if o.steps == 0 || o.steps > 1_000_000 {
+        return Err(bad(format!(
+            "--steps must be in 1..=1000000, got {}",
+            o.steps
+        )));
+    }
     let run = || -> Result<String> {
         let ds = nabla_data::digits()?;
         let mut rng = Mt19937::new(0);

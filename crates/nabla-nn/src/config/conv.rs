@@ -144,7 +144,11 @@ impl Layer for Conv2dConfig {
     fn scratch(&self, x: &LayerInput<'_>) -> Result<u128, String> {
         let (kh, kw) = self.kernel_size.pair();
         let out = self.output_shape(x)?;
-        Ok(columns(x, (kh * kw) as u128, &out[2..]))
+        Ok(columns(
+            x,
+            (kh as u128).saturating_mul(kw as u128),
+            &out[2..],
+        ))
     }
     fn validate(&self) -> Result<(), String> {
         check_out(self.out)?;
@@ -176,7 +180,7 @@ impl Layer for Conv2dConfig {
             x,
             self.out,
             self.groups,
-            (kh * kw) as u128,
+            (kh as u128).saturating_mul(kw as u128),
             self.bias,
         ))
     }
@@ -344,7 +348,7 @@ impl Layer for ConvTranspose2dConfig {
         let (kh, kw) = self.kernel_size.pair();
         let positions: u128 = x.shape[2..].iter().map(|&d| d as u128).product();
         Ok((self.out as u128)
-            .saturating_mul((kh * kw) as u128)
+            .saturating_mul((kh as u128).saturating_mul(kw as u128))
             .saturating_mul(positions))
     }
     fn validate(&self) -> Result<(), String> {
@@ -366,7 +370,7 @@ impl Layer for ConvTranspose2dConfig {
             x,
             self.out,
             self.groups,
-            (kh * kw) as u128,
+            (kh as u128).saturating_mul(kw as u128),
             self.bias,
         ))
     }

@@ -143,6 +143,13 @@ impl Layer for EmbeddingConfig {
         if x.shape.is_empty() {
             return Err("needs at least a batch dim of indices".into());
         }
+        if let (Some(n), Some(t)) = (self.num, x.tokens) {
+            if n < t {
+                return Err(format!(
+                    "num = {n} is fewer than the {t} tokens of the data's vocabulary"
+                ));
+            }
+        }
         Ok(x.shape.iter().copied().chain([self.dim]).collect())
     }
     fn counts(&self, x: &LayerInput<'_>) -> Result<LayerCounts, String> {
@@ -371,9 +378,12 @@ impl Layer for FlattenConfig {
         (!keeps).then(|| "it flattens the positions of the sequence together".into())
     }
     fn output_shape(&self, x: &LayerInput<'_>) -> Result<Vec<usize>, String> {
-        self.module()
-            .output_shape(x.shape)
-            .map_err(|e| e.to_string())
+        self.module().output_shape(x.shape).map_err(|e| {
+            format!(
+                "start_dim = {}, end_dim = {} do not fit: {e}",
+                self.start_dim, self.end_dim
+            )
+        })
     }
     fn build(&self, _: &LayerInput<'_>, _: &mut Mt19937) -> Result<Box<dyn Module>, String> {
         Ok(Box::new(self.module()))
@@ -402,6 +412,16 @@ impl Default for LeakyReluConfig {
 }
 
 impl Layer for LeakyReluConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.negative_slope.is_finite() {
+            Ok(())
+        } else {
+            Err(format!(
+                "negative_slope must be a finite number, got {}",
+                self.negative_slope
+            ))
+        }
+    }
     fn lookahead(&self) -> Option<String> {
         // position by position (layer norm: over the features of one position)
         None

@@ -130,19 +130,23 @@ impl Layer for Kind<'_> {
         x.need_rank(3, "[T, features]")?;
         let c = self.keys();
         let d = if c.bidirectional { 2 } else { 1 };
-        Ok(vec![x.shape[0], x.shape[1], c.hidden * d])
+        let width = c.hidden.checked_mul(d).ok_or("hidden is too large")?;
+        Ok(vec![x.shape[0], x.shape[1], width])
     }
     fn counts(&self, x: &LayerInput<'_>) -> Result<LayerCounts, String> {
         let c = self.keys();
         let d: u128 = if c.bidirectional { 2 } else { 1 };
         let (h, i0, g) = (c.hidden as u128, x.last() as u128, self.gates());
         let b: u128 = if c.bias { 2 } else { 0 };
-        let params = (0..c.num_layers as u128)
-            .map(|k| {
-                let inp = if k == 0 { i0 } else { d * h };
-                d * g * h * (inp + h + b)
-            })
-            .sum();
+        // the first layer reads the input, the others the layer below (closed form: a
+        // num_layers of 1e12 is refused by the memory check, not counted one by one)
+        let layer = |inp: u128| {
+            d.saturating_mul(g)
+                .saturating_mul(h)
+                .saturating_mul(inp.saturating_add(h).saturating_add(b))
+        };
+        let params = layer(i0)
+            .saturating_add(layer(d.saturating_mul(h)).saturating_mul(c.num_layers as u128 - 1));
         Ok(LayerCounts::params(params))
     }
     fn build(&self, x: &LayerInput<'_>, rng: &mut Mt19937) -> Result<Box<dyn Module>, String> {
@@ -164,7 +168,7 @@ impl Layer for Kind<'_> {
         let c = self.keys();
         let d: u128 = if c.bidirectional { 2 } else { 1 };
         let t = x.shape.get(1).copied().unwrap_or(1) as u128;
-        let per_step = (self.gates() + 2) * c.hidden as u128;
+        let per_step = (self.gates() + 2).saturating_mul(c.hidden as u128);
         Ok(t.saturating_mul(d * c.num_layers as u128)
             .saturating_mul(per_step))
     }
