@@ -191,7 +191,11 @@ pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> 
     let (ev, cm) =
         nabla::train::evaluate_with_confusion(model, &make_loss(cfg), &mut l, data.outputs)
             .map_err(train_err)?;
-    // per-class precision, recall and F1 with the confusion matrix
+    // per-class precision, recall and F1 with the confusion matrix, by name where known
+    let cm = match &data.class_names {
+        Some(n) if n.len() == cm.num_classes() => cm.with_class_names(n).map_err(train_err)?,
+        _ => cm,
+    };
     println!("{cm}");
     println!(
         "test_accuracy={:.4} test_loss={:.4}",
@@ -228,6 +232,11 @@ pub fn predict(run: &Path, checkpoint: Option<&Path>, inputs: &[PathBuf], logits
                 let vals: Vec<String> = v.iter().map(|v| format!("{v:.4}")).collect();
                 println!("{}: {}", p.input, vals.join(", "));
             }
+            Output::Class {
+                index,
+                probability,
+                name: Some(name),
+            } => println!("{}: class {index} {name} (p={probability:.4})", p.input),
             Output::Class {
                 index, probability, ..
             } => println!("{}: class {index} (p={probability:.4})", p.input),

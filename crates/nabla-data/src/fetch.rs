@@ -43,6 +43,20 @@ pub const MNIST_FILES: [RemoteFile<'static>; 4] = [
     },
 ];
 
+/// Fashion-MNIST's class names, by label (as the dataset's README lists them).
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
 /// The four Fashion-MNIST files and their published MD5 checksums.
 pub const FASHION_MNIST_FILES: [RemoteFile<'static>; 4] = [
     RemoteFile {

@@ -51,7 +51,8 @@ pub use diabetes::{diabetes, DIABETES_DATA_GZ, DIABETES_FEATURES, DIABETES_TARGE
 pub use digits::{digits, DIGITS_CSV_GZ};
 pub use error::{Error, Result};
 pub use fetch::{
-    fetch, fetch_files, md5_hex, md5_hex_file, remote_files, RemoteFile, FASHION_MNIST_FILES,
+    fetch, fetch_files, md5_hex, md5_hex_file, remote_files, RemoteFile, FASHION_MNIST_CLASSES,
+    FASHION_MNIST_FILES,
     FASHION_MNIST_MIRROR, MNIST_FILES, MNIST_MIRROR,
 };
 pub use idx::{

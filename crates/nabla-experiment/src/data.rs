@@ -201,6 +201,9 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
             let dir = data_dir(cfg, data_flag)?;
             let tr = nabla_data::load_mnist(&dir, true)?;
             let te = nabla_data::load_mnist(&dir, false)?;
+            if d.dataset == DatasetKind::FashionMnist {
+                class_names = Some(nabla_data::FASHION_MNIST_CLASSES.map(String::from).to_vec());
+            }
             (tr, te)
         }
         kind => {

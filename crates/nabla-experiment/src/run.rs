@@ -206,9 +206,12 @@ impl Run {
         self.columns.as_ref()
     }
 
-    /// The class names, when the training data named them.
-    pub fn class_names(&self) -> Option<&[String]> {
-        self.columns.as_ref()?.classes.as_deref()
+    /// The class names, when they are known: a CSV's text labels, Fashion-MNIST's classes.
+    pub fn class_names(&self) -> Option<Vec<String>> {
+        if self.config.data.dataset == crate::config::DatasetKind::FashionMnist {
+            return Some(nabla_data::FASHION_MNIST_CLASSES.map(String::from).to_vec());
+        }
+        self.columns.as_ref()?.classes.clone()
     }
 
     /// Reads inputs as the model takes them: PNG images (grayscale, `[0, 1]`) of the model's
@@ -300,7 +303,7 @@ impl Run {
                     Output::Class {
                         index,
                         probability,
-                        name: names.and_then(|n| n.get(index)).cloned(),
+                        name: names.as_ref().and_then(|n| n.get(index)).cloned(),
                     }
                 })
                 .collect()
