@@ -5,7 +5,8 @@
 //!
 //! - [`html`]: `report.html`, one self-contained page (curves, gradient health, the
 //!   confusion matrix, the model and the config);
-//! - [`plot`]: loss and accuracy curves as SVG and PNG;
+//! - [`plot`]: loss and accuracy curves as SVG and PNG files;
+//! - [`chart`]: the line charts both of them draw, as SVG or PNG;
 //! - [`tensorboard`]: TensorBoard event files, and the [`TensorBoard`] observer that writes
 //!   one during training;
 //! - [`image`]: PNG grids of images (as `torchvision.utils.save_image`) and PNG reading.
@@ -14,6 +15,7 @@
 //! dependencies).
 #![warn(missing_docs)]
 
+pub mod chart;
 pub mod html;
 pub mod image;
 pub mod plot;

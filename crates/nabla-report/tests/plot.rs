@@ -1,8 +1,10 @@
-//! Charts are written as SVG and PNG; files are checked by content, PNGs by their header.
+//! Charts are written as SVG and PNG; files are checked by content, PNGs by their header
+//! and their decoded pixels.
 
 use std::path::Path;
 use tempfile::TempDir;
 
+use nabla_report::chart::{LineChart, Series, PALETTE};
 use nabla_report::plot::{plot_curves, plot_training, Curve, EpochRow};
 use nabla_report::plot::{PLOT_HEIGHT, PLOT_WIDTH};
 
@@ -25,12 +27,44 @@ fn png_size(path: &Path) -> (u32, u32) {
     (w, h)
 }
 
+/// The PNG's pixels, decoded with the `png` crate, row by row.
+fn png_pixels(path: &Path) -> Vec<[u8; 3]> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (PLOT_WIDTH, PLOT_HEIGHT));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf[..info.buffer_size()]
+        .chunks(3)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect()
+}
+
+fn rgb(c: nabla_report::chart::Colour) -> [u8; 3] {
+    [c.0, c.1, c.2]
+}
+
+/// A standalone SVG document: its namespace, its size, and no coordinate that is not a
+/// number.
 fn svg(path: &Path) -> String {
     let s = std::fs::read_to_string(path).unwrap();
     assert!(
-        s.contains("<svg") && s.trim_end().ends_with("</svg>"),
+        s.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && s.ends_with("</svg>"),
         "{s}"
     );
+    assert!(
+        s.contains(&format!(r#"width="{PLOT_WIDTH}" height="{PLOT_HEIGHT}""#)),
+        "{s}"
+    );
+    // a white background, and every tag closed
+    assert!(s.contains(r##"fill="#ffffff""##));
+    assert_eq!(s.matches('<').count(), s.matches('>').count());
+    for bad in ["NaN", "inf", "=\"\"", ",\""] {
+        assert!(!s.contains(bad), "{bad} in {s}");
+    }
     s
 }
 
@@ -259,4 +293,100 @@ fn errors_name_the_file() {
     std::fs::write(&file, b"x").unwrap();
     let msg = plot_training(&rows(2), &file).unwrap_err().to_string();
     assert!(msg.contains("a-file"), "{msg}");
+}
+
+#[test]
+fn the_png_shows_the_lines_in_their_colours() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    plot_training(&rows(12), dir).unwrap();
+    let px = png_pixels(&dir.join("loss.png"));
+    let count = |c: [u8; 3]| px.iter().filter(|p| **p == c).count();
+    // both curves are drawn, each in its colour, well beyond the legend's swatch
+    assert!(
+        count(rgb(PALETTE[0])) > 1000,
+        "train: {}",
+        count(rgb(PALETTE[0]))
+    );
+    assert!(count(rgb(PALETTE[1])) > 1000);
+    // the plot's middle row crosses a line: not all background there
+    let w = PLOT_WIDTH as usize;
+    let row = |y: usize| &px[y * w..(y + 1) * w];
+    let non_white = |y: usize| row(y).iter().filter(|p| **p != [255; 3]).count();
+    assert!(
+        non_white(PLOT_HEIGHT as usize / 2) > 500,
+        "the plot's background"
+    );
+    // white outside the plot (the margin right of the frame)
+    assert!(px[w * 200 + w - 3] == [255; 3]);
+}
+
+#[test]
+fn log_scales_and_reference_lines_rasterize() {
+    let tmp = TempDir::new().unwrap();
+    let c = LineChart {
+        title: "Update / weight ratio".into(),
+        x_label: "step".into(),
+        y_label: "ratio".into(),
+        log_y: true,
+        reference: Some((1e-3, "≈1e-3: healthy".into())),
+        series: (0..12)
+            .map(|i| {
+                Series::new(
+                    format!("layer {i}"),
+                    (0..100)
+                        .map(|s| (s as f64, 1e-2 / (1.0 + s as f64 * i as f64)))
+                        .collect(),
+                )
+            })
+            .collect(),
+        ..LineChart::default()
+    };
+    let d = c.layout_fixed(640.0, 400.0);
+    let (svg_path, png_path) = (tmp.path().join("r.svg"), tmp.path().join("r.png"));
+    std::fs::write(&svg_path, d.to_svg_document(PLOT_WIDTH, PLOT_HEIGHT)).unwrap();
+    std::fs::write(&png_path, d.to_png(PLOT_WIDTH, PLOT_HEIGHT).unwrap()).unwrap();
+    let s = svg(&svg_path);
+    assert!(s.contains("stroke-dasharray") && s.contains(">1e-3<"));
+    let px = png_pixels(&png_path);
+    // the reference line's colour, and the eleventh series' (dashed, the palette again)
+    assert!(px.iter().filter(|p| **p == [0xb4, 0x53, 0x09]).count() > 200);
+    assert!(px.contains(&rgb(PALETTE[9])));
+}
+
+#[test]
+fn an_all_nan_chart_still_makes_both_files() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let nan = [Curve::new("nan", vec![(1.0, f64::NAN), (2.0, f64::NAN)])];
+    let (s, p) = (dir.join("n.svg"), dir.join("n.png"));
+    plot_curves("Nothing finite", "x", "y", &nan, &s, &p).unwrap();
+    assert!(svg(&s).contains("no finite values to plot"));
+    let px = png_pixels(&p);
+    // the message and the title are drawn; no curve colour but the legend's swatch
+    assert!(px.iter().filter(|p| **p != [255; 3]).count() > 300);
+    let swatch = px.iter().filter(|p| **p == rgb(PALETTE[0])).count();
+    assert!(swatch > 0 && swatch < 200, "{swatch}");
+}
+
+#[test]
+fn a_long_legend_stays_inside_the_file() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let many: Vec<Curve> = (0..40)
+        .map(|i| {
+            Curve::new(
+                format!("a rather long curve name {i}"),
+                vec![(0.0, i as f64), (1.0, 1.0)],
+            )
+        })
+        .collect();
+    let (s, p) = (dir.join("m.svg"), dir.join("m.png"));
+    plot_curves("Many", "x", "y", &many, &s, &p).unwrap();
+    let s = svg(&s);
+    assert!(
+        s.contains(" more</text>"),
+        "the legend says what it leaves out"
+    );
+    assert_eq!(png_size(&p), (PLOT_WIDTH, PLOT_HEIGHT));
 }

@@ -2,11 +2,11 @@
 //! (a heatmap), the global norm beside the clip, update/weight ratios, and the dead and
 //! saturated fractions of the activation layers.
 
-use super::chart::{LineChart, Series};
 use super::heatmap::Heatmap;
 use super::page::{note, section};
 use super::text::num;
 use super::RunData;
+use crate::chart::{LineChart, Series};
 use nabla_train::health::HealthRecord;
 use std::fmt::Write;
 

@@ -3,8 +3,8 @@
 //! zeros and non-finite values get colours of their own. Long runs are thinned to evenly
 //! spaced columns.
 
-use super::chart::decade;
 use super::text::{escape, num};
+use crate::chart::decade;
 use std::fmt::Write;
 
 /// Matplotlib's viridis colour map, 9 stops from dark (low) to yellow (high).

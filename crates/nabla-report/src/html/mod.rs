@@ -14,7 +14,6 @@
 //! A damaged `metrics.jsonl` or `health.jsonl` line is left out and reported (see
 //! [`nabla_train::jsonl::read_jsonl`]); a missing file leaves its section with a note.
 
-pub mod chart;
 mod health_section;
 pub mod heatmap;
 pub mod page;

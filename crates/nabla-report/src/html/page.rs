@@ -1,9 +1,9 @@
 //! The report page: the sections assembled into one HTML document with its CSS inline.
 
-use super::chart::{LineChart, Series};
 use super::tables::{class_table, confusion_table, model_table, thousands};
 use super::text::{escape, num, percent};
 use super::RunData;
+use crate::chart::{LineChart, Series};
 use nabla_train::health::diagnose;
 use nabla_train::Task;
 use std::fmt::Write;

@@ -58,13 +58,20 @@ pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
         0.0
     };
     let distinct = |v: &[String]| v.windows(2).all(|w| w[0] != w[1]);
+    // each label reads back as its tick, to within a thousandth of the step
+    let exact = |v: &[String]| {
+        v.iter().zip(ticks).all(|(l, t)| {
+            l.parse::<f64>()
+                .is_ok_and(|x| (x - t).abs() <= step.abs() * 1e-3)
+        })
+    };
     if big != 0.0 && !(1e-2..1e5).contains(&big) {
         for digits in 0..6 {
             let v: Vec<String> = ticks
                 .iter()
                 .map(|&t| if t == 0.0 { "0".into() } else { exp(t, digits) })
                 .collect();
-            if distinct(&v) || digits == 5 {
+            if (distinct(&v) && exact(&v)) || digits == 5 {
                 return v;
             }
         }
@@ -90,11 +97,7 @@ pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
     };
     for decimals in base..base + 3 {
         let v = fmt(decimals);
-        let exact = v.iter().zip(ticks).all(|(l, t)| {
-            l.parse::<f64>()
-                .is_ok_and(|x| (x - t).abs() <= step.abs() * 1e-3)
-        });
-        if exact {
+        if exact(&v) {
             return v;
         }
     }
@@ -149,6 +152,10 @@ mod tests {
             vec!["9e-4", "9.5e-4", "1e-3", "1.05e-3"]
         );
         assert_eq!(tick_labels(&[0.0, 2e5, 4e5]), vec!["0", "2e5", "4e5"]);
+        assert_eq!(
+            tick_labels(&[0.0, 5e6, 1e7, 1.5e7]),
+            vec!["0", "5e6", "1e7", "1.5e7"]
+        );
         assert_eq!(tick_labels(&[-0.5, 0.0, 0.5]), vec!["-0.5", "0", "0.5"]);
         assert_eq!(percent(0.9778), "97.8%");
     }
