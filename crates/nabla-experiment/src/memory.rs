@@ -150,8 +150,8 @@ pub fn estimate_memory(
     // input + output + scratch of one layer (what an evaluation pass holds at once)
     let mut kept = elements(&shape);
     let mut widest: u128 = 0;
-    let (mut top_params, mut top_acts): (Option<(String, u128)>, Option<(String, u128)>) =
-        (None, None);
+    let mut top_params: Option<(String, u128)> = None;
+    let mut top_acts: Option<(String, u128)> = None;
     for (i, l) in cfg.model.layers.iter().enumerate() {
         let layer = l.layer();
         let input = LayerInput {

@@ -38,13 +38,8 @@ fn ranks_train_the_single_process_model_up_to_summation_order() {
         }
         let m = max_diff(&one.weights, &ranks[0].weights);
         assert!(m <= 1e-5, "{k} ranks: {m}");
-        assert!(
-            (one.test.as_ref().unwrap().loss - ranks[0].test.as_ref().unwrap().loss).abs() < 1e-5
-        );
-        assert_eq!(
-            one.test.as_ref().unwrap().accuracy,
-            ranks[0].test.as_ref().unwrap().accuracy
-        );
+        assert!((one.test.loss - ranks[0].test.loss).abs() < 1e-5);
+        assert_eq!(one.test.accuracy, ranks[0].test.accuracy);
         assert_eq!(one.test.samples, ranks[0].test.samples);
         for (a, b) in one.train_loss.iter().zip(&ranks[0].train_loss) {
             assert!((a - b).abs() < 1e-5, "{a} {b}");
