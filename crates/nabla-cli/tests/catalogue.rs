@@ -7,9 +7,12 @@
 //! stderr, never panic, and finish within a minute (else it counts as a hang).
 //!
 //! The six kinds of failure of the issue, as tagged on each case:
-//! 1. checked too late or not at all; 2. two processes, one run folder; 3. resume changes what
-//! it refuses; 4. numbers that mean something else; 5. commands that refuse valid input or
-//! lose good data; 6. messages that do not say what to fix.
+//! 1. checked too late or not at all;
+//! 2. two processes, one run folder;
+//! 3. resume changes what it refuses;
+//! 4. numbers that mean something else;
+//! 5. commands that refuse valid input or lose good data;
+//! 6. messages that do not say what to fix.
 //!
 //! Every failing case of a group is listed at once (one assertion per group at the end).
 
