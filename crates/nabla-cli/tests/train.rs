@@ -308,7 +308,7 @@ fn bad_configs_are_one_line_exit_2() {
         ("sizes.toml", "[model]\ninput_shape = [64]\nlayers = [{ type = \"linear\", out = 32 }, { type = \"linear\", in = 30, out = 10 }]\n", "model.layers[1] (linear)"),
         ("classes.toml", "[model]\ninput_shape = [64]\nlayers = [{ type = \"linear\", out = 7 }]\n", "10 classes"),
         ("shape.toml", "[model]\ninput_shape = [63]\nlayers = [{ type = \"linear\", out = 10 }]\n", "model.input_shape"),
-        ("mnist.toml", "[data]\ndataset = \"mnist\"\npath = \"/nonexistent/data\"\n[model]\nlayers = [{ type = \"linear\", out = 10 }]\n", "does not exist"),
+        ("mnist.toml", "[data]\ndataset = \"mnist\"\npath = \"/nonexistent/data\"\n[model]\nlayers = [{ type = \"linear\", out = 10 }]\n", "data folder /nonexistent/data: no such folder"),
         ("smoothing.toml", "[model]\nlayers = [{ type = \"linear\", out = 10 }]\n[train]\nloss = \"nll\"\nlabel_smoothing = 0.1\n", "train.label_smoothing"),
         ("huge.toml", "[model]\ninput_shape = [64]\nlayers = [{ type = \"linear\", out = 100000 }, { type = \"linear\", out = 100000000 }]\n", "model.layers[1] (linear)"),
         ("overflow.toml", "[model]\ninput_shape = [4294967296, 4294967296, 4]\nlayers = [{ type = \"linear\", out = 10 }]\n", "model.input_shape"),

@@ -103,7 +103,7 @@
 //! "#;
 //! let dir = std::env::temp_dir().join(format!("nabla-doc-{}", std::process::id()));
 //! let run = Experiment::from_toml_str(toml, "doc")?.with_out_dir(&dir).fit()?;
-//! assert!(run.test.accuracy.unwrap() > 0.5);
+//! assert!(run.test.as_ref().and_then(|t| t.accuracy).unwrap() > 0.5);
 //! assert!(run.closing_line().starts_with("test_accuracy="));
 //! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<(), nabla::Error>(())
