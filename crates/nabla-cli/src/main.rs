@@ -306,6 +306,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 temperature,
                 top_k,
                 seed,
+                context: None,
             };
             run::sample(&run_dir, checkpoint.as_deref(), &opts).map_err(to_exit)
         }

@@ -148,7 +148,10 @@ fn report_bad_input() {
     // not a run; no such folder
     std::fs::create_dir_all(d.join("empty")).unwrap();
     assert_bad(&nabla(&["report", "empty"], d), "not a nabla run");
-    assert_bad(&nabla(&["report", "missing"], d), "run folder missing: no such folder");
+    assert_bad(
+        &nabla(&["report", "missing"], d),
+        "run folder missing: no such folder",
+    );
     assert!(std::fs::read_dir(d.join("empty")).unwrap().next().is_none());
     // --stdout and -o together
     assert_eq!(

@@ -52,8 +52,7 @@ pub use digits::{digits, DIGITS_CSV_GZ};
 pub use error::{Error, Result};
 pub use fetch::{
     fetch, fetch_files, md5_hex, md5_hex_file, remote_files, RemoteFile, FASHION_MNIST_CLASSES,
-    FASHION_MNIST_FILES,
-    FASHION_MNIST_MIRROR, MNIST_FILES, MNIST_MIRROR,
+    FASHION_MNIST_FILES, FASHION_MNIST_MIRROR, MNIST_FILES, MNIST_MIRROR,
 };
 pub use idx::{
     load_mnist, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels, read_mnist,

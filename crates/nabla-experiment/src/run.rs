@@ -378,7 +378,25 @@ impl Run {
     ///
     /// Fails as [`Run::vocab`] and [`sample_text`] do.
     pub fn sample(&self, opts: &SampleOptions) -> Result<String> {
-        sample_text(&self.model, &self.vocab()?, opts)
+        sample_text(&self.model, &self.vocab()?, &self.sample_options(opts))
+    }
+
+    /// `opts` with the context a transformer model sees at once (its positional
+    /// embedding's `max_len`, else `data.seq_len`), when it has attention.
+    fn sample_options(&self, opts: &SampleOptions) -> SampleOptions {
+        let layers = &self.config.model.layers;
+        let attention = layers
+            .iter()
+            .any(|l| matches!(l, crate::LayerConfig::Transformer(_)));
+        let max_len = layers.iter().find_map(|l| match l {
+            crate::LayerConfig::PositionalEmbedding(p) => Some(p.max_len),
+            _ => None,
+        });
+        let mut o = opts.clone();
+        if attention && o.context.is_none() {
+            o.context = Some(max_len.unwrap_or(self.config.data.seq_len()));
+        }
+        o
     }
 
     /// [`Run::sample`], streamed: see [`crate::sample::sample_text_to`].
@@ -387,6 +405,11 @@ impl Run {
         opts: &SampleOptions,
         sink: &mut dyn FnMut(&str) -> Result<()>,
     ) -> Result<()> {
-        crate::sample::sample_text_to(&self.model, &self.vocab()?, opts, sink)
+        crate::sample::sample_text_to(
+            &self.model,
+            &self.vocab()?,
+            &self.sample_options(opts),
+            sink,
+        )
     }
 }

@@ -19,6 +19,10 @@ pub struct SampleOptions {
     pub top_k: Option<usize>,
     /// The sampling stream's seed: the same seed gives the same text.
     pub seed: u64,
+    /// The most positions the model sees at once (a transformer's `max_len`): each step
+    /// feeds the last that many characters and reads the last position. `None`: a recurrent
+    /// model, fed one character at a time with its state.
+    pub context: Option<usize>,
 }
 
 impl Default for SampleOptions {
@@ -29,6 +33,7 @@ impl Default for SampleOptions {
             temperature: 1.0,
             top_k: None,
             seed: 0,
+            context: None,
         }
     }
 }
@@ -127,6 +132,21 @@ pub fn sample_text_to(
     let mut ctx = ForwardCtx::eval();
     let mut x = Tensor::from_vec(ids.clone(), &[1, ids.len()])?;
     sink(&shown)?;
+    if let Some(w) = opts.context {
+        // a window of the last `w` characters, recomputed each step
+        let mut ids = ids;
+        for _ in 0..opts.length {
+            let from = ids.len().saturating_sub(w.max(1));
+            let x = Tensor::from_vec(ids[from..].to_vec(), &[1, ids.len() - from])?;
+            let logits = nabla_nn::Module::forward(model, &x, &mut ctx)?;
+            let t = logits.shape()[1];
+            let last = logits.narrow(1, t - 1, 1)?.to_vec_f64();
+            let next = draw(&last, opts.temperature, opts.top_k, &mut rng) as i64;
+            sink(&vocab.decode(&[next])?)?;
+            ids.push(next);
+        }
+        return Ok(());
+    }
     for _ in 0..opts.length {
         let logits = model.forward_with_states(&x, &mut states, &mut ctx)?;
         let t = logits.shape()[1];

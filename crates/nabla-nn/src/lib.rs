@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod attention;
 pub mod batch_norm;
 pub mod check;
 pub mod clip;
@@ -22,14 +23,18 @@ pub mod module;
 pub mod norm;
 pub mod optim;
 pub mod pool;
+pub mod positional;
+pub mod rearrange;
 pub mod recurrent;
 pub mod rnn_cell;
 pub mod schedule;
 pub mod sequential;
 pub mod state;
 pub mod summary;
+pub mod transformer;
 
 pub use activation::{Activation, Flatten};
+pub use attention::{AttendOptions, MultiheadAttention};
 pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use check::{cast_module, gradcheck_module, ParamCheck};
 pub use config::{Layer, LayerConfig, LayerInput};
@@ -45,11 +50,14 @@ pub use nabla_core::RnnNonlinearity;
 pub use norm::LayerNorm;
 pub use optim::IntoParams;
 pub use pool::{AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d};
+pub use positional::PositionalEmbedding;
+pub use rearrange::{Mean, Permute};
 pub use recurrent::{Gru, Lstm, Rnn, RnnOptions, RnnState};
 pub use rnn_cell::{GruCell, LstmCell, RnnCell};
 pub use sequential::Sequential;
 pub use state::StateDict;
 pub use summary::{LayerSummary, Summary};
+pub use transformer::{EncoderLayerOptions, TransformerEncoder, TransformerEncoderLayer};
 
 /// A trainable parameter: a [`nabla_core::Var`] (PyTorch's `nn.Parameter`).
 pub type Param = nabla_core::Var;

@@ -137,6 +137,28 @@ proptest! {
         check(&parse("{ type = \"dropout\", p = 0.5 }"), &[3, f], None);
         check(&parse("{ type = \"dropout2d\", p = 0.5 }"), &[3, f, t, t], None);
     }
+
+    #[test]
+    fn sequence_configs(layers in 1usize..3, heads in 1usize..4, per_head in 1usize..3,
+                        ff in 1usize..7, t in 1usize..5, max_len in 1usize..6,
+                        norm_first: bool, causal: bool, bias: bool, gelu: bool,
+                        final_norm in 0usize..3, sinus: bool, keep: bool) {
+        let e = heads * per_head;
+        let act = if gelu { "gelu" } else { "relu" };
+        let fin = ["", ", final_norm = true", ", final_norm = false"][final_norm];
+        check(&parse(&format!(
+            "{{ type = \"transformer\", layers = {layers}, heads = {heads}, dim_feedforward = {ff}, \
+             dropout = 0.0, activation = \"{act}\", norm_first = {norm_first}, causal = {causal}, \
+             bias = {bias}{fin} }}"
+        )), &[2, t, e], None);
+        // heads that do not divide the width are refused by the config and the module
+        check(&parse(&format!("{{ type = \"transformer\", layers = 1, heads = {} }}", e + 1)), &[2, t, e], None);
+        let kind = if sinus { "sinusoidal" } else { "learned" };
+        check(&parse(&format!("{{ type = \"positional_embedding\", max_len = {max_len}, kind = \"{kind}\" }}")), &[2, t, e], None);
+        check(&parse("{ type = \"permute\", dims = [0, 2, 1] }"), &[2, t, e], None);
+        check(&parse(&format!("{{ type = \"mean\", dim = 1, keepdim = {keep} }}")), &[2, t, e], None);
+        check(&parse("{ type = \"mean\", dim = -1 }"), &[2, t, e], None);
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod dense;
 mod pool;
 mod recurrent;
 mod sizes;
+mod transformer;
 
 pub use conv::{Conv1dConfig, Conv2dConfig, ConvTranspose2dConfig};
 pub use dense::{
@@ -23,6 +24,10 @@ pub use pool::{
 };
 pub use recurrent::{RecurrentConfig, RnnConfig};
 pub use sizes::{GeluApproximate, Nonlinearity, Padding, Size2, INIT_NAMES};
+pub use transformer::{
+    FeedForwardActivation, MeanConfig, PermuteConfig, PositionKind, PositionalEmbeddingConfig,
+    TransformerConfig,
+};
 
 use crate::{Activation, Module};
 use nabla_core::Mt19937;
@@ -192,6 +197,14 @@ pub enum LayerConfig {
     MaxPool1d(MaxPool1dConfig),
     /// 1-d average pooling.
     AvgPool1d(AvgPool1dConfig),
+    /// A stack of transformer encoder layers.
+    Transformer(TransformerConfig),
+    /// Positions added to a sequence.
+    PositionalEmbedding(PositionalEmbeddingConfig),
+    /// The dims reordered.
+    Permute(PermuteConfig),
+    /// The mean over one dim.
+    Mean(MeanConfig),
 }
 
 /// A layer without options, as a [`Layer`].
@@ -245,6 +258,10 @@ impl LayerConfig {
             LayerConfig::AdaptiveAvgPool2d(_) => "adaptive_avg_pool2d",
             LayerConfig::MaxPool1d(_) => "max_pool1d",
             LayerConfig::AvgPool1d(_) => "avg_pool1d",
+            LayerConfig::Transformer(_) => "transformer",
+            LayerConfig::PositionalEmbedding(_) => "positional_embedding",
+            LayerConfig::Permute(_) => "permute",
+            LayerConfig::Mean(_) => "mean",
         }
     }
 
@@ -278,6 +295,10 @@ impl LayerConfig {
             LayerConfig::AdaptiveAvgPool2d(c) => Box::new(c),
             LayerConfig::MaxPool1d(c) => Box::new(c),
             LayerConfig::AvgPool1d(c) => Box::new(c),
+            LayerConfig::Transformer(c) => Box::new(c),
+            LayerConfig::PositionalEmbedding(c) => Box::new(c),
+            LayerConfig::Permute(c) => Box::new(c),
+            LayerConfig::Mean(c) => Box::new(c),
         }
     }
 
