@@ -410,6 +410,17 @@ impl Experiment {
         if let Some(c) = &self.comm {
             trainer = trainer.with_communicator(c.clone());
         }
+        // rank 0 writes the run's files once everything that can refuse the run has passed
+        let write_files = || {
+            agree(
+                comm,
+                if root {
+                    self.write_run_files(&out, &cfg, &data)
+                } else {
+                    Ok(())
+                },
+            )
+        };
         let mut resumed_from = None;
         if self.resume.is_some() {
             let (ck, skipped) = agree(
@@ -449,14 +460,7 @@ impl Experiment {
                     );
                 }
             }
-            agree(
-                comm,
-                if root {
-                    self.write_run_files(&out, &cfg, &data)
-                } else {
-                    Ok(())
-                },
-            )?;
+            write_files()?;
             // health records past the checkpoint are written again by the resumed run
             let hp = out.join("health.jsonl");
             if let Some(Ok((records, _))) = root.then(|| nabla_train::health::read_health(&hp)) {
@@ -486,14 +490,7 @@ impl Experiment {
                 resumed_from = Some((trainer.epoch(), trainer.step()));
             }
         } else {
-            agree(
-                comm,
-                if root {
-                    self.write_run_files(&out, &cfg, &data)
-                } else {
-                    Ok(())
-                },
-            )?;
+            write_files()?;
         }
         let mut val_loader = match &data.val {
             Some(v) => Some(loader(v, 256, false, 0, shard)?),

@@ -26,7 +26,7 @@ pub fn config_difference(own: &str, root: &str) -> String {
     let flat = |text: &str| {
         let mut out = std::collections::BTreeMap::new();
         if let Ok(t) = text.parse::<toml::Table>() {
-            flatten("", &toml::Value::Table(t), &mut out);
+            crate::resume::flatten("", &toml::Value::Table(t), &mut out);
         }
         out
     };
@@ -59,24 +59,6 @@ pub fn config_difference(own: &str, root: &str) -> String {
         "this rank's config differs from rank 0's: {shown}; every rank must run the same \
          config and seed"
     )
-}
-
-fn flatten(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeMap<String, String>) {
-    match v {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
-        }
-    }
 }
 
 /// A fingerprint of the data (the samples of every part, their shapes and the number of
