@@ -69,9 +69,12 @@ pub fn build_model(
             shape: &shape,
             tokens: outputs,
         };
-        let m = layer
-            .build(&input, rng)
-            .map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?;
+        let m = match l {
+            LayerConfig::Linear(c) if c.tie.is_some() => tied_linear(cfg, &seq, i, c, &shape, rng)?,
+            _ => layer
+                .build(&input, rng)
+                .map_err(|e| cfg_err(format!("{}: {e}", at(i, l))))?,
+        };
         shape = layer
             .output_shape(&input)
             .map_err(|e| cfg_err(format!("{}: input {shape:?} does not fit: {e}", at(i, l))))?;
@@ -98,6 +101,44 @@ pub fn build_model(
         }
     }
     Ok((seq, shapes))
+}
+
+/// Layer `i`, a linear layer with `tie = "embedding"`: its weight is the weight of the
+/// nearest embedding before it, which must be `[out, in]` for it.
+fn tied_linear(
+    cfg: &ExperimentConfig,
+    seq: &Sequential,
+    i: usize,
+    c: &nabla_nn::config::LinearConfig,
+    shape: &[usize],
+    rng: &mut Mt19937,
+) -> Result<Box<dyn nabla_nn::Module>, Error> {
+    let here = at(i, &cfg.model.layers[i]);
+    let j = cfg.model.layers[..i]
+        .iter()
+        .rposition(|l| matches!(l, LayerConfig::Embedding(_)))
+        .ok_or_else(|| {
+            cfg_err(format!(
+                "{here}: tie = \"embedding\" but no embedding layer comes before it"
+            ))
+        })?;
+    let weight = seq.layers()[j]
+        .parameters()
+        .into_iter()
+        .find(|(n, _)| n == "weight")
+        .map(|(_, v)| v)
+        .ok_or_else(|| cfg_err(format!("{here}: model.layers[{j}] has no weight to tie to")))?;
+    let want = [c.out, shape.last().copied().unwrap_or(0)];
+    if weight.shape() != want {
+        return Err(cfg_err(format!(
+            "{here}: tie = \"embedding\": model.layers[{j}]'s weight is {:?}, but this layer \
+             needs [out, in] = {want:?}",
+            weight.shape()
+        )));
+    }
+    let l = nabla_nn::Linear::tied(weight, c.bias, rng)
+        .map_err(|e| cfg_err(format!("{here}: {e}")))?;
+    Ok(Box::new(l))
 }
 
 /// The targets `t` (`[N]` class indices) as one-hot rows shaped and typed like `y` (`[N, C]`).

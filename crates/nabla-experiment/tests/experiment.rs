@@ -343,7 +343,8 @@ fn layer_spec_builder() {
             out: 5,
             input: None,
             bias: true,
-            init: None
+            init: None,
+            tie: None
         })
     );
     assert_eq!(nabla_data::digits().unwrap().len(), 1797);

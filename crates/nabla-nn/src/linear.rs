@@ -79,6 +79,23 @@ impl Linear {
         })
     }
 
+    /// A layer whose weight is `weight` (`[out, in]`, shared with whoever holds it: a head
+    /// tied to an embedding), with a fresh bias when `bias`.
+    ///
+    /// Fails when `weight` is not a matrix.
+    pub fn tied(weight: Var, bias: bool, rng: &mut Mt19937) -> Result<Self> {
+        let shape = weight.shape();
+        let [out_features, in_features] = shape[..] else {
+            return Err(nabla_core::Error::arg(
+                "Linear",
+                format!("a tied weight must be [out, in], got {shape:?}"),
+            ));
+        };
+        let mut l = Self::with_init(in_features, out_features, bias, Init::Default, weight.dtype(), rng)?;
+        l.weight = weight;
+        Ok(l)
+    }
+
     /// Input features.
     pub fn in_features(&self) -> usize {
         self.in_features

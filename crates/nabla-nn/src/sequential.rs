@@ -105,7 +105,11 @@ impl Module for Sequential {
         }
         Ok(h)
     }
+    /// Each parameter once: a weight shared by two layers (a tied head) is listed under the
+    /// first layer that holds it, so the optimizer, the checkpoint and the health monitor see
+    /// it once.
     fn parameters(&self) -> Vec<(String, Var)> {
+        let mut seen = std::collections::HashSet::new();
         self.layers
             .iter()
             .enumerate()
@@ -114,6 +118,7 @@ impl Module for Sequential {
                     .into_iter()
                     .map(move |(n, v)| (format!("{i}.{n}"), v))
             })
+            .filter(|(_, v)| seen.insert(v.as_tensor().id()))
             .collect()
     }
     fn buffers(&self) -> Vec<(String, Var)> {

@@ -16,6 +16,7 @@
 //! # Ok::<(), nabla_core::Error>(())
 //! ```
 
+mod gpt;
 mod workloads;
 
 use nabla_core::{Error, Result};
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Workloads this build implements.
-pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"];
+pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"];
 
 /// Workloads that run data-parallel over several ranks.
 pub const PARALLEL: &[&str] = &["W2", "W3", "W4", "W8"];
@@ -293,6 +294,8 @@ impl Bench {
                     "W3" => w::cnn("W3", threads, w::w3_model, dp.as_mut(), report)?,
                     "W4" => w::cnn("W4", threads, w::w4_model, dp.as_mut(), report)?,
                     "W5" => w::w5(threads, report)?,
+                    "W9" => gpt::run(&gpt::W9, threads, report)?,
+                    "W10" => gpt::run(&gpt::W10, threads, report)?,
                     "W6" => w::w6(threads, report)?,
                     "W7" => w::w7(threads, report)?,
                     "W8" => {

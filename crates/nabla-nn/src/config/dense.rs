@@ -34,6 +34,11 @@ pub struct LinearConfig {
     /// Weight initializer (default: PyTorch's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<Init>,
+    /// `"embedding"`: share the weight of the nearest embedding before it (a language
+    /// model's head tied to its token embedding, as GPT-2's); the weight is held and saved
+    /// once, under the embedding's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie: Option<String>,
 }
 
 impl LinearConfig {
@@ -44,6 +49,7 @@ impl LinearConfig {
             input: None,
             bias: true,
             init: None,
+            tie: None,
         }
     }
     /// With or without a bias.
@@ -67,7 +73,13 @@ impl Layer for LinearConfig {
         if self.out == 0 {
             return Err("out must be at least 1".into());
         }
-        Ok(())
+        match self.tie.as_deref() {
+            None | Some("embedding") if !(self.tie.is_some() && self.init.is_some()) => Ok(()),
+            None | Some("embedding") => Err("tie and init do not go together: a tied weight is the embedding's".into()),
+            Some(t) => Err(format!(
+                "tie must be \"embedding\" (the embedding layer before it), got \"{t}\""
+            )),
+        }
     }
     fn output_shape(&self, x: &LayerInput<'_>) -> Result<Vec<usize>, String> {
         let mut s = x.shape.to_vec();
@@ -79,7 +91,9 @@ impl Layer for LinearConfig {
     }
     fn counts(&self, x: &LayerInput<'_>) -> Result<LayerCounts, String> {
         let (i, o) = (x.last() as u128, self.out as u128);
-        Ok(LayerCounts::params(i * o + if self.bias { o } else { 0 }))
+        // a tied weight is the embedding's, counted there
+        let weight = if self.tie.is_some() { 0 } else { i * o };
+        Ok(LayerCounts::params(weight + if self.bias { o } else { 0 }))
     }
     fn build(&self, x: &LayerInput<'_>, rng: &mut Mt19937) -> Result<Box<dyn Module>, String> {
         let last = x.last();
