@@ -316,6 +316,31 @@ fn table() -> Vec<Case> {
                 vec![randn(&[3, 4], r), randn(&[3, 4], r)],
                 |x| grad_of(x, 0, |y| y[0].log_softmax(1))));
 
+    c.push(case("rsqrt of positives", &["rsqrt"],
+                vec![uniform(&[2, 3], 0.3, 3.0, r)], |x| x[0].rsqrt()));
+    c.push(case("cumsum dim 1 of a 3-d tensor", &["cumsum"],
+                vec![randn(&[2, 3, 4], r)], |x| x[0].cumsum(1)));
+    c.push(case("cumsum dim -1 of a transposed view", &["cumsum", "permute"],
+                vec![randn(&[4, 3], r)], |x| x[0].t()?.cumsum(-1)));
+    // through the rule (the reverse sum) and its rule in turn
+    c.push(case("cumsum second order", &["cumsum", "mul", "sum"],
+                vec![randn(&[3, 4], r), randn(&[3, 4], r)],
+                |x| grad_of(x, 0, |v| v[0].cumsum(0)?.sqr())));
+    c.push(case("tril diagonal -1 and triu diagonal 2, batched", &["tril_triu", "add"],
+                vec![randn(&[2, 3, 4], r)], |x| x[0].tril(-1)?.add(&x[0].triu(2)?)));
+    c.push(case("tril of a transposed view", &["tril_triu", "permute"],
+                vec![randn(&[3, 4], r)], |x| x[0].t()?.tril(0)));
+    {
+        let m = idx(&[1, 0, 0, 1, 1, 0], &[2, 3]);
+        c.push(case("masked_fill (composite of where)", &["where"],
+                    vec![randn(&[2, 3], r)], move |x| x[0].masked_fill(&m, -2.5)));
+    }
+    // distinct values: the chosen entries are locally constant
+    c.push(case("topk values (composite of gather)", &["gather"],
+                vec![distinct(&[3, 5], r)], |x| Ok(x[0].topk(2, 1, true, true)?.0)));
+    c.push(case("topk smallest along dim 0", &["gather"],
+                vec![distinct(&[4, 3], r)], |x| Ok(x[0].topk(3, 0, false, true)?.0)));
+
     // ---------- edge points (PyTorch's values there are in tests/edges.rs) ----------
     // A constant row: std(x ± h e_i) is the same for +h and -h, so the central difference is 0,
     // PyTorch's gradient there (not 0 * inf). One element with correction 0: std is always 0.
@@ -707,6 +732,31 @@ fn table() -> Vec<Case> {
                 |x| {
                     let (y, _, _) = x[0].batch_norm_train(None, None, 1e-3)?;
                     y.mul(&x[1])?.sum()
+                }));
+    // the loss weights the outputs unevenly (a plain sum of normalized values is constant)
+    c.push(case("layer_norm over the last two dims with weight and bias",
+                &["layer_norm", "mul", "sum", "reshape"],
+                vec![randn(&[2, 3, 4], r), randn(&[3, 4], r), randn(&[3, 4], r),
+                     randn(&[2, 3, 4], r)],
+                |x| x[0].layer_norm(&[3, 4], Some(&x[1]), Some(&x[2]), 1e-5)?.mul(&x[3])?.sum()));
+    c.push(case("layer_norm of a transposed view, weight without bias",
+                &["layer_norm", "mul", "sum", "reshape", "permute"],
+                vec![randn(&[5, 3], r), randn(&[5], r), randn(&[3, 5], r)],
+                |x| x[0].t()?.layer_norm(&[5], Some(&x[1]), None, 1e-3)?.mul(&x[2])?.sum()));
+    c.push(case("layer_norm without affine, bias alone", &["layer_norm", "mul", "add"],
+                vec![randn(&[4, 3], r), randn(&[3], r), randn(&[4, 3], r)],
+                |x| {
+                    let a = x[0].layer_norm(&[3], None, None, 1e-5)?.mul(&x[2])?;
+                    a.add(&x[0].layer_norm(&[3], None, Some(&x[1]), 1e-5)?)
+                }));
+    // its rule as built for a second-order graph (the first-order one is a fused pass)
+    c.push(case("layer_norm second order (input and weight)",
+                &["layer_norm", "mul", "sub", "sum", "affine", "recip", "reshape"],
+                vec![randn(&[3, 4], r), randn(&[4], r), randn(&[4], r), randn(&[3, 4], r)],
+                |x| {
+                    let gx = grad_of(x, 0, |v| v[0].layer_norm(&[4], Some(&v[1]), Some(&v[2]), 1e-5))?;
+                    let gw = grad_of(x, 1, |v| v[0].layer_norm(&[4], Some(&v[1]), Some(&v[2]), 1e-5))?;
+                    gx.sum_dims(&[0], false)?.mul(&gw)
                 }));
     c.push(case("gru_scan", &["gru_scan"],
                 scan_inputs(3, false, r), |x| x[0].gru_scan(&x[1], Some(&x[2]), &x[3], false)));

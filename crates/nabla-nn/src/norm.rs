@@ -13,11 +13,13 @@ pub(crate) fn affine_params(weight: &Option<Var>, bias: &Option<Var>) -> Vec<(St
 }
 
 /// Normalizes over the trailing `normalized_shape` dims: `(x - mean) / √(var + eps) · γ + β`
-/// (biased variance, as PyTorch).
+/// (biased variance, as PyTorch's `nn.LayerNorm`), computed by the fused
+/// [`Tensor::layer_norm`]. Parameters `weight` and `bias` (in `state_dict`) when affine;
+/// [`LayerNorm::with_bias`]`(false)` drops the bias, as PyTorch's `bias=False`.
 pub struct LayerNorm {
     /// γ, shape `normalized_shape` (ones at start), when affine.
     pub weight: Option<Var>,
-    /// β (zeros at start), when affine.
+    /// β (zeros at start), when affine and with a bias.
     pub bias: Option<Var>,
     shape: Vec<usize>,
     eps: f64,
@@ -45,6 +47,14 @@ impl LayerNorm {
             eps,
         }
     }
+    /// With or without the bias β (PyTorch's `bias=False`: no `bias` parameter, so none in
+    /// `state_dict`); a layer without affine parameters has none either way.
+    pub fn with_bias(mut self, bias: bool) -> Self {
+        if !bias {
+            self.bias = None;
+        }
+        self
+    }
 }
 
 impl Module for LayerNorm {
@@ -53,19 +63,9 @@ impl Module for LayerNorm {
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.output_shape(x.shape())?;
-        let k = self.shape.len();
-        let dims: Vec<isize> = (1..=k).map(|i| -(i as isize)).collect();
-        let mean = x.mean_dims(&dims, true)?;
-        let xc = x.sub(&mean)?;
-        let var = xc.sqr()?.mean_dims(&dims, true)?;
-        let mut y = xc.div(&var.add_scalar(self.eps)?.sqrt()?)?;
-        if let Some(w) = &self.weight {
-            y = y.mul(&w.as_tensor())?;
-        }
-        if let Some(b) = &self.bias {
-            y = y.add(&b.as_tensor())?;
-        }
-        Ok(y)
+        let w = self.weight.as_ref().map(|w| w.as_tensor());
+        let b = self.bias.as_ref().map(|b| b.as_tensor());
+        x.layer_norm(&self.shape, w.as_ref(), b.as_ref(), self.eps)
     }
     fn parameters(&self) -> Vec<(String, Var)> {
         affine_params(&self.weight, &self.bias)
@@ -82,11 +82,15 @@ impl Module for LayerNorm {
         Ok(input.to_vec())
     }
     fn describe(&self) -> String {
-        format!(
+        let mut s = format!(
             "{:?}, eps={}, elementwise_affine={}",
             self.shape,
             self.eps,
             self.weight.is_some()
-        )
+        );
+        if self.weight.is_some() && self.bias.is_none() {
+            s.push_str(", bias=False");
+        }
+        s
     }
 }

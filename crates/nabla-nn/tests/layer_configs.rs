@@ -125,6 +125,7 @@ proptest! {
         check(&parse(&format!("{{ type = \"linear\", out = {out} }}")), &[3, t, f], None);
         check(&parse(&format!("{{ type = \"embedding\", dim = {dim} }}")), &[2, t], Some(v));
         check(&parse("{ type = \"layer_norm\" }"), &[3, t, f], None);
+        check(&parse(&format!("{{ type = \"layer_norm\", bias = {bias} }}")), &[3, f], None);
         check(&parse("{ type = \"batch_norm1d\", momentum = 0.2 }"), &[3, f], None);
         check(&parse("{ type = \"batch_norm2d\" }"), &[3, f, t, t], None);
         check(&parse("{ type = \"flatten\" }"), &[3, f, t, 2], None);

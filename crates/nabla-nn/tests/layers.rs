@@ -1,6 +1,6 @@
 //! Layers: shapes, PyTorch naming, gradients checked in f64, and losses against known values.
 
-use nabla_core::{DType, GradcheckOptions, Mt19937, Tensor};
+use nabla_core::{DType, GradcheckOptions, Mt19937, Tensor, Var};
 use nabla_nn::loss::{self, CrossEntropyOptions, KlReduction, Reduction};
 use nabla_nn::*;
 
@@ -381,4 +381,74 @@ fn linear_has_a_bias_by_default() {
     let l = Linear::without_bias(3, 2, &mut r).unwrap();
     assert!(l.bias.is_none());
     assert_eq!(l.parameters().len(), 1);
+}
+
+/// LayerNorm without a bias, as PyTorch 2.15's `nn.LayerNorm(4, bias=False)` (float64):
+/// ```python
+/// ln = torch.nn.LayerNorm(4, bias=False).double()   # state_dict keys: ['weight']
+/// with torch.no_grad(): ln.weight.copy_(torch.tensor([0.5, -1., 2., 1.5]))
+/// x = torch.tensor([[1., 2., 4., -1.], [0.5, 0., 3., 3.]], dtype=torch.float64, requires_grad=True)
+/// c = torch.tensor([[1., -2., 0.5, 3.], [2., 1., -1., 0.]], dtype=torch.float64)
+/// y = ln(x); (y * c).sum().backward()   # y, x.grad, ln.weight.grad
+/// ```
+#[test]
+fn layer_norm_without_bias_matches_pytorch() {
+    let ln = LayerNorm::new(&[4]).with_bias(false);
+    let names: Vec<String> = ln.parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["weight"]);
+    assert!(ln.describe().ends_with("bias=False"), "{}", ln.describe());
+    let w = ln.weight.as_ref().unwrap();
+    assert_eq!(w.as_tensor().to_vec::<f32>().unwrap(), [1.0; 4]);
+    // the test in f64: a weight of the same values as PyTorch's copy
+    let mut ln64 = LayerNorm::new(&[4]).with_bias(false);
+    ln64.weight = Some(Var::new(
+        &Tensor::from_vec(vec![0.5f64, -1.0, 2.0, 1.5], &[4]).unwrap(),
+    ));
+    let x = Var::new(
+        &Tensor::from_vec(vec![1.0f64, 2.0, 4.0, -1.0, 0.5, 0.0, 3.0, 3.0], &[2, 4]).unwrap(),
+    );
+    let c = Tensor::from_vec(vec![1.0f64, -2.0, 0.5, 3.0, 2.0, 1.0, -1.0, 0.0], &[2, 4]).unwrap();
+    let mut r = rng();
+    let y = ln64
+        .forward(&x.as_tensor(), &mut ForwardCtx::train(&mut r))
+        .unwrap();
+    let g = y.mul(&c).unwrap().sum().unwrap().backward().unwrap();
+    close(
+        &y.to_vec_f64(),
+        &[
+            -0.1386748357105703,
+            -0.2773496714211406,
+            2.7734967142114058,
+            -2.080122535658554,
+            -0.4057502799912331,
+            1.172167475530229,
+            1.9836680355126952,
+            1.4877510266345215,
+        ],
+        1e-12,
+    );
+    close(
+        &x.grad(&g).unwrap().to_vec_f64(),
+        &[
+            -1.0027252099804447,
+            0.17067619571702264,
+            0.29868163574283235,
+            0.5333673785205888,
+            0.8444896234542644,
+            -0.7037385379319083,
+            -0.7917093738567036,
+            0.6509582883343474,
+        ],
+        1e-12,
+    );
+    close(
+        &ln64.weight.as_ref().unwrap().grad(&g).unwrap().to_vec_f64(),
+        &[
+            -1.900350791386073,
+            -1.72686681837251,
+            -0.29845983920349617,
+            -4.160245071317109,
+        ],
+        1e-12,
+    );
 }

@@ -8,11 +8,13 @@
 pub(crate) mod batch_norm;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
+pub(crate) mod layer_norm;
 pub(crate) mod log_softmax;
 pub(crate) mod matmul;
 pub(crate) mod pool;
 pub(crate) mod recurrent;
 pub(crate) mod simd;
+pub(crate) mod std_sort;
 pub(crate) mod sums;
 
 /// Elements below which a kernel stays on the calling thread.

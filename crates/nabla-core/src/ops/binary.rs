@@ -3,7 +3,7 @@
 use super::Op;
 use crate::cpu::elementwise::{zip_broadcast, zip_in_place};
 use crate::dtype::{DType, Float};
-use crate::layout::broadcast_shapes;
+use crate::layout::{broadcast_shapes, fmt_shape};
 use crate::storage::{Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -187,6 +187,35 @@ compare_ops! {
 }
 
 impl Tensor {
+    /// `value` where `mask` is nonzero, `self` elsewhere, as `torch.masked_fill` (nabla has
+    /// no bool dtype: the mask is i64 0/1, or any dtype, nonzero meaning fill). The mask
+    /// broadcasts to `self`'s shape, which is the result's. Differentiable in `self`, with
+    /// gradient 0 where filled.
+    ///
+    /// Fails when the mask does not broadcast to `self`'s shape.
+    /// ```
+    /// use nabla_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).unwrap();
+    /// let m = Tensor::from_vec(vec![0i64, 1, 0], &[3]).unwrap();
+    /// let y = x.masked_fill(&m, f64::NEG_INFINITY).unwrap();
+    /// assert_eq!(y.to_vec::<f32>().unwrap(), [1.0, f32::NEG_INFINITY, 3.0]);
+    /// ```
+    pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
+        let fits = broadcast_shapes("masked_fill", self.shape(), mask.shape())
+            .is_ok_and(|s| s == self.shape());
+        if !fits {
+            return Err(Error::shape(
+                "masked_fill",
+                format!(
+                    "mask {} does not broadcast to the input's shape {}",
+                    fmt_shape(mask.shape()),
+                    fmt_shape(self.shape())
+                ),
+            ));
+        }
+        Tensor::where_cond(mask, &Tensor::full(value, &[], self.dtype()), self)
+    }
+
     /// `mask ? a : b` elementwise, broadcasting all three (`mask` is nonzero for true and may
     /// have any dtype). Differentiable in `a` and `b`.
     pub fn where_cond(mask: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {

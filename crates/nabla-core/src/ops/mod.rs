@@ -8,7 +8,9 @@ pub(crate) mod binary;
 pub(crate) mod conv;
 pub(crate) mod conv_options;
 pub(crate) mod conv_shapes;
+mod cumsum;
 pub(crate) mod index;
+pub(crate) mod layer_norm;
 mod log_softmax;
 pub(crate) mod matmul;
 pub(crate) mod pool;
@@ -16,6 +18,8 @@ pub(crate) mod pool_options;
 pub(crate) mod reduce;
 pub(crate) mod rnn;
 pub(crate) mod shape;
+mod topk;
+mod triangular;
 pub(crate) mod unary;
 
 use crate::cpu::conv::ConvGeom;
@@ -109,6 +113,14 @@ define_ops! {
     GruScan { reverse: bool, saved: Tensor } => "gru_scan",
     /// inputs: x, weight?, bias? (which ones: `affine`); the batch's mean and 1/std saved
     BatchNorm { eps: f64, mean: Tensor, invstd: Tensor, affine: (bool, bool) } => "batch_norm",
+    /// inputs: x, weight?, bias? (which ones: `affine`); over the last `k` dims, each row's
+    /// mean and 1/std saved (f64)
+    LayerNorm { eps: f64, k: usize, mean: Tensor, rstd: Tensor, affine: (bool, bool) } => "layer_norm",
+    Rsqrt => "rsqrt",
+    /// running sums along `dim`, from the end when `reverse`
+    Cumsum { dim: usize, reverse: bool } => "cumsum",
+    /// `tril` (or `triu` when `upper`) of the last two dims
+    Triangle { diagonal: i64, upper: bool } => "tril_triu",
 }
 
 /// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
@@ -402,5 +414,10 @@ pub(crate) fn backward_rule(
             rnn::backward(op, x, out, g)
         }
         Op::BatchNorm { .. } => batch_norm::backward(op, x, g),
+        Op::LayerNorm { .. } => layer_norm::backward(op, x, g),
+        // d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 out^3
+        Op::Rsqrt => one(g.mul(&out.powf(3.0)?)?.mul_scalar(-0.5)?),
+        Op::Cumsum { dim, reverse } => one(g.cumsum_dir(*dim, !reverse)?),
+        Op::Triangle { diagonal, upper } => one(g.triangle("tril_triu", *diagonal, *upper)?),
     }
 }

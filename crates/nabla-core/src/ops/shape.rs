@@ -321,25 +321,64 @@ impl Tensor {
         Tensor::cat(&refs, d)
     }
 
-    /// Splits into pieces of `size` along `dim` (the last may be smaller), as views.
+    /// Splits into pieces of `size` along `dim` (the last may be smaller), as views, like
+    /// `torch.split` with an integer: a dim of size 0 gives one empty piece.
+    ///
+    /// Fails when `size` is 0 or `dim` is out of range.
     pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Tensor>> {
         let d = norm_axis("split", dim, self.rank())?;
         if size == 0 {
             return Err(Error::arg("split", "split size must be positive"));
         }
         let n = self.shape()[d];
-        (0..n.div_ceil(size))
+        (0..n.div_ceil(size).max(1))
             .map(|i| self.narrow(d, i * size, size.min(n - i * size)))
             .collect()
     }
 
-    /// Splits into `chunks` nearly equal pieces along `dim`, like `torch.chunk`.
+    /// Splits along `dim` into pieces of the given `sizes`, as views, like `torch.split` with
+    /// a list of sizes (`split_with_sizes`); sizes may be 0.
+    ///
+    /// Fails when the sizes do not add up to the dim's size or `dim` is out of range.
+    pub fn split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
+        let d = norm_axis("split_sizes", dim, self.rank())?;
+        let n = self.shape()[d];
+        let total = sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s));
+        if total != Some(n) {
+            return Err(Error::arg(
+                "split_sizes",
+                format!(
+                    "sizes {sizes:?} must add up to {n}, the size of dim {d} of {}",
+                    fmt_shape(self.shape())
+                ),
+            ));
+        }
+        let mut start = 0;
+        sizes
+            .iter()
+            .map(|&len| {
+                let piece = self.narrow(d, start, len);
+                start += len;
+                piece
+            })
+            .collect()
+    }
+
+    /// Splits into at most `chunks` pieces along `dim`, as views, like `torch.chunk`: each of
+    /// `ceil(n / chunks)` elements, the last smaller, so there may be fewer pieces than asked
+    /// (5 into 3: sizes 2, 2, 1; 6 into 4: 2, 2, 2). A dim of size 0 gives `chunks` empty
+    /// pieces.
+    ///
+    /// Fails when `chunks` is 0 or `dim` is out of range.
     pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
         let d = norm_axis("chunk", dim, self.rank())?;
         if chunks == 0 {
             return Err(Error::arg("chunk", "number of chunks must be positive"));
         }
-        let size = self.shape()[d].div_ceil(chunks).max(1);
+        if self.shape()[d] == 0 {
+            return self.split_sizes(&vec![0; chunks], dim);
+        }
+        let size = self.shape()[d].div_ceil(chunks);
         self.split(size, dim)
     }
 

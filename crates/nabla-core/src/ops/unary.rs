@@ -68,6 +68,8 @@ unary_ops! {
     log, "log", Op::Log, |x| x.ln();
     /// Square root (at 0: gradient `inf`, as PyTorch).
     sqrt, "sqrt", Op::Sqrt, |x| x.sqrt();
+    /// `1 / sqrt(x)`, as `torch.rsqrt` (at 0: `inf`, gradient `-inf`; below 0: NaN).
+    rsqrt, "rsqrt", Op::Rsqrt, |x| T::ONE / x.sqrt();
     /// Hyperbolic tangent.
     tanh, "tanh", Op::Tanh, |x| x.tanh();
     /// Sine.

@@ -243,18 +243,25 @@ fn check_eps(eps: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// `{ type = "layer_norm" }`: LayerNorm over the last dim, with a weight and a bias.
+/// `{ type = "layer_norm" }`: LayerNorm over the last dim, with a weight and (unless
+/// `bias = false`, PyTorch's `bias=False`) a bias.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerNormConfig {
     /// eps (default 1e-5).
     #[serde(default = "eps")]
     pub eps: f64,
+    /// With a bias (default true).
+    #[serde(default = "yes")]
+    pub bias: bool,
 }
 
 impl Default for LayerNormConfig {
     fn default() -> Self {
-        LayerNormConfig { eps: eps() }
+        LayerNormConfig {
+            eps: eps(),
+            bias: true,
+        }
     }
 }
 
@@ -270,14 +277,13 @@ impl Layer for LayerNormConfig {
         same(x)
     }
     fn counts(&self, x: &LayerInput<'_>) -> Result<LayerCounts, String> {
-        Ok(LayerCounts::params(2 * x.last() as u128))
+        let per = if self.bias { 2 } else { 1 };
+        Ok(LayerCounts::params(per * x.last() as u128))
     }
     fn build(&self, x: &LayerInput<'_>, _: &mut Mt19937) -> Result<Box<dyn Module>, String> {
-        Ok(Box::new(LayerNorm::with_options(
-            &[x.last()],
-            self.eps,
-            true,
-        )))
+        Ok(Box::new(
+            LayerNorm::with_options(&[x.last()], self.eps, true).with_bias(self.bias),
+        ))
     }
 }
 
