@@ -47,11 +47,7 @@ impl Default for EncoderLayerOptions {
 
 /// A layer norm over `d` features, with a bias or without (PyTorch's `bias=False`).
 fn layer_norm(d: usize, eps: f64, bias: bool) -> LayerNorm {
-    let mut n = LayerNorm::with_options(&[d], eps, true);
-    if !bias {
-        n.bias = None;
-    }
-    n
+    LayerNorm::with_options(&[d], eps, true).with_bias(bias)
 }
 
 /// One encoder layer: self-attention and a feed-forward block, each with a residual
