@@ -3,6 +3,7 @@
 //! differentiable tensor ops, so gradients of gradients come for free. How an op runs fast is
 //! [`crate::cpu`]'s business: the files here validate, call a kernel there and record the op.
 
+pub(crate) mod attention;
 pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
@@ -109,6 +110,9 @@ define_ops! {
     GruScan { reverse: bool, saved: Tensor } => "gru_scan",
     /// inputs: x, weight?, bias? (which ones: `affine`); the batch's mean and 1/std saved
     BatchNorm { eps: f64, mean: Tensor, invstd: Tensor, affine: (bool, bool) } => "batch_norm",
+    /// inputs: q, k, v (, attn_mask), broadcast to the output's batch dims; the log-sum-exp
+    /// of each query row saved
+    ScaledDotProductAttention { scale: f64, causal: bool, lse: Tensor } => "scaled_dot_product_attention",
 }
 
 /// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
@@ -402,5 +406,6 @@ pub(crate) fn backward_rule(
             rnn::backward(op, x, out, g)
         }
         Op::BatchNorm { .. } => batch_norm::backward(op, x, g),
+        Op::ScaledDotProductAttention { .. } => attention::backward(op, x, out, g),
     }
 }
