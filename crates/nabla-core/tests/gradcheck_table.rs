@@ -758,6 +758,25 @@ fn table() -> Vec<Case> {
                     let gw = grad_of(x, 1, |v| v[0].layer_norm(&[4], Some(&v[1]), Some(&v[2]), 1e-5))?;
                     gx.sum_dims(&[0], false)?.mul(&gw)
                 }));
+    c.push(case("scaled_dot_product_attention, k and v shared by the heads",
+                &["scaled_dot_product_attention"],
+                vec![randn(&[2, 2, 3, 4], r), randn(&[2, 1, 5, 4], r), randn(&[2, 1, 5, 3], r)],
+                |x| x[0].scaled_dot_product_attention(&x[1], &x[2], None, false, None)));
+    c.push(case("scaled_dot_product_attention causal, L > S, scale", &["scaled_dot_product_attention"],
+                vec![randn(&[2, 5, 3], r), randn(&[2, 4, 3], r), randn(&[2, 4, 2], r)],
+                |x| x[0].scaled_dot_product_attention(&x[1], &x[2], None, true, Some(0.7))));
+    c.push(case("scaled_dot_product_attention with a float mask (its gradient too)",
+                &["scaled_dot_product_attention"],
+                vec![randn(&[2, 3, 2], r), randn(&[2, 4, 2], r), randn(&[2, 4, 3], r),
+                     uniform(&[3, 4], -1.0, 1.0, r)],
+                |x| x[0].scaled_dot_product_attention(&x[1], &x[2], Some(&x[3]), false, None)));
+    c.push(case("scaled_dot_product_attention with a keep-mask, one row fully blocked",
+                &["scaled_dot_product_attention"],
+                vec![randn(&[1, 3, 2], r), randn(&[1, 4, 2], r), randn(&[1, 4, 2], r)],
+                |x| {
+                    let keep = idx(&[1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0], &[3, 4]);
+                    x[0].scaled_dot_product_attention(&x[1], &x[2], Some(&keep), false, None)
+                }));
     c.push(case("gru_scan", &["gru_scan"],
                 scan_inputs(3, false, r), |x| x[0].gru_scan(&x[1], Some(&x[2]), &x[3], false)));
     c.push(case("gru_scan reverse", &["gru_scan"],

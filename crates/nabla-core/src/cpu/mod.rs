@@ -5,6 +5,7 @@
 //! Every kernel splits its work by the shapes alone (fixed chunks, tiles or blocks, combined
 //! in a fixed order), so results are bitwise the same for any thread count.
 
+pub(crate) mod attention;
 pub(crate) mod batch_norm;
 pub(crate) mod conv;
 pub(crate) mod elementwise;

@@ -3,6 +3,7 @@
 //! differentiable tensor ops, so gradients of gradients come for free. How an op runs fast is
 //! [`crate::cpu`]'s business: the files here validate, call a kernel there and record the op.
 
+pub(crate) mod attention;
 pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
@@ -121,6 +122,9 @@ define_ops! {
     Cumsum { dim: usize, reverse: bool } => "cumsum",
     /// `tril` (or `triu` when `upper`) of the last two dims
     Triangle { diagonal: i64, upper: bool } => "tril_triu",
+    /// inputs: q, k, v (, attn_mask), broadcast to the output's batch dims; the log-sum-exp
+    /// of each query row saved
+    ScaledDotProductAttention { scale: f64, causal: bool, lse: Tensor } => "scaled_dot_product_attention",
 }
 
 /// Whether the last two dims are stored column-major (a transposed view of a packed matrix).
@@ -419,5 +423,6 @@ pub(crate) fn backward_rule(
         Op::Rsqrt => one(g.mul(&out.powf(3.0)?)?.mul_scalar(-0.5)?),
         Op::Cumsum { dim, reverse } => one(g.cumsum_dir(*dim, !reverse)?),
         Op::Triangle { diagonal, upper } => one(g.triangle("tril_triu", *diagonal, *upper)?),
+        Op::ScaledDotProductAttention { .. } => attention::backward(op, x, out, g),
     }
 }

@@ -39,7 +39,7 @@ pub(super) fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) 
 /// # Safety
 /// The pointers address `[m, n]`, `[m, k]` and `[k, n]` elements with the given strides,
 /// `dst` is writable and does not overlap `a` or `b`.
-pub(super) unsafe fn gemm_seq<T: StorageElem>(
+pub(crate) unsafe fn gemm_seq<T: StorageElem>(
     (m, n, k): (usize, usize, usize),
     (dst, dst_rs, dst_cs): (*mut T, usize, usize),
     accumulate: bool,

@@ -13,5 +13,6 @@ mod im2col;
 mod im2col_gemm;
 mod wide_grid;
 
+pub(crate) use gemm_units::gemm_seq;
 pub(crate) use geom::ConvGeom;
 pub(crate) use im2col_gemm::{conv_forward, conv_input_grad, conv_weight_grad};
