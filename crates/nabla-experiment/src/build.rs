@@ -136,8 +136,8 @@ fn tied_linear(
             weight.shape()
         )));
     }
-    let l = nabla_nn::Linear::tied(weight, c.bias, rng)
-        .map_err(|e| cfg_err(format!("{here}: {e}")))?;
+    let l =
+        nabla_nn::Linear::tied(weight, c.bias, rng).map_err(|e| cfg_err(format!("{here}: {e}")))?;
     Ok(Box::new(l))
 }
 

@@ -114,7 +114,7 @@ impl MultiheadAttention {
     fn project(&self, x: &Tensor, part: usize) -> Result<Tensor> {
         let e = self.embed_dim;
         let w = self.in_proj_weight.as_tensor().narrow(0, part * e, e)?;
-        let y = x.matmul(&w.t()?)?;
+        let y = rows_matmul(x, &w.t()?)?;
         match &self.in_proj_bias {
             Some(b) => y.add(&b.as_tensor().narrow(0, part * e, e)?),
             None => Ok(y),
@@ -175,7 +175,7 @@ impl MultiheadAttention {
         let (q, k, v) = if self_attention {
             // one product for the three projections
             let w = self.in_proj_weight.as_tensor();
-            let mut qkv = query.matmul(&w.t()?)?;
+            let mut qkv = rows_matmul(query, &w.t()?)?;
             if let Some(b) = &self.in_proj_bias {
                 qkv = qkv.add(&b.as_tensor())?;
             }
@@ -196,7 +196,7 @@ impl MultiheadAttention {
         let dropout = if ctx.training { self.dropout } else { 0.0 };
         let (o, weights) = if dropout == 0.0 && !opts.need_weights {
             let causal = opts.is_causal && mask.is_none();
-            let o = fused(&q, &k, &v, mask.as_ref(), causal)?;
+            let o = q.scaled_dot_product_attention(&k, &v, mask.as_ref(), causal, None)?;
             (o, None)
         } else {
             let scale = 1.0 / ((e / self.num_heads) as f64).sqrt();
@@ -274,26 +274,14 @@ impl MultiheadAttention {
     }
 }
 
-/// The heads' attention without the weights: the fused primitive.
-fn fused(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    mask: Option<&Tensor>,
-    causal: bool,
-) -> Result<Tensor> {
-    let scale = 1.0 / (q.shape()[3] as f64).sqrt();
-    let mut scores = q.matmul(&k.transpose(-2, -1)?)?.mul_scalar(scale)?;
-    if let Some(m) = mask {
-        scores = scores.add(m)?;
-    }
-    if causal {
-        let (l, s) = (q.shape()[2], k.shape()[2]);
-        scores = scores.add(&causal_additive(l, s, q.dtype())?)?;
-    }
-    let p = scores.softmax(-1)?;
-    let p = Tensor::where_cond(&p.isfinite()?, &p, &Tensor::zeros(&[], p.dtype()))?;
-    p.matmul(v)
+/// `x [N, T, E] @ w [E, F]` as one product of `[N·T, E]` rows (a batched product would
+/// multiply, and in backward sum, the weight once per sample).
+fn rows_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let s = x.shape();
+    let (n, t, e) = (s[0], s[1], s[2]);
+    x.reshape(&[n * t, e])?
+        .matmul(w)?
+        .reshape(&[n, t, w.shape()[1]])
 }
 
 /// `mask` as an additive float mask of `dtype`: an i64 mask's nonzero entries become `-inf`

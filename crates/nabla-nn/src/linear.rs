@@ -91,7 +91,14 @@ impl Linear {
                 format!("a tied weight must be [out, in], got {shape:?}"),
             ));
         };
-        let mut l = Self::with_init(in_features, out_features, bias, Init::Default, weight.dtype(), rng)?;
+        let mut l = Self::with_init(
+            in_features,
+            out_features,
+            bias,
+            Init::Default,
+            weight.dtype(),
+            rng,
+        )?;
         l.weight = weight;
         Ok(l)
     }

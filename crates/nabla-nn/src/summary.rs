@@ -3,7 +3,7 @@
 //! ([`Summary::of`]), from a TOML config (`nabla summary`) and in the run report.
 
 use crate::Module;
-use nabla_core::Result;
+use nabla_core::{Result, Var};
 use std::fmt;
 
 /// One layer of a model summary.
@@ -105,20 +105,28 @@ impl Summary {
     /// e.g. from their layer configs (see [`crate::LayerConfig::output_shape`]), so nothing
     /// runs; one shape per child.
     pub fn with_shapes<M: Module + ?Sized>(model: &M, shapes: &[Vec<usize>]) -> Summary {
+        // a weight shared by two layers (a tied head) counts once, at the first
+        let mut seen = std::collections::HashSet::new();
         let layers = model
             .children()
             .iter()
             .zip(shapes)
             .enumerate()
-            .map(|(i, ((child, m), shape))| LayerSummary {
-                name: format!("{i} ({})", m.kind()),
-                output_shape: shape.get(1..).unwrap_or_default().to_vec(),
-                params: m
+            .map(|(i, ((child, m), shape))| {
+                let own: Vec<(String, Var)> = m
                     .parameters()
-                    .iter()
-                    .map(|(n, v)| (format!("{child}.{n}"), v.shape()))
-                    .collect(),
-                count: m.parameters().iter().map(|(_, v)| v.numel()).sum(),
+                    .into_iter()
+                    .filter(|(_, v)| seen.insert(v.as_tensor().id()))
+                    .collect();
+                LayerSummary {
+                    name: format!("{i} ({})", m.kind()),
+                    output_shape: shape.get(1..).unwrap_or_default().to_vec(),
+                    params: own
+                        .iter()
+                        .map(|(n, v)| (format!("{child}.{n}"), v.shape()))
+                        .collect(),
+                    count: own.iter().map(|(_, v)| v.numel()).sum(),
+                }
             })
             .collect();
         Summary { layers }

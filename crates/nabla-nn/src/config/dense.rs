@@ -75,7 +75,9 @@ impl Layer for LinearConfig {
         }
         match self.tie.as_deref() {
             None | Some("embedding") if !(self.tie.is_some() && self.init.is_some()) => Ok(()),
-            None | Some("embedding") => Err("tie and init do not go together: a tied weight is the embedding's".into()),
+            None | Some("embedding") => {
+                Err("tie and init do not go together: a tied weight is the embedding's".into())
+            }
             Some(t) => Err(format!(
                 "tie must be \"embedding\" (the embedding layer before it), got \"{t}\""
             )),

@@ -23,6 +23,7 @@ pub use pool::{
     AdaptiveAvgPool2dConfig, AvgPool1dConfig, AvgPool2dConfig, MaxPool1dConfig, MaxPool2dConfig,
 };
 pub use recurrent::{RecurrentConfig, RnnConfig};
+pub(crate) use sizes::yes;
 pub use sizes::{GeluApproximate, Nonlinearity, Padding, Size2, INIT_NAMES};
 pub use transformer::{
     FeedForwardActivation, MeanConfig, PermuteConfig, PositionKind, PositionalEmbeddingConfig,

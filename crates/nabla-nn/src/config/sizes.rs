@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
 /// Defaults of config keys (serde's `default = "..."` names a function).
-pub(super) fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
 pub(super) fn one() -> usize {

@@ -2,7 +2,7 @@
 //! the hyperparameters with PyTorch's defaults, validated, and the method that builds the
 //! optimizer over parameters.
 
-use super::{Adagrad, Adam, AdamW, Optimizer, RMSprop, Sgd};
+use super::{Adagrad, Adam, AdamW, Optimizer, ParamGroup, RMSprop, Sgd};
 use nabla_core::Var;
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +78,11 @@ pub enum OptimizerConfig {
         /// Decoupled weight decay (default 0.01).
         #[serde(default = "adamw_wd")]
         weight_decay: f64,
+        /// Decay the parameters of rank < 2 too (biases, norm weights; default true, as
+        /// PyTorch's AdamW over `model.parameters()`); false decays matrices only, as
+        /// nanoGPT's parameter groups do.
+        #[serde(default = "crate::config::yes")]
+        decay_1d: bool,
     },
     /// RMSprop.
     Rmsprop {
@@ -269,12 +274,31 @@ impl OptimizerConfig {
                 betas,
                 eps,
                 weight_decay,
+                decay_1d: true,
             } => Box::new(
                 AdamW::new(params, lr)
                     .betas(betas[0], betas[1])
                     .eps(eps)
                     .weight_decay(weight_decay),
             ),
+            OptimizerConfig::Adamw {
+                lr,
+                betas,
+                eps,
+                weight_decay,
+                decay_1d: false,
+            } => {
+                let (matrices, rest): (Vec<Var>, Vec<Var>) =
+                    params.into_iter().partition(|p| p.shape().len() >= 2);
+                Box::new(
+                    AdamW::with_groups(vec![
+                        ParamGroup::new(matrices, lr).with_weight_decay(weight_decay),
+                        ParamGroup::new(rest, lr),
+                    ])
+                    .betas(betas[0], betas[1])
+                    .eps(eps),
+                )
+            }
             OptimizerConfig::Rmsprop {
                 lr,
                 alpha,

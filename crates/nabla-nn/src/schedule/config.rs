@@ -4,7 +4,7 @@
 
 use super::{
     CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleConfig,
-    OneCycleLR, PlateauMode, ReduceLROnPlateau, StepLR,
+    OneCycleLR, PlateauMode, ReduceLROnPlateau, StepLR, WarmupCosine,
 };
 use crate::optim::Optimizer;
 use nabla_core::Result;
@@ -65,6 +65,18 @@ pub enum ScheduleConfig {
         /// Steps of warm-up.
         total_iters: usize,
     },
+    /// Linear warm-up over `warmup_steps`, then cosine decay to `min_lr` at `decay_steps`
+    /// (default: the run's last step), then `min_lr` (per step; nanoGPT's schedule).
+    WarmupCosine {
+        /// Steps of warm-up.
+        warmup_steps: usize,
+        /// The step where the decay ends (default: the whole run).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decay_steps: Option<usize>,
+        /// The floor (default 0).
+        #[serde(default)]
+        min_lr: f64,
+    },
     /// One-cycle over the whole run (per step).
     OneCycle {
         /// Peak learning rate.
@@ -97,7 +109,9 @@ impl ScheduleConfig {
     pub fn per_step(&self) -> bool {
         matches!(
             self,
-            ScheduleConfig::Warmup { .. } | ScheduleConfig::OneCycle { .. }
+            ScheduleConfig::Warmup { .. }
+                | ScheduleConfig::WarmupCosine { .. }
+                | ScheduleConfig::OneCycle { .. }
         )
     }
 
@@ -133,6 +147,18 @@ impl ScheduleConfig {
                     return Err("total_iters: must be at least 1".into());
                 }
                 Ok(())
+            }
+            ScheduleConfig::WarmupCosine {
+                warmup_steps,
+                decay_steps,
+                min_lr,
+            } => {
+                if decay_steps.is_some_and(|d| d <= *warmup_steps) {
+                    return Err(format!(
+                        "decay_steps: must be past warmup_steps = {warmup_steps}, got {decay_steps:?}"
+                    ));
+                }
+                finite_nonneg("min_lr", *min_lr)
             }
             ScheduleConfig::OneCycle { max_lr, pct_start } => {
                 finite_nonneg("max_lr", *max_lr)?;
@@ -174,6 +200,16 @@ impl ScheduleConfig {
                 start_factor,
                 total_iters,
             } => Box::new(LinearWarmup::new(opt, start_factor, total_iters)?),
+            ScheduleConfig::WarmupCosine {
+                warmup_steps,
+                decay_steps,
+                min_lr,
+            } => Box::new(WarmupCosine::new(
+                opt,
+                warmup_steps,
+                decay_steps.unwrap_or((epochs * steps_per_epoch).max(warmup_steps + 1)),
+                min_lr,
+            )?),
             ScheduleConfig::OneCycle { max_lr, pct_start } => {
                 let mut c = OneCycleConfig::new(max_lr, (epochs * steps_per_epoch).max(1));
                 c.pct_start = pct_start;

@@ -214,8 +214,10 @@ macro_rules! closed_form {
 
 mod one_cycle;
 mod plateau;
+mod warmup_cosine;
 pub use one_cycle::{Anneal, OneCycleConfig, OneCycleLR};
 pub use plateau::{PlateauMode, ReduceLROnPlateau, ThresholdMode};
+pub use warmup_cosine::WarmupCosine;
 
 /// Multiplies the rate by `gamma` every `step_size` epochs (PyTorch's `StepLR`):
 /// `lr(e) = base · gamma^⌊e / step_size⌋`.
