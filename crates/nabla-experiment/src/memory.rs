@@ -173,11 +173,16 @@ pub fn estimate_memory(
             )));
         }
         let scratch = layer.scratch(&input).map_err(fail)?;
+        let eval_scratch = layer.eval_scratch(&input).map_err(fail)?;
         let p = counts.params.saturating_add(counts.buffers);
         params = params.saturating_add(p);
         let acts = elements(&out).saturating_add(scratch);
         kept = kept.saturating_add(acts);
-        widest = widest.max(elements(&shape).saturating_add(acts));
+        widest = widest.max(
+            elements(&shape)
+                .saturating_add(elements(&out))
+                .saturating_add(eval_scratch),
+        );
         let bytes = p.saturating_mul(F32);
         if top_params.as_ref().is_none_or(|t| bytes > t.1) {
             top_params = Some((at(i, l), bytes));

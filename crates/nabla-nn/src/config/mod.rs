@@ -108,6 +108,11 @@ pub trait Layer {
     fn scratch(&self, _input: &LayerInput<'_>) -> Result<u128, String> {
         Ok(0)
     }
+    /// Elements per sample the layer holds at once in an evaluation pass (no graph kept):
+    /// by default its [`Layer::scratch`]; a stack of layers holds one layer's at a time.
+    fn eval_scratch(&self, input: &LayerInput<'_>) -> Result<u128, String> {
+        self.scratch(input)
+    }
     /// Over a sequence `[N, T, features]`: why an output position can see input positions
     /// after it (`None` when it cannot: the layer works position by position, or only looks
     /// back). A next-token model refuses a layer that can.
@@ -131,6 +136,9 @@ impl<T: Layer + ?Sized> Layer for &T {
     }
     fn scratch(&self, input: &LayerInput<'_>) -> Result<u128, String> {
         (**self).scratch(input)
+    }
+    fn eval_scratch(&self, input: &LayerInput<'_>) -> Result<u128, String> {
+        (**self).eval_scratch(input)
     }
     fn lookahead(&self) -> Option<String> {
         (**self).lookahead()

@@ -155,6 +155,9 @@ impl Layer for TransformerConfig {
             .saturating_add(scores);
         Ok(per_layer.saturating_mul(self.layers as u128))
     }
+    fn eval_scratch(&self, x: &LayerInput<'_>) -> Result<u128, String> {
+        Ok(self.scratch(x)? / self.layers.max(1) as u128)
+    }
     fn lookahead(&self) -> Option<String> {
         (!self.causal).then(|| {
             "its self-attention lets every position see every other; set causal = true".into()
