@@ -124,12 +124,21 @@ pub struct EmbeddingConfig {
     /// The number of tokens (default: the data's vocabulary size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num: Option<usize>,
+    /// The standard deviation of the normal the weights are drawn from (default 1, as
+    /// PyTorch's `nn.Embedding`; GPT-2 and nanoGPT use 0.02, which a head tied to the
+    /// embedding needs so its first logits are small).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
 }
 
 impl EmbeddingConfig {
     /// Embeddings of `dim` for the data's vocabulary.
     pub fn new(dim: usize) -> Self {
-        EmbeddingConfig { dim, num: None }
+        EmbeddingConfig {
+            dim,
+            num: None,
+            std: None,
+        }
     }
     /// For `num` tokens.
     pub fn with_num(mut self, num: usize) -> Self {
@@ -152,6 +161,9 @@ impl Layer for EmbeddingConfig {
         match (self.dim, self.num) {
             (0, _) => Err("dim must be at least 1".into()),
             (_, Some(0)) => Err("num must be at least 1".into()),
+            _ if self.std.is_some_and(|s| !(s.is_finite() && s > 0.0)) => {
+                Err(format!("std must be a positive number, got {:?}", self.std))
+            }
             _ => Ok(()),
         }
     }
@@ -174,9 +186,17 @@ impl Layer for EmbeddingConfig {
     }
     fn build(&self, x: &LayerInput<'_>, rng: &mut Mt19937) -> Result<Box<dyn Module>, String> {
         let n = self.tokens(x)?;
-        Embedding::new(n, self.dim, rng)
-            .map(|l| Box::new(l) as Box<dyn Module>)
-            .map_err(|e| e.to_string())
+        let e = Embedding::new(n, self.dim, rng).map_err(|e| e.to_string())?;
+        if let Some(std) = self.std {
+            // drawn in place of the N(0, 1) draw, from the same stream position
+            let w = e
+                .weight
+                .as_tensor()
+                .mul_scalar(std)
+                .map_err(|e| e.to_string())?;
+            e.weight.set(&w).map_err(|e| e.to_string())?;
+        }
+        Ok(Box::new(e))
     }
 }
 
