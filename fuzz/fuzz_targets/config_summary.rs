@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     if open_vocab {
         return;
     }
-    let Ok(est) = estimate_memory(&cfg, &shape, None, 0) else {
+    let Ok(est) = estimate_memory(&cfg, &shape, None, 0, nabla_experiment::memory::EVAL_BATCH) else {
         return;
     };
     assert!(est.total() >= est.parameters);

@@ -57,7 +57,7 @@ pub fn build_model(
     elements(input_shape)
         .map_err(|e| cfg_err(format!("model.input_shape: {input_shape:?}: {e}")))?;
     // every shape and the bytes of one step, before anything is allocated
-    crate::memory::check_memory(cfg, input_shape, outputs, 0)?;
+    crate::memory::check_memory(cfg, input_shape, outputs, 0, 0)?;
     let mut seq = Sequential::new();
     let mut shape: Vec<usize> = std::iter::once(1)
         .chain(input_shape.iter().copied())

@@ -31,6 +31,14 @@ pub struct Data {
 }
 
 impl Data {
+    /// The size of the largest evaluation batch: the validation or test set, up to
+    /// [`crate::memory::EVAL_BATCH`].
+    pub fn eval_batch(&self) -> usize {
+        use nabla_data::Dataset;
+        let val = self.val.as_ref().map_or(0, |v| v.len());
+        val.max(self.test.len()).min(crate::memory::EVAL_BATCH)
+    }
+
     /// The bytes its tensors hold (the training, validation and test sets' features and
     /// targets), for the memory estimate.
     pub fn bytes(&self) -> u128 {

@@ -366,7 +366,13 @@ impl Experiment {
         let task = cfg.data.task();
         agree(
             comm,
-            memory::check_memory(&cfg, &data.input_shape, Some(data.outputs), data.bytes()),
+            memory::check_memory(
+                &cfg,
+                &data.input_shape,
+                Some(data.outputs),
+                data.bytes(),
+                data.eval_batch(),
+            ),
         )?;
         let mut rng = Mt19937::new(nabla_core::stream_seed(cfg.train.seed, "init"));
         let built = build_model(&cfg, &data.input_shape, Some(data.outputs), &mut rng);

@@ -5,8 +5,9 @@
 //! The estimate counts, in f32: the parameters and buffers; their gradients; the optimizer's
 //! state (momentum buffers, moment estimates); the activations of one step at
 //! `train.batch_size` (each layer's output and its gradient, plus what the layer keeps for
-//! its backward pass: im2col columns, recurrent gates), or of one evaluation batch of 256
-//! when that is larger; and the data held in memory when it is known. It leaves out the
+//! its backward pass: im2col columns, recurrent gates), or of one evaluation batch (up to
+//! 256 samples, when the data are known) when that is larger; and the data held in memory
+//! when it is known. It leaves out the
 //! allocator's slack and the kernels' short-lived buffers. A config is refused when the
 //! estimate exceeds the machine's memory (`MemTotal`), so a refused config would need more
 //! than all of it.
@@ -19,7 +20,7 @@ use nabla_nn::{LayerConfig, LayerInput};
 /// Bytes of one f32 element.
 const F32: u128 = 4;
 /// The batch size of evaluation passes (test and validation sets).
-const EVAL_BATCH: u128 = 256;
+pub const EVAL_BATCH: usize = 256;
 
 /// The estimated memory of one training step, in bytes, by part.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -131,7 +132,8 @@ fn at(i: usize, l: &LayerConfig) -> String {
 }
 
 /// The memory estimate of one training step of `cfg`'s model on samples of `input_shape`
-/// (batch excluded), with `data_bytes` of data in memory; `outputs` as for
+/// (batch excluded), with `data_bytes` of data in memory and evaluation batches of
+/// `eval_batch` samples (0: no evaluation pass counted); `outputs` as for
 /// [`crate::build_model`] (the vocabulary of a text model).
 ///
 /// Fails ([`Error::Config`]) naming the layer when an input does not fit a layer.
@@ -140,6 +142,7 @@ pub fn estimate_memory(
     input_shape: &[usize],
     outputs: Option<usize>,
     data_bytes: u128,
+    eval_batch: usize,
 ) -> Result<MemoryEstimate, Error> {
     let batch = cfg.train.batch_size.max(1) as u128;
     let mut shape: Vec<usize> = std::iter::once(1)
@@ -196,7 +199,9 @@ pub fn estimate_memory(
     }
     let trainable = params; // buffers get no gradient, counted anyway: a small overcount
     let train_acts = kept.saturating_mul(batch).saturating_mul(2 * F32);
-    let eval_acts = widest.saturating_mul(EVAL_BATCH).saturating_mul(F32);
+    let eval_acts = widest
+        .saturating_mul(eval_batch as u128)
+        .saturating_mul(F32);
     Ok(MemoryEstimate {
         batch_size: cfg.train.batch_size,
         parameters: params.saturating_mul(F32),
@@ -217,8 +222,9 @@ pub fn check_memory(
     input_shape: &[usize],
     outputs: Option<usize>,
     data_bytes: u128,
+    eval_batch: usize,
 ) -> Result<MemoryEstimate, Error> {
-    let e = estimate_memory(cfg, input_shape, outputs, data_bytes)?;
+    let e = estimate_memory(cfg, input_shape, outputs, data_bytes, eval_batch)?;
     e.check(memory_limit() as u128)?;
     Ok(e)
 }
@@ -234,7 +240,7 @@ mod tests {
     #[test]
     fn the_digits_mlp_counts_every_part() {
         let c = ExperimentConfig::digits_mlp();
-        let e = estimate_memory(&c, &[64], Some(10), 1000).unwrap();
+        let e = estimate_memory(&c, &[64], Some(10), 1000, EVAL_BATCH).unwrap();
         let p = (64 * 128 + 128 + 128 * 10 + 10) as u128 * 4;
         assert_eq!(e.parameters, p);
         assert_eq!(e.gradients, p);
@@ -262,7 +268,7 @@ mod tests {
               { type = "linear", out = 10 },
             ]
         "#);
-        let e = check_memory(&c, &[1, 8, 8], Some(10), 0)
+        let e = check_memory(&c, &[1, 8, 8], Some(10), 0, 0)
             .unwrap_err()
             .to_string();
         assert!(

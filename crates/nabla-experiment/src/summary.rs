@@ -63,7 +63,7 @@ pub fn summarize(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Con
     let (model, shapes) = build_model(cfg, &input, tokens, &mut rng)?;
     Ok(ConfigSummary {
         model: Summary::with_shapes(&model, &shapes),
-        memory: estimate_memory(cfg, &input, tokens, 0)?,
+        memory: estimate_memory(cfg, &input, tokens, 0, 0)?,
     })
 }
 
