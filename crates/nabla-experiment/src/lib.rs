@@ -29,6 +29,7 @@ pub mod result;
 pub mod resume;
 pub mod run;
 pub mod run_dir;
+mod run_files;
 pub mod run_lock;
 pub mod sample;
 pub mod summary;
@@ -108,18 +109,6 @@ fn loader(
             .with_seed(seed)
             .with_shard(shard),
     )
-}
-
-fn check_writable(dir: &Path) -> Result<(), Error> {
-    let probe = dir.join(".nabla-write-test");
-    std::fs::write(&probe, b"").map_err(|e| {
-        Error::Io(format!(
-            "output folder {} is not writable: {e}",
-            dir.display()
-        ))
-    })?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
 }
 
 impl Experiment {
@@ -347,9 +336,9 @@ impl Experiment {
         let flag = self.data_dir.as_deref();
         let resolved = (|| -> Result<Option<String>, Error> {
             Ok(if cfg.data.dataset.has_test_files() {
-                Some(canonical(&data::data_dir(&cfg, flag)?))
+                Some(run_files::canonical(&data::data_dir(&cfg, flag)?))
             } else if matches!(cfg.data.dataset, DatasetKind::Csv | DatasetKind::Text) {
-                Some(canonical(&data::csv_path(&cfg, flag)?))
+                Some(run_files::canonical(&data::csv_path(&cfg, flag)?))
             } else {
                 cfg.data.path.clone()
             })
@@ -421,7 +410,7 @@ impl Experiment {
             agree(
                 comm,
                 if root {
-                    self.write_run_files(&out, &cfg, &data)
+                    run_files::write(&out, &cfg, &data)
                 } else {
                     Ok(())
                 },
@@ -602,37 +591,4 @@ impl Experiment {
             resumed_from,
         })
     }
-}
-
-impl Experiment {
-    /// Rank 0's files of a new (or resumed) run: the resolved config, and the standardizer,
-    /// vocabulary and CSV columns when the data have them.
-    fn write_run_files(
-        &self,
-        out: &Path,
-        cfg: &ExperimentConfig,
-        data: &Data,
-    ) -> Result<(), Error> {
-        check_writable(out)?;
-        nabla_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
-        if let Some(s) = &data.standardizer {
-            let j = json!({"mean": s.mean(), "std": s.std()});
-            nabla_train::trainer::write_json(&out.join("standardizer.json"), &j)?;
-        }
-        if let Some(v) = &data.vocab {
-            v.save(out.join("vocab.json"))?;
-        }
-        if let Some(i) = data.label_index {
-            let j = json!({"label_index": i, "classes": data.class_names});
-            nabla_train::trainer::write_json(&out.join("columns.json"), &j)?;
-        }
-        Ok(())
-    }
-}
-
-fn canonical(p: &Path) -> String {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }

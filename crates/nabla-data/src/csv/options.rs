@@ -34,7 +34,7 @@ pub enum LabelKind {
     /// Class labels, turned into i64 class indices `y` `[N]`: when every label is a
     /// non-negative integer (`3` or `3.0`) it is its own index; otherwise the distinct labels
     /// are sorted (numerically when all are numbers, else as text) and numbered from 0, and
-    /// [`CsvData::classes`] lists them.
+    /// [`super::CsvData::classes`] lists them.
     #[default]
     Class,
     /// Numeric targets, `y` f32 `[N, 1]`.
