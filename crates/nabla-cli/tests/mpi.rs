@@ -330,7 +330,9 @@ fn bad_input_stops_every_rank_with_exit_2() {
     // `train --resume run` on 2 ranks: rank 0 in `d`, rank 1 in `d/elsewhere`
     let resume_in_two_folders = || {
         let (here, elsewhere) = (d.to_str().unwrap(), d.join("elsewhere"));
-        let resume = [BIN, "train", "--resume", "run"];
+        // (--epochs past the run's one epoch: a finished run is refused before its state is
+        // compared between the ranks)
+        let resume = [BIN, "train", "--resume", "run", "--epochs", "2"];
         mpirun()
             .args(["-n", "1", "--wdir", here])
             .args(resume)
