@@ -445,6 +445,8 @@ impl Experiment {
             };
             let restored = restored.and(same_vocab);
             agree(comm, restored)?;
+            // every rank holds rank 0's state, checked before anything is written
+            trainer.start_parallel(&train_loader)?;
             if let Some(ck) = &ck {
                 let before = ck.state.world_size;
                 if before != ranks && root && progress != ProgressMode::Quiet {

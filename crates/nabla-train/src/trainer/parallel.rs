@@ -111,8 +111,10 @@ impl Trainer {
 
     /// The start of data-parallel training: checks that the training loader is split for
     /// these ranks, hands rank 0's parameters and buffers to every rank, and checks that every
-    /// rank holds rank 0's training state (a rank that differs stops every rank).
-    pub(crate) fn start_parallel(&mut self, train: &DataLoader) -> Result<()> {
+    /// rank holds rank 0's training state (a rank that differs stops every rank). `fit`
+    /// runs it first; a resumed experiment runs it before writing its run files too.
+    /// Without a communicator it does nothing.
+    pub fn start_parallel(&mut self, train: &DataLoader) -> Result<()> {
         let Some(comm) = self.parallel() else {
             return Ok(());
         };
