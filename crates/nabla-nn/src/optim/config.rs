@@ -274,29 +274,23 @@ impl OptimizerConfig {
                 betas,
                 eps,
                 weight_decay,
-                decay_1d: true,
-            } => Box::new(
-                AdamW::new(params, lr)
-                    .betas(betas[0], betas[1])
-                    .eps(eps)
-                    .weight_decay(weight_decay),
-            ),
-            OptimizerConfig::Adamw {
-                lr,
-                betas,
-                eps,
-                weight_decay,
-                decay_1d: false,
+                decay_1d,
             } => {
-                let (matrices, rest): (Vec<Var>, Vec<Var>) =
-                    params.into_iter().partition(|p| p.shape().len() >= 2);
-                Box::new(
-                    AdamW::with_groups(vec![
+                // nanoGPT's groups: matrices decay, biases and norm weights do not
+                let groups = if decay_1d {
+                    vec![ParamGroup::new(params, lr).with_weight_decay(weight_decay)]
+                } else {
+                    let (matrices, rest): (Vec<Var>, Vec<Var>) =
+                        params.into_iter().partition(|p| p.shape().len() >= 2);
+                    vec![
                         ParamGroup::new(matrices, lr).with_weight_decay(weight_decay),
                         ParamGroup::new(rest, lr),
-                    ])
-                    .betas(betas[0], betas[1])
-                    .eps(eps),
+                    ]
+                };
+                Box::new(
+                    AdamW::with_groups(groups)
+                        .betas(betas[0], betas[1])
+                        .eps(eps),
                 )
             }
             OptimizerConfig::Rmsprop {
