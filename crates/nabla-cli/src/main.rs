@@ -70,6 +70,10 @@ enum Command {
         /// A checkpoint folder (or model.safetensors file) to use instead of the newest.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// For a transformer: recompute the whole window for every character instead of
+        /// keeping the attention layers' keys and values (the same text, slower).
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Gradient health of a run: a per-layer table (first, last, min, max) and the diagnoses.
     Health {
@@ -299,6 +303,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             top_k,
             seed,
             checkpoint,
+            no_cache,
         } => {
             let opts = nabla::experiment::SampleOptions {
                 prompt,
@@ -307,6 +312,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
                 top_k,
                 seed,
                 context: None,
+                cache: !no_cache,
             };
             run::sample(&run_dir, checkpoint.as_deref(), &opts).map_err(to_exit)
         }

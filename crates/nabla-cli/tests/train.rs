@@ -3,18 +3,16 @@
 
 use nabla::train::checkpoint::list_checkpoints;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod common;
-use common::{assert_bad, assert_ok, nabla, ok, text, tmp, tmp_with, BIN};
+use common::{
+    assert_bad, assert_ok, kill_and_resume_equals, lm_text, nabla, newest_weights, ok, text, tmp,
+    tmp_with, BIN,
+};
 
 /// A small, fast config on the bundled digits.
 const SMALL: &str = include_str!("fixtures/digits-mlp-sgd.toml");
-
-fn newest_weights(run: &Path) -> Vec<u8> {
-    let cks = list_checkpoints(run);
-    std::fs::read(cks.last().unwrap().join("model.safetensors")).unwrap()
-}
 
 #[test]
 fn default_train_reaches_97_percent_and_writes_everything() {
@@ -126,48 +124,13 @@ fn resume_is_bitwise_identical() {
     assert_eq!(text(&a).0.lines().last(), text(&b2).0.lines().last());
     // (c) killed with SIGKILL in the middle of an epoch, then resumed
     // (checkpoints every 7 steps; an epoch has 41 steps)
-    kill_and_resume_equals(d, "c.toml", "a", 14, 82);
-}
-
-/// Trains `cfg` into `k`, kills it with SIGKILL once checkpoint `mid` (a step inside an
-/// epoch) exists and before step `late`, resumes it for 2 epochs and checks the weights equal
-/// those of the uninterrupted 2-epoch run in `straight`.
-fn kill_and_resume_equals(d: &Path, cfg: &str, straight: &str, mid: u64, late: u64) {
-    let mut child = Command::new(BIN)
-        .args(["train", cfg, "--out", "k", "--plain", "--epochs", "40"])
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    let mid_dir = d.join(format!("k/checkpoints/ckpt-{mid:010}"));
-    while !mid_dir.exists() && t0.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the run ended before it could be killed"
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let left: Vec<String> = std::fs::read_dir(d.join("k/checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        !left.iter().any(|n| n.starts_with("ckpt-00000000")
-            && n.trim_start_matches("ckpt-")
-                .parse::<u64>()
-                .is_ok_and(|s| s >= late)),
-        "killed too late: {left:?}"
-    );
-    let r = nabla(&["train", "--resume", "k", "--epochs", "2", "--plain"], d);
-    assert_ok(&r);
-    assert_eq!(
-        newest_weights(&d.join(straight)),
-        newest_weights(&d.join("k")),
-        "killed and resumed run differs"
+    kill_and_resume_equals(
+        d,
+        &["c.toml", "--epochs", "40"],
+        &["--epochs", "2"],
+        "a",
+        14,
+        82,
     );
 }
 
@@ -215,7 +178,14 @@ fn cnn_train_resume_predict_summary_gradcheck() {
         .unwrap();
     assert!(acc > 0.8, "{}", text(&a).0);
     // killed mid-epoch and resumed: bitwise the same (an epoch has 41 steps)
-    kill_and_resume_equals(d, "cnn.toml", "a", 14, 82);
+    kill_and_resume_equals(
+        d,
+        &["cnn.toml", "--epochs", "40"],
+        &["--epochs", "2"],
+        "a",
+        14,
+        82,
+    );
     // predict an 8x8 grayscale PNG; a PNG of another size is one line, exit 2
     write_png(&d.join("ok.png"), 8, 8, png::ColorType::Grayscale);
     let p = nabla(&["predict", "a", "ok.png"], d);
@@ -662,26 +632,6 @@ fn thread_counts_far_beyond_the_cores_are_refused() {
 /// A tiny character-level LSTM on a made-up text.
 const LM: &str = include_str!("fixtures/char-lstm.toml");
 
-fn lm_text() -> String {
-    // 12 distinct characters: "abcdefgh ,.\n"
-    let words = ["abc", "de", "fgh", "ha", "bed", "cafe", "gag"];
-    let mut s = String::new();
-    for i in 0..400 {
-        s.push_str(words[i * 3 % words.len()]);
-        s.push(if i % 9 == 8 {
-            '\n'
-        } else if i % 5 == 4 {
-            ','
-        } else {
-            ' '
-        });
-        if i % 13 == 12 {
-            s.push('.');
-        }
-    }
-    s
-}
-
 #[test]
 fn text_models_train_resume_sample_and_refuse_bad_input() {
     let dir = tmp();
@@ -709,7 +659,14 @@ fn text_models_train_resume_sample_and_refuse_bad_input() {
     assert!((vb - vl / std::f64::consts::LN_2).abs() < 1e-9, "{s}");
     assert!(d.join("a/vocab.json").exists());
     // killed mid-epoch (an epoch has 10 steps at batch 4) and resumed: bitwise the same
-    kill_and_resume_equals(d, "lm.toml", "a", 7, 20);
+    kill_and_resume_equals(
+        d,
+        &["lm.toml", "--epochs", "40"],
+        &["--epochs", "2"],
+        "a",
+        7,
+        20,
+    );
     // sampling: the prompt then N characters; the same seed gives the same text
     let s1 = nabla(
         &[

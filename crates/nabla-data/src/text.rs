@@ -318,15 +318,18 @@ fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
 }
 
 /// Next-character windows over (a part of) a text: sample `i` is `x = ids[s..s+T]`,
-/// `y = ids[s+1..s+T+1]` with `s = start + i*T` (non-overlapping windows, stride `T`), both
-/// i64 `[T]`, so a batch is `[B, T]` inputs and `[B, T]` targets for a cross-entropy over
-/// every position. `len() = (part_len - 1) / T`.
+/// `y = ids[s+1..s+T+1]` with `s = start + i*stride` (by default stride `T`: non-overlapping
+/// windows, `len() = (part_len - 1) / T`), both i64 `[T]`, so a batch is `[B, T]` inputs and
+/// `[B, T]` targets for a cross-entropy over every position.
 #[derive(Clone, Debug)]
 pub struct CharWindows {
     ids: Arc<[i64]>,
     start: usize,
+    /// Characters in the part.
+    part: usize,
     count: usize,
     seq_len: usize,
+    stride: usize,
 }
 
 impl CharWindows {
@@ -352,9 +355,25 @@ impl CharWindows {
         Ok(CharWindows {
             ids,
             start: range.start,
+            part: len,
             count: (len - 1) / seq_len,
             seq_len,
+            stride: seq_len,
         })
+    }
+
+    /// The same part cut into windows starting every `stride` characters (1: a window at
+    /// every character, as nanoGPT draws its random offsets from), the last ending with
+    /// the part's last character: `len() = (part_len - 1 - T) / stride + 1`.
+    ///
+    /// Fails when `stride` is 0.
+    pub fn with_stride(mut self, stride: usize) -> Result<Self> {
+        if stride == 0 {
+            return Err(Error::invalid("CharWindows", "stride must be at least 1"));
+        }
+        self.stride = stride;
+        self.count = (self.part - 1 - self.seq_len) / stride + 1;
+        Ok(self)
     }
 
     /// The window length `T`.
@@ -363,7 +382,7 @@ impl CharWindows {
     }
 
     fn window(&self, i: usize) -> (&[i64], &[i64]) {
-        let s = self.start + i * self.seq_len;
+        let s = self.start + i * self.stride;
         (
             &self.ids[s..s + self.seq_len],
             &self.ids[s + 1..s + self.seq_len + 1],
@@ -448,6 +467,34 @@ mod tests {
             b.y.to_vec::<i64>().unwrap(),
             vec![9, 10, 11, 12, 1, 2, 3, 4]
         );
+    }
+
+    #[test]
+    fn windows_at_every_character_reach_the_last_one() {
+        let c = TextCorpus::from_text("0123456789abcdef", "t").unwrap();
+        let w = c.windows(4).unwrap().with_stride(1).unwrap();
+        assert_eq!(w.len(), 12); // starts 0..=11: the last window's target ends at 15
+        let (x, y) = w.get(11).unwrap();
+        assert_eq!(x.to_vec::<i64>().unwrap(), vec![11, 12, 13, 14]);
+        assert_eq!(y.to_vec::<i64>().unwrap(), vec![12, 13, 14, 15]);
+        assert!(w.get(12).is_err());
+        assert_eq!(c.windows(4).unwrap().with_stride(3).unwrap().len(), 4);
+        assert_eq!(c.windows(15).unwrap().with_stride(1).unwrap().len(), 1);
+        assert!(c.windows(4).unwrap().with_stride(0).is_err());
+        // a loader drawing 3 of the 12 each epoch: fresh distinct offsets every epoch
+        let l = DataLoader::new(
+            w,
+            LoaderConfig::new(2)
+                .with_shuffle(true)
+                .with_seed(1)
+                .with_num_samples(3),
+        )
+        .unwrap();
+        assert_eq!(l.len(), 2);
+        let (o0, o1) = (l.epoch_order(0), l.epoch_order(1));
+        assert_eq!((o0.len(), o1.len()), (3, 3));
+        assert_ne!(o0, o1);
+        assert!(o0.iter().all(|&i| i < 12));
     }
 
     #[test]

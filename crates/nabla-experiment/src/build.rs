@@ -220,8 +220,13 @@ pub fn make_schedule(
     let Some(s) = &cfg.train.schedule else {
         return Ok(None);
     };
+    let total = cfg.train.total_steps(steps_per_epoch);
+    // the epochs the run takes (fewer than `epochs` when `max_steps` ends it first)
+    let epochs = usize::try_from(total.div_ceil(steps_per_epoch.max(1) as u64))
+        .unwrap_or(cfg.train.epochs)
+        .clamp(1, cfg.train.epochs.max(1));
     let built = s
-        .build(opt, cfg.train.epochs, steps_per_epoch)
+        .build(opt, epochs, total)
         .map_err(|e| cfg_err(format!("train.schedule: {e}")))?;
     Ok(Some((
         built,

@@ -142,6 +142,11 @@ pub struct DataConfig {
     /// Text: the window length in characters (default 64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq_len: Option<usize>,
+    /// Text: training windows start at random characters (as nanoGPT's `get_batch`
+    /// draws them), a fresh draw of distinct offsets each epoch, instead of the fixed
+    /// non-overlapping windows; an epoch keeps as many windows as those (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub random_windows: bool,
     /// Fraction of the training data held out for validation (text: the last part of the
     /// text).
     #[serde(default = "default_val")]
@@ -171,6 +176,7 @@ impl Default for DataConfig {
             skip_rows: None,
             delimiter: None,
             seq_len: None,
+            random_windows: false,
             validation_split: default_val(),
             test_split: None,
             standardize: None,
@@ -463,12 +469,30 @@ fn validate(c: &ExperimentConfig) -> Result<(), String> {
             }
         }
     }
+    if task != Task::LanguageModel {
+        // causal attention orders positions as a text does; other samples have no order
+        for (i, l) in c.model.layers.iter().enumerate() {
+            if matches!(l, crate::LayerConfig::Transformer(t) if t.causal) {
+                return Err(format!(
+                    "model.layers[{i}].causal: causal attention is for next-token models on \
+                     text; {} samples are not a sequence (set causal = false)",
+                    dataset_name(c.data.dataset)
+                ));
+            }
+        }
+    }
     if c.data.seq_len == Some(0) {
         return Err("data.seq_len: must be at least 1".into());
     }
     if c.data.seq_len.is_some() && c.data.dataset != DatasetKind::Text {
         return Err(format!(
             "data.seq_len: only a text dataset has it, not {}",
+            dataset_name(c.data.dataset)
+        ));
+    }
+    if c.data.random_windows && c.data.dataset != DatasetKind::Text {
+        return Err(format!(
+            "data.random_windows: only a text dataset has windows, not {}",
             dataset_name(c.data.dataset)
         ));
     }

@@ -28,6 +28,10 @@ pub struct Data {
     pub label_index: Option<usize>,
     /// Text: the vocabulary (saved with the run as `vocab.json`).
     pub vocab: Option<nabla_data::Vocab>,
+    /// Text with `data.random_windows`: the training part's windows at every character,
+    /// from which each epoch draws as many as `train` holds (`train` keeps the
+    /// non-overlapping windows, which set the epoch's size).
+    pub train_windows: Option<nabla_data::CharWindows>,
 }
 
 impl Data {
@@ -67,6 +71,11 @@ fn load_text(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, E
     let corpus = nabla_data::TextCorpus::read(&path)?;
     let seq = cfg.data.seq_len();
     let (train, val) = corpus.split(seq, cfg.data.validation_split)?;
+    let train_windows = if cfg.data.random_windows {
+        Some(train.clone().with_stride(1)?)
+    } else {
+        None
+    };
     let train = windows_dataset(&train)?;
     let val = windows_dataset(&val)?;
     if let Some(s) = &cfg.model.input_shape {
@@ -86,6 +95,7 @@ fn load_text(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Data, E
         class_names: None,
         label_index: None,
         vocab: Some(corpus.vocab().clone()),
+        train_windows,
     })
 }
 
@@ -289,6 +299,7 @@ pub fn load_data(cfg: &ExperimentConfig, data_flag: Option<&Path>) -> Result<Dat
         class_names,
         label_index,
         vocab: None,
+        train_windows: None,
     })
 }
 

@@ -372,13 +372,24 @@ impl Experiment {
             .optimizer
             .build(model.parameters().into_iter().map(|(_, v)| v).collect());
         let shard = nabla_data::Shard::new(rank, ranks)?;
-        let mut train_loader = loader(
-            &data.train,
-            cfg.train.batch_size,
-            true,
-            cfg.train.seed,
-            shard,
-        )?;
+        let mut train_loader = match &data.train_windows {
+            // windows at random offsets: each epoch draws as many as the fixed ones
+            Some(w) => DataLoader::new(
+                w.clone(),
+                LoaderConfig::new(cfg.train.batch_size)
+                    .with_shuffle(true)
+                    .with_seed(cfg.train.seed)
+                    .with_shard(shard)
+                    .with_num_samples(nabla_data::Dataset::len(&data.train)),
+            )?,
+            None => loader(
+                &data.train,
+                cfg.train.batch_size,
+                true,
+                cfg.train.seed,
+                shard,
+            )?,
+        };
         let sched = make_schedule(&cfg, optimizer.as_mut(), train_loader.len())?;
         let progress = if root {
             self.progress

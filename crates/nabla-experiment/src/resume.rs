@@ -158,6 +158,13 @@ pub fn check_resume(
             cfg.train.seed
         )));
     }
+    if let Some(m) = cfg.train.max_steps.filter(|&m| st.step >= m) {
+        return Err(Error::Config(format!(
+            "--resume {}: the run is finished (train.max_steps = {m} steps trained); a run \
+             measured in steps is not extended: train a new run with --out",
+            run.display()
+        )));
+    }
     let target = cfg.train.epochs;
     if st.epoch >= target {
         return Err(Error::Config(if extended || st.epoch > target {

@@ -3,7 +3,7 @@
 use nabla_core::Error;
 use nabla_core::{no_grad, Mt19937, Tensor};
 use nabla_data::Vocab;
-use nabla_nn::{ForwardCtx, Sequential};
+use nabla_nn::{ForwardCtx, LayerState, Sequential};
 
 /// How to sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,10 +19,16 @@ pub struct SampleOptions {
     pub top_k: Option<usize>,
     /// The sampling stream's seed: the same seed gives the same text.
     pub seed: u64,
-    /// The most positions the model sees at once (a transformer's `max_len`): each step
-    /// feeds the last that many characters and reads the last position. `None`: a recurrent
-    /// model, fed one character at a time with its state.
+    /// The most positions the model sees at once (a transformer's `max_len`): the prompt
+    /// may be at most that long, and once the text is longer each step feeds the last that
+    /// many characters and reads the last position (the window slides, as nanoGPT
+    /// samples). `None`: a recurrent model, fed one character at a time with its state.
     pub context: Option<usize>,
+    /// With a `context`: while the text fits in it, keep the attention layers' keys and
+    /// values ([`nabla_nn::LayerState`]), so each new character costs one position; `false`
+    /// recomputes the whole window for every character. Both give the same logits up to
+    /// rounding, so the same text for the same seed.
+    pub cache: bool,
 }
 
 impl Default for SampleOptions {
@@ -34,6 +40,7 @@ impl Default for SampleOptions {
             top_k: None,
             seed: 0,
             context: None,
+            cache: true,
         }
     }
 }
@@ -126,6 +133,14 @@ pub fn sample_text_to(
         }
     };
     let ids = vocab.encode(&start)?;
+    if let Some(w) = opts.context {
+        if ids.len() > w {
+            return Err(Error::Config(format!(
+                "--prompt: {} characters, more than the {w} positions the model sees at once (its max_len)",
+                ids.len()
+            )));
+        }
+    }
     let _g = no_grad();
     let mut rng = Mt19937::new(nabla_core::stream_seed(opts.seed, "sample"));
     let mut states = Vec::new();
@@ -133,12 +148,23 @@ pub fn sample_text_to(
     let mut x = Tensor::from_vec(ids.clone(), &[1, ids.len()])?;
     sink(&shown)?;
     if let Some(w) = opts.context {
-        // a window of the last `w` characters, recomputed each step
+        let w = w.max(1);
         let mut ids = ids;
+        // the positions whose keys and values the attention layers hold
+        let mut cached = 0;
+        let mut states: Vec<Option<LayerState>> = Vec::new();
         for _ in 0..opts.length {
-            let from = ids.len().saturating_sub(w.max(1));
-            let x = Tensor::from_vec(ids[from..].to_vec(), &[1, ids.len() - from])?;
-            let logits = nabla_nn::Module::forward(model, &x, &mut ctx)?;
+            let logits = if opts.cache && ids.len() <= w {
+                // only the positions not yet cached
+                let x = Tensor::from_vec(ids[cached..].to_vec(), &[1, ids.len() - cached])?;
+                cached = ids.len();
+                model.forward_with_states(&x, &mut states, &mut ctx)?
+            } else {
+                // a window of the last `w` characters, recomputed
+                let from = ids.len().saturating_sub(w);
+                let x = Tensor::from_vec(ids[from..].to_vec(), &[1, ids.len() - from])?;
+                nabla_nn::Module::forward(model, &x, &mut ctx)?
+            };
             let t = logits.shape()[1];
             let last = logits.narrow(1, t - 1, 1)?.to_vec_f64();
             let next = draw(&last, opts.temperature, opts.top_k, &mut rng) as i64;

@@ -9,6 +9,7 @@
 
 use crate::dropout::Dropout;
 use crate::init::xavier_uniform;
+use crate::layer_state::{KvCache, LayerState};
 use crate::linear::Linear;
 use crate::module::{misfit, prefixed, ForwardCtx, Module};
 use nabla_core::{DType, Error, Mt19937, Result, Tensor, Var};
@@ -221,6 +222,87 @@ impl MultiheadAttention {
         Ok((self.out_proj.forward(&o, ctx)?, weights))
     }
 
+    /// Causal self-attention of the next piece `x [N, T, E]` of a sequence whose earlier
+    /// positions' keys and values are in `cache` (`None`: the sequence's start): the output
+    /// `[N, T, E]` (each new position attends to the cached positions, the new ones before
+    /// it and itself) and the cache with the new positions appended. Fed position by
+    /// position it gives what [`Module::forward`] gives for the whole sequence, while each
+    /// new position costs one projection instead of the whole window's. For evaluation (no
+    /// dropout on the weights).
+    ///
+    /// Fails when the layer is not causal, in training with attention dropout, or when `x`
+    /// or the cache does not fit (naming the shapes).
+    pub fn forward_cached(
+        &self,
+        x: &Tensor,
+        cache: Option<&KvCache>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Result<(Tensor, KvCache)> {
+        let e = self.embed_dim;
+        if !self.causal {
+            return Err(misfit(
+                "MultiheadAttention",
+                "a key/value cache needs causal self-attention (later positions would change earlier outputs)".into(),
+            ));
+        }
+        if ctx.training && self.dropout > 0.0 {
+            return Err(misfit(
+                "MultiheadAttention",
+                "a key/value cache is for evaluation; this layer has attention dropout in training"
+                    .into(),
+            ));
+        }
+        if x.rank() != 3 || x.shape()[2] != e {
+            return Err(misfit(
+                "MultiheadAttention",
+                format!("input must be [N, T, {e}], got {:?}", x.shape()),
+            ));
+        }
+        let (n, t) = (x.shape()[0], x.shape()[1]);
+        let (h, d) = (self.num_heads, e / self.num_heads);
+        let mut qkv = rows_matmul(x, &self.in_proj_weight.as_tensor().t()?)?;
+        if let Some(b) = &self.in_proj_bias {
+            qkv = qkv.add(&b.as_tensor())?;
+        }
+        let q = self.heads(&qkv.narrow(2, 0, e)?)?;
+        let k = self.heads(&qkv.narrow(2, e, e)?)?;
+        let v = self.heads(&qkv.narrow(2, 2 * e, e)?)?;
+        let (k, v, past) = match cache {
+            None => (k, v, 0),
+            Some(c) => {
+                let past = c.keys.shape().get(2).copied().unwrap_or(0);
+                for (what, m) in [("keys", &c.keys), ("values", &c.values)] {
+                    if m.shape() != [n, h, past, d] || m.dtype() != x.dtype() {
+                        return Err(misfit(
+                            "MultiheadAttention",
+                            format!(
+                                "cached {what} must be {} [{n}, {h}, {past}, {d}], got {} {:?}",
+                                x.dtype(),
+                                m.dtype(),
+                                m.shape()
+                            ),
+                        ));
+                    }
+                }
+                (
+                    Tensor::cat(&[&c.keys, &k], 2)?,
+                    Tensor::cat(&[&c.values, &v], 2)?,
+                    past,
+                )
+            }
+        };
+        let o = if past == 0 || t == 1 {
+            // the sequence's start is plainly causal; one new position sees every key
+            q.scaled_dot_product_attention(&k, &v, None, past == 0, None)?
+        } else {
+            let mask = causal_after(past, t, past + t, x.dtype())?;
+            q.scaled_dot_product_attention(&k, &v, Some(&mask), false, None)?
+        };
+        let o = o.permute(&[0, 2, 1, 3])?.reshape(&[n, t, e])?;
+        let y = self.out_proj.forward(&o, ctx)?;
+        Ok((y, KvCache { keys: k, values: v }))
+    }
+
     /// The masks as one additive float mask broadcastable to `[N, H, L, S]` (`None`
     /// without masks).
     fn additive_mask(
@@ -306,8 +388,14 @@ fn as_additive(what: &str, mask: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// The causal mask `[L, S]` as an additive float mask: `-inf` above the diagonal.
 pub(crate) fn causal_additive(l: usize, s: usize, dtype: DType) -> Result<Tensor> {
+    causal_after(0, l, s, dtype)
+}
+
+/// The causal mask `[L, S]` of `L` queries at positions `past ..` over keys at `0 .. S`:
+/// `-inf` where the key comes after the query.
+fn causal_after(past: usize, l: usize, s: usize, dtype: DType) -> Result<Tensor> {
     let v: Vec<f64> = (0..l)
-        .flat_map(|i| (0..s).map(move |j| if j > i { f64::NEG_INFINITY } else { 0.0 }))
+        .flat_map(|i| (0..s).map(move |j| if j > past + i { f64::NEG_INFINITY } else { 0.0 }))
         .collect();
     Tensor::from_vec(v, &[l, s])?.to_dtype(dtype)
 }
@@ -323,6 +411,32 @@ impl Module for MultiheadAttention {
             ..AttendOptions::default()
         };
         Ok(self.attend(x, x, x, opts, ctx)?.0)
+    }
+    /// Causal self-attention with a key/value cache (see
+    /// [`MultiheadAttention::forward_cached`]).
+    fn forward_stateful(
+        &self,
+        x: &Tensor,
+        state: Option<&LayerState>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<(Tensor, LayerState)>> {
+        let run = |ctx: &mut ForwardCtx<'_>| {
+            let cache = match state {
+                Some(s) => match s.as_attention("MultiheadAttention")? {
+                    [c] => Some(c),
+                    other => {
+                        return Err(misfit(
+                            "MultiheadAttention",
+                            format!("needs one key/value cache, got {}", other.len()),
+                        ))
+                    }
+                },
+                None => None,
+            };
+            let (y, c) = self.forward_cached(x, cache, ctx)?;
+            Ok((y, LayerState::Attention(vec![c])))
+        };
+        Some(run(ctx))
     }
     fn parameters(&self) -> Vec<(String, Var)> {
         let mut v = vec![("in_proj_weight".to_string(), self.in_proj_weight.clone())];

@@ -177,14 +177,17 @@ pub trait Module: Send {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()
     }
-    /// For recurrent layers: the forward pass from (and returning) a state, so a sequence can
-    /// be fed in pieces (sampling one character at a time). `None` for stateless layers.
+    /// For layers whose output at a position depends on the positions before it (recurrent
+    /// layers, positional embeddings, causal attention): the forward pass of the next piece
+    /// of a sequence from the state the previous piece returned (`None`: the sequence's
+    /// start), returning the output and the new state, so a sequence can be fed in pieces
+    /// (sampling one token at a time). `None` for layers that treat each position alone.
     fn forward_stateful(
         &self,
         _x: &Tensor,
-        _state: Option<&crate::RnnState>,
+        _state: Option<&crate::LayerState>,
         _ctx: &mut ForwardCtx<'_>,
-    ) -> Option<Result<(Tensor, crate::RnnState)>> {
+    ) -> Option<Result<(Tensor, crate::LayerState)>> {
         None
     }
     /// For a lookup layer (`Embedding`): its table, so that [`crate::Sequential`] can hand
@@ -238,9 +241,9 @@ impl<M: Module + ?Sized> Module for Box<M> {
     fn forward_stateful(
         &self,
         x: &Tensor,
-        state: Option<&crate::RnnState>,
+        state: Option<&crate::LayerState>,
         ctx: &mut ForwardCtx<'_>,
-    ) -> Option<Result<(Tensor, crate::RnnState)>> {
+    ) -> Option<Result<(Tensor, crate::LayerState)>> {
         (**self).forward_stateful(x, state, ctx)
     }
     fn kind(&self) -> &'static str {

@@ -2,6 +2,7 @@
 //! GPT-2's `wpe`) or sinusoidal (the fixed sines and cosines of "Attention Is All You Need").
 //! Either is added to the input; a sequence longer than `max_len` is refused.
 
+use crate::layer_state::LayerState;
 use crate::module::{misfit, ForwardCtx, Module};
 use nabla_core::{DType, Error, Mt19937, Result, Tensor, Var};
 
@@ -46,10 +47,29 @@ impl PositionalEmbedding {
         self.max_len
     }
 
-    /// The sinusoidal table's first `t` rows.
-    fn table(&self, t: usize, dtype: DType) -> Result<Tensor> {
+    /// `x [N, T, E]` plus the positions `start .. start + T` (a piece of a longer sequence
+    /// whose first `start` positions came before).
+    ///
+    /// Fails when `x` is not `[N, T, E]` or `start + T` is above `max_len`.
+    pub fn forward_at(&self, x: &Tensor, start: usize) -> Result<Tensor> {
+        let shape = x.shape();
+        let t = if shape.len() == 3 { shape[1] } else { 0 };
+        let mut whole = shape.to_vec();
+        if whole.len() == 3 {
+            whole[1] = start + t;
+        }
+        self.output_shape(&whole)?;
+        let pos = match &self.weight {
+            Some(w) => w.as_tensor().narrow(0, start, t)?,
+            None => self.table(start, t, x.dtype())?,
+        };
+        x.add(&pos)
+    }
+
+    /// The sinusoidal table's rows `start .. start + t`.
+    fn table(&self, start: usize, t: usize, dtype: DType) -> Result<Tensor> {
         let e = self.dim;
-        let v: Vec<f64> = (0..t)
+        let v: Vec<f64> = (start..start + t)
             .flat_map(|p| {
                 (0..e).map(move |j| {
                     let freq = (10000f64).powf(-((j / 2 * 2) as f64) / e as f64);
@@ -81,13 +101,30 @@ impl Module for PositionalEmbedding {
         "PositionalEmbedding"
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        self.output_shape(x.shape())?;
-        let t = x.shape()[1];
-        let pos = match &self.weight {
-            Some(w) => w.as_tensor().narrow(0, 0, t)?,
-            None => self.table(t, x.dtype())?,
+        self.forward_at(x, 0)
+    }
+    /// The positions after the ones the state counts; the new state counts these too.
+    fn forward_stateful(
+        &self,
+        x: &Tensor,
+        state: Option<&LayerState>,
+        _ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<(Tensor, LayerState)>> {
+        let start = match state {
+            None => 0,
+            Some(LayerState::Position(p)) => *p,
+            Some(_) => {
+                return Some(Err(misfit(
+                    "PositionalEmbedding",
+                    "needs a position count as its state".into(),
+                )))
+            }
         };
-        x.add(&pos)
+        let t = x.shape().get(1).copied().unwrap_or(0);
+        Some(
+            self.forward_at(x, start)
+                .map(|y| (y, LayerState::Position(start + t))),
+        )
     }
     fn parameters(&self) -> Vec<(String, Var)> {
         self.weight

@@ -36,15 +36,17 @@ impl Sequential {
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }
-    /// The forward pass carrying the states of its recurrent layers: `states[i]` is layer
-    /// `i`'s state (None: a zero state), replaced by its final state, so a sequence can be fed
-    /// in pieces (e.g. one character at a time when sampling). Stateless layers run as usual.
+    /// The forward pass carrying the states of its stateful layers (recurrent layers,
+    /// positional embeddings, causal attention; see [`Module::forward_stateful`]):
+    /// `states[i]` is layer `i`'s state (None: the sequence's start), replaced by its new
+    /// state, so a sequence can be fed in pieces (e.g. one token at a time when sampling).
+    /// Stateless layers run as usual.
     ///
     /// Fails as the layers do; `states` is resized to the number of layers.
     pub fn forward_with_states(
         &self,
         x: &Tensor,
-        states: &mut Vec<Option<crate::RnnState>>,
+        states: &mut Vec<Option<crate::LayerState>>,
         ctx: &mut ForwardCtx<'_>,
     ) -> Result<Tensor> {
         states.resize(self.layers.len(), None);

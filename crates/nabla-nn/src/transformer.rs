@@ -6,6 +6,7 @@
 use crate::activation::Activation;
 use crate::attention::{AttendOptions, MultiheadAttention};
 use crate::dropout::Dropout;
+use crate::layer_state::{KvCache, LayerState};
 use crate::linear::Linear;
 use crate::module::{misfit, prefixed, ForwardCtx, Module};
 use crate::norm::LayerNorm;
@@ -135,28 +136,54 @@ impl TransformerEncoderLayer {
             is_causal: masks.is_causal || self.opts.causal,
             ..masks
         };
+        self.blocks(x, ctx, &mut |h, ctx| {
+            Ok(self.self_attn.attend(h, h, h, masks, ctx)?.0)
+        })
+    }
+
+    /// The next piece `x [N, T, E]` of a sequence whose earlier positions' keys and values
+    /// are in `cache` (see [`MultiheadAttention::forward_cached`]): the output and the cache
+    /// with the new positions appended. The layer must be causal.
+    ///
+    /// Fails as [`MultiheadAttention::forward_cached`] does.
+    pub fn forward_cached(
+        &self,
+        x: &Tensor,
+        cache: Option<&KvCache>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Result<(Tensor, KvCache)> {
+        let mut new = None;
+        let y = self.blocks(x, ctx, &mut |h, ctx| {
+            let (a, c) = self.self_attn.forward_cached(h, cache, ctx)?;
+            new = Some(c);
+            Ok(a)
+        })?;
+        let c = new.ok_or_else(|| Error::arg("TransformerEncoderLayer", "no attention ran"))?;
+        Ok((y, c))
+    }
+
+    /// The two residual blocks around `attention` (post-norm, or pre-norm with
+    /// `norm_first`).
+    fn blocks(
+        &self,
+        x: &Tensor,
+        ctx: &mut ForwardCtx<'_>,
+        attention: &mut dyn FnMut(&Tensor, &mut ForwardCtx<'_>) -> Result<Tensor>,
+    ) -> Result<Tensor> {
         if self.opts.norm_first {
             let h = self.norm1.forward(x, ctx)?;
-            let x = x.add(&self.attention_block(&h, masks, ctx)?)?;
+            let a = attention(&h, ctx)?;
+            let x = x.add(&self.dropout.forward(&a, ctx)?)?;
             let h = self.norm2.forward(&x, ctx)?;
             x.add(&self.feed_forward(&h, ctx)?)
         } else {
+            let a = attention(x, ctx)?;
             let x = self
                 .norm1
-                .forward(&x.add(&self.attention_block(x, masks, ctx)?)?, ctx)?;
+                .forward(&x.add(&self.dropout.forward(&a, ctx)?)?, ctx)?;
             self.norm2
                 .forward(&x.add(&self.feed_forward(&x, ctx)?)?, ctx)
         }
-    }
-
-    fn attention_block(
-        &self,
-        x: &Tensor,
-        masks: AttendOptions<'_>,
-        ctx: &mut ForwardCtx<'_>,
-    ) -> Result<Tensor> {
-        let (a, _) = self.self_attn.attend(x, x, x, masks, ctx)?;
-        self.dropout.forward(&a, ctx)
     }
 
     fn feed_forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
@@ -184,6 +211,32 @@ impl Module for TransformerEncoderLayer {
     }
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.forward_masked(x, AttendOptions::default(), ctx)
+    }
+    /// With a key/value cache (see [`TransformerEncoderLayer::forward_cached`]).
+    fn forward_stateful(
+        &self,
+        x: &Tensor,
+        state: Option<&LayerState>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<(Tensor, LayerState)>> {
+        let run = |ctx: &mut ForwardCtx<'_>| {
+            let caches = state
+                .map(|s| s.as_attention("TransformerEncoderLayer"))
+                .transpose()?;
+            let cache = match caches {
+                None => None,
+                Some([c]) => Some(c),
+                Some(other) => {
+                    return Err(misfit(
+                        "TransformerEncoderLayer",
+                        format!("needs one key/value cache, got {}", other.len()),
+                    ))
+                }
+            };
+            let (y, c) = self.forward_cached(x, cache, ctx)?;
+            Ok((y, LayerState::Attention(vec![c])))
+        };
+        Some(run(ctx))
     }
     fn parameters(&self) -> Vec<(String, Var)> {
         prefixed(&self.parts())
@@ -263,6 +316,44 @@ impl TransformerEncoder {
         }
     }
 
+    /// The next piece `x [N, T, E]` of a sequence, with one key/value cache per layer
+    /// (`None`: the sequence's start): the output and the caches with the new positions
+    /// appended. The layers must be causal.
+    ///
+    /// Fails as [`MultiheadAttention::forward_cached`] does, or when the number of caches
+    /// is not the number of layers.
+    pub fn forward_cached(
+        &self,
+        x: &Tensor,
+        caches: Option<&[KvCache]>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Result<(Tensor, Vec<KvCache>)> {
+        if let Some(c) = caches {
+            if c.len() != self.layers.len() {
+                return Err(misfit(
+                    "TransformerEncoder",
+                    format!(
+                        "needs {} key/value caches (one per layer), got {}",
+                        self.layers.len(),
+                        c.len()
+                    ),
+                ));
+            }
+        }
+        let mut h = x.clone();
+        let mut out = Vec::with_capacity(self.layers.len());
+        for (i, l) in self.layers.iter().enumerate() {
+            let (y, c) = l.forward_cached(&h, caches.map(|c| &c[i]), ctx)?;
+            h = y;
+            out.push(c);
+        }
+        let h = match &self.norm {
+            Some(n) => n.forward(&h, ctx)?,
+            None => h,
+        };
+        Ok((h, out))
+    }
+
     fn named(&self) -> Vec<(String, &dyn Module)> {
         let mut v: Vec<(String, &dyn Module)> = self
             .layers
@@ -283,6 +374,22 @@ impl Module for TransformerEncoder {
     }
     fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.forward_masked(x, AttendOptions::default(), ctx)
+    }
+    /// With one key/value cache per layer (see [`TransformerEncoder::forward_cached`]).
+    fn forward_stateful(
+        &self,
+        x: &Tensor,
+        state: Option<&LayerState>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Option<Result<(Tensor, LayerState)>> {
+        let run = |ctx: &mut ForwardCtx<'_>| {
+            let caches = state
+                .map(|s| s.as_attention("TransformerEncoder"))
+                .transpose()?;
+            let (y, c) = self.forward_cached(x, caches, ctx)?;
+            Ok((y, LayerState::Attention(c)))
+        };
+        Some(run(ctx))
     }
     fn parameters(&self) -> Vec<(String, Var)> {
         self.named()

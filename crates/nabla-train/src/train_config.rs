@@ -50,6 +50,12 @@ pub struct TrainConfig {
     /// Epochs to train (default 10).
     #[serde(default = "epochs")]
     pub epochs: usize,
+    /// Stop after this many optimizer steps, in the middle of an epoch if it falls there
+    /// (that epoch's row covers the steps it ran): the run ends at `epochs` or `max_steps`,
+    /// whichever comes first, and a per-step schedule spans the steps the run takes.
+    /// `None`: epochs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
     /// Batch size (default 64).
     #[serde(default = "batch")]
     pub batch_size: usize,
@@ -145,6 +151,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             epochs: epochs(),
+            max_steps: None,
             batch_size: batch(),
             loss: None,
             label_smoothing: 0.0,
@@ -201,6 +208,9 @@ impl TrainConfig {
         if self.epochs > MAX_EPOCHS {
             return Err(format!("epochs: at most {MAX_EPOCHS}, got {}", self.epochs));
         }
+        if self.max_steps == Some(0) {
+            return Err("max_steps: must be at least 1".into());
+        }
         if self.batch_size == 0 {
             return Err("batch_size: must be at least 1".into());
         }
@@ -238,6 +248,12 @@ impl TrainConfig {
             s.validate().map_err(|e| format!("schedule.{e}"))?;
         }
         Ok(())
+    }
+    /// The optimizer steps a run of `steps_per_epoch` steps an epoch takes: `epochs` of
+    /// them, or `max_steps` when that comes first.
+    pub fn total_steps(&self, steps_per_epoch: usize) -> u64 {
+        let by_epochs = (self.epochs as u64).saturating_mul(steps_per_epoch as u64);
+        self.max_steps.map_or(by_epochs, |m| m.min(by_epochs))
     }
     /// The progress display (auto unless set).
     pub fn progress(&self) -> ProgressMode {

@@ -331,7 +331,11 @@ impl Trainer {
         if train.epoch() != self.epoch as u64 && train.cursor().position == 0 {
             train.set_epoch(self.epoch as u64);
         }
-        while self.epoch < self.config.epochs && !stopped_early {
+        let steps_left = |step: u64, cfg: &TrainConfig| cfg.max_steps.is_none_or(|m| step < m);
+        while self.epoch < self.config.epochs
+            && !stopped_early
+            && steps_left(self.step, &self.config)
+        {
             let e = self.epoch + 1;
             let t_epoch = Instant::now();
             // seconds this epoch ran before a resume (0 otherwise)
@@ -348,7 +352,8 @@ impl Trainer {
             // the learning rate of the epoch's last step (a per-epoch schedule steps after
             // the row is made; a per-step one after every step)
             let mut lr_used = self.optimizer.lr();
-            loop {
+            // (`max_steps` may end the epoch early; the loader keeps its place)
+            while steps_left(self.step, &self.config) {
                 let position = train.cursor().position;
                 let Some(batch) = train.next_batch() else {
                     break;

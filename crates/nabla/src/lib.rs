@@ -161,12 +161,14 @@ pub mod prelude {
     pub use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, RMSprop, Sgd};
     pub use nabla_nn::schedule::{
         CosineAnnealingLR, ExponentialLR, LinearWarmup, LrScheduler, MultiStepLR, OneCycleLR,
-        ReduceLROnPlateau, StepLR,
+        ReduceLROnPlateau, StepLR, WarmupCosine,
     };
     pub use nabla_nn::{
-        Activation, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
-        Conv2d, ConvTranspose2d, Dropout, Dropout2d, Embedding, Flatten, Fork, ForwardCtx, Init,
-        LayerNorm, Linear, MaxPool1d, MaxPool2d, Module, Param, Sequential, Summary,
+        Activation, AdaptiveAvgPool2d, AttendOptions, AvgPool1d, AvgPool2d, BatchNorm1d,
+        BatchNorm2d, Conv1d, Conv2d, ConvTranspose2d, Dropout, Dropout2d, Embedding,
+        EncoderLayerOptions, Flatten, Fork, ForwardCtx, Init, LayerNorm, LayerState, Linear,
+        MaxPool1d, MaxPool2d, Module, MultiheadAttention, Param, PositionalEmbedding, Sequential,
+        Summary, TransformerEncoder, TransformerEncoderLayer,
     };
     pub use nabla_train::checkpoint::{load_model, save_model};
     pub use nabla_train::metrics::{accuracy, ConfusionMatrix};

@@ -1,6 +1,8 @@
 //! Every example runs here on tiny data: each example file is compiled into this test as a
 //! module and its `run` is called, so what `cargo run --example` runs is what is tested.
 
+#[path = "../../../examples/char_gpt.rs"]
+mod char_gpt;
 #[path = "../../../examples/char_lstm.rs"]
 mod char_lstm;
 #[path = "../../../examples/custom_loop.rs"]
@@ -150,6 +152,32 @@ fn mnist_cnn_trains_on_tiny_images() {
     tiny_mnist(t.path(), 128, 32);
     let ev = mnist_cnn::run(t.path().to_str().unwrap(), 1, 0).unwrap();
     assert!(ev.loss.is_finite() && ev.samples == 32, "{ev:?}");
+}
+
+#[test]
+fn char_gpt_learns_and_samples_the_same_text_with_or_without_its_cache() {
+    let t = TempDir::new().unwrap();
+    let p = t.path().join("t.txt");
+    let text: String = (0..300)
+        .map(|i| ["to be ", "or not ", "that is "][i % 3])
+        .collect();
+    std::fs::write(&p, &text).unwrap();
+    let size = char_gpt::GptSize {
+        width: 16,
+        layers: 2,
+        heads: 2,
+        block: 16,
+        batch: 8,
+        steps: 200,
+    };
+    let r = char_gpt::run(p.to_str().unwrap(), size).unwrap();
+    assert!(
+        r.val_loss.is_finite() && r.val_loss < 1.5,
+        "{}",
+        r.val_loss
+    );
+    assert_eq!(r.sample.chars().count(), 301, "{:?}", r.sample);
+    assert_eq!(r.sample, r.recomputed);
 }
 
 #[test]

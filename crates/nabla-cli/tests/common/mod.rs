@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use tempfile::TempDir;
 
 /// The binary under test.
@@ -66,4 +66,84 @@ pub fn assert_bad(o: &Output, needle: &str) {
     assert_eq!(o.status.code(), Some(2), "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "not one line:\n{err}");
     assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+/// The newest checkpoint's `model.safetensors` bytes of a run.
+pub fn newest_weights(run: &Path) -> Vec<u8> {
+    let cks = nabla::train::checkpoint::list_checkpoints(run);
+    std::fs::read(cks.last().unwrap().join("model.safetensors")).unwrap()
+}
+
+/// Runs `nabla train TRAIN_ARGS --out k`, kills it with SIGKILL once checkpoint `mid` (a
+/// step inside an epoch) exists and before step `late`, resumes it with `nabla train
+/// --resume k RESUME_ARGS` and checks the final weights equal those of the uninterrupted
+/// run in `straight`.
+pub fn kill_and_resume_equals(
+    d: &Path,
+    train_args: &[&str],
+    resume_args: &[&str],
+    straight: &str,
+    mid: u64,
+    late: u64,
+) {
+    let mut child = Command::new(BIN)
+        .arg("train")
+        .args(train_args)
+        .args(["--out", "k", "--plain"])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let mid_dir = d.join(format!("k/checkpoints/ckpt-{mid:010}"));
+    while !mid_dir.exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it could be killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left: Vec<String> = std::fs::read_dir(d.join("k/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !left.iter().any(|n| n.starts_with("ckpt-00000000")
+            && n.trim_start_matches("ckpt-")
+                .parse::<u64>()
+                .is_ok_and(|s| s >= late)),
+        "killed too late: {left:?}"
+    );
+    let mut args = vec!["train", "--resume", "k", "--plain"];
+    args.extend_from_slice(resume_args);
+    let r = nabla(&args, d);
+    assert_ok(&r);
+    assert!(
+        newest_weights(&d.join(straight)) == newest_weights(&d.join("k")),
+        "killed and resumed run differs"
+    );
+}
+
+/// A made-up text of 12 distinct characters (`"abcdefgh ,.\n"`) for language models.
+pub fn lm_text() -> String {
+    // 12 distinct characters: "abcdefgh ,.\n"
+    let words = ["abc", "de", "fgh", "ha", "bed", "cafe", "gag"];
+    let mut s = String::new();
+    for i in 0..400 {
+        s.push_str(words[i * 3 % words.len()]);
+        s.push(if i % 9 == 8 {
+            '\n'
+        } else if i % 5 == 4 {
+            ','
+        } else {
+            ' '
+        });
+        if i % 13 == 12 {
+            s.push('.');
+        }
+    }
+    s
 }

@@ -11,13 +11,14 @@ use std::thread::JoinHandle;
 mod options;
 pub use options::{Cursor, LoaderConfig, Shard};
 
-/// The order in which epoch `epoch` visits `n` samples.
-fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usize> {
+/// The order in which epoch `epoch` visits `n` samples (the first `cfg.num_samples` of it).
+fn epoch_order(n: usize, cfg: &LoaderConfig, epoch: u64) -> Vec<usize> {
     let mut v: Vec<usize> = (0..n).collect();
-    if shuffle {
-        let s = stream_seed(seed, &format!("data_loader/shuffle/epoch/{epoch}"));
+    if cfg.shuffle {
+        let s = stream_seed(cfg.seed, &format!("data_loader/shuffle/epoch/{epoch}"));
         Mt19937::new(s).shuffle(&mut v);
     }
+    v.truncate(cfg.epoch_samples(n));
     v
 }
 
@@ -93,12 +94,12 @@ fn worker_loop(
     tx: SyncSender<Item>,
 ) {
     let n = ds.len();
-    let nb = num_batches(n, cfg.batch_size, cfg.drop_last) as u64;
+    let nb = num_batches(cfg.epoch_samples(n), cfg.batch_size, cfg.drop_last) as u64;
     if nb == 0 {
         return;
     }
     loop {
-        let order = epoch_order(n, cfg.shuffle, cfg.seed, epoch);
+        let order = epoch_order(n, &cfg, epoch);
         while position < nb {
             let batch = shard_batch(ds.as_ref(), &order, &cfg, position);
             let failed = batch.is_err();
@@ -211,7 +212,7 @@ impl DataLoader {
     /// Batches per epoch: `ceil(n / batch_size)`, or `floor` with `drop_last`.
     pub fn len(&self) -> usize {
         num_batches(
-            self.dataset.len(),
+            self.config.epoch_samples(self.dataset.len()),
             self.config.batch_size,
             self.config.drop_last,
         )
@@ -273,7 +274,7 @@ impl DataLoader {
     /// unsplit loader). A data-parallel step weighs its gradient by its part's share and
     /// draws its rows of the whole batch's dropout masks from these.
     pub fn shard_span(&self, position: u64) -> (usize, usize) {
-        let n = self.dataset.len();
+        let n = self.config.epoch_samples(self.dataset.len());
         let bs = self.config.batch_size;
         let start = (position as usize).saturating_mul(bs).min(n);
         let whole = start.saturating_add(bs).min(n) - start;
@@ -282,12 +283,7 @@ impl DataLoader {
 
     /// The order in which epoch `epoch` visits the samples (dataset indices).
     pub fn epoch_order(&self, epoch: u64) -> Vec<usize> {
-        epoch_order(
-            self.dataset.len(),
-            self.config.shuffle,
-            self.config.seed,
-            epoch,
-        )
+        epoch_order(self.dataset.len(), &self.config, epoch)
     }
 
     /// The next batch of the current epoch; `None` (once) at the end of the epoch, after

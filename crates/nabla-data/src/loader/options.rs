@@ -103,6 +103,10 @@ pub struct LoaderConfig {
     /// The part of each batch this loader yields (data-parallel training); the batch count,
     /// the order and the [`Cursor`] are those of the whole batches.
     pub shard: Shard,
+    /// How many samples an epoch visits: the first this many of its order (with `shuffle`,
+    /// a fresh random subset each epoch, as PyTorch's `RandomSampler(num_samples=...)`
+    /// without replacement). `None`: every sample.
+    pub num_samples: Option<usize>,
 }
 
 impl Default for LoaderConfig {
@@ -114,6 +118,7 @@ impl Default for LoaderConfig {
             drop_last: false,
             prefetch: 2,
             shard: Shard::WHOLE,
+            num_samples: None,
         }
     }
 }
@@ -155,5 +160,14 @@ impl LoaderConfig {
     pub fn with_shard(mut self, v: Shard) -> Self {
         self.shard = v;
         self
+    }
+    /// Sets [`LoaderConfig::num_samples`].
+    pub fn with_num_samples(mut self, v: usize) -> Self {
+        self.num_samples = Some(v);
+        self
+    }
+    /// The samples an epoch of a dataset of `n` visits.
+    pub fn epoch_samples(&self, n: usize) -> usize {
+        self.num_samples.map_or(n, |k| k.min(n))
     }
 }

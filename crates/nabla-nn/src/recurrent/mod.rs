@@ -176,10 +176,18 @@ macro_rules! recurrent_layer {
             fn forward_stateful(
                 &self,
                 x: &Tensor,
-                state: Option<&RnnState>,
+                state: Option<&crate::LayerState>,
                 ctx: &mut ForwardCtx<'_>,
-            ) -> Option<Result<(Tensor, RnnState)>> {
-                Some(self.0.forward_with_state(x, state, ctx))
+            ) -> Option<Result<(Tensor, crate::LayerState)>> {
+                let s = match state.map(|s| s.as_rnn($torch)).transpose() {
+                    Ok(s) => s,
+                    Err(e) => return Some(Err(e)),
+                };
+                Some(
+                    self.0
+                        .forward_with_state(x, s, ctx)
+                        .map(|(y, s)| (y, crate::LayerState::Rnn(s))),
+                )
             }
             fn forward_lookup(
                 &self,

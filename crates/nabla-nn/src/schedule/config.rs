@@ -176,13 +176,15 @@ impl ScheduleConfig {
         }
     }
 
-    /// The schedule over `opt` for a run of `epochs` epochs of `steps_per_epoch` steps.
+    /// The schedule over `opt` for a run of `epochs` epochs and `total_steps` optimizer
+    /// steps (per-epoch schedules count the epochs, per-step ones the steps).
     pub fn build(
         &self,
         opt: &mut dyn Optimizer,
         epochs: usize,
-        steps_per_epoch: usize,
+        total_steps: u64,
     ) -> Result<Box<dyn LrScheduler>> {
+        let total = usize::try_from(total_steps).unwrap_or(usize::MAX);
         Ok(match self.clone() {
             ScheduleConfig::Step { step_size, gamma } => {
                 Box::new(StepLR::new(opt, step_size, gamma)?)
@@ -207,11 +209,11 @@ impl ScheduleConfig {
             } => Box::new(WarmupCosine::new(
                 opt,
                 warmup_steps,
-                decay_steps.unwrap_or((epochs * steps_per_epoch).max(warmup_steps + 1)),
+                decay_steps.unwrap_or(total.max(warmup_steps + 1)),
                 min_lr,
             )?),
             ScheduleConfig::OneCycle { max_lr, pct_start } => {
-                let mut c = OneCycleConfig::new(max_lr, (epochs * steps_per_epoch).max(1));
+                let mut c = OneCycleConfig::new(max_lr, total.max(1));
                 c.pct_start = pct_start;
                 Box::new(OneCycleLR::with_config(opt, c)?)
             }
