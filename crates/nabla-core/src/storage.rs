@@ -9,6 +9,10 @@ use std::cell::RefCell;
 
 /// Buffers below this many elements are not pooled (malloc's small bins are already fast).
 const MIN_POOLED: usize = 1024;
+/// Nor above this many (16 MiB of f32): their page faults are small beside the work on
+/// them, and held in the pool (rounded up to a power of two) they would add to the peak
+/// memory of long sequences whatever the size classes the next step asks for.
+const MAX_POOLED: usize = 1 << 22;
 /// Buffers kept per size class.
 const PER_CLASS: usize = 16;
 /// Bytes kept by the pool of one thread at most.
@@ -73,7 +77,7 @@ pub fn pool_misses() -> u64 {
 /// A buffer of `n` elements whose contents are unspecified but initialized (old values or
 /// zeros). Callers overwrite every element.
 pub fn take_buffer<T: Pooled>(n: usize) -> Vec<T> {
-    if n < MIN_POOLED {
+    if !(MIN_POOLED..=MAX_POOLED).contains(&n) {
         return vec![T::ZERO; n];
     }
     let c = class_of(n);
@@ -107,7 +111,7 @@ pub fn take_buffer<T: Pooled>(n: usize) -> Vec<T> {
 /// Gives a buffer back to this thread's pool (or frees it when the pool is full).
 pub fn give_buffer<T: Pooled>(v: Vec<T>) {
     let cap = v.capacity();
-    if cap < MIN_POOLED || !cap.is_power_of_two() {
+    if !(MIN_POOLED..=MAX_POOLED).contains(&cap) || !cap.is_power_of_two() {
         return;
     }
     let c = class_of(cap);

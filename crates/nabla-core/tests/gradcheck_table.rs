@@ -172,8 +172,11 @@ fn table() -> Vec<Case> {
                 |x| x[0].clamp(-0.5, 0.7)));
     c.push(case("one-sided clamp", &["clamp"],
                 vec![away_from_zero(&[6], 0.1, 2.0, r)], |x| x[0].clamp(0.0, f64::INFINITY)));
-    c.push(case("gelu (exact, composite)", &["mul", "affine", "erf"],
+    c.push(case("gelu (exact, fused)", &["gelu"],
                 vec![uniform(&[2, 4], -3.0, 3.0, r)], |x| x[0].gelu()));
+    c.push(case("gelu of a transposed view, far tails", &["gelu", "permute", "mul"],
+                vec![uniform(&[3, 2], -9.0, 9.0, r), randn(&[2, 3], r)],
+                |x| x[0].t()?.gelu()?.mul(&x[1])));
     c.push(case("gelu_tanh (composite)", &["mul", "affine", "powf", "add", "tanh"],
                 vec![uniform(&[2, 4], -3.0, 3.0, r)], |x| x[0].gelu_tanh()));
     c.push(case("silu (composite)", &["mul", "sigmoid"],
@@ -732,6 +735,22 @@ fn table() -> Vec<Case> {
                 |x| {
                     let (y, _, _) = x[0].batch_norm_train(None, None, 1e-3)?;
                     y.mul(&x[1])?.sum()
+                }));
+    c.push(case("linear with bias over [N, T, in]", &["linear", "reshape", "mul", "sum"],
+                vec![randn(&[2, 3, 4], r), randn(&[5, 4], r), randn(&[5], r),
+                     randn(&[2, 3, 5], r)],
+                |x| x[0].linear(&x[1], Some(&x[2]))?.mul(&x[3])?.sum()));
+    c.push(case("linear of a transposed view, the input used again", &["linear", "permute", "mul"],
+                vec![randn(&[4, 3], r), randn(&[4, 4], r), randn(&[4], r)],
+                |x| x[0].t()?.linear(&x[1], Some(&x[2]))?.mul(&x[0].t()?)));
+    c.push(case("linear second order (input and weight)",
+                &["linear", "matmul", "mul", "sum", "reshape", "permute"],
+                vec![randn(&[3, 4], r), randn(&[2, 4], r), randn(&[2], r), randn(&[3, 2], r)],
+                |x| {
+                    let f = |v: &[Tensor]| v[0].linear(&v[1], Some(&v[2]))?.tanh();
+                    let gx = grad_of(x, 0, f)?;
+                    let gw = grad_of(x, 1, f)?;
+                    gx.sum()?.mul(&gw.sum()?)
                 }));
     // the loss weights the outputs unevenly (a plain sum of normalized values is constant)
     c.push(case("layer_norm over the last two dims with weight and bias",

@@ -115,11 +115,17 @@ impl MultiheadAttention {
     fn project(&self, x: &Tensor, part: usize) -> Result<Tensor> {
         let e = self.embed_dim;
         let w = self.in_proj_weight.as_tensor().narrow(0, part * e, e)?;
-        let y = rows_matmul(x, &w.t()?)?;
-        match &self.in_proj_bias {
-            Some(b) => y.add(&b.as_tensor().narrow(0, part * e, e)?),
-            None => Ok(y),
-        }
+        let b = match &self.in_proj_bias {
+            Some(b) => Some(b.as_tensor().narrow(0, part * e, e)?),
+            None => None,
+        };
+        x.linear(&w, b.as_ref())
+    }
+
+    /// `x [N, T, E]` projected to queries, keys and values at once: `[N, T, 3E]`.
+    fn in_projection(&self, x: &Tensor) -> Result<Tensor> {
+        let b = self.in_proj_bias.as_ref().map(Var::as_tensor);
+        x.linear(&self.in_proj_weight.as_tensor(), b.as_ref())
     }
 
     /// `[N, T, E]` to `[N, H, T, E/H]`.
@@ -175,11 +181,7 @@ impl MultiheadAttention {
         let self_attention = std::ptr::eq(query, key) && std::ptr::eq(key, value);
         let (q, k, v) = if self_attention {
             // one product for the three projections
-            let w = self.in_proj_weight.as_tensor();
-            let mut qkv = rows_matmul(query, &w.t()?)?;
-            if let Some(b) = &self.in_proj_bias {
-                qkv = qkv.add(&b.as_tensor())?;
-            }
+            let qkv = self.in_projection(query)?;
             (
                 qkv.narrow(2, 0, e)?,
                 qkv.narrow(2, e, e)?,
@@ -260,10 +262,7 @@ impl MultiheadAttention {
         }
         let (n, t) = (x.shape()[0], x.shape()[1]);
         let (h, d) = (self.num_heads, e / self.num_heads);
-        let mut qkv = rows_matmul(x, &self.in_proj_weight.as_tensor().t()?)?;
-        if let Some(b) = &self.in_proj_bias {
-            qkv = qkv.add(&b.as_tensor())?;
-        }
+        let qkv = self.in_projection(x)?;
         let q = self.heads(&qkv.narrow(2, 0, e)?)?;
         let k = self.heads(&qkv.narrow(2, e, e)?)?;
         let v = self.heads(&qkv.narrow(2, 2 * e, e)?)?;
@@ -354,16 +353,6 @@ impl MultiheadAttention {
     fn parts(&self) -> [(&str, &dyn Module); 1] {
         [("out_proj", &self.out_proj)]
     }
-}
-
-/// `x [N, T, E] @ w [E, F]` as one product of `[N·T, E]` rows (a batched product would
-/// multiply, and in backward sum, the weight once per sample).
-fn rows_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let s = x.shape();
-    let (n, t, e) = (s[0], s[1], s[2]);
-    x.reshape(&[n * t, e])?
-        .matmul(w)?
-        .reshape(&[n, t, w.shape()[1]])
 }
 
 /// `mask` as an additive float mask of `dtype`: an i64 mask's nonzero entries become `-inf`

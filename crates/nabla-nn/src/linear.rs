@@ -118,19 +118,9 @@ impl Module for Linear {
         "Linear"
     }
     fn forward(&self, x: &Tensor, _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        let out = self.output_shape(x.shape())?;
-        let w = self.weight.as_tensor();
-        let y = if x.rank() == 2 {
-            x.matmul(&w.t()?)?
-        } else {
-            let rows = x.shape()[..x.rank() - 1].iter().product();
-            let flat = x.reshape(&[rows, self.in_features])?;
-            flat.matmul(&w.t()?)?.reshape(&out)?
-        };
-        match &self.bias {
-            Some(b) => y.add(&b.as_tensor()),
-            None => Ok(y),
-        }
+        self.output_shape(x.shape())?;
+        let bias = self.bias.as_ref().map(Var::as_tensor);
+        x.linear(&self.weight.as_tensor(), bias.as_ref())
     }
     fn parameters(&self) -> Vec<(String, Var)> {
         let mut v = vec![("weight".to_string(), self.weight.clone())];

@@ -171,11 +171,7 @@ fn char_gpt_learns_and_samples_the_same_text_with_or_without_its_cache() {
         steps: 200,
     };
     let r = char_gpt::run(p.to_str().unwrap(), size).unwrap();
-    assert!(
-        r.val_loss.is_finite() && r.val_loss < 1.5,
-        "{}",
-        r.val_loss
-    );
+    assert!(r.val_loss.is_finite() && r.val_loss < 1.5, "{}", r.val_loss);
     assert_eq!(r.sample.chars().count(), 301, "{:?}", r.sample);
     assert_eq!(r.sample, r.recomputed);
 }

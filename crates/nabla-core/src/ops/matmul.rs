@@ -89,4 +89,86 @@ impl Tensor {
             }
         }
     }
+
+    /// A linear map, PyTorch's `F.linear`: `self [.., in] @ weightᵀ + bias` with `weight`
+    /// `[out, in]` and `bias` `[out]`, giving `[.., out]`. With a bias it is one primitive
+    /// (the product, then the bias added in place), so the product without the bias is not
+    /// kept for the backward pass as `matmul` followed by `add` would keep it.
+    ///
+    /// Fails when `self` has no dims, `weight` is not `[out, in]` with `in` the last dim of
+    /// `self`, `bias` is not `[out]`, or the dtypes differ.
+    /// ```
+    /// use nabla_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2]).unwrap();
+    /// let w = Tensor::from_vec(vec![1.0f32, 1.0, 0.0, 3.0], &[2, 2]).unwrap();
+    /// let b = Tensor::from_vec(vec![0.5f32, -1.0], &[2]).unwrap();
+    /// assert_eq!(x.linear(&w, Some(&b)).unwrap().to_vec::<f32>().unwrap(), vec![3.5, 5.0]);
+    /// ```
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let r = self.rank();
+        let fits = r >= 1 && weight.rank() == 2 && weight.shape()[1] == self.shape()[r - 1];
+        if !fits {
+            return Err(Error::shape(
+                "linear",
+                format!(
+                    "input {} and weight {} do not fit (weight must be [out, {}])",
+                    fmt_shape(self.shape()),
+                    fmt_shape(weight.shape()),
+                    self.shape().last().copied().unwrap_or(0)
+                ),
+            ));
+        }
+        let (k, n) = (weight.shape()[1], weight.shape()[0]);
+        let mut out_shape = self.shape().to_vec();
+        out_shape[r - 1] = n;
+        let Some(bias) = bias else {
+            let rows = self.numel() / k.max(1);
+            return self
+                .reshape(&[rows, k])?
+                .matmul(&weight.t()?)?
+                .reshape(&out_shape);
+        };
+        if bias.shape() != [n] {
+            return Err(Error::shape(
+                "linear",
+                format!(
+                    "bias {} must be [{n}] for weight {}",
+                    fmt_shape(bias.shape()),
+                    fmt_shape(weight.shape())
+                ),
+            ));
+        }
+        self.check_same_dtype("linear", weight)?;
+        self.check_same_dtype("linear", bias)?;
+        let m = self.numel() / k.max(1);
+        let a = self.reshape(&[m, k])?;
+        let b = weight.t()?;
+        let s = match self.dtype() {
+            DType::F32 => Storage::F32(with_bias::<f32>(&a, &b, bias, m, k, n)?),
+            DType::F64 => Storage::F64(with_bias::<f64>(&a, &b, bias, m, k, n)?),
+            DType::I64 => return Err(Error::dtype("linear", "needs float tensors, got i64")),
+        };
+        Tensor::from_op(s, &[m, n], Op::Linear, &[&a, weight, bias]).reshape(&out_shape)
+    }
+}
+
+/// `a [m, k] @ b [k, n]` with `bias [n]` added to every row.
+fn with_bias<T: crate::storage::StorageElem + std::ops::AddAssign + Copy + 'static>(
+    a: &Tensor,
+    b: &Tensor,
+    bias: &Tensor,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Vec<T>> {
+    let mut out = gemm_batches::<T>(a, b, &[], m, k, n);
+    let bias = bias.data::<T>()?;
+    if n > 0 {
+        for row in out.chunks_exact_mut(n) {
+            for (o, &c) in row.iter_mut().zip(bias.iter()) {
+                *o += c;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -63,6 +63,8 @@ define_ops! {
     Sigmoid => "sigmoid",
     Relu => "relu",
     Erf => "erf",
+    /// exact GELU `x Φ(x)` in one pass
+    Gelu => "gelu",
     Softplus { beta: f64, threshold: f64 } => "softplus",
     LeakyRelu { slope: f64 } => "leaky_relu",
     Affine { mul: f64, add: f64 } => "affine",
@@ -92,6 +94,8 @@ define_ops! {
     ScatterAdd { dim: usize } => "scatter_add",
     IndexAdd { dim: usize } => "index_add",
     Matmul => "matmul",
+    /// inputs: x `[rows, in]`, weight `[out, in]`, bias `[out]`
+    Linear => "linear",
     Cast => "to_dtype",
     /// inputs: x, weight (, bias)
     Conv2d { geom: ConvGeom } => "conv2d",
@@ -212,6 +216,22 @@ pub(crate) fn backward_rule(
                 .exp()?
                 .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?;
             one(g.mul(&d)?)
+        }
+        Op::Gelu => {
+            if crate::backprop::is_grad_enabled() {
+                // differentiable: Φ(x) + x φ(x) from ops
+                let x = &x[0];
+                let cdf = x
+                    .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
+                    .erf()?
+                    .affine(0.5, 0.5)?;
+                let pdf = x.sqr()?.mul_scalar(-0.5)?.exp()?.mul_scalar(
+                    0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2,
+                )?;
+                one(g.mul(&cdf.add(&x.mul(&pdf)?)?)?)
+            } else {
+                one(grad.gelu_backward(&x[0])?)
+            }
         }
         Op::Softplus { beta, threshold } => {
             // sigmoid(beta x), or 1 where beta x > threshold (PyTorch's softplus_backward)
@@ -374,6 +394,19 @@ pub(crate) fn backward_rule(
                 None
             };
             Ok(vec![ga, gb])
+        }
+        Op::Linear => {
+            let (a, w) = (&x[0], &x[1]);
+            let ga = a.requires_grad().then(|| g.matmul(w)).transpose()?;
+            let gw = w
+                .requires_grad()
+                .then(|| g.transpose(-1, -2)?.matmul(a))
+                .transpose()?;
+            let gb = x[2]
+                .requires_grad()
+                .then(|| g.sum_dims(&[0], false))
+                .transpose()?;
+            Ok(vec![ga, gw, gb])
         }
         // Convolutions: each one's input gradient is the other, the weight gradient is a
         // bilinear primitive of the input and the output's gradient; bias sums over N, H, W.

@@ -177,11 +177,49 @@ impl Tensor {
     }
     /// GELU, exact form `x * Φ(x) = 0.5 x (1 + erf(x / √2))`.
     pub fn gelu(&self) -> Result<Tensor> {
-        let e = self
-            .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
-            .erf()?
-            .add_scalar(1.0)?;
-        self.mul(&e)?.mul_scalar(0.5)
+        fn f<T: Float>(x: T) -> T {
+            let c = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+            let half = T::from_f64(0.5);
+            x * ((x * c).erf() + T::ONE) * half
+        }
+        self.map_float("gelu", Some(Op::Gelu), f::<f32>, f::<f64>)
+    }
+
+    /// `g · gelu'(x)` for the output gradient `g` (one pass, into `g`'s buffer when it is
+    /// private): `gelu'(x) = Φ(x) + x φ(x)` with the standard normal's distribution Φ and
+    /// density φ.
+    pub(crate) fn gelu_backward(mut self, x: &Tensor) -> Result<Tensor> {
+        fn d<T: Float>(g: T, x: T) -> T {
+            let c = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+            let half = T::from_f64(0.5);
+            let inv_sqrt_2pi = T::from_f64(
+                0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2,
+            );
+            let cdf = ((x * c).erf() + T::ONE) * half;
+            let pdf = (-(x * x) * half).exp() * inv_sqrt_2pi;
+            g * (cdf + x * pdf)
+        }
+        fn typed<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor) -> Result<()> {
+            let x = x.data::<T>()?;
+            elementwise::zip_in_place(g.make_mut::<T>()?, &x, d::<T>);
+            Ok(())
+        }
+        if self.shape() != x.shape() || self.dtype() != x.dtype() {
+            return Err(Error::shape(
+                "gelu",
+                format!(
+                    "gradient {} for input {}",
+                    fmt_shape(self.shape()),
+                    fmt_shape(x.shape())
+                ),
+            ));
+        }
+        match self.dtype() {
+            DType::F32 => typed::<f32>(&mut self, x)?,
+            DType::F64 => typed::<f64>(&mut self, x)?,
+            DType::I64 => return Err(Error::dtype("gelu", "needs a float tensor, got i64")),
+        }
+        Ok(self)
     }
     /// GELU, tanh approximation `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
     pub fn gelu_tanh(&self) -> Result<Tensor> {
