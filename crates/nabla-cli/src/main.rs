@@ -34,6 +34,21 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Exports a run's model as an ONNX file (dense, convolutional, normalization and
+    /// pooling layers) with a dynamic batch axis.
+    Export {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// A checkpoint folder (or model.safetensors file) to use instead of the newest.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The ONNX file to write.
+        #[arg(long)]
+        onnx: PathBuf,
+        /// The ONNX operator set (17 to 21).
+        #[arg(long, default_value_t = 18, allow_negative_numbers = true)]
+        opset: i64,
+    },
     /// Predicts classes for PNG images or CSV rows with a run's newest checkpoint.
     Predict {
         /// The run folder.
@@ -289,6 +304,12 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             checkpoint,
             data,
         } => run::eval(&run_dir, checkpoint.as_deref(), data.as_deref()).map_err(to_exit),
+        Command::Export {
+            run_dir,
+            checkpoint,
+            onnx,
+            opset,
+        } => run::export(&run_dir, checkpoint.as_deref(), &onnx, opset).map_err(to_exit),
         Command::Predict {
             run_dir,
             checkpoint,

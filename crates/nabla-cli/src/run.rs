@@ -148,6 +148,50 @@ fn open(run: &Path, checkpoint: Option<&Path>) -> R<(Run, String)> {
     Ok((r, loaded))
 }
 
+/// `nabla export RUN_DIR --onnx FILE`: the model as ONNX; says which weights it exported,
+/// the opset and the input and output shapes.
+pub fn export(run: &Path, checkpoint: Option<&Path>, file: &Path, opset: i64) -> R<()> {
+    if !(nabla::onnx::MIN_OPSET..=nabla::onnx::MAX_OPSET).contains(&opset) {
+        return Err(bad(format!(
+            "--opset: {} to {} are written, got {opset}",
+            nabla::onnx::MIN_OPSET,
+            nabla::onnx::MAX_OPSET
+        )));
+    }
+    let folder = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Some(why) = nabla::core::io::folder_problem(folder) {
+        return Err(bad(format!(
+            "--onnx {}: its folder {}: {why}",
+            file.display(),
+            folder.display()
+        )));
+    }
+    if file.is_dir() {
+        return Err(bad(format!("--onnx {}: is a folder", file.display())));
+    }
+    let (opened, loaded) = open(run, checkpoint)?;
+    let exported = opened.export_onnx(opset).map_err(train_err)?;
+    nabla::onnx::save(&exported.model, file).map_err(train_err)?;
+    let dims = |s: &[Option<usize>]| {
+        let d: Vec<String> = s
+            .iter()
+            .map(|d| d.map_or("batch".to_string(), |v| v.to_string()))
+            .collect();
+        format!("[{}]", d.join(", "))
+    };
+    eprintln!("{loaded}");
+    println!(
+        "wrote {} (opset {opset}): input {}, output {}",
+        file.display(),
+        dims(&exported.input_shape),
+        dims(&exported.output_shape)
+    );
+    Ok(())
+}
+
 /// `nabla eval RUN_DIR`.
 pub fn eval(run: &Path, checkpoint: Option<&Path>, data_flag: Option<&Path>) -> R<()> {
     let (opened, loaded) = open(run, checkpoint)?;

@@ -196,6 +196,24 @@ impl Run {
         &self.input_shape
     }
 
+    /// The run's model as an ONNX model (see [`nabla_onnx::export`]) of the given opset:
+    /// its input is the raw sample (a standardized run's standardizer is the graph's first
+    /// ops), with a dynamic batch axis.
+    ///
+    /// Fails as [`nabla_onnx::export`] does (naming a layer with no ONNX form).
+    pub fn export_onnx(&self, opset: i64) -> Result<nabla_onnx::Exported> {
+        let opts = nabla_onnx::ExportOptions {
+            input_shape: self.input_shape.clone(),
+            opset,
+            standardize: self
+                .standardizer
+                .as_ref()
+                .map(|s| (s.mean().to_vec(), s.std().to_vec())),
+            doc: format!("exported from {}", self.weights.display()),
+        };
+        nabla_onnx::export(&self.config.model.layers, &self.model, &opts)
+    }
+
     /// The standardizer fitted on the training split, when the features were standardized.
     pub fn standardizer(&self) -> Option<&Standardizer> {
         self.standardizer.as_ref()

@@ -136,6 +136,7 @@ pub use nabla_data as data;
 #[cfg(feature = "experiment")]
 pub use nabla_experiment as experiment;
 pub use nabla_nn as nn;
+pub use nabla_onnx as onnx;
 #[cfg(feature = "report")]
 pub use nabla_report as report;
 pub use nabla_train as train;

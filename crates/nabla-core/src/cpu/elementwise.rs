@@ -42,6 +42,34 @@ fn zip_in_place_seq<T: Copy, F: Fn(T, T) -> T>(a: &mut [T], b: &[T], f: &F) {
     }
 }
 
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn zip3_in_place_seq<T: Copy, F: Fn(T, T, T) -> T>(a: &mut [T], b: &[T], c: &[T], f: &F) {
+    for ((x, &y), &z) in a.iter_mut().zip(b).zip(c) {
+        *x = f(*x, y, z);
+    }
+}
+
+/// `a[i] = f(a[i], b[i], c[i])`.
+pub(crate) fn zip3_in_place<T, F>(a: &mut [T], b: &[T], c: &[T], f: F)
+where
+    T: Copy + Send + Sync,
+    F: Fn(T, T, T) -> T + Sync,
+{
+    if a.len() >= PAR_THRESHOLD && threads() > 1 {
+        let n = a.len();
+        let d = SharedMut::new(a);
+        for_ranges(n, CHUNK, |r| {
+            // SAFETY: for_ranges hands out disjoint ranges.
+            zip3_in_place_seq(unsafe { d.range(r.clone()) }, &b[r.clone()], &c[r], &f)
+        });
+    } else {
+        zip3_in_place_seq(a, b, c, &f);
+    }
+}
+
 /// `a[i] = f(a[i], b[i])`.
 pub(crate) fn zip_in_place<T, F>(a: &mut [T], b: &[T], f: F)
 where

@@ -230,7 +230,7 @@ pub(crate) fn backward_rule(
                 )?;
                 one(g.mul(&cdf.add(&x.mul(&pdf)?)?)?)
             } else {
-                one(grad.gelu_backward(&x[0])?)
+                one(grad.gelu_backward(&x[0], out)?)
             }
         }
         Op::Softplus { beta, threshold } => {

@@ -185,26 +185,32 @@ impl Tensor {
         self.map_float("gelu", Some(Op::Gelu), f::<f32>, f::<f64>)
     }
 
-    /// `g · gelu'(x)` for the output gradient `g` (one pass, into `g`'s buffer when it is
-    /// private): `gelu'(x) = Φ(x) + x φ(x)` with the standard normal's distribution Φ and
-    /// density φ.
-    pub(crate) fn gelu_backward(mut self, x: &Tensor) -> Result<Tensor> {
-        fn d<T: Float>(g: T, x: T) -> T {
-            let c = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+    /// `g · gelu'(x)` for the output gradient `g` and the output `y = gelu(x)` (one pass,
+    /// into `g`'s buffer when it is private): `gelu'(x) = Φ(x) + x φ(x)` with the standard
+    /// normal's distribution Φ, taken as `y / x` (no second erf), and density φ.
+    pub(crate) fn gelu_backward(mut self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        fn d<T: Float>(g: T, x: T, y: T) -> T {
             let half = T::from_f64(0.5);
             let inv_sqrt_2pi = T::from_f64(
                 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2,
             );
-            let cdf = ((x * c).erf() + T::ONE) * half;
+            let cdf = if x == T::ZERO {
+                half
+            } else if x.is_finite_() && y.is_finite_() {
+                y / x
+            } else {
+                let c = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+                ((x * c).erf() + T::ONE) * half
+            };
             let pdf = (-(x * x) * half).exp() * inv_sqrt_2pi;
             g * (cdf + x * pdf)
         }
-        fn typed<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor) -> Result<()> {
-            let x = x.data::<T>()?;
-            elementwise::zip_in_place(g.make_mut::<T>()?, &x, d::<T>);
+        fn typed<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor, y: &Tensor) -> Result<()> {
+            let (x, y) = (x.data::<T>()?, y.data::<T>()?);
+            elementwise::zip3_in_place(g.make_mut::<T>()?, &x, &y, d::<T>);
             Ok(())
         }
-        if self.shape() != x.shape() || self.dtype() != x.dtype() {
+        if self.shape() != x.shape() || self.dtype() != x.dtype() || y.shape() != x.shape() {
             return Err(Error::shape(
                 "gelu",
                 format!(
@@ -215,8 +221,8 @@ impl Tensor {
             ));
         }
         match self.dtype() {
-            DType::F32 => typed::<f32>(&mut self, x)?,
-            DType::F64 => typed::<f64>(&mut self, x)?,
+            DType::F32 => typed::<f32>(&mut self, x, y)?,
+            DType::F64 => typed::<f64>(&mut self, x, y)?,
             DType::I64 => return Err(Error::dtype("gelu", "needs a float tensor, got i64")),
         }
         Ok(self)

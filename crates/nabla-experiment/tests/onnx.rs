@@ -1,0 +1,268 @@
+//! ONNX export, judged by ONNX Runtime: models built from layer configs with seeded weights
+//! are exported, checked by `onnx.checker.check_model(full_check=True)` and run by ONNX
+//! Runtime's CPU provider on the inputs nabla ran, at batch sizes 1 and 7; the outputs must
+//! agree within rtol 1e-3, atol 1e-5 (`tests/onnx_check.py`). Needs Python with `onnx` and
+//! `onnxruntime` (`NABLA_PYTHON`, else `python3`): skipped with a message when they are
+//! absent, failed when `NABLA_REQUIRE_ONNXRUNTIME=1` (as CI sets it).
+
+use nabla_core::{DType, Mt19937, Tensor};
+use nabla_experiment::{build_model, ExperimentConfig};
+use nabla_nn::{ForwardCtx, Module};
+use nabla_onnx::{export, save, ExportOptions};
+use std::path::Path;
+use std::process::Command;
+
+/// A Python with `onnx` and `onnxruntime`, or `None` (the test is skipped).
+fn python() -> Option<String> {
+    let py = std::env::var("NABLA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", "import onnx, onnxruntime"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(py);
+    }
+    assert!(
+        std::env::var("NABLA_REQUIRE_ONNXRUNTIME").as_deref() != Ok("1"),
+        "NABLA_REQUIRE_ONNXRUNTIME=1 but {py} cannot import onnx and onnxruntime"
+    );
+    eprintln!("skipped: {py} cannot import onnx and onnxruntime (set NABLA_PYTHON)");
+    None
+}
+
+/// A config of `layers` over samples of `input_shape`.
+fn config(input_shape: &str, layers: &str) -> ExperimentConfig {
+    let text = format!("[model]\ninput_shape = {input_shape}\nlayers = [\n{layers}\n]\n");
+    ExperimentConfig::from_toml_str(&text, "case.toml").unwrap()
+}
+
+struct Case {
+    name: &'static str,
+    input_shape: &'static str,
+    layers: &'static str,
+    opset: i64,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "mlp",
+        input_shape: "[20]",
+        layers: r#"{ type = "linear", out = 32 }, { type = "relu" }, { type = "dropout", p = 0.5 },
+                   { type = "linear", out = 16 }, { type = "leaky_relu", negative_slope = 0.1 },
+                   { type = "linear", out = 5 }"#,
+        opset: 18,
+    },
+    Case {
+        name: "mnist-cnn",
+        input_shape: "[1, 28, 28]",
+        layers: r#"{ type = "conv2d", out = 8, kernel_size = 3 }, { type = "relu" },
+                   { type = "conv2d", out = 16, kernel_size = 3 }, { type = "relu" },
+                   { type = "max_pool2d", kernel_size = 2 }, { type = "dropout2d", p = 0.25 },
+                   { type = "flatten" }, { type = "linear", out = 32 }, { type = "relu" },
+                   { type = "linear", out = 10 }"#,
+        opset: 18,
+    },
+    Case {
+        name: "lenet5-batch-norm",
+        input_shape: "[1, 28, 28]",
+        layers: r#"{ type = "conv2d", out = 6, kernel_size = 5, padding = 2 },
+                   { type = "batch_norm2d" }, { type = "tanh" },
+                   { type = "avg_pool2d", kernel_size = 2 },
+                   { type = "conv2d", out = 16, kernel_size = 5 }, { type = "batch_norm2d" },
+                   { type = "sigmoid" }, { type = "avg_pool2d", kernel_size = 2, stride = 2 },
+                   { type = "flatten" }, { type = "linear", out = 120 },
+                   { type = "batch_norm1d" }, { type = "silu" }, { type = "linear", out = 10 }"#,
+        opset: 17,
+    },
+    Case {
+        name: "layer-norm-gelu",
+        input_shape: "[12]",
+        layers: r#"{ type = "linear", out = 24 }, { type = "layer_norm" }, { type = "gelu" },
+                   { type = "linear", out = 24, bias = false }, { type = "layer_norm", bias = false },
+                   { type = "gelu", approximate = "tanh" }, { type = "linear", out = 3 },
+                   { type = "softmax" }"#,
+        opset: 17,
+    },
+    Case {
+        name: "layer-norm-gelu-opset-20",
+        input_shape: "[12]",
+        layers: r#"{ type = "linear", out = 24 }, { type = "layer_norm" }, { type = "gelu" },
+                   { type = "linear", out = 24 }, { type = "gelu", approximate = "tanh" },
+                   { type = "linear", out = 3 }"#,
+        opset: 20,
+    },
+    Case {
+        name: "patches-permute-mean",
+        input_shape: "[1, 16, 16]",
+        layers: r#"{ type = "conv2d", out = 8, kernel_size = 4, stride = 4 },
+                   { type = "flatten", start_dim = 2 }, { type = "permute", dims = [0, 2, 1] },
+                   { type = "layer_norm" }, { type = "linear", out = 8 }, { type = "gelu" },
+                   { type = "mean", dim = 1 }, { type = "linear", out = 4 }"#,
+        opset: 18,
+    },
+    Case {
+        name: "same-padding-strides-pools",
+        input_shape: "[3, 17, 15]",
+        layers: r#"{ type = "conv2d", out = 4, kernel_size = [3, 4], padding = "same", dilation = 2 },
+                   { type = "relu" },
+                   { type = "conv2d", out = 8, kernel_size = 3, stride = 2, padding = [1, 0], groups = 2 },
+                   { type = "max_pool2d", kernel_size = 3, stride = 1, padding = 1, ceil_mode = true },
+                   { type = "avg_pool2d", kernel_size = 2, padding = 1, count_include_pad = false },
+                   { type = "conv_transpose2d", out = 6, kernel_size = 3, stride = 2, padding = 1, output_padding = 1 },
+                   { type = "adaptive_avg_pool2d", output_size = [2, 2] },
+                   { type = "flatten" }, { type = "linear", out = 3 }"#,
+        opset: 18,
+    },
+    Case {
+        name: "conv1d-pools-global",
+        input_shape: "[2, 30]",
+        layers: r#"{ type = "conv1d", out = 6, kernel_size = 5, padding = 2 }, { type = "relu" },
+                   { type = "max_pool1d", kernel_size = 2 },
+                   { type = "conv1d", out = 4, kernel_size = 3, stride = 2 },
+                   { type = "avg_pool1d", kernel_size = 3, stride = 1, padding = 1 },
+                   { type = "flatten" }, { type = "linear", out = 2 }"#,
+        opset: 21,
+    },
+];
+
+/// Random input of `batch` samples of `shape`.
+fn input(batch: usize, shape: &[usize], rng: &mut Mt19937) -> Tensor {
+    let mut s = vec![batch];
+    s.extend_from_slice(shape);
+    Tensor::normal(&s, 0.0, 1.0, DType::F32, rng).unwrap()
+}
+
+fn run_json(x: &Tensor, y: &Tensor) -> serde_json::Value {
+    serde_json::json!({
+        "x": x.to_vec_f64(), "x_shape": x.shape(),
+        "y": y.to_vec_f64(), "y_shape": y.shape(),
+    })
+}
+
+/// Batch norm's running statistics set away from 0 and 1, so the inference form matters.
+fn shift_buffers(m: &dyn Module, rng: &mut Mt19937) {
+    for l in m.children() {
+        shift_buffers(l.1, rng);
+    }
+    for (name, v) in m.buffers() {
+        if name == "running_var" || name == "running_mean" {
+            let t = Tensor::uniform(&v.shape(), 0.5, 1.5, DType::F32, rng).unwrap();
+            v.set(&t).unwrap();
+        }
+    }
+}
+
+#[test]
+fn onnx_runtime_gives_nablas_outputs() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Mt19937::new(7);
+    let mut cases = Vec::new();
+    for c in CASES {
+        let cfg = config(c.input_shape, c.layers);
+        let shape = cfg.model.input_shape.clone().unwrap();
+        let (model, _) = build_model(&cfg, &shape, None, &mut rng).unwrap();
+        for l in model.layers() {
+            shift_buffers(l.as_ref(), &mut rng);
+        }
+        let opts = ExportOptions {
+            input_shape: shape.clone(),
+            opset: c.opset,
+            ..ExportOptions::default()
+        };
+        let exported = export(&cfg.model.layers, &model, &opts).unwrap();
+        let path = dir.path().join(format!("{}.onnx", c.name));
+        save(&exported.model, &path).unwrap();
+        let runs: Vec<_> = [1, 7]
+            .iter()
+            .map(|&b| {
+                let x = input(b, &shape, &mut rng);
+                let y = model.forward(&x, &mut ForwardCtx::eval()).unwrap();
+                run_json(&x, &y)
+            })
+            .collect();
+        cases.push(serde_json::json!({
+            "name": c.name, "model": path.to_str().unwrap(), "runs": runs,
+        }));
+    }
+    // a standardized model takes raw features: the standardizer is the graph's first ops
+    let cfg = config(
+        "[4]",
+        r#"{ type = "linear", out = 8 }, { type = "tanh" }, { type = "linear", out = 2 }"#,
+    );
+    let (model, _) = build_model(&cfg, &[4], None, &mut rng).unwrap();
+    let (mean, std) = (vec![10.0, -3.0, 0.5, 100.0], vec![2.0, 0.25, 1.0, 30.0]);
+    let opts = ExportOptions {
+        input_shape: vec![4],
+        standardize: Some((mean.clone(), std.clone())),
+        ..ExportOptions::default()
+    };
+    let exported = export(&cfg.model.layers, &model, &opts).unwrap();
+    let path = dir.path().join("standardized.onnx");
+    save(&exported.model, &path).unwrap();
+    let raw = input(7, &[4], &mut rng)
+        .mul(
+            &Tensor::from_vec(std.clone(), &[4])
+                .unwrap()
+                .to_dtype(DType::F32)
+                .unwrap(),
+        )
+        .unwrap()
+        .add(
+            &Tensor::from_vec(mean.clone(), &[4])
+                .unwrap()
+                .to_dtype(DType::F32)
+                .unwrap(),
+        )
+        .unwrap();
+    let scaled = nabla_data::Standardizer::from_parts(mean, std)
+        .unwrap()
+        .transform(&raw)
+        .unwrap();
+    let y = model.forward(&scaled, &mut ForwardCtx::eval()).unwrap();
+    cases.push(serde_json::json!({
+        "name": "standardized-mlp", "model": path.to_str().unwrap(), "runs": [run_json(&raw, &y)],
+    }));
+    let spec = dir.path().join("spec.json");
+    std::fs::write(&spec, serde_json::json!({ "cases": cases }).to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx_check.py");
+    let out = Command::new(&py).arg(&script).arg(&spec).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "ONNX Runtime disagrees:\n{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains("max abs diff")).count(),
+        CASES.len() + 1
+    );
+}
+
+#[test]
+fn layers_without_an_onnx_form_and_bad_opsets_are_refused_by_name() {
+    let mut rng = Mt19937::new(1);
+    let mut refused = |cfg: &ExperimentConfig, opset: i64| -> String {
+        let shape = cfg.model.input_shape.clone().unwrap();
+        let (model, _) = build_model(cfg, &shape, None, &mut rng).unwrap();
+        let opts = ExportOptions {
+            input_shape: shape,
+            opset,
+            ..ExportOptions::default()
+        };
+        export(&cfg.model.layers, &model, &opts)
+            .unwrap_err()
+            .to_string()
+    };
+    let uneven = config(
+        "[1, 7, 7]",
+        r#"{ type = "adaptive_avg_pool2d", output_size = 3 }, { type = "flatten" }"#,
+    );
+    let e = refused(&uneven, 18);
+    assert!(
+        e.contains("model.layers[0] (adaptive_avg_pool2d)") && e.contains("divide"),
+        "{e}"
+    );
+    let mlp = config("[4]", r#"{ type = "linear", out = 5 }"#);
+    for opset in [16, 22] {
+        let e = refused(&mlp, opset);
+        assert!(e.contains("--opset") && e.contains("17"), "{e}");
+    }
+}

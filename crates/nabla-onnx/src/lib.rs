@@ -1,0 +1,52 @@
+//! # nabla-onnx
+//!
+//! Exports a nabla model as an [ONNX](https://onnx.ai) file that ONNX Runtime (or TensorRT,
+//! OpenVINO, a browser) runs: the graph computes what the model's forward pass returns
+//! (logits, no softmax appended), its weights are initializers, and the batch axis is
+//! dynamic. The export is driven by the model's layer configs, so every model built from
+//! configs (by the CLI or in Rust) exports; a layer with no ONNX form is refused, naming it.
+//!
+//! ```no_run
+//! # fn main() -> nabla_core::Result<()> {
+//! use nabla_nn::{LayerConfig, Sequential};
+//! # let (layers, model): (Vec<LayerConfig>, Sequential) = unimplemented!();
+//! let opts = nabla_onnx::ExportOptions { input_shape: vec![784], ..Default::default() };
+//! let exported = nabla_onnx::export(&layers, &model, &opts)?;
+//! nabla_onnx::save(&exported.model, "model.onnx")?;
+//! # Ok(()) }
+//! ```
+//!
+//! The protocol-buffer messages are written by hand ([`proto`]), so building needs no
+//! `protoc`.
+#![warn(missing_docs)]
+
+mod export;
+mod graph;
+pub mod proto;
+
+pub use export::{export, ExportOptions, Exported, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET};
+
+use nabla_core::{Error, Result};
+use std::path::Path;
+
+/// The model's bytes, as an `.onnx` file holds them.
+pub fn to_bytes(model: &proto::ModelProto) -> Vec<u8> {
+    prost::Message::encode_to_vec(model)
+}
+
+/// Writes `model` to `path` atomically: a temporary file beside it, renamed into place, so a
+/// failed write leaves no partial file (and an existing file untouched).
+///
+/// Fails when the folder does not exist or cannot be written, or the model is past
+/// protobuf's 2 GiB limit.
+pub fn save(model: &proto::ModelProto, path: impl AsRef<Path>) -> Result<()> {
+    let bytes = to_bytes(model);
+    if bytes.len() >= (1 << 31) {
+        return Err(Error::Config(format!(
+            "{}: the model is {} bytes, past protobuf's 2 GiB limit",
+            path.as_ref().display(),
+            bytes.len()
+        )));
+    }
+    nabla_core::io::write_atomic(path.as_ref(), &bytes)
+}
