@@ -175,10 +175,24 @@ pub fn export(run: &Path, checkpoint: Option<&Path>, file: &Path, opset: i64) ->
     let (opened, loaded) = open(run, checkpoint)?;
     let exported = opened.export_onnx(opset).map_err(train_err)?;
     nabla::onnx::save(&exported.model, file).map_err(train_err)?;
+    // a text model's vocabulary beside the file: ids in, characters out
+    let vocab = run.join("vocab.json");
+    let vocab_out = file.with_extension("vocab.json");
+    if vocab.exists() {
+        let bytes =
+            std::fs::read(&vocab).map_err(|e| internal(format!("{}: {e}", vocab.display())))?;
+        nabla::core::io::write_atomic(&vocab_out, &bytes).map_err(train_err)?;
+    }
     let dims = |s: &[Option<usize>]| {
+        // the dynamic axes: the batch, and a token model's sequence
         let d: Vec<String> = s
             .iter()
-            .map(|d| d.map_or("batch".to_string(), |v| v.to_string()))
+            .enumerate()
+            .map(|(k, d)| match d {
+                Some(v) => v.to_string(),
+                None if k == 0 => "batch".into(),
+                None => "sequence".into(),
+            })
             .collect();
         format!("[{}]", d.join(", "))
     };
@@ -189,6 +203,9 @@ pub fn export(run: &Path, checkpoint: Option<&Path>, file: &Path, opset: i64) ->
         dims(&exported.input_shape),
         dims(&exported.output_shape)
     );
+    if vocab.exists() {
+        println!("wrote {} (the characters of the ids)", vocab_out.display());
+    }
     Ok(())
 }
 

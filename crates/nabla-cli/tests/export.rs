@@ -64,7 +64,7 @@ fn a_run_exports_and_bad_input_writes_nothing() {
 }
 
 #[test]
-fn a_layer_without_an_onnx_form_is_named() {
+fn a_text_model_exports_with_its_vocabulary_and_attention_is_refused_by_name() {
     let cfg = r#"[data]
 dataset = "text"
 path = "t.txt"
@@ -83,9 +83,25 @@ batch_size = 16
     let d = dir.path();
     std::fs::write(d.join("t.txt"), lm_text()).unwrap();
     ok(&nabla(&["train", "lm.toml", "--out", "lm", "--plain"], d));
-    assert_bad(
-        &nabla(&["export", "lm", "--onnx", "lm.onnx"], d),
-        "model.layers[0] (embedding)",
+    let out = ok(&nabla(&["export", "lm", "--onnx", "lm.onnx"], d));
+    assert!(
+        out.contains("input [batch, sequence]") && out.contains("lm.vocab.json"),
+        "{out}"
     );
-    assert!(!d.join("lm.onnx").exists());
+    assert_eq!(
+        std::fs::read(d.join("lm.vocab.json")).unwrap(),
+        std::fs::read(d.join("lm/vocab.json")).unwrap()
+    );
+    let gpt = cfg.replace(
+        r#"{ type = "lstm", hidden = 8 },"#,
+        r#"{ type = "positional_embedding", max_len = 8 },
+  { type = "transformer", layers = 1, heads = 2, dim_feedforward = 16, causal = true },"#,
+    );
+    std::fs::write(d.join("gpt.toml"), gpt).unwrap();
+    ok(&nabla(&["train", "gpt.toml", "--out", "gpt", "--plain"], d));
+    assert_bad(
+        &nabla(&["export", "gpt", "--onnx", "gpt.onnx"], d),
+        "model.layers[1] (positional_embedding)",
+    );
+    assert!(!d.join("gpt.onnx").exists());
 }

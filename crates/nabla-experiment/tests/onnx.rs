@@ -185,6 +185,53 @@ fn onnx_runtime_gives_nablas_outputs() {
             "name": c.name, "model": path.to_str().unwrap(), "runs": runs,
         }));
     }
+    // token models: embedding and recurrent stacks (ONNX's gate orders), at two sequence
+    // lengths on one exported file (the sequence axis is dynamic)
+    let sequences: [(&str, &str); 3] = [
+        (
+            "embedding-lstm-2-layers",
+            r#"{ type = "embedding", dim = 8, num = 12 },
+            { type = "lstm", hidden = 16, num_layers = 2 }, { type = "linear", out = 12 }"#,
+        ),
+        (
+            "embedding-gru-bidirectional",
+            r#"{ type = "embedding", dim = 8, num = 12 },
+            { type = "gru", hidden = 10, bidirectional = true, num_layers = 2 },
+            { type = "linear", out = 12 }"#,
+        ),
+        (
+            "embedding-rnn-relu-no-bias",
+            r#"{ type = "embedding", dim = 6, num = 12 },
+            { type = "rnn", hidden = 7, nonlinearity = "relu", bias = false, bidirectional = true },
+            { type = "linear", out = 12 }"#,
+        ),
+    ];
+    for (name, layers) in sequences {
+        let cfg = config("[5]", layers);
+        let (model, _) = build_model(&cfg, &[5], None, &mut rng).unwrap();
+        let opts = ExportOptions {
+            input_shape: vec![5],
+            ..ExportOptions::default()
+        };
+        let exported = export(&cfg.model.layers, &model, &opts).unwrap();
+        let path = dir.path().join(format!("{name}.onnx"));
+        save(&exported.model, &path).unwrap();
+        let runs: Vec<_> = [(1, 5), (7, 9)]
+            .iter()
+            .map(|&(b, t)| {
+                let ids: Vec<i64> = (0..b * t).map(|_| (rng.random() * 12.0) as i64).collect();
+                let x = Tensor::from_vec(ids.clone(), &[b, t]).unwrap();
+                let y = model.forward(&x, &mut ForwardCtx::eval()).unwrap();
+                serde_json::json!({
+                    "x": ids, "x_shape": [b, t], "x_dtype": "int64",
+                    "y": y.to_vec_f64(), "y_shape": y.shape(),
+                })
+            })
+            .collect();
+        cases.push(serde_json::json!({
+            "name": name, "model": path.to_str().unwrap(), "runs": runs,
+        }));
+    }
     // a standardized model takes raw features: the standardizer is the graph's first ops
     let cfg = config(
         "[4]",
@@ -232,7 +279,7 @@ fn onnx_runtime_gives_nablas_outputs() {
     assert!(out.status.success(), "ONNX Runtime disagrees:\n{text}");
     assert_eq!(
         text.lines().filter(|l| l.contains("max abs diff")).count(),
-        CASES.len() + 1
+        CASES.len() + 4
     );
 }
 

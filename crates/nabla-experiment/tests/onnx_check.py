@@ -22,7 +22,7 @@ for case in spec["cases"]:
     sess = ort.InferenceSession(case["model"], providers=["CPUExecutionProvider"])
     worst = 0.0
     for run in case["runs"]:
-        x = np.array(run["x"], dtype=np.float32).reshape(run["x_shape"])
+        x = np.array(run["x"], dtype=run.get("x_dtype", "float32")).reshape(run["x_shape"])
         want = np.array(run["y"], dtype=np.float32).reshape(run["y_shape"])
         got = sess.run(None, {"input": x})[0]
         if got.shape != want.shape:

@@ -322,40 +322,73 @@ pub fn export(
                     ));
                 }
             }
-            LayerConfig::Embedding(_)
-            | LayerConfig::Lstm(_)
-            | LayerConfig::Gru(_)
-            | LayerConfig::Rnn(_)
-            | LayerConfig::Transformer(_)
-            | LayerConfig::PositionalEmbedding(_) => {
+            LayerConfig::Embedding(_) => {
+                if i != 0 {
+                    return Err(refuse(
+                        i,
+                        kind,
+                        "an embedding is exported as the first layer only (its input is the token ids)",
+                    ));
+                }
+                let table = g.weight(&format!("{i}.weight"), w("weight")?)?;
+                g.node("Gather", &[&table, &x], vec![("axis", Attr::Int(0))], &hint)
+            }
+            LayerConfig::Lstm(c) => recurrent(
+                &mut g,
+                &x,
+                &ts,
+                Cell::Lstm,
+                (c.hidden, c.num_layers, c.bidirectional),
+                &hint,
+            )?,
+            LayerConfig::Gru(c) => recurrent(
+                &mut g,
+                &x,
+                &ts,
+                Cell::Gru,
+                (c.hidden, c.num_layers, c.bidirectional),
+                &hint,
+            )?,
+            LayerConfig::Rnn(c) => recurrent(
+                &mut g,
+                &x,
+                &ts,
+                Cell::Rnn(matches!(c.nonlinearity, nabla_nn::config::Nonlinearity::Relu)),
+                (c.hidden, c.num_layers, c.bidirectional),
+                &hint,
+            )?,
+            LayerConfig::Transformer(_) | LayerConfig::PositionalEmbedding(_) => {
                 return Err(refuse(
                     i,
                     kind,
-                    "sequence layers are not exported to ONNX yet (dense, convolutional, normalization and pooling layers are)",
+                    "attention layers are not exported to ONNX yet (dense, convolutional, normalization, pooling, embedding and recurrent layers are)",
                 ))
             }
         };
         shape = out_shape;
     }
-    let dim = |d: Option<usize>| tensor_shape_proto::Dimension {
+    // a token model's sequence axis is dynamic too
+    let tokens = matches!(layers.first(), Some(LayerConfig::Embedding(_)));
+    let dim = |(k, d): (usize, &Option<usize>)| tensor_shape_proto::Dimension {
         value: Some(match d {
-            Some(v) => tensor_shape_proto::dimension::Value::DimValue(v as i64),
-            None => tensor_shape_proto::dimension::Value::DimParam("batch".into()),
+            Some(v) => tensor_shape_proto::dimension::Value::DimValue(*v as i64),
+            None if k == 0 => tensor_shape_proto::dimension::Value::DimParam("batch".into()),
+            None => tensor_shape_proto::dimension::Value::DimParam("sequence".into()),
         }),
     };
     let dynamic = |s: &[usize]| -> Vec<Option<usize>> {
         s.iter()
             .enumerate()
-            .map(|(k, &v)| (k > 0).then_some(v))
+            .map(|(k, &v)| (k > 0 && !(tokens && k == 1)).then_some(v))
             .collect()
     };
-    let value = |name: &str, s: &[Option<usize>]| ValueInfoProto {
+    let value = |name: &str, s: &[Option<usize>], elem_type: i32| ValueInfoProto {
         name: name.to_string(),
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: data_type::FLOAT,
+                elem_type,
                 shape: Some(TensorShapeProto {
-                    dim: s.iter().map(|&d| dim(d)).collect(),
+                    dim: s.iter().enumerate().map(dim).collect(),
                 }),
             })),
         }),
@@ -379,8 +412,16 @@ pub fn export(
         name: "nabla".into(),
         initializer: std::mem::take(&mut g.initializers),
         doc_string: String::new(),
-        input: vec![value("input", &in_shape)],
-        output: vec![value("output", &out_shape)],
+        input: vec![value(
+            "input",
+            &in_shape,
+            if tokens {
+                data_type::INT64
+            } else {
+                data_type::FLOAT
+            },
+        )],
+        output: vec![value("output", &out_shape, data_type::FLOAT)],
     };
     let model = ModelProto {
         // IR 8 is what opsets 17 and 18 ship with; ONNX Runtime reads 3 to 10
@@ -409,6 +450,125 @@ pub fn export(
         input_shape: in_shape,
         output_shape: out_shape,
     })
+}
+
+/// The recurrent cells, with ONNX's gate order.
+#[derive(Clone, Copy)]
+enum Cell {
+    Lstm,
+    Gru,
+    /// A plain RNN; `true`: ReLU instead of tanh.
+    Rnn(bool),
+}
+
+impl Cell {
+    fn op(self) -> &'static str {
+        match self {
+            Cell::Lstm => "LSTM",
+            Cell::Gru => "GRU",
+            Cell::Rnn(_) => "RNN",
+        }
+    }
+    /// PyTorch's gate blocks in ONNX's order: LSTM i,f,g,o to i,o,f,c; GRU r,z,n to z,r,h.
+    fn order(self) -> &'static [usize] {
+        match self {
+            Cell::Lstm => &[0, 3, 1, 2],
+            Cell::Gru => &[1, 0, 2],
+            Cell::Rnn(_) => &[0],
+        }
+    }
+}
+
+/// The gate blocks of `t` (`[gates·H, ..]` or `[gates·H]`) reordered as ONNX takes them.
+fn reorder(t: &Tensor, cell: Cell, h: usize) -> Result<Tensor> {
+    let blocks: Vec<Tensor> = cell
+        .order()
+        .iter()
+        .map(|&k| t.narrow(0, k * h, h))
+        .collect::<Result<_>>()?;
+    Tensor::cat(&blocks.iter().collect::<Vec<_>>(), 0)
+}
+
+/// A batch-first recurrent stack `[N, T, F]` to `[N, T, D·H]`: one ONNX node per layer
+/// over `[T, N, F]` (ONNX Runtime refuses `layout = 1`), the directions' outputs joined.
+fn recurrent(
+    g: &mut Graph,
+    x: &str,
+    ts: &[(String, Tensor)],
+    cell: Cell,
+    (hidden, layers, bidirectional): (usize, usize, bool),
+    hint: &str,
+) -> Result<String> {
+    let missing = |n: &str| Error::Config(format!("{hint}: the layer has no {n}"));
+    let dirs: &[&str] = if bidirectional {
+        &["", "_reverse"]
+    } else {
+        &[""]
+    };
+    let mut h = g.node(
+        "Transpose",
+        &[x],
+        vec![("perm", Attr::Ints(vec![1, 0, 2]))],
+        hint,
+    );
+    for l in 0..layers {
+        let (mut ws, mut rs, mut bs) = (Vec::new(), Vec::new(), Vec::new());
+        for d in dirs {
+            let get_ = |n: &str| get(ts, &format!("{n}_l{l}{d}")).ok_or_else(|| missing(n));
+            ws.push(reorder(get_("weight_ih")?, cell, hidden)?.unsqueeze(0)?);
+            rs.push(reorder(get_("weight_hh")?, cell, hidden)?.unsqueeze(0)?);
+            if let (Some(bi), Some(bh)) = (
+                get(ts, &format!("bias_ih_l{l}{d}")),
+                get(ts, &format!("bias_hh_l{l}{d}")),
+            ) {
+                let b = Tensor::cat(
+                    &[&reorder(bi, cell, hidden)?, &reorder(bh, cell, hidden)?],
+                    0,
+                )?;
+                bs.push(b.unsqueeze(0)?);
+            }
+        }
+        let cat = |v: &[Tensor]| Tensor::cat(&v.iter().collect::<Vec<_>>(), 0);
+        let wn = g.weight(&format!("{hint}.W_l{l}"), &cat(&ws)?)?;
+        let rn = g.weight(&format!("{hint}.R_l{l}"), &cat(&rs)?)?;
+        let mut ins = vec![h.clone(), wn, rn];
+        if !bs.is_empty() {
+            ins.push(g.weight(&format!("{hint}.B_l{l}"), &cat(&bs)?)?);
+        }
+        let ins: Vec<&str> = ins.iter().map(|s| &**s).collect();
+        let mut attrs = vec![
+            ("hidden_size", Attr::Int(hidden as i64)),
+            (
+                "direction",
+                Attr::Str(if bidirectional {
+                    "bidirectional"
+                } else {
+                    "forward"
+                }),
+            ),
+        ];
+        match cell {
+            Cell::Gru => attrs.push(("linear_before_reset", Attr::Int(1))),
+            Cell::Rnn(true) => attrs.push(("activations", Attr::Strs(vec!["Relu"; dirs.len()]))),
+            _ => {}
+        }
+        // Y: [T, D, N, H] to [T, N, D·H]
+        let y = g.node(cell.op(), &ins, attrs, hint);
+        let y = g.node(
+            "Transpose",
+            &[&y],
+            vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+            hint,
+        );
+        let shape = g.ints("shape", &[0, 0, -1], &[3]);
+        h = g.node("Reshape", &[&y, &shape], vec![], hint);
+    }
+    Ok(g.node(
+        "Transpose",
+        &[&h],
+        vec![("perm", Attr::Ints(vec![1, 0, 2]))],
+        hint,
+    ))
 }
 
 /// GELU: opset 20's `Gelu`, or `x · Φ(x)` from `Erf` (or `Tanh` for the tanh form) below.

@@ -18,6 +18,7 @@ pub(crate) enum Attr {
     Float(f32),
     Ints(Vec<i64>),
     Str(&'static str),
+    Strs(Vec<&'static str>),
 }
 
 fn attribute(name: &str, a: Attr) -> AttributeProto {
@@ -41,6 +42,10 @@ fn attribute(name: &str, a: Attr) -> AttributeProto {
         Attr::Str(s) => {
             p.r#type = AttributeType::String as i32;
             p.s = s.as_bytes().to_vec();
+        }
+        Attr::Strs(v) => {
+            p.r#type = AttributeType::Strings as i32;
+            p.strings = v.iter().map(|s| s.as_bytes().to_vec()).collect();
         }
     }
     p

@@ -2,8 +2,9 @@
 //!
 //! Exports a nabla model as an [ONNX](https://onnx.ai) file that ONNX Runtime (or TensorRT,
 //! OpenVINO, a browser) runs: the graph computes what the model's forward pass returns
-//! (logits, no softmax appended), its weights are initializers, and the batch axis is
-//! dynamic. The export is driven by the model's layer configs, so every model built from
+//! (logits, no softmax appended), its weights are initializers, and the batch axis (and a
+//! token model's sequence axis) is dynamic. Dense, convolutional, normalization, pooling,
+//! embedding and recurrent layers export; attention layers not yet. The export is driven by the model's layer configs, so every model built from
 //! configs (by the CLI or in Rust) exports; a layer with no ONNX form is refused, naming it.
 //!
 //! ```no_run

@@ -115,6 +115,8 @@ pub enum AttributeType {
     Floats = 6,
     /// `ints`.
     Ints = 7,
+    /// `strings`.
+    Strings = 8,
 }
 
 /// `onnx.AttributeProto`: a named attribute of one of the types of [`AttributeType`].
@@ -144,6 +146,9 @@ pub struct AttributeProto {
     /// Integers.
     #[prost(int64, repeated, tag = "8")]
     pub ints: Vec<i64>,
+    /// Strings (UTF-8 bytes).
+    #[prost(bytes = "vec", repeated, tag = "9")]
+    pub strings: Vec<Vec<u8>>,
 }
 
 /// `onnx.TensorProto.DataType` values used here.
