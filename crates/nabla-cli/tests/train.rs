@@ -3,12 +3,11 @@
 
 use nabla::train::checkpoint::list_checkpoints;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod common;
 use common::{
     assert_bad, assert_ok, kill_and_resume_equals, lm_text, nabla, newest_weights, ok, text, tmp,
-    tmp_with, BIN,
+    tmp_with,
 };
 
 /// A small, fast config on the bundled digits.
@@ -835,6 +834,8 @@ fn health_reports_and_its_bad_input() {
 #[cfg(not(feature = "mpi"))]
 #[test]
 fn several_ranks_without_the_mpi_feature_are_refused() {
+    use common::BIN;
+    use std::process::Command;
     let dir = tmp_with("c.toml", SMALL);
     let d = dir.path();
     for (var, rank) in [
