@@ -34,8 +34,8 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
-    /// Exports a run's model as an ONNX file (dense, convolutional, normalization, pooling,
-    /// embedding and recurrent layers) with a dynamic batch axis.
+    /// Exports a run's model as an ONNX file with a dynamic batch axis (and sequence axis
+    /// for a text model).
     Export {
         /// The run folder.
         run_dir: PathBuf,

@@ -64,7 +64,7 @@ fn a_run_exports_and_bad_input_writes_nothing() {
 }
 
 #[test]
-fn a_text_model_exports_with_its_vocabulary_and_attention_is_refused_by_name() {
+fn text_models_export_with_their_vocabulary_and_a_layer_without_an_onnx_form_is_named() {
     let cfg = r#"[data]
 dataset = "text"
 path = "t.txt"
@@ -99,9 +99,29 @@ batch_size = 16
     );
     std::fs::write(d.join("gpt.toml"), gpt).unwrap();
     ok(&nabla(&["train", "gpt.toml", "--out", "gpt", "--plain"], d));
+    let out = ok(&nabla(&["export", "gpt", "--onnx", "gpt.onnx"], d));
+    assert!(out.contains("output [batch, sequence, 12]"), "{out}");
+    // adaptive pooling whose windows overlap unevenly has no ONNX form
+    let pool = r#"[data]
+dataset = "digits"
+[model]
+input_shape = [1, 8, 8]
+layers = [
+  { type = "adaptive_avg_pool2d", output_size = 3 },
+  { type = "flatten" },
+  { type = "linear", out = 10 },
+]
+[train]
+epochs = 1
+"#;
+    std::fs::write(d.join("pool.toml"), pool).unwrap();
+    ok(&nabla(
+        &["train", "pool.toml", "--out", "pool", "--plain"],
+        d,
+    ));
     assert_bad(
-        &nabla(&["export", "gpt", "--onnx", "gpt.onnx"], d),
-        "model.layers[1] (positional_embedding)",
+        &nabla(&["export", "pool", "--onnx", "pool.onnx"], d),
+        "model.layers[0] (adaptive_avg_pool2d)",
     );
-    assert!(!d.join("gpt.onnx").exists());
+    assert!(!d.join("pool.onnx").exists());
 }

@@ -187,7 +187,22 @@ fn onnx_runtime_gives_nablas_outputs() {
     }
     // token models: embedding and recurrent stacks (ONNX's gate orders), at two sequence
     // lengths on one exported file (the sequence axis is dynamic)
-    let sequences: [(&str, &str); 3] = [
+    let sequences: [(&str, &str); 5] = [
+        (
+            "character-gpt",
+            r#"{ type = "embedding", dim = 16, num = 12, std = 0.5 },
+            { type = "positional_embedding", max_len = 12 },
+            { type = "transformer", layers = 2, heads = 4, dim_feedforward = 32, dropout = 0.0,
+              activation = "gelu", norm_first = true, causal = true, bias = false },
+            { type = "linear", out = 12, tie = "embedding", bias = false }"#,
+        ),
+        (
+            "post-norm-encoder-sinusoidal",
+            r#"{ type = "embedding", dim = 8, num = 12 },
+            { type = "positional_embedding", max_len = 16, kind = "sinusoidal" },
+            { type = "transformer", layers = 1, heads = 2, dim_feedforward = 16 },
+            { type = "linear", out = 12 }"#,
+        ),
         (
             "embedding-lstm-2-layers",
             r#"{ type = "embedding", dim = 8, num = 12 },
@@ -207,7 +222,14 @@ fn onnx_runtime_gives_nablas_outputs() {
         ),
     ];
     for (name, layers) in sequences {
-        let cfg = config("[5]", layers);
+        // (a causal model is a next-token model on text; the others are checked as layers)
+        let data = if layers.contains("causal = true") {
+            "[data]\ndataset = \"text\"\npath = \"t.txt\"\nseq_len = 5\n"
+        } else {
+            ""
+        };
+        let text = format!("{data}[model]\ninput_shape = [5]\nlayers = [\n{layers}\n]\n");
+        let cfg = ExperimentConfig::from_toml_str(&text, "case.toml").unwrap();
         let (model, _) = build_model(&cfg, &[5], None, &mut rng).unwrap();
         let opts = ExportOptions {
             input_shape: vec![5],
@@ -279,7 +301,7 @@ fn onnx_runtime_gives_nablas_outputs() {
     assert!(out.status.success(), "ONNX Runtime disagrees:\n{text}");
     assert_eq!(
         text.lines().filter(|l| l.contains("max abs diff")).count(),
-        CASES.len() + 4
+        CASES.len() + 6
     );
 }
 

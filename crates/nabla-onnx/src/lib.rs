@@ -4,7 +4,7 @@
 //! OpenVINO, a browser) runs: the graph computes what the model's forward pass returns
 //! (logits, no softmax appended), its weights are initializers, and the batch axis (and a
 //! token model's sequence axis) is dynamic. Dense, convolutional, normalization, pooling,
-//! embedding and recurrent layers export; attention layers not yet. The export is driven by the model's layer configs, so every model built from
+//! embedding, recurrent, positional and transformer layers export. The export is driven by the model's layer configs, so every model built from
 //! configs (by the CLI or in Rust) exports; a layer with no ONNX form is refused, naming it.
 //!
 //! ```no_run
