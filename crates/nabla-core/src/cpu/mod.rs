@@ -9,6 +9,7 @@ pub(crate) mod attention;
 pub(crate) mod batch_norm;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
+pub(crate) mod fast_math;
 pub(crate) mod layer_norm;
 pub(crate) mod log_softmax;
 pub(crate) mod matmul;

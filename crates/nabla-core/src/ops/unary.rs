@@ -182,7 +182,13 @@ impl Tensor {
             let half = T::from_f64(0.5);
             x * ((x * c).erf() + T::ONE) * half
         }
-        self.map_float("gelu", Some(Op::Gelu), f::<f32>, f::<f64>)
+        // f32: the vectorizable erf (see `cpu::fast_math`)
+        self.map_float(
+            "gelu",
+            Some(Op::Gelu),
+            crate::cpu::fast_math::gelu,
+            f::<f64>,
+        )
     }
 
     /// `g · gelu'(x)` for the output gradient `g` and the output `y = gelu(x)` (one pass,
@@ -205,9 +211,14 @@ impl Tensor {
             let pdf = (-(x * x) * half).exp() * inv_sqrt_2pi;
             g * (cdf + x * pdf)
         }
-        fn typed<T: Float + StorageElem>(g: &mut Tensor, x: &Tensor, y: &Tensor) -> Result<()> {
+        fn typed<T: Float + StorageElem>(
+            g: &mut Tensor,
+            x: &Tensor,
+            y: &Tensor,
+            d: impl Fn(T, T, T) -> T + Sync,
+        ) -> Result<()> {
             let (x, y) = (x.data::<T>()?, y.data::<T>()?);
-            elementwise::zip3_in_place(g.make_mut::<T>()?, &x, &y, d::<T>);
+            elementwise::zip3_in_place(g.make_mut::<T>()?, &x, &y, d);
             Ok(())
         }
         if self.shape() != x.shape() || self.dtype() != x.dtype() || y.shape() != x.shape() {
@@ -221,8 +232,9 @@ impl Tensor {
             ));
         }
         match self.dtype() {
-            DType::F32 => typed::<f32>(&mut self, x, y)?,
-            DType::F64 => typed::<f64>(&mut self, x, y)?,
+            // f32: the vectorizable form (see `cpu::fast_math`)
+            DType::F32 => typed::<f32>(&mut self, x, y, crate::cpu::fast_math::gelu_grad)?,
+            DType::F64 => typed::<f64>(&mut self, x, y, d::<f64>)?,
             DType::I64 => return Err(Error::dtype("gelu", "needs a float tensor, got i64")),
         }
         Ok(self)
