@@ -7,13 +7,28 @@
 //! embedding, recurrent, positional and transformer layers export. The export is driven by the model's layer configs, so every model built from
 //! configs (by the CLI or in Rust) exports; a layer with no ONNX form is refused, naming it.
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> nabla_core::Result<()> {
-//! use nabla_nn::{LayerConfig, Sequential};
-//! # let (layers, model): (Vec<LayerConfig>, Sequential) = unimplemented!();
-//! let opts = nabla_onnx::ExportOptions { input_shape: vec![784], ..Default::default() };
+//! use nabla_core::{Error, Mt19937};
+//! use nabla_nn::config::LinearConfig;
+//! use nabla_nn::{LayerConfig, LayerInput, Sequential};
+//! // a model built from its layer configs (as `nabla train` builds one)
+//! let layers = vec![
+//!     LayerConfig::Linear(LinearConfig::new(16)),
+//!     LayerConfig::Relu,
+//!     LayerConfig::Linear(LinearConfig::new(3)),
+//! ];
+//! let (mut model, mut shape, mut rng) = (Sequential::new(), vec![1, 8], Mt19937::new(0));
+//! for l in &layers {
+//!     let input = LayerInput::new(&shape);
+//!     model.push(l.layer().build(&input, &mut rng).map_err(Error::Config)?);
+//!     shape = l.layer().output_shape(&input).map_err(Error::Config)?;
+//! }
+//! let opts = nabla_onnx::ExportOptions { input_shape: vec![8], ..Default::default() };
 //! let exported = nabla_onnx::export(&layers, &model, &opts)?;
-//! nabla_onnx::save(&exported.model, "model.onnx")?;
+//! assert_eq!(exported.output_shape, vec![None, Some(3)]); // [batch, 3]
+//! let bytes = nabla_onnx::to_bytes(&exported.model); // or nabla_onnx::save(.., "model.onnx")
+//! assert!(bytes.len() > 4 * (8 * 16 + 16 * 3));
 //! # Ok(()) }
 //! ```
 //!
