@@ -101,6 +101,17 @@ const CASES: &[Case] = &[
         opset: 18,
     },
     Case {
+        name: "vision-transformer",
+        input_shape: "[1, 28, 28]",
+        layers: r#"{ type = "conv2d", out = 8, kernel_size = 4, stride = 4 },
+                   { type = "flatten", start_dim = 2 }, { type = "permute", dims = [0, 2, 1] },
+                   { type = "positional_embedding", max_len = 49 },
+                   { type = "transformer", layers = 2, heads = 2, dim_feedforward = 16,
+                     dropout = 0.0, activation = "gelu", norm_first = true },
+                   { type = "mean", dim = 1 }, { type = "linear", out = 10 }"#,
+        opset: 18,
+    },
+    Case {
         name: "same-padding-strides-pools",
         input_shape: "[3, 17, 15]",
         layers: r#"{ type = "conv2d", out = 4, kernel_size = [3, 4], padding = "same", dilation = 2 },
