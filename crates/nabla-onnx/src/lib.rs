@@ -50,19 +50,64 @@ pub fn to_bytes(model: &proto::ModelProto) -> Vec<u8> {
     prost::Message::encode_to_vec(model)
 }
 
+/// Protobuf's limit on one message: a model past it keeps its weights in a side file.
+const PROTOBUF_LIMIT: usize = (1 << 31) - 1;
+
 /// Writes `model` to `path` atomically: a temporary file beside it, renamed into place, so a
-/// failed write leaves no partial file (and an existing file untouched).
+/// failed write leaves no partial file (and an existing file untouched). A model past
+/// protobuf's 2 GiB limit is written in ONNX's external-data form instead (see
+/// [`save_external`]).
 ///
-/// Fails when the folder does not exist or cannot be written, or the model is past
-/// protobuf's 2 GiB limit.
+/// Fails when the folder does not exist or cannot be written.
 pub fn save(model: &proto::ModelProto, path: impl AsRef<Path>) -> Result<()> {
-    let bytes = to_bytes(model);
-    if bytes.len() >= (1 << 31) {
-        return Err(Error::Config(format!(
-            "{}: the model is {} bytes, past protobuf's 2 GiB limit",
-            path.as_ref().display(),
-            bytes.len()
-        )));
+    let size = prost::Message::encoded_len(model);
+    if size >= PROTOBUF_LIMIT {
+        return save_external(model, path, 1024);
     }
-    nabla_core::io::write_atomic(path.as_ref(), &bytes)
+    nabla_core::io::write_atomic(path.as_ref(), &to_bytes(model))
+}
+
+/// Writes `model` to `path` with every float initializer (weight) of at least `min_bytes`
+/// bytes in the side file `<path>.data` (ONNX's external-data form: `location`, `offset` at a multiple of
+/// 4096, `length`), so the `.onnx` file stays small; ONNX Runtime reads both from the same
+/// folder. Both files are written atomically, the data first.
+///
+/// Fails when the folder does not exist or cannot be written.
+pub fn save_external(
+    model: &proto::ModelProto,
+    path: impl AsRef<Path>,
+    min_bytes: usize,
+) -> Result<()> {
+    let path = path.as_ref();
+    let name = path
+        .file_name()
+        .map(|n| format!("{}.data", n.to_string_lossy()))
+        .ok_or_else(|| Error::Config(format!("{}: not a file name", path.display())))?;
+    let mut model = model.clone();
+    let mut data = Vec::new();
+    if let Some(g) = model.graph.as_mut() {
+        // weights only: shape and axis constants stay inline, where shape inference reads them
+        for t in g
+            .initializer
+            .iter_mut()
+            .filter(|t| t.data_type == proto::data_type::FLOAT && t.raw_data.len() >= min_bytes)
+        {
+            let offset = data.len().div_ceil(4096) * 4096;
+            data.resize(offset, 0);
+            data.extend_from_slice(&t.raw_data);
+            let entry = |key: &str, value: String| proto::StringStringEntryProto {
+                key: key.into(),
+                value,
+            };
+            t.external_data = vec![
+                entry("location", name.clone()),
+                entry("offset", offset.to_string()),
+                entry("length", t.raw_data.len().to_string()),
+            ];
+            t.data_location = 1;
+            t.raw_data = Vec::new();
+        }
+    }
+    nabla_core::io::write_atomic(&path.with_file_name(&name), &data)?;
+    nabla_core::io::write_atomic(path, &to_bytes(&model))
 }
