@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{tmp, BIN};
+use common::{lm_text, tmp, BIN};
 use tempfile::TempDir;
 
 /// A command that runs longer than this is killed and counted as a hang.
@@ -275,26 +275,6 @@ fn csv5(header: bool) -> String {
             0.5 * off - j,
             j
         ));
-    }
-    s
-}
-
-/// The text of `tests/train.rs`'s language model: 12 distinct characters "abcdefgh ,.\n".
-fn lm_text() -> String {
-    let words = ["abc", "de", "fgh", "ha", "bed", "cafe", "gag"];
-    let mut s = String::new();
-    for i in 0..400 {
-        s.push_str(words[i * 3 % words.len()]);
-        s.push(if i % 9 == 8 {
-            '\n'
-        } else if i % 5 == 4 {
-            ','
-        } else {
-            ' '
-        });
-        if i % 13 == 12 {
-            s.push('.');
-        }
     }
     s
 }

@@ -246,16 +246,19 @@ pub(crate) fn backward_impl(
         .ok_or_else(|| gn.freed())?;
         // a slice's gradient goes straight into its place in the input's gradient (the rule
         // would pad it to the input's shape first: one full-size buffer per slice)
-        if let (Op::Narrow { dim, start }, false, false) =
-            (&node.op, create_graph, crate::anomaly::is_anomaly_enabled())
-        {
+        // (the anomaly check, read only for slices, needs the rule's path)
+        let slice = match node.op {
+            Op::Narrow { dim, start } if !create_graph => Some((dim, start)),
+            _ => None,
+        };
+        if let Some((dim, start)) = slice.filter(|_| !crate::anomaly::is_anomaly_enabled()) {
             let inp = &node.inputs[0];
             if inp.0.track {
                 let mut acc = match grads.remove(&inp.id()) {
                     Some(prev) => prev,
                     None => Tensor::zeros(inp.shape(), inp.dtype()),
                 };
-                add_into_slice(&mut acc, *dim, *start, &g)?;
+                add_into_slice(&mut acc, dim, start, &g)?;
                 grads.insert(inp.id(), acc);
             }
             continue;

@@ -212,7 +212,8 @@ impl Element for i64 {
 }
 
 /// The error function, to double precision (within 1 ulp): musl's rational approximations
-/// (the `libm` crate), with no iteration, so GELU's erf costs a few multiply-adds per element.
+/// (the `libm` crate), with no iteration. (f32 uses musl's `erff`; f32 GELU its own
+/// vectorizable form, `cpu::fast_math`.)
 pub fn erf_f64(x: f64) -> f64 {
     libm::erf(x)
 }

@@ -410,18 +410,7 @@ impl Module for MultiheadAttention {
         ctx: &mut ForwardCtx<'_>,
     ) -> Option<Result<(Tensor, LayerState)>> {
         let run = |ctx: &mut ForwardCtx<'_>| {
-            let cache = match state {
-                Some(s) => match s.as_attention("MultiheadAttention")? {
-                    [c] => Some(c),
-                    other => {
-                        return Err(misfit(
-                            "MultiheadAttention",
-                            format!("needs one key/value cache, got {}", other.len()),
-                        ))
-                    }
-                },
-                None => None,
-            };
+            let cache = LayerState::one_cache(state, "MultiheadAttention")?;
             let (y, c) = self.forward_cached(x, cache, ctx)?;
             Ok((y, LayerState::Attention(vec![c])))
         };

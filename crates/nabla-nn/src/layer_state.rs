@@ -43,6 +43,22 @@ impl LayerState {
         }
     }
 
+    /// The one key/value cache of a single attention layer from an optional state (`None`:
+    /// the sequence's start), or an error naming `layer` for another kind or count.
+    pub fn one_cache<'a>(
+        state: Option<&'a LayerState>,
+        layer: &str,
+    ) -> Result<Option<&'a KvCache>> {
+        match state.map(|s| s.as_attention(layer)).transpose()? {
+            None => Ok(None),
+            Some([c]) => Ok(Some(c)),
+            Some(other) => Err(misfit(
+                layer,
+                format!("needs one key/value cache, got {}", other.len()),
+            )),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             LayerState::Rnn(_) => "a recurrent state",

@@ -220,19 +220,7 @@ impl Module for TransformerEncoderLayer {
         ctx: &mut ForwardCtx<'_>,
     ) -> Option<Result<(Tensor, LayerState)>> {
         let run = |ctx: &mut ForwardCtx<'_>| {
-            let caches = state
-                .map(|s| s.as_attention("TransformerEncoderLayer"))
-                .transpose()?;
-            let cache = match caches {
-                None => None,
-                Some([c]) => Some(c),
-                Some(other) => {
-                    return Err(misfit(
-                        "TransformerEncoderLayer",
-                        format!("needs one key/value cache, got {}", other.len()),
-                    ))
-                }
-            };
+            let cache = LayerState::one_cache(state, "TransformerEncoderLayer")?;
             let (y, c) = self.forward_cached(x, cache, ctx)?;
             Ok((y, LayerState::Attention(vec![c])))
         };

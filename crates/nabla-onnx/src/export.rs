@@ -263,61 +263,48 @@ pub fn export(
                 conv(&mut g, "ConvTranspose", &x, &ts, i, attrs, &hint)?
             }
             LayerConfig::MaxPool2d(c) => {
-                let k = pair(c.kernel_size);
-                let [ph, pw] = pair(c.padding);
-                let attrs = vec![
-                    ("kernel_shape", Attr::Ints(k.to_vec())),
-                    (
-                        "strides",
-                        Attr::Ints(pair(c.stride.unwrap_or(c.kernel_size)).to_vec()),
-                    ),
-                    ("pads", Attr::Ints(vec![ph, pw, ph, pw])),
-                    ("dilations", Attr::Ints(pair(c.dilation).to_vec())),
-                    ("ceil_mode", Attr::Int(c.ceil_mode as i64)),
-                ];
+                let attrs = pool(
+                    pair(c.kernel_size).to_vec(),
+                    pair(c.stride.unwrap_or(c.kernel_size)).to_vec(),
+                    pair(c.padding).to_vec(),
+                    c.ceil_mode,
+                );
+                let attrs = with(attrs, "dilations", Attr::Ints(pair(c.dilation).to_vec()));
                 g.node("MaxPool", &[&x], attrs, &hint)
             }
             LayerConfig::MaxPool1d(c) => {
-                let p = c.padding as i64;
-                let attrs = vec![
-                    ("kernel_shape", Attr::Ints(vec![c.kernel_size as i64])),
-                    (
-                        "strides",
-                        Attr::Ints(vec![c.stride.unwrap_or(c.kernel_size) as i64]),
-                    ),
-                    ("pads", Attr::Ints(vec![p, p])),
-                    ("dilations", Attr::Ints(vec![c.dilation as i64])),
-                    ("ceil_mode", Attr::Int(c.ceil_mode as i64)),
-                ];
+                let k = c.kernel_size as i64;
+                let s_ = c.stride.map_or(k, |s| s as i64);
+                let attrs = pool(vec![k], vec![s_], vec![c.padding as i64], c.ceil_mode);
+                let attrs = with(attrs, "dilations", Attr::Ints(vec![c.dilation as i64]));
                 g.node("MaxPool", &[&x], attrs, &hint)
             }
             LayerConfig::AvgPool2d(c) => {
-                let [ph, pw] = pair(c.padding);
-                let attrs = vec![
-                    ("kernel_shape", Attr::Ints(pair(c.kernel_size).to_vec())),
-                    (
-                        "strides",
-                        Attr::Ints(pair(c.stride.unwrap_or(c.kernel_size)).to_vec()),
-                    ),
-                    ("pads", Attr::Ints(vec![ph, pw, ph, pw])),
-                    ("ceil_mode", Attr::Int(c.ceil_mode as i64)),
-                    ("count_include_pad", Attr::Int(c.count_include_pad as i64)),
-                ];
-                g.node("AveragePool", &[&x], attrs, &hint)
+                let attrs = pool(
+                    pair(c.kernel_size).to_vec(),
+                    pair(c.stride.unwrap_or(c.kernel_size)).to_vec(),
+                    pair(c.padding).to_vec(),
+                    c.ceil_mode,
+                );
+                let count = Attr::Int(c.count_include_pad as i64);
+                g.node(
+                    "AveragePool",
+                    &[&x],
+                    with(attrs, "count_include_pad", count),
+                    &hint,
+                )
             }
             LayerConfig::AvgPool1d(c) => {
-                let p = c.padding as i64;
-                let attrs = vec![
-                    ("kernel_shape", Attr::Ints(vec![c.kernel_size as i64])),
-                    (
-                        "strides",
-                        Attr::Ints(vec![c.stride.unwrap_or(c.kernel_size) as i64]),
-                    ),
-                    ("pads", Attr::Ints(vec![p, p])),
-                    ("ceil_mode", Attr::Int(c.ceil_mode as i64)),
-                    ("count_include_pad", Attr::Int(c.count_include_pad as i64)),
-                ];
-                g.node("AveragePool", &[&x], attrs, &hint)
+                let k = c.kernel_size as i64;
+                let s_ = c.stride.map_or(k, |s| s as i64);
+                let attrs = pool(vec![k], vec![s_], vec![c.padding as i64], c.ceil_mode);
+                let count = Attr::Int(c.count_include_pad as i64);
+                g.node(
+                    "AveragePool",
+                    &[&x],
+                    with(attrs, "count_include_pad", count),
+                    &hint,
+                )
             }
             LayerConfig::AdaptiveAvgPool2d(c) => {
                 let (oh, ow) = c.output_size.pair();
@@ -485,6 +472,33 @@ pub fn export(
         input_shape: in_shape,
         output_shape: out_shape,
     })
+}
+
+/// A pooling node's attributes: window, stride, the same padding before and after each
+/// spatial dim, and ceil mode.
+fn pool(
+    kernel: Vec<i64>,
+    stride: Vec<i64>,
+    padding: Vec<i64>,
+    ceil_mode: bool,
+) -> Vec<(&'static str, Attr)> {
+    let pads = padding.iter().chain(&padding).copied().collect();
+    vec![
+        ("kernel_shape", Attr::Ints(kernel)),
+        ("strides", Attr::Ints(stride)),
+        ("pads", Attr::Ints(pads)),
+        ("ceil_mode", Attr::Int(ceil_mode as i64)),
+    ]
+}
+
+/// `attrs` and one more.
+fn with(
+    mut attrs: Vec<(&'static str, Attr)>,
+    name: &'static str,
+    a: Attr,
+) -> Vec<(&'static str, Attr)> {
+    attrs.push((name, a));
+    attrs
 }
 
 /// `[T]` of a `[N, T, ..]` value, as a 1-element i64 tensor.
