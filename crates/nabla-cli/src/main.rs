@@ -36,16 +36,24 @@ enum Command {
     },
     /// Exports a run's model as an ONNX file with a dynamic batch axis (and sequence axis
     /// for a text model).
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["run_dir", "config"])))]
     Export {
         /// The run folder.
-        run_dir: PathBuf,
+        run_dir: Option<PathBuf>,
+        /// A config to export instead of a run folder, with the weights of --checkpoint (its
+        /// data is read for the input shape, the standardizer and a text's vocabulary).
+        #[arg(long, conflicts_with = "run_dir", requires = "checkpoint")]
+        config: Option<PathBuf>,
+        /// With --config: the data folder or file, as for train.
+        #[arg(long, requires = "config")]
+        data: Option<PathBuf>,
         /// A checkpoint folder (or model.safetensors file) to use instead of the newest.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
         /// The ONNX file to write.
         #[arg(long)]
         onnx: PathBuf,
-        /// The ONNX operator set (17 to 21).
+        /// The ONNX operator set (13 to 21; layer norm and transformers need 17).
         #[arg(long, default_value_t = 18, allow_negative_numbers = true)]
         opset: i64,
     },
@@ -306,10 +314,19 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
         } => run::eval(&run_dir, checkpoint.as_deref(), data.as_deref()).map_err(to_exit),
         Command::Export {
             run_dir,
+            config,
+            data,
             checkpoint,
             onnx,
             opset,
-        } => run::export(&run_dir, checkpoint.as_deref(), &onnx, opset).map_err(to_exit),
+        } => {
+            let source = match (run_dir, config) {
+                (Some(r), _) => run::Source::RunDir(r),
+                (None, Some(c)) => run::Source::Config(c, data),
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            run::export(&source, checkpoint.as_deref(), &onnx, opset).map_err(to_exit)
+        }
         Command::Predict {
             run_dir,
             checkpoint,

@@ -148,9 +148,18 @@ fn open(run: &Path, checkpoint: Option<&Path>) -> R<(Run, String)> {
     Ok((r, loaded))
 }
 
-/// `nabla export RUN_DIR --onnx FILE`: the model as ONNX; says which weights it exported,
-/// the opset and the input and output shapes.
-pub fn export(run: &Path, checkpoint: Option<&Path>, file: &Path, opset: i64) -> R<()> {
+/// What `nabla export` exports: a run folder, or a config (with its data folder) whose
+/// weights come from `--checkpoint`.
+pub enum Source {
+    /// A run folder.
+    RunDir(PathBuf),
+    /// A config file and the `--data` given with it.
+    Config(PathBuf, Option<PathBuf>),
+}
+
+/// `nabla export RUN_DIR --onnx FILE` (or `--config C --checkpoint CK`): the model as ONNX;
+/// says which weights it exported, the opset and the input and output shapes.
+pub fn export(source: &Source, checkpoint: Option<&Path>, file: &Path, opset: i64) -> R<()> {
     if !(nabla::onnx::MIN_OPSET..=nabla::onnx::MAX_OPSET).contains(&opset) {
         return Err(bad(format!(
             "--opset: {} to {} are written, got {opset}",
@@ -172,16 +181,25 @@ pub fn export(run: &Path, checkpoint: Option<&Path>, file: &Path, opset: i64) ->
     if file.is_dir() {
         return Err(bad(format!("--onnx {}: is a folder", file.display())));
     }
-    let (opened, loaded) = open(run, checkpoint)?;
+    let (opened, loaded) = match source {
+        Source::RunDir(run) => open(run, checkpoint)?,
+        Source::Config(config, data) => {
+            let ck = checkpoint.ok_or_else(|| bad("--config needs --checkpoint"))?;
+            let r = Run::from_config(config, ck, data.as_deref()).map_err(train_err)?;
+            let loaded = format!("nabla: loaded {}", r.weights.display());
+            (r, loaded)
+        }
+    };
+    // a text model's vocabulary beside the file: ids in, characters out
+    let vocab = match opened.task() {
+        Task::LanguageModel => Some(opened.vocab().map_err(train_err)?),
+        _ => None,
+    };
     let exported = opened.export_onnx(opset).map_err(train_err)?;
     nabla::onnx::save(&exported.model, file).map_err(train_err)?;
-    // a text model's vocabulary beside the file: ids in, characters out
-    let vocab = run.join("vocab.json");
     let vocab_out = file.with_extension("vocab.json");
-    if vocab.exists() {
-        let bytes =
-            std::fs::read(&vocab).map_err(|e| internal(format!("{}: {e}", vocab.display())))?;
-        nabla::core::io::write_atomic(&vocab_out, &bytes).map_err(train_err)?;
+    if let Some(v) = &vocab {
+        nabla::core::io::write_atomic(&vocab_out, v.to_json().as_bytes()).map_err(train_err)?;
     }
     let dims = |s: &[Option<usize>]| {
         // the dynamic axes: the batch, and a token model's sequence
@@ -203,7 +221,7 @@ pub fn export(run: &Path, checkpoint: Option<&Path>, file: &Path, opset: i64) ->
         dims(&exported.input_shape),
         dims(&exported.output_shape)
     );
-    if vocab.exists() {
+    if vocab.is_some() {
         println!("wrote {} (the characters of the ids)", vocab_out.display());
     }
     Ok(())

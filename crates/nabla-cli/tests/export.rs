@@ -31,15 +31,17 @@ fn a_run_exports_and_bad_input_writes_nothing() {
     );
     let bytes = std::fs::read(d.join("a.onnx")).unwrap();
     assert!(bytes.len() > 4 * 64 * 10, "{} bytes", bytes.len());
-    // an older opset is written too
-    ok(&nabla(
-        &["export", "a", "--onnx", "b.onnx", "--opset", "17"],
-        d,
-    ));
+    // older opsets are written too
+    for opset in ["17", "13"] {
+        ok(&nabla(
+            &["export", "a", "--onnx", "b.onnx", "--opset", opset],
+            d,
+        ));
+    }
 
     // an opset out of range, a folder that does not exist, a folder as the file
     assert_bad(
-        &nabla(&["export", "a", "--onnx", "c.onnx", "--opset", "16"], d),
+        &nabla(&["export", "a", "--onnx", "c.onnx", "--opset", "12"], d),
         "--opset",
     );
     assert_bad(
@@ -92,6 +94,28 @@ batch_size = 16
         std::fs::read(d.join("lm.vocab.json")).unwrap(),
         std::fs::read(d.join("lm/vocab.json")).unwrap()
     );
+    // the same from the config and the checkpoint: the vocabulary comes from the text
+    let o = nabla(&["export", "lm", "--onnx", "lm2.onnx"], d);
+    let ck = loaded(&o);
+    ok(&nabla(
+        &[
+            "export",
+            "--config",
+            "lm.toml",
+            "--checkpoint",
+            &ck,
+            "--onnx",
+            "lm3.onnx",
+        ],
+        d,
+    ));
+    assert!(
+        std::fs::read(d.join("lm2.onnx")).unwrap() == std::fs::read(d.join("lm3.onnx")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(d.join("lm3.vocab.json")).unwrap(),
+        std::fs::read(d.join("lm/vocab.json")).unwrap()
+    );
     let gpt = cfg.replace(
         r#"{ type = "lstm", hidden = 8 },"#,
         r#"{ type = "positional_embedding", max_len = 8 },
@@ -124,4 +148,110 @@ epochs = 1
         "model.layers[0] (adaptive_avg_pool2d)",
     );
     assert!(!d.join("pool.onnx").exists());
+}
+
+/// The checkpoint file `nabla export` said it loaded.
+fn loaded(o: &std::process::Output) -> String {
+    let (_, err) = text(o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("loaded"))
+        .expect("a loaded line");
+    line.rsplit(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn a_config_and_a_checkpoint_export_what_the_run_folder_exports() {
+    // diabetes: a standardized regression, whose standardizer is refitted from the config
+    let cfg = "[data]\ndataset = \"diabetes\"\n[model]\nlayers = [{ type = \"linear\", out = 8 }, \
+               { type = \"tanh\" }, { type = \"linear\", out = 1 }]\n[train]\nepochs = 1\n";
+    let dir = tmp_with("diab.toml", cfg);
+    let d = dir.path();
+    ok(&nabla(&["train", "diab.toml", "--out", "r", "--plain"], d));
+    let o = nabla(&["export", "r", "--onnx", "a.onnx"], d);
+    let ck = loaded(&o);
+    let out = ok(&nabla(
+        &[
+            "export",
+            "--config",
+            "diab.toml",
+            "--checkpoint",
+            &ck,
+            "--onnx",
+            "b.onnx",
+        ],
+        d,
+    ));
+    assert!(out.contains("output [batch, 1]"), "{out}");
+    let (a, b) = (
+        std::fs::read(d.join("a.onnx")).unwrap(),
+        std::fs::read(d.join("b.onnx")).unwrap(),
+    );
+    assert!(a == b, "the config's export differs from the run's");
+
+    // bad input: one line, exit 2, nothing written
+    let before = std::fs::read_dir(d).unwrap().count();
+    let bad: [(&[&str], &str); 5] = [
+        (
+            &["export", "--config", "diab.toml", "--onnx", "c.onnx"],
+            "--checkpoint",
+        ),
+        (&["export", "--onnx", "c.onnx"], "RUN_DIR"),
+        (
+            &[
+                "export",
+                "r",
+                "--config",
+                "diab.toml",
+                "--checkpoint",
+                &ck,
+                "--onnx",
+                "c.onnx",
+            ],
+            "--config",
+        ),
+        (
+            &["export", "r", "--data", "x", "--onnx", "c.onnx"],
+            "--config",
+        ),
+        (
+            &[
+                "export",
+                "--config",
+                "no.toml",
+                "--checkpoint",
+                &ck,
+                "--onnx",
+                "c.onnx",
+            ],
+            "no.toml",
+        ),
+    ];
+    for (args, words) in bad {
+        assert_bad(&nabla(args, d), words);
+    }
+    // weights of another model
+    let wide = cfg.replace("out = 8", "out = 9");
+    std::fs::write(d.join("wide.toml"), wide).unwrap();
+    assert_bad(
+        &nabla(
+            &[
+                "export",
+                "--config",
+                "wide.toml",
+                "--checkpoint",
+                &ck,
+                "--onnx",
+                "c.onnx",
+            ],
+            d,
+        ),
+        "0.weight",
+    );
+    assert_eq!(
+        std::fs::read_dir(d).unwrap().count(),
+        before + 1,
+        "only wide.toml"
+    );
+    assert!(!d.join("c.onnx").exists());
 }

@@ -86,7 +86,7 @@ pub struct TextLogits {
 
 /// A finished (or interrupted) run opened again for prediction.
 pub struct Run {
-    /// The run folder.
+    /// The run folder (the config file for a model made by [`Run::from_config`]).
     pub dir: PathBuf,
     /// Its saved config.
     pub config: ExperimentConfig,
@@ -100,6 +100,8 @@ pub struct Run {
     input_shape: Vec<usize>,
     standardizer: Option<Standardizer>,
     columns: Option<Columns>,
+    /// A text model's vocabulary when it did not come from a run folder.
+    vocab: Option<Vocab>,
 }
 
 impl std::fmt::Debug for Run {
@@ -183,6 +185,49 @@ impl Run {
             standardizer,
             columns,
             config,
+            vocab: None,
+        })
+    }
+
+    /// A model from a config and a checkpoint, without a run folder: the config's data is
+    /// read as training read it (its split and seed), for the input shape, the number of
+    /// outputs, the standardizer fitted on the training split and a text's vocabulary; then
+    /// the checkpoint's weights are loaded (a checkpoint folder or a `model.safetensors`).
+    ///
+    /// Fails when the config or its data cannot be read, or the checkpoint does not fit the
+    /// config's model (naming the tensors).
+    pub fn from_config(
+        config: impl AsRef<Path>,
+        checkpoint: &Path,
+        data_dir: Option<&Path>,
+    ) -> Result<Run> {
+        let path = config.as_ref();
+        let mut cfg = ExperimentConfig::from_toml_file(path)?;
+        let weights = nabla_train::checkpoint::read_model_weights(checkpoint)?;
+        let data = crate::data::load_data(&cfg, data_dir)?;
+        let mut rng = nabla_core::Mt19937::new(0);
+        let (model, _) =
+            crate::build::build_model(&cfg, &data.input_shape, Some(data.outputs), &mut rng)?;
+        nabla_train::checkpoint::load_model_tensors(
+            &model,
+            &weights.tensors,
+            &weights.file.display().to_string(),
+        )?;
+        cfg.model.input_shape = Some(data.input_shape.clone());
+        let columns = cfg.data.path.as_ref().map(|_| Columns {
+            label_index: data.label_index,
+            classes: data.class_names.clone(),
+        });
+        Ok(Run {
+            dir: path.to_path_buf(),
+            input_shape: data.input_shape,
+            model,
+            weights: weights.file,
+            skipped: Vec::new(),
+            standardizer: data.standardizer,
+            columns,
+            config: cfg,
+            vocab: data.vocab,
         })
     }
 
@@ -355,7 +400,10 @@ impl Run {
                 crate::config::dataset_name(self.config.data.dataset)
             )));
         }
-        Vocab::load(self.dir.join("vocab.json"))
+        match &self.vocab {
+            Some(v) => Ok(v.clone()),
+            None => Vocab::load(self.dir.join("vocab.json")),
+        }
     }
 
     /// For each text file, the logits of the next character at every position.

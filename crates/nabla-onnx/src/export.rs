@@ -9,8 +9,9 @@ use nabla_core::{Error, Result, Tensor};
 use nabla_nn::config::{GeluApproximate, Padding, Size2};
 use nabla_nn::{LayerConfig, LayerInput, Module, Sequential};
 
-/// The oldest opset written (`LayerNormalization` needs 17).
-pub const MIN_OPSET: i64 = 17;
+/// The oldest opset written. Layer norm and transformer layers need 17
+/// (`LayerNormalization`); the other layers export from 13 on.
+pub const MIN_OPSET: i64 = 13;
 /// The newest opset written.
 pub const MAX_OPSET: i64 = 21;
 /// The default opset (PyTorch's exporter's default).
@@ -119,6 +120,18 @@ pub fn export(
             layers.len()
         )));
     }
+    for (i, cfg) in layers.iter().enumerate() {
+        if let Some((needs, op)) = needed_opset(cfg).filter(|&(n, _)| opts.opset < n) {
+            return Err(refuse(
+                i,
+                cfg.type_name(),
+                format!(
+                    "needs opset {needs} or newer ({op}), got --opset {}",
+                    opts.opset
+                ),
+            ));
+        }
+    }
     let mut g = Graph::default();
     let mut shape: Vec<usize> = std::iter::once(1)
         .chain(opts.input_shape.iter().copied())
@@ -187,7 +200,7 @@ pub fn export(
             LayerConfig::Gelu(c) => gelu(&mut g, &x, c.approximate, opts.opset, &hint),
             LayerConfig::Dropout(_) | LayerConfig::Dropout2d(_) => x,
             LayerConfig::Flatten(_) | LayerConfig::Permute(_) | LayerConfig::Mean(_) => {
-                rearrange(&mut g, cfg, &x, &out_shape, &hint)
+                rearrange(&mut g, cfg, &x, &out_shape, opts.opset, &hint)
             }
             LayerConfig::LayerNorm(c) => {
                 let d = *shape.last().unwrap_or(&0) as i64;
@@ -870,8 +883,23 @@ fn conv(
     Ok(g.node(op, &ins, attrs, hint))
 }
 
+/// The opset a layer's ONNX form needs beyond [`MIN_OPSET`], and the op that needs it.
+fn needed_opset(cfg: &LayerConfig) -> Option<(i64, &'static str)> {
+    match cfg {
+        LayerConfig::LayerNorm(_) | LayerConfig::Transformer(_) => Some((17, "LayerNormalization")),
+        _ => None,
+    }
+}
+
 /// Flatten, permute and mean: reshapes and reductions of a known sample shape.
-fn rearrange(g: &mut Graph, cfg: &LayerConfig, x: &str, out: &[usize], hint: &str) -> String {
+fn rearrange(
+    g: &mut Graph,
+    cfg: &LayerConfig,
+    x: &str,
+    out: &[usize],
+    opset: i64,
+    hint: &str,
+) -> String {
     match cfg {
         LayerConfig::Permute(p) => {
             let perm = p.dims.iter().map(|&d| d as i64).collect();
@@ -884,13 +912,19 @@ fn rearrange(g: &mut Graph, cfg: &LayerConfig, x: &str, out: &[usize], hint: &st
             } else {
                 m.dim as i64
             };
-            let axes = g.ints("axes", &[d], &[1]);
-            g.node(
-                "ReduceMean",
-                &[x, &axes],
-                vec![("keepdims", Attr::Int(m.keepdim as i64))],
-                hint,
-            )
+            let keep = ("keepdims", Attr::Int(m.keepdim as i64));
+            if opset >= 18 {
+                let axes = g.ints("axes", &[d], &[1]);
+                g.node("ReduceMean", &[x, &axes], vec![keep], hint)
+            } else {
+                // before opset 18 the axes are an attribute
+                g.node(
+                    "ReduceMean",
+                    &[x],
+                    vec![keep, ("axes", Attr::Ints(vec![d]))],
+                    hint,
+                )
+            }
         }
         _ => {
             // the batch dim copied (0), the rest as the config's output shape
