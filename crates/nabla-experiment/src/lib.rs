@@ -78,6 +78,7 @@ pub struct Experiment {
     /// The resumed run's `train.epochs` before `--epochs`.
     resumed_epochs: Option<usize>,
     comm: Option<Arc<dyn Communicator>>,
+    stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl std::fmt::Debug for Experiment {
@@ -128,6 +129,7 @@ impl Experiment {
             resume: None,
             resumed_epochs: None,
             comm: None,
+            stop: None,
         })
     }
 
@@ -226,6 +228,13 @@ impl Experiment {
     /// Sets the progress display (overrides `train.progress`).
     pub fn with_progress(mut self, mode: ProgressMode) -> Self {
         self.progress = Some(mode);
+        self
+    }
+
+    /// Stops the run at the end of the step during which `flag` is set (see
+    /// [`nabla_train::StopFlag`]); `fit` then fails with "interrupted".
+    pub fn with_stop_flag(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.stop = Some(flag);
         self
     }
 
@@ -415,6 +424,9 @@ impl Experiment {
         }
         if let Some(c) = &self.comm {
             trainer = trainer.with_communicator(c.clone());
+        }
+        if let Some(f) = &self.stop {
+            trainer = trainer.with_callback(nabla_train::StopFlag(f.clone()));
         }
         // rank 0 writes the run's files once everything that can refuse the run has passed
         let write_files = || {

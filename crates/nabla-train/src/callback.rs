@@ -206,3 +206,21 @@ impl Callback for HealthDiagnoses {
         Ok(())
     }
 }
+
+/// Stops a run at the end of the step during which `flag` was set (for example by a Ctrl-C
+/// handler): the run ends with [`crate::Error::Invalid`] ("interrupted"), its checkpoints as
+/// the last completed save left them, so it can be resumed.
+#[derive(Debug, Clone)]
+pub struct StopFlag(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Callback for StopFlag {
+    fn on_step_end(&mut self, step: &StepEnd) -> Result<()> {
+        if self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(crate::Error::Invalid {
+                op: "fit",
+                msg: format!("interrupted after step {}", step.step),
+            });
+        }
+        Ok(())
+    }
+}

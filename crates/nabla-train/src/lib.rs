@@ -25,7 +25,7 @@ mod step;
 pub mod train_config;
 pub mod trainer;
 
-pub use callback::{Callback, EpochStart, FitStart, StepEnd};
+pub use callback::{Callback, EpochStart, FitStart, StepEnd, StopFlag};
 pub use checkpoint::{EpochMetrics, LoadedCheckpoint, TrainerState};
 pub use distributed::{Communicator, SingleProcess};
 pub use error::{Error, Result};
