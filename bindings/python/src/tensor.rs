@@ -130,9 +130,11 @@ pub fn from_array(a: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         a: PyReadonlyArrayDyn<'_, T>,
     ) -> PyResult<Tensor> {
         let shape = a.shape().to_vec();
-        let v: Vec<T> = match a.as_slice() {
-            Ok(s) => s.to_vec(),
-            Err(_) => a.as_array().iter().copied().collect(),
+        // (a Fortran-ordered array is contiguous too, but not in row-major order)
+        let view = a.as_array();
+        let v: Vec<T> = match view.as_slice() {
+            Some(s) => s.to_vec(),
+            None => view.iter().copied().collect(),
         };
         Tensor::from_vec(v, &shape).py()
     }
@@ -264,11 +266,7 @@ impl PyTensor {
     fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
             None => Ok(self.shape(py)?.into_any()),
-            Some(d) => {
-                let t = self.value();
-                let k = t.dim(d).py()?;
-                Ok(t.shape()[k].into_pyobject(py)?.into_any())
-            }
+            Some(d) => Ok(self.value().dim(d).py()?.into_pyobject(py)?.into_any()),
         }
     }
 
@@ -656,7 +654,8 @@ impl PyTensor {
     /// `length` entries of dim `dim` from `start`.
     fn narrow(&self, dim: isize, start: usize, length: usize) -> PyResult<PyTensor> {
         let t = self.value();
-        let d = t.dim(dim).py()?;
+        t.dim(dim).py()?; // (checks the dim)
+        let d = if dim < 0 { dim + t.rank() as isize } else { dim } as usize;
         t.narrow(d, start, length).py().map(PyTensor::new)
     }
     /// The rows of dim `dim` at `index` (an int64 tensor).

@@ -220,7 +220,7 @@ class Experiment:
     same bits for the same config and seed), with its progress bar.
 
         result = nabla.Experiment.from_toml("configs/digits-mlp.toml").fit()
-        result["test"]["accuracy"]
+        result["test_accuracy"]
     """
 
     def __init__(self, path, out_dir=None, data=None, epochs=None, seed=None, progress=True):
