@@ -107,6 +107,7 @@ fn linear(
 /// A 2-d convolution with explicit padding.
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias, stride, padding, dilation, groups))]
+#[allow(clippy::too_many_arguments)]
 fn conv2d(
     py: Python<'_>,
     input: PyRef<'_, PyTensor>,
@@ -171,7 +172,10 @@ fn avg_pool2d(
 
 /// Adaptive average pooling to `output_size`.
 #[pyfunction]
-fn adaptive_avg_pool2d(input: PyRef<'_, PyTensor>, output_size: (usize, usize)) -> PyResult<PyTensor> {
+fn adaptive_avg_pool2d(
+    input: PyRef<'_, PyTensor>,
+    output_size: (usize, usize),
+) -> PyResult<PyTensor> {
     input
         .value()
         .adaptive_avg_pool2d(output_size)

@@ -17,12 +17,17 @@ use std::time::Duration;
 /// Writes tensors by name as a safetensors file (atomically: a failed write leaves no
 /// partial file).
 #[pyfunction]
-fn save(py: Python<'_>, tensors: Vec<(String, PyRef<'_, PyTensor>)>, path: PathBuf) -> PyResult<()> {
+fn save(
+    py: Python<'_>,
+    tensors: Vec<(String, PyRef<'_, PyTensor>)>,
+    path: PathBuf,
+) -> PyResult<()> {
     let map: BTreeMap<String, Tensor> = tensors
         .into_iter()
         .map(|(k, t)| (k, t.value().detach()))
         .collect();
-    py.detach(|| nabla::core::io::save_safetensors(&map, &path)).py()
+    py.detach(|| nabla::core::io::save_safetensors(&map, &path))
+        .py()
 }
 
 /// Reads the tensors of a safetensors file, or of a checkpoint folder's `model.safetensors`

@@ -6,8 +6,8 @@ use crate::tensor::PyTensor;
 use crate::OrPy;
 use nabla::core::Conv2dOptions;
 use nabla::nn::{
-    Activation, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Dropout2d, EncoderLayerOptions,
-    Embedding, ForwardCtx, Gru, LayerNorm, Linear, Lstm, Module, MultiheadAttention, Rnn,
+    Activation, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Dropout2d, Embedding,
+    EncoderLayerOptions, ForwardCtx, Gru, LayerNorm, Linear, Lstm, Module, MultiheadAttention, Rnn,
     RnnNonlinearity, RnnOptions, RnnState, TransformerEncoder, TransformerEncoderLayer,
 };
 use pyo3::exceptions::PyValueError;
@@ -76,7 +76,12 @@ fn with_ctx<R: Send>(
 #[pymethods]
 impl Layer {
     /// The module's forward pass.
-    fn forward(&self, py: Python<'_>, x: PyRef<'_, PyTensor>, training: bool) -> PyResult<PyTensor> {
+    fn forward(
+        &self,
+        py: Python<'_>,
+        x: PyRef<'_, PyTensor>,
+        training: bool,
+    ) -> PyResult<PyTensor> {
         let x = x.value();
         with_ctx(py, self, training, |h, ctx| h.module().forward(&x, ctx))
             .py()
@@ -195,11 +200,27 @@ fn new_conv2d(
 
 /// Batch normalization over `[N, C]` / `[N, C, L]` (`rank = 1`) or `[N, C, H, W]`.
 #[pyfunction]
-fn new_batch_norm(rank: usize, num_features: usize, eps: f64, momentum: f64, affine: bool) -> Layer {
+fn new_batch_norm(
+    rank: usize,
+    num_features: usize,
+    eps: f64,
+    momentum: f64,
+    affine: bool,
+) -> Layer {
     if rank == 1 {
-        plain(BatchNorm1d::with_options(num_features, eps, momentum, affine))
+        plain(BatchNorm1d::with_options(
+            num_features,
+            eps,
+            momentum,
+            affine,
+        ))
     } else {
-        plain(BatchNorm2d::with_options(num_features, eps, momentum, affine))
+        plain(BatchNorm2d::with_options(
+            num_features,
+            eps,
+            momentum,
+            affine,
+        ))
     }
 }
 
@@ -225,7 +246,12 @@ fn new_embedding(num_embeddings: usize, embedding_dim: usize) -> PyResult<Layer>
 
 /// Layer normalization over the last dims.
 #[pyfunction]
-fn new_layer_norm(normalized_shape: Vec<usize>, eps: f64, elementwise_affine: bool, bias: bool) -> Layer {
+fn new_layer_norm(
+    normalized_shape: Vec<usize>,
+    eps: f64,
+    elementwise_affine: bool,
+    bias: bool,
+) -> Layer {
     plain(LayerNorm::with_options(&normalized_shape, eps, elementwise_affine).with_bias(bias))
 }
 

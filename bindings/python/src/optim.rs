@@ -20,8 +20,8 @@ pub struct Optimizer {
 impl Optimizer {
     #[new]
     fn new(py: Python<'_>, config_json: &str, params: Vec<Py<PyTensor>>) -> PyResult<Self> {
-        let cfg: OptimizerConfig = serde_json::from_str(config_json)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let cfg: OptimizerConfig =
+            serde_json::from_str(config_json).map_err(|e| PyValueError::new_err(e.to_string()))?;
         cfg.validate().map_err(PyValueError::new_err)?;
         let mut vars: Vec<Var> = Vec::with_capacity(params.len());
         for p in &params {
@@ -36,7 +36,9 @@ impl Optimizer {
             }
         }
         if vars.is_empty() {
-            return Err(PyValueError::new_err("optimizer got an empty parameter list"));
+            return Err(PyValueError::new_err(
+                "optimizer got an empty parameter list",
+            ));
         }
         Ok(Optimizer {
             inner: std::sync::Mutex::new(cfg.build(vars)),

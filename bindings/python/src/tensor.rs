@@ -18,8 +18,10 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 /// A leaf's gradient, shared by every Python object wrapping the same var.
 type GradCell = Arc<Mutex<Option<Tensor>>>;
 
-/// The gradient cells of the live leaves, by var id.
-static CELLS: Mutex<Option<HashMap<TensorId, Weak<Mutex<Option<Tensor>>>>>> = Mutex::new(None);
+/// The gradient cells of the live leaves, by var id (weak: a cell lives as long as a Python
+/// object of its leaf).
+type Cells = HashMap<TensorId, Weak<Mutex<Option<Tensor>>>>;
+static CELLS: Mutex<Option<Cells>> = Mutex::new(None);
 
 /// The cell of `var`'s gradient: the live one if another object holds it, else a new one.
 fn cell_of(var: &Var) -> GradCell {
@@ -319,7 +321,10 @@ impl PyTensor {
 
     /// This leaf, requiring grad from now on (in place, as PyTorch's `requires_grad_`).
     #[pyo3(signature = (requires_grad = true))]
-    fn requires_grad_(mut slf: PyRefMut<'_, Self>, requires_grad: bool) -> PyResult<PyRefMut<'_, Self>> {
+    fn requires_grad_(
+        mut slf: PyRefMut<'_, Self>,
+        requires_grad: bool,
+    ) -> PyResult<PyRefMut<'_, Self>> {
         if requires_grad && slf.var.is_none() {
             if slf.t.requires_grad() {
                 return Err(PyRuntimeError::new_err(
@@ -327,7 +332,9 @@ impl PyTensor {
                 ));
             }
             if !slf.t.dtype().is_float() {
-                return Err(PyRuntimeError::new_err("only float tensors can require grad"));
+                return Err(PyRuntimeError::new_err(
+                    "only float tensors can require grad",
+                ));
             }
             let v = Var::new(&slf.t);
             slf.grad = Some(cell_of(&v));
@@ -403,7 +410,10 @@ impl PyTensor {
 
     /// A copy in another dtype (`"float32"`, `"float64"`, `"int64"`).
     fn to(&self, dtype: &str) -> PyResult<PyTensor> {
-        self.value().to_dtype(dtype_of(dtype)?).py().map(PyTensor::new)
+        self.value()
+            .to_dtype(dtype_of(dtype)?)
+            .py()
+            .map(PyTensor::new)
     }
 
     fn float(&self) -> PyResult<PyTensor> {
@@ -503,7 +513,10 @@ impl PyTensor {
     #[pyo3(signature = (min = None, max = None))]
     fn clamp(&self, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
         self.value()
-            .clamp(min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY))
+            .clamp(
+                min.unwrap_or(f64::NEG_INFINITY),
+                max.unwrap_or(f64::INFINITY),
+            )
             .py()
             .map(PyTensor::new)
     }
@@ -550,13 +563,20 @@ impl PyTensor {
     }
     /// The variance (Bessel's correction by default, as PyTorch).
     #[pyo3(signature = (dim = None, keepdim = false, correction = 1))]
-    fn var(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, correction: usize) -> PyResult<PyTensor> {
+    fn var(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        correction: usize,
+    ) -> PyResult<PyTensor> {
         let t = self.value();
         let dims = match dim {
             None => (0..t.rank() as isize).collect(),
             Some(d) => dims_of(d)?,
         };
-        t.var_dims(&dims, keepdim, correction).py().map(PyTensor::new)
+        t.var_dims(&dims, keepdim, correction)
+            .py()
+            .map(PyTensor::new)
     }
     /// The index of the largest element (flattened), or along `dim`.
     #[pyo3(signature = (dim = None, keepdim = false))]
@@ -571,7 +591,10 @@ impl PyTensor {
     /// `log(sum(exp(x)))` over `dim`, computed without overflow.
     #[pyo3(signature = (dim, keepdim = false))]
     fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<PyTensor> {
-        self.value().logsumexp(&dims_of(dim)?, keepdim).py().map(PyTensor::new)
+        self.value()
+            .logsumexp(&dims_of(dim)?, keepdim)
+            .py()
+            .map(PyTensor::new)
     }
     /// Softmax along `dim`.
     #[pyo3(signature = (dim = -1))]
@@ -586,7 +609,10 @@ impl PyTensor {
     /// `max(x, 0) + slope · min(x, 0)`.
     #[pyo3(signature = (negative_slope = 0.01))]
     fn leaky_relu(&self, negative_slope: f64) -> PyResult<PyTensor> {
-        self.value().leaky_relu(negative_slope).py().map(PyTensor::new)
+        self.value()
+            .leaky_relu(negative_slope)
+            .py()
+            .map(PyTensor::new)
     }
 
     /// The same values in another shape (one dim may be -1).
@@ -629,7 +655,10 @@ impl PyTensor {
     /// Dims `start_dim..=end_dim` as one.
     #[pyo3(signature = (start_dim = 0, end_dim = -1))]
     fn flatten(&self, start_dim: isize, end_dim: isize) -> PyResult<PyTensor> {
-        self.value().flatten(start_dim, end_dim).py().map(PyTensor::new)
+        self.value()
+            .flatten(start_dim, end_dim)
+            .py()
+            .map(PyTensor::new)
     }
     /// A dim of size 1 inserted at `dim`.
     fn unsqueeze(&self, dim: isize) -> PyResult<PyTensor> {
@@ -655,20 +684,33 @@ impl PyTensor {
     fn narrow(&self, dim: isize, start: usize, length: usize) -> PyResult<PyTensor> {
         let t = self.value();
         t.dim(dim).py()?; // (checks the dim)
-        let d = if dim < 0 { dim + t.rank() as isize } else { dim } as usize;
+        let d = if dim < 0 {
+            dim + t.rank() as isize
+        } else {
+            dim
+        } as usize;
         t.narrow(d, start, length).py().map(PyTensor::new)
     }
     /// The rows of dim `dim` at `index` (an int64 tensor).
     fn index_select(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        self.value().index_select(dim, &index.value()).py().map(PyTensor::new)
+        self.value()
+            .index_select(dim, &index.value())
+            .py()
+            .map(PyTensor::new)
     }
     /// Values picked along `dim` by `index`, as `torch.gather`.
     fn gather(&self, dim: isize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        self.value().gather(dim, &index.value()).py().map(PyTensor::new)
+        self.value()
+            .gather(dim, &index.value())
+            .py()
+            .map(PyTensor::new)
     }
     /// `value` where `mask` (same shape or broadcast) is nonzero.
     fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: f64) -> PyResult<PyTensor> {
-        self.value().masked_fill(&mask.value(), value).py().map(PyTensor::new)
+        self.value()
+            .masked_fill(&mask.value(), value)
+            .py()
+            .map(PyTensor::new)
     }
     /// Broadcast to `shape`.
     #[pyo3(signature = (*shape))]
@@ -679,7 +721,13 @@ impl PyTensor {
         let s: Vec<usize> = want
             .iter()
             .enumerate()
-            .map(|(i, &d)| if d < 0 { t.shape()[i - off] } else { d as usize })
+            .map(|(i, &d)| {
+                if d < 0 {
+                    t.shape()[i - off]
+                } else {
+                    d as usize
+                }
+            })
             .collect();
         t.expand(&s).py().map(PyTensor::new)
     }
@@ -716,7 +764,9 @@ fn full(shape: Vec<usize>, value: f64, dtype: &str) -> PyResult<PyTensor> {
 fn randn(shape: Vec<usize>, dtype: &str) -> PyResult<PyTensor> {
     let mut g = crate::rng();
     let r = g.as_mut().expect("seeded");
-    Tensor::randn(&shape, dtype_of(dtype)?, r).py().map(PyTensor::new)
+    Tensor::randn(&shape, dtype_of(dtype)?, r)
+        .py()
+        .map(PyTensor::new)
 }
 
 /// Uniform [0, 1) samples from the global stream.
@@ -725,7 +775,9 @@ fn randn(shape: Vec<usize>, dtype: &str) -> PyResult<PyTensor> {
 fn rand(shape: Vec<usize>, dtype: &str) -> PyResult<PyTensor> {
     let mut g = crate::rng();
     let r = g.as_mut().expect("seeded");
-    Tensor::rand(&shape, dtype_of(dtype)?, r).py().map(PyTensor::new)
+    Tensor::rand(&shape, dtype_of(dtype)?, r)
+        .py()
+        .map(PyTensor::new)
 }
 
 /// `start, start + step, ...` below `end`.
@@ -740,7 +792,11 @@ fn arange(start: f64, end: f64, step: f64, dtype: &str) -> PyResult<PyTensor> {
 /// `where(cond, a, b)`: `a` where `cond` is nonzero, else `b`.
 #[pyfunction]
 #[pyo3(name = "where")]
-fn where_(cond: PyRef<'_, PyTensor>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+fn where_(
+    cond: PyRef<'_, PyTensor>,
+    a: PyRef<'_, PyTensor>,
+    b: PyRef<'_, PyTensor>,
+) -> PyResult<PyTensor> {
     Tensor::where_cond(&cond.value(), &a.value(), &b.value())
         .py()
         .map(PyTensor::new)
@@ -751,7 +807,9 @@ fn where_(cond: PyRef<'_, PyTensor>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTens
 #[pyfunction]
 fn _assign(target: PyRef<'_, PyTensor>, value: PyRef<'_, PyTensor>) -> PyResult<()> {
     let Some(v) = target.leaf_var() else {
-        return Err(PyRuntimeError::new_err("only a leaf (a parameter or buffer) can be assigned"));
+        return Err(PyRuntimeError::new_err(
+            "only a leaf (a parameter or buffer) can be assigned",
+        ));
     };
     let t = value.value().detach().to_dtype(v.dtype()).py()?;
     v.set(&t).py()
