@@ -8,9 +8,9 @@
 use crate::{py_err, OrPy};
 use nabla::core::{no_grad, DType, NoGradGuard, Tensor, TensorId, Var};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyInt, PyTuple};
+use pyo3::types::{PyFloat, PyInt, PySlice, PyTuple};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -458,8 +458,13 @@ impl PyTensor {
         let t = self.value();
         operand(&t, o)?.div(&t).py().map(PyTensor::new)
     }
-    fn __matmul__(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        self.value().matmul(&o.value()).py().map(PyTensor::new)
+    fn __matmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let (a, b) = (self.value(), o.value());
+        // large products release the GIL (a small one costs less than the release)
+        if a.numel().max(b.numel()) >= 1 << 16 {
+            return py.detach(|| a.matmul(&b)).py().map(PyTensor::new);
+        }
+        a.matmul(&b).py().map(PyTensor::new)
     }
     fn __neg__(&self) -> PyResult<PyTensor> {
         self.value().neg().py().map(PyTensor::new)
@@ -497,8 +502,8 @@ impl PyTensor {
     }
 
     /// The matrix product (broadcast over leading dims), as `torch.matmul`.
-    fn matmul(&self, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        self.__matmul__(o)
+    fn matmul(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        self.__matmul__(py, o)
     }
     /// `self ** e`.
     fn pow(&self, e: f64) -> PyResult<PyTensor> {
@@ -730,6 +735,77 @@ impl PyTensor {
             })
             .collect();
         t.expand(&s).py().map(PyTensor::new)
+    }
+}
+
+#[pymethods]
+impl PyTensor {
+    /// Indexing as NumPy's basic indexing: ints (dropping the dim), slices (any step),
+    /// `None` (a new dim), `...`, and a 1-d int64 tensor (rows picked along that dim).
+    /// The result is a new tensor that records for backward.
+    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let items: Vec<Bound<'_, PyAny>> = match index.cast::<PyTuple>() {
+            Ok(t) => t.iter().collect(),
+            Err(_) => vec![index.clone()],
+        };
+        let ellipsis = py.Ellipsis();
+        let real = |i: &Bound<'_, PyAny>| !i.is_none() && !i.is(&ellipsis);
+        let mut t = self.value();
+        let mut d = 0usize;
+        for (k, it) in items.iter().enumerate() {
+            if it.is_none() {
+                t = t.unsqueeze(d as isize).py()?;
+                d += 1;
+                continue;
+            }
+            if it.is(&ellipsis) {
+                let after = items[k + 1..].iter().filter(|i| real(i)).count();
+                d = t.rank().saturating_sub(after).max(d);
+                continue;
+            }
+            if d >= t.rank() {
+                return Err(PyIndexError::new_err(format!(
+                    "too many indices for a tensor of {} dims",
+                    self.value().rank()
+                )));
+            }
+            let n = t.shape()[d];
+            if let Ok(i) = it.extract::<isize>() {
+                let j = if i < 0 { i + n as isize } else { i };
+                if j < 0 || j >= n as isize {
+                    return Err(PyIndexError::new_err(format!(
+                        "index {i} is out of range for dim {d} of size {n}"
+                    )));
+                }
+                t = t.narrow(d, j as usize, 1).py()?.squeeze(d as isize).py()?;
+                continue;
+            }
+            if let Ok(sl) = it.cast::<PySlice>() {
+                let ind = sl.indices(n as isize)?;
+                let len = ind.slicelength;
+                if ind.step == 1 {
+                    t = t.narrow(d, ind.start.max(0) as usize, len).py()?;
+                } else {
+                    let rows: Vec<i64> = (0..len as isize)
+                        .map(|k| (ind.start + k * ind.step) as i64)
+                        .collect();
+                    let idx = Tensor::from_vec(rows, &[len]).py()?;
+                    t = t.index_select(d as isize, &idx).py()?;
+                }
+                d += 1;
+                continue;
+            }
+            if let Ok(ti) = it.cast::<PyTensor>() {
+                t = t.index_select(d as isize, &ti.borrow().value()).py()?;
+                d += 1;
+                continue;
+            }
+            return Err(PyTypeError::new_err(format!(
+                "index of type {}: ints, slices, None, ... and int64 tensors index a tensor",
+                it.get_type().name()?
+            )));
+        }
+        Ok(PyTensor::new(t))
     }
 }
 

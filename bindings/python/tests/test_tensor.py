@@ -142,3 +142,22 @@ def test_manual_seed_repeats_draws_and_initializations():
     nb.manual_seed(5)
     np.testing.assert_array_equal(a, nb.randn(3, 2).numpy())
     np.testing.assert_array_equal(la, nb.nn.Linear(3, 2).weight.numpy())
+
+
+def test_indexing_as_numpy_with_gradients():
+    a = np.arange(2 * 3 * 5, dtype=np.float64).reshape(2, 3, 5)
+    t = nb.tensor(a, requires_grad=True)
+    for idx in [0, -1, (1, 2), (slice(None), 1), (Ellipsis, 2), (slice(1, None), slice(None), slice(None, None, 2)),
+                (0, slice(None, None, -1)), (None, 1), (1, Ellipsis, None), slice(0, 0)]:
+        np.testing.assert_array_equal(t[idx].numpy(), a[idx])
+    np.testing.assert_array_equal(t[nb.tensor([1, 0, 1])].numpy(), a[[1, 0, 1]])
+    t[:, 1, ::2].sum().backward()
+    want = np.zeros_like(a)
+    want[:, 1, ::2] = 1
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+    with pytest.raises(IndexError):
+        t[2]
+    with pytest.raises(IndexError):
+        t[0, 0, 0, 0]
+    with pytest.raises(TypeError):
+        t["a"]
