@@ -9,14 +9,43 @@
 use crate::ops::Op;
 use crate::tensor::{Tensor, TensorId};
 use crate::{Error, Result};
+use smallvec::SmallVec;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
+
+/// Hashes a [`TensorId`] (a counter, unique per tensor) with one multiplication: the ids need
+/// no protection against chosen collisions, and SipHash cost more than a tiny op's arithmetic.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        // Fibonacci hashing: the high bits, which hashbrown reads, depend on every bit
+        self.0 = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by tensor id.
+pub(crate) type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<TensorId, BuildHasherDefault<IdHasher>>;
+
+/// An op's inputs, held inline up to three.
+pub(crate) type Inputs = SmallVec<[Tensor; 3]>;
 
 /// How a tracked tensor was computed: the op (with what its rule saved) and its inputs.
 pub(crate) struct Node {
     pub(crate) op: Op,
-    pub(crate) inputs: Vec<Tensor>,
+    pub(crate) inputs: Inputs,
 }
 
 /// A tracked tensor's place in the graph. The [`Node`] is released by the backward pass as
@@ -30,7 +59,7 @@ pub(crate) struct GraphNode {
 }
 
 impl GraphNode {
-    pub(crate) fn new(op: Op, inputs: Vec<Tensor>) -> Self {
+    pub(crate) fn new(op: Op, inputs: Inputs) -> Self {
         let path = crate::anomaly::is_anomaly_enabled()
             .then(|| crate::anomaly::current_path().into_boxed_str());
         GraphNode {
@@ -40,11 +69,11 @@ impl GraphNode {
         }
     }
     /// The inputs, if not yet released (for dropping a graph iteratively).
-    pub(crate) fn into_inputs(self) -> Vec<Tensor> {
+    pub(crate) fn into_inputs(self) -> Inputs {
         self.saved
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())
-            .map_or_else(Vec::new, |n| n.inputs)
+            .map_or_else(Inputs::new, |n| n.inputs)
     }
     fn lock(&self) -> MutexGuard<'_, Option<Node>> {
         // no code that can panic runs under this lock except a rule, after which the node
@@ -105,7 +134,7 @@ impl Drop for NoGradGuard {
 /// The gradients that [`Tensor::backward`] computed, keyed by the leaves' ids.
 #[derive(Default, Clone)]
 pub struct GradStore {
-    grads: HashMap<TensorId, Tensor>,
+    grads: IdMap<Tensor>,
 }
 
 impl GradStore {
@@ -143,10 +172,11 @@ impl GradStore {
 ///
 /// Fails when a node on the way was released by an earlier backward pass.
 fn topo_order(root: &Tensor) -> Result<Vec<Tensor>> {
-    let mut order = Vec::new();
-    let mut visited: HashSet<TensorId> = HashSet::new();
+    let mut order = Vec::with_capacity(16);
+    let mut visited = IdSet::with_capacity_and_hasher(16, Default::default());
     // iterative DFS: (tensor, children pushed?)
-    let mut stack: Vec<(Tensor, bool)> = vec![(root.clone(), false)];
+    let mut stack: Vec<(Tensor, bool)> = Vec::with_capacity(16);
+    stack.push((root.clone(), false));
     while let Some((t, expanded)) = stack.pop() {
         if expanded {
             order.push(t);
@@ -155,16 +185,22 @@ fn topo_order(root: &Tensor) -> Result<Vec<Tensor>> {
         if !visited.insert(t.id()) {
             continue;
         }
-        stack.push((t.clone(), true));
-        if let Some(gn) = &t.0.node {
-            let saved = gn.lock();
-            let node = saved.as_ref().ok_or_else(|| gn.freed())?;
-            for inp in node.inputs.iter().rev() {
-                if inp.0.track && !visited.contains(&inp.id()) {
-                    stack.push((inp.clone(), false));
-                }
+        // the tensor moves back onto the stack under its children (no second reference)
+        let children: Inputs = match &t.0.node {
+            Some(gn) => {
+                let saved = gn.lock();
+                let node = saved.as_ref().ok_or_else(|| gn.freed())?;
+                node.inputs
+                    .iter()
+                    .rev()
+                    .filter(|inp| inp.0.track && !visited.contains(&inp.id()))
+                    .cloned()
+                    .collect()
             }
-        }
+            None => Inputs::new(),
+        };
+        stack.push((t, true));
+        stack.extend(children.into_iter().map(|c| (c, false)));
     }
     Ok(order)
 }
@@ -220,7 +256,7 @@ pub(crate) fn backward_impl(
     let _mode = set_grad_enabled(create_graph);
     let _backward = crate::anomaly::in_backward();
     let mut order = topo_order(root)?;
-    let mut grads: HashMap<TensorId, Tensor> = HashMap::new();
+    let mut grads: IdMap<Tensor> = IdMap::with_capacity_and_hasher(order.len(), Default::default());
     grads.insert(root.id(), seed);
     let mut leaves = GradStore::default();
     // Popped in reverse order: each tensor (and, without create_graph, the node holding its

@@ -1,6 +1,11 @@
 //! Shapes and strided layouts: how a tensor's elements sit in its storage.
 
 use crate::{Error, Result};
+use smallvec::SmallVec;
+
+/// A shape or strides held inline up to 6 dims (no heap allocation for the tensors of
+/// everyday networks; a tiny op's cost is mostly its allocations).
+pub(crate) type Dims = SmallVec<[usize; 6]>;
 
 /// Formats a shape as `[2, 3]`.
 pub fn fmt_shape(s: &[usize]) -> String {
@@ -9,7 +14,12 @@ pub fn fmt_shape(s: &[usize]) -> String {
 
 /// Row-major (C-contiguous) strides for a shape.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![0; shape.len()];
+    contiguous_dims(shape).into_vec()
+}
+
+/// [`contiguous_strides`] held inline.
+pub(crate) fn contiguous_dims(shape: &[usize]) -> Dims {
+    let mut strides: Dims = SmallVec::from_elem(0, shape.len());
     let mut acc = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
@@ -51,8 +61,16 @@ pub(crate) fn wrap_dim(op: &'static str, axis: isize, rank: usize) -> Result<usi
 
 /// NumPy broadcasting of two shapes.
 pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    broadcast_dims(op, a, b).map(SmallVec::into_vec)
+}
+
+/// [`broadcast_shapes`] held inline.
+pub(crate) fn broadcast_dims(op: &'static str, a: &[usize], b: &[usize]) -> Result<Dims> {
+    if a == b {
+        return Ok(SmallVec::from_slice(a));
+    }
     let n = a.len().max(b.len());
-    let mut out = vec![0; n];
+    let mut out: Dims = SmallVec::from_elem(0, n);
     for i in 0..n {
         let da = if i + a.len() >= n {
             a[i + a.len() - n]
@@ -88,8 +106,8 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
 /// Where a tensor's elements are: shape, strides (in elements) and offset into storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
-    shape: Vec<usize>,
-    strides: Vec<usize>,
+    shape: Dims,
+    strides: Dims,
     offset: usize,
 }
 
@@ -97,15 +115,15 @@ impl Layout {
     /// A contiguous row-major layout.
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout {
-            shape: shape.to_vec(),
-            strides: contiguous_strides(shape),
+            shape: SmallVec::from_slice(shape),
+            strides: contiguous_dims(shape),
             offset: 0,
         }
     }
     pub(crate) fn new(shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
         Layout {
-            shape,
-            strides,
+            shape: SmallVec::from_vec(shape),
+            strides: SmallVec::from_vec(strides),
             offset,
         }
     }
@@ -201,7 +219,7 @@ impl Layout {
             ));
         }
         let extra = shape.len() - self.shape.len();
-        let mut strides = vec![0; shape.len()];
+        let mut strides: Dims = SmallVec::from_elem(0, shape.len());
         for i in 0..shape.len() {
             if i < extra {
                 continue;
@@ -223,7 +241,7 @@ impl Layout {
             }
         }
         Ok(Layout {
-            shape: shape.to_vec(),
+            shape: SmallVec::from_slice(shape),
             strides,
             offset: self.offset,
         })
@@ -252,8 +270,8 @@ impl Layout {
     pub(crate) fn reshape_view(&self, shape: &[usize]) -> Option<Layout> {
         if self.is_contiguous() {
             return Some(Layout {
-                shape: shape.to_vec(),
-                strides: contiguous_strides(shape),
+                shape: SmallVec::from_slice(shape),
+                strides: contiguous_dims(shape),
                 offset: self.offset,
             });
         }
@@ -313,8 +331,8 @@ impl Layout {
             return None;
         }
         Some(Layout {
-            shape: shape.to_vec(),
-            strides: new_strides,
+            shape: SmallVec::from_slice(shape),
+            strides: SmallVec::from_vec(new_strides),
             offset: self.offset,
         })
     }

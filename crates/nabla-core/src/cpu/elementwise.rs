@@ -200,14 +200,20 @@ where
     U: StorageElem,
     F: Fn(T, T) -> U + Sync + Copy,
 {
-    let la = a.layout().broadcast_to("broadcast", shape)?;
-    let lb = b.layout().broadcast_to("broadcast", shape)?;
     let (sa, sb) = (a.typed_storage::<T>(), b.typed_storage::<T>());
     let n: usize = shape.iter().product();
     let mut out = take_buffer::<U>(n);
     if n == 0 {
         return Ok(out);
     }
+    // same shape, both packed: no broadcast layouts to work out
+    if a.shape() == shape && b.shape() == shape && a.is_contiguous() && b.is_contiguous() {
+        let (oa, ob) = (a.layout().offset(), b.layout().offset());
+        zip(&sa[oa..oa + n], &sb[ob..ob + n], &mut out, f);
+        return Ok(out);
+    }
+    let la = a.layout().broadcast_to("broadcast", shape)?;
+    let lb = b.layout().broadcast_to("broadcast", shape)?;
     match (repeat_period(&la), repeat_period(&lb)) {
         (Some((oa, ka)), Some((ob, kb))) if ka == n && kb == n => {
             zip(&sa[oa..oa + n], &sb[ob..ob + n], &mut out, f);

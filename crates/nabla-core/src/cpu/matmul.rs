@@ -126,9 +126,13 @@ pub(crate) fn gemm_batches<T: StorageElem + 'static>(
     }
     let (la, lb) = (a.layout(), b.layout());
     let r = la.shape().len();
-    let offsets = |l: &Layout| {
+    let offsets = |l: &Layout| -> crate::layout::Dims {
+        if r == 2 {
+            // one matrix: no batch layout to walk
+            return smallvec::smallvec![l.offset()];
+        }
         let bl = Layout::new(batch.to_vec(), l.strides()[..r - 2].to_vec(), l.offset());
-        let mut v = Vec::with_capacity(nb);
+        let mut v = crate::layout::Dims::with_capacity(nb);
         bl.for_each_offset(|o| v.push(o));
         v
     };

@@ -3,7 +3,7 @@
 use super::Op;
 use crate::cpu::elementwise::{zip_broadcast, zip_in_place};
 use crate::dtype::{DType, Float};
-use crate::layout::{broadcast_shapes, fmt_shape};
+use crate::layout::{broadcast_dims as broadcast_shapes, fmt_shape};
 use crate::storage::{Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -75,6 +75,26 @@ impl Tensor {
             DType::I64 => return Err(Error::dtype(name, "needs float tensors, got i64")),
         };
         Ok(Tensor::from_op(s, &shape, op, &[self, rhs]))
+    }
+
+    /// `f(self, y)` element by element (broadcast as `mul` would), recorded nowhere: a
+    /// first-order backward rule in one pass, with the roundings of the composed ops it
+    /// replaces (the caller writes `f` as those ops compute).
+    pub(crate) fn zip_rule(
+        &self,
+        name: &'static str,
+        y: &Tensor,
+        f32f: impl Fn(f32, f32) -> f32 + Sync + Copy,
+        f64f: impl Fn(f64, f64) -> f64 + Sync + Copy,
+    ) -> Result<Tensor> {
+        self.check_same_dtype(name, y)?;
+        let shape = broadcast_shapes(name, self.shape(), y.shape())?;
+        let s = match self.dtype() {
+            DType::F32 => Storage::F32(zip_broadcast(self, y, &shape, f32f)?),
+            DType::F64 => Storage::F64(zip_broadcast(self, y, &shape, f64f)?),
+            DType::I64 => return Err(Error::dtype(name, "needs float tensors, got i64")),
+        };
+        Ok(Tensor::from_storage(s, &shape))
     }
 
     /// `g` where `x > 0` or NaN, else 0: ReLU's backward in one pass (not differentiable itself).
@@ -202,7 +222,7 @@ impl Tensor {
     /// ```
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         let fits = broadcast_shapes("masked_fill", self.shape(), mask.shape())
-            .is_ok_and(|s| s == self.shape());
+            .is_ok_and(|s| s.as_slice() == self.shape());
         if !fits {
             return Err(Error::shape(
                 "masked_fill",

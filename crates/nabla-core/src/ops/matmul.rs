@@ -4,7 +4,7 @@
 use super::Op;
 use crate::cpu::matmul::gemm_batches;
 use crate::dtype::DType;
-use crate::layout::{broadcast_shapes, fmt_shape};
+use crate::layout::{broadcast_dims, fmt_shape};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -58,7 +58,7 @@ impl Tensor {
             (_, 1) => self.matmul(&rhs.unsqueeze(1)?)?.squeeze(-1),
             _ => {
                 let batch =
-                    broadcast_shapes("matmul", &self.shape()[..ra - 2], &rhs.shape()[..rb - 2])
+                    broadcast_dims("matmul", &self.shape()[..ra - 2], &rhs.shape()[..rb - 2])
                         .map_err(|_| {
                             Error::shape(
                                 "matmul",

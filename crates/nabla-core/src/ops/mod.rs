@@ -202,11 +202,25 @@ pub(crate) fn backward_rule(
         }
         Op::Log => one(g.div(&x[0])?),
         Op::Sqrt => one(g.div(out)?.mul_scalar(0.5)?),
+        // first order in one pass: g * (1 - y²), rounded as sqr, affine(-1, 1) and mul round
+        Op::Tanh if !crate::backprop::is_grad_enabled() => one(g.zip_rule(
+            "tanh_backward",
+            out,
+            |g, y| g * ((y * y) * -1.0 + 1.0),
+            |g, y| g * ((y * y) * -1.0 + 1.0),
+        )?),
         Op::Tanh => one(g.mul(&out.sqr()?.affine(-1.0, 1.0)?)?),
         Op::Sin => one(g.mul(&x[0].cos()?)?),
         Op::Cos => one(g.mul(&x[0].sin()?)?.neg()?),
         Op::Abs => one(g.mul(&x[0].sign()?)?),
         Op::Recip => one(g.mul(&out.sqr()?)?.neg()?),
+        // first order in one pass: g * (y (1 - y)), rounded as the composed ops round
+        Op::Sigmoid if !crate::backprop::is_grad_enabled() => one(g.zip_rule(
+            "sigmoid_backward",
+            out,
+            |g, y| g * (y * (y * -1.0 + 1.0)),
+            |g, y| g * (y * (y * -1.0 + 1.0)),
+        )?),
         Op::Sigmoid => one(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?),
         Op::Relu => one(relu_grad(grad, out)?),
         Op::Erf => {
@@ -263,13 +277,23 @@ pub(crate) fn backward_rule(
             }
         }
         Op::Add => Ok(vec![Some(g.clone()), Some(g.clone())]),
-        Op::Sub => Ok(vec![Some(g.clone()), Some(g.neg()?)]),
-        Op::Mul => Ok(vec![Some(g.mul(&x[1])?), Some(g.mul(&x[0])?)]),
+        // (only the sides that need a gradient get one: a constant operand costs nothing)
+        Op::Sub => Ok(vec![
+            Some(g.clone()),
+            x[1].requires_grad().then(|| g.neg()).transpose()?,
+        ]),
+        Op::Mul => Ok(vec![
+            x[0].requires_grad().then(|| g.mul(&x[1])).transpose()?,
+            x[1].requires_grad().then(|| g.mul(&x[0])).transpose()?,
+        ]),
         Op::Div => {
             // d(a/b)/db = -(a/b)/b: reuse g/b
             let ga = g.div(&x[1])?;
-            let gb = ga.mul(out)?.neg()?;
-            Ok(vec![Some(ga), Some(gb)])
+            let gb = x[1]
+                .requires_grad()
+                .then(|| ga.mul(out)?.neg())
+                .transpose()?;
+            Ok(vec![Some(ga), gb])
         }
         Op::Maximum | Op::Minimum => {
             // As torch.maximum: each side gets the gradient unless it loses, ties split it
