@@ -206,8 +206,8 @@ pub(crate) fn backward_rule(
         Op::Tanh if !crate::backprop::is_grad_enabled() => one(g.zip_rule(
             "tanh_backward",
             out,
-            |g, y| g * ((y * y) * -1.0 + 1.0),
-            |g, y| g * ((y * y) * -1.0 + 1.0),
+            |g, y| g * (1.0 - y * y),
+            |g, y| g * (1.0 - y * y),
         )?),
         Op::Tanh => one(g.mul(&out.sqr()?.affine(-1.0, 1.0)?)?),
         Op::Sin => one(g.mul(&x[0].cos()?)?),
@@ -218,8 +218,8 @@ pub(crate) fn backward_rule(
         Op::Sigmoid if !crate::backprop::is_grad_enabled() => one(g.zip_rule(
             "sigmoid_backward",
             out,
-            |g, y| g * (y * (y * -1.0 + 1.0)),
-            |g, y| g * (y * (y * -1.0 + 1.0)),
+            |g, y| g * (y * (1.0 - y)),
+            |g, y| g * (y * (1.0 - y)),
         )?),
         Op::Sigmoid => one(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?),
         Op::Relu => one(relu_grad(grad, out)?),
