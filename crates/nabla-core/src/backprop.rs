@@ -171,11 +171,44 @@ impl GradStore {
 /// Tracked tensors reachable from `root`, inputs before the tensors computed from them.
 ///
 /// Fails when a node on the way was released by an earlier backward pass.
-fn topo_order(root: &Tensor) -> Result<Vec<Tensor>> {
-    let mut order = Vec::with_capacity(16);
-    let mut visited = IdSet::with_capacity_and_hasher(16, Default::default());
+/// The backward pass's working containers, kept per thread between passes so a tiny graph
+/// does not allocate them each time (each is left empty: no tensor is held).
+#[derive(Default)]
+struct Scratch {
+    order: Vec<Tensor>,
+    visited: IdSet,
+    stack: Vec<(Tensor, bool)>,
+    grads: IdMap<Tensor>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Option<Box<Scratch>>> = const { Cell::new(None) };
+    /// The seed of a 0-d loss, 1 in f32 and in f64, shared by every pass (a rule never writes
+    /// into a gradient that something else holds).
+    static ONES: (Tensor, Tensor) = (
+        Tensor::ones(&[], crate::dtype::DType::F32),
+        Tensor::ones(&[], crate::dtype::DType::F64),
+    );
+}
+
+/// The gradient `backward()` starts from: ones of the root's shape.
+fn seed_one(root: &Tensor) -> Tensor {
+    use crate::dtype::DType;
+    match (root.rank(), root.dtype()) {
+        (0, DType::F32) => ONES.with(|o| o.0.clone()),
+        (0, DType::F64) => ONES.with(|o| o.1.clone()),
+        _ => Tensor::ones(root.shape(), root.dtype()),
+    }
+}
+
+fn topo_order(root: &Tensor, sc: &mut Scratch) -> Result<()> {
+    let Scratch {
+        order,
+        visited,
+        stack,
+        ..
+    } = sc;
     // iterative DFS: (tensor, children pushed?)
-    let mut stack: Vec<(Tensor, bool)> = Vec::with_capacity(16);
     stack.push((root.clone(), false));
     while let Some((t, expanded)) = stack.pop() {
         if expanded {
@@ -202,7 +235,7 @@ fn topo_order(root: &Tensor) -> Result<Vec<Tensor>> {
         stack.push((t, true));
         stack.extend(children.into_iter().map(|c| (c, false)));
     }
-    Ok(order)
+    Ok(())
 }
 
 /// Sums `g` down to `shape` (undoing a broadcast).
@@ -250,13 +283,19 @@ pub(crate) fn backward_impl(
                     root.shape()
                 )));
             }
-            Tensor::ones(root.shape(), root.dtype())
+            seed_one(root)
         }
     };
     let _mode = set_grad_enabled(create_graph);
     let _backward = crate::anomaly::in_backward();
-    let mut order = topo_order(root)?;
-    let mut grads: IdMap<Tensor> = IdMap::with_capacity_and_hasher(order.len(), Default::default());
+    // (a pass nested in this one, or one that failed, takes fresh containers)
+    let mut sc = SCRATCH.with(Cell::take).unwrap_or_default();
+    sc.order.clear();
+    sc.visited.clear();
+    sc.stack.clear();
+    sc.grads.clear();
+    topo_order(root, &mut sc)?;
+    let Scratch { order, grads, .. } = &mut *sc;
     grads.insert(root.id(), seed);
     let mut leaves = GradStore::default();
     // Popped in reverse order: each tensor (and, without create_graph, the node holding its
@@ -346,6 +385,11 @@ pub(crate) fn backward_impl(
                 }
             }
         }
+    }
+    grads.clear();
+    // (a large graph's containers are not kept: they would hold its size in memory)
+    if sc.visited.capacity() <= 4096 && sc.order.capacity() <= 4096 {
+        SCRATCH.with(|c| c.set(Some(sc)));
     }
     Ok(leaves)
 }

@@ -3,9 +3,9 @@
 use crate::{Error, Result};
 use smallvec::SmallVec;
 
-/// A shape or strides held inline up to 6 dims (no heap allocation for the tensors of
+/// A shape or strides held inline up to 4 dims (no heap allocation for the tensors of
 /// everyday networks; a tiny op's cost is mostly its allocations).
-pub(crate) type Dims = SmallVec<[usize; 6]>;
+pub(crate) type Dims = SmallVec<[usize; 4]>;
 
 /// Formats a shape as `[2, 3]`.
 pub fn fmt_shape(s: &[usize]) -> String {

@@ -157,12 +157,15 @@ fn relu_grad(g: Tensor, out: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// The input gradients a rule returns, one per input (`None`: no gradient), held inline.
+pub(crate) type RuleGrads = smallvec::SmallVec<[Option<Tensor>; 3]>;
+
 /// The rule of `conv2d(x[0], x[1], x[2]?)` for the output gradient `g`: the input gradient is
 /// the adjoint convolution, the weight gradient a bilinear primitive of the input and `g`,
 /// the bias gradient the sum over N, H, W.
-fn conv_rule(geom: &ConvGeom, x: &[Tensor], g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+fn conv_rule(geom: &ConvGeom, x: &[Tensor], g: &Tensor) -> Result<RuleGrads> {
     let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
-    let mut v = vec![
+    let mut v: RuleGrads = smallvec::smallvec![
         need(0)
             .then(|| conv::conv_transpose_op(g, &x[1], None, geom))
             .transpose()?,
@@ -184,10 +187,10 @@ pub(crate) fn backward_rule(
     x: &[Tensor],
     out: &Tensor,
     grad: Tensor,
-) -> Result<Vec<Option<Tensor>>> {
+) -> Result<RuleGrads> {
     // the rules that can write over the gradient take `grad` itself, the others borrow it
     let g = &grad;
-    let one = |t: Tensor| Ok(vec![Some(t)]);
+    let one = |t: Tensor| Ok(smallvec::smallvec![Some(t)]);
     match op {
         Op::Neg => one(g.neg()?),
         Op::Exp => one(g.mul(out)?),
@@ -276,13 +279,13 @@ pub(crate) fn backward_rule(
                 (None, None) => one(g.clone()),
             }
         }
-        Op::Add => Ok(vec![Some(g.clone()), Some(g.clone())]),
+        Op::Add => Ok(smallvec::smallvec![Some(g.clone()), Some(g.clone())]),
         // (only the sides that need a gradient get one: a constant operand costs nothing)
-        Op::Sub => Ok(vec![
+        Op::Sub => Ok(smallvec::smallvec![
             Some(g.clone()),
             x[1].requires_grad().then(|| g.neg()).transpose()?,
         ]),
-        Op::Mul => Ok(vec![
+        Op::Mul => Ok(smallvec::smallvec![
             x[0].requires_grad().then(|| g.mul(&x[1])).transpose()?,
             x[1].requires_grad().then(|| g.mul(&x[0])).transpose()?,
         ]),
@@ -293,7 +296,7 @@ pub(crate) fn backward_rule(
                 .requires_grad()
                 .then(|| ga.mul(out)?.neg())
                 .transpose()?;
-            Ok(vec![Some(ga), gb])
+            Ok(smallvec::smallvec![Some(ga), gb])
         }
         Op::Maximum | Op::Minimum => {
             // As torch.maximum: each side gets the gradient unless it loses, ties split it
@@ -306,7 +309,7 @@ pub(crate) fn backward_rule(
             let half = x[0].eq(&x[1])?.mul_scalar(-0.5)?;
             let wa = lose_a.affine(-1.0, 1.0)?.add(&half)?;
             let wb = lose_b.affine(-1.0, 1.0)?.add(&half)?;
-            Ok(vec![Some(g.mul(&wa)?), Some(g.mul(&wb)?)])
+            Ok(smallvec::smallvec![Some(g.mul(&wa)?), Some(g.mul(&wb)?)])
         }
         Op::Pow => {
             // PyTorch's pow_backward_self / pow_backward_exponent: 0 w.r.t. the base where the
@@ -327,11 +330,11 @@ pub(crate) fn backward_rule(
             } else {
                 None
             };
-            Ok(vec![ga, gb])
+            Ok(smallvec::smallvec![ga, gb])
         }
         Op::Where => {
             let z = Tensor::zeros(&[], g.dtype());
-            Ok(vec![
+            Ok(smallvec::smallvec![
                 None,
                 Some(Tensor::where_cond(&x[0], g, &z)?),
                 Some(Tensor::where_cond(&x[0], &z, g)?),
@@ -369,7 +372,7 @@ pub(crate) fn backward_rule(
         }
         Op::Cat { dim } => {
             let mut start = 0;
-            let mut v = Vec::with_capacity(x.len());
+            let mut v = RuleGrads::with_capacity(x.len());
             for t in x {
                 let len = t.shape()[*dim];
                 v.push(Some(g.narrow(*dim, start, len)?));
@@ -377,20 +380,20 @@ pub(crate) fn backward_rule(
             }
             Ok(v)
         }
-        Op::IndexSelect { dim } => Ok(vec![
+        Op::IndexSelect { dim } => Ok(smallvec::smallvec![
             Some(Tensor::zeros(x[0].shape(), g.dtype()).index_add(*dim as isize, &x[1], g)?),
             None,
         ]),
-        Op::Gather { dim } => Ok(vec![
+        Op::Gather { dim } => Ok(smallvec::smallvec![
             Some(Tensor::zeros(x[0].shape(), g.dtype()).scatter_add(*dim as isize, &x[1], g)?),
             None,
         ]),
-        Op::ScatterAdd { dim } => Ok(vec![
+        Op::ScatterAdd { dim } => Ok(smallvec::smallvec![
             Some(g.clone()),
             None,
             Some(g.gather(*dim as isize, &x[1])?),
         ]),
-        Op::IndexAdd { dim } => Ok(vec![
+        Op::IndexAdd { dim } => Ok(smallvec::smallvec![
             Some(g.clone()),
             None,
             Some(g.index_select(*dim as isize, &x[1])?),
@@ -417,7 +420,7 @@ pub(crate) fn backward_rule(
             } else {
                 None
             };
-            Ok(vec![ga, gb])
+            Ok(smallvec::smallvec![ga, gb])
         }
         Op::Linear => {
             let (a, w) = (&x[0], &x[1]);
@@ -430,7 +433,7 @@ pub(crate) fn backward_rule(
                 .requires_grad()
                 .then(|| g.sum_dims(&[0], false))
                 .transpose()?;
-            Ok(vec![ga, gw, gb])
+            Ok(smallvec::smallvec![ga, gw, gb])
         }
         // Convolutions: each one's input gradient is the other, the weight gradient is a
         // bilinear primitive of the input and the output's gradient; bias sums over N, H, W.
@@ -440,7 +443,7 @@ pub(crate) fn backward_rule(
         Op::Conv2dRelu { geom } => conv_rule(geom, x, &relu_grad(grad, out)?),
         Op::ConvTranspose2d { geom } => {
             let need = |i: usize| x.get(i).is_some_and(|t| t.requires_grad());
-            let mut v = vec![
+            let mut v: RuleGrads = smallvec::smallvec![
                 need(0)
                     .then(|| conv::conv_op(g, &x[1], None, geom, false))
                     .transpose()?,
@@ -456,7 +459,7 @@ pub(crate) fn backward_rule(
         Op::Conv2dWeight { geom } => {
             // out = dW(x, gy) is bilinear: <h, dW(x, gy)> = <conv(x, h), gy> = <x, convT(gy, h)>
             let need = |i: usize| x[i].requires_grad();
-            Ok(vec![
+            Ok(smallvec::smallvec![
                 need(0)
                     .then(|| conv::conv_transpose_op(&x[1], g, None, geom))
                     .transpose()?,
@@ -472,14 +475,16 @@ pub(crate) fn backward_rule(
         Op::AvgPool2d { win } => one(pool::avg_backward_op(g, win)?),
         Op::AvgPool2dBackward { win } => one(pool::avg_op(g, win)?),
         Op::RnnScan { .. } | Op::LstmScan { .. } | Op::GruScan { .. } => {
-            rnn::backward(op, x, out, g)
+            rnn::backward(op, x, out, g).map(RuleGrads::from_vec)
         }
-        Op::BatchNorm { .. } => batch_norm::backward(op, x, g),
-        Op::LayerNorm { .. } => layer_norm::backward(op, x, g),
+        Op::BatchNorm { .. } => batch_norm::backward(op, x, g).map(RuleGrads::from_vec),
+        Op::LayerNorm { .. } => layer_norm::backward(op, x, g).map(RuleGrads::from_vec),
         // d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 out^3
         Op::Rsqrt => one(g.mul(&out.powf(3.0)?)?.mul_scalar(-0.5)?),
         Op::Cumsum { dim, reverse } => one(g.cumsum_dir(*dim, !reverse)?),
         Op::Triangle { diagonal, upper } => one(g.triangle("tril_triu", *diagonal, *upper)?),
-        Op::ScaledDotProductAttention { .. } => attention::backward(op, x, out, g),
+        Op::ScaledDotProductAttention { .. } => {
+            attention::backward(op, x, out, g).map(RuleGrads::from_vec)
+        }
     }
 }
