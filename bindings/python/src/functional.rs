@@ -4,7 +4,7 @@
 use crate::tensor::PyTensor;
 use crate::OrPy;
 use nabla::core::{AvgPool2dOptions, Conv2dOptions, MaxPool2dOptions, Tensor};
-use nabla::nn::{loss, CrossEntropyOptions, ForwardCtx, Reduction};
+use nabla::nn::{loss, CrossEntropyOptions, Reduction};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -208,14 +208,7 @@ fn layer_norm(
 fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> PyResult<PyTensor> {
     let d = nabla::nn::Dropout::new(p).py()?;
     let x = input.value();
-    let mut g = crate::rng();
-    let rng = g.as_mut().expect("seeded");
-    let mut ctx = if training {
-        ForwardCtx::train(rng)
-    } else {
-        ForwardCtx::eval_with_rng(rng)
-    };
-    nabla::nn::Module::forward(&d, &x, &mut ctx)
+    crate::with_forward_ctx(training, |ctx| nabla::nn::Module::forward(&d, &x, ctx))
         .py()
         .map(PyTensor::new)
 }

@@ -62,14 +62,7 @@ fn with_ctx<R: Send>(
 ) -> R {
     py.detach(|| {
         let held = layer.held();
-        let mut g = crate::rng();
-        let rng = g.as_mut().expect("seeded");
-        let mut ctx = if training {
-            ForwardCtx::train(rng)
-        } else {
-            ForwardCtx::eval_with_rng(rng)
-        };
-        f(&held, &mut ctx)
+        crate::with_forward_ctx(training, |ctx| f(&held, ctx))
     })
 }
 

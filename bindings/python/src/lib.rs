@@ -25,6 +25,22 @@ pub(crate) fn rng() -> MutexGuard<'static, Option<Mt19937>> {
     g
 }
 
+/// Runs `f` with a forward context of the given mode whose dropout masks come from the
+/// global stream (held for the call).
+pub(crate) fn with_forward_ctx<R>(
+    training: bool,
+    f: impl FnOnce(&mut nabla::nn::ForwardCtx<'_>) -> R,
+) -> R {
+    let mut g = rng();
+    let r = g.as_mut().expect("seeded");
+    let mut ctx = if training {
+        nabla::nn::ForwardCtx::train(r)
+    } else {
+        nabla::nn::ForwardCtx::eval_with_rng(r)
+    };
+    f(&mut ctx)
+}
+
 /// A nabla error as the Python exception that fits it: a wrong dtype is a `TypeError`, a
 /// file that cannot be read an `OSError`, an index out of range an `IndexError`, a failed
 /// backward pass a `RuntimeError`, other bad values a `ValueError`.

@@ -426,7 +426,26 @@ class Identity(Module):
         return x
 
 
-class Sequential(Module):
+class _Container(Module):
+    """Modules held in order under the names ``0``, ``1``, ..."""
+
+    def append(self, m: Module) -> "_Container":
+        if not isinstance(m, Module):
+            raise TypeError(f"item {len(self._modules)} is a {type(m).__name__}, not a Module")
+        setattr(self, str(len(self._modules)), m)
+        return self
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Sequential(_Container):
     """Modules applied in order; named ``0``, ``1``, ... in the state dict, as PyTorch's. A
     module returning a tuple (a recurrent layer) passes on its first element."""
 
@@ -436,10 +455,8 @@ class Sequential(Module):
             for n, m in modules[0].items():
                 setattr(self, n, m)
         else:
-            for i, m in enumerate(modules):
-                if not isinstance(m, Module):
-                    raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
-                setattr(self, str(i), m)
+            for m in modules:
+                self.append(m)
 
     def forward(self, x: Any) -> Any:
         for m in self._modules.values():
@@ -448,40 +465,14 @@ class Sequential(Module):
                 x = x[0]
         return x
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, m: Module) -> "Sequential":
-        setattr(self, str(len(self._modules)), m)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_Container):
     """A list of modules whose parameters the parent sees."""
 
     def __init__(self, modules: Optional[List[Module]] = None) -> None:
         super().__init__()
         for m in modules or []:
             self.append(m)
-
-    def append(self, m: Module) -> "ModuleList":
-        setattr(self, str(len(self._modules)), m)
-        return self
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
 
 
 class _Loss(Module):
