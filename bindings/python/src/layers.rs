@@ -129,10 +129,7 @@ impl Layer {
             .module()
             .buffers()
             .into_iter()
-            .map(|(n, v)| {
-                let t = PyTensor::leaf(v);
-                (n, t)
-            })
+            .map(|(n, v)| (n, PyTensor::buffer(v)))
             .collect()
     }
 

@@ -25,7 +25,7 @@ impl Optimizer {
         cfg.validate().map_err(PyValueError::new_err)?;
         let mut vars: Vec<Var> = Vec::with_capacity(params.len());
         for p in &params {
-            match p.borrow(py).leaf_var() {
+            match p.borrow(py).param_var() {
                 Some(v) => vars.push(v.clone()),
                 None => {
                     return Err(PyTypeError::new_err(

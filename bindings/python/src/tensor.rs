@@ -45,6 +45,8 @@ pub struct PyTensor {
     t: Tensor,
     var: Option<Var>,
     grad: Option<GradCell>,
+    /// A layer's buffer (a running statistic): a var that can be assigned but takes no grad.
+    buffer: bool,
 }
 
 impl PyTensor {
@@ -54,6 +56,16 @@ impl PyTensor {
             t,
             var: None,
             grad: None,
+            buffer: false,
+        }
+    }
+    /// A layer's buffer: assignable in place, no gradient.
+    pub fn buffer(var: Var) -> Self {
+        PyTensor {
+            t: var.as_tensor().detach(),
+            var: Some(var),
+            grad: None,
+            buffer: true,
         }
     }
     /// A leaf requiring grad (a parameter).
@@ -63,18 +75,24 @@ impl PyTensor {
             t: var.as_tensor(),
             var: Some(var),
             grad,
+            buffer: false,
         }
     }
     /// The current value (a var's newest, after an optimizer step).
     pub fn value(&self) -> Tensor {
         match &self.var {
+            Some(v) if self.buffer => v.as_tensor().detach(),
             Some(v) => v.as_tensor(),
             None => self.t.clone(),
         }
     }
-    /// The var of a leaf.
+    /// The var of a leaf (a parameter or a buffer).
     pub fn leaf_var(&self) -> Option<&Var> {
         self.var.as_ref()
+    }
+    /// The var of a leaf that takes gradients (not a buffer).
+    pub fn param_var(&self) -> Option<&Var> {
+        self.var.as_ref().filter(|_| !self.buffer)
     }
     /// The leaf's gradient.
     pub fn grad_value(&self) -> Option<Tensor> {
@@ -292,7 +310,7 @@ impl PyTensor {
     /// Whether backward reaches this tensor (a leaf that requires grad, or a result of one).
     #[getter]
     fn requires_grad(&self) -> bool {
-        self.var.is_some() || self.t.requires_grad()
+        (self.var.is_some() && !self.buffer) || self.t.requires_grad()
     }
 
     /// Whether this is a leaf (not the result of an op that records for backward).
@@ -486,7 +504,7 @@ impl PyTensor {
     fn __repr__(&self) -> String {
         let t = self.value();
         let body = t.to_numpy_string();
-        let extra = if self.var.is_some() {
+        let extra = if self.var.is_some() && !self.buffer {
             ", requires_grad=True".to_string()
         } else if t.requires_grad() {
             format!(", grad_fn={}", t.op_name().unwrap_or("op"))

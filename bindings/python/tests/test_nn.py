@@ -15,8 +15,9 @@ def names(m):
 def test_state_dict_keys_are_pytorchs():
     m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
-    assert names(m) == ["0.weight", "0.bias", "1.weight", "1.bias", "5.weight", "5.bias",
-                        "1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    assert names(m) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+                        "1.running_var", "1.num_batches_tracked", "5.weight", "5.bias"]
+    assert not m[1].running_mean.requires_grad and m[1].weight.requires_grad
     lstm = nn.LSTM(3, 5, num_layers=2, bidirectional=True)
     assert {"weight_ih_l0", "weight_hh_l1_reverse", "bias_ih_l1", "bias_hh_l0_reverse"} <= set(names(lstm))
     assert nn.Linear(2, 3, bias=False).state_dict().keys() == {"weight"}
@@ -91,6 +92,7 @@ def test_a_custom_module_sees_its_parameters_and_trains():
 
     net = Net()
     assert names(net) == ["scale", "body.weight", "body.bias"]
+    assert [n for n, _ in net.named_parameters()] == ["scale", "body.weight", "body.bias"]
     opt = nb.optim.AdamW(net.parameters(), lr=0.05)
     x = nb.randn(32, 2)
     target = x.sum(dim=1) * 0.5
@@ -143,6 +145,8 @@ def test_bad_optimizer_values_name_the_key():
         nb.optim.SGD(p, lr=0.1, momentum=-0.5)
     with pytest.raises(TypeError):
         nb.optim.SGD([nb.tensor([1.0])], lr=0.1)
+    with pytest.raises(TypeError):
+        nb.optim.SGD([nn.BatchNorm1d(2).running_mean], lr=0.1)
 
 
 def test_bad_layer_arguments_are_value_errors():

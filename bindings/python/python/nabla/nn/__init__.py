@@ -96,20 +96,24 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def _state_items(self, prefix: str = "") -> Iterator[Tuple[str, Tensor]]:
+        # PyTorch's order: a module's parameters, its buffers, then its children's
+        for n, p in self._parameters.items():
+            yield prefix + n, p
+        for n, b in self._buffers.items():
+            yield prefix + n, b
+        for mn, m in self._modules.items():
+            yield from m._state_items(prefix + mn + ".")
+
     def state_dict(self) -> "OrderedDict[str, Tensor]":
-        """Parameters and buffers by name (detached copies), as PyTorch names them."""
-        out: "OrderedDict[str, Tensor]" = OrderedDict()
-        for n, p in self.named_parameters():
-            out[n] = p.detach()
-        for n, b in self.named_buffers():
-            out[n] = b.detach()
-        return out
+        """Parameters and buffers by name (detached copies), named and ordered as PyTorch's."""
+        return OrderedDict((n, t.detach()) for n, t in self._state_items())
 
     def load_state_dict(self, state: Dict[str, Tensor], strict: bool = True) -> None:
         """Sets parameters and buffers from ``state`` (``nabla.load``'s result, or another
         model's ``state_dict()``). Raises ValueError naming missing, unexpected or
         misshapen entries."""
-        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
