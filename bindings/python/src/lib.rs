@@ -12,6 +12,7 @@ mod io;
 mod layers;
 mod optim;
 mod tensor;
+mod tensor_ops;
 
 /// The global random stream (initialization and dropout), as `torch.manual_seed` sets it.
 static RNG: Mutex<Option<Mt19937>> = Mutex::new(None);
