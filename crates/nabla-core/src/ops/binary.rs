@@ -59,6 +59,25 @@ binary_ops! {
 }
 
 impl Tensor {
+    /// `f(self, rhs)` element by element with broadcasting, for the float dtypes: the values
+    /// and the broadcast shape, recorded nowhere.
+    fn zip_float(
+        &self,
+        name: &'static str,
+        rhs: &Tensor,
+        f32f: impl Fn(f32, f32) -> f32 + Sync + Copy,
+        f64f: impl Fn(f64, f64) -> f64 + Sync + Copy,
+    ) -> Result<(Storage, crate::layout::Dims)> {
+        self.check_same_dtype(name, rhs)?;
+        let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
+        let s = match self.dtype() {
+            DType::F32 => Storage::F32(zip_broadcast(self, rhs, &shape, f32f)?),
+            DType::F64 => Storage::F64(zip_broadcast(self, rhs, &shape, f64f)?),
+            DType::I64 => return Err(Error::dtype(name, "needs float tensors, got i64")),
+        };
+        Ok((s, shape))
+    }
+
     fn binary_float(
         &self,
         name: &'static str,
@@ -67,13 +86,7 @@ impl Tensor {
         f32f: impl Fn(f32, f32) -> f32 + Sync + Copy,
         f64f: impl Fn(f64, f64) -> f64 + Sync + Copy,
     ) -> Result<Tensor> {
-        self.check_same_dtype(name, rhs)?;
-        let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
-        let s = match self.dtype() {
-            DType::F32 => Storage::F32(zip_broadcast(self, rhs, &shape, f32f)?),
-            DType::F64 => Storage::F64(zip_broadcast(self, rhs, &shape, f64f)?),
-            DType::I64 => return Err(Error::dtype(name, "needs float tensors, got i64")),
-        };
+        let (s, shape) = self.zip_float(name, rhs, f32f, f64f)?;
         Ok(Tensor::from_op(s, &shape, op, &[self, rhs]))
     }
 
@@ -87,31 +100,13 @@ impl Tensor {
         f32f: impl Fn(f32, f32) -> f32 + Sync + Copy,
         f64f: impl Fn(f64, f64) -> f64 + Sync + Copy,
     ) -> Result<Tensor> {
-        self.check_same_dtype(name, y)?;
-        let shape = broadcast_shapes(name, self.shape(), y.shape())?;
-        let s = match self.dtype() {
-            DType::F32 => Storage::F32(zip_broadcast(self, y, &shape, f32f)?),
-            DType::F64 => Storage::F64(zip_broadcast(self, y, &shape, f64f)?),
-            DType::I64 => return Err(Error::dtype(name, "needs float tensors, got i64")),
-        };
+        let (s, shape) = self.zip_float(name, y, f32f, f64f)?;
         Ok(Tensor::from_storage(s, &shape))
     }
 
     /// `g` where `x > 0` or NaN, else 0: ReLU's backward in one pass (not differentiable itself).
     pub(crate) fn relu_backward(&self, x: &Tensor) -> Result<Tensor> {
-        self.check_same_dtype("relu_backward", x)?;
-        let shape = broadcast_shapes("relu_backward", self.shape(), x.shape())?;
-        let s = match self.dtype() {
-            DType::F32 => Storage::F32(zip_broadcast(self, x, &shape, relu_mask::<f32>)?),
-            DType::F64 => Storage::F64(zip_broadcast(self, x, &shape, relu_mask::<f64>)?),
-            DType::I64 => {
-                return Err(Error::dtype(
-                    "relu_backward",
-                    "needs float tensors, got i64",
-                ))
-            }
-        };
-        Ok(Tensor::from_storage(s, &shape))
+        self.zip_rule("relu_backward", x, relu_mask::<f32>, relu_mask::<f64>)
     }
 
     /// [`Tensor::relu_backward`] written over `self` when nothing else holds it (see
