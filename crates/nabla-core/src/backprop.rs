@@ -98,6 +98,11 @@ pub fn is_grad_enabled() -> bool {
     GRAD_ENABLED.with(|g| g.get())
 }
 
+/// Whether an op on these inputs is recorded: gradients are enabled and an input tracks them.
+pub(crate) fn tracks(inputs: &[&Tensor]) -> bool {
+    inputs.iter().any(|t| t.0.track) && is_grad_enabled()
+}
+
 /// While alive, ops on this thread record nothing (like `torch.no_grad()`).
 ///
 /// ```

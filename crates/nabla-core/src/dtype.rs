@@ -100,6 +100,8 @@ pub trait Float:
     fn is_nan_(self) -> bool;
     /// Whether this is finite.
     fn is_finite_(self) -> bool;
+    /// `self * a + b` rounded once (a fused multiply-add)
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// error function
     fn erf(self) -> Self {
         Self::from_f64(erf_f64(self.to_f64()))
@@ -191,6 +193,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_finite_(self) -> bool {
                 self.is_finite()
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
         }
     };

@@ -19,6 +19,17 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 
 /// [`contiguous_strides`] held inline.
 pub(crate) fn contiguous_dims(shape: &[usize]) -> Dims {
+    let r = shape.len();
+    if r <= 4 {
+        // built in a plain array: cheaper than growing the vector in place
+        let mut buf = [0usize; 4];
+        let mut acc = 1;
+        for i in (0..r).rev() {
+            buf[i] = acc;
+            acc *= shape[i].max(1);
+        }
+        return SmallVec::from_buf_and_len(buf, r);
+    }
     let mut strides: Dims = SmallVec::from_elem(0, shape.len());
     let mut acc = 1;
     for i in (0..shape.len()).rev() {

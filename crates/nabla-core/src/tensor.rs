@@ -8,6 +8,7 @@ use crate::ops::Op;
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::{Error, Result};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -16,22 +17,74 @@ use std::sync::Arc;
 pub struct TensorId(u64);
 
 impl TensorId {
+    /// A fresh id. Each thread reserves ids from the global counter a block at a time, so a
+    /// tensor costs no atomic operation (which cost as much as a tiny op's arithmetic).
     pub(crate) fn new() -> Self {
+        const BLOCK: u64 = 4096;
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
+        thread_local! {
+            static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        RANGE.with(|r| {
+            let (mut next, mut end) = r.get();
+            if next == end {
+                next = NEXT.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            r.set((next + 1, end));
+            TensorId(next)
+        })
+    }
+}
+
+/// Where a tensor's elements live.
+///
+/// A result that no graph records holds its storage itself, in the same allocation as its
+/// header: a tiny op then costs one allocation, not two. Its views reach that storage through
+/// the tensor ([`Elements::Base`]), which is safe to keep alive because it holds no graph. A
+/// recorded result puts its storage behind its own `Arc`, so that views (and `detach`) share
+/// the elements without keeping the graph alive.
+pub(crate) enum Elements {
+    /// This tensor's own storage (only ever with no graph node).
+    Own(Storage),
+    /// Storage shared with other tensors.
+    Shared(Arc<Storage>),
+    /// The storage of a tensor whose elements are [`Elements::Own`].
+    Base(Tensor),
+}
+
+impl Elements {
+    fn get(&self) -> &Storage {
+        match self {
+            Elements::Own(s) => s,
+            Elements::Shared(s) => s,
+            Elements::Base(t) => t.storage(),
+        }
     }
 }
 
 pub(crate) struct Inner {
     pub(crate) id: TensorId,
-    pub(crate) storage: Arc<Storage>,
+    pub(crate) storage: Elements,
     pub(crate) layout: Layout,
-    /// How this tensor was computed, when some input tracks gradients.
-    pub(crate) node: Option<GraphNode>,
+    /// How this tensor was computed, when some input tracks gradients. Boxed: most tensors
+    /// have none, and a small header is cheaper to build, move and free.
+    pub(crate) node: Option<Box<GraphNode>>,
     /// Whether gradients flow to this tensor (a trainable leaf or computed from one).
     pub(crate) track: bool,
     /// Whether this is a trainable leaf (the current value of a `Var`).
     pub(crate) is_var: bool,
+}
+
+impl Inner {
+    /// The storage for writing, when no other tensor can see it.
+    fn storage_mut(&mut self) -> Option<&mut Storage> {
+        match &mut self.storage {
+            Elements::Own(s) => Some(s),
+            Elements::Shared(s) => Arc::get_mut(s),
+            Elements::Base(_) => None,
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -84,7 +137,7 @@ impl Tensor {
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         let t = Tensor(Arc::new(Inner {
             id: TensorId::new(),
-            storage: Arc::new(storage),
+            storage: Elements::Own(storage),
             layout: Layout::contiguous(shape),
             node: None,
             track: false,
@@ -101,7 +154,7 @@ impl Tensor {
     pub(crate) fn view_of(storage: Arc<Storage>, layout: Layout) -> Tensor {
         Tensor(Arc::new(Inner {
             id: TensorId::new(),
-            storage,
+            storage: Elements::Shared(storage),
             layout,
             node: None,
             track: false,
@@ -110,23 +163,52 @@ impl Tensor {
     }
 
     /// The result of an op: records the op when gradients are enabled and an input tracks them.
+    /// Inlined, so that an op recorded by nobody is never built.
+    #[inline]
     pub(crate) fn from_op(storage: Storage, shape: &[usize], op: Op, inputs: &[&Tensor]) -> Tensor {
-        Self::view_op(Arc::new(storage), Layout::contiguous(shape), op, inputs)
+        let track = backprop::tracks(inputs);
+        let storage = if track {
+            Elements::Shared(Arc::new(storage))
+        } else {
+            Elements::Own(storage)
+        };
+        Self::make(storage, Layout::contiguous(shape), op, inputs, track)
     }
 
+    /// A view (or a result) over a shared `storage`, recorded as [`Tensor::from_op`] records.
     pub(crate) fn view_op(
         storage: Arc<Storage>,
         layout: Layout,
         op: Op,
         inputs: &[&Tensor],
     ) -> Tensor {
-        let track = backprop::is_grad_enabled() && inputs.iter().any(|t| t.0.track);
+        let track = backprop::tracks(inputs);
+        Self::make(Elements::Shared(storage), layout, op, inputs, track)
+    }
+
+    /// A view of this tensor's elements over `layout`, recorded as `op`.
+    pub(crate) fn view_with(&self, layout: Layout, op: Op) -> Tensor {
+        let track = backprop::tracks(&[self]);
+        Self::make(self.share_elements(), layout, op, &[self], track)
+    }
+
+    /// A handle on this tensor's elements for another tensor.
+    fn share_elements(&self) -> Elements {
+        match &self.0.storage {
+            Elements::Own(_) => Elements::Base(self.clone()),
+            Elements::Shared(s) => Elements::Shared(s.clone()),
+            Elements::Base(t) => Elements::Base(t.clone()),
+        }
+    }
+
+    #[inline]
+    fn make(storage: Elements, layout: Layout, op: Op, inputs: &[&Tensor], track: bool) -> Tensor {
         let name = crate::anomaly::is_anomaly_enabled().then(|| op.name());
         let node = if track {
-            Some(GraphNode::new(
+            Some(Box::new(GraphNode::new(
                 op,
                 inputs.iter().map(|t| (*t).clone()).collect(),
-            ))
+            )))
         } else {
             None
         };
@@ -144,11 +226,12 @@ impl Tensor {
         t
     }
 
-    pub(crate) fn new_var_version(storage: Arc<Storage>, layout: Layout, id: TensorId) -> Tensor {
+    /// The value of a var: `t`'s elements (shared) under the var's id.
+    pub(crate) fn new_var_version(t: &Tensor, id: TensorId) -> Tensor {
         Tensor(Arc::new(Inner {
             id,
-            storage,
-            layout,
+            storage: t.share_elements(),
+            layout: t.layout().clone(),
             node: None,
             track: true,
             is_var: true,
@@ -321,14 +404,14 @@ impl Tensor {
     }
     /// The element type.
     pub fn dtype(&self) -> DType {
-        self.0.storage.dtype()
+        self.storage().dtype()
     }
     /// The strided layout.
     pub fn layout(&self) -> &Layout {
         &self.0.layout
     }
-    pub(crate) fn storage(&self) -> &Arc<Storage> {
-        &self.0.storage
+    pub(crate) fn storage(&self) -> &Storage {
+        self.0.storage.get()
     }
     /// Whether gradients flow to this tensor.
     pub fn requires_grad(&self) -> bool {
@@ -354,7 +437,7 @@ impl Tensor {
         }
         Tensor(Arc::new(Inner {
             id: TensorId::new(),
-            storage: self.0.storage.clone(),
+            storage: self.share_elements(),
             layout: self.0.layout.clone(),
             node: None,
             track: false,
@@ -366,7 +449,7 @@ impl Tensor {
     ///
     /// Fails when `T` is not the tensor's dtype.
     pub fn data<T: StorageElem>(&self) -> Result<Cow<'_, [T]>> {
-        let s = T::slice(&self.0.storage).ok_or_else(|| {
+        let s = T::slice(self.storage()).ok_or_else(|| {
             Error::dtype(
                 "data",
                 format!("tensor is {}, asked for {}", self.dtype(), T::DTYPE),
@@ -452,8 +535,8 @@ impl Tensor {
         self.0.node.is_none()
             && l.is_contiguous()
             && l.offset() == 0
-            && self.0.storage.len() == n
-            && Arc::get_mut(&mut self.0).is_some_and(|i| Arc::get_mut(&mut i.storage).is_some())
+            && self.storage().len() == n
+            && Arc::get_mut(&mut self.0).is_some_and(|i| i.storage_mut().is_some())
     }
 
     /// The elements for writing in place, row-major. Copy-on-write: when the storage is shared
@@ -474,7 +557,7 @@ impl Tensor {
             let (id, track, is_var) = (self.0.id, self.0.track, self.0.is_var);
             self.0 = Arc::new(Inner {
                 id,
-                storage: Arc::new(T::into_storage(data)),
+                storage: Elements::Own(T::into_storage(data)),
                 layout: Layout::contiguous(self.shape()),
                 node: None,
                 track: track && is_var,
@@ -483,7 +566,8 @@ impl Tensor {
         }
         let inner =
             Arc::get_mut(&mut self.0).ok_or_else(|| Error::arg("make_mut", "tensor is shared"))?;
-        let st = Arc::get_mut(&mut inner.storage)
+        let st = inner
+            .storage_mut()
             .ok_or_else(|| Error::arg("make_mut", "storage is shared"))?;
         T::vec_mut(st)
             .map(|v| v.as_mut_slice())
@@ -491,7 +575,7 @@ impl Tensor {
     }
 
     pub(crate) fn typed_storage<T: StorageElem>(&self) -> &[T] {
-        T::slice(&self.0.storage).unwrap_or(&[])
+        T::slice(self.storage()).unwrap_or(&[])
     }
 
     pub(crate) fn check_same_dtype(&self, op: &'static str, o: &Tensor) -> Result<()> {

@@ -153,7 +153,7 @@ impl Tensor {
 }
 
 /// `a [m, k] @ b [k, n]` with `bias [n]` added to every row.
-fn with_bias<T: crate::storage::StorageElem + std::ops::AddAssign + Copy + 'static>(
+fn with_bias<T: crate::storage::StorageElem + crate::dtype::Float>(
     a: &Tensor,
     b: &Tensor,
     bias: &Tensor,

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 
 impl Tensor {
     fn view(&self, layout: Layout, op: Op) -> Tensor {
-        Tensor::view_op(self.storage().clone(), layout, op, &[self])
+        self.view_with(layout, op)
     }
 
     /// The same elements with a new shape; one dimension may be `-1` (inferred). A view when
