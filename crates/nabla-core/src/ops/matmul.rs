@@ -56,6 +56,18 @@ impl Tensor {
             (1, 1) => self.unsqueeze(0)?.matmul(&rhs.unsqueeze(1)?)?.reshape(&[]),
             (1, _) => self.unsqueeze(0)?.matmul(rhs)?.squeeze(-2),
             (_, 1) => self.matmul(&rhs.unsqueeze(1)?)?.squeeze(-1),
+            (2, 2) => {
+                // no batch dims: the operands as they are, with no broadcast views
+                let (m, n) = (self.shape()[0], rhs.shape()[1]);
+                let s = match self.dtype() {
+                    DType::F32 => Storage::F32(gemm_batches::<f32>(self, rhs, &[], m, ka, n)),
+                    DType::F64 => Storage::F64(gemm_batches::<f64>(self, rhs, &[], m, ka, n)),
+                    DType::I64 => {
+                        return Err(Error::dtype("matmul", "needs float tensors, got i64"))
+                    }
+                };
+                Ok(Tensor::from_op(s, &[m, n], Op::Matmul, &[self, rhs]))
+            }
             _ => {
                 let batch =
                     broadcast_dims("matmul", &self.shape()[..ra - 2], &rhs.shape()[..rb - 2])

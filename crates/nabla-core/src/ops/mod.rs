@@ -25,6 +25,7 @@ pub(crate) mod unary;
 
 use crate::cpu::conv::ConvGeom;
 use crate::cpu::pool::{AvgWindows, MaxWindows};
+use crate::layout::Dims;
 use crate::tensor::Tensor;
 use crate::Result;
 use std::sync::Arc;
@@ -78,12 +79,12 @@ define_ops! {
     Minimum => "minimum",
     Pow => "pow",
     Where => "where",
-    Sum { axes: Vec<usize> } => "sum",
-    Max { axes: Vec<usize> } => "max",
+    Sum { axes: Dims } => "sum",
+    Max { axes: Dims } => "max",
     LogSoftmax { dim: usize } => "log_softmax",
-    Min { axes: Vec<usize> } => "min",
+    Min { axes: Dims } => "min",
     Reshape => "reshape",
-    Permute { perm: Vec<usize> } => "permute",
+    Permute { perm: Dims } => "permute",
     Expand => "expand",
     Narrow { dim: usize, start: usize } => "narrow",
     Copy => "contiguous",

@@ -4,7 +4,7 @@
 use super::Op;
 use crate::cpu::{sums, PAR_THRESHOLD};
 use crate::dtype::{DType, Float};
-use crate::layout::{fmt_shape, norm_axis, wrap_dim};
+use crate::layout::{fmt_shape, norm_axis, wrap_dim, Dims};
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -135,13 +135,13 @@ impl Tensor {
         };
         let op = match kind {
             Kind::Sum => Op::Sum {
-                axes: axes.to_vec(),
+                axes: Dims::from_slice(axes),
             },
             Kind::Max => Op::Max {
-                axes: axes.to_vec(),
+                axes: Dims::from_slice(axes),
             },
             Kind::Min => Op::Min {
-                axes: axes.to_vec(),
+                axes: Dims::from_slice(axes),
             },
         };
         Ok(Tensor::from_op(s, &out_shape, op, &[self]))

@@ -2,7 +2,7 @@
 
 use super::Op;
 use crate::dtype::DType;
-use crate::layout::{fmt_shape, norm_axis, wrap_dim, Layout};
+use crate::layout::{fmt_shape, norm_axis, wrap_dim, Dims, Layout};
 use crate::storage::{take_buffer, Storage, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -119,7 +119,7 @@ impl Tensor {
     ///
     /// Fails when `perm` is not a permutation of `0..rank`.
     pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
-        let mut seen = vec![false; self.rank()];
+        let mut seen: smallvec::SmallVec<[bool; 8]> = smallvec::smallvec![false; self.rank()];
         if perm.len() != self.rank()
             || perm
                 .iter()
@@ -139,7 +139,7 @@ impl Tensor {
         Ok(self.view(
             self.layout().permute(perm),
             Op::Permute {
-                perm: perm.to_vec(),
+                perm: Dims::from_slice(perm),
             },
         ))
     }
@@ -152,7 +152,7 @@ impl Tensor {
             // PyTorch accepts transpose(0, 0) (and -1) of a 0-d tensor: itself
             return Ok(self.clone());
         }
-        let mut perm: Vec<usize> = (0..self.rank()).collect();
+        let mut perm: Dims = (0..self.rank()).collect();
         perm.swap(a, b);
         self.permute(&perm)
     }
