@@ -77,12 +77,13 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// The storage for writing, when no other tensor can see it.
+    /// The storage for writing, when no other tensor can see it (a base tensor that only
+    /// this view still holds counts as private).
     fn storage_mut(&mut self) -> Option<&mut Storage> {
         match &mut self.storage {
             Elements::Own(s) => Some(s),
             Elements::Shared(s) => Arc::get_mut(s),
-            Elements::Base(_) => None,
+            Elements::Base(t) => Arc::get_mut(&mut t.0).and_then(Inner::storage_mut),
         }
     }
 }
@@ -226,12 +227,20 @@ impl Tensor {
         t
     }
 
-    /// The value of a var: `t`'s elements (shared) under the var's id.
-    pub(crate) fn new_var_version(t: &Tensor, id: TensorId) -> Tensor {
+    /// The value of a var: `t`'s elements under the var's id. They move over when nothing
+    /// else holds `t` (so an optimizer can update them in place), and are shared otherwise.
+    pub(crate) fn new_var_version(t: Tensor, id: TensorId) -> Tensor {
+        let layout = t.layout().clone();
+        let storage = match Arc::try_unwrap(t.0) {
+            Ok(mut inner) => {
+                std::mem::replace(&mut inner.storage, Elements::Own(Storage::F32(Vec::new())))
+            }
+            Err(shared) => Tensor(shared).share_elements(),
+        };
         Tensor(Arc::new(Inner {
             id,
-            storage: t.share_elements(),
-            layout: t.layout().clone(),
+            storage,
+            layout,
             node: None,
             track: true,
             is_var: true,

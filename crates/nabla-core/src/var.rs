@@ -44,7 +44,7 @@ impl Var {
             .map(|c| c.detach())
             .unwrap_or_else(|_| t.detach());
         let id = TensorId::new();
-        let v = Tensor::new_var_version(&t, id);
+        let v = Tensor::new_var_version(t, id);
         Var {
             value: Arc::new(Mutex::new(v)),
             id,
@@ -97,7 +97,7 @@ impl Var {
             ));
         }
         let t = t.contiguous()?;
-        *g = Tensor::new_var_version(&t, self.id);
+        *g = Tensor::new_var_version(t, self.id);
         Ok(())
     }
 
@@ -105,7 +105,7 @@ impl Var {
     pub fn cast(&self, dtype: DType) -> Result<()> {
         let mut g = self.value();
         let t = g.to_dtype(dtype)?.contiguous()?;
-        *g = Tensor::new_var_version(&t, self.id);
+        *g = Tensor::new_var_version(t, self.id);
         Ok(())
     }
 
