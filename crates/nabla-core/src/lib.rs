@@ -20,6 +20,7 @@ pub mod anomaly;
 mod backprop;
 mod cpu;
 mod dtype;
+mod elements;
 mod error;
 mod gradcheck;
 pub mod io;
@@ -30,6 +31,7 @@ mod rng;
 mod storage;
 mod strided;
 mod tensor;
+mod tensor_id;
 mod var;
 
 pub use anomaly::detect_anomaly;

@@ -3,65 +3,14 @@
 
 use crate::backprop::{self, GraphNode};
 use crate::dtype::DType;
+pub(crate) use crate::elements::Elements;
 use crate::layout::{fmt_shape, Layout};
 use crate::ops::Op;
 use crate::storage::{take_buffer, Storage, StorageElem};
+pub use crate::tensor_id::TensorId;
 use crate::{Error, Result};
 use std::borrow::Cow;
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// A unique identifier of a tensor (shared by all versions of a [`crate::Var`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TensorId(u64);
-
-impl TensorId {
-    /// A fresh id. Each thread reserves ids from the global counter a block at a time, so a
-    /// tensor costs no atomic operation (which cost as much as a tiny op's arithmetic).
-    pub(crate) fn new() -> Self {
-        const BLOCK: u64 = 4096;
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        thread_local! {
-            static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-        }
-        RANGE.with(|r| {
-            let (mut next, mut end) = r.get();
-            if next == end {
-                next = NEXT.fetch_add(BLOCK, Ordering::Relaxed);
-                end = next + BLOCK;
-            }
-            r.set((next + 1, end));
-            TensorId(next)
-        })
-    }
-}
-
-/// Where a tensor's elements live.
-///
-/// A result that no graph records holds its storage itself, in the same allocation as its
-/// header: a tiny op then costs one allocation, not two. Its views reach that storage through
-/// the tensor ([`Elements::Base`]), which is safe to keep alive because it holds no graph. A
-/// recorded result puts its storage behind its own `Arc`, so that views (and `detach`) share
-/// the elements without keeping the graph alive.
-pub(crate) enum Elements {
-    /// This tensor's own storage (only ever with no graph node).
-    Own(Storage),
-    /// Storage shared with other tensors.
-    Shared(Arc<Storage>),
-    /// The storage of a tensor whose elements are [`Elements::Own`].
-    Base(Tensor),
-}
-
-impl Elements {
-    fn get(&self) -> &Storage {
-        match self {
-            Elements::Own(s) => s,
-            Elements::Shared(s) => s,
-            Elements::Base(t) => t.storage(),
-        }
-    }
-}
 
 pub(crate) struct Inner {
     pub(crate) id: TensorId,
@@ -164,7 +113,7 @@ impl Tensor {
     }
 
     /// The result of an op: records the op when gradients are enabled and an input tracks them.
-    /// Inlined, so that an op recorded by nobody is never built.
+    /// Inlined into the ops, whose every call passes through it.
     #[inline]
     pub(crate) fn from_op(storage: Storage, shape: &[usize], op: Op, inputs: &[&Tensor]) -> Tensor {
         let track = backprop::tracks(inputs);
@@ -202,6 +151,7 @@ impl Tensor {
         }
     }
 
+    /// A new tensor over `storage`, with a graph node for `op` when `track`.
     #[inline]
     fn make(storage: Elements, layout: Layout, op: Op, inputs: &[&Tensor], track: bool) -> Tensor {
         let name = crate::anomaly::is_anomaly_enabled().then(|| op.name());
@@ -619,34 +569,4 @@ impl Tensor {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn creation() {
-        let t = Tensor::arange(0.0, 5.0, 1.0, DType::F32).unwrap();
-        assert_eq!(t.to_vec::<f32>().unwrap(), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
-        let t = Tensor::arange(1.0, 2.0, 0.25, DType::F64).unwrap();
-        assert_eq!(t.to_vec::<f64>().unwrap(), vec![1.0, 1.25, 1.5, 1.75]);
-        assert!(Tensor::arange(0.0, 1.0, 0.0, DType::F32).is_err());
-        let l = Tensor::linspace(0.0, 1.0, 5, DType::F64).unwrap();
-        assert_eq!(l.to_vec::<f64>().unwrap(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
-        let e = Tensor::eye(3, DType::F32);
-        assert_eq!(
-            e.to_vec::<f32>().unwrap(),
-            vec![1., 0., 0., 0., 1., 0., 0., 0., 1.]
-        );
-        assert_eq!(
-            Tensor::full(2.5, &[2], DType::F64).to_vec::<f64>().unwrap(),
-            vec![2.5, 2.5]
-        );
-        assert_eq!(Tensor::zeros(&[2, 0], DType::F32).numel(), 0);
-        let err = Tensor::from_vec(vec![1.0f32; 5], &[2, 3])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("from_vec") && err.contains("[2, 3]"), "{err}");
-        assert!(Tensor::scalar(3.0f64).to_scalar().unwrap() == 3.0);
-        assert!(Tensor::zeros(&[2], DType::F32).to_scalar().is_err());
-        assert!(Tensor::zeros(&[2], DType::F32).to_vec::<f64>().is_err());
-    }
-}
+mod tests;
