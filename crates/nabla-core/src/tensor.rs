@@ -137,7 +137,7 @@ impl Tensor {
     }
 
     /// A view of this tensor's elements over `layout`, recorded as `op`.
-    pub(crate) fn view_with(&self, layout: Layout, op: Op) -> Tensor {
+    pub(crate) fn view(&self, layout: Layout, op: Op) -> Tensor {
         let track = backprop::tracks(&[self]);
         Self::make(self.share_elements(), layout, op, &[self], track)
     }

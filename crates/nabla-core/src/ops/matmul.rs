@@ -56,18 +56,6 @@ impl Tensor {
             (1, 1) => self.unsqueeze(0)?.matmul(&rhs.unsqueeze(1)?)?.reshape(&[]),
             (1, _) => self.unsqueeze(0)?.matmul(rhs)?.squeeze(-2),
             (_, 1) => self.matmul(&rhs.unsqueeze(1)?)?.squeeze(-1),
-            (2, 2) => {
-                // no batch dims: the operands as they are, with no broadcast views
-                let (m, n) = (self.shape()[0], rhs.shape()[1]);
-                let s = match self.dtype() {
-                    DType::F32 => Storage::F32(gemm_batches::<f32>(self, rhs, &[], m, ka, n)),
-                    DType::F64 => Storage::F64(gemm_batches::<f64>(self, rhs, &[], m, ka, n)),
-                    DType::I64 => {
-                        return Err(Error::dtype("matmul", "needs float tensors, got i64"))
-                    }
-                };
-                Ok(Tensor::from_op(s, &[m, n], Op::Matmul, &[self, rhs]))
-            }
             _ => {
                 let batch =
                     broadcast_dims("matmul", &self.shape()[..ra - 2], &rhs.shape()[..rb - 2])
@@ -82,22 +70,29 @@ impl Tensor {
                             )
                         })?;
                 let (m, n) = (self.shape()[ra - 2], rhs.shape()[rb - 1]);
-                let mut sa = batch.clone();
-                sa.extend([m, ka]);
-                let mut sb = batch.clone();
-                sb.extend([kb, n]);
-                let a = self.broadcast_to(&sa)?;
-                let b = rhs.broadcast_to(&sb)?;
+                // two matrices are multiplied as they are, with no broadcast views
+                let (a_view, b_view);
+                let (a, b) = if ra == 2 && rb == 2 {
+                    (self, rhs)
+                } else {
+                    let mut sa = batch.clone();
+                    sa.extend([m, ka]);
+                    let mut sb = batch.clone();
+                    sb.extend([kb, n]);
+                    a_view = self.broadcast_to(&sa)?;
+                    b_view = rhs.broadcast_to(&sb)?;
+                    (&a_view, &b_view)
+                };
                 let s = match self.dtype() {
-                    DType::F32 => Storage::F32(gemm_batches::<f32>(&a, &b, &batch, m, ka, n)),
-                    DType::F64 => Storage::F64(gemm_batches::<f64>(&a, &b, &batch, m, ka, n)),
+                    DType::F32 => Storage::F32(gemm_batches::<f32>(a, b, &batch, m, ka, n)),
+                    DType::F64 => Storage::F64(gemm_batches::<f64>(a, b, &batch, m, ka, n)),
                     DType::I64 => {
                         return Err(Error::dtype("matmul", "needs float tensors, got i64"))
                     }
                 };
                 let mut shape = batch;
                 shape.extend([m, n]);
-                Ok(Tensor::from_op(s, &shape, Op::Matmul, &[&a, &b]))
+                Ok(Tensor::from_op(s, &shape, Op::Matmul, &[a, b]))
             }
         }
     }

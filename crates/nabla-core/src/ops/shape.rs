@@ -8,10 +8,6 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 impl Tensor {
-    fn view(&self, layout: Layout, op: Op) -> Tensor {
-        self.view_with(layout, op)
-    }
-
     /// The same elements with a new shape; one dimension may be `-1` (inferred). A view when
     /// the layout allows, else a copy.
     ///
