@@ -60,42 +60,22 @@ impl PyTensor {
     /// The sum of all elements, or over `dim` (an int or a tuple).
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
-        let t = self.value();
-        match dim {
-            None => t.sum().py(),
-            Some(d) => t.sum_dims(&dims_of(d)?, keepdim).py(),
-        }
-        .map(PyTensor::new)
+        reduce(&self.value(), dim, keepdim, Tensor::sum, Tensor::sum_dims)
     }
     /// The mean of all elements, or over `dim`.
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
-        let t = self.value();
-        match dim {
-            None => t.mean().py(),
-            Some(d) => t.mean_dims(&dims_of(d)?, keepdim).py(),
-        }
-        .map(PyTensor::new)
+        reduce(&self.value(), dim, keepdim, Tensor::mean, Tensor::mean_dims)
     }
     /// The largest element, or the largest over `dim` (values only).
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn max(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
-        let t = self.value();
-        match dim {
-            None => t.max().py(),
-            Some(d) => t.max_dims(&dims_of(d)?, keepdim).py(),
-        }
-        .map(PyTensor::new)
+        reduce(&self.value(), dim, keepdim, Tensor::max, Tensor::max_dims)
     }
     /// The smallest element, or the smallest over `dim` (values only).
     #[pyo3(signature = (dim = None, keepdim = false))]
     fn min(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
-        let t = self.value();
-        match dim {
-            None => t.min().py(),
-            Some(d) => t.min_dims(&dims_of(d)?, keepdim).py(),
-        }
-        .map(PyTensor::new)
+        reduce(&self.value(), dim, keepdim, Tensor::min, Tensor::min_dims)
     }
     /// The variance (Bessel's correction by default, as PyTorch).
     #[pyo3(signature = (dim = None, keepdim = false, correction = 1))]
@@ -432,4 +412,19 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(arange, m)?)?;
     m.add_function(wrap_pyfunction!(where_, m)?)?;
     Ok(())
+}
+
+/// A reduction of every element (no `dim`) or over `dim` (an int or a tuple).
+fn reduce(
+    t: &Tensor,
+    dim: Option<&Bound<'_, PyAny>>,
+    keepdim: bool,
+    all: fn(&Tensor) -> nabla::core::Result<Tensor>,
+    over: fn(&Tensor, &[isize], bool) -> nabla::core::Result<Tensor>,
+) -> PyResult<PyTensor> {
+    match dim {
+        None => all(t).py(),
+        Some(d) => over(t, &dims_of(d)?, keepdim).py(),
+    }
+    .map(PyTensor::new)
 }
