@@ -460,7 +460,6 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use crate::Var;
-    use std::sync::Arc;
 
     /// DESIGN §9: the engine drops each node's saved tensors once its rule has run, so an
     /// intermediate activation is freed by `backward` even while the loss (the root of the
@@ -471,7 +470,7 @@ mod tests {
         let w = Var::from_vec(vec![0.5f64; 4096], &[4096]).unwrap();
         let make = || {
             let h = w.as_tensor().exp().unwrap(); // saved by sin's rule (and exp's output)
-            let weak = Arc::downgrade(&h.0);
+            let weak = h.shared_storage_weak();
             let loss = h.sin().unwrap().sum().unwrap();
             (weak, loss)
         };

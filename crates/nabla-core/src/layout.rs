@@ -18,25 +18,35 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 }
 
 /// [`contiguous_strides`] held inline.
+#[inline]
 pub(crate) fn contiguous_dims(shape: &[usize]) -> Dims {
-    let r = shape.len();
-    if r <= 4 {
-        // built in a plain array: cheaper than growing the vector in place
-        let mut buf = [0usize; 4];
-        let mut acc = 1;
-        for i in (0..r).rev() {
-            buf[i] = acc;
-            acc *= shape[i].max(1);
+    // Up to rank 4 the strides are computed as scalars and written once: filling an array
+    // element by element and copying it out stalls on the reload (store forwarding).
+    let d = |i: usize| shape[i].max(1);
+    let buf = match *shape {
+        [] => return Dims::new(),
+        [_] => ([1, 0, 0, 0], 1),
+        [_, _] => ([d(1), 1, 0, 0], 2),
+        [_, _, _] => {
+            let s1 = d(2);
+            ([s1 * d(1), s1, 1, 0], 3)
         }
-        return SmallVec::from_buf_and_len(buf, r);
-    }
-    let mut strides: Dims = SmallVec::from_elem(0, shape.len());
-    let mut acc = 1;
-    for i in (0..shape.len()).rev() {
-        strides[i] = acc;
-        acc *= shape[i].max(1);
-    }
-    strides
+        [_, _, _, _] => {
+            let s2 = d(3);
+            let s1 = s2 * d(2);
+            ([s1 * d(1), s1, s2, 1], 4)
+        }
+        _ => {
+            let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+            let mut acc = 1;
+            for i in (0..shape.len()).rev() {
+                strides[i] = acc;
+                acc *= shape[i].max(1);
+            }
+            return strides;
+        }
+    };
+    SmallVec::from_buf_and_len(buf.0, buf.1)
 }
 
 /// Resolves a possibly negative axis against a rank (`-1` is the last axis).
@@ -124,6 +134,7 @@ pub struct Layout {
 
 impl Layout {
     /// A contiguous row-major layout.
+    #[inline]
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout {
             shape: SmallVec::from_slice(shape),

@@ -12,6 +12,10 @@ use crate::{Error, Result};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// The tensor handle's reference count: no weak count, so creating and freeing a tensor
+/// costs one atomic operation less than `std::sync::Arc`.
+type Handle<T> = triomphe::Arc<T>;
+
 pub(crate) struct Inner {
     pub(crate) id: TensorId,
     pub(crate) storage: Elements,
@@ -32,7 +36,7 @@ impl Inner {
         match &mut self.storage {
             Elements::Own(s) => Some(s),
             Elements::Shared(s) => Arc::get_mut(s),
-            Elements::Base(t) => Arc::get_mut(&mut t.0).and_then(Inner::storage_mut),
+            Elements::Base(t) => Handle::get_mut(&mut t.0).and_then(Inner::storage_mut),
         }
     }
 }
@@ -44,7 +48,7 @@ impl Drop for Inner {
         let Some(node) = self.node.take() else { return };
         let mut stack = node.into_inputs();
         while let Some(t) = stack.pop() {
-            if let Ok(mut inner) = Arc::try_unwrap(t.0) {
+            if let Ok(mut inner) = Handle::try_unwrap(t.0) {
                 if let Some(n) = inner.node.take() {
                     stack.extend(n.into_inputs());
                 }
@@ -60,7 +64,7 @@ impl Drop for Inner {
 /// computed from a [`crate::Var`] records itself, so [`Tensor::backward`] can apply the chain
 /// rule back to the vars.
 #[derive(Clone)]
-pub struct Tensor(pub(crate) Arc<Inner>);
+pub struct Tensor(pub(crate) Handle<Inner>);
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,7 +89,7 @@ impl Tensor {
     // ----- construction -----
 
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
-        let t = Tensor(Arc::new(Inner {
+        let t = Tensor(Handle::new(Inner {
             id: TensorId::new(),
             storage: Elements::Own(storage),
             layout: Layout::contiguous(shape),
@@ -102,7 +106,7 @@ impl Tensor {
 
     /// A tensor with no graph node over `layout` of a shared `storage`.
     pub(crate) fn view_of(storage: Arc<Storage>, layout: Layout) -> Tensor {
-        Tensor(Arc::new(Inner {
+        Tensor(Handle::new(Inner {
             id: TensorId::new(),
             storage: Elements::Shared(storage),
             layout,
@@ -163,7 +167,7 @@ impl Tensor {
         } else {
             None
         };
-        let t = Tensor(Arc::new(Inner {
+        let t = Tensor(Handle::new(Inner {
             id: TensorId::new(),
             storage,
             layout,
@@ -181,13 +185,13 @@ impl Tensor {
     /// else holds `t` (so an optimizer can update them in place), and are shared otherwise.
     pub(crate) fn new_var_version(t: Tensor, id: TensorId) -> Tensor {
         let layout = t.layout().clone();
-        let storage = match Arc::try_unwrap(t.0) {
+        let storage = match Handle::try_unwrap(t.0) {
             Ok(mut inner) => {
                 std::mem::replace(&mut inner.storage, Elements::Own(Storage::F32(Vec::new())))
             }
             Err(shared) => Tensor(shared).share_elements(),
         };
-        Tensor(Arc::new(Inner {
+        Tensor(Handle::new(Inner {
             id,
             storage,
             layout,
@@ -394,7 +398,7 @@ impl Tensor {
         if !self.0.track {
             return self.clone();
         }
-        Tensor(Arc::new(Inner {
+        Tensor(Handle::new(Inner {
             id: TensorId::new(),
             storage: self.share_elements(),
             layout: self.0.layout.clone(),
@@ -486,6 +490,16 @@ impl Tensor {
             .collect())
     }
 
+    /// A weak handle on a recorded result's elements, for tests that check when every
+    /// tensor holding them (the result, its graph's saved copies) is gone.
+    #[cfg(test)]
+    pub(crate) fn shared_storage_weak(&self) -> std::sync::Weak<Storage> {
+        match &self.0.storage {
+            Elements::Shared(s) => Arc::downgrade(s),
+            _ => panic!("not a recorded result"),
+        }
+    }
+
     /// Whether [`Tensor::make_mut`] would write in place, without a copy: no other tensor
     /// shares the storage, which is packed, and no op recorded this tensor.
     pub(crate) fn is_private(&mut self) -> bool {
@@ -495,7 +509,7 @@ impl Tensor {
             && l.is_contiguous()
             && l.offset() == 0
             && self.storage().len() == n
-            && Arc::get_mut(&mut self.0).is_some_and(|i| i.storage_mut().is_some())
+            && Handle::get_mut(&mut self.0).is_some_and(|i| i.storage_mut().is_some())
     }
 
     /// The elements for writing in place, row-major. Copy-on-write: when the storage is shared
@@ -514,7 +528,7 @@ impl Tensor {
         if !self.is_private() {
             let data = self.data_pooled::<T>()?;
             let (id, track, is_var) = (self.0.id, self.0.track, self.0.is_var);
-            self.0 = Arc::new(Inner {
+            self.0 = Handle::new(Inner {
                 id,
                 storage: Elements::Own(T::into_storage(data)),
                 layout: Layout::contiguous(self.shape()),
@@ -523,8 +537,8 @@ impl Tensor {
                 is_var,
             });
         }
-        let inner =
-            Arc::get_mut(&mut self.0).ok_or_else(|| Error::arg("make_mut", "tensor is shared"))?;
+        let inner = Handle::get_mut(&mut self.0)
+            .ok_or_else(|| Error::arg("make_mut", "tensor is shared"))?;
         let st = inner
             .storage_mut()
             .ok_or_else(|| Error::arg("make_mut", "storage is shared"))?;

@@ -159,6 +159,8 @@ fn table() -> Vec<Case> {
     c.push(case("scalar arithmetic", &["affine"],
                 vec![randn(&[4], r)],
                 |x| x[0].add_scalar(2.0)?.sub_scalar(0.5)?.mul_scalar(-3.0)?.div_scalar(4.0)));
+    c.push(case("scalar minus tensor", &["affine", "mul"], vec![randn(&[2, 3], r)],
+                |x| x[0].rsub_scalar(1.0)?.mul(&(0.25 - &x[0])?)));
     c.push(case("powf 3 (cube)", &["powf"], vec![randn(&[2, 3], r)], |x| x[0].powf(3.0)));
     c.push(case("powf 2 (square kernel) and sqr", &["powf", "add"],
                 vec![randn(&[2, 3], r)], |x| x[0].powf(2.0)?.add(&x[0].sqr()?)));

@@ -788,3 +788,44 @@ fn batch_norm_matches_pytorch() {
         "var",
     );
 }
+
+#[test]
+fn scalar_minus_tensor_is_bitwise_numpys() {
+    // s - x as NumPy computes it, element by element in the tensor's dtype; signed zeros,
+    // infinities, NaN and values whose difference rounds all included
+    let xs = [
+        0.0f64,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        1e-17,
+        3.0e300,
+        -3.0e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        0.7,
+        1.0 + f64::EPSILON,
+    ];
+    for s in [1.0f64, 0.0, -0.0, 0.1, -2.5, f64::INFINITY] {
+        let x = t(xs.to_vec(), &[xs.len()]);
+        let got = (s - &x).unwrap().to_vec::<f64>().unwrap();
+        for (g, x) in got.iter().zip(xs) {
+            let want = s - x;
+            assert!(
+                g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+                "{s} - {x}: {g} against {want}"
+            );
+        }
+        let x32 = x.to_dtype(DType::F32).unwrap();
+        let got = x32.rsub_scalar(s).unwrap().to_vec::<f32>().unwrap();
+        for (g, x) in got.iter().zip(xs) {
+            let want = s as f32 - x as f32;
+            assert!(
+                g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+                "f32 {s} - {x}: {g} against {want}"
+            );
+        }
+    }
+}

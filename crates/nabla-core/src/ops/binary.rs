@@ -325,6 +325,13 @@ impl std::ops::Sub<f64> for &Tensor {
         self.sub_scalar(rhs)
     }
 }
+/// `s - x`, one op ([`Tensor::rsub_scalar`]).
+impl std::ops::Sub<&Tensor> for f64 {
+    type Output = Result<Tensor>;
+    fn sub(self, rhs: &Tensor) -> Result<Tensor> {
+        rhs.rsub_scalar(self)
+    }
+}
 impl std::ops::Mul<f64> for &Tensor {
     type Output = Result<Tensor>;
     fn mul(self, rhs: f64) -> Result<Tensor> {

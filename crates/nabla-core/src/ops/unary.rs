@@ -110,6 +110,11 @@ impl Tensor {
     pub fn sub_scalar(&self, s: f64) -> Result<Tensor> {
         self.affine(1.0, -s)
     }
+    /// `s - x` in one op, as NumPy's `s - x` or `torch.rsub(x, s)` (bitwise `s - x`: the
+    /// negation is exact).
+    pub fn rsub_scalar(&self, s: f64) -> Result<Tensor> {
+        self.affine(-1.0, s)
+    }
     /// `x * s`
     pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
         self.affine(s, 0.0)

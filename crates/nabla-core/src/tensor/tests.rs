@@ -47,7 +47,7 @@ fn a_var_updates_in_place_once_its_source_is_gone() {
 fn a_detached_result_does_not_keep_its_graph() {
     let w = crate::Var::from_vec(vec![0.5f32; 8], &[8]).unwrap();
     let h = w.as_tensor().exp().unwrap();
-    let weak = Arc::downgrade(&h.0);
+    let weak = h.shared_storage_weak();
     let y = h.sin().unwrap();
     let d = y.detach();
     drop((h, y));

@@ -90,7 +90,7 @@ fn sigmoid(x: &Tensor) -> Result<Tensor> {
 
 /// The origin program's `sigmoid_derivative` of an activation: `a * (1 - a)`.
 fn sigmoid_derivative(a: &Tensor) -> Result<Tensor> {
-    a.mul(&a.neg()?.add_scalar(1.0)?)
+    a.mul(&(1.0 - a)?)
 }
 
 struct Params {
