@@ -276,6 +276,13 @@ impl Layout {
             offset: self.offset,
         }
     }
+    /// Dims `a` and `b` swapped (a transpose).
+    pub(crate) fn swap_dims(&self, a: usize, b: usize) -> Layout {
+        let mut l = self.clone();
+        l.shape.swap(a, b);
+        l.strides.swap(a, b);
+        l
+    }
     /// Narrows one dimension.
     pub(crate) fn narrow(&self, dim: usize, start: usize, len: usize) -> Layout {
         let mut shape = self.shape.clone();

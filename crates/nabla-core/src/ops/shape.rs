@@ -148,9 +148,13 @@ impl Tensor {
             // PyTorch accepts transpose(0, 0) (and -1) of a 0-d tensor: itself
             return Ok(self.clone());
         }
+        if a == b {
+            return Ok(self.clone());
+        }
         let mut perm: Dims = (0..self.rank()).collect();
         perm.swap(a, b);
-        self.permute(&perm)
+        // a swap of two dims needs no permutation check
+        Ok(self.view(self.layout().swap_dims(a, b), Op::Permute { perm }))
     }
 
     /// The transpose of a matrix (rank ≤ 2), like `torch.Tensor.t`.
