@@ -74,6 +74,9 @@ pub trait Float:
     const NEG_INFINITY: Self;
     /// e^x
     fn exp(self) -> Self;
+    /// e^x inside softmax loops: for f32 the branch-free exponential of `cpu::fast_math`,
+    /// which vectorizes (relative error below 2.5e-7, and 0 below -87); for f64 [`Float::exp`].
+    fn exp_kernel(self) -> Self;
     /// natural log
     fn ln(self) -> Self;
     /// `ln(1 + x)`, accurate for small `x`
@@ -109,7 +112,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $d:expr, $erf:path) => {
+    ($t:ty, $d:expr, $erf:path, $exp_kernel:path) => {
         impl Element for $t {
             const DTYPE: DType = $d;
             const ZERO: Self = 0.0;
@@ -129,6 +132,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn exp(self) -> Self {
                 <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn exp_kernel(self) -> Self {
+                $exp_kernel(self)
             }
             #[inline(always)]
             fn erf(self) -> Self {
@@ -202,8 +209,13 @@ macro_rules! impl_float {
     };
 }
 // (f32: musl's single-precision erf, within 1 ulp of f32 and cheaper than the f64 one)
-impl_float!(f32, DType::F32, libm::erff);
-impl_float!(f64, DType::F64, erf_f64);
+impl_float!(
+    f32,
+    DType::F32,
+    libm::erff,
+    crate::cpu::fast_math::exp_or_zero
+);
+impl_float!(f64, DType::F64, erf_f64, f64::exp);
 
 impl Element for i64 {
     const DTYPE: DType = DType::I64;

@@ -204,12 +204,12 @@ impl<T: Float + StorageElem> Problem<'_, T> {
                     row.fill(T::ZERO);
                     continue;
                 }
-                let alpha = (mx[r] - m).exp();
-                let mut s = T::ZERO;
+                let alpha = (mx[r] - m).exp_kernel();
+                // the exponentials in one pass (it vectorizes), then their sum in order
                 for x in row.iter_mut() {
-                    *x = (*x - m).exp();
-                    s += *x;
+                    *x = (*x - m).exp_kernel();
                 }
+                let s = row.iter().fold(T::ZERO, |s, &x| s + x);
                 sm[r] = sm[r] * alpha + s;
                 mx[r] = m;
                 if alpha != T::ONE {
@@ -365,7 +365,7 @@ pub(crate) fn backward<T: Float + StorageElem>(
                                 row.fill(T::ZERO);
                             } else {
                                 for x in row.iter_mut() {
-                                    *x = (*x - lb[i]).exp();
+                                    *x = (*x - lb[i]).exp_kernel();
                                 }
                             }
                         }

@@ -1,6 +1,6 @@
-//! Branch-free f32 `exp` and `erf` for the GELU kernels: plain arithmetic the compiler
-//! vectorizes inside the elementwise loops (libm's scalar calls took about 30% of a small
-//! GPT's train step). `exp`'s relative error is below 2.5e-7; `erf` is Abramowitz and
+//! Branch-free f32 `exp` and `erf` for the GELU and attention kernels: plain arithmetic the
+//! compiler vectorizes inside the elementwise loops (libm's scalar calls took about 30% of a
+//! small GPT's train step). `exp`'s relative error is below 2.5e-7; `erf` is Abramowitz and
 //! Stegun's 7.1.26 (absolute error 1.5e-7 in exact arithmetic, below 5e-7 in f32; the
 //! formula PyTorch's vectorized f32 `erf` uses), which GELU needs only as `1 + erf`. The `erf` op itself and f64 keep musl's functions.
 
@@ -21,6 +21,17 @@ pub(crate) fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     // 2^n from its exponent bits (n in [-126, 127] after the clamp)
     f32::from_bits(((n as i32 + 127) as u32) << 23) * p
+}
+
+/// [`exp`], but 0 below -87 (and for `-inf`, a masked score), as softmax needs: the
+/// attention kernels' f32 exponential.
+#[inline(always)]
+pub(crate) fn exp_or_zero(x: f32) -> f32 {
+    if x < -87.0 {
+        0.0
+    } else {
+        exp(x)
+    }
 }
 
 /// The error function for f32 (Abramowitz and Stegun 7.1.26).
@@ -93,6 +104,10 @@ mod tests {
         assert_eq!(erf(f32::INFINITY), 1.0);
         assert_eq!(erf(f32::NEG_INFINITY), -1.0);
         assert!(exp(-200.0) < 1e-37 && exp(200.0).is_finite());
+        assert_eq!(exp_or_zero(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_or_zero(-87.5), 0.0);
+        assert_eq!(exp_or_zero(-1.5), exp(-1.5));
+        assert!(exp_or_zero(f32::NAN).is_nan());
         // the gradient at the far ends and at 0, and against the f64 formula
         assert_eq!(gelu_grad(1.0, f32::INFINITY, f32::INFINITY), 1.0);
         assert_eq!(gelu_grad(1.0, f32::NEG_INFINITY, f32::NAN), 0.0);
