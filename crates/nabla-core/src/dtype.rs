@@ -74,8 +74,9 @@ pub trait Float:
     const NEG_INFINITY: Self;
     /// e^x
     fn exp(self) -> Self;
-    /// e^x inside softmax loops: for f32 the branch-free exponential of `cpu::fast_math`,
-    /// which vectorizes (relative error below 2.5e-7, and 0 below -87); for f64 [`Float::exp`].
+    /// e^x in the attention kernels' softmax loops: for f32 the branch-free exponential of
+    /// `cpu::fast_math`, which vectorizes (relative error below 2.5e-7, and 0 below -87); for
+    /// f64 [`Float::exp`].
     fn exp_kernel(self) -> Self;
     /// natural log
     fn ln(self) -> Self;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 /// Where a tensor's elements live.
 ///
-/// A result that no graph records holds its storage itself, in the same allocation as its
-/// header: a tiny op then costs one allocation, not two. Its views reach that storage through
+/// A result that no graph records holds its storage itself, in its header: a tiny op then
+/// costs two allocations (the header and the element buffer), not three (a separate `Arc`
+/// around the storage). Its views reach that storage through
 /// the tensor ([`Elements::Base`]), which is safe to keep alive because it holds no graph. A
 /// recorded result puts its storage behind its own `Arc`, so that views (and `detach`) share
 /// the elements without keeping the graph alive.

@@ -12,8 +12,8 @@ use crate::{Error, Result};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// The tensor handle's reference count: no weak count, so creating and freeing a tensor
-/// costs one atomic operation less than `std::sync::Arc`.
+/// The tensor handle's reference count: no weak count, so freeing a tensor costs one atomic
+/// operation less than with `std::sync::Arc`.
 type Handle<T> = triomphe::Arc<T>;
 
 pub(crate) struct Inner {
