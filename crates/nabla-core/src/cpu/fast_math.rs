@@ -13,14 +13,18 @@ pub(crate) fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     // round to nearest by the 1.5 · 2^23 trick (a call to `roundf` would not vectorize)
     const MAGIC: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
+    let shifted = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = shifted - MAGIC;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2^n from its exponent bits (n in [-126, 127] after the clamp)
-    f32::from_bits(((n as i32 + 127) as u32) << 23) * p
+    // 2^n from its exponent bits (n in [-126, 127] after the clamp). `shifted` is 1.5 · 2^23 + n
+    // exactly, so its bits are MAGIC's plus n: integer arithmetic that vectorizes, where
+    // `n as i32` (a saturating conversion) compiles to one scalar conversion per lane.
+    let n_bits = shifted.to_bits().wrapping_sub(MAGIC.to_bits());
+    f32::from_bits(n_bits.wrapping_add(127) << 23) * p
 }
 
 /// [`exp`], but 0 below -87 (and for `-inf`, a masked score), as softmax needs: the
@@ -99,6 +103,15 @@ mod tests {
         }
         assert!(worst_exp < 2.5e-7, "exp: {worst_exp}");
         assert!(worst_erf < 6e-7, "erf: {worst_erf}");
+        // the scale 2^n read from the rounding constant's bits is the power of two of the
+        // rounded `x log2(e)` (a wrong exponent would put the quotient near 0.35 or 2.8)
+        for i in -1_000_000..=1_000_000 {
+            let x = (i as f32 * 1e-4).clamp(-87.0, 88.0);
+            let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+            let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+            let p = exp(x) / scale;
+            assert!((0.70..=1.42).contains(&p), "x = {x}: {p}");
+        }
         assert_eq!(exp(0.0), 1.0);
         assert!(erf(0.0).abs() < 1e-7);
         assert_eq!(erf(f32::INFINITY), 1.0);
