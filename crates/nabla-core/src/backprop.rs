@@ -334,11 +334,13 @@ pub(crate) fn backward_impl(
         if let Some((dim, start)) = slice.filter(|_| !crate::anomaly::is_anomaly_enabled()) {
             let inp = &node.inputs[0];
             if inp.0.track {
-                let mut acc = match grads.remove(&inp.id()) {
-                    Some(prev) => prev,
-                    None => Tensor::zeros(inp.shape(), inp.dtype()),
+                let acc = match grads.remove(&inp.id()) {
+                    Some(mut prev) => {
+                        add_into_slice(&mut prev, dim, start, &g)?;
+                        prev
+                    }
+                    None => slice_into_zeros(inp.shape(), inp.dtype(), (dim, start), &g)?,
                 };
-                add_into_slice(&mut acc, dim, start, &g)?;
                 grads.insert(inp.id(), acc);
             }
             continue;
@@ -399,33 +401,68 @@ pub(crate) fn backward_impl(
     Ok(leaves)
 }
 
+/// Writes `g` into its place `[.., start..start + len, ..]` along `dim` of `dst` (a packed
+/// tensor of shape `shape`, `g` having `len` at `dim`): added to what is there, or, when
+/// `fresh`, copied, with zeros everywhere else (one pass over a new buffer).
+fn place_slice<T: crate::storage::StorageElem + std::ops::AddAssign + Copy>(
+    dst: &mut [T],
+    shape: &[usize],
+    (dim, start): (usize, usize),
+    g: &Tensor,
+    fresh: bool,
+) -> Result<()> {
+    let (len, total) = (g.shape()[dim], shape[dim]);
+    let outer: usize = shape[..dim].iter().product();
+    let inner: usize = shape[dim + 1..].iter().product();
+    let src = g.data::<T>()?;
+    let row = len * inner;
+    for o in 0..outer {
+        let whole = &mut dst[o * total * inner..(o + 1) * total * inner];
+        let (before, rest) = whole.split_at_mut(start * inner);
+        let (d, after) = rest.split_at_mut(row);
+        let s = &src[o * row..][..row];
+        if fresh {
+            before.fill(T::ZERO);
+            d.copy_from_slice(s);
+            after.fill(T::ZERO);
+        } else {
+            d.iter_mut().zip(s).for_each(|(a, &b)| *a += b);
+        }
+    }
+    Ok(())
+}
+
 /// `acc[.., start..start + len, ..] += g` along `dim` (`g` has `acc`'s shape but `len` at
 /// `dim`), in place (a copy first when `acc`'s storage is shared).
 fn add_into_slice(acc: &mut Tensor, dim: usize, start: usize, g: &Tensor) -> Result<()> {
-    fn run<T: crate::storage::StorageElem + std::ops::AddAssign + Copy>(
-        acc: &mut Tensor,
-        dim: usize,
-        start: usize,
-        g: &Tensor,
-    ) -> Result<()> {
-        let shape = acc.shape().to_vec();
-        let (len, total) = (g.shape()[dim], shape[dim]);
-        let outer: usize = shape[..dim].iter().product();
-        let inner: usize = shape[dim + 1..].iter().product();
-        let src = g.data::<T>()?;
-        let dst = acc.make_mut::<T>()?;
-        let row = len * inner;
-        for o in 0..outer {
-            let d = &mut dst[(o * total + start) * inner..][..row];
-            for (a, &b) in d.iter_mut().zip(&src[o * row..][..row]) {
-                *a += b;
-            }
-        }
-        Ok(())
-    }
+    let shape = acc.shape().to_vec();
     match acc.dtype() {
-        crate::DType::F32 => run::<f32>(acc, dim, start, g),
-        crate::DType::F64 => run::<f64>(acc, dim, start, g),
+        crate::DType::F32 => place_slice(acc.make_mut::<f32>()?, &shape, (dim, start), g, false),
+        crate::DType::F64 => place_slice(acc.make_mut::<f64>()?, &shape, (dim, start), g, false),
+        d => Err(Error::dtype("backward", format!("a gradient of dtype {d}"))),
+    }
+}
+
+/// The gradient of a tensor of shape `shape` whose only contribution so far is `g`, the
+/// gradient of its slice `start..start + len` along `dim`: zeros elsewhere.
+fn slice_into_zeros(
+    shape: &[usize],
+    dtype: crate::DType,
+    at: (usize, usize),
+    g: &Tensor,
+) -> Result<Tensor> {
+    fn run<T: crate::storage::StorageElem + std::ops::AddAssign + Copy>(
+        shape: &[usize],
+        at: (usize, usize),
+        g: &Tensor,
+    ) -> Result<Tensor> {
+        let mut buf = crate::storage::take_buffer::<T>(shape.iter().product());
+        place_slice(&mut buf, shape, at, g, true)?;
+        Ok(Tensor::from_storage(T::into_storage(buf), shape))
+    }
+    match dtype {
+        crate::DType::F32 => run::<f32>(shape, at, g),
+        crate::DType::F64 => run::<f64>(shape, at, g),
         d => Err(Error::dtype("backward", format!("a gradient of dtype {d}"))),
     }
 }

@@ -17,6 +17,7 @@ use crate::parallel::{for_ranges, threads, SharedMut};
 use crate::storage::{take_buffer, StorageElem};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use multiversion::multiversion;
 use std::ops::Range;
 
 /// Query rows per block.
@@ -98,6 +99,82 @@ pub(crate) struct Problem<'a, T> {
     pub(crate) causal: bool,
 }
 
+/// `x = x · scale` over a row of scores.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn scale_row<T: Float>(row: &mut [T], scale: T) {
+    for x in row.iter_mut() {
+        *x *= scale;
+    }
+}
+
+/// Partial results a row's max and sum are split into (element `j` to partial `j % LANES`),
+/// so they vectorize; the order is fixed by the code, so results do not depend on the CPU.
+const LANES: usize = 8;
+
+/// The largest score of a row (NaN if any is NaN), `-inf` for an empty row.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn row_max<T: Float>(row: &[T]) -> T {
+    let mut acc = [T::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = a.max_(x);
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
+        *a = a.max_(x);
+    }
+    acc.iter().fold(T::NEG_INFINITY, |m, &a| m.max_(a))
+}
+
+/// The sum of a row in [`LANES`] interleaved partial sums added pairwise.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn row_sum<T: Float>(row: &[T]) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
+        *a += x;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// `x = e^(x - m)` over a row of scores (`0` where `x` is `-inf`).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn exp_shifted<T: Float>(row: &mut [T], m: T) {
+    for x in row.iter_mut() {
+        *x = (*x - m).exp_kernel();
+    }
+}
+
+/// The scores' gradient from the probabilities `p` and `dp = dO Vᵀ` (in `ds`), row term `d`:
+/// `ds = p (dp - d) · scale`.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
+    "x86_64+avx2+fma",
+))]
+fn softmax_grad_row<T: Float>(ds: &mut [T], p: &[T], d: T, scale: T) {
+    for (dx, &pv) in ds.iter_mut().zip(p) {
+        *dx = pv * (*dx - d) * scale;
+    }
+}
+
 /// Runs `f` over `0..units`, split across threads when the work is large enough.
 fn split(units: usize, macs: usize, f: impl Fn(Range<usize>) + Sync) {
     if macs >= PAR_MACS && threads() > 1 && units > 1 {
@@ -139,9 +216,7 @@ impl<T: Float + StorageElem> Problem<'_, T> {
         }
         for (r, i) in rows.clone().enumerate() {
             let row = &mut s[r * n..(r + 1) * n];
-            for x in row.iter_mut() {
-                *x *= self.scale;
-            }
+            scale_row(row, self.scale);
             match &self.mask {
                 Mask::None => {}
                 Mask::Add(mk) => {
@@ -197,7 +272,7 @@ impl<T: Float + StorageElem> Problem<'_, T> {
             self.scores(b, &rows, &cols, p);
             for r in 0..nr {
                 let row = &mut p[r * n..(r + 1) * n];
-                let bmax = row.iter().fold(T::NEG_INFINITY, |a, &x| a.max_(x));
+                let bmax = row_max(row);
                 let m = mx[r].max_(bmax);
                 if m == T::NEG_INFINITY {
                     // every key so far is masked for this row
@@ -205,11 +280,8 @@ impl<T: Float + StorageElem> Problem<'_, T> {
                     continue;
                 }
                 let alpha = (mx[r] - m).exp_kernel();
-                // the exponentials in one pass (it vectorizes), then their sum in order
-                for x in row.iter_mut() {
-                    *x = (*x - m).exp_kernel();
-                }
-                let s = row.iter().fold(T::ZERO, |s, &x| s + x);
+                exp_shifted(row, m);
+                let s = row_sum(row);
                 sm[r] = sm[r] * alpha + s;
                 mx[r] = m;
                 if alpha != T::ONE {
@@ -364,9 +436,7 @@ pub(crate) fn backward<T: Float + StorageElem>(
                             if lb[i] == T::NEG_INFINITY {
                                 row.fill(T::ZERO);
                             } else {
-                                for x in row.iter_mut() {
-                                    *x = (*x - lb[i]).exp_kernel();
-                                }
+                                exp_shifted(row, lb[i]);
                             }
                         }
                         let go = gb[i0 * ev..].as_ptr();
@@ -400,9 +470,7 @@ pub(crate) fn backward<T: Float + StorageElem>(
                         }
                         for (r, i) in rows.clone().enumerate() {
                             let (x, pp) = (&mut dsr[r * n..(r + 1) * n], &pr[r * n..(r + 1) * n]);
-                            for (dx, &pv) in x.iter_mut().zip(pp) {
-                                *dx = pv * (*dx - d[i]) * p.scale;
-                            }
+                            softmax_grad_row(x, pp, d[i], p.scale);
                         }
                         if need.q {
                             // SAFETY: dqb holds l * e elements (need.q), rows `rows` of it
