@@ -371,14 +371,10 @@ pub(crate) fn backward<T: Float + StorageElem>(
     need: Need,
 ) -> [Vec<T>; 3] {
     let (nb, l, s, e, ev) = (p.nb, p.l, p.s, p.e, p.ev);
-    let zeros = |on: bool, n: usize| {
-        let mut v = take_buffer::<T>(if on { n } else { 0 });
-        v.fill(T::ZERO);
-        v
-    };
-    let mut dq = zeros(need.q, nb * l * e);
-    let mut dk = zeros(need.k, nb * s * e);
-    let mut dv = zeros(need.v, nb * s * ev);
+    // (each batch item's task zeroes its own rows: the fill runs on every thread)
+    let mut dq = take_buffer::<T>(if need.q { nb * l * e } else { 0 });
+    let mut dk = take_buffer::<T>(if need.k { nb * s * e } else { 0 });
+    let mut dv = take_buffer::<T>(if need.v { nb * s * ev } else { 0 });
     {
         let (dqs, dks, dvs) = (
             SharedMut::new(&mut dq),
@@ -421,6 +417,9 @@ pub(crate) fn backward<T: Float + StorageElem>(
                         }),
                     )
                 };
+                dqb.fill(T::ZERO);
+                dkb.fill(T::ZERO);
+                dvb.fill(T::ZERO);
                 for j0 in (0..s).step_by(BK) {
                     let cols = j0..(j0 + BK).min(s);
                     let n = cols.len();
