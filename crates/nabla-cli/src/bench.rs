@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workloads to run (W1 W2 W3 W4 W5 W6 W7 W8); all when none are named (W8 only with
-    /// --data or NABLA_DATA).
+    /// Workloads to run (W1 to W10); all when none are named (W8 only with --data or
+    /// NABLA_DATA).
     workloads: Vec<String>,
     /// Threads for the kernels (default: every core).
     #[arg(long)]
