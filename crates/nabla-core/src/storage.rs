@@ -83,13 +83,7 @@ pub fn take_buffer<T: Pooled>(n: usize) -> Vec<T> {
     let c = class_of(n);
     let got = T::with_pool(|h| {
         let pool = &mut *h.0;
-        // the most recently given buffer that already holds `n` initialized elements (no
-        // zeroing: a training step asks for the same sizes again), else the most recent one
-        let v = pool.classes.get_mut(c).and_then(|cl| {
-            let i = cl.iter().rposition(|v| v.len() >= n)?;
-            Some(cl.swap_remove(i))
-        });
-        let v = v.or_else(|| pool.classes.get_mut(c).and_then(|cl| cl.pop()));
+        let v = pool.classes.get_mut(c).and_then(|cl| cl.pop());
         if let Some(v) = &v {
             pool.bytes -= v.capacity() * std::mem::size_of::<T>();
         }
