@@ -8,7 +8,7 @@
 //! they vectorize (one running sum is bound by the latency of each addition); the row
 //! kernels are compiled for AVX-512 and AVX2 and chosen at run time. The order of every
 //! addition is fixed by the code, not by the instruction set, and no multiply-add is fused,
-//! so the results are the same on every x86 CPU.
+//! so the results are the same on every CPU.
 //!
 //! Rows are split across threads in whole rows. The weight's and the bias's sums are taken
 //! over fixed blocks of rows (their number depends on the shape alone), each block's partial
