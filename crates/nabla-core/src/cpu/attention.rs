@@ -114,22 +114,30 @@ fn scale_row<T: Float>(row: &mut [T], scale: T) {
 /// so they vectorize; the order is fixed by the code, so results do not depend on the CPU.
 const LANES: usize = 8;
 
+/// `op` folded over a row into [`LANES`] interleaved partials (element `j` into partial
+/// `j % LANES`), each starting at `init`.
+#[inline(always)]
+fn lane_fold<T: Float>(row: &[T], init: T, op: impl Fn(T, T) -> T) -> [T; LANES] {
+    let mut acc = [init; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = op(*a, x);
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
+        *a = op(*a, x);
+    }
+    acc
+}
+
 /// The largest score of a row (NaN if any is NaN), `-inf` for an empty row.
 #[multiversion(targets(
     "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
     "x86_64+avx2+fma",
 ))]
 fn row_max<T: Float>(row: &[T]) -> T {
-    let mut acc = [T::NEG_INFINITY; LANES];
-    let mut chunks = row.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a = a.max_(x);
-        }
-    }
-    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
-        *a = a.max_(x);
-    }
+    let acc = lane_fold(row, T::NEG_INFINITY, |a, x| a.max_(x));
     acc.iter().fold(T::NEG_INFINITY, |m, &a| m.max_(a))
 }
 
@@ -139,17 +147,8 @@ fn row_max<T: Float>(row: &[T]) -> T {
     "x86_64+avx2+fma",
 ))]
 fn row_sum<T: Float>(row: &[T]) -> T {
-    let mut acc = [T::ZERO; LANES];
-    let mut chunks = row.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
-        }
-    }
-    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
-        *a += x;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    let a = lane_fold(row, T::ZERO, |a, x| a + x);
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
 /// `x = e^(x - m)` over a row of scores (`0` where `x` is `-inf`).
