@@ -110,26 +110,9 @@ fn scale_row<T: Float>(row: &mut [T], scale: T) {
     }
 }
 
-/// Partial results a row's max and sum are split into (element `j` to partial `j % LANES`),
-/// so they vectorize; the order is fixed by the code, so results do not depend on the CPU.
+/// Partial maxima a row's max is split into (element `j` to partial `j % LANES`), so it
+/// vectorizes.
 const LANES: usize = 8;
-
-/// `op` folded over a row into [`LANES`] interleaved partials (element `j` into partial
-/// `j % LANES`), each starting at `init`.
-#[inline(always)]
-fn lane_fold<T: Float>(row: &[T], init: T, op: impl Fn(T, T) -> T) -> [T; LANES] {
-    let mut acc = [init; LANES];
-    let mut chunks = row.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a = op(*a, x);
-        }
-    }
-    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
-        *a = op(*a, x);
-    }
-    acc
-}
 
 /// The largest score of a row (NaN if any is NaN), `-inf` for an empty row.
 #[multiversion(targets(
@@ -137,18 +120,17 @@ fn lane_fold<T: Float>(row: &[T], init: T, op: impl Fn(T, T) -> T) -> [T; LANES]
     "x86_64+avx2+fma",
 ))]
 fn row_max<T: Float>(row: &[T]) -> T {
-    let acc = lane_fold(row, T::NEG_INFINITY, |a, x| a.max_(x));
+    let mut acc = [T::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = a.max_(x);
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
+        *a = a.max_(x);
+    }
     acc.iter().fold(T::NEG_INFINITY, |m, &a| m.max_(a))
-}
-
-/// The sum of a row in [`LANES`] interleaved partial sums added pairwise.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma+bmi1+bmi2",
-    "x86_64+avx2+fma",
-))]
-fn row_sum<T: Float>(row: &[T]) -> T {
-    let a = lane_fold(row, T::ZERO, |a, x| a + x);
-    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
 /// `x = e^(x - m)` over a row of scores (`0` where `x` is `-inf`).
@@ -280,7 +262,7 @@ impl<T: Float + StorageElem> Problem<'_, T> {
                 }
                 let alpha = (mx[r] - m).exp_kernel();
                 exp_shifted(row, m);
-                let s = row_sum(row);
+                let s = crate::cpu::sums::sum(row);
                 sm[r] = sm[r] * alpha + s;
                 mx[r] = m;
                 if alpha != T::ONE {

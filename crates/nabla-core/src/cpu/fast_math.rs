@@ -91,8 +91,10 @@ mod tests {
     fn exp_is_within_two_ulp_and_erf_within_its_bound() {
         let mut worst_exp = 0.0f64;
         let mut worst_erf = 0.0f64;
-        for i in -80_000..=80_000 {
-            let x = i as f32 * 1e-3; // -80 .. 80
+        // out to the clamp's ends, where the scale 2^n (read from the rounding constant's
+        // bits) reaches 2^-124 and 2^127 (near -87 the results can be subnormal and lose bits)
+        for i in -86_000..88_000 {
+            let x = i as f32 * 1e-3; // -86 .. 88
             let want = (x as f64).exp();
             let rel = ((exp(x) as f64) - want).abs() / want;
             worst_exp = worst_exp.max(rel);
@@ -103,15 +105,6 @@ mod tests {
         }
         assert!(worst_exp < 2.5e-7, "exp: {worst_exp}");
         assert!(worst_erf < 6e-7, "erf: {worst_erf}");
-        // the scale 2^n read from the rounding constant's bits is the power of two of the
-        // rounded `x log2(e)` (a wrong exponent would put the quotient near 0.35 or 2.8)
-        for i in -1_000_000..=1_000_000 {
-            let x = (i as f32 * 1e-4).clamp(-87.0, 88.0);
-            let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
-            let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-            let p = exp(x) / scale;
-            assert!((0.70..=1.42).contains(&p), "x = {x}: {p}");
-        }
         assert_eq!(exp(0.0), 1.0);
         assert!(erf(0.0).abs() < 1e-7);
         assert_eq!(erf(f32::INFINITY), 1.0);
